@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need when it is missing, starts a Redis on a
+# free loopback port, and runs every test in the workspace. Safe to run again and again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- system packages: a real Redis, a real headless browser and its WebDriver -----------------
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]} with apt"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# --- Python tools for the Locust test, in a venv under target/ so nothing global changes ------
+venv=target/venv
+if [ ! -x "$venv/bin/locust" ]; then
+  echo "test.sh: installing locust into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check locust websocket-client
+fi
+export CHATAPP_LOCUST="$PWD/$venv/bin/locust"
+
+# --- one shared Redis for the tests (tests that restart Redis start their own) ---------------
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis_dir=$(mktemp -d)
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
+  --daemonize yes --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log"
+trap 'kill "$(cat "$redis_dir/redis.pid")" 2>/dev/null || true; rm -rf "$redis_dir"' EXIT
+for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+export CHATAPP_TEST_REDIS_URL="redis://127.0.0.1:$port"
+echo "test.sh: redis on $CHATAPP_TEST_REDIS_URL"
+
+# --- the tests ---------------------------------------------------------------------------------
+# Browser tests and the Kubernetes e2e suite find chromium/chromedriver and CHATAPP_E2E_KUBECONFIG
+# themselves; the e2e suite says it is skipped when no cluster is given.
+cargo test --workspace --all-targets "$@"
