@@ -1,1 +1,21 @@
-//! Placeholder until this crate lands.
+//! chat-bench, the chatapp load generator: it speaks the WebSocket protocol of docs/protocol.md,
+//! runs named scenarios (`connect`, `fanout`, `rooms`, `replicas`, `seed450`) against loopback
+//! servers, and reports throughput, latency, errors, offset gaps and the server's memory.
+//!
+//! The CLI ([`cli`]) turns a scenario into a [`Plan`]; the [`engine`] runs it with one task per
+//! simulated client ([`client`]); [`stats`] holds what is measured and [`report`] prints it. The
+//! server side (and Locust, in `loadtest/locustfile.py`) is not here.
+
+pub mod cli;
+mod client;
+pub mod engine;
+pub mod error;
+pub mod probe;
+pub mod report;
+pub mod stats;
+pub mod target;
+
+pub use engine::{Plan, run};
+pub use error::{Error, Result};
+pub use probe::Probe;
+pub use report::Report;

@@ -1,0 +1,320 @@
+//! The command line: one subcommand per scenario, each turned into an engine [`Plan`]. Scenario
+//! defaults live here and nowhere else.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::Plan;
+use crate::error::{Error, Result};
+use crate::probe::Probe;
+
+/// chat-bench: load chat-server over its WebSocket protocol and report throughput, latency,
+/// errors, gaps and the server's memory. Targets loopback only; every run is bounded.
+#[derive(Debug, Parser)]
+#[command(name = "chat-bench", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+/// The scenarios.
+#[derive(Debug, Subcommand)]
+pub enum Scenario {
+    /// Open N connections (paced by --connect-rate / --concurrency), hello + join: time to all
+    /// connected, connect latency, failures, server RSS per connection.
+    Connect {
+        #[command(flatten)]
+        common: Common,
+        /// Connections to open.
+        #[arg(long, default_value_t = 1000)]
+        connections: usize,
+        /// Room every client joins.
+        #[arg(long, default_value = "general")]
+        room: String,
+        /// Seconds to stay connected before closing (the RSS reading is taken at the end).
+        #[arg(long, default_value_t = 1.0)]
+        hold_secs: f64,
+    },
+    /// One room, N members, M messages/s in total from K of them.
+    Fanout {
+        #[command(flatten)]
+        common: Common,
+        /// Members of the room.
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        /// Members that send.
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[command(flatten)]
+        traffic: Traffic,
+    },
+    /// Many rooms of a few members each.
+    Rooms(RoomsArgs),
+    /// Like `rooms`, with clients spread round-robin over several --url (replicas sharing one
+    /// Redis), so every room has members on every replica.
+    Replicas(RoomsArgs),
+    /// The published baseline of the design we replace: 450 users connecting and registering
+    /// took 7.2 s there. Here: 450 clients connect, hello and join `general`, all at once.
+    Seed450 {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options of `rooms` and `replicas`.
+#[derive(Debug, Args)]
+pub struct RoomsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Rooms (created when missing; mind the server's --max-rooms).
+    #[arg(long, default_value_t = 100)]
+    pub rooms: usize,
+    /// Members per room.
+    #[arg(long, default_value_t = 5)]
+    pub members: usize,
+    /// Senders per room.
+    #[arg(long, default_value_t = 1)]
+    pub senders: usize,
+    #[command(flatten)]
+    pub traffic: Traffic,
+}
+
+/// Options every scenario takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// WebSocket endpoint, e.g. ws://127.0.0.1:8080/ws (loopback only); repeat for replicas.
+    #[arg(long = "url", required = true)]
+    pub urls: Vec<String>,
+    /// Print the report as one JSON object on the last line, after the table.
+    #[arg(long)]
+    pub json: bool,
+    /// The server's pid: its RSS (VmRSS) and CPU time are read from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// The server's Prometheus page, for its RSS when no pid is given.
+    #[arg(long)]
+    pub metrics_url: Option<String>,
+    /// New connections per second (0: as fast as --concurrency allows).
+    #[arg(long, default_value_t = 0.0)]
+    pub connect_rate: f64,
+    /// Handshakes in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// Hard deadline of the whole run, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_secs: u64,
+    /// Prefix of the rooms the run creates and uses.
+    #[arg(long, default_value = "bench")]
+    pub room_prefix: String,
+}
+
+/// Options of the scenarios that send.
+#[derive(Debug, Args)]
+pub struct Traffic {
+    /// Messages per second over all senders (0: closed loop, --window in flight per sender).
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Sends in flight per sender in closed loop (--rate 0).
+    #[arg(long, default_value_t = 1)]
+    pub window: u32,
+    /// Length of the sending phase, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Most messages sent in the run.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// Content bytes per message (>= 17: the send time travels in it).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Longest wait for in-flight deliveries after sending stops, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain_secs: f64,
+    /// Seconds to wait between all connected and the first send.
+    #[arg(long, default_value_t = 0.5)]
+    pub hold_secs: f64,
+}
+
+impl Cli {
+    /// The run this command line asks for, where to probe the server, and whether to print JSON.
+    pub fn plan(&self) -> Result<(Plan, Probe, bool)> {
+        let (name, common) = match &self.scenario {
+            Scenario::Connect { common, .. } => ("connect", common),
+            Scenario::Fanout { common, .. } => ("fanout", common),
+            Scenario::Rooms(a) => ("rooms", &a.common),
+            Scenario::Replicas(a) => ("replicas", &a.common),
+            Scenario::Seed450 { common } => ("seed450", common),
+        };
+        let base = Plan {
+            scenario: name.to_owned(),
+            urls: common.urls.clone(),
+            rooms: vec!["general".into()],
+            members_per_room: 0,
+            senders_per_room: 0,
+            rate: 0.0,
+            window: 1,
+            duration: Duration::ZERO,
+            max_messages: 0,
+            content_bytes: 64,
+            connect_rate: common.connect_rate,
+            concurrency: common.concurrency,
+            hold: Duration::ZERO,
+            drain: Duration::ZERO,
+            max_secs: common.max_secs,
+        };
+        let prefix = &common.room_prefix;
+        let plan = match &self.scenario {
+            Scenario::Connect {
+                connections,
+                room,
+                hold_secs,
+                ..
+            } => Plan {
+                rooms: vec![room.clone()],
+                members_per_room: *connections,
+                hold: secs(*hold_secs)?,
+                ..base
+            },
+            Scenario::Seed450 { .. } => Plan {
+                members_per_room: 450,
+                concurrency: common.concurrency.max(450),
+                ..base
+            },
+            Scenario::Fanout {
+                members,
+                senders,
+                traffic,
+                ..
+            } => traffic.apply(Plan {
+                rooms: vec![format!("{prefix}-fanout")],
+                members_per_room: *members,
+                senders_per_room: *senders,
+                ..base
+            })?,
+            Scenario::Rooms(a) | Scenario::Replicas(a) => traffic_rooms(a, prefix, base)?,
+        };
+        if name == "replicas" && plan.urls.len() < 2 {
+            return Err(Error::InvalidPlan(
+                "replicas needs two or more --url".into(),
+            ));
+        }
+        let probe = Probe {
+            server_pid: common.server_pid,
+            metrics_url: common.metrics_url.clone(),
+        };
+        Ok((plan, probe, common.json))
+    }
+}
+
+fn traffic_rooms(a: &RoomsArgs, prefix: &str, base: Plan) -> Result<Plan> {
+    a.traffic.apply(Plan {
+        rooms: (0..a.rooms).map(|i| format!("{prefix}-{i}")).collect(),
+        members_per_room: a.members,
+        senders_per_room: a.senders,
+        ..base
+    })
+}
+
+impl Traffic {
+    fn apply(&self, plan: Plan) -> Result<Plan> {
+        Ok(Plan {
+            rate: self.rate,
+            window: self.window,
+            duration: secs(self.duration)?,
+            max_messages: self.messages,
+            content_bytes: self.size,
+            drain: secs(self.drain_secs)?,
+            hold: secs(self.hold_secs)?,
+            ..plan
+        })
+    }
+}
+
+fn secs(s: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(s).map_err(|_| Error::InvalidPlan(format!("bad duration {s}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(args: &[&str]) -> Result<(Plan, Probe, bool)> {
+        let mut argv = vec!["chat-bench"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("parses").plan()
+    }
+
+    #[test]
+    fn scenarios_become_plans() {
+        let (p, _, json) = plan(&[
+            "fanout",
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--members",
+            "7",
+            "--json",
+        ])
+        .unwrap();
+        assert!(json);
+        assert_eq!(
+            (p.rooms.len(), p.members_per_room, p.senders_per_room),
+            (1, 7, 10)
+        );
+        assert_eq!(p.rooms[0], "bench-fanout");
+
+        let (p, _, _) = plan(&[
+            "rooms",
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--rooms",
+            "3",
+            "--rate",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(p.rooms, ["bench-0", "bench-1", "bench-2"]);
+        assert_eq!(p.rate, 0.0);
+
+        let (p, probe, _) = plan(&[
+            "seed450",
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--server-pid",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(
+            (p.connections(), p.senders_per_room, probe.server_pid),
+            (450, 0, Some(9))
+        );
+
+        let (p, _, _) = plan(&[
+            "connect",
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--connections",
+            "20",
+        ])
+        .unwrap();
+        assert_eq!((p.connections(), p.rooms[0].as_str()), (20, "general"));
+    }
+
+    #[test]
+    fn replicas_need_several_urls() {
+        assert!(plan(&["replicas", "--url", "ws://127.0.0.1:1/ws"]).is_err());
+        let (p, _, _) = plan(&[
+            "replicas",
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--url",
+            "ws://127.0.0.1:2/ws",
+        ])
+        .unwrap();
+        assert_eq!(p.urls.len(), 2);
+    }
+
+    #[test]
+    fn a_url_is_required() {
+        assert!(Cli::try_parse_from(["chat-bench", "connect"]).is_err());
+    }
+}

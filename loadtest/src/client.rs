@@ -1,0 +1,456 @@
+//! One simulated chat client: a small state machine over one WebSocket. It connects, says `hello`,
+//! joins its room, then reads every frame (timing deliveries, checking offsets) and, if it is a
+//! sender, sends on its own schedule while the engine's [`Phase`] says so. The engine owns the
+//! schedule of phases and the totals; a client only reports into [`Shared`].
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::time::{Interval, MissedTickBehavior, timeout};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::stats::{Counters, Latencies, OffsetTracker, read_stamp, write_stamp};
+use crate::target::Target;
+
+/// Longest time for TCP connect + WebSocket handshake + hello + join.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time to wait for the server's close after ours.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Where a run is; every client watches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Clients connect and join; nobody sends.
+    Connecting,
+    /// Senders send.
+    Sending,
+    /// Nobody sends; deliveries still in flight are counted.
+    Draining,
+    /// Every client closes its socket and returns.
+    Closing,
+}
+
+/// Per-room totals, indexed like the plan's rooms.
+#[derive(Debug, Default)]
+pub(crate) struct RoomStats {
+    /// Members that completed their join.
+    pub members: AtomicU64,
+    /// Sends acknowledged in this room.
+    pub acked: AtomicU64,
+    /// Highest acknowledged offset: every member must have seen up to here.
+    pub final_offset: AtomicU64,
+}
+
+/// What all clients report into.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub counters: Counters,
+    /// Send -> `message` received, for every recipient.
+    pub delivery: Latencies,
+    /// Send -> `ack`.
+    pub ack: Latencies,
+    /// TCP connect -> `joined`.
+    pub connect: Latencies,
+    pub rooms: Vec<RoomStats>,
+    /// Time zero of the send stamps carried in message content.
+    pub epoch: Instant,
+    /// Sends allowed in the whole run; each send takes a ticket.
+    pub budget: u64,
+    pub tickets: AtomicU64,
+}
+
+impl Shared {
+    fn micros(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+}
+
+/// How one client sends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sending {
+    /// Open loop: one send per period. `None`: closed loop, `window` sends in flight.
+    pub period: Option<Duration>,
+    /// Delay of the first send after the phase starts (spreads senders over a period).
+    pub offset: Duration,
+    pub window: u32,
+    pub content_bytes: usize,
+}
+
+/// One client of the plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Spec {
+    pub id: usize,
+    pub target: Target,
+    pub room_index: usize,
+    pub room: Arc<str>,
+    pub sending: Option<Sending>,
+}
+
+/// What a client hands back when it is done.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub room_index: usize,
+    /// `None` when the client never joined.
+    pub tracker: Option<OffsetTracker>,
+}
+
+/// The fields of a server frame the benchmark reads; everything else is skipped unparsed.
+#[derive(Debug, Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    room: Option<Cow<'a, str>>,
+    #[serde(default)]
+    offset: Option<u64>,
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    code: Option<Cow<'a, str>>,
+}
+
+/// Runs one client to the end of the run. `permit` bounds concurrent handshakes.
+pub(crate) async fn run(
+    spec: Spec,
+    shared: Arc<Shared>,
+    mut phase: watch::Receiver<Phase>,
+    permit: OwnedSemaphorePermit,
+) -> Outcome {
+    let mut outcome = Outcome {
+        room_index: spec.room_index,
+        tracker: None,
+    };
+    let started = Instant::now();
+    let joined = timeout(HANDSHAKE_TIMEOUT, handshake(&spec)).await;
+    drop(permit);
+    let (mut ws, joined_offset) = match joined {
+        Ok(Ok(ok)) => ok,
+        Ok(Err(code)) => return connect_failed(&shared, &code, outcome),
+        Err(_) => return connect_failed(&shared, "connect_timeout", outcome),
+    };
+    shared
+        .connect
+        .record(spec.id, started.elapsed().as_micros() as u64);
+    shared.counters.connected.fetch_add(1, Relaxed);
+    shared.rooms[spec.room_index].members.fetch_add(1, Relaxed);
+    let mut session = Session {
+        spec: &spec,
+        shared: &shared,
+        tracker: OffsetTracker::new(joined_offset),
+        seq: 0,
+        in_flight: 0,
+        sending: false,
+    };
+    let mut ticker: Option<Interval> = None;
+    loop {
+        tokio::select! {
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if session.on_text(&text) && !session.send(&mut ws).await {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let code = frame.map_or(1005, |f| u16::from(f.code));
+                    shared.counters.error(&format!("closed_{code}"));
+                    break;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) => { shared.counters.error("socket_error"); break; }
+                None => { shared.counters.error("socket_eof"); break; }
+            },
+            _ = tick(&mut ticker) => {
+                if !session.send(&mut ws).await {
+                    break;
+                }
+            }
+            changed = phase.changed() => {
+                let now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Closing };
+                match now {
+                    Phase::Connecting => {}
+                    Phase::Sending => {
+                        if let Some(plan) = spec.sending {
+                            session.sending = true;
+                            match plan.period {
+                                Some(period) => ticker = Some(interval(plan.offset, period)),
+                                None => {
+                                    for _ in 0..plan.window {
+                                        if !session.send(&mut ws).await { break; }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Phase::Draining => { session.sending = false; ticker = None; }
+                    Phase::Closing => { close(&mut ws).await; break; }
+                }
+            }
+        }
+    }
+    outcome.tracker = Some(session.tracker);
+    outcome
+}
+
+fn connect_failed(shared: &Shared, code: &str, outcome: Outcome) -> Outcome {
+    shared.counters.connect_failures.fetch_add(1, Relaxed);
+    shared.counters.error(code);
+    outcome
+}
+
+fn interval(offset: Duration, period: Duration) -> Interval {
+    let mut t = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+    // Open loop at a fixed rate: a late tick is sent late, not skipped, so the offered load holds.
+    t.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    t
+}
+
+async fn tick(ticker: &mut Option<Interval>) {
+    match ticker {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn close(ws: &mut Ws) {
+    let _ = ws.close(None).await;
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+/// Connect, `hello`, `join`: returns the socket and the `joined` frame's offset, or an error code.
+async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
+    let tcp = TcpStream::connect(spec.target.addr)
+        .await
+        .map_err(|_| "tcp_connect".to_owned())?;
+    tcp.set_nodelay(true)
+        .map_err(|_| "tcp_connect".to_owned())?;
+    let config = WebSocketConfig::default().max_message_size(Some(1 << 20));
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(
+        spec.target.url.as_str(),
+        MaybeTlsStream::Plain(tcp),
+        Some(config),
+    )
+    .await
+    .map_err(|e| match e {
+        tungstenite::Error::Http(r) => format!("http_{}", r.status().as_u16()),
+        _ => "ws_handshake".to_owned(),
+    })?;
+    let hello = format!(r#"{{"type":"hello","name":"bench-{}"}}"#, spec.id);
+    send_text(&mut ws, hello).await?;
+    expect(&mut ws, "welcome").await?;
+    send_text(
+        &mut ws,
+        format!(r#"{{"type":"join","room":"{}"}}"#, spec.room),
+    )
+    .await?;
+    let offset = expect(&mut ws, "joined").await?;
+    Ok((ws, offset))
+}
+
+async fn send_text(ws: &mut Ws, text: String) -> Result<(), String> {
+    ws.send(Message::text(text))
+        .await
+        .map_err(|_| "socket_error".to_owned())
+}
+
+/// Reads frames until one of type `kind`; returns its `offset` (0 when absent).
+async fn expect(ws: &mut Ws, kind: &str) -> Result<u64, String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Frame<'_> =
+                    serde_json::from_str(&text).map_err(|_| "bad_frame".to_owned())?;
+                if frame.kind == kind {
+                    return Ok(frame.offset.unwrap_or(0));
+                }
+                if frame.kind == "error" {
+                    return Err(frame.code.map_or("error".into(), |c| c.into_owned()));
+                }
+            }
+            Some(Ok(Message::Close(f))) => {
+                return Err(format!("closed_{}", f.map_or(1005, |f| u16::from(f.code))));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return Err("socket_error".to_owned()),
+        }
+    }
+}
+
+/// The live part of a client: counts, offsets and its send sequence.
+struct Session<'a> {
+    spec: &'a Spec,
+    shared: &'a Shared,
+    tracker: OffsetTracker,
+    seq: u64,
+    in_flight: u32,
+    sending: bool,
+}
+
+impl Session<'_> {
+    /// Handles one text frame; returns true when a closed-loop sender should send again.
+    fn on_text(&mut self, text: &str) -> bool {
+        // Online-count pushes are the most frequent frame while thousands join: skip them unparsed.
+        if text.starts_with(r#"{"type":"rooms""#) {
+            return false;
+        }
+        let Ok(frame) = serde_json::from_str::<Frame<'_>>(text) else {
+            self.shared.counters.error("bad_frame");
+            return false;
+        };
+        let now = self.shared.micros();
+        match frame.kind.as_ref() {
+            "message" if frame.room.as_deref() == Some(&*self.spec.room) => {
+                if let Some(offset) = frame.offset {
+                    self.tracker.see(offset);
+                }
+                if let Some(sent) = frame.content.as_deref().and_then(read_stamp) {
+                    self.shared.counters.delivered.fetch_add(1, Relaxed);
+                    self.shared
+                        .delivery
+                        .record(self.spec.id, now.saturating_sub(sent));
+                }
+                false
+            }
+            "ack" => {
+                self.shared.counters.acked.fetch_add(1, Relaxed);
+                let room = &self.shared.rooms[self.spec.room_index];
+                room.acked.fetch_add(1, Relaxed);
+                room.final_offset
+                    .fetch_max(frame.offset.unwrap_or(0), Relaxed);
+                if let Some(sent) = frame.client_id.as_deref().and_then(stamp_of_client_id) {
+                    self.shared
+                        .ack
+                        .record(self.spec.id, now.saturating_sub(sent));
+                }
+                self.settled()
+            }
+            "error" => {
+                self.shared
+                    .counters
+                    .error(frame.code.as_deref().unwrap_or("error"));
+                frame.client_id.is_some() && self.settled()
+            }
+            _ => false,
+        }
+    }
+
+    /// One of our sends got its answer; closed-loop senders refill their window.
+    fn settled(&mut self) -> bool {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let closed_loop = self.spec.sending.is_some_and(|s| s.period.is_none());
+        closed_loop && self.sending
+    }
+
+    /// Sends one message if the run's budget allows; false when the socket failed.
+    async fn send(&mut self, ws: &mut Ws) -> bool {
+        let Some(plan) = self.spec.sending else {
+            return true;
+        };
+        if !self.sending {
+            return true;
+        }
+        if self.shared.tickets.fetch_add(1, Relaxed) >= self.shared.budget {
+            self.sending = false;
+            return true;
+        }
+        self.seq += 1;
+        let frame = send_frame(
+            &self.spec.room,
+            self.spec.id,
+            self.seq,
+            self.shared.micros(),
+            plan.content_bytes,
+        );
+        if ws.send(Message::text(frame)).await.is_err() {
+            self.shared.counters.error("socket_error");
+            return false;
+        }
+        self.in_flight += 1;
+        self.shared.counters.sent.fetch_add(1, Relaxed);
+        true
+    }
+}
+
+/// `{"type":"send",...}` with the send time stamped into both the content and the client id, so
+/// that every recipient times the delivery and the sender times the ack without any lookup table.
+pub(crate) fn send_frame(
+    room: &str,
+    id: usize,
+    seq: u64,
+    micros: u64,
+    content_bytes: usize,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(96 + room.len() + content_bytes);
+    let _ = write!(
+        out,
+        r#"{{"type":"send","room":"{room}","client_id":"{id}.{seq}.{micros}","content":""#
+    );
+    write_stamp(&mut out, micros);
+    out.push(' ');
+    let padding = content_bytes.saturating_sub(17);
+    out.extend(std::iter::repeat_n('x', padding));
+    out.push_str("\"}");
+    out
+}
+
+/// The send time in a client id written by [`send_frame`].
+pub(crate) fn stamp_of_client_id(client_id: &str) -> Option<u64> {
+    client_id.rsplit('.').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_frames_are_valid_protocol_and_carry_their_stamp() {
+        let frame = send_frame("bench-0", 7, 3, 123_456, 64);
+        let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(v["type"], "send");
+        assert_eq!(v["room"], "bench-0");
+        assert_eq!(v["client_id"], "7.3.123456");
+        let content = v["content"].as_str().unwrap();
+        assert_eq!(content.len(), 64, "{content}");
+        assert_eq!(read_stamp(content), Some(123_456));
+        assert_eq!(
+            stamp_of_client_id(v["client_id"].as_str().unwrap()),
+            Some(123_456)
+        );
+        // Tiny sizes still carry the stamp.
+        let v: serde_json::Value = serde_json::from_str(&send_frame("r", 0, 1, 5, 1)).unwrap();
+        assert_eq!(read_stamp(v["content"].as_str().unwrap()), Some(5));
+    }
+
+    #[test]
+    fn frames_parse_with_unknown_fields_and_escapes() {
+        let f: Frame<'_> = serde_json::from_str(
+            r#"{"type":"message","room":"r","offset":9,"id":"x","name":"a\"b","email":null,"time":"t","topic":null,"content":"0000000000000001 \u00e9","client_id":"1.2.3","extra":[1,{"a":2}]}"#,
+        )
+        .unwrap();
+        assert_eq!(f.kind, "message");
+        assert_eq!(f.offset, Some(9));
+        assert_eq!(read_stamp(f.content.as_deref().unwrap()), Some(1));
+        let f: Frame<'_> = serde_json::from_str(
+            r#"{"type":"error","code":"rate_limited","message":"slow down","client_id":"1.1.1"}"#,
+        )
+        .unwrap();
+        assert_eq!(f.code.as_deref(), Some("rate_limited"));
+    }
+}

@@ -1,0 +1,376 @@
+//! A run, phase by phase: resolve the targets (loopback only), create the rooms, open every client
+//! (paced and bounded), let the senders send for the planned time or count, drain what is still in
+//! flight, close, then add it all up into a [`Report`]. Every phase has a time bound, and the whole
+//! run has a hard deadline, so a run always stops by itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::client::{self, Phase, RoomStats, Sending, Shared, Spec};
+use crate::error::{Error, Result};
+use crate::probe::Probe;
+use crate::report::Report;
+use crate::stats::Counters;
+use crate::target::{self, Target};
+
+/// Most connections one run may open (the client's and the server's fd limits are 20000 here).
+pub const MAX_CONNECTIONS: usize = 20_000;
+/// Longest sending phase.
+pub const MAX_DURATION: Duration = Duration::from_secs(600);
+/// Most messages one run may send.
+pub const MAX_MESSAGES: u64 = 10_000_000;
+/// How often the engine looks at the counters while it waits.
+const POLL: Duration = Duration::from_millis(5);
+
+/// Everything a run does, decided before it starts (the CLI builds it from a scenario).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub scenario: String,
+    pub urls: Vec<String>,
+    /// Rooms to use; `general` always exists, the others are created when missing.
+    pub rooms: Vec<String>,
+    pub members_per_room: usize,
+    /// The first `senders_per_room` members of each room send.
+    pub senders_per_room: usize,
+    /// Messages per second over all senders; 0 means closed loop (`window` in flight per sender).
+    pub rate: f64,
+    pub window: u32,
+    /// Length of the sending phase.
+    pub duration: Duration,
+    /// Sends allowed in the whole run.
+    pub max_messages: u64,
+    pub content_bytes: usize,
+    /// New connections per second; 0 means as fast as `concurrency` allows.
+    pub connect_rate: f64,
+    /// Handshakes in flight at once.
+    pub concurrency: usize,
+    /// Time all clients stay connected before sending (lets memory settle for the RSS reading).
+    pub hold: Duration,
+    /// Longest wait for in-flight deliveries after the sending phase.
+    pub drain: Duration,
+    /// Hard deadline of the whole run, in seconds.
+    pub max_secs: u64,
+}
+
+impl Plan {
+    /// Clients in the run.
+    pub fn connections(&self) -> usize {
+        self.rooms.len() * self.members_per_room
+    }
+
+    /// Refuses plans that are unbounded or make no sense.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::InvalidPlan(msg));
+        if self.urls.is_empty() {
+            return bad("give at least one --url".into());
+        }
+        if self.rooms.is_empty() || self.members_per_room == 0 {
+            return bad("a run needs at least one room with one member".into());
+        }
+        if self.connections() > MAX_CONNECTIONS {
+            return bad(format!(
+                "{} connections is over the cap of {MAX_CONNECTIONS}",
+                self.connections()
+            ));
+        }
+        if self.senders_per_room > self.members_per_room {
+            return bad("more senders than members in a room".into());
+        }
+        if self.duration > MAX_DURATION || self.max_messages > MAX_MESSAGES {
+            return bad(format!(
+                "duration is capped at {MAX_DURATION:?} and messages at {MAX_MESSAGES}"
+            ));
+        }
+        if !(self.rate >= 0.0 && self.rate.is_finite() && self.connect_rate >= 0.0) {
+            return bad("rates must be >= 0".into());
+        }
+        if self.concurrency == 0 || self.window == 0 || self.max_secs == 0 {
+            return bad("--concurrency, --window and --max-secs must be >= 1".into());
+        }
+        if !(17..=4096).contains(&self.content_bytes) {
+            return bad(
+                "--size must be 17..=4096 bytes (16 digits of send time and a space)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Runs `plan` to the end (or to its hard deadline) and reports.
+pub async fn run(plan: &Plan, probe: &Probe) -> Result<Report> {
+    plan.validate()?;
+    let mut targets = Vec::with_capacity(plan.urls.len());
+    for url in &plan.urls {
+        targets.push(target::resolve(url).await?);
+    }
+    let deadline = Duration::from_secs(plan.max_secs);
+    tokio::time::timeout(deadline, run_resolved(plan, &targets, probe))
+        .await
+        .map_err(|_| Error::Deadline(plan.max_secs))?
+}
+
+async fn run_resolved(plan: &Plan, targets: &[Target], probe: &Probe) -> Result<Report> {
+    create_rooms(&targets[0], &plan.rooms).await?;
+    let before = probe.sample().await;
+    let shared = Arc::new(Shared {
+        counters: Counters::default(),
+        delivery: Default::default(),
+        ack: Default::default(),
+        connect: Default::default(),
+        rooms: plan.rooms.iter().map(|_| RoomStats::default()).collect(),
+        epoch: Instant::now(),
+        budget: plan.max_messages,
+        tickets: AtomicU64::new(0),
+    });
+    let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
+
+    let started = Instant::now();
+    let mut clients = spawn_clients(plan, targets, &shared, &phase_rx).await;
+    let total = plan.connections() as u64;
+    wait_until(Duration::MAX, || {
+        Counters::get(&shared.counters.connected) + Counters::get(&shared.counters.connect_failures)
+            >= total
+    })
+    .await;
+    let connect_time = started.elapsed();
+    tokio::time::sleep(plan.hold).await;
+    let connected = probe.sample().await;
+
+    let send_started = Instant::now();
+    let _ = phase_tx.send(Phase::Sending);
+    if plan.senders_per_room > 0 {
+        wait_until(plan.duration, || {
+            Counters::get(&shared.counters.sent) >= plan.max_messages
+        })
+        .await;
+    }
+    let send_time = send_started.elapsed();
+    let _ = phase_tx.send(Phase::Draining);
+    wait_until(plan.drain, || {
+        let c = &shared.counters;
+        let settled = Counters::get(&c.acked) + Counters::get(&c.errors) >= Counters::get(&c.sent);
+        settled && Counters::get(&c.delivered) >= expected_deliveries(&shared.rooms)
+    })
+    .await;
+    let active_time = send_started.elapsed();
+    let after = probe.sample().await;
+
+    let _ = phase_tx.send(Phase::Closing);
+    let mut missing = 0;
+    let mut duplicates = 0;
+    while let Some(done) = clients.join_next().await {
+        let Ok(outcome) = done else { continue };
+        if let Some(mut tracker) = outcome.tracker {
+            tracker.finish(shared.rooms[outcome.room_index].final_offset.load(Relaxed));
+            missing += tracker.missing;
+            duplicates += tracker.duplicates;
+        }
+    }
+    Ok(Report::build(crate::report::Inputs {
+        plan,
+        shared: &shared,
+        connect_time,
+        send_time,
+        active_time,
+        expected: expected_deliveries(&shared.rooms),
+        missing,
+        duplicates,
+        samples: [before, connected, after],
+    }))
+}
+
+/// Deliveries owed: every acknowledged message to every member of its room. Valid because every
+/// member joins before the first send and nobody leaves before the end.
+fn expected_deliveries(rooms: &[RoomStats]) -> u64 {
+    rooms
+        .iter()
+        .map(|r| r.acked.load(Relaxed) * r.members.load(Relaxed))
+        .sum()
+}
+
+/// Polls `done` until it holds or `limit` has passed.
+async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() && start.elapsed() < limit {
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Spawns one task per client: room `r` gets clients `r*m .. (r+1)*m`, spread round-robin over
+/// the targets, so with replicas every room has members on every replica.
+async fn spawn_clients(
+    plan: &Plan,
+    targets: &[Target],
+    shared: &Arc<Shared>,
+    phase: &watch::Receiver<Phase>,
+) -> JoinSet<client::Outcome> {
+    let gate = Arc::new(Semaphore::new(plan.concurrency));
+    let pace = (plan.connect_rate > 0.0).then(|| Duration::from_secs_f64(1.0 / plan.connect_rate));
+    let senders_total = (plan.rooms.len() * plan.senders_per_room).max(1);
+    let period =
+        (plan.rate > 0.0).then(|| Duration::from_secs_f64(senders_total as f64 / plan.rate));
+    let rooms: Vec<Arc<str>> = plan.rooms.iter().map(|r| Arc::from(r.as_str())).collect();
+    let mut set = JoinSet::new();
+    let started = tokio::time::Instant::now();
+    let mut sender_index = 0;
+    for id in 0..plan.connections() {
+        if let Some(pace) = pace {
+            tokio::time::sleep_until(started + pace * id as u32).await;
+        }
+        let Ok(permit) = gate.clone().acquire_owned().await else {
+            break;
+        };
+        let room_index = id / plan.members_per_room;
+        let sending = (id % plan.members_per_room < plan.senders_per_room).then(|| {
+            sender_index += 1;
+            Sending {
+                period,
+                offset: period.map_or(Duration::ZERO, |p| {
+                    p.mul_f64(sender_index as f64 / senders_total as f64)
+                }),
+                window: plan.window,
+                content_bytes: plan.content_bytes,
+            }
+        });
+        let spec = Spec {
+            id,
+            target: targets[id % targets.len()].clone(),
+            room_index,
+            room: rooms[room_index].clone(),
+            sending,
+        };
+        set.spawn(client::run(spec, shared.clone(), phase.clone(), permit));
+    }
+    set
+}
+
+/// Makes sure every room exists, over one setup connection (`room_exists` is fine).
+async fn create_rooms(target: &Target, rooms: &[String]) -> Result<()> {
+    let setup = |e: &dyn std::fmt::Display| Error::Setup(format!("{}: {e}", target.url));
+    let (mut ws, _) = tokio_tungstenite::connect_async(target.url.as_str())
+        .await
+        .map_err(|e| setup(&e))?;
+    ws.send(Message::text(r#"{"type":"hello","name":"bench-setup"}"#))
+        .await
+        .map_err(|e| setup(&e))?;
+    for room in rooms.iter().filter(|r| *r != "general") {
+        let frame = serde_json::json!({"type": "create_room", "name": room}).to_string();
+        ws.send(Message::text(frame)).await.map_err(|e| setup(&e))?;
+        loop {
+            let Some(Ok(msg)) = ws.next().await else {
+                return Err(setup(&"connection lost"));
+            };
+            let Message::Text(text) = msg else { continue };
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| setup(&e))?;
+            match (v["type"].as_str(), v["code"].as_str()) {
+                (Some("room_created"), _) if v["room"] == room.as_str() => break,
+                (Some("error"), Some("room_exists")) => break,
+                (Some("error"), _) => return Err(setup(&text)),
+                _ => {}
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn plan() -> Plan {
+        Plan {
+            scenario: "test".into(),
+            urls: vec!["ws://127.0.0.1:1/ws".into()],
+            rooms: vec!["general".into()],
+            members_per_room: 2,
+            senders_per_room: 1,
+            rate: 10.0,
+            window: 1,
+            duration: Duration::from_secs(1),
+            max_messages: 10,
+            content_bytes: 64,
+            connect_rate: 0.0,
+            concurrency: 10,
+            hold: Duration::ZERO,
+            drain: Duration::from_secs(1),
+            max_secs: 10,
+        }
+    }
+
+    #[test]
+    fn plans_are_bounded() {
+        assert!(plan().validate().is_ok());
+        let too_many = Plan {
+            members_per_room: MAX_CONNECTIONS + 1,
+            ..plan()
+        };
+        assert!(too_many.validate().is_err());
+        assert!(
+            Plan {
+                senders_per_room: 3,
+                ..plan()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Plan {
+                duration: MAX_DURATION * 2,
+                ..plan()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Plan {
+                urls: vec![],
+                ..plan()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Plan {
+                content_bytes: 5000,
+                ..plan()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Plan {
+                rate: f64::NAN,
+                ..plan()
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn expected_deliveries_count_members_per_room() {
+        let rooms = vec![RoomStats::default(), RoomStats::default()];
+        rooms[0].acked.store(10, Relaxed);
+        rooms[0].members.store(3, Relaxed);
+        rooms[1].acked.store(4, Relaxed);
+        rooms[1].members.store(5, Relaxed);
+        assert_eq!(expected_deliveries(&rooms), 50);
+    }
+
+    #[tokio::test]
+    async fn refuses_a_non_loopback_target_before_connecting() {
+        let p = Plan {
+            urls: vec!["ws://192.0.2.1:80/ws".into()],
+            ..plan()
+        };
+        let err = run(&p, &Probe::default()).await.unwrap_err();
+        assert!(matches!(err, Error::NotLoopback { .. }), "{err}");
+    }
+}

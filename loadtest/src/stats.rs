@@ -1,0 +1,272 @@
+//! What a run measures: latency histograms shared by all connections, the run-wide counters, and
+//! the per-(client, room) offset tracker that finds gaps. Pure code, no IO: the engine and the
+//! connections feed it, the report reads it.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Highest latency the histograms record exactly (60 s, in microseconds); above is clamped.
+const MAX_MICROS: u64 = 60_000_000;
+/// Shards of a [`Latencies`]: connections record into `id % SHARDS`, so the two runtime workers
+/// rarely meet on one lock and memory stays fixed however many connections there are.
+const SHARDS: usize = 16;
+
+/// A latency distribution in microseconds, recorded concurrently from many tasks.
+#[derive(Debug)]
+pub struct Latencies {
+    shards: Vec<Mutex<Histogram<u64>>>,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        let new = || Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static bounds are valid");
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(new())).collect(),
+        }
+    }
+}
+
+impl Latencies {
+    /// Records one sample (clamped to 1 µs ..= 60 s) into the shard of connection `conn`.
+    pub fn record(&self, conn: usize, micros: u64) {
+        let mut h = self.shards[conn % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        h.saturating_record(micros.clamp(1, MAX_MICROS));
+    }
+
+    /// Percentiles over every shard.
+    pub fn summary(&self) -> Percentiles {
+        let mut all = Histogram::<u64>::new_with_bounds(1, MAX_MICROS, 3).expect("static bounds");
+        for shard in &self.shards {
+            let h = shard.lock().unwrap_or_else(|e| e.into_inner());
+            all.add(&*h).expect("same bounds");
+        }
+        Percentiles::of(&all)
+    }
+}
+
+/// p50/p95/p99/max of a distribution, in milliseconds (all zero when nothing was recorded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        Self {
+            count: h.len(),
+            p50: ms(h.value_at_quantile(0.50)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// Run-wide counters, bumped by every connection task.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub connected: AtomicU64,
+    pub connect_failures: AtomicU64,
+    pub sent: AtomicU64,
+    pub acked: AtomicU64,
+    pub delivered: AtomicU64,
+    /// Error frames, failed sends and unexpected closes.
+    pub errors: AtomicU64,
+    codes: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    /// Counts one error under `code` (an error frame's code, or our own name for a failure).
+    pub fn error(&self, code: &str) {
+        self.errors.fetch_add(1, Relaxed);
+        let mut codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
+        match codes.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                codes.insert(code.to_owned(), 1);
+            }
+        }
+    }
+
+    /// How many errors of each code.
+    pub fn error_codes(&self) -> BTreeMap<String, u64> {
+        self.codes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Reads one counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Relaxed)
+    }
+}
+
+/// Offsets one client saw in one room: the next expected, and what was missing or repeated.
+///
+/// Live messages must arrive with offsets `joined.offset + 1, + 2, ...` exactly (docs/protocol.md,
+/// "Recovery"): anything else is a gap. A jump forward counts every skipped offset as missing; an
+/// offset at or below the last one seen is a duplicate (or a reordering, which is as bad).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetTracker {
+    /// The highest offset seen (initially the `joined` frame's `offset`).
+    pub last: u64,
+    pub missing: u64,
+    pub duplicates: u64,
+}
+
+impl OffsetTracker {
+    /// Starts after `joined_offset`, the room's latest offset when the client joined.
+    pub fn new(joined_offset: u64) -> Self {
+        Self {
+            last: joined_offset,
+            missing: 0,
+            duplicates: 0,
+        }
+    }
+
+    /// Takes one live message's offset.
+    pub fn see(&mut self, offset: u64) {
+        if offset <= self.last {
+            self.duplicates += 1;
+        } else {
+            self.missing += offset - self.last - 1;
+            self.last = offset;
+        }
+    }
+
+    /// At the end of a run: offsets up to `final_offset` (the room's last acknowledged offset)
+    /// that never arrived count as missing too.
+    pub fn finish(&mut self, final_offset: u64) {
+        if final_offset > self.last {
+            self.missing += final_offset - self.last;
+            self.last = final_offset;
+        }
+    }
+
+    /// Missing plus duplicated offsets.
+    pub fn gaps(&self) -> u64 {
+        self.missing + self.duplicates
+    }
+}
+
+/// Writes `micros` as exactly 16 ASCII digits at the start of `out`: the send time a message
+/// carries in its content, so any receiver (not only the sender) can time the delivery.
+pub fn write_stamp(out: &mut String, micros: u64) {
+    use std::fmt::Write;
+    let _ = write!(out, "{micros:016}");
+}
+
+/// Reads the send time written by [`write_stamp`]; `None` for content that is not ours.
+pub fn read_stamp(content: &str) -> Option<u64> {
+    let digits = content.get(..16)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_offsets_have_no_gap() {
+        let mut t = OffsetTracker::new(41);
+        for o in 42..=50 {
+            t.see(o);
+        }
+        t.finish(50);
+        assert_eq!(
+            t,
+            OffsetTracker {
+                last: 50,
+                missing: 0,
+                duplicates: 0
+            }
+        );
+        assert_eq!(t.gaps(), 0);
+    }
+
+    #[test]
+    fn skipped_offsets_are_missing() {
+        let mut t = OffsetTracker::new(0);
+        t.see(1);
+        t.see(4); // 2 and 3 never came
+        t.see(5);
+        assert_eq!((t.missing, t.duplicates, t.last), (2, 0, 5));
+        assert_eq!(t.gaps(), 2);
+    }
+
+    #[test]
+    fn repeated_or_old_offsets_are_duplicates() {
+        let mut t = OffsetTracker::new(10);
+        t.see(10); // carried by `joined` already
+        t.see(11);
+        t.see(11);
+        t.see(12);
+        t.see(11); // late, out of order
+        assert_eq!((t.missing, t.duplicates, t.last), (0, 3, 12));
+    }
+
+    #[test]
+    fn a_lost_tail_is_found_at_finish() {
+        let mut t = OffsetTracker::new(5);
+        t.see(6);
+        t.finish(9);
+        assert_eq!((t.missing, t.last), (3, 9));
+        t.finish(3); // an older final offset changes nothing
+        assert_eq!((t.missing, t.last), (3, 9));
+    }
+
+    #[test]
+    fn stamps_round_trip_and_foreign_content_is_ignored() {
+        let mut s = String::new();
+        write_stamp(&mut s, 1_234_567);
+        s.push_str(" hello");
+        assert_eq!(&s[..16], "0000000001234567");
+        assert_eq!(read_stamp(&s), Some(1_234_567));
+        assert_eq!(read_stamp("hi"), None);
+        assert_eq!(read_stamp("00000000012345x7 hi"), None);
+        assert_eq!(read_stamp("ééééééééé"), None);
+    }
+
+    #[test]
+    fn percentiles_over_shards() {
+        let l = Latencies::default();
+        assert_eq!(l.summary(), Percentiles::default());
+        for i in 1..=100u64 {
+            l.record(i as usize, i * 1000); // 1..=100 ms over many shards
+        }
+        let p = l.summary();
+        assert_eq!(p.count, 100);
+        assert!((p.p50 - 50.0).abs() < 0.1, "{p:?}");
+        assert!((p.p99 - 99.0).abs() < 0.1, "{p:?}");
+        assert!((p.max - 100.0).abs() < 0.1, "{p:?}");
+        l.record(0, u64::MAX); // clamped, not a panic
+        assert!((l.summary().max - 60_000.0).abs() < 60.0);
+    }
+
+    #[test]
+    fn error_codes_are_counted() {
+        let c = Counters::default();
+        c.error("rate_limited");
+        c.error("rate_limited");
+        c.error("closed_4008");
+        assert_eq!(Counters::get(&c.errors), 3);
+        let codes = c.error_codes();
+        assert_eq!(codes["rate_limited"], 2);
+        assert_eq!(codes["closed_4008"], 1);
+    }
+}
