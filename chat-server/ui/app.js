@@ -18,7 +18,8 @@
 //                      .room-unread; data-joined="true" when joined, aria-current="page" when open
 //   #new-room-form, #new-room-input, #new-room-button, #new-room-error
 //   #room-view, #room-title, #room-online, #leave-button, #empty-view
-//   #messages          the message log (role=log); inside it
+//   #messages          the message log (role=log); data-room = the open room, data-ready="true"
+//                      once its history arrived on this connection; inside it
 //     .message         one per message: data-room, data-offset (confirmed ones only),
 //                      data-client-id (when known); pending ones also have class .pending and
 //                      data-status = queued | sending | acked | failed (.failed too)
@@ -358,6 +359,7 @@
       room.buffer = []; // the rejoin with `since` brings these back
       for (const p of room.pending.values()) if (p.status === 'sending') p.status = 'queued';
     }
+    ui.messages.dataset.ready = 'false';
     const reason = CLOSE_REASONS.get(code);
     if (reason) toast(reason, code === 1008 || code === 1009 ? 'error' : 'info');
     scheduleReconnect();
@@ -485,12 +487,16 @@
     if (!room) return; // left again before the answer came
     const messages = Array.isArray(f.messages) ? f.messages : [];
     const hadHistory = room.epoch !== null;
-    if (f.recovered === false || (hadHistory && room.epoch !== f.epoch)) {
+    const epochChanged = hadHistory && room.epoch !== f.epoch;
+    if (f.recovered === false || epochChanged) {
       // The server could not give exactly what we missed: start over from its page, and say so.
       resetHistory(room);
-      if (hadHistory) {
-        addNotice(room, 'Some messages may be missing here: you were away longer than the ' +
-          'history the server keeps. Showing the latest messages.');
+      if (epochChanged) {
+        addNotice(room, "The server lost this room's history while you were away. " +
+          'Earlier messages are gone; showing what it has now.');
+      } else if (hadHistory) {
+        addNotice(room, 'You missed more messages than the server keeps, so some are not ' +
+          'shown. Showing the latest ones.');
       }
     }
     room.epoch = f.epoch;
@@ -994,6 +1000,8 @@
       out.append(node('p', 'empty-log', room.ready ? 'No messages yet. Say hello!' : 'Loading…'));
     }
     ui.stream.replaceChildren(out);
+    ui.messages.dataset.room = room.name;
+    ui.messages.dataset.ready = String(room.ready);
     view.room = room.name;
     view.last = prev;
     renderPending();
@@ -1009,7 +1017,7 @@
       appendMessageNodes(out, m, view.last);
       ui.stream.append(out);
       view.last = m;
-      if (wasPending) renderPending();
+      if (wasPending || room.pending.size) renderPending(); // grouping may have changed
     } else {
       renderMessages(false);
     }
@@ -1133,11 +1141,20 @@
   function renderPending() {
     const room = rooms.get(current);
     const out = document.createDocumentFragment();
+    let prev = room && view.room === room.name ? view.last : null;
     for (const p of room ? room.pending.values() : []) {
-      const time = new Date(p.created).toISOString();
-      const name = identity ? identity.name : '';
-      const article = messageElement(name, identity && identity.email, time, p.topic, p.content,
-        false, Boolean(p.topic));
+      // Shaped like a message, so it groups under the sender's previous one.
+      const m = {
+        name: identity ? identity.name : '',
+        email: identity ? identity.email : '',
+        time: new Date(p.created).toISOString(),
+        topic: p.topic,
+      };
+      const grouped = sameGroup(prev, m);
+      const showTopic = Boolean(p.topic) && !(grouped && prev.topic === p.topic);
+      const article = messageElement(m.name, m.email, m.time, p.topic, p.content, grouped,
+        showTopic);
+      prev = m;
       article.classList.add('pending', 'mine');
       if (p.status === 'failed') article.classList.add('failed');
       article.dataset.room = p.room;

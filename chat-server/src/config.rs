@@ -1,0 +1,195 @@
+//! Settings of one chat-server process: every flag has an environment variable, documented in
+//! `--help`, the README and `docs/configuration.md`. Parsing only; the rest of the crate reads the
+//! typed values and never looks at the environment itself.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+/// chat-server: real-time chat over WebSocket, with a browser UI, on Redis or in memory.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "chat-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address:port to serve the UI, /ws and the HTTP API on.
+    #[arg(long, env = "CHATAPP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Redis URL (redis://[:password@]host:port[/db]); unset means the in-memory backend.
+    #[arg(long, env = "CHATAPP_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel, so several chats can share one Redis.
+    #[arg(long, env = "CHATAPP_REDIS_PREFIX", default_value = "chatapp",
+          value_parser = parse_prefix)]
+    pub redis_prefix: String,
+
+    /// Messages kept per room.
+    #[arg(long, env = "CHATAPP_HISTORY_LEN", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub history_len: u32,
+
+    /// Largest message content, in bytes of UTF-8.
+    #[arg(long, env = "CHATAPP_MAX_CONTENT_BYTES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub max_content_bytes: u32,
+
+    /// Longest sender name, in characters.
+    #[arg(long, env = "CHATAPP_MAX_NAME_CHARS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_name_chars: u32,
+
+    /// Longest topic, in characters.
+    #[arg(long, env = "CHATAPP_MAX_TOPIC_CHARS", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_topic_chars: u32,
+
+    /// Largest WebSocket message or frame accepted, in bytes.
+    #[arg(long, env = "CHATAPP_MAX_FRAME_BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
+    pub max_frame_bytes: u32,
+
+    /// Rooms that may exist.
+    #[arg(long, env = "CHATAPP_MAX_ROOMS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_rooms: u32,
+
+    /// Open WebSocket connections per replica.
+    #[arg(long, env = "CHATAPP_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Messages per second one connection may send (token bucket refill rate).
+    #[arg(long, env = "CHATAPP_SEND_RATE", default_value_t = 10.0)]
+    pub send_rate: f64,
+
+    /// Token bucket size for sends.
+    #[arg(long, env = "CHATAPP_SEND_BURST", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub send_burst: u32,
+
+    /// Frames queued per connection before it is closed as a slow consumer (close code 4008).
+    #[arg(long, env = "CHATAPP_OUTBOUND_QUEUE", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
+    pub outbound_queue: u32,
+
+    /// Comma-separated Origins allowed to open /ws; empty means same origin only; `*` allows any.
+    #[arg(
+        long,
+        env = "CHATAPP_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// WebSocket ping period; no frame for two periods closes the socket (close code 4000).
+    #[arg(long, env = "CHATAPP_PING_INTERVAL_SECS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ping_interval_secs: u64,
+
+    /// Time a client has to send its HTTP request headers.
+    #[arg(long, env = "CHATAPP_HEADER_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_timeout_secs: u64,
+
+    /// How long a replica's presence survives without a heartbeat.
+    #[arg(long, env = "CHATAPP_PRESENCE_TTL_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub presence_ttl_secs: u64,
+
+    /// On shutdown, time /readyz reports draining before sockets are closed.
+    #[arg(long, env = "CHATAPP_DRAIN_DELAY_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub drain_delay_secs: u64,
+
+    /// Longest time from closing sockets to exit.
+    #[arg(long, env = "CHATAPP_SHUTDOWN_GRACE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_secs: u64,
+
+    /// Log format.
+    #[arg(long, env = "CHATAPP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// The defaults, as if no flag or variable were given (for tests and embedding).
+    pub fn defaults() -> Self {
+        Self::parse_from(["chat-server"])
+    }
+
+    /// WebSocket ping period.
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs)
+    }
+
+    /// Presence time-to-live.
+    pub fn presence_ttl(&self) -> Duration {
+        Duration::from_secs(self.presence_ttl_secs)
+    }
+
+    /// Origins from the allowlist, trimmed, lower-cased, empties dropped.
+    pub fn origin_allowlist(&self) -> Vec<String> {
+        self.allowed_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
+}
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("1 to 64 characters of a-z, A-Z, 0-9, '-', '_', '.', ':'".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = Config::defaults();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.redis_url.is_none());
+        assert_eq!(c.history_len, 200);
+        assert_eq!(c.max_content_bytes, 4096);
+        assert_eq!(c.max_frame_bytes, 65_536);
+        assert!(c.origin_allowlist().is_empty());
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_refused() {
+        let c = Config::try_parse_from([
+            "chat-server",
+            "--allowed-origins",
+            "https://Chat.Example.com/, http://localhost:3000",
+            "--history-len",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.origin_allowlist(),
+            ["https://chat.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(c.history_len, 5);
+        assert!(Config::try_parse_from(["chat-server", "--history-len", "0"]).is_err());
+        assert!(Config::try_parse_from(["chat-server", "--redis-prefix", "a b"]).is_err());
+        assert!(Config::try_parse_from(["chat-server", "--listen", "nope"]).is_err());
+    }
+}

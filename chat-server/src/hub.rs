@@ -1,0 +1,360 @@
+//! Local fan-out: which connection of this replica is in which room, and the one task that turns
+//! store events into per-connection frames. Per room it delivers offsets in order exactly once,
+//! filling any gap from the store (pub/sub is at-most-once; the stream is the truth). Sessions own
+//! their sockets; the hub only ever `try_send`s into their bounded queues and kicks a connection
+//! whose queue is full instead of letting memory grow.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    metrics,
+    store::{Store, StoreEvent},
+};
+
+/// Identifies one WebSocket connection within this process.
+pub type ConnId = u64;
+
+/// Most events buffered for a room whose first local member is still reading its history.
+const MAX_PENDING: usize = 10_000;
+/// How often rooms with local members are compared with the store, in case the very last
+/// pub/sub notification was lost.
+const BACKFILL_EVERY: Duration = Duration::from_secs(2);
+
+/// What the hub queues for a connection.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A stored message of a room the connection is in.
+    Message {
+        room: Arc<str>,
+        offset: u64,
+        time_ms: u64,
+        frame: Arc<str>,
+    },
+    /// The room's history was lost; offsets restart in `epoch`.
+    Resync { room: Arc<str>, epoch: Arc<str> },
+    /// A ready frame (e.g. a `rooms` push).
+    Frame(Arc<str>),
+}
+
+/// The hub's side of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnHandle {
+    pub tx: mpsc::Sender<Outbound>,
+    /// Cancelled when the connection must be closed as a slow consumer.
+    pub kicked: CancellationToken,
+}
+
+impl ConnHandle {
+    pub fn offer(&self, out: Outbound) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(out)
+            && !self.kicked.is_cancelled()
+        {
+            metrics::global().slow_consumer_drops.inc();
+            self.kicked.cancel();
+        }
+    }
+}
+
+/// A joiner's view of where a room's history stood, sent so the hub can start delivering after it.
+#[derive(Debug)]
+pub struct RoomStart {
+    pub room: Arc<str>,
+    pub epoch: Arc<str>,
+    pub head: u64,
+}
+
+/// Membership of this replica's connections, shared by sessions and the delivery task.
+#[derive(Debug)]
+pub struct Hub {
+    members: Mutex<HashMap<Arc<str>, HashMap<ConnId, ConnHandle>>>,
+    conns: Mutex<HashMap<ConnId, ConnHandle>>,
+    starts: mpsc::Sender<RoomStart>,
+    /// Signalled when a local room count changes.
+    pub presence_changed: Notify,
+    /// Signalled when rooms or counts may have changed anywhere.
+    pub rooms_changed: Notify,
+}
+
+impl Hub {
+    /// A hub and the receiver its delivery task reads joiners' starting points from.
+    pub fn new() -> (Arc<Self>, mpsc::Receiver<RoomStart>) {
+        let (starts, rx) = mpsc::channel(1024);
+        let hub = Self {
+            members: Mutex::default(),
+            conns: Mutex::default(),
+            starts,
+            presence_changed: Notify::new(),
+            rooms_changed: Notify::new(),
+        };
+        (Arc::new(hub), rx)
+    }
+
+    /// Track a new connection (for broadcasts).
+    pub fn connect(&self, id: ConnId, handle: ConnHandle) {
+        self.conns.lock().unwrap().insert(id, handle);
+    }
+
+    /// Forget a connection and its memberships.
+    pub fn disconnect(&self, id: ConnId, rooms: impl IntoIterator<Item = Arc<str>>) {
+        self.conns.lock().unwrap().remove(&id);
+        let mut members = self.members.lock().unwrap();
+        let mut changed = false;
+        for room in rooms {
+            changed |= remove_member(&mut members, &room, id);
+        }
+        drop(members);
+        if changed {
+            self.presence_changed.notify_one();
+        }
+    }
+
+    /// Add a connection to a room; deliveries start now, before its history is read.
+    pub fn join(&self, room: &Arc<str>, id: ConnId, handle: ConnHandle) {
+        let mut members = self.members.lock().unwrap();
+        let inserted = members
+            .entry(room.clone())
+            .or_default()
+            .insert(id, handle)
+            .is_none();
+        drop(members);
+        if inserted {
+            self.presence_changed.notify_one();
+        }
+    }
+
+    /// Tell the delivery task where a joiner's history page ended.
+    pub async fn started(&self, room: Arc<str>, epoch: Arc<str>, head: u64) {
+        let _ = self.starts.send(RoomStart { room, epoch, head }).await;
+    }
+
+    /// Remove a connection from a room.
+    pub fn leave(&self, room: &str, id: ConnId) {
+        let removed = remove_member(&mut self.members.lock().unwrap(), room, id);
+        if removed {
+            self.presence_changed.notify_one();
+        }
+    }
+
+    /// Connections per room on this replica.
+    pub fn local_counts(&self) -> BTreeMap<String, u64> {
+        let members = self.members.lock().unwrap();
+        members
+            .iter()
+            .map(|(room, m)| (room.to_string(), m.len() as u64))
+            .collect()
+    }
+
+    /// Local members of a room.
+    pub fn local_count(&self, room: &str) -> u64 {
+        self.members
+            .lock()
+            .unwrap()
+            .get(room)
+            .map_or(0, |m| m.len() as u64)
+    }
+
+    /// Queue a frame for every connection.
+    pub fn broadcast(&self, frame: Arc<str>) {
+        for handle in self.conns.lock().unwrap().values() {
+            handle.offer(Outbound::Frame(frame.clone()));
+        }
+    }
+
+    fn has_members(&self, room: &str) -> bool {
+        self.members
+            .lock()
+            .unwrap()
+            .get(room)
+            .is_some_and(|m| !m.is_empty())
+    }
+
+    fn deliver(&self, out: &Outbound, room: &str) {
+        // The lock is held only for `try_send`s, never across an await.
+        if let Some(members) = self.members.lock().unwrap().get(room) {
+            for handle in members.values() {
+                handle.offer(out.clone());
+            }
+        }
+    }
+}
+
+fn remove_member(
+    members: &mut HashMap<Arc<str>, HashMap<ConnId, ConnHandle>>,
+    room: &str,
+    id: ConnId,
+) -> bool {
+    let Some(m) = members.get_mut(room) else {
+        return false;
+    };
+    let removed = m.remove(&id).is_some();
+    if m.is_empty() {
+        members.remove(room);
+    }
+    removed
+}
+
+/// Per-room delivery position of this replica.
+#[derive(Debug, Default)]
+struct Cursor {
+    epoch: Option<Arc<str>>,
+    /// Highest offset delivered; `None` until the first joiner's page says where to start.
+    last: Option<u64>,
+    pending: BTreeMap<u64, (Arc<str>, u64, Arc<str>)>,
+}
+
+/// The delivery task: store events and joiners' starting points in, ordered frames out.
+pub async fn run_delivery(
+    hub: Arc<Hub>,
+    store: Store,
+    mut events: mpsc::Receiver<StoreEvent>,
+    mut starts: mpsc::Receiver<RoomStart>,
+    stop: CancellationToken,
+) {
+    let mut cursors: HashMap<Arc<str>, Cursor> = HashMap::new();
+    let mut tick = tokio::time::interval(BACKFILL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            Some(event) = events.recv() => match event {
+                StoreEvent::Message { epoch, room, offset, time_ms, frame } => {
+                    if !hub.has_members(&room) {
+                        cursors.remove(&room);
+                        continue;
+                    }
+                    let cursor = cursors.entry(room.clone()).or_default();
+                    on_message(&hub, &store, &room, cursor, epoch, offset, time_ms, frame).await;
+                }
+                StoreEvent::RoomsChanged => hub.rooms_changed.notify_one(),
+                StoreEvent::Resubscribed => {
+                    backfill_all(&hub, &store, &mut cursors).await;
+                    hub.rooms_changed.notify_one();
+                }
+            },
+            Some(start) = starts.recv() => {
+                let cursor = cursors.entry(start.room.clone()).or_default();
+                if cursor.last.is_none() {
+                    cursor.last = Some(start.head);
+                    cursor.epoch = Some(start.epoch);
+                    let pending = std::mem::take(&mut cursor.pending);
+                    for (offset, (epoch, time_ms, frame)) in pending {
+                        on_message(&hub, &store, &start.room, cursor, epoch, offset, time_ms, frame)
+                            .await;
+                    }
+                }
+            }
+            _ = tick.tick() => backfill_all(&hub, &store, &mut cursors).await,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn on_message(
+    hub: &Hub,
+    store: &Store,
+    room: &Arc<str>,
+    cursor: &mut Cursor,
+    epoch: Arc<str>,
+    offset: u64,
+    time_ms: u64,
+    frame: Arc<str>,
+) {
+    let Some(last) = cursor.last else {
+        if cursor.pending.len() < MAX_PENDING {
+            cursor.pending.insert(offset, (epoch, time_ms, frame));
+        }
+        return;
+    };
+    if cursor.epoch.as_ref() != Some(&epoch) {
+        resync(hub, room, cursor, epoch.clone());
+        return backfill(hub, store, room, cursor).await;
+    }
+    if offset <= last {
+        return;
+    }
+    if offset == last + 1 {
+        hub.deliver(
+            &Outbound::Message {
+                room: room.clone(),
+                offset,
+                time_ms,
+                frame,
+            },
+            room,
+        );
+        cursor.last = Some(offset);
+        return;
+    }
+    backfill(hub, store, room, cursor).await;
+    if cursor.last.is_some_and(|l| l < offset) {
+        // Trimmed before we could read it: deliver what we have rather than stall the room.
+        hub.deliver(
+            &Outbound::Message {
+                room: room.clone(),
+                offset,
+                time_ms,
+                frame,
+            },
+            room,
+        );
+        cursor.last = Some(offset);
+    }
+}
+
+fn resync(hub: &Hub, room: &Arc<str>, cursor: &mut Cursor, epoch: Arc<str>) {
+    tracing::warn!(%room, %epoch, "room history was lost; resyncing members");
+    hub.deliver(
+        &Outbound::Resync {
+            room: room.clone(),
+            epoch: epoch.clone(),
+        },
+        room,
+    );
+    cursor.epoch = Some(epoch);
+    cursor.last = Some(0);
+}
+
+async fn backfill(hub: &Hub, store: &Store, room: &Arc<str>, cursor: &mut Cursor) {
+    let Some(last) = cursor.last else { return };
+    let range = match store.range(room, last).await {
+        Ok(range) => range,
+        Err(e) => {
+            metrics::global().redis_errors.inc();
+            tracing::warn!(%room, error = %e, "backfill failed; will retry");
+            return;
+        }
+    };
+    if !range.epoch.is_empty() && cursor.epoch.as_deref() != Some(range.epoch.as_str()) {
+        resync(hub, room, cursor, range.epoch.into());
+        return Box::pin(backfill(hub, store, room, cursor)).await;
+    }
+    let now_ms = crate::session::now_ms();
+    for (offset, frame) in range.entries {
+        if cursor.last.is_some_and(|l| offset > l) {
+            // A backfilled message's original timestamp is inside its frame; latency is measured
+            // from now so a recovered gap does not look like slow delivery.
+            let out = Outbound::Message {
+                room: room.clone(),
+                offset,
+                time_ms: now_ms,
+                frame,
+            };
+            hub.deliver(&out, room);
+            cursor.last = Some(offset);
+        }
+    }
+}
+
+async fn backfill_all(hub: &Hub, store: &Store, cursors: &mut HashMap<Arc<str>, Cursor>) {
+    cursors.retain(|room, _| hub.has_members(room));
+    for (room, cursor) in cursors.iter_mut() {
+        backfill(hub, store, room, cursor).await;
+    }
+}

@@ -1,0 +1,83 @@
+//! Online counts across replicas. This replica publishes its own per-room connection counts with a
+//! heartbeat (so a replica that dies stops counting once its heartbeat expires), and recomputes the
+//! global room list whenever anything changed, pushing a `rooms` frame to its clients only when the
+//! list differs from the last one pushed.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    AppState, metrics,
+    protocol::{RoomInfo, ServerFrame},
+};
+
+/// Coalesces bursts of joins and leaves into one update.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Runs until `stop`: heartbeats, count publication and `rooms` pushes.
+pub async fn run(state: AppState, stop: CancellationToken) {
+    let hub = state.hub.clone();
+    let mut tick = tokio::time::interval(state.config.presence_ttl() / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut published: BTreeMap<String, u64> = BTreeMap::new();
+    loop {
+        let (heartbeat_changed, recompute) = tokio::select! {
+            () = stop.cancelled() => return,
+            () = hub.presence_changed.notified() => (true, false),
+            () = hub.rooms_changed.notified() => (false, true),
+            _ = tick.tick() => (false, true),
+        };
+        tokio::time::sleep(DEBOUNCE).await;
+        let counts = hub.local_counts();
+        // Rooms that dropped to zero are sent as 0 once so the store forgets this replica there.
+        let mut payload = counts.clone();
+        for room in published.keys() {
+            payload.entry(room.clone()).or_insert(0);
+        }
+        let changed = heartbeat_changed && counts != published;
+        match state.store.heartbeat(&payload, changed).await {
+            Ok(()) => published = counts,
+            Err(e) => {
+                metrics::global().redis_errors.inc();
+                tracing::warn!(error = %e, "presence heartbeat failed");
+            }
+        }
+        if recompute || changed {
+            refresh_rooms(&state).await;
+        }
+    }
+}
+
+/// Recompute the room list; push it to every local client when it changed.
+pub async fn refresh_rooms(state: &AppState) {
+    let rooms = match state.store.rooms().await {
+        Ok(rooms) => rooms,
+        Err(e) => {
+            metrics::global().redis_errors.inc();
+            tracing::warn!(error = %e, "listing rooms failed");
+            return;
+        }
+    };
+    metrics::global().rooms.set(rooms.len() as i64);
+    let frame: Arc<str> = ServerFrame::Rooms { rooms: &rooms }.to_json().into();
+    let changed = {
+        let mut cached = state.rooms.lock().unwrap();
+        let changed = *cached != rooms;
+        *cached = rooms;
+        changed
+    };
+    if changed {
+        state.hub.broadcast(frame);
+    }
+}
+
+/// The last known room list, with this replica's own counts as a floor (they are fresher).
+pub fn snapshot(state: &AppState) -> Vec<RoomInfo> {
+    let mut rooms = state.rooms.lock().unwrap().clone();
+    let local = state.hub.local_counts();
+    for room in &mut rooms {
+        room.online = room.online.max(local.get(&room.name).copied().unwrap_or(0));
+    }
+    rooms
+}

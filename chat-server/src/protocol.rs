@@ -1,0 +1,574 @@
+//! The wire protocol of `docs/protocol.md`: parsing and validating client frames, and building
+//! server frames. Plain functions over strings, no IO, so every rule is unit-tested here; the
+//! session decides what to do with a parsed frame.
+
+use serde::Serialize;
+use serde_json::{Map, Value, value::RawValue};
+
+/// Protocol version sent in `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The room that always exists.
+pub const DEFAULT_ROOM: &str = "general";
+/// Longest room name.
+pub const MAX_ROOM_CHARS: usize = 32;
+/// Longest client-chosen message id.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// Longest email address (RFC 5321 path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Field limits that are configurable per server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest content in bytes.
+    pub max_content_bytes: usize,
+    /// Longest name in characters.
+    pub max_name_chars: usize,
+    /// Longest topic in characters.
+    pub max_topic_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_content_bytes: 4096,
+            max_name_chars: 64,
+            max_topic_chars: 64,
+        }
+    }
+}
+
+/// A point in a room's history a client has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Since {
+    /// The room's epoch when the client saw `offset`.
+    pub epoch: String,
+    /// The highest offset the client has.
+    pub offset: u64,
+}
+
+/// A validated frame from a client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    /// Identify (or re-identify) the connection.
+    Hello { name: String, email: Option<String> },
+    /// Join a room, optionally recovering from a point in its history.
+    Join { room: String, since: Option<Since> },
+    /// Leave a room.
+    Leave { room: String },
+    /// Send a message to a joined room.
+    Send {
+        room: String,
+        topic: Option<String>,
+        content: String,
+        client_id: String,
+    },
+    /// List rooms.
+    Rooms,
+    /// Create a room.
+    CreateRoom { name: String },
+    /// Application-level ping.
+    Ping { id: Value },
+}
+
+/// Machine-readable error codes of `error` frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadJson,
+    UnknownType,
+    InvalidField,
+    NotIdentified,
+    NotJoined,
+    NoSuchRoom,
+    RoomExists,
+    TooManyRooms,
+    RateLimited,
+    BinaryUnsupported,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadJson => "bad_json",
+            Self::UnknownType => "unknown_type",
+            Self::InvalidField => "invalid_field",
+            Self::NotIdentified => "not_identified",
+            Self::NotJoined => "not_joined",
+            Self::NoSuchRoom => "no_such_room",
+            Self::RoomExists => "room_exists",
+            Self::TooManyRooms => "too_many_rooms",
+            Self::RateLimited => "rate_limited",
+            Self::BinaryUnsupported => "binary_unsupported",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// Whether this error counts towards closing an abusive connection.
+    pub fn is_abuse(self) -> bool {
+        matches!(
+            self,
+            Self::BadJson | Self::UnknownType | Self::InvalidField | Self::BinaryUnsupported
+        )
+    }
+}
+
+/// Why a client frame was refused; becomes an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// What went wrong, for machines.
+    pub code: ErrorCode,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The field at fault, if one is.
+    pub field: Option<&'static str>,
+    /// The `client_id` of the failing frame, when it had a readable one.
+    pub client_id: Option<String>,
+    /// The room at fault, if one is.
+    pub room: Option<String>,
+}
+
+impl ProtocolError {
+    /// An error without a field.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            client_id: None,
+            room: None,
+        }
+    }
+
+    /// An `invalid_field` error naming `field`.
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            ..Self::new(ErrorCode::InvalidField, message)
+        }
+    }
+
+    /// Attach the room at fault.
+    pub fn in_room(mut self, room: &str) -> Self {
+        self.room = Some(room.to_owned());
+        self
+    }
+
+    /// Attach the client id of the failing frame.
+    pub fn for_client(mut self, client_id: Option<String>) -> Self {
+        self.client_id = client_id;
+        self
+    }
+
+    /// The `error` frame for this error.
+    pub fn to_frame(&self) -> String {
+        #[derive(Serialize)]
+        struct ErrorFrame<'a> {
+            r#type: &'static str,
+            code: &'static str,
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            field: Option<&'static str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            client_id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            room: Option<&'a str>,
+        }
+        to_json(&ErrorFrame {
+            r#type: "error",
+            code: self.code.as_str(),
+            message: &self.message,
+            field: self.field,
+            client_id: self.client_id.as_deref(),
+            room: self.room.as_deref(),
+        })
+    }
+}
+
+impl ClientMessage {
+    /// Parse and validate one text frame.
+    pub fn parse(text: &str, limits: &Limits) -> Result<Self, ProtocolError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| ProtocolError::new(ErrorCode::BadJson, format!("not valid JSON: {e}")))?;
+        let Value::Object(obj) = value else {
+            return Err(ProtocolError::new(
+                ErrorCode::BadJson,
+                "a frame must be a JSON object",
+            ));
+        };
+        let client_id = obj
+            .get("client_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Self::from_object(&obj, limits).map_err(|e| e.for_client(client_id))
+    }
+
+    fn from_object(obj: &Map<String, Value>, limits: &Limits) -> Result<Self, ProtocolError> {
+        let kind = match obj.get("type") {
+            Some(Value::String(t)) => t.as_str(),
+            Some(_) => return Err(ProtocolError::field("type", "type must be a string")),
+            None => {
+                return Err(ProtocolError::new(
+                    ErrorCode::UnknownType,
+                    "missing \"type\"",
+                ));
+            }
+        };
+        Ok(match kind {
+            "hello" => Self::Hello {
+                name: validate_name(required_str(obj, "name")?, limits.max_name_chars)?,
+                email: validate_email(optional_str(obj, "email")?)?,
+            },
+            "join" => Self::Join {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                since: parse_since(obj.get("since"))?,
+            },
+            "leave" => Self::Leave {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+            },
+            "send" => Self::Send {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                client_id: validate_client_id(required_str(obj, "client_id")?)?,
+                topic: validate_topic(optional_str(obj, "topic")?, limits.max_topic_chars)?,
+                content: validate_content(required_str(obj, "content")?, limits.max_content_bytes)?,
+            },
+            "rooms" => Self::Rooms,
+            "create_room" => Self::CreateRoom {
+                name: validate_room(required_str(obj, "name")?, "name")?,
+            },
+            "ping" => Self::Ping {
+                id: obj.get("id").cloned().unwrap_or(Value::Null),
+            },
+            other => {
+                let shown: String = other.chars().take(32).collect();
+                return Err(ProtocolError::new(
+                    ErrorCode::UnknownType,
+                    format!("unknown type \"{shown}\""),
+                ));
+            }
+        })
+    }
+}
+
+fn required_str<'a>(
+    obj: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<&'a str, ProtocolError> {
+    match obj.get(field) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ProtocolError::field(
+            field,
+            format!("{field} must be a string"),
+        )),
+        None => Err(ProtocolError::field(field, format!("{field} is required"))),
+    }
+}
+
+fn optional_str<'a>(
+    obj: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<&'a str>, ProtocolError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ProtocolError::field(
+            field,
+            format!("{field} must be a string or null"),
+        )),
+    }
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// A sender name: trimmed, 1..=max characters, no control characters.
+pub fn validate_name(raw: &str, max: usize) -> Result<String, ProtocolError> {
+    let name = raw.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > max {
+        return Err(ProtocolError::field(
+            "name",
+            format!("name must be 1 to {max} characters"),
+        ));
+    }
+    if has_control(name) {
+        return Err(ProtocolError::field(
+            "name",
+            "name must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// An optional email: empty means none; otherwise a plausible `local@domain.tld`.
+pub fn validate_email(raw: Option<&str>) -> Result<Option<String>, ProtocolError> {
+    let Some(email) = raw.map(str::trim).filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || ProtocolError::field("email", "email must look like name@example.com");
+    if email.chars().count() > MAX_EMAIL_CHARS
+        || has_control(email)
+        || email.chars().any(char::is_whitespace)
+    {
+        return Err(bad());
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+        return Err(bad());
+    }
+    Ok(Some(email.to_owned()))
+}
+
+/// An optional topic: trimmed, empty means none, at most `max` characters.
+pub fn validate_topic(raw: Option<&str>, max: usize) -> Result<Option<String>, ProtocolError> {
+    let Some(topic) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if topic.chars().count() > max {
+        return Err(ProtocolError::field(
+            "topic",
+            format!("topic must be at most {max} characters"),
+        ));
+    }
+    if has_control(topic) {
+        return Err(ProtocolError::field(
+            "topic",
+            "topic must not contain control characters",
+        ));
+    }
+    Ok(Some(topic.to_owned()))
+}
+
+/// Message content: 1..=max bytes, not blank, no control characters but newline and tab.
+pub fn validate_content(raw: &str, max: usize) -> Result<String, ProtocolError> {
+    if raw.is_empty() || raw.len() > max {
+        return Err(ProtocolError::field(
+            "content",
+            format!("content must be 1 to {max} bytes"),
+        ));
+    }
+    if raw.trim().is_empty() {
+        return Err(ProtocolError::field("content", "content must not be blank"));
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(ProtocolError::field(
+            "content",
+            "content must not contain control characters other than newline and tab",
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// A room name: 1..=32 of `a-z 0-9 - _`, starting with a letter or digit.
+pub fn validate_room(raw: &str, field: &'static str) -> Result<String, ProtocolError> {
+    let ok = !raw.is_empty()
+        && raw.len() <= MAX_ROOM_CHARS
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && raw.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ProtocolError::field(
+            field,
+            format!(
+                "{field} must be 1 to {MAX_ROOM_CHARS} characters of a-z, 0-9, '-' or '_', \
+                 starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+/// A client-chosen id: 1..=64 printable ASCII characters.
+pub fn validate_client_id(raw: &str) -> Result<String, ProtocolError> {
+    if raw.is_empty()
+        || raw.len() > MAX_CLIENT_ID_CHARS
+        || !raw.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ProtocolError::field(
+            "client_id",
+            format!("client_id must be 1 to {MAX_CLIENT_ID_CHARS} printable ASCII characters"),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+fn parse_since(raw: Option<&Value>) -> Result<Option<Since>, ProtocolError> {
+    let obj = match raw {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(obj)) => obj,
+        Some(_) => {
+            return Err(ProtocolError::field(
+                "since",
+                "since must be {epoch, offset}",
+            ));
+        }
+    };
+    let epoch = match obj.get("epoch") {
+        Some(Value::String(e)) if !e.is_empty() && e.len() <= 64 => e.clone(),
+        _ => {
+            return Err(ProtocolError::field(
+                "since",
+                "since.epoch must be a non-empty string",
+            ));
+        }
+    };
+    let offset = obj
+        .get("offset")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| ProtocolError::field("since", "since.offset must be an integer >= 0"))?;
+    Ok(Some(Since { epoch, offset }))
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Serialising our own plain structs cannot fail: no maps with non-string keys, no floats.
+    serde_json::to_string(value).expect("server frames always serialise")
+}
+
+/// Everything of a `message` frame but its offset, which the store assigns.
+#[derive(Debug, Serialize)]
+pub struct MessageDraft<'a> {
+    /// The room it is sent to.
+    pub room: &'a str,
+    /// Server-assigned unique id.
+    pub id: &'a str,
+    /// Sender name.
+    pub name: &'a str,
+    /// Sender email.
+    pub email: Option<&'a str>,
+    /// Server time, RFC 3339 UTC.
+    pub time: &'a str,
+    /// Optional topic.
+    pub topic: Option<&'a str>,
+    /// The text.
+    pub content: &'a str,
+    /// The sender's idempotency key.
+    pub client_id: &'a str,
+}
+
+impl MessageDraft<'_> {
+    /// The frame up to its offset: the store appends `<offset>}` to complete it, so the frame is
+    /// serialised once, inside the atomic append, and forwarded verbatim to every recipient.
+    pub fn frame_prefix(&self) -> String {
+        #[derive(Serialize)]
+        struct Tagged<'a, 'b> {
+            r#type: &'static str,
+            #[serde(flatten)]
+            draft: &'a MessageDraft<'b>,
+        }
+        let mut json = to_json(&Tagged {
+            r#type: "message",
+            draft: self,
+        });
+        json.pop(); // the closing brace
+        json.push_str(",\"offset\":");
+        json
+    }
+}
+
+/// Complete a frame prefix with its offset (what the stores do).
+pub fn complete_frame(prefix: &str, offset: u64) -> String {
+    format!("{prefix}{offset}}}")
+}
+
+/// Server frames other than `message` and `error`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    Welcome {
+        protocol: u32,
+        session: &'a str,
+        server: &'a str,
+        name: &'a str,
+        email: Option<&'a str>,
+        limits: WireLimits,
+    },
+    Joined {
+        room: &'a str,
+        epoch: &'a str,
+        offset: u64,
+        messages: &'a RawValue,
+        recovered: bool,
+        online: u64,
+    },
+    Left {
+        room: &'a str,
+    },
+    Ack {
+        client_id: &'a str,
+        room: &'a str,
+        offset: u64,
+        id: &'a str,
+        duplicate: bool,
+    },
+    Rooms {
+        rooms: &'a [RoomInfo],
+    },
+    RoomCreated {
+        room: &'a str,
+    },
+    Resync {
+        room: &'a str,
+        epoch: &'a str,
+    },
+    Pong {
+        id: &'a Value,
+    },
+}
+
+impl ServerFrame<'_> {
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+}
+
+/// The limits a client should respect, as sent in `welcome`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WireLimits {
+    pub max_content_bytes: u64,
+    pub max_name_chars: u64,
+    pub max_topic_chars: u64,
+    pub max_frame_bytes: u64,
+    pub send_rate_per_s: f64,
+    pub send_burst: u64,
+    pub history_len: u64,
+}
+
+/// A room and its online count, as listed in `rooms` and `/api/rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomInfo {
+    pub name: String,
+    pub online: u64,
+}
+
+/// A JSON array made of already-serialised message frames, checked but not re-parsed into values.
+pub fn frames_array(frames: &[std::sync::Arc<str>]) -> Result<Box<RawValue>, serde_json::Error> {
+    let mut out = String::with_capacity(2 + frames.iter().map(|f| f.len() + 1).sum::<usize>());
+    out.push('[');
+    for (i, f) in frames.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(f);
+    }
+    out.push(']');
+    RawValue::from_string(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The accept loop: HTTP/1.1 with a header-read timeout, WebSocket upgrades, and the shutdown
+//! sequence (not ready -> drain delay -> stop accepting -> close sockets with 1001 -> wait up to
+//! the grace period).
+
+use std::{future::Future, sync::atomic::Ordering, time::Duration};
+
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::AppState;
+
+/// Serve on `listener` until `shutdown` resolves, then drain and return.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router = crate::http::app(state.clone());
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(state.config.header_timeout_secs));
+    let http_conns = TaskTracker::new();
+    let stop_http = tokio_util::sync::CancellationToken::new();
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    tokio::pin!(shutdown);
+
+    let accept = async {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let svc = TowerToHyperService::new(router.clone());
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            let stop = stop_http.clone();
+            http_conns.spawn(async move {
+                tokio::pin!(conn);
+                tokio::select! {
+                    res = conn.as_mut() => {
+                        if let Err(e) = res {
+                            tracing::debug!(%peer, error = %e, "http connection ended");
+                        }
+                    }
+                    () = stop.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(grace, conn).await;
+                    }
+                }
+            });
+        }
+    };
+
+    tokio::pin!(accept);
+    tokio::select! {
+        () = &mut accept => {}
+        () = &mut shutdown => {}
+    }
+    tracing::info!("shutting down: not ready any more");
+    state.draining.store(true, Ordering::Relaxed);
+    if state.config.drain_delay_secs > 0 {
+        // Keep serving while load balancers notice /readyz; new WebSockets are refused meanwhile.
+        let delay = tokio::time::sleep(Duration::from_secs(state.config.drain_delay_secs));
+        tokio::select! {
+            () = &mut accept => {}
+            () = delay => {}
+        }
+    }
+    state.sessions.cancel();
+    stop_http.cancel();
+    state.tracker.close();
+    http_conns.close();
+    let drained = tokio::time::timeout(grace, async {
+        state.tracker.wait().await;
+        http_conns.wait().await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("grace period over with connections still open; exiting anyway");
+    }
+    state.background.cancel();
+    tracing::info!("stopped");
+    Ok(())
+}

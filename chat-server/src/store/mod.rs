@@ -1,0 +1,158 @@
+//! Where messages, rooms and presence live: Redis (shared by every replica) or memory (one
+//! process). Both give the same guarantees to the rest of the crate: per-room offsets that grow by
+//! one, an epoch per room, idempotent appends that store and announce atomically, and a stream of
+//! [`StoreEvent`]s. Delivery to sockets is the hub's job, not the store's.
+
+mod memory;
+mod redis;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+pub use self::{memory::MemoryStore, redis::RedisStore};
+use crate::protocol::{RoomInfo, Since};
+
+/// How long an idempotency key (room, sender, client_id) is remembered.
+pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
+
+/// A store failure; the session turns it into an `unavailable` or `internal` error frame.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Redis refused or could not be reached.
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    /// Redis answered something this server did not write.
+    #[error("unexpected data in the store: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias of this module.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A message to append; the frame is complete but for its offset.
+#[derive(Debug)]
+pub struct NewMessage<'a> {
+    pub room: &'a str,
+    pub name: &'a str,
+    pub client_id: &'a str,
+    pub id: &'a str,
+    pub time_ms: u64,
+    pub frame_prefix: &'a str,
+}
+
+/// The outcome of an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The stored offset (the original one for a duplicate).
+    pub offset: u64,
+    /// The stored message id (the original one for a duplicate).
+    pub id: String,
+    /// True when the client id had been stored before: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// What a joining client gets.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub epoch: String,
+    /// The room's latest offset when the page was read.
+    pub head: u64,
+    /// Message frames, oldest first.
+    pub frames: Vec<Arc<str>>,
+    /// False when the client's `since` could not be honoured.
+    pub recovered: bool,
+}
+
+/// Messages after an offset, for the hub to fill a gap.
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub epoch: String,
+    pub entries: Vec<(u64, Arc<str>)>,
+}
+
+/// The outcome of creating a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    Exists,
+    LimitReached,
+}
+
+/// What the store announces; the hub consumes these in order.
+#[derive(Debug, Clone)]
+pub enum StoreEvent {
+    /// A message was stored.
+    Message {
+        epoch: Arc<str>,
+        room: Arc<str>,
+        offset: u64,
+        time_ms: u64,
+        frame: Arc<str>,
+    },
+    /// Rooms or online counts changed somewhere.
+    RoomsChanged,
+    /// The event feed was (re)established: anything may have been missed before.
+    Resubscribed,
+}
+
+/// The backend in use.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Memory(Arc<MemoryStore>),
+    Redis(Arc<RedisStore>),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Memory($s) => $e,
+            Store::Redis($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Store a message once per (room, name, client_id) and announce it, atomically.
+    pub async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
+        dispatch!(self, s => s.append(msg).await)
+    }
+
+    /// The recent page of a room, or what came after `since`.
+    pub async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {
+        dispatch!(self, s => s.history(room, since).await)
+    }
+
+    /// Messages with offset > `after`, oldest first (at most `history_len`).
+    pub async fn range(&self, room: &str, after: u64) -> Result<Range> {
+        dispatch!(self, s => s.range(room, after).await)
+    }
+
+    /// Create a room unless it exists or the limit is reached.
+    pub async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
+        dispatch!(self, s => s.create_room(name, max_rooms).await)
+    }
+
+    /// Whether a room exists.
+    pub async fn room_exists(&self, name: &str) -> Result<bool> {
+        dispatch!(self, s => s.room_exists(name).await)
+    }
+
+    /// Record this replica as alive with its per-room connection counts.
+    pub async fn heartbeat(&self, counts: &BTreeMap<String, u64>, changed: bool) -> Result<()> {
+        dispatch!(self, s => s.heartbeat(counts, changed).await)
+    }
+
+    /// Every room with its online count across live replicas, sorted by name.
+    pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+        dispatch!(self, s => s.rooms().await)
+    }
+
+    /// Whether the backend answers.
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, s => s.ping().await)
+    }
+}
+
+/// A fresh epoch: short, random, opaque.
+pub(crate) fn new_epoch() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}

@@ -1,0 +1,451 @@
+//! The Redis backend, shared by every replica. Per room: a stream whose entry ids are `0-<offset>`
+//! (so offsets are the stream's own order and trimming keeps the last `history_len`), a counter, an
+//! epoch and idempotency keys. Appends are one Lua script that stores, trims and publishes, so a
+//! message is announced if and only if it is stored. Pub/sub only wakes replicas up: the stream is
+//! the source of truth and the hub backfills from it whenever it sees a gap.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use futures_util::StreamExt;
+use redis::{Script, aio::ConnectionManager};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Appended, Created, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreError,
+    StoreEvent, new_epoch,
+};
+use crate::protocol::{DEFAULT_ROOM, RoomInfo, Since};
+
+const APPEND: &str = r"
+local dup = redis.call('GET', KEYS[4])
+if dup then return {'1', dup} end
+redis.call('SET', KEYS[3], ARGV[4], 'NX')
+local epoch = redis.call('GET', KEYS[3])
+local off = redis.call('INCR', KEYS[2])
+local frame = ARGV[1] .. off .. '}'
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '0-' .. off, 'f', frame)
+redis.call('SET', KEYS[4], off .. ' ' .. ARGV[7], 'EX', ARGV[3])
+redis.call('SADD', KEYS[5], ARGV[6])
+redis.call('PUBLISH', ARGV[5], 'm ' .. epoch .. ' ' .. off .. ' ' .. ARGV[6] .. ' ' .. ARGV[8] .. ' ' .. frame)
+return {'0', off .. ' ' .. ARGV[7]}
+";
+
+const HISTORY: &str = r"
+redis.call('SET', KEYS[3], ARGV[1], 'NX')
+local epoch = redis.call('GET', KEYS[3])
+local head = tonumber(redis.call('GET', KEYS[2]) or '0')
+local limit = tonumber(ARGV[2])
+local recovered = '1'
+if ARGV[3] ~= '' then
+  local since = tonumber(ARGV[4])
+  if ARGV[3] == epoch and since <= head then
+    if since == head then return {epoch, tostring(head), '1'} end
+    local first = '0-' .. (since + 1)
+    local entries = redis.call('XRANGE', KEYS[1], first, '+', 'COUNT', limit)
+    if #entries > 0 and entries[1][1] == first then
+      local out = {epoch, tostring(head), '1'}
+      for _, e in ipairs(entries) do table.insert(out, e[2][2]) end
+      return out
+    end
+  end
+  recovered = '0'
+end
+local entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', limit)
+local out = {epoch, tostring(head), recovered}
+for i = #entries, 1, -1 do table.insert(out, entries[i][2][2]) end
+return out
+";
+
+const RANGE: &str = r"
+local epoch = redis.call('GET', KEYS[2]) or ''
+local entries = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[1], '+', 'COUNT', ARGV[2])
+local out = {epoch}
+for _, e in ipairs(entries) do
+  table.insert(out, e[1])
+  table.insert(out, e[2][2])
+end
+return out
+";
+
+const CREATE_ROOM: &str = r"
+if ARGV[1] == ARGV[4] or redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 'exists' end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'full' end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[3], 'r')
+return 'created'
+";
+
+const HEARTBEAT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+for i = 4, #ARGV, 2 do
+  local key = ARGV[2] .. ':presence:' .. ARGV[i]
+  if ARGV[i + 1] == '0' then
+    redis.call('HDEL', key, ARGV[1])
+  else
+    redis.call('HSET', key, ARGV[1], ARGV[i + 1])
+  end
+end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], 'r') end
+return 1
+";
+
+const ROOMS: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cutoff = now - tonumber(ARGV[1])
+local live = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cutoff, '+inf')) do live[id] = true end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+redis.call('SADD', KEYS[2], ARGV[3])
+local out = {}
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local key = ARGV[2] .. ':presence:' .. room
+  local h = redis.call('HGETALL', key)
+  local n = 0
+  for i = 1, #h, 2 do
+    if live[h[i]] then n = n + tonumber(h[i + 1]) else redis.call('HDEL', key, h[i]) end
+  end
+  table.insert(out, room)
+  table.insert(out, tostring(n))
+end
+return out
+";
+
+/// Rooms, history and presence in Redis.
+pub struct RedisStore {
+    client: redis::Client,
+    conn: ConnectionManager,
+    prefix: String,
+    instance: String,
+    history_len: u32,
+    presence_ttl: Duration,
+    scripts: Scripts,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Scripts {
+    append: Script,
+    history: Script,
+    range: Script,
+    create_room: Script,
+    heartbeat: Script,
+    rooms: Script,
+}
+
+impl RedisStore {
+    /// Connect (the connection manager reconnects by itself afterwards).
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        instance: &str,
+        history_len: u32,
+        presence_ttl: Duration,
+    ) -> Result<Self> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        Ok(Self {
+            client,
+            conn,
+            prefix: prefix.to_owned(),
+            instance: instance.to_owned(),
+            history_len,
+            presence_ttl,
+            scripts: Scripts {
+                append: Script::new(APPEND),
+                history: Script::new(HISTORY),
+                range: Script::new(RANGE),
+                create_room: Script::new(CREATE_ROOM),
+                heartbeat: Script::new(HEARTBEAT),
+                rooms: Script::new(ROOMS),
+            },
+        })
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut k = self.prefix.clone();
+        for p in parts {
+            k.push(':');
+            k.push_str(p);
+        }
+        k
+    }
+
+    fn channel(&self) -> String {
+        self.key(&["events"])
+    }
+
+    pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
+        let room = msg.room;
+        let reply: Vec<String> = self
+            .scripts
+            .append
+            .key(self.key(&["room", room, "stream"]))
+            .key(self.key(&["room", room, "seq"]))
+            .key(self.key(&["room", room, "epoch"]))
+            .key(self.key(&["room", room, "idem", msg.name, msg.client_id]))
+            .key(self.key(&["rooms"]))
+            .arg(msg.frame_prefix)
+            .arg(self.history_len)
+            .arg(IDEMPOTENCY_TTL_SECS)
+            .arg(new_epoch())
+            .arg(self.channel())
+            .arg(room)
+            .arg(msg.id)
+            .arg(msg.time_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        let corrupt = || StoreError::Corrupt(format!("append reply {reply:?}"));
+        let [dup, stored] = reply.as_slice() else {
+            return Err(corrupt());
+        };
+        let (offset, id) = stored.split_once(' ').ok_or_else(corrupt)?;
+        Ok(Appended {
+            offset: offset.parse().map_err(|_| corrupt())?,
+            id: id.to_owned(),
+            duplicate: dup == "1",
+        })
+    }
+
+    pub(super) async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {
+        let reply: Vec<String> = self
+            .scripts
+            .history
+            .key(self.key(&["room", room, "stream"]))
+            .key(self.key(&["room", room, "seq"]))
+            .key(self.key(&["room", room, "epoch"]))
+            .arg(new_epoch())
+            .arg(self.history_len)
+            .arg(since.map_or("", |s| s.epoch.as_str()))
+            .arg(since.map_or(0, |s| s.offset))
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        let mut it = reply.into_iter();
+        let (Some(epoch), Some(head), Some(recovered)) = (it.next(), it.next(), it.next()) else {
+            return Err(StoreError::Corrupt("short history reply".into()));
+        };
+        Ok(Page {
+            epoch,
+            head: head
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("head {head}")))?,
+            recovered: recovered == "1",
+            frames: it.map(Arc::from).collect(),
+        })
+    }
+
+    pub(super) async fn range(&self, room: &str, after: u64) -> Result<Range> {
+        let reply: Vec<String> = self
+            .scripts
+            .range
+            .key(self.key(&["room", room, "stream"]))
+            .key(self.key(&["room", room, "epoch"]))
+            .arg(after)
+            .arg(self.history_len)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        let mut it = reply.into_iter();
+        let epoch = it.next().unwrap_or_default();
+        let mut entries = Vec::new();
+        while let (Some(id), Some(frame)) = (it.next(), it.next()) {
+            let offset = id
+                .strip_prefix("0-")
+                .and_then(|o| o.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("stream id {id}")))?;
+            entries.push((offset, Arc::from(frame)));
+        }
+        Ok(Range { epoch, entries })
+    }
+
+    pub(super) async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
+        let reply: String = self
+            .scripts
+            .create_room
+            .key(self.key(&["rooms"]))
+            .arg(name)
+            .arg(max_rooms)
+            .arg(self.channel())
+            .arg(DEFAULT_ROOM)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        match reply.as_str() {
+            "created" => Ok(Created::Created),
+            "exists" => Ok(Created::Exists),
+            "full" => Ok(Created::LimitReached),
+            other => Err(StoreError::Corrupt(format!("create_room reply {other}"))),
+        }
+    }
+
+    pub(super) async fn room_exists(&self, name: &str) -> Result<bool> {
+        if name == DEFAULT_ROOM {
+            return Ok(true);
+        }
+        let found: bool = redis::cmd("SISMEMBER")
+            .arg(self.key(&["rooms"]))
+            .arg(name)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(found)
+    }
+
+    pub(super) async fn heartbeat(
+        &self,
+        counts: &BTreeMap<String, u64>,
+        changed: bool,
+    ) -> Result<()> {
+        let mut inv = self.scripts.heartbeat.key(self.key(&["instances"]));
+        inv.arg(&self.instance).arg(&self.prefix).arg(if changed {
+            self.channel()
+        } else {
+            String::new()
+        });
+        for (room, n) in counts {
+            inv.arg(room).arg(*n);
+        }
+        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    pub(super) async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+        let reply: Vec<String> = self
+            .scripts
+            .rooms
+            .key(self.key(&["instances"]))
+            .key(self.key(&["rooms"]))
+            .arg(self.presence_ttl.as_millis() as u64)
+            .arg(&self.prefix)
+            .arg(DEFAULT_ROOM)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        let mut rooms = Vec::with_capacity(reply.len() / 2);
+        let mut it = reply.into_iter();
+        while let (Some(name), Some(n)) = (it.next(), it.next()) {
+            rooms.push(RoomInfo {
+                name,
+                online: n.parse().unwrap_or(0),
+            });
+        }
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(rooms)
+    }
+
+    pub(super) async fn ping(&self) -> Result<()> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Forward pub/sub notifications as [`StoreEvent`]s until `stop`, resubscribing with backoff
+    /// after every connection loss and announcing each (re)subscription so the hub backfills.
+    pub async fn run_subscriber(
+        self: Arc<Self>,
+        events: mpsc::Sender<StoreEvent>,
+        stop: CancellationToken,
+    ) {
+        let channel = self.channel();
+        let mut backoff = Duration::from_millis(100);
+        while !stop.is_cancelled() {
+            match self.client.get_async_pubsub().await {
+                Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                    Ok(()) => {
+                        backoff = Duration::from_millis(100);
+                        tracing::info!(%channel, "subscribed to redis");
+                        if events.send(StoreEvent::Resubscribed).await.is_err() {
+                            return;
+                        }
+                        let mut stream = pubsub.on_message();
+                        loop {
+                            let msg = tokio::select! {
+                                () = stop.cancelled() => return,
+                                msg = stream.next() => msg,
+                            };
+                            let Some(msg) = msg else { break };
+                            let Ok(payload) = msg.get_payload::<String>() else {
+                                continue;
+                            };
+                            let Some(event) = parse_event(&payload) else {
+                                tracing::warn!("ignoring unexpected pub/sub payload");
+                                continue;
+                            };
+                            if events.send(event).await.is_err() {
+                                return;
+                            }
+                        }
+                        tracing::warn!("redis pub/sub connection lost; resubscribing");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "redis subscribe failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "redis pub/sub connect failed"),
+            }
+            crate::metrics::global().redis_errors.inc();
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// `m <epoch> <offset> <room> <time_ms> <frame>` or `r`.
+fn parse_event(payload: &str) -> Option<StoreEvent> {
+    if payload == "r" {
+        return Some(StoreEvent::RoomsChanged);
+    }
+    let rest = payload.strip_prefix("m ")?;
+    let mut parts = rest.splitn(5, ' ');
+    let epoch = parts.next()?;
+    let offset = parts.next()?.parse().ok()?;
+    let room = parts.next()?;
+    let time_ms = parts.next()?.parse().ok()?;
+    let frame = parts.next()?;
+    Some(StoreEvent::Message {
+        epoch: epoch.into(),
+        room: room.into(),
+        offset,
+        time_ms,
+        frame: frame.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pubsub_payloads_parse() {
+        let Some(StoreEvent::Message {
+            epoch,
+            room,
+            offset,
+            time_ms,
+            frame,
+        }) = parse_event(r#"m e1 42 general 1700 {"type":"message","content":"a b"}"#)
+        else {
+            panic!("not a message event")
+        };
+        assert_eq!(
+            (&*epoch, &*room, offset, time_ms),
+            ("e1", "general", 42, 1700)
+        );
+        assert_eq!(&*frame, r#"{"type":"message","content":"a b"}"#);
+        assert!(matches!(parse_event("r"), Some(StoreEvent::RoomsChanged)));
+        assert!(parse_event("m e1 x general 1 {}").is_none());
+        assert!(parse_event("garbage").is_none());
+    }
+}
