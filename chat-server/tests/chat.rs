@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, offsets, start_server};
+use common::{Client, http_get, offsets, start_server, status};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -472,41 +472,6 @@ async fn http_endpoints_serve_the_ui_with_security_headers_and_metrics() {
     }
     assert!(metric_value(&metrics, "chat_messages_received_total") >= 1.0);
     server.stop().await;
-}
-
-// --- tiny HTTP helpers over a raw socket (no HTTP client dependency needed) -------------------
-
-async fn http_get(url: &str) -> (u16, std::collections::HashMap<String, String>, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let code = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
-        .collect();
-    (code, headers, body.to_owned())
-}
-
-async fn status(url: &str) -> u16 {
-    http_get(url).await.0
 }
 
 async fn reqwest_get_text(url: &str) -> String {
