@@ -1,0 +1,233 @@
+//! The chat-server Deployment, its Service and PodDisruptionBudget.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, Lifecycle,
+    LifecycleHandler, PodSpec, PodTemplateSpec, Probe, SecretKeySelector, Service, ServicePort,
+    ServiceSpec, SleepAction, Volume, VolumeMount,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{CHAT_PORT, Component, REDIS_PORT, child_meta, container_security, pod_security};
+use super::{selector_labels, stable_hash};
+use crate::crd::{ChatApp, ServiceType};
+
+/// uid of the chat-server image (images/chat-server/Dockerfile, docs/configuration.md).
+const CHAT_UID: i64 = 10001;
+/// Annotation on the pod template that changes whenever the server's settings do.
+pub const CONFIG_HASH_ANNOTATION: &str = "chatapp.dev/config-hash";
+
+fn env(name: &str, value: impl ToString) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.to_string()),
+        ..Default::default()
+    }
+}
+
+/// The chat server's environment (docs/configuration.md), in a stable order.
+pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
+    let c = &app.spec.chat;
+    let redis_url = match &app.spec.redis.external {
+        Some(external) => EnvVar {
+            name: "CHATAPP_REDIS_URL".into(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: external.url_secret_ref.name.clone(),
+                    key: external.url_secret_ref.key.clone(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        None => env(
+            "CHATAPP_REDIS_URL",
+            format!("redis://{}:{REDIS_PORT}", Component::Redis.name(app)),
+        ),
+    };
+    vec![
+        env("CHATAPP_LISTEN", format!("0.0.0.0:{CHAT_PORT}")),
+        redis_url,
+        env("CHATAPP_REDIS_PREFIX", &c.redis_prefix),
+        env("CHATAPP_HISTORY_LEN", c.history_len),
+        env("CHATAPP_MAX_CONTENT_BYTES", c.max_content_bytes),
+        env("CHATAPP_MAX_NAME_CHARS", c.max_name_chars),
+        env("CHATAPP_MAX_TOPIC_CHARS", c.max_topic_chars),
+        env("CHATAPP_MAX_FRAME_BYTES", c.max_frame_bytes),
+        env("CHATAPP_MAX_ROOMS", c.max_rooms),
+        env("CHATAPP_MAX_CONNECTIONS", c.max_connections),
+        env("CHATAPP_SEND_RATE", c.send_rate),
+        env("CHATAPP_SEND_BURST", c.send_burst),
+        env("CHATAPP_OUTBOUND_QUEUE", c.outbound_queue),
+        env("CHATAPP_ALLOWED_ORIGINS", c.allowed_origins.join(",")),
+        env("CHATAPP_PING_INTERVAL_SECS", c.ping_interval_secs),
+        env("CHATAPP_HEADER_TIMEOUT_SECS", c.header_timeout_secs),
+        env("CHATAPP_PRESENCE_TTL_SECS", c.presence_ttl_secs),
+        env("CHATAPP_DRAIN_DELAY_SECS", c.drain_delay_secs),
+        env("CHATAPP_SHUTDOWN_GRACE_SECS", c.shutdown_grace_secs),
+        env("CHATAPP_LOG_FORMAT", "json"),
+        env("RUST_LOG", &c.log_level),
+    ]
+}
+
+/// Hash of everything the server reads at start, for the pod template annotation. The env
+/// already rolls pods when it changes; the hash makes the reason visible and also covers a
+/// switch of the Secret reference.
+pub fn config_hash(app: &ChatApp) -> String {
+    let env = serde_json::to_vec(&chat_env(app)).expect("env serializes");
+    stable_hash(&env)
+}
+
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("http".into()),
+            ..Default::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(2),
+        ..Default::default()
+    }
+}
+
+fn chat_container(app: &ChatApp) -> Container {
+    let drain = i64::from(app.spec.chat.drain_delay_secs);
+    Container {
+        name: "chat-server".into(),
+        image: Some(app.spec.image.clone()),
+        image_pull_policy: Some(app.spec.image_pull_policy.as_str().into()),
+        env: Some(chat_env(app)),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: CHAT_PORT,
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        liveness_probe: Some(http_probe("/healthz", 10, 3)),
+        readiness_probe: Some(http_probe("/readyz", 5, 2)),
+        // Endpoints drop a terminating pod at once, but proxies and load balancers lag: keep
+        // serving for the drain delay before the server sees SIGTERM and drains on its own.
+        lifecycle: (drain > 0).then(|| Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction { seconds: drain }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        resources: app.spec.resources.clone(),
+        security_context: Some(container_security()),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    }
+}
+
+/// Seconds the kubelet waits after the preStop hook starts: preStop sleep + server drain +
+/// shutdown grace, plus slack for the process to exit.
+pub fn termination_grace(app: &ChatApp) -> i64 {
+    let c = &app.spec.chat;
+    2 * i64::from(c.drain_delay_secs) + i64::from(c.shutdown_grace_secs) + 5
+}
+
+/// The chat-server Deployment.
+pub fn chat_deployment(app: &ChatApp) -> Deployment {
+    let labels = selector_labels(app, Component::Chat);
+    let spec = &app.spec;
+    Deployment {
+        metadata: child_meta(app, Component::Chat),
+        spec: Some(DeploymentSpec {
+            replicas: Some(spec.replicas),
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..Default::default()
+            },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_HASH_ANNOTATION.to_owned(),
+                        config_hash(app),
+                    )])),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![chat_container(app)],
+                    security_context: Some(pod_security(CHAT_UID)),
+                    automount_service_account_token: Some(false),
+                    termination_grace_period_seconds: Some(termination_grace(app)),
+                    node_selector: spec.node_selector.clone(),
+                    tolerations: spec.tolerations.clone(),
+                    affinity: spec.affinity.clone(),
+                    topology_spread_constraints: spec.topology_spread_constraints.clone(),
+                    volumes: Some(vec![Volume {
+                        name: "tmp".into(),
+                        empty_dir: Some(EmptyDirVolumeSource::default()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The Service in front of the chat-server pods.
+pub fn chat_service(app: &ChatApp) -> Service {
+    let svc = &app.spec.service;
+    Service {
+        metadata: child_meta(app, Component::Chat),
+        spec: Some(ServiceSpec {
+            type_: Some(svc.type_.as_str().into()),
+            selector: Some(selector_labels(app, Component::Chat)),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: CHAT_PORT,
+                target_port: Some(IntOrString::String("http".into())),
+                protocol: Some("TCP".into()),
+                node_port: svc
+                    .node_port
+                    .filter(|_| svc.type_ != ServiceType::ClusterIP),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// At most one chat-server pod down at a time during voluntary disruptions (node drains).
+pub fn chat_pdb(app: &ChatApp) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: child_meta(app, Component::Chat),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(app, Component::Chat)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

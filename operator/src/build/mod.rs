@@ -1,0 +1,207 @@
+//! Desired state: pure functions from a `ChatApp` to the Kubernetes objects it should own.
+//!
+//! Nothing here talks to the API server or awaits. Names, labels, the owner reference and the
+//! Pod Security "restricted" contexts come from the helpers below so every child agrees on them;
+//! the controller applies what [`Desired::build`] returns.
+
+mod chat;
+mod loadtest;
+mod redis;
+
+pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash};
+pub use loadtest::{LOCUSTFILE, locust_configmap, locust_deployment, locust_service};
+pub use redis::{redis_deployment, redis_pvc, redis_service};
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, PersistentVolumeClaim, PodSecurityContext, SeccompProfile,
+    SecurityContext, Service,
+};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::{Resource, ResourceExt};
+
+use crate::crd::ChatApp;
+
+/// Value of `app.kubernetes.io/managed-by` on every child; the controller's watches filter on it.
+pub const MANAGED_BY: &str = "chatapp-operator";
+/// Label selector matching every child the operator made.
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=chatapp-operator";
+/// Port of the chat server inside its pod and on its Service.
+pub const CHAT_PORT: i32 = 8080;
+/// Port of the Redis server.
+pub const REDIS_PORT: i32 = 6379;
+/// Port of the Locust web UI.
+pub const LOCUST_PORT: i32 = 8089;
+
+/// Every object one ChatApp should own. Destructured without `..` where it is applied, so a
+/// child that is built cannot be forgotten.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    /// Managed Redis volume (only with `redis.managed.persistence`).
+    pub redis_pvc: Option<PersistentVolumeClaim>,
+    /// Managed Redis Deployment (absent with `redis.external`).
+    pub redis_deployment: Option<Deployment>,
+    /// Managed Redis Service.
+    pub redis_service: Option<Service>,
+    /// The chat-server Deployment.
+    pub chat_deployment: Deployment,
+    /// The chat's Service.
+    pub chat_service: Service,
+    /// PodDisruptionBudget, only when replicas > 1.
+    pub chat_pdb: Option<PodDisruptionBudget>,
+    /// The locustfile, only with `loadTest.enabled`.
+    pub locust_configmap: Option<ConfigMap>,
+    /// Locust Deployment, only with `loadTest.enabled`.
+    pub locust_deployment: Option<Deployment>,
+    /// Locust web UI Service, only with `loadTest.enabled`.
+    pub locust_service: Option<Service>,
+}
+
+impl Desired {
+    /// Builds every child of `app`. The spec must have passed [`crate::validate::validate`].
+    pub fn build(app: &ChatApp) -> Self {
+        let managed = app.spec.redis.external.is_none();
+        let persistent = managed && redis::managed(app).persistence.is_some();
+        let load_test = app.spec.load_test.enabled;
+        Self {
+            redis_pvc: persistent.then(|| redis_pvc(app)),
+            redis_deployment: managed.then(|| redis_deployment(app)),
+            redis_service: managed.then(|| redis_service(app)),
+            chat_deployment: chat_deployment(app),
+            chat_service: chat_service(app),
+            chat_pdb: (app.spec.replicas > 1).then(|| chat_pdb(app)),
+            locust_configmap: load_test.then(|| locust_configmap(app)),
+            locust_deployment: load_test.then(|| locust_deployment(app)),
+            locust_service: load_test.then(|| locust_service(app)),
+        }
+    }
+}
+
+/// The parts of a ChatApp, each naming its children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    /// chat-server pods and the chat Service.
+    Chat,
+    /// The managed Redis.
+    Redis,
+    /// The Locust load generator.
+    Locust,
+}
+
+impl Component {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Chat => "chat-server",
+            Self::Redis => "redis",
+            Self::Locust => "locust",
+        }
+    }
+
+    /// Name of this component's children: the chat keeps the ChatApp's own name.
+    pub fn name(self, app: &ChatApp) -> String {
+        match self {
+            Self::Chat => app.name_any(),
+            Self::Redis => format!("{}-redis", app.name_any()),
+            Self::Locust => format!("{}-locust", app.name_any()),
+        }
+    }
+}
+
+/// Labels that select one component's pods.
+pub fn selector_labels(app: &ChatApp, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), "chatapp".to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), app.name_any()),
+        (
+            "app.kubernetes.io/component".to_owned(),
+            component.label().to_owned(),
+        ),
+    ])
+}
+
+/// The chat-server selector as a string, for `status.selector`.
+pub fn selector_string(app: &ChatApp) -> String {
+    selector_labels(app, Component::Chat)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Metadata of a child: name, namespace, labels and the controller owner reference.
+pub fn child_meta(app: &ChatApp, component: Component) -> ObjectMeta {
+    let mut labels = selector_labels(app, component);
+    labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
+    ObjectMeta {
+        name: Some(component.name(app)),
+        namespace: app.namespace(),
+        labels: Some(labels),
+        owner_references: Some(vec![owner_reference(app)]),
+        ..Default::default()
+    }
+}
+
+/// Controller owner reference, so deleting the ChatApp garbage-collects the child.
+///
+/// `blockOwnerDeletion` is left unset: foreground deletion still works without it, and it would
+/// need an extra `chatapps/finalizers` permission.
+pub fn owner_reference(app: &ChatApp) -> OwnerReference {
+    OwnerReference {
+        api_version: ChatApp::api_version(&()).into_owned(),
+        kind: ChatApp::kind(&()).into_owned(),
+        name: app.name_any(),
+        uid: app.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: None,
+    }
+}
+
+/// Pod-level security for the Pod Security "restricted" profile.
+pub fn pod_security(uid: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
+        fs_group: Some(uid),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Container-level security: restricted profile plus a read-only root filesystem.
+pub fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            ..Default::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// FNV-1a 64-bit: a stable hash (unlike `DefaultHasher`, fixed across Rust releases).
+pub fn stable_hash(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,337 @@
+//! Builder tests over varied specs.
+
+use k8s_openapi::api::core::v1::PodSpec;
+use serde_json::Value;
+
+use super::*;
+use crate::build::chat::{CONFIG_HASH_ANNOTATION, termination_grace};
+use crate::crd::ChatApp;
+use crate::fixtures::TestApp;
+
+fn varied() -> Vec<ChatApp> {
+    vec![
+        ChatApp::test(),
+        ChatApp::test().with_replicas(0),
+        ChatApp::test().with_replicas(1),
+        ChatApp::test().with_replicas(7).with_persistence(),
+        ChatApp::test()
+            .with_external_redis()
+            .with_service("LoadBalancer", Some(30100)),
+        ChatApp::test()
+            .with_load_test(100, 10)
+            .with_service("ClusterIP", None),
+    ]
+}
+
+/// Every object of `d` as JSON, with its kind.
+fn objects(d: &Desired) -> Vec<(&'static str, Value)> {
+    let Desired {
+        redis_pvc,
+        redis_deployment,
+        redis_service,
+        chat_deployment,
+        chat_service,
+        chat_pdb,
+        locust_configmap,
+        locust_deployment,
+        locust_service,
+    } = d;
+    let mut out = vec![
+        ("Deployment", serde_json::to_value(chat_deployment).unwrap()),
+        ("Service", serde_json::to_value(chat_service).unwrap()),
+    ];
+    for (kind, obj) in [
+        ("PersistentVolumeClaim", redis_pvc.as_ref().map(json)),
+        ("Deployment", redis_deployment.as_ref().map(json)),
+        ("Service", redis_service.as_ref().map(json)),
+        ("PodDisruptionBudget", chat_pdb.as_ref().map(json)),
+        ("ConfigMap", locust_configmap.as_ref().map(json)),
+        ("Deployment", locust_deployment.as_ref().map(json)),
+        ("Service", locust_service.as_ref().map(json)),
+    ] {
+        if let Some(obj) = obj {
+            out.push((kind, obj));
+        }
+    }
+    out
+}
+
+fn json<T: serde::Serialize>(o: &T) -> Value {
+    serde_json::to_value(o).unwrap()
+}
+
+fn pod_specs(d: &Desired) -> Vec<PodSpec> {
+    [
+        Some(&d.chat_deployment),
+        d.redis_deployment.as_ref(),
+        d.locust_deployment.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|dep| dep.spec.clone().unwrap().template.spec.unwrap())
+    .collect()
+}
+
+#[test]
+fn every_pod_meets_restricted_with_read_only_root() {
+    for app in varied() {
+        for pod in pod_specs(&Desired::build(&app)) {
+            let psc = pod.security_context.clone().unwrap();
+            assert_eq!(psc.run_as_non_root, Some(true), "{pod:?}");
+            assert!(psc.run_as_user.is_some_and(|u| u > 0), "{pod:?}");
+            assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+            assert!(pod.host_network.is_none() && pod.host_pid.is_none());
+            for c in pod
+                .containers
+                .iter()
+                .chain(pod.init_containers.iter().flatten())
+            {
+                let sc = c
+                    .security_context
+                    .clone()
+                    .unwrap_or_else(|| panic!("{c:?}"));
+                assert_eq!(sc.allow_privilege_escalation, Some(false), "{c:?}");
+                assert_eq!(sc.read_only_root_filesystem, Some(true), "{c:?}");
+                assert_eq!(
+                    sc.capabilities.unwrap().drop,
+                    Some(vec!["ALL".to_owned()]),
+                    "{c:?}"
+                );
+                assert_eq!(sc.run_as_non_root, Some(true));
+                assert_eq!(sc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+            }
+        }
+    }
+}
+
+#[test]
+fn redis_runs_as_999_with_appendonly_only_when_persistent() {
+    let persistent = Desired::build(&ChatApp::test().with_persistence());
+    let dep = persistent.redis_deployment.unwrap();
+    let spec = dep.spec.unwrap();
+    assert_eq!(spec.strategy.unwrap().type_.as_deref(), Some("Recreate"));
+    let pod = spec.template.spec.unwrap();
+    assert_eq!(pod.security_context.unwrap().run_as_user, Some(999));
+    let args = pod.containers[0].args.clone().unwrap().join(" ");
+    assert!(args.contains("--appendonly yes"), "{args}");
+    let claim = pod.volumes.unwrap()[0]
+        .persistent_volume_claim
+        .clone()
+        .unwrap();
+    assert_eq!(claim.claim_name, "demo-redis");
+    let pvc = persistent.redis_pvc.unwrap().spec.unwrap();
+    assert_eq!(pvc.storage_class_name.as_deref(), Some("fast"));
+
+    let ephemeral = Desired::build(&ChatApp::test());
+    assert!(ephemeral.redis_pvc.is_none());
+    let args = ephemeral
+        .redis_deployment
+        .unwrap()
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers[0]
+        .args
+        .clone()
+        .unwrap()
+        .join(" ");
+    assert!(args.contains("--appendonly no"), "{args}");
+}
+
+#[test]
+fn every_child_has_a_controller_owner_reference_with_uid() {
+    for app in varied() {
+        for (kind, obj) in objects(&Desired::build(&app)) {
+            let owners = &obj["metadata"]["ownerReferences"];
+            assert_eq!(owners.as_array().map(Vec::len), Some(1), "{kind}: {obj}");
+            let owner = &owners[0];
+            assert_eq!(owner["uid"], app.metadata.uid.clone().unwrap(), "{kind}");
+            assert_eq!(owner["controller"], true);
+            assert_eq!(owner["kind"], "ChatApp");
+            assert_eq!(owner["apiVersion"], "chatapp.dev/v1alpha1");
+            assert_eq!(obj["metadata"]["namespace"], "chat", "{kind}");
+            assert_eq!(
+                obj["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+                MANAGED_BY
+            );
+        }
+    }
+}
+
+#[test]
+fn objects_serialize_without_nulls() {
+    fn no_nulls(v: &Value, path: &str) {
+        match v {
+            Value::Null => panic!("null at {path}"),
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| no_nulls(v, &format!("{path}.{k}"))),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| no_nulls(v, &format!("{path}[{i}]"))),
+            _ => {}
+        }
+    }
+    for app in varied() {
+        for (kind, obj) in objects(&Desired::build(&app)) {
+            no_nulls(&obj, kind);
+        }
+    }
+}
+
+#[test]
+fn chat_server_probes_env_and_shutdown_match_the_server() {
+    let app = ChatApp::test().with_chat(|c| {
+        c.drain_delay_secs = 4;
+        c.shutdown_grace_secs = 12;
+    });
+    let dep = chat_deployment(&app);
+    let pod = dep.spec.unwrap().template.spec.unwrap();
+    let c = &pod.containers[0];
+    let path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.clone().unwrap().http_get.unwrap().path.unwrap()
+    };
+    assert_eq!(path(&c.liveness_probe), "/healthz");
+    assert_eq!(path(&c.readiness_probe), "/readyz");
+    assert_eq!(c.ports.clone().unwrap()[0].container_port, 8080);
+    let env: BTreeMap<String, String> = c
+        .env
+        .clone()
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| Some((e.name, e.value?)))
+        .collect();
+    assert_eq!(env["CHATAPP_LISTEN"], "0.0.0.0:8080");
+    assert_eq!(env["CHATAPP_LOG_FORMAT"], "json");
+    assert_eq!(env["CHATAPP_REDIS_URL"], "redis://demo-redis:6379");
+    assert_eq!(env["CHATAPP_DRAIN_DELAY_SECS"], "4");
+    assert_eq!(env["CHATAPP_SHUTDOWN_GRACE_SECS"], "12");
+    let sleep = c
+        .lifecycle
+        .clone()
+        .unwrap()
+        .pre_stop
+        .unwrap()
+        .sleep
+        .unwrap();
+    assert_eq!(sleep.seconds, 4);
+    assert_eq!(
+        pod.termination_grace_period_seconds,
+        Some(termination_grace(&app))
+    );
+    assert!(termination_grace(&app) > 4 + 4 + 12);
+}
+
+#[test]
+fn external_redis_url_comes_from_the_secret() {
+    let app = ChatApp::test().with_external_redis();
+    let d = Desired::build(&app);
+    assert!(d.redis_deployment.is_none() && d.redis_service.is_none() && d.redis_pvc.is_none());
+    let env = chat_env(&app);
+    let url = env.iter().find(|e| e.name == "CHATAPP_REDIS_URL").unwrap();
+    assert!(url.value.is_none());
+    let secret = url.value_from.clone().unwrap().secret_key_ref.unwrap();
+    assert_eq!(
+        (secret.name.as_str(), secret.key.as_str()),
+        ("redis-url", "url")
+    );
+}
+
+#[test]
+fn pdb_only_when_more_than_one_replica_and_replicas_follow_spec() {
+    for (replicas, pdb) in [(0, false), (1, false), (2, true), (100, true)] {
+        let d = Desired::build(&ChatApp::test().with_replicas(replicas));
+        assert_eq!(d.chat_pdb.is_some(), pdb, "replicas {replicas}");
+        assert_eq!(d.chat_deployment.spec.unwrap().replicas, Some(replicas));
+    }
+}
+
+#[test]
+fn config_hash_changes_with_settings_only() {
+    let base = ChatApp::test();
+    let hash = |app: &ChatApp| {
+        chat_deployment(app)
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()[CONFIG_HASH_ANNOTATION]
+            .clone()
+    };
+    assert_eq!(
+        hash(&base),
+        hash(&ChatApp::test()),
+        "the hash must be stable"
+    );
+    assert_eq!(
+        hash(&base),
+        hash(&ChatApp::test().with_replicas(9)),
+        "scaling is not a setting"
+    );
+    let changed = [
+        ChatApp::test().with_chat(|c| c.history_len = 500),
+        ChatApp::test().with_chat(|c| c.allowed_origins = vec!["https://chat.example".into()]),
+        ChatApp::test().with_external_redis(),
+    ];
+    for app in changed {
+        assert_ne!(hash(&base), hash(&app), "{:?}", app.spec.chat);
+    }
+}
+
+#[test]
+fn service_node_port_and_type() {
+    let svc = chat_service(&ChatApp::test().with_service("NodePort", Some(30222)))
+        .spec
+        .unwrap();
+    assert_eq!(svc.type_.as_deref(), Some("NodePort"));
+    assert_eq!(svc.ports.unwrap()[0].node_port, Some(30222));
+    let svc = chat_service(&ChatApp::test().with_service("ClusterIP", None))
+        .spec
+        .unwrap();
+    assert_eq!(svc.ports.unwrap()[0].node_port, None);
+}
+
+#[test]
+fn load_test_objects_only_when_enabled() {
+    let off = Desired::build(&ChatApp::test());
+    assert!(
+        off.locust_configmap.is_none()
+            && off.locust_deployment.is_none()
+            && off.locust_service.is_none()
+    );
+    let mut app = ChatApp::test().with_load_test(200, 20);
+    app.spec.load_test.node_port = Some(30223);
+    let on = Desired::build(&app);
+    let cm = on.locust_configmap.unwrap();
+    assert_eq!(cm.data.unwrap()["locustfile.py"], LOCUSTFILE);
+    let svc = on.locust_service.unwrap().spec.unwrap();
+    assert_eq!(svc.type_.as_deref(), Some("NodePort"));
+    assert_eq!(svc.ports.unwrap()[0].node_port, Some(30223));
+    let pod = on
+        .locust_deployment
+        .unwrap()
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    let args = pod.containers[0].args.clone().unwrap().join(" ");
+    assert!(args.contains("-H http://demo:8080"), "{args}");
+    assert!(
+        args.contains("--users 200") && args.contains("--spawn-rate 20"),
+        "{args}"
+    );
+    assert!(
+        args.contains("--web-port 8089") && !args.contains("--autostart"),
+        "{args}"
+    );
+    assert_eq!(
+        pod.containers[0].image.as_deref(),
+        Some(crate::crd::DEFAULT_LOCUST_IMAGE)
+    );
+}

@@ -1,0 +1,274 @@
+//! The install bundle, generated from code: the CRD, least-privilege RBAC and the operator
+//! Deployment. `crds/chatapp.yaml`, `deploy/*.yaml` and the root `chatapp.yaml` are these
+//! functions' output, checked by the `generated_files` test.
+//!
+//! The bundle names no namespace: `kubectl apply -f chatapp.yaml` installs the operator in the
+//! current namespace and `kubectl apply -f chatapp.yaml -n chatapp` in `chatapp`. That is why the
+//! operator watches its own namespace with a Role and a RoleBinding (whose ServiceAccount subject
+//! may omit the namespace and then means the binding's own), instead of a ClusterRoleBinding,
+//! whose subject would have to hard-code one namespace.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, ServiceAccount,
+};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::CustomResourceExt;
+use serde::Serialize;
+
+use crate::build::{container_security, pod_security};
+use crate::crd::ChatApp;
+
+/// Name of the operator's ServiceAccount, Role, RoleBinding and Deployment.
+pub const NAME: &str = "chatapp-operator";
+/// Image of the operator in the published bundle.
+pub const DEFAULT_OPERATOR_IMAGE: &str = "ghcr.io/chatapp-dev/operator:0.1.0";
+/// Port of the operator's /healthz, /readyz and /metrics.
+pub const METRICS_PORT: i32 = 8081;
+/// uid of distroless' nonroot user, which the operator image runs as.
+const OPERATOR_UID: i64 = 65532;
+
+/// Every permission the operator needs in its namespace: (API group, resource, verbs).
+///
+/// Server-side apply is a `patch` that the API server authorizes as `create` when the object
+/// does not exist yet, so applied kinds need both. The `rbac_is_derived` test replays the
+/// controller against a mock API server and checks this table against what it called.
+pub const RULES: &[(&str, &str, &[&str])] = &[
+    ("chatapp.dev", "chatapps", &["create", "list", "watch"]),
+    ("chatapp.dev", "chatapps/status", &["patch"]),
+    (
+        "apps",
+        "deployments",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
+    (
+        "",
+        "services",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
+    (
+        "",
+        "configmaps",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
+    (
+        "policy",
+        "poddisruptionbudgets",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
+    (
+        "",
+        "persistentvolumeclaims",
+        &["create", "list", "patch", "watch"],
+    ),
+    ("", "pods", &["list"]),
+    ("events.k8s.io", "events", &["create", "patch"]),
+];
+
+fn labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), NAME.to_owned()),
+        ("app.kubernetes.io/part-of".to_owned(), "chatapp".to_owned()),
+    ])
+}
+
+fn meta() -> ObjectMeta {
+    ObjectMeta {
+        name: Some(NAME.into()),
+        labels: Some(labels()),
+        ..Default::default()
+    }
+}
+
+/// The operator's ServiceAccount.
+pub fn service_account() -> ServiceAccount {
+    ServiceAccount {
+        metadata: meta(),
+        ..Default::default()
+    }
+}
+
+/// The Role granting exactly [`RULES`].
+pub fn role() -> Role {
+    let rules = RULES
+        .iter()
+        .map(|(group, resource, verbs)| PolicyRule {
+            api_groups: Some(vec![(*group).into()]),
+            resources: Some(vec![(*resource).into()]),
+            verbs: verbs.iter().map(|v| (*v).into()).collect(),
+            ..Default::default()
+        })
+        .collect();
+    Role {
+        metadata: meta(),
+        rules: Some(rules),
+    }
+}
+
+/// Binds the Role to the ServiceAccount of the same namespace (no namespace named on purpose).
+pub fn role_binding() -> RoleBinding {
+    RoleBinding {
+        metadata: meta(),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "Role".into(),
+            name: NAME.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: NAME.into(),
+            ..Default::default()
+        }]),
+    }
+}
+
+fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn probe(path: &str) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("http".into()),
+            ..Default::default()
+        }),
+        period_seconds: Some(10),
+        ..Default::default()
+    }
+}
+
+/// The operator Deployment: one replica, `Recreate` so an upgrade never runs two at once.
+pub fn operator_deployment(operator_image: &str, chat_image: Option<&str>) -> Deployment {
+    let mut env = vec![
+        field_env("CHATAPP_OPERATOR_NAMESPACE", "metadata.namespace"),
+        field_env("CHATAPP_OPERATOR_POD", "metadata.name"),
+        EnvVar {
+            name: "CHATAPP_ENSURE_DEFAULT".into(),
+            value: Some("true".into()),
+            ..Default::default()
+        },
+    ];
+    if let Some(image) = chat_image {
+        env.push(EnvVar {
+            name: "CHATAPP_DEFAULT_IMAGE".into(),
+            value: Some(image.into()),
+            ..Default::default()
+        });
+    }
+    let container = Container {
+        name: "operator".into(),
+        image: Some(operator_image.into()),
+        args: Some(vec!["run".into()]),
+        env: Some(env),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: METRICS_PORT,
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }]),
+        liveness_probe: Some(probe("/healthz")),
+        readiness_probe: Some(probe("/readyz")),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_owned(), Quantity("50m".into())),
+                ("memory".to_owned(), Quantity("64Mi".into())),
+            ])),
+            limits: Some(BTreeMap::from([(
+                "memory".to_owned(),
+                Quantity("256Mi".into()),
+            )])),
+            ..Default::default()
+        }),
+        security_context: Some(container_security()),
+        ..Default::default()
+    };
+    Deployment {
+        metadata: meta(),
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            selector: LabelSelector {
+                match_labels: Some(labels()),
+                ..Default::default()
+            },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                rolling_update: None,
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels()),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(NAME.into()),
+                    containers: vec![container],
+                    security_context: Some(pod_security(OPERATOR_UID)),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn doc(obj: &impl Serialize) -> String {
+    serde_yaml::to_string(obj).expect("Kubernetes objects serialize to YAML")
+}
+
+const HEADER: &str = "# Generated by `cargo run -p operator -- bundle` (UPDATE_SNAPSHOTS=1 cargo test -p operator\n# --test generated rewrites it). Do not edit by hand.\n";
+
+/// `crds/chatapp.yaml`: the ChatApp CRD.
+pub fn crd_yaml() -> String {
+    format!(
+        "# Generated by `cargo run -p operator -- crd`. Do not edit by hand.\n{}",
+        doc(&ChatApp::crd())
+    )
+}
+
+/// `deploy/rbac.yaml`: ServiceAccount, Role and RoleBinding.
+pub fn rbac_yaml() -> String {
+    format!(
+        "{HEADER}{}---\n{}---\n{}",
+        doc(&service_account()),
+        doc(&role()),
+        doc(&role_binding())
+    )
+}
+
+/// `deploy/operator.yaml`: the operator Deployment.
+pub fn operator_yaml(operator_image: &str, chat_image: Option<&str>) -> String {
+    format!(
+        "{HEADER}{}",
+        doc(&operator_deployment(operator_image, chat_image))
+    )
+}
+
+/// The root `chatapp.yaml`: CRD, RBAC and the operator, which creates the default ChatApp.
+pub fn bundle_yaml(operator_image: &str, chat_image: Option<&str>) -> String {
+    format!(
+        "{HEADER}# Install: kubectl apply -f chatapp.yaml [-n NAMESPACE]. The operator then creates the\n# ChatApp `default` (NodePort 30222) in its namespace. See docs/operator.md.\n{}---\n{}---\n{}---\n{}---\n{}",
+        doc(&ChatApp::crd()),
+        doc(&service_account()),
+        doc(&role()),
+        doc(&role_binding()),
+        doc(&operator_deployment(operator_image, chat_image)),
+    )
+}

@@ -1,0 +1,166 @@
+//! Applying [`Desired`] with server-side apply, one field manager, forced.
+//!
+//! Children that are no longer wanted (the PDB at one replica, Locust when disabled, the managed
+//! Redis after a switch to an external one) are deleted; the Redis volume claim is kept, so turning
+//! persistence off never destroys data by itself (it goes with the ChatApp).
+
+use std::fmt::Debug;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::status::Observed;
+use crate::build::{Component, Desired};
+use crate::crd::ChatApp;
+use crate::error::{Error, Result};
+
+/// The one field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "chatapp-operator";
+
+async fn apply<K>(client: &Client, ns: &str, obj: K) -> Result<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    K: Clone + Debug + Serialize + DeserializeOwned,
+{
+    let name = obj.name_any();
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&name, &params, &Patch::Apply(&obj))
+        .await
+        .map_err(|source| Error::Apply {
+            kind: kind_of::<K>(),
+            name,
+            source,
+        })
+}
+
+async fn apply_opt<K>(client: &Client, ns: &str, obj: Option<K>, absent: &str) -> Result<Option<K>>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    K: Clone + Debug + Serialize + DeserializeOwned,
+{
+    match obj {
+        Some(obj) => apply(client, ns, obj).await.map(Some),
+        None => delete_if_present::<K>(client, ns, absent)
+            .await
+            .map(|()| None),
+    }
+}
+
+async fn delete_if_present<K>(client: &Client, ns: &str, name: &str) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    K: Clone + Debug + DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(Error::Delete {
+            kind: kind_of::<K>(),
+            name: name.into(),
+            source,
+        }),
+    }
+}
+
+fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
+    match K::kind(&()).as_ref() {
+        "Deployment" => "Deployment",
+        "Service" => "Service",
+        "PersistentVolumeClaim" => "PersistentVolumeClaim",
+        "PodDisruptionBudget" => "PodDisruptionBudget",
+        "ConfigMap" => "ConfigMap",
+        _ => "object",
+    }
+}
+
+/// Applies every desired child in dependency order and returns them as the API server sees them.
+pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Result<Observed> {
+    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    let ns = ns.as_str();
+    let Desired {
+        redis_pvc,
+        redis_deployment,
+        redis_service,
+        chat_deployment,
+        chat_service,
+        chat_pdb,
+        locust_configmap,
+        locust_deployment,
+        locust_service,
+    } = desired;
+    let redis = Component::Redis.name(app);
+    let locust = Component::Locust.name(app);
+    // Redis first: the chat servers report unready until they reach it. The claim before the
+    // Deployment that mounts it. The Service before the Deployments' pods look it up by name.
+    if let Some(pvc) = redis_pvc {
+        apply::<PersistentVolumeClaim>(client, ns, pvc).await?;
+    }
+    let redis_service = apply_opt::<Service>(client, ns, redis_service, &redis).await?;
+    let redis = apply_opt::<Deployment>(client, ns, redis_deployment, &redis).await?;
+    debug_assert_eq!(redis_service.is_some(), redis.is_some());
+    let service = apply::<Service>(client, ns, chat_service).await?;
+    let chat = apply::<Deployment>(client, ns, chat_deployment).await?;
+    apply_opt::<PodDisruptionBudget>(client, ns, chat_pdb, &app.name_any()).await?;
+    // Locust last: it is a client of everything above. Its ConfigMap before the pod mounts it.
+    apply_opt::<ConfigMap>(client, ns, locust_configmap, &locust).await?;
+    let locust_service = apply_opt::<Service>(client, ns, locust_service, &locust).await?;
+    apply_opt::<Deployment>(client, ns, locust_deployment, &locust).await?;
+    Ok(Observed {
+        chat,
+        service,
+        redis,
+        locust_service,
+        pod_problem: None,
+    })
+}
+
+/// Container states that will not fix themselves, worth a Degraded condition.
+const STUCK: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// Why this ChatApp's pods are stuck, from their container statuses (looked up only while the
+/// chat is not settled, so a healthy chat costs no pod list).
+pub async fn pod_problem(client: &Client, app: &ChatApp) -> Result<Option<String>> {
+    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let selector = format!(
+        "app.kubernetes.io/name=chatapp,app.kubernetes.io/instance={}",
+        app.name_any()
+    );
+    let pods = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(Error::ListPods)?;
+    Ok(pods.items.iter().find_map(stuck_container))
+}
+
+fn stuck_container(pod: &Pod) -> Option<String> {
+    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
+    statuses.iter().find_map(|c| {
+        let waiting = c.state.as_ref()?.waiting.as_ref()?;
+        let reason = waiting.reason.as_deref()?;
+        STUCK.contains(&reason).then(|| {
+            let detail = waiting.message.as_deref().unwrap_or("");
+            format!(
+                "pod {} container {}: {reason} {detail}",
+                pod.name_any(),
+                c.name
+            )
+            .trim()
+            .to_owned()
+        })
+    })
+}

@@ -1,0 +1,257 @@
+//! The ChatApp controller: `reconcile` reads as the story of one pass, `error_policy` decides when
+//! to try again, and [`controller`] wires the watches.
+
+mod apply;
+#[cfg(test)]
+mod rbac_tests;
+pub mod status;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, warn};
+
+pub use apply::FIELD_MANAGER;
+use status::{Outcome, changed_conditions, desired_status, is_warning};
+
+use crate::build::{Desired, MANAGED_SELECTOR};
+use crate::crd::ChatApp;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::validate::validate;
+
+/// Requeue period of a settled chat (a safety net: watches bring every change sooner).
+const RESYNC: Duration = Duration::from_secs(300);
+/// Requeue period while pods come up: pod states are not watched, so look again soon.
+const WHILE_PROGRESSING: Duration = Duration::from_secs(15);
+/// First and largest delay of the per-object exponential backoff.
+const BACKOFF_BASE: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Publishes Kubernetes events about ChatApps.
+    pub recorder: Recorder,
+    /// Reconcile counters and timings.
+    pub metrics: Arc<Metrics>,
+    /// Consecutive failures per ChatApp (namespace/name), for the backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context for `client`, reporting events as `reporter`.
+    pub fn new(client: Client, reporter: Reporter, metrics: Arc<Metrics>) -> Self {
+        let recorder = Recorder::new(client.clone(), reporter);
+        Self {
+            client,
+            recorder,
+            metrics,
+            failures: Mutex::default(),
+        }
+    }
+
+    fn reset_failures(&self, key: &str) {
+        self.failures.lock().expect("failures lock").remove(key);
+    }
+
+    /// Records one more failure of `key` and returns the delay before the next try.
+    fn next_backoff(&self, key: &str) -> Duration {
+        let mut failures = self.failures.lock().expect("failures lock");
+        let n = failures.entry(key.to_owned()).or_insert(0);
+        let delay = BACKOFF_BASE
+            .saturating_mul(2u32.saturating_pow(*n))
+            .min(BACKOFF_MAX);
+        *n = n.saturating_add(1);
+        delay
+    }
+}
+
+fn key(app: &ChatApp) -> String {
+    format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
+}
+
+/// One pass over one ChatApp: validate, build, apply, report.
+pub async fn reconcile(app: Arc<ChatApp>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let result = reconcile_inner(&app, &ctx).await;
+    ctx.metrics
+        .observe(started.elapsed(), result.as_ref().err());
+    if result.is_ok() {
+        ctx.reset_failures(&key(&app));
+    }
+    result
+}
+
+async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
+    if app.spec.paused {
+        report(app, ctx, &Outcome::Paused).await?;
+        return Ok(Action::await_change());
+    }
+    let problems = validate(app);
+    if !problems.is_empty() {
+        report(app, ctx, &Outcome::Invalid(problems)).await?;
+        return Ok(Action::await_change());
+    }
+    let desired = Desired::build(app);
+    let mut observed = match apply::apply_all(&ctx.client, app, desired).await {
+        Ok(observed) => observed,
+        Err(err) => return Err(report_failure(app, ctx, err).await),
+    };
+    let settled = observed.settled(app);
+    if !settled {
+        observed.pod_problem = apply::pod_problem(&ctx.client, app).await?;
+    }
+    report(app, ctx, &Outcome::Applied(Box::new(observed))).await?;
+    Ok(Action::requeue(if settled {
+        RESYNC
+    } else {
+        WHILE_PROGRESSING
+    }))
+}
+
+/// Shows an apply failure to people: a rejection (422/400) becomes a condition, any failure an
+/// event. Returns the error for the backoff.
+async fn report_failure(app: &ChatApp, ctx: &Context, err: Error) -> Error {
+    warn!(chatapp = %key(app), error = %err, "apply failed");
+    publish(ctx, app, EventType::Warning, "ApplyFailed", err.to_string()).await;
+    if let Some(message) = err.rejection()
+        && let Err(status_err) = report(app, ctx, &Outcome::Rejected(message)).await
+    {
+        warn!(chatapp = %key(app), error = %status_err, "could not write the failure to status");
+    }
+    err
+}
+
+/// Writes the status for `outcome` when it differs from the stored one, with an event for each
+/// condition that changed.
+async fn report(app: &ChatApp, ctx: &Context, outcome: &Outcome) -> Result<()> {
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let status = desired_status(app, outcome, now);
+    let old = app.status.clone().unwrap_or_default();
+    if status == old {
+        return Ok(());
+    }
+    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    let api: Api<ChatApp> = Api::namespaced(ctx.client.clone(), &ns);
+    let patch = json!({
+        "apiVersion": ChatApp::api_version(&()),
+        "kind": ChatApp::kind(&()),
+        "metadata": {"name": app.name_any()},
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(&app.name_any(), &params, &Patch::Apply(&patch))
+        .await
+        .map_err(Error::PatchStatus)?;
+    for c in changed_conditions(&old.conditions, &status.conditions) {
+        let type_ = if is_warning(c) {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        let reason = format!(
+            "{}{}",
+            c.type_,
+            if c.status == "True" { "" } else { "False" }
+        );
+        publish(
+            ctx,
+            app,
+            type_,
+            &reason,
+            format!("{}: {}", c.reason, c.message),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+async fn publish(ctx: &Context, app: &ChatApp, type_: EventType, reason: &str, note: String) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(err) = ctx.recorder.publish(&event, &app.object_ref(&())).await {
+        warn!(chatapp = %key(app), error = %err, "could not publish an event");
+    }
+}
+
+/// After a failed reconcile: try again after a per-object exponential backoff (5 s doubling to
+/// 5 min), reset by the next success.
+pub fn error_policy(app: Arc<ChatApp>, err: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.next_backoff(&key(&app));
+    warn!(chatapp = %key(&app), error = %err, retry_in_s = delay.as_secs(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// The kinds the controller watches, as (API group, resource): the RBAC test checks that each is
+/// granted list and watch.
+pub const WATCHED: &[(&str, &str)] = &[
+    ("chatapp.dev", "chatapps"),
+    ("apps", "deployments"),
+    ("", "services"),
+    ("", "persistentvolumeclaims"),
+    ("policy", "poddisruptionbudgets"),
+    ("", "configmaps"),
+];
+
+/// Runs the controller over the ChatApps of `namespace` until `shutdown` resolves.
+pub async fn controller(
+    ctx: Arc<Context>,
+    namespace: &str,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    let children = || watcher::Config::default().labels(MANAGED_SELECTOR);
+    Controller::new(
+        Api::<ChatApp>::namespaced(client.clone(), namespace),
+        watcher::Config::default(),
+    )
+    .owns(
+        Api::<Deployment>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(
+        Api::<Service>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(
+        Api::<PersistentVolumeClaim>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(
+        Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(Api::<ConfigMap>::namespaced(client, namespace), children())
+    .with_config(ControllerConfig::default().concurrency(concurrency))
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        match result {
+            Ok((obj, _)) => info!(chatapp = %obj.name, "reconciled"),
+            Err(err) => warn!(error = %err, "controller error"),
+        }
+    })
+    .await;
+}

@@ -1,0 +1,188 @@
+//! Least privilege, derived: the operator runs against the fake API server (the real
+//! `crate::run`, with its watches and the default-ChatApp creation, then reconciles that exercise
+//! deletes, pod listing and event series), every request it made is turned into the
+//! (API group, resource, verb) the API server would authorize, and that set must equal what
+//! `bundle::RULES` grants — nothing missing, nothing extra.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Method;
+use kube::runtime::events::Reporter;
+
+use super::{Context, FIELD_MANAGER, WATCHED, reconcile};
+use crate::bundle::{RULES, role};
+use crate::crd::ChatApp;
+use crate::fixtures::{Failure, FakeApi, Recorded, TestApp};
+
+type Permission = (String, String, String);
+
+/// What the API server checks for one request.
+fn permissions(r: &Recorded) -> Vec<Permission> {
+    let (group, resource, name, sub) = r.target().unwrap_or_else(|| panic!("{r:?}"));
+    let resource = match sub {
+        Some(sub) => format!("{resource}/{sub}"),
+        None => resource.to_owned(),
+    };
+    let verbs: &[&str] = match (&r.method, name) {
+        (&Method::GET, None) if r.is_watch() => &["watch"],
+        (&Method::GET, None) => &["list"],
+        (&Method::GET, Some(_)) => &["get"],
+        (&Method::POST, _) => &["create"],
+        // Server-side apply of an object that does not exist yet is authorized as a create.
+        (&Method::PATCH, _) if r.is_apply() && sub.is_none() => &["patch", "create"],
+        (&Method::PATCH, _) => &["patch"],
+        (&Method::DELETE, _) => &["delete"],
+        (m, _) => panic!("unexpected method {m} in {r:?}"),
+    };
+    let mut out: Vec<Permission> = verbs
+        .iter()
+        .map(|v| (group.to_owned(), resource.clone(), (*v).to_owned()))
+        .collect();
+    // An owner reference that blocks the owner's deletion needs update on chatapps/finalizers.
+    let blocks = r.body["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|o| o["blockOwnerDeletion"] == true));
+    if blocks {
+        out.push((
+            "chatapp.dev".into(),
+            "chatapps/finalizers".into(),
+            "update".into(),
+        ));
+    }
+    out
+}
+
+fn granted() -> BTreeSet<Permission> {
+    RULES
+        .iter()
+        .flat_map(|(group, resource, verbs)| {
+            verbs
+                .iter()
+                .map(|v| ((*group).to_owned(), (*resource).to_owned(), (*v).to_owned()))
+        })
+        .collect()
+}
+
+/// Runs the whole operator until it has listed and watched every kind and reconciled `demo`.
+async fn run_operator(fake: &FakeApi, client: kube::Client) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let settings = crate::Settings {
+        namespace: "chat".into(),
+        ensure_default: true,
+        default_image: None,
+        concurrency: 2,
+        instance: Some("test".into()),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let operator = tokio::spawn(crate::run(settings, client, listener, shutdown));
+    let done = |requests: &[Recorded]| {
+        let watched = WATCHED.iter().all(|(group, resource)| {
+            let seen = |watch: bool| {
+                requests.iter().any(|r| {
+                    r.is_watch() == watch
+                        && r.method == Method::GET
+                        && r.target().is_some_and(|(g, res, name, _)| {
+                            g == *group && res == *resource && name.is_none()
+                        })
+                })
+            };
+            seen(false) && seen(true)
+        });
+        let created_default = requests
+            .iter()
+            .any(|r| r.method == Method::POST && r.path.ends_with("/chatapps"));
+        let reconciled = requests
+            .iter()
+            .any(|r| r.is_status_write() && r.path.contains("/chatapps/demo/"));
+        watched && created_default && reconciled
+    };
+    // A bound, not a timing assertion: the operator gets a minute to do a few dozen requests.
+    let mut waited = Duration::ZERO;
+    while !done(&fake.requests()) {
+        assert!(
+            waited < Duration::from_secs(60),
+            "the operator never listed, watched and reconciled: {:#?}",
+            fake.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), operator)
+        .await
+        .expect("the operator stops on shutdown")
+        .expect("operator task")
+        .expect("operator result");
+}
+
+#[tokio::test]
+async fn rbac_is_derived_from_what_the_operator_calls() {
+    let (client, fake) = FakeApi::start();
+    let mut app = ChatApp::test().with_persistence().with_load_test(10, 2);
+    app.spec.load_test.node_port = Some(30223);
+    fake.insert_app(&app);
+    run_operator(&fake, client.clone()).await;
+
+    // What the watches do not trigger here: removing children, explaining stuck pods, and an
+    // event repeated within its series window (a PATCH of the event).
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: None,
+    };
+    let ctx = Arc::new(Context::new(client, reporter, Arc::default()));
+    let mut smaller = fake.app("demo").with_replicas(1);
+    smaller.spec.load_test.enabled = false;
+    fake.insert_app(&smaller);
+    fake.set_pods_ready(false);
+    reconcile(Arc::new(fake.app("demo")), ctx.clone())
+        .await
+        .unwrap();
+    fake.fail(Failure {
+        method: Method::PATCH,
+        path: "/deployments/demo",
+        code: 500,
+        times: 2,
+    });
+    for _ in 0..2 {
+        reconcile(Arc::new(fake.app("demo")), ctx.clone())
+            .await
+            .unwrap_err();
+    }
+
+    let requests = fake.requests();
+    let used: BTreeSet<Permission> = requests.iter().flat_map(permissions).collect();
+    let granted = granted();
+    let missing: Vec<_> = used.difference(&granted).collect();
+    let unused: Vec<_> = granted.difference(&used).collect();
+    assert!(missing.is_empty(), "used but not granted: {missing:?}");
+    assert!(unused.is_empty(), "granted but never used: {unused:?}");
+}
+
+#[test]
+fn the_role_has_no_wildcards_and_no_secrets() {
+    for rule in role().rules.unwrap() {
+        let words = rule
+            .api_groups
+            .iter()
+            .flatten()
+            .chain(rule.resources.iter().flatten())
+            .chain(&rule.verbs);
+        for word in words {
+            assert_ne!(word, "*", "{rule:?}");
+        }
+        assert!(
+            !rule
+                .resources
+                .iter()
+                .flatten()
+                .any(|r| r.starts_with("secrets")),
+            "the operator never reads Secrets (the chat pods do, by reference): {rule:?}"
+        );
+        assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
+    }
+}

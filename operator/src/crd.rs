@@ -1,0 +1,538 @@
+//! The `ChatApp` custom resource (`chatapp.dev/v1alpha1`): its spec, status and schema.
+//!
+//! Every field's `///` line becomes `kubectl explain` text. Ranges and enums live in the schema, and
+//! cross-field rules are CEL `x-kubernetes-validations`, so the API server refuses a bad spec with a
+//! message that names the field. [`crate::validate`] repeats the rules for the controller, which
+//! must not trust that the installed CRD is the newest one.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, ResourceRequirements, Toleration, TopologySpreadConstraint,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// Image the chat server runs when `spec.image` is not given.
+pub const DEFAULT_CHAT_IMAGE: &str = "ghcr.io/chatapp-dev/chat-server:0.1.0";
+/// Image of a managed Redis when `spec.redis.managed.image` is not given.
+pub const DEFAULT_REDIS_IMAGE: &str = "docker.io/library/redis:7.4.2-alpine";
+/// Image of the Locust load generator when `spec.loadTest.image` is not given.
+pub const DEFAULT_LOCUST_IMAGE: &str = "ghcr.io/chatapp-dev/locust:0.1.0";
+
+/// A chat: chat-server pods, their Service, a Redis (managed or external) and optionally Locust.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "chatapp.dev",
+    version = "v1alpha1",
+    kind = "ChatApp",
+    plural = "chatapps",
+    shortname = "chat",
+    namespaced,
+    status = "ChatAppStatus",
+    derive = "PartialEq",
+    doc = "A real-time chat: chat-server replicas sharing one Redis, exposed by a Service.",
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
+    printcolumn(name = "Replicas", type_ = "integer", json_path = ".spec.replicas"),
+    printcolumn(name = "Ready", type_ = "integer", json_path = ".status.readyReplicas"),
+    printcolumn(name = "NodePort", type_ = "integer", json_path = ".status.nodePort"),
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.url", priority = "1"),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = kube::core::Rule::new(
+        "size(self.metadata.name) <= 50 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+    )
+    .message("metadata.name must be a DNS label of at most 50 characters starting with a letter (children add suffixes such as -redis)")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatAppSpec {
+    /// Number of chat-server pods (0 to 100). 0 stops the chat but keeps Redis and the Service.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 0, max = 100))]
+    pub replicas: i32,
+
+    /// Container image of the chat server.
+    #[serde(default = "default_chat_image")]
+    #[schemars(length(min = 1))]
+    pub image: String,
+
+    /// When the kubelet pulls the images: Always, IfNotPresent or Never.
+    #[serde(default)]
+    pub image_pull_policy: PullPolicy,
+
+    /// CPU and memory requests/limits of each chat-server container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Node labels the chat-server pods must run on (pod spec nodeSelector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<BTreeMap<String, String>>,
+
+    /// Tolerations of the chat-server pods (pod spec tolerations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<Toleration>>,
+
+    /// Affinity rules of the chat-server pods (pod spec affinity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+
+    /// How chat-server pods spread over zones or nodes (pod spec topologySpreadConstraints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
+
+    /// How the chat is exposed: the Service in front of the chat-server pods.
+    #[serde(default)]
+    pub service: ServiceSpec,
+
+    /// Where messages are stored: a Redis run by the operator (managed, the default) or an
+    /// existing one (external).
+    #[serde(default)]
+    pub redis: RedisSpec,
+
+    /// Settings passed to every chat-server as CHATAPP_* environment variables.
+    #[serde(default)]
+    pub chat: ChatSettings,
+
+    /// Stop reconciling this chat (for manual surgery on its children). Status keeps its last
+    /// values, with Progressing=False reason Paused.
+    #[serde(default)]
+    pub paused: bool,
+
+    /// A Locust load generator pointed at this chat, with its web UI on a NodePort.
+    #[serde(default)]
+    pub load_test: LoadTestSpec,
+}
+
+/// When the kubelet pulls an image.
+#[derive(
+    schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum PullPolicy {
+    /// Pull on every pod start.
+    Always,
+    /// Pull only when the node does not have the image.
+    #[default]
+    IfNotPresent,
+    /// Never pull: the image must be on the node (kind/minikube image loading).
+    Never,
+}
+
+impl PullPolicy {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// The Service in front of the chat-server pods.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!has(self.nodePort) || self.type != 'ClusterIP'")
+    .message("service.nodePort needs service.type NodePort or LoadBalancer")
+    .field_path(".nodePort"))]
+pub struct ServiceSpec {
+    /// Service type: ClusterIP, NodePort (the default) or LoadBalancer.
+    #[serde(rename = "type", default)]
+    pub type_: ServiceType,
+
+    /// Node port (30000-32767) for NodePort and LoadBalancer types; allocated by Kubernetes when
+    /// unset. The default ChatApp uses 30222.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30000, max = 32767))]
+    pub node_port: Option<i32>,
+}
+
+impl Default for ServiceSpec {
+    fn default() -> Self {
+        Self {
+            type_: ServiceType::NodePort,
+            node_port: None,
+        }
+    }
+}
+
+/// A Kubernetes Service type.
+#[derive(
+    schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+pub enum ServiceType {
+    /// Reachable inside the cluster only.
+    ClusterIP,
+    /// Also reachable on every node's IP at the node port.
+    #[default]
+    NodePort,
+    /// Also exposed by the cloud's load balancer.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The Kubernetes spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClusterIP => "ClusterIP",
+            Self::NodePort => "NodePort",
+            Self::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+/// Where the chat keeps its messages. Set at most one of managed and external; with neither, the
+/// operator runs a managed Redis with default settings.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!(has(self.managed) && has(self.external))")
+    .message("redis.managed and redis.external are mutually exclusive: set one of them"))]
+pub struct RedisSpec {
+    /// A Redis Deployment run by the operator for this chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedRedis>,
+
+    /// An existing Redis, reached with a URL read from a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalRedis>,
+}
+
+/// A Redis run by the operator (one pod, Recreate strategy when it has a volume).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedRedis {
+    /// Redis container image (runs as uid 999).
+    #[serde(default = "default_redis_image")]
+    #[schemars(length(min = 1))]
+    pub image: String,
+
+    /// CPU and memory requests/limits of the Redis container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Keep the data on a PersistentVolumeClaim (with appendonly yes). Without it, data lives in
+    /// an emptyDir and is lost when the Redis pod is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<Persistence>,
+}
+
+impl Default for ManagedRedis {
+    fn default() -> Self {
+        Self {
+            image: default_redis_image(),
+            resources: None,
+            persistence: None,
+        }
+    }
+}
+
+/// The PersistentVolumeClaim of a managed Redis.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Persistence {
+    /// Requested volume size, e.g. 1Gi.
+    #[serde(default = "default_volume_size")]
+    pub size: Quantity,
+
+    /// StorageClass of the claim; the cluster's default class when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+}
+
+/// An existing Redis. The chat-server reads its URL from the Secret at start.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalRedis {
+    /// The Secret key holding the URL (redis://[:password@]host:port[/db]).
+    pub url_secret_ref: SecretKeyRef,
+}
+
+/// A key of a Secret in the ChatApp's namespace.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+
+    /// Key inside the Secret.
+    #[serde(default = "default_secret_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// Chat-server settings, each mapped to the CHATAPP_* variable of the same name
+/// (docs/configuration.md). A change rolls the chat-server pods.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.maxFrameBytes >= self.maxContentBytes")
+    .message("chat.maxFrameBytes must be at least chat.maxContentBytes")
+    .field_path(".maxFrameBytes"))]
+pub struct ChatSettings {
+    /// Messages kept per room (CHATAPP_HISTORY_LEN).
+    #[serde(default = "d_history_len")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub history_len: i32,
+
+    /// Largest message content in bytes of UTF-8 (CHATAPP_MAX_CONTENT_BYTES).
+    #[serde(default = "d_max_content_bytes")]
+    #[schemars(range(min = 1, max = 1_048_576))]
+    pub max_content_bytes: i32,
+
+    /// Longest sender name (CHATAPP_MAX_NAME_CHARS).
+    #[serde(default = "d_max_chars")]
+    #[schemars(range(min = 1, max = 1024))]
+    pub max_name_chars: i32,
+
+    /// Longest topic (CHATAPP_MAX_TOPIC_CHARS).
+    #[serde(default = "d_max_chars")]
+    #[schemars(range(min = 1, max = 1024))]
+    pub max_topic_chars: i32,
+
+    /// Largest WebSocket message or frame accepted, in bytes (CHATAPP_MAX_FRAME_BYTES).
+    #[serde(default = "d_max_frame_bytes")]
+    #[schemars(range(min = 1024, max = 16_777_216))]
+    pub max_frame_bytes: i32,
+
+    /// Rooms that may exist (CHATAPP_MAX_ROOMS).
+    #[serde(default = "d_max_rooms")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_rooms: i32,
+
+    /// Open connections per replica (CHATAPP_MAX_CONNECTIONS).
+    #[serde(default = "d_max_connections")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_connections: i32,
+
+    /// Messages per second one connection may send (CHATAPP_SEND_RATE).
+    #[serde(default = "d_send_rate")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub send_rate: i32,
+
+    /// Token bucket size for sends (CHATAPP_SEND_BURST).
+    #[serde(default = "d_send_burst")]
+    #[schemars(range(min = 1, max = 10_000_000))]
+    pub send_burst: i32,
+
+    /// Frames queued per connection before it is closed as a slow consumer
+    /// (CHATAPP_OUTBOUND_QUEUE).
+    #[serde(default = "d_outbound_queue")]
+    #[schemars(range(min = 8, max = 1_000_000))]
+    pub outbound_queue: i32,
+
+    /// Origins allowed to open /ws (CHATAPP_ALLOWED_ORIGINS); empty means same origin only, "*"
+    /// allows any.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+
+    /// WebSocket ping period in seconds (CHATAPP_PING_INTERVAL_SECS).
+    #[serde(default = "d_ping_interval")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub ping_interval_secs: i32,
+
+    /// Seconds a client has to send its HTTP request headers (CHATAPP_HEADER_TIMEOUT_SECS).
+    #[serde(default = "d_header_timeout")]
+    #[schemars(range(min = 1, max = 600))]
+    pub header_timeout_secs: i32,
+
+    /// Seconds a replica's presence survives without a heartbeat (CHATAPP_PRESENCE_TTL_SECS).
+    #[serde(default = "d_presence_ttl")]
+    #[schemars(range(min = 3, max = 3600))]
+    pub presence_ttl_secs: i32,
+
+    /// Seconds a stopping pod keeps serving before closing sockets: used both as the preStop sleep
+    /// and as CHATAPP_DRAIN_DELAY_SECS.
+    #[serde(default = "d_drain_delay")]
+    #[schemars(range(min = 0, max = 600))]
+    pub drain_delay_secs: i32,
+
+    /// Longest time in seconds from closing sockets to exit (CHATAPP_SHUTDOWN_GRACE_SECS).
+    #[serde(default = "d_shutdown_grace")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub shutdown_grace_secs: i32,
+
+    /// Prefix of every Redis key and channel (CHATAPP_REDIS_PREFIX), so chats can share a Redis.
+    #[serde(default = "d_redis_prefix")]
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[A-Za-z0-9._:-]+$"))]
+    pub redis_prefix: String,
+
+    /// Log filter of the chat server (RUST_LOG), e.g. info or chat_server=debug.
+    #[serde(default = "d_log_level")]
+    #[schemars(length(min = 1, max = 256))]
+    pub log_level: String,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every chat setting has a default")
+    }
+}
+
+/// A Locust load generator (standalone: one pod runs the web UI and the users).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.spawnRate <= self.users")
+    .message("loadTest.spawnRate must not exceed loadTest.users")
+    .field_path(".spawnRate"))]
+pub struct LoadTestSpec {
+    /// Deploy Locust for this chat.
+    #[serde(default)]
+    pub enabled: bool,
+
+    /// Number of simulated users (the web UI's default).
+    #[serde(default = "d_users")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub users: i32,
+
+    /// Users started per second (the web UI's default).
+    #[serde(default = "d_spawn_rate")]
+    #[schemars(range(min = 1, max = 10_000))]
+    pub spawn_rate: i32,
+
+    /// Start the test as soon as Locust is up instead of waiting for the web UI's Start button.
+    #[serde(default)]
+    pub autostart: bool,
+
+    /// Locust image; it needs the websocket-client package (images/locust/Dockerfile).
+    #[serde(default = "default_locust_image")]
+    #[schemars(length(min = 1))]
+    pub image: String,
+
+    /// Node port (30000-32767) of the Locust web UI; allocated by Kubernetes when unset. The
+    /// default ChatApp uses 30223.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30000, max = 32767))]
+    pub node_port: Option<i32>,
+}
+
+impl Default for LoadTestSpec {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every loadTest field has a default")
+    }
+}
+
+/// What the operator observed, written only when it changes.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatAppStatus {
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Chat-server pods that exist (the scale subresource's status replicas).
+    #[serde(default)]
+    pub replicas: i32,
+
+    /// Chat-server pods that pass their readiness probe.
+    #[serde(default)]
+    pub ready_replicas: i32,
+
+    /// Label selector of the chat-server pods (for the scale subresource and HPAs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+
+    /// Node port of the chat's Service, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<i32>,
+
+    /// Where the chat is reached: the load balancer's address, or the in-cluster Service URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+
+    /// Node port of the Locust web UI, when loadTest is enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_test_node_port: Option<i32>,
+
+    /// Ready, Progressing and Degraded, with reasons and messages for people.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+}
+
+fn default_replicas() -> i32 {
+    2
+}
+fn default_chat_image() -> String {
+    DEFAULT_CHAT_IMAGE.into()
+}
+fn default_redis_image() -> String {
+    DEFAULT_REDIS_IMAGE.into()
+}
+fn default_locust_image() -> String {
+    DEFAULT_LOCUST_IMAGE.into()
+}
+fn default_volume_size() -> Quantity {
+    Quantity("1Gi".into())
+}
+fn default_secret_key() -> String {
+    "url".into()
+}
+fn d_history_len() -> i32 {
+    200
+}
+fn d_max_content_bytes() -> i32 {
+    4096
+}
+fn d_max_chars() -> i32 {
+    64
+}
+fn d_max_frame_bytes() -> i32 {
+    65_536
+}
+fn d_max_rooms() -> i32 {
+    1000
+}
+fn d_max_connections() -> i32 {
+    10_000
+}
+fn d_send_rate() -> i32 {
+    10
+}
+fn d_send_burst() -> i32 {
+    20
+}
+fn d_outbound_queue() -> i32 {
+    256
+}
+fn d_ping_interval() -> i32 {
+    20
+}
+fn d_header_timeout() -> i32 {
+    10
+}
+fn d_presence_ttl() -> i32 {
+    15
+}
+fn d_drain_delay() -> i32 {
+    3
+}
+fn d_shutdown_grace() -> i32 {
+    10
+}
+fn d_redis_prefix() -> String {
+    "chatapp".into()
+}
+fn d_log_level() -> String {
+    "info".into()
+}
+fn d_users() -> i32 {
+    50
+}
+fn d_spawn_rate() -> i32 {
+    5
+}
+
+impl ChatAppSpec {
+    /// A spec with every default, as an empty `spec: {}` would be defaulted by the API server.
+    pub fn defaulted() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every spec field has a default")
+    }
+}

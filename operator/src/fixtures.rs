@@ -1,0 +1,358 @@
+//! Test helpers: chained ChatApp builders and a fake API server behind kube's `tower-test` mock.
+//!
+//! The fake keeps the objects it was given (so a second reconcile sees the first one's writes),
+//! answers server-side apply with the applied object plus a status, lists collections, holds
+//! watches open without events (so the real `Controller` can run against it), records every
+//! request for assertions, and fails chosen requests on demand. Like controller-rs' `fixtures.rs`,
+//! but stateful rather than a fixed script, so scenarios state outcomes rather than call orders.
+//! It ignores label selectors and does not merge patches: it is a recorder with memory, not an
+//! API server.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body as ReplyBody, Bytes};
+use axum::http::{Method, Request, Response, StatusCode};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
+use kube::client::Body;
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::crd::{ChatApp, ChatAppSpec, ChatAppStatus, ChatSettings, ExternalRedis, ManagedRedis};
+use crate::crd::{Persistence, SecretKeyRef};
+
+/// Chained builders for test ChatApps.
+pub(crate) trait TestApp: Sized {
+    /// `demo` in namespace `chat`, uid set, every default.
+    fn test() -> Self;
+    fn named(self, name: &str) -> Self;
+    fn with_replicas(self, replicas: i32) -> Self;
+    fn with_service(self, type_: &str, node_port: Option<i32>) -> Self;
+    fn with_chat(self, f: impl FnOnce(&mut ChatSettings)) -> Self;
+    fn with_load_test(self, users: i32, spawn_rate: i32) -> Self;
+    fn with_persistence(self) -> Self;
+    fn with_external_redis(self) -> Self;
+    fn with_managed_and_external_redis(self) -> Self;
+    fn with_status(self, status: ChatAppStatus) -> Self;
+}
+
+impl TestApp for ChatApp {
+    fn test() -> Self {
+        let mut app = ChatApp::new("demo", ChatAppSpec::defaulted());
+        app.metadata.namespace = Some("chat".into());
+        app.metadata.uid = Some("5b1c1d7e-0000-4000-8000-000000000001".into());
+        app.metadata.generation = Some(1);
+        app
+    }
+    fn named(mut self, name: &str) -> Self {
+        self.metadata.name = Some(name.into());
+        self
+    }
+    fn with_replicas(mut self, replicas: i32) -> Self {
+        self.spec.replicas = replicas;
+        self
+    }
+    fn with_service(mut self, type_: &str, node_port: Option<i32>) -> Self {
+        self.spec.service.type_ = serde_json::from_value(json!(type_)).expect("service type");
+        self.spec.service.node_port = node_port;
+        self
+    }
+    fn with_chat(mut self, f: impl FnOnce(&mut ChatSettings)) -> Self {
+        f(&mut self.spec.chat);
+        self
+    }
+    fn with_load_test(mut self, users: i32, spawn_rate: i32) -> Self {
+        self.spec.load_test.enabled = true;
+        self.spec.load_test.users = users;
+        self.spec.load_test.spawn_rate = spawn_rate;
+        self
+    }
+    fn with_persistence(mut self) -> Self {
+        let persistence = Persistence {
+            size: k8s_openapi::apimachinery::pkg::api::resource::Quantity("2Gi".into()),
+            storage_class_name: Some("fast".into()),
+        };
+        self.spec.redis.managed = Some(ManagedRedis {
+            persistence: Some(persistence),
+            ..Default::default()
+        });
+        self
+    }
+    fn with_external_redis(mut self) -> Self {
+        let url_secret_ref = SecretKeyRef {
+            name: "redis-url".into(),
+            key: "url".into(),
+        };
+        self.spec.redis.external = Some(ExternalRedis { url_secret_ref });
+        self
+    }
+    fn with_managed_and_external_redis(self) -> Self {
+        let mut app = self.with_external_redis();
+        app.spec.redis.managed = Some(ManagedRedis::default());
+        app
+    }
+    fn with_status(mut self, status: ChatAppStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+}
+
+/// A Deployment whose status reports these counts.
+pub(crate) fn deployment_with_status(replicas: i32, ready: i32, updated: i32) -> Deployment {
+    Deployment {
+        status: Some(DeploymentStatus {
+            replicas: Some(replicas),
+            ready_replicas: Some(ready),
+            updated_replicas: Some(updated),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// One request the fake API server received.
+#[derive(Clone, Debug)]
+pub(crate) struct Recorded {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub body: Value,
+}
+
+/// Where a request points: `(group, resource, name, subresource)`, e.g.
+/// `("apps", "deployments", Some("demo"), None)` for `/apis/apps/v1/namespaces/chat/deployments/demo`.
+pub(crate) type Target<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
+impl Recorded {
+    /// A server-side apply (a PATCH naming a field manager), of an object or of its status.
+    pub fn is_apply(&self) -> bool {
+        self.method == Method::PATCH && self.query.contains("fieldManager=")
+    }
+    pub fn is_status_write(&self) -> bool {
+        self.method == Method::PATCH && self.path.ends_with("/status")
+    }
+    pub fn is_watch(&self) -> bool {
+        self.query.contains("watch=true")
+    }
+    pub fn target(&self) -> Option<Target<'_>> {
+        target(&self.path)
+    }
+}
+
+/// Splits a namespaced API path into its group, resource, name and subresource.
+pub(crate) fn target(path: &str) -> Option<Target<'_>> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, rest) = match parts.as_slice() {
+        ["api", "v1", "namespaces", _ns, rest @ ..] => ("", rest),
+        ["apis", group, _version, "namespaces", _ns, rest @ ..] => (*group, rest),
+        _ => return None,
+    };
+    match rest {
+        [resource] => Some((group, resource, None, None)),
+        [resource, name] => Some((group, resource, Some(name), None)),
+        [resource, name, sub] => Some((group, resource, Some(name), Some(sub))),
+        _ => None,
+    }
+}
+
+/// A failure to inject: requests whose method matches and path contains `path` get `code`, the
+/// first `times` times.
+#[derive(Clone, Debug)]
+pub(crate) struct Failure {
+    pub method: Method,
+    pub path: &'static str,
+    pub code: u16,
+    pub times: usize,
+}
+
+#[derive(Default)]
+struct State {
+    objects: BTreeMap<String, Value>,
+    requests: Vec<Recorded>,
+    failures: Vec<Failure>,
+    /// Whether Deployments report every pod ready.
+    pods_ready: bool,
+    /// Pods returned by list calls.
+    pods: Vec<Value>,
+    /// Counter behind uids and resourceVersions.
+    serial: u64,
+}
+
+/// The fake API server: a `Client` wired to it and the shared state it keeps.
+#[derive(Clone)]
+pub(crate) struct FakeApi {
+    state: Arc<Mutex<State>>,
+}
+
+/// Path of a ChatApp in the fake's namespace `chat`.
+pub(crate) fn app_path(name: &str) -> String {
+    format!("/apis/chatapp.dev/v1alpha1/namespaces/chat/chatapps/{name}")
+}
+
+impl FakeApi {
+    /// Starts the fake; Deployments report ready pods unless told otherwise.
+    pub fn start() -> (Client, FakeApi) {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<ReplyBody>>();
+        let fake = FakeApi {
+            state: Arc::new(Mutex::new(State {
+                pods_ready: true,
+                ..Default::default()
+            })),
+        };
+        let server = fake.clone();
+        tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                let (parts, body) = request.into_parts();
+                let bytes = body.collect_bytes().await.expect("request body");
+                let body = if bytes.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_slice(&bytes).expect("JSON body")
+                };
+                let recorded = Recorded {
+                    method: parts.method.clone(),
+                    path: parts.uri.path().to_owned(),
+                    query: parts.uri.query().unwrap_or("").to_owned(),
+                    body,
+                };
+                let watch = recorded.is_watch();
+                let (code, reply) = server.answer(recorded);
+                let body = if watch && code == 200 {
+                    // An open watch that never sends an event: the controller waits on it.
+                    let never = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();
+                    ReplyBody::from_stream(never)
+                } else {
+                    ReplyBody::from(serde_json::to_vec(&reply).expect("reply"))
+                };
+                let response = Response::builder()
+                    .status(StatusCode::from_u16(code).expect("status code"))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .expect("response");
+                send.send_response(response);
+            }
+        });
+        (Client::new(service, "chat"), fake)
+    }
+
+    pub fn fail(&self, failure: Failure) {
+        self.state.lock().unwrap().failures.push(failure);
+    }
+    pub fn set_pods_ready(&self, ready: bool) {
+        self.state.lock().unwrap().pods_ready = ready;
+    }
+    pub fn set_pods(&self, pods: Vec<Value>) {
+        self.state.lock().unwrap().pods = pods;
+    }
+    /// Stores `app` as if it had been created.
+    pub fn insert_app(&self, app: &ChatApp) {
+        let mut value = serde_json::to_value(app).unwrap();
+        value["metadata"]["resourceVersion"] = json!("1");
+        let mut state = self.state.lock().unwrap();
+        state.objects.insert(app_path(&app.name_any()), value);
+    }
+    /// The stored ChatApp, with every status write applied.
+    pub fn app(&self, name: &str) -> ChatApp {
+        serde_json::from_value(self.state.lock().unwrap().objects[&app_path(name)].clone()).unwrap()
+    }
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+    pub fn clear_requests(&self) {
+        self.state.lock().unwrap().requests.clear();
+    }
+    pub fn object(&self, path: &str) -> Option<Value> {
+        self.state.lock().unwrap().objects.get(path).cloned()
+    }
+
+    fn answer(&self, req: Recorded) -> (u16, Value) {
+        let mut state = self.state.lock().unwrap();
+        state.requests.push(req.clone());
+        state.serial += 1;
+        let serial = state.serial;
+        if let Some(f) = state
+            .failures
+            .iter_mut()
+            .find(|f| f.times > 0 && f.method == req.method && req.path.contains(f.path))
+        {
+            f.times -= 1;
+            let code = f.code;
+            return (code, status_body(code, &format!("injected failure {code}")));
+        }
+        let path = req.path.clone();
+        let Some((_, resource, name, sub)) = target(&path) else {
+            return (404, status_body(404, "not a namespaced path"));
+        };
+        match (req.method.clone(), name) {
+            (Method::GET, None) if req.is_watch() => (200, Value::Null),
+            (Method::GET, None) => {
+                let items: Vec<Value> = if resource == "pods" {
+                    state.pods.clone()
+                } else {
+                    let prefix = format!("{path}/");
+                    state
+                        .objects
+                        .iter()
+                        .filter(|(k, _)| k.strip_prefix(&prefix).is_some_and(|n| !n.contains('/')))
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                };
+                let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": serial.to_string()}, "items": items});
+                (200, list)
+            }
+            (Method::GET, Some(_)) => match state.objects.get(&path) {
+                Some(obj) => (200, obj.clone()),
+                None => (404, status_body(404, "not found")),
+            },
+            (Method::POST, None) => {
+                let name = req.body["metadata"]["name"].as_str().unwrap_or_default();
+                let key = format!("{path}/{name}");
+                if state.objects.contains_key(&key) {
+                    return (409, status_body(409, "already exists"));
+                }
+                let mut obj = req.body.clone();
+                obj["metadata"]["uid"] = json!(format!("uid-{serial}"));
+                obj["metadata"]["resourceVersion"] = json!(serial.to_string());
+                obj["metadata"]["generation"] = json!(1);
+                state.objects.insert(key, obj.clone());
+                (201, obj)
+            }
+            (Method::PATCH, Some(_)) if sub == Some("status") => {
+                let key = path.trim_end_matches("/status").to_owned();
+                let Some(obj) = state.objects.get_mut(&key) else {
+                    return (404, status_body(404, "not found"));
+                };
+                obj["status"] = req.body["status"].clone();
+                (200, obj.clone())
+            }
+            (Method::PATCH, Some(_)) => {
+                let mut obj = req.body.clone();
+                obj["metadata"]["uid"] = json!(format!("uid-{path}"));
+                obj["metadata"]["resourceVersion"] = json!(serial.to_string());
+                if obj["kind"] == "Deployment" {
+                    let want = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+                    let ready = if state.pods_ready { want } else { 0 };
+                    obj["status"] =
+                        json!({"replicas": want, "readyReplicas": ready, "updatedReplicas": want});
+                }
+                state.objects.insert(path, obj.clone());
+                (200, obj)
+            }
+            (Method::DELETE, Some(_)) => match state.objects.remove(&path) {
+                Some(obj) => (200, obj),
+                None => (404, status_body(404, "not found")),
+            },
+            _ => (405, status_body(405, "unsupported by the fake")),
+        }
+    }
+}
+
+fn status_body(code: u16, message: &str) -> Value {
+    let reason = match code {
+        404 => "NotFound",
+        409 => "Conflict",
+        422 => "Invalid",
+        _ => "InternalError",
+    };
+    json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "message": message, "reason": reason, "code": code})
+}

@@ -1,0 +1,185 @@
+//! Spec validation the controller runs before building anything.
+//!
+//! The CRD schema already refuses most bad specs at `kubectl apply`; these checks repeat its
+//! cross-field rules (and the few the schema cannot express) because a ChatApp may have been
+//! stored under an older CRD. Each problem names the field, as the API server would.
+
+use kube::ResourceExt;
+
+use crate::crd::{ChatApp, ServiceType};
+
+/// One reason a spec cannot be reconciled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    /// JSON path of the field at fault, e.g. `spec.service.nodePort`.
+    pub field: &'static str,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+fn check(problems: &mut Vec<Invalid>, ok: bool, field: &'static str, message: impl Into<String>) {
+    if !ok {
+        problems.push(Invalid {
+            field,
+            message: message.into(),
+        });
+    }
+}
+
+/// Every problem in `app`'s spec; empty when it can be reconciled.
+pub fn validate(app: &ChatApp) -> Vec<Invalid> {
+    let spec = &app.spec;
+    let name = app.name_any();
+    let mut p = Vec::new();
+    let dns_label = name.len() <= 50
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    check(
+        &mut p,
+        dns_label,
+        "metadata.name",
+        "must be a DNS label of at most 50 characters",
+    );
+    check(
+        &mut p,
+        (0..=100).contains(&spec.replicas),
+        "spec.replicas",
+        "must be 0 to 100",
+    );
+    check(
+        &mut p,
+        !spec.image.is_empty(),
+        "spec.image",
+        "must not be empty",
+    );
+    let node_port_ok = |port: Option<i32>| port.is_none_or(|p| (30000..=32767).contains(&p));
+    check(
+        &mut p,
+        node_port_ok(spec.service.node_port),
+        "spec.service.nodePort",
+        "must be 30000-32767",
+    );
+    check(
+        &mut p,
+        spec.service.node_port.is_none() || spec.service.type_ != ServiceType::ClusterIP,
+        "spec.service.nodePort",
+        "needs service.type NodePort or LoadBalancer",
+    );
+    check(
+        &mut p,
+        !(spec.redis.managed.is_some() && spec.redis.external.is_some()),
+        "spec.redis",
+        "redis.managed and redis.external are mutually exclusive: set one of them",
+    );
+    if let Some(external) = &spec.redis.external {
+        let r = &external.url_secret_ref;
+        check(
+            &mut p,
+            !r.name.is_empty(),
+            "spec.redis.external.urlSecretRef.name",
+            "must not be empty",
+        );
+        check(
+            &mut p,
+            !r.key.is_empty(),
+            "spec.redis.external.urlSecretRef.key",
+            "must not be empty",
+        );
+    }
+    let chat = &spec.chat;
+    check(
+        &mut p,
+        chat.max_frame_bytes >= chat.max_content_bytes,
+        "spec.chat.maxFrameBytes",
+        "must be at least chat.maxContentBytes",
+    );
+    check(
+        &mut p,
+        chat.presence_ttl_secs >= 3,
+        "spec.chat.presenceTtlSecs",
+        "must be at least 3",
+    );
+    check(
+        &mut p,
+        chat.outbound_queue >= 8,
+        "spec.chat.outboundQueue",
+        "must be at least 8",
+    );
+    let lt = &spec.load_test;
+    check(
+        &mut p,
+        node_port_ok(lt.node_port),
+        "spec.loadTest.nodePort",
+        "must be 30000-32767",
+    );
+    check(
+        &mut p,
+        lt.spawn_rate <= lt.users,
+        "spec.loadTest.spawnRate",
+        "must not exceed loadTest.users",
+    );
+    let same_port = lt.enabled && lt.node_port.is_some() && lt.node_port == spec.service.node_port;
+    check(
+        &mut p,
+        !same_port,
+        "spec.loadTest.nodePort",
+        "must differ from service.nodePort",
+    );
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::TestApp;
+
+    #[test]
+    fn defaults_are_valid() {
+        let problems = validate(&ChatApp::test());
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let cases: Vec<(ChatApp, &str)> = vec![
+            (ChatApp::test().with_replicas(101), "spec.replicas"),
+            (
+                ChatApp::test().with_service("ClusterIP", Some(30222)),
+                "spec.service.nodePort",
+            ),
+            (
+                ChatApp::test().with_service("NodePort", Some(80)),
+                "spec.service.nodePort",
+            ),
+            (
+                ChatApp::test().with_managed_and_external_redis(),
+                "spec.redis",
+            ),
+            (
+                ChatApp::test().with_chat(|c| c.max_frame_bytes = 1024),
+                "spec.chat.maxFrameBytes",
+            ),
+            (
+                ChatApp::test().with_load_test(10, 20),
+                "spec.loadTest.spawnRate",
+            ),
+            (ChatApp::test().named("Bad_Name"), "metadata.name"),
+        ];
+        for (app, field) in cases {
+            let problems = validate(&app);
+            assert!(
+                problems.iter().any(|p| p.field == field),
+                "{field} not in {problems:?}"
+            );
+        }
+    }
+}

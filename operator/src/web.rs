@@ -1,0 +1,110 @@
+//! The operator's HTTP side: `/healthz`, `/readyz` and `/metrics` on one port.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State as AxumState;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+
+/// What the HTTP handlers read.
+#[derive(Clone)]
+pub struct State {
+    /// Every metric of the operator.
+    pub registry: Arc<Registry>,
+    /// Set once the controller runs.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Every route of the operator's HTTP side.
+pub fn app(state: State) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn readyz(AxumState(state): AxumState<State>) -> impl IntoResponse {
+    if state.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+    }
+}
+
+async fn metrics(AxumState(state): AxumState<State>) -> impl IntoResponse {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &state.registry) {
+        Ok(()) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn get(state: State, path: &str) -> (StatusCode, String) {
+        let res = app(state)
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn health_readiness_and_metrics() {
+        let metrics = Metrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        metrics.observe(
+            std::time::Duration::from_millis(3),
+            Some(&crate::error::Error::MissingNamespace),
+        );
+        let state = State {
+            registry: Arc::new(registry),
+            ready: Arc::default(),
+        };
+        assert_eq!(get(state.clone(), "/healthz").await.0, StatusCode::OK);
+        assert_eq!(
+            get(state.clone(), "/readyz").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        state.ready.store(true, Ordering::Relaxed);
+        assert_eq!(get(state.clone(), "/readyz").await.0, StatusCode::OK);
+        let (status, body) = get(state, "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains("chatapp_operator_reconciles_total 1"),
+            "{body}"
+        );
+        assert!(
+            body.contains("chatapp_operator_reconcile_failures_total{reason=\"namespace\"} 1"),
+            "{body}"
+        );
+        assert!(
+            body.contains("chatapp_operator_reconcile_duration_seconds_count 1"),
+            "{body}"
+        );
+    }
+}
