@@ -192,4 +192,60 @@ mod tests {
         assert!(Config::try_parse_from(["chat-server", "--redis-prefix", "a b"]).is_err());
         assert!(Config::try_parse_from(["chat-server", "--listen", "nope"]).is_err());
     }
+
+    /// Rows of the flag table in docs/configuration.md: (flag, env, default).
+    fn documented(doc: &str) -> Vec<(String, String, String)> {
+        doc.lines()
+            .filter(|l| l.starts_with("| `--"))
+            .map(|l| {
+                let cells: Vec<String> = l
+                    .split('|')
+                    .map(|c| c.trim().trim_matches('`').to_owned())
+                    .collect();
+                (cells[1].clone(), cells[2].clone(), cells[3].clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_flag_is_documented_with_its_env_and_default_in_docs_and_readme() {
+        let doc = include_str!("../../docs/configuration.md");
+        let readme = include_str!("../../README.md");
+        let rows = documented(doc);
+        let cmd = <Config as clap::CommandFactory>::command();
+        let flags: Vec<_> = cmd
+            .get_arguments()
+            .filter(|a| a.get_long().is_some() && a.get_long() != Some("help"))
+            .filter(|a| a.get_long() != Some("version"))
+            .collect();
+        assert_eq!(rows.len(), flags.len(), "documented rows: {rows:#?}");
+        for arg in flags {
+            let long = format!("--{}", arg.get_long().unwrap());
+            let row = rows
+                .iter()
+                .find(|r| r.0 == long)
+                .unwrap_or_else(|| panic!("{long} is not in docs/configuration.md"));
+            let env = arg.get_env().unwrap().to_str().unwrap();
+            assert_eq!(row.1, env, "{long}");
+            let default: Vec<_> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect();
+            match default.join(",") {
+                none if none.is_empty() => {
+                    assert!(
+                        ["unset", "empty"].contains(&row.2.as_str()),
+                        "{long}: {row:?}"
+                    )
+                }
+                values => assert_eq!(row.2, values, "{long}"),
+            }
+            let line = doc.lines().find(|l| l.starts_with(&format!("| `{long}`")));
+            assert!(
+                readme.lines().any(|l| Some(l) == line),
+                "README's configuration table differs from docs/configuration.md for {long}"
+            );
+        }
+    }
 }
