@@ -358,3 +358,6 @@ async fn backfill_all(hub: &Hub, store: &Store, cursors: &mut HashMap<Arc<str>, 
         backfill(hub, store, room, cursor).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -528,3 +528,6 @@ async fn send<S: Sink<Message> + Unpin>(sink: &mut S, msg: Message) -> Result<()
         .await
         .map_err(|_| Close(close::GOING_AWAY, "write failed"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+//! The delivery task against the in-memory store, with the event feed under the test's control:
+//! lost and repeated notifications must still give every member each offset once, in order.
+
+use super::*;
+use crate::store::{MemoryStore, NewMessage};
+
+struct Fixture {
+    hub: Arc<Hub>,
+    store: Store,
+    events: mpsc::Sender<StoreEvent>,
+    member: mpsc::Receiver<Outbound>,
+    kicked: CancellationToken,
+    stop: CancellationToken,
+}
+
+/// A hub with one member in `general` and a delivery task whose events the test sends; the
+/// store's own announcements are dropped, as if pub/sub lost them all.
+async fn fixture(queue: usize) -> Fixture {
+    let (store_events, mut lost) = mpsc::channel(1024);
+    tokio::spawn(async move { while lost.recv().await.is_some() {} });
+    let store = Store::Memory(Arc::new(MemoryStore::new(100, store_events)));
+    let (hub, starts) = Hub::new();
+    let (tx, member) = mpsc::channel(queue);
+    let kicked = CancellationToken::new();
+    let handle = ConnHandle {
+        tx,
+        kicked: kicked.clone(),
+    };
+    let room: Arc<str> = "general".into();
+    hub.join(&room, 1, handle);
+    let (events, events_rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    tokio::spawn(run_delivery(
+        hub.clone(),
+        store.clone(),
+        events_rx,
+        starts,
+        stop.clone(),
+    ));
+    let page = store.history("general", None).await.unwrap();
+    hub.started(room, page.epoch.into(), page.head).await;
+    Fixture {
+        hub,
+        store,
+        events,
+        member,
+        kicked,
+        stop,
+    }
+}
+
+impl Fixture {
+    /// Store a message and return the event pub/sub would have carried for it.
+    async fn append(&self, client_id: &str) -> StoreEvent {
+        let stored = self
+            .store
+            .append(&NewMessage {
+                room: "general",
+                name: "ann",
+                client_id,
+                id: client_id,
+                time_ms: 0,
+                frame_prefix: r#"{"type":"message","offset":"#,
+            })
+            .await
+            .unwrap();
+        let epoch = self.store.history("general", None).await.unwrap().epoch;
+        StoreEvent::Message {
+            epoch: epoch.into(),
+            room: "general".into(),
+            offset: stored.offset,
+            time_ms: 0,
+            frame: format!("frame {}", stored.offset).into(),
+        }
+    }
+
+    async fn next_offset(&mut self) -> u64 {
+        let out = tokio::time::timeout(Duration::from_secs(5), self.member.recv())
+            .await
+            .expect("a delivery")
+            .expect("queue open");
+        match out {
+            Outbound::Message { offset, .. } => offset,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn lost_notifications_are_filled_from_the_store_in_order_once() {
+    let mut f = fixture(16).await;
+    f.append("c1").await;
+    f.append("c2").await;
+    let third = f.append("c3").await;
+    // Only the third notification arrives: 1 and 2 come from the stream first.
+    f.events.send(third.clone()).await.unwrap();
+    assert_eq!(
+        [
+            f.next_offset().await,
+            f.next_offset().await,
+            f.next_offset().await
+        ],
+        [1, 2, 3]
+    );
+    // A repeated notification is not delivered again; the next new one is.
+    f.events.send(third).await.unwrap();
+    let fourth = f.append("c4").await;
+    f.events.send(fourth).await.unwrap();
+    assert_eq!(f.next_offset().await, 4);
+    assert!(f.member.try_recv().is_err(), "nothing else queued");
+    f.stop.cancel();
+}
+
+#[tokio::test]
+async fn a_resubscription_backfills_what_was_missed() {
+    let mut f = fixture(16).await;
+    f.append("c1").await;
+    f.append("c2").await;
+    f.events.send(StoreEvent::Resubscribed).await.unwrap();
+    assert_eq!([f.next_offset().await, f.next_offset().await], [1, 2]);
+    f.stop.cancel();
+}
+
+#[tokio::test]
+async fn a_full_queue_kicks_the_member_instead_of_growing() {
+    let f = fixture(2).await;
+    for c in ["c1", "c2", "c3"] {
+        let event = f.append(c).await;
+        f.events.send(event).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(5), f.kicked.cancelled())
+        .await
+        .expect("the member is kicked as a slow consumer");
+    assert_eq!(f.hub.local_count("general"), 1, "the hub only kicks; the session closes itself and leaves");
+    f.stop.cancel();
+}

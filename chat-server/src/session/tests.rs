@@ -1,0 +1,132 @@
+//! The session loop over in-memory channels instead of a socket: the same state machine the
+//! WebSocket drives, observable frame by frame.
+
+use std::convert::Infallible;
+
+use clap::Parser;
+use futures_util::{sink, stream};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::{Config, build_state};
+
+/// The test's end of a session: what it sends in, what comes out, and the session task.
+struct Peer {
+    to_server: mpsc::Sender<Message>,
+    from_server: mpsc::Receiver<Message>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start(flags: &[&str]) -> Peer {
+    let mut argv = vec!["chat-server"];
+    argv.extend_from_slice(flags);
+    let state = build_state(Config::parse_from(argv)).await.unwrap();
+    let (to_server, inbound) = mpsc::channel::<Message>(64);
+    let (outbound, from_server) = mpsc::channel::<Message>(1024);
+    let input = Box::pin(stream::unfold(inbound, |mut rx| async move {
+        rx.recv().await.map(|m| (Ok::<_, Infallible>(m), rx))
+    }));
+    let output = Box::pin(sink::unfold(outbound, |tx, m: Message| async move {
+        tx.send(m).await.map_err(|_| ())?;
+        Ok::<_, ()>(tx)
+    }));
+    let session = Session::new(state);
+    let task = tokio::spawn(session.run(output, input, CancellationToken::new()));
+    Peer {
+        to_server,
+        from_server,
+        task,
+    }
+}
+
+impl Peer {
+    async fn send(&self, v: Value) {
+        self.to_server
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn recv(&mut self) -> Message {
+        tokio::time::timeout(Duration::from_secs(5), self.from_server.recv())
+            .await
+            .expect("a frame")
+            .expect("session open")
+    }
+
+    /// The next text frame of a type, skipping others (e.g. `rooms` pushes).
+    async fn expect(&mut self, kind: &str) -> Value {
+        loop {
+            if let Message::Text(t) = self.recv().await {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == kind {
+                    return v;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn hello_join_send_over_channels_and_the_loop_ends_with_its_input() {
+    let mut peer = start(&[]).await;
+    peer.send(json!({"type":"hello","name":" Ann ","email":"ann@example.com"}))
+        .await;
+    let welcome = peer.expect("welcome").await;
+    assert_eq!(welcome["name"], "Ann", "names are trimmed: {welcome}");
+    assert_eq!(welcome["protocol"], 1);
+    peer.send(json!({"type":"join","room":"general"})).await;
+    let joined = peer.expect("joined").await;
+    assert_eq!(joined["recovered"], true, "{joined}");
+    peer.send(json!({"type":"send","room":"general","content":"hi","client_id":"c-1"}))
+        .await;
+    let ack = peer.expect("ack").await;
+    assert_eq!(
+        (ack["offset"].as_u64(), ack["duplicate"].as_bool()),
+        (Some(1), Some(false))
+    );
+    let message = peer.expect("message").await;
+    assert_eq!(
+        (message["content"].as_str(), message["id"].clone()),
+        (Some("hi"), ack["id"].clone())
+    );
+
+    drop(peer.to_server);
+    tokio::time::timeout(Duration::from_secs(5), peer.task)
+        .await
+        .expect("the session ends when its input ends")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn binary_frames_are_refused_and_abuse_ends_in_a_policy_close() {
+    let mut peer = start(&[]).await;
+    for _ in 0..ABUSE_LIMIT {
+        peer.to_server
+            .send(Message::Binary(vec![0u8; 4].into()))
+            .await
+            .unwrap();
+    }
+    let mut codes = Vec::new();
+    let close = loop {
+        match peer.recv().await {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "error" {
+                    codes.push(v["code"].as_str().unwrap().to_owned());
+                }
+            }
+            Message::Close(frame) => break frame.expect("a close frame has a code"),
+            _ => {}
+        }
+    };
+    assert_eq!(close.code, close::POLICY);
+    assert!(
+        !codes.is_empty() && codes.iter().all(|c| c == "binary_unsupported"),
+        "{codes:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), peer.task)
+        .await
+        .expect("the session ends after closing")
+        .unwrap();
+}
