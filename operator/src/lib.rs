@@ -14,6 +14,8 @@ pub mod validate;
 pub mod web;
 
 #[cfg(test)]
+mod crd_tests;
+#[cfg(test)]
 pub(crate) mod fixtures;
 
 use std::sync::Arc;
