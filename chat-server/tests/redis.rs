@@ -308,3 +308,47 @@ async fn a_redis_restart_during_traffic_loses_no_acknowledged_message() {
     let history = joined["messages"].as_array().unwrap();
     assert_eq!(offsets(history), (1..=TOTAL as u64).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_redis_that_lost_its_data_is_never_a_silent_gap() {
+    // No persistence: a restart loses every room's history, and the epoch changes.
+    let mut redis = RedisServer::start(false).await;
+    let servers = replicas(2, &redis.url(), "chatapp").await;
+    let mut stay = Client::hello(&servers[1].ws_url(), "Stay").await;
+    stay.join("general").await;
+    let mut ann = Client::hello(&servers[0].ws_url(), "Ann").await;
+    let joined = ann.join("general").await;
+    for i in 1..=3 {
+        ann.say("general", &format!("old {i}"), &format!("old-{i}"))
+            .await;
+    }
+    assert_eq!(offsets(&stay.messages("general", 3).await), [1, 2, 3]);
+    drop(ann);
+
+    redis.restart().await;
+    for s in &servers {
+        wait_status(&http(s, "/readyz"), 200).await;
+    }
+    // A client coming back with its old position is told plainly that recovery is impossible.
+    let mut ann = Client::hello(&servers[0].ws_url(), "Ann").await;
+    ann.send(json!({"type":"join","room":"general",
+        "since":{"epoch":joined["epoch"],"offset":3}}))
+        .await;
+    let rejoined = ann
+        .expect_where(|v| v["type"] == "joined" || v["type"] == "error")
+        .await;
+    assert_eq!(rejoined["recovered"], false, "{rejoined}");
+    assert_ne!(rejoined["epoch"], joined["epoch"], "{rejoined}");
+
+    // A member that stayed connected is told to resync, then sees the new epoch from offset 1.
+    let ack = ann.say("general", "new 1", "new-1").await;
+    assert_eq!(ack["offset"], 1, "{ack}");
+    let resync = stay.expect("resync").await;
+    assert_eq!(resync["epoch"], rejoined["epoch"], "{resync}");
+    let fresh = stay.messages("general", 1).await.remove(0);
+    assert_eq!(
+        (fresh["content"].as_str(), fresh["offset"].as_u64()),
+        (Some("new 1"), Some(1)),
+        "{fresh}"
+    );
+}

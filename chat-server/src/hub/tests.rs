@@ -131,6 +131,10 @@ async fn a_full_queue_kicks_the_member_instead_of_growing() {
     tokio::time::timeout(Duration::from_secs(5), f.kicked.cancelled())
         .await
         .expect("the member is kicked as a slow consumer");
-    assert_eq!(f.hub.local_count("general"), 1, "the hub only kicks; the session closes itself and leaves");
+    assert_eq!(
+        f.hub.local_count("general"),
+        1,
+        "the hub only kicks; the session closes itself and leaves"
+    );
     f.stop.cancel();
 }

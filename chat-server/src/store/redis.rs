@@ -7,7 +7,9 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
-use redis::{Script, aio::ConnectionManager};
+use redis::{
+    Cmd, FromRedisValue, RedisError, RedisResult, Script, ScriptInvocation, aio::ConnectionManager,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -142,6 +144,14 @@ struct Scripts {
     rooms: Script,
 }
 
+/// Extra attempts of a command that failed on a dead connection, and the first pause.
+const RETRIES: u32 = 2;
+const RETRY_DELAY: Duration = Duration::from_millis(25);
+
+fn is_transient(e: &RedisError) -> bool {
+    e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal()
+}
+
 impl RedisStore {
     /// Connect (the connection manager reconnects by itself afterwards).
     pub async fn connect(
@@ -176,6 +186,42 @@ impl RedisStore {
         })
     }
 
+    /// Runs a script, again when the connection turned out to be dead (the manager reconnects
+    /// in the background, so the first command after a Redis restart fails). Every script
+    /// retried here is safe to run twice: an append is idempotent per client id, the others
+    /// only read, refresh or set-if-absent. `create_room` is not retried (it would turn
+    /// "created" into "exists").
+    async fn run<T: FromRedisValue>(&self, inv: &ScriptInvocation<'_>) -> RedisResult<T> {
+        let mut delay = RETRY_DELAY;
+        let mut attempt = 0;
+        loop {
+            match inv.invoke_async(&mut self.conn.clone()).await {
+                Err(e) if attempt < RETRIES && is_transient(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs a read-only command, retrying like [`Self::run`].
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        let mut delay = RETRY_DELAY;
+        let mut attempt = 0;
+        loop {
+            match cmd.query_async(&mut self.conn.clone()).await {
+                Err(e) if attempt < RETRIES && is_transient(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn key(&self, parts: &[&str]) -> String {
         let mut k = self.prefix.clone();
         for p in parts {
@@ -192,22 +238,23 @@ impl RedisStore {
     pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
         let room = msg.room;
         let reply: Vec<String> = self
-            .scripts
-            .append
-            .key(self.key(&["room", room, "stream"]))
-            .key(self.key(&["room", room, "seq"]))
-            .key(self.key(&["room", room, "epoch"]))
-            .key(self.key(&["room", room, "idem", msg.name, msg.client_id]))
-            .key(self.key(&["rooms"]))
-            .arg(msg.frame_prefix)
-            .arg(self.history_len)
-            .arg(IDEMPOTENCY_TTL_SECS)
-            .arg(new_epoch())
-            .arg(self.channel())
-            .arg(room)
-            .arg(msg.id)
-            .arg(msg.time_ms)
-            .invoke_async(&mut self.conn.clone())
+            .run(
+                self.scripts
+                    .append
+                    .key(self.key(&["room", room, "stream"]))
+                    .key(self.key(&["room", room, "seq"]))
+                    .key(self.key(&["room", room, "epoch"]))
+                    .key(self.key(&["room", room, "idem", msg.name, msg.client_id]))
+                    .key(self.key(&["rooms"]))
+                    .arg(msg.frame_prefix)
+                    .arg(self.history_len)
+                    .arg(IDEMPOTENCY_TTL_SECS)
+                    .arg(new_epoch())
+                    .arg(self.channel())
+                    .arg(room)
+                    .arg(msg.id)
+                    .arg(msg.time_ms),
+            )
             .await?;
         let corrupt = || StoreError::Corrupt(format!("append reply {reply:?}"));
         let [dup, stored] = reply.as_slice() else {
@@ -223,16 +270,17 @@ impl RedisStore {
 
     pub(super) async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {
         let reply: Vec<String> = self
-            .scripts
-            .history
-            .key(self.key(&["room", room, "stream"]))
-            .key(self.key(&["room", room, "seq"]))
-            .key(self.key(&["room", room, "epoch"]))
-            .arg(new_epoch())
-            .arg(self.history_len)
-            .arg(since.map_or("", |s| s.epoch.as_str()))
-            .arg(since.map_or(0, |s| s.offset))
-            .invoke_async(&mut self.conn.clone())
+            .run(
+                self.scripts
+                    .history
+                    .key(self.key(&["room", room, "stream"]))
+                    .key(self.key(&["room", room, "seq"]))
+                    .key(self.key(&["room", room, "epoch"]))
+                    .arg(new_epoch())
+                    .arg(self.history_len)
+                    .arg(since.map_or("", |s| s.epoch.as_str()))
+                    .arg(since.map_or(0, |s| s.offset)),
+            )
             .await?;
         let mut it = reply.into_iter();
         let (Some(epoch), Some(head), Some(recovered)) = (it.next(), it.next(), it.next()) else {
@@ -250,13 +298,14 @@ impl RedisStore {
 
     pub(super) async fn range(&self, room: &str, after: u64) -> Result<Range> {
         let reply: Vec<String> = self
-            .scripts
-            .range
-            .key(self.key(&["room", room, "stream"]))
-            .key(self.key(&["room", room, "epoch"]))
-            .arg(after)
-            .arg(self.history_len)
-            .invoke_async(&mut self.conn.clone())
+            .run(
+                self.scripts
+                    .range
+                    .key(self.key(&["room", room, "stream"]))
+                    .key(self.key(&["room", room, "epoch"]))
+                    .arg(after)
+                    .arg(self.history_len),
+            )
             .await?;
         let mut it = reply.into_iter();
         let epoch = it.next().unwrap_or_default();
@@ -294,10 +343,8 @@ impl RedisStore {
         if name == DEFAULT_ROOM {
             return Ok(true);
         }
-        let found: bool = redis::cmd("SISMEMBER")
-            .arg(self.key(&["rooms"]))
-            .arg(name)
-            .query_async(&mut self.conn.clone())
+        let found: bool = self
+            .query(redis::cmd("SISMEMBER").arg(self.key(&["rooms"])).arg(name))
             .await?;
         Ok(found)
     }
@@ -316,20 +363,21 @@ impl RedisStore {
         for (room, n) in counts {
             inv.arg(room).arg(*n);
         }
-        let _: i64 = inv.invoke_async(&mut self.conn.clone()).await?;
+        let _: i64 = self.run(&inv).await?;
         Ok(())
     }
 
     pub(super) async fn rooms(&self) -> Result<Vec<RoomInfo>> {
         let reply: Vec<String> = self
-            .scripts
-            .rooms
-            .key(self.key(&["instances"]))
-            .key(self.key(&["rooms"]))
-            .arg(self.presence_ttl.as_millis() as u64)
-            .arg(&self.prefix)
-            .arg(DEFAULT_ROOM)
-            .invoke_async(&mut self.conn.clone())
+            .run(
+                self.scripts
+                    .rooms
+                    .key(self.key(&["instances"]))
+                    .key(self.key(&["rooms"]))
+                    .arg(self.presence_ttl.as_millis() as u64)
+                    .arg(&self.prefix)
+                    .arg(DEFAULT_ROOM),
+            )
             .await?;
         let mut rooms = Vec::with_capacity(reply.len() / 2);
         let mut it = reply.into_iter();

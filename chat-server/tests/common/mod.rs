@@ -209,7 +209,12 @@ impl ServerProcess {
             .args(["--listen", &listen, "--shutdown-grace-secs", "2"])
             .args(args)
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            // Logs go to stdout; CHATAPP_TEST_LOGS=1 shows them when a test needs explaining.
+            .stdout(if std::env::var_os("CHATAPP_TEST_LOGS").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true)
             .spawn()
             .unwrap();
