@@ -1,0 +1,570 @@
+//! End to end against a real cluster, opt-in: `CHATAPP_E2E_KUBECONFIG=~/.kube/config cargo test -p
+//! operator --test e2e`. Without it this prints "skipped" and checks nothing (it is a
+//! `harness = false` test, so a skip is not reported as a passed test).
+//!
+//! It applies the CRD (server-side apply, left installed afterwards), makes a fresh namespace with
+//! the bundle's ServiceAccount/Role/RoleBinding, and runs the operator binary out of the cluster
+//! *impersonating that ServiceAccount*, so the least-privilege RBAC is what is exercised. Then:
+//! the default ChatApp appears, a ChatApp's children appear with owner references, status is
+//! written, the scale subresource scales it and removes the PDB at one replica, a deleted child
+//! comes back, a settings change changes the pod template's config hash, a taken NodePort shows
+//! in status, invalid specs are refused by the API server, and deleting the ChatApp
+//! garbage-collects its children. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
+//! and for the chat and Locust to answer through the API server's service proxy; images come from
+//! `CHATAPP_E2E_CHAT_IMAGE` / `CHATAPP_E2E_LOCUST_IMAGE` (kind/minikube: load them first).
+//! The kubeconfig's user needs cluster-admin (to create the CRD and to impersonate).
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, CustomResourceExt, Resource, ResourceExt};
+use operator::bundle::{NAME as OPERATOR, role, role_binding, service_account};
+use operator::crd::ChatApp;
+use serde_json::{Value, json};
+
+const SKIP: &str =
+    "skipped: CHATAPP_E2E_KUBECONFIG not set (nothing was checked against a cluster)";
+
+fn main() {
+    let Some(kubeconfig) = std::env::var_os("CHATAPP_E2E_KUBECONFIG") else {
+        println!("{SKIP}");
+        return;
+    };
+    let pods = std::env::var("CHATAPP_E2E_PODS").is_ok_and(|v| v == "1");
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let outcome = runtime.block_on(async move {
+        let e2e = E2e::start(PathBuf::from(kubeconfig), pods).await;
+        let ns = e2e.ns.clone();
+        let client = e2e.client.clone();
+        // Run the checks in a task so an assertion failure still lets us clean up.
+        let result = tokio::spawn(e2e.run()).await;
+        let namespaces: Api<Namespace> = Api::all(client);
+        let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+        println!("cleanup: namespace {ns} deleted; the CRD chatapps.chatapp.dev is left installed");
+        result
+    });
+    match outcome {
+        Ok(()) => println!("e2e: all checks passed"),
+        Err(err) => {
+            eprintln!("e2e: FAILED: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The operator process; killed when dropped.
+struct OperatorProcess(Child);
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct E2e {
+    client: Client,
+    ns: String,
+    kubeconfig: PathBuf,
+    pods: bool,
+    limit: Duration,
+}
+
+fn ok(what: &str) {
+    println!("ok: {what}");
+}
+
+/// Polls `probe` every second until it returns Ok, or panics with its last error after `limit`.
+/// A bound for a real cluster, not a timing assertion.
+async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(last) if start.elapsed() > limit => {
+                panic!("{what}: still not true after {limit:?}: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
+
+fn chatapp(name: &str, spec: Value) -> ChatApp {
+    serde_json::from_value(json!({
+        "apiVersion": "chatapp.dev/v1alpha1",
+        "kind": "ChatApp",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .expect("a ChatApp")
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+impl E2e {
+    async fn start(kubeconfig: PathBuf, pods: bool) -> Self {
+        let config = Kubeconfig::read_from(&kubeconfig).expect("CHATAPP_E2E_KUBECONFIG readable");
+        let config = kube::Config::from_custom_kubeconfig(config, &KubeConfigOptions::default())
+            .await
+            .expect("kubeconfig usable");
+        let client = Client::try_from(config).expect("client");
+        let ns = format!("chatapp-e2e-{}", std::process::id());
+        let limit = Duration::from_secs(if pods { 300 } else { 120 });
+        E2e {
+            client,
+            ns,
+            kubeconfig,
+            pods,
+            limit,
+        }
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    async fn run(self) {
+        self.install().await;
+        let log = std::env::temp_dir().join(format!("{}-operator.log", self.ns));
+        let _operator = self.spawn_operator(&log);
+        println!("operator log: {}", log.display());
+        self.default_chatapp_is_created().await;
+        let uid = self.children_appear().await;
+        self.scale_subresource_works(&uid).await;
+        self.deleted_child_comes_back().await;
+        self.settings_change_rolls_pods().await;
+        self.taken_node_port_is_explained().await;
+        self.invalid_specs_are_refused().await;
+        if self.pods {
+            self.chat_and_locust_answer().await;
+        } else {
+            println!(
+                "not checked: pod readiness and reachability (set CHATAPP_E2E_PODS=1 on a cluster whose nodes can run the images)"
+            );
+        }
+        self.deletion_collects_children().await;
+    }
+
+    async fn install(&self) {
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let params = PatchParams::apply("chatapp-e2e").force();
+        let crd = ChatApp::crd();
+        let name = crd.name_any();
+        crds.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .expect("the CRD is accepted (structural schema, CEL rules within cost budget)");
+        eventually("CRD established", self.limit, || async {
+            let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
+            let established = crd.status.and_then(|s| s.conditions).is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
+            established
+                .then_some(())
+                .ok_or_else(|| "not yet".to_owned())
+        })
+        .await;
+        ok("CRD applied and established");
+
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let mut namespace = Namespace::default();
+        namespace.metadata.name = Some(self.ns.clone());
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("create the test namespace");
+        let pp = PostParams::default();
+        self.api().create(&pp, &service_account()).await.unwrap();
+        self.api().create(&pp, &role()).await.unwrap();
+        self.api().create(&pp, &role_binding()).await.unwrap();
+        ok(&format!(
+            "namespace {} with the bundle's RBAC (RoleBinding subject without namespace)",
+            self.ns
+        ));
+    }
+
+    fn spawn_operator(&self, log: &Path) -> OperatorProcess {
+        let log = std::fs::File::create(log).expect("operator log file");
+        let user = format!("system:serviceaccount:{}:{OPERATOR}", self.ns);
+        let child = Command::new(env!("CARGO_BIN_EXE_operator"))
+            .args(["run", "--namespace", &self.ns, "--listen", "127.0.0.1:0"])
+            .args(["--ensure-default", "--log-format", "pretty"])
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBE_RS_DEBUG_IMPERSONATE_USER", &user)
+            .env("RUST_LOG", "info,operator=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the operator binary");
+        ok(&format!("operator running out of cluster as {user}"));
+        OperatorProcess(child)
+    }
+
+    async fn default_chatapp_is_created(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let app = eventually(
+            "the operator creates ChatApp default",
+            self.limit,
+            || async {
+                apps.get_opt("default")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| "absent".to_owned())
+            },
+        )
+        .await;
+        assert_eq!(app.spec.service.node_port, Some(30222), "{:?}", app.spec);
+        ok("default ChatApp created by the operator (NodePort 30222)");
+        // Not needed further; it may even clash with an installed chatapp on 30222.
+        apps.delete("default", &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+
+    fn e2e_spec(&self) -> Value {
+        json!({
+            "replicas": 2,
+            "image": env_or("CHATAPP_E2E_CHAT_IMAGE", operator::crd::DEFAULT_CHAT_IMAGE),
+            "imagePullPolicy": env_or("CHATAPP_E2E_PULL_POLICY", "IfNotPresent"),
+            "loadTest": {
+                "enabled": true, "users": 5, "spawnRate": 1,
+                "image": env_or("CHATAPP_E2E_LOCUST_IMAGE", operator::crd::DEFAULT_LOCUST_IMAGE),
+            },
+        })
+    }
+
+    /// Creates ChatApp `e2e` and returns its uid once every child exists, owned by it.
+    async fn children_appear(&self) -> String {
+        let apps: Api<ChatApp> = self.api();
+        let app = apps
+            .create(&PostParams::default(), &chatapp("e2e", self.e2e_spec()))
+            .await
+            .expect("create ChatApp e2e");
+        let uid = app.uid().unwrap();
+        let owned = |meta: &kube::api::ObjectMeta| -> Result<(), String> {
+            let owner = meta.owner_references.iter().flatten().next();
+            match owner {
+                Some(o) if o.uid == uid && o.controller == Some(true) => Ok(()),
+                other => Err(format!("{:?}: owner {other:?}", meta.name)),
+            }
+        };
+        eventually("children of e2e", self.limit, || async {
+            let e = |err: kube::Error| err.to_string();
+            for name in ["e2e", "e2e-redis", "e2e-locust"] {
+                let d = self.api::<Deployment>().get(name).await.map_err(e)?;
+                owned(&d.metadata)?;
+                let s = self.api::<Service>().get(name).await.map_err(e)?;
+                owned(&s.metadata)?;
+            }
+            owned(
+                &self
+                    .api::<PodDisruptionBudget>()
+                    .get("e2e")
+                    .await
+                    .map_err(e)?
+                    .metadata,
+            )?;
+            let cm = self.api::<ConfigMap>().get("e2e-locust").await.map_err(e)?;
+            owned(&cm.metadata)?;
+            Ok(())
+        })
+        .await;
+        ok("children created with controller owner references (chat, redis, PDB, Locust)");
+        let status = eventually("status of e2e", self.limit, || async {
+            let app = apps.get("e2e").await.map_err(|e| e.to_string())?;
+            let status = app.status.clone().unwrap_or_default();
+            let types: Vec<&str> = status.conditions.iter().map(|c| c.type_.as_str()).collect();
+            let complete = status.observed_generation == app.metadata.generation
+                && status.selector.is_some()
+                && status.node_port.is_some()
+                && status.load_test_node_port.is_some()
+                && ["Ready", "Progressing", "Degraded"]
+                    .iter()
+                    .all(|t| types.contains(t));
+            complete
+                .then_some(status.clone())
+                .ok_or(format!("{status:?}"))
+        })
+        .await;
+        ok(&format!(
+            "status written: nodePort {:?}, Locust nodePort {:?}, selector {:?}",
+            status.node_port, status.load_test_node_port, status.selector
+        ));
+        uid
+    }
+
+    async fn deployment_replicas(&self, want: i32) {
+        eventually(&format!("Deployment e2e at {want}"), self.limit, || async {
+            let d = self.api::<Deployment>().get("e2e").await;
+            let replicas = d.map_err(|e| e.to_string())?.spec.and_then(|s| s.replicas);
+            (replicas == Some(want))
+                .then_some(())
+                .ok_or(format!("{replicas:?}"))
+        })
+        .await;
+    }
+
+    async fn scale_subresource_works(&self, _uid: &str) {
+        let apps: Api<ChatApp> = self.api();
+        let scale = |n: i32| json!({"spec": {"replicas": n}});
+        // What `kubectl scale chatapp/e2e --replicas=3` and an HPA do.
+        apps.patch_scale("e2e", &PatchParams::default(), &Patch::Merge(scale(3)))
+            .await
+            .expect("scale subresource");
+        self.deployment_replicas(3).await;
+        let s = apps.get_scale("e2e").await.unwrap();
+        let selector = s.status.and_then(|st| st.selector).unwrap_or_default();
+        assert!(
+            selector.contains("app.kubernetes.io/instance=e2e"),
+            "{selector}"
+        );
+        ok("scale subresource: 3 replicas, selector for HPAs");
+        apps.patch_scale("e2e", &PatchParams::default(), &Patch::Merge(scale(1)))
+            .await
+            .unwrap();
+        self.deployment_replicas(1).await;
+        eventually("PDB removed at one replica", self.limit, || async {
+            let pdb = self.api::<PodDisruptionBudget>().get_opt("e2e").await;
+            match pdb.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(_) => Err("still there".to_owned()),
+            }
+        })
+        .await;
+        apps.patch_scale("e2e", &PatchParams::default(), &Patch::Merge(scale(2)))
+            .await
+            .unwrap();
+        self.deployment_replicas(2).await;
+        ok("scaled to 1 (PDB removed) and back to 2");
+    }
+
+    async fn deleted_child_comes_back(&self) {
+        let services: Api<Service> = self.api();
+        let old = services.get("e2e").await.unwrap().uid();
+        services
+            .delete("e2e", &DeleteParams::default())
+            .await
+            .unwrap();
+        eventually("Service e2e recreated", self.limit, || async {
+            let svc = services.get_opt("e2e").await.map_err(|e| e.to_string())?;
+            match svc {
+                Some(s) if s.uid() != old && s.metadata.deletion_timestamp.is_none() => Ok(()),
+                other => Err(format!("{:?}", other.map(|s| s.uid()))),
+            }
+        })
+        .await;
+        ok("a Service deleted by hand is recreated");
+    }
+
+    fn config_hash(d: &Deployment) -> Option<String> {
+        let template = d.spec.as_ref()?.template.metadata.as_ref()?;
+        template
+            .annotations
+            .as_ref()?
+            .get("chatapp.dev/config-hash")
+            .cloned()
+    }
+
+    async fn settings_change_rolls_pods(&self) {
+        let deployments: Api<Deployment> = self.api();
+        let before = Self::config_hash(&deployments.get("e2e").await.unwrap());
+        assert!(before.is_some(), "the pod template carries a config hash");
+        let apps: Api<ChatApp> = self.api();
+        let patch = json!({"spec": {"chat": {"historyLen": 500}}});
+        apps.patch("e2e", &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .unwrap();
+        let after = eventually("config hash changes", self.limit, || async {
+            let d = deployments.get("e2e").await.map_err(|e| e.to_string())?;
+            let hash = Self::config_hash(&d);
+            (hash != before).then_some(d).ok_or(format!("{hash:?}"))
+        })
+        .await;
+        let env = after.spec.unwrap().template.spec.unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap_or_default();
+        let history = env.iter().find(|e| e.name == "CHATAPP_HISTORY_LEN");
+        assert_eq!(
+            history.and_then(|e| e.value.as_deref()),
+            Some("500"),
+            "{env:?}"
+        );
+        ok("a settings change changes the pod template (config hash, env): the pods roll");
+    }
+
+    async fn taken_node_port_is_explained(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let taken = apps.get("e2e").await.unwrap().status.unwrap().node_port;
+        let spec = json!({"replicas": 0, "service": {"type": "NodePort", "nodePort": taken}});
+        apps.create(&PostParams::default(), &chatapp("clash", spec))
+            .await
+            .unwrap();
+        let message = eventually("Degraded on a taken NodePort", self.limit, || async {
+            let app = apps.get("clash").await.map_err(|e| e.to_string())?;
+            let status = app.status.unwrap_or_default();
+            let degraded = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Degraded" && c.status == "True");
+            degraded
+                .map(|c| c.message.clone())
+                .ok_or(format!("{:?}", status.conditions))
+        })
+        .await;
+        assert!(message.contains("allocated"), "{message}");
+        apps.delete("clash", &DeleteParams::default())
+            .await
+            .unwrap();
+        ok(&format!("a taken NodePort shows in status: {message}"));
+    }
+
+    async fn invalid_specs_are_refused(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let cases = [
+            ("bad-replicas", json!({"replicas": 101}), "replicas"),
+            (
+                "bad-port",
+                json!({"service": {"type": "ClusterIP", "nodePort": 30500}}),
+                "service.nodePort",
+            ),
+            (
+                "bad-redis",
+                json!({"redis": {"managed": {}, "external": {"urlSecretRef": {"name": "x"}}}}),
+                "mutually exclusive",
+            ),
+            (
+                "bad-frames",
+                json!({"chat": {"maxContentBytes": 100000, "maxFrameBytes": 65536}}),
+                "maxFrameBytes",
+            ),
+            (
+                "bad-locust",
+                json!({"loadTest": {"users": 1, "spawnRate": 2}}),
+                "spawnRate",
+            ),
+            ("1-bad-name", json!({}), "metadata.name"),
+        ];
+        for (name, spec, field) in cases {
+            match apps
+                .create(&PostParams::default(), &chatapp(name, spec))
+                .await
+            {
+                Err(kube::Error::Api(status)) if status.code == 422 => {
+                    assert!(status.message.contains(field), "{name}: {}", status.message);
+                }
+                other => panic!("{name} was not refused: {other:?}"),
+            }
+        }
+        ok("invalid specs refused by the API server with the field named");
+    }
+
+    async fn chat_and_locust_answer(&self) {
+        let apps: Api<ChatApp> = self.api();
+        eventually("ChatApp e2e Ready", self.limit, || async {
+            let app = apps.get("e2e").await.map_err(|e| e.to_string())?;
+            let status = app.status.unwrap_or_default();
+            let ready = status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            ready
+                .then_some(())
+                .ok_or(format!("{:?}", status.conditions))
+        })
+        .await;
+        ok("ChatApp Ready: chat-server pods ready on the managed Redis");
+        let proxy = |service: &str, path: &str| {
+            format!(
+                "/api/v1/namespaces/{}/services/{service}/proxy{path}",
+                self.ns
+            )
+        };
+        for path in ["/healthz", "/readyz", "/api/rooms"] {
+            let url = proxy("e2e:http", path);
+            let body = eventually(&format!("GET {url}"), self.limit, || async {
+                let request = axum::http::Request::get(url.clone())
+                    .body(Vec::new())
+                    .unwrap();
+                self.client
+                    .request_text(request)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+            if path == "/api/rooms" {
+                assert!(body.contains("rooms"), "{body}");
+            }
+        }
+        ok("the chat answers /healthz, /readyz and /api/rooms through its Service");
+        let url = proxy("e2e-locust:web", "/");
+        eventually("Locust web UI", self.limit, || async {
+            let request = axum::http::Request::get(url.clone())
+                .body(Vec::new())
+                .unwrap();
+            self.client
+                .request_text(request)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        ok("the Locust web UI answers through its Service");
+    }
+
+    async fn deletion_collects_children(&self) {
+        let apps: Api<ChatApp> = self.api();
+        apps.delete("e2e", &DeleteParams::default()).await.unwrap();
+        let selector = ListParams::default().labels("app.kubernetes.io/instance=e2e");
+        eventually("children garbage-collected", self.limit, || async {
+            let e = |err: kube::Error| err.to_string();
+            let left = [
+                self.api::<Deployment>()
+                    .list(&selector)
+                    .await
+                    .map_err(e)?
+                    .items
+                    .len(),
+                self.api::<Service>()
+                    .list(&selector)
+                    .await
+                    .map_err(e)?
+                    .items
+                    .len(),
+                self.api::<ConfigMap>()
+                    .list(&selector)
+                    .await
+                    .map_err(e)?
+                    .items
+                    .len(),
+                self.api::<PodDisruptionBudget>()
+                    .list(&selector)
+                    .await
+                    .map_err(e)?
+                    .items
+                    .len(),
+            ];
+            (left == [0; 4])
+                .then_some(())
+                .ok_or(format!("{left:?} left"))
+        })
+        .await;
+        ok("deleting the ChatApp garbage-collects every child");
+    }
+}
