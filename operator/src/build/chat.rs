@@ -173,6 +173,8 @@ pub fn chat_deployment(app: &ChatApp) -> Deployment {
                     containers: vec![chat_container(app)],
                     security_context: Some(pod_security(CHAT_UID)),
                     automount_service_account_token: Some(false),
+                    // No per-Service variables (a chat named chatapp would get CHATAPP_REDIS_PORT & co).
+                    enable_service_links: Some(false),
                     termination_grace_period_seconds: Some(termination_grace(app)),
                     node_selector: spec.node_selector.clone(),
                     tolerations: spec.tolerations.clone(),

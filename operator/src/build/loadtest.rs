@@ -66,11 +66,18 @@ pub fn locust_deployment(app: &ChatApp) -> Deployment {
         image_pull_policy: Some(app.spec.image_pull_policy.as_str().into()),
         args: Some(locust_args(app)),
         // Python and Locust write caches under $HOME and /tmp; the root filesystem is read-only.
-        env: Some(vec![EnvVar {
-            name: "HOME".into(),
-            value: Some("/tmp".into()),
-            ..Default::default()
-        }]),
+        env: Some(vec![
+            EnvVar {
+                name: "HOME".into(),
+                value: Some("/tmp".into()),
+                ..Default::default()
+            },
+            EnvVar {
+                name: "PYTHONDONTWRITEBYTECODE".into(),
+                value: Some("1".into()),
+                ..Default::default()
+            },
+        ]),
         ports: Some(vec![ContainerPort {
             name: Some("web".into()),
             container_port: LOCUST_PORT,
@@ -123,6 +130,8 @@ pub fn locust_deployment(app: &ChatApp) -> Deployment {
                     containers: vec![container],
                     security_context: Some(pod_security(LOCUST_UID)),
                     automount_service_account_token: Some(false),
+                    // No per-Service variables (a chat named chatapp would get CHATAPP_REDIS_PORT & co).
+                    enable_service_links: Some(false),
                     volumes: Some(vec![
                         Volume {
                             name: "locustfile".into(),

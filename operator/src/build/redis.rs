@@ -119,6 +119,8 @@ pub fn redis_deployment(app: &ChatApp) -> Deployment {
                     containers: vec![redis_container(app, &redis)],
                     security_context: Some(pod_security(REDIS_UID)),
                     automount_service_account_token: Some(false),
+                    // No per-Service variables (a chat named chatapp would get CHATAPP_REDIS_PORT & co).
+                    enable_service_links: Some(false),
                     volumes: Some(vec![data]),
                     ..Default::default()
                 }),

@@ -81,6 +81,7 @@ fn every_pod_meets_restricted_with_read_only_root() {
             assert!(psc.run_as_user.is_some_and(|u| u > 0), "{pod:?}");
             assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault");
             assert!(pod.host_network.is_none() && pod.host_pid.is_none());
+            assert_eq!(pod.enable_service_links, Some(false), "{pod:?}");
             for c in pod
                 .containers
                 .iter()
