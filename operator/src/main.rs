@@ -40,7 +40,15 @@ struct RunArgs {
     #[arg(long, env = "CHATAPP_OPERATOR_NAMESPACE")]
     namespace: Option<String>,
     /// Create the ChatApp `default` (NodePort 30222) in that namespace when it does not exist.
-    #[arg(long, env = "CHATAPP_ENSURE_DEFAULT", default_value_t = false)]
+    /// `--ensure-default` alone means true; `--ensure-default=false` turns it off.
+    #[arg(
+        long,
+        env = "CHATAPP_ENSURE_DEFAULT",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
     ensure_default: bool,
     /// Chat-server image of the default ChatApp.
     #[arg(long, env = "CHATAPP_DEFAULT_IMAGE")]
@@ -125,5 +133,28 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Some(Command::Run(args)) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ensure_default_takes_an_optional_boolean() {
+        assert!(run_args(&["operator", "run", "--ensure-default"]).ensure_default);
+        assert!(run_args(&["operator", "run", "--ensure-default=true"]).ensure_default);
+        assert!(!run_args(&["operator", "run", "--ensure-default=false"]).ensure_default);
+        let args = run_args(&["operator", "run", "--namespace", "chat"]);
+        assert_eq!(args.namespace.as_deref(), Some("chat"));
+        assert!(Cli::try_parse_from(["operator", "run", "--ensure-default=maybe"]).is_err());
     }
 }
