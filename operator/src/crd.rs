@@ -252,7 +252,7 @@ pub struct Persistence {
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalRedis {
-    /// The Secret key holding the URL (redis://[:password@]host:port[/db]).
+    /// The Secret key holding the URL, `redis://[:password@]host:port[/db]`.
     pub url_secret_ref: SecretKeyRef,
 }
 
