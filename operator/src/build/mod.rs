@@ -204,4 +204,6 @@ pub fn stable_hash(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+mod server_tests;
+#[cfg(test)]
 pub(crate) mod tests;
