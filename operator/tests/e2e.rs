@@ -146,8 +146,8 @@ impl E2e {
         let _operator = self.spawn_operator(&log);
         println!("operator log: {}", log.display());
         self.default_chatapp_is_created().await;
-        let uid = self.children_appear().await;
-        self.scale_subresource_works(&uid).await;
+        self.children_appear().await;
+        self.scale_subresource_works().await;
         self.deleted_child_comes_back().await;
         self.settings_change_rolls_pods().await;
         self.taken_node_port_is_explained().await;
@@ -250,8 +250,8 @@ impl E2e {
         })
     }
 
-    /// Creates ChatApp `e2e` and returns its uid once every child exists, owned by it.
-    async fn children_appear(&self) -> String {
+    /// Creates ChatApp `e2e` and waits until every child exists, owned by it, and status is written.
+    async fn children_appear(&self) {
         let apps: Api<ChatApp> = self.api();
         let app = apps
             .create(&PostParams::default(), &chatapp("e2e", self.e2e_spec()))
@@ -307,7 +307,6 @@ impl E2e {
             "status written: nodePort {:?}, Locust nodePort {:?}, selector {:?}",
             status.node_port, status.load_test_node_port, status.selector
         ));
-        uid
     }
 
     async fn deployment_replicas(&self, want: i32) {
@@ -321,7 +320,7 @@ impl E2e {
         .await;
     }
 
-    async fn scale_subresource_works(&self, _uid: &str) {
+    async fn scale_subresource_works(&self) {
         let apps: Api<ChatApp> = self.api();
         let scale = |n: i32| json!({"spec": {"replicas": n}});
         // What `kubectl scale chatapp/e2e --replicas=3` and an HPA do.
@@ -412,7 +411,10 @@ impl E2e {
 
     async fn taken_node_port_is_explained(&self) {
         let apps: Api<ChatApp> = self.api();
-        let taken = apps.get("e2e").await.unwrap().status.unwrap().node_port;
+        // From the Service itself: status may still show the port of the Service deleted above.
+        let service = self.api::<Service>().get("e2e").await.unwrap();
+        let taken = service.spec.unwrap().ports.unwrap()[0].node_port;
+        assert!(taken.is_some(), "the e2e Service has a node port");
         let spec = json!({"replicas": 0, "service": {"type": "NodePort", "nodePort": taken}});
         apps.create(&PostParams::default(), &chatapp("clash", spec))
             .await
