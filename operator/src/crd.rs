@@ -50,9 +50,9 @@ pub const DEFAULT_LOCUST_IMAGE: &str = "ghcr.io/chatapp-dev/locust:0.1.0";
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = kube::core::Rule::new(
-        "size(self.metadata.name) <= 50 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+        "size(self.metadata.name) <= 48 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
     )
-    .message("metadata.name must be a DNS label of at most 50 characters starting with a letter (children add suffixes such as -redis)")
+    .message("metadata.name must be a DNS label of at most 48 characters starting with a letter (children add suffixes such as -locust-master)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ChatAppSpec {
@@ -401,6 +401,13 @@ pub struct LoadTestSpec {
     /// Start the test as soon as Locust is up instead of waiting for the web UI's Start button.
     #[serde(default)]
     pub autostart: bool,
+
+    /// Locust worker pods. 0 (the default) runs Locust standalone: one pod serves the web UI and
+    /// runs every user. With workers, that pod is the master: it serves the UI and spreads the
+    /// users over the workers, for more load than one Python process can make.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 50))]
+    pub workers: i32,
 
     /// Locust image; it needs the websocket-client package (images/locust/Dockerfile).
     #[serde(default = "default_locust_image")]

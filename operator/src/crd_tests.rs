@@ -197,7 +197,7 @@ fn cel_allows_good_specs() {
             "c6",
             json!({"loadTest": {"enabled": true, "users": 5, "spawnRate": 5}}),
         ),
-        object(&"a".repeat(50), json!({})),
+        object(&"a".repeat(48), json!({})),
     ];
     for obj in good {
         assert_eq!(cel(&obj), Vec::<String>::new(), "{obj}");
@@ -230,7 +230,7 @@ fn cel_refuses_bad_specs_naming_the_field() {
             object("c", json!({"loadTest": {"users": 10, "spawnRate": 20}})),
             "loadTest.spawnRate",
         ),
-        (object(&"a".repeat(51), json!({})), "metadata.name"),
+        (object(&"a".repeat(49), json!({})), "metadata.name"),
         (object("1chat", json!({})), "metadata.name"),
         (object("chat.app", json!({})), "metadata.name"),
     ];

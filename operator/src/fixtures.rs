@@ -30,6 +30,7 @@ pub(crate) trait TestApp: Sized {
     fn with_service(self, type_: &str, node_port: Option<i32>) -> Self;
     fn with_chat(self, f: impl FnOnce(&mut ChatSettings)) -> Self;
     fn with_load_test(self, users: i32, spawn_rate: i32) -> Self;
+    fn with_workers(self, workers: i32) -> Self;
     fn with_persistence(self) -> Self;
     fn with_external_redis(self) -> Self;
     fn with_managed_and_external_redis(self) -> Self;
@@ -65,6 +66,10 @@ impl TestApp for ChatApp {
         self.spec.load_test.enabled = true;
         self.spec.load_test.users = users;
         self.spec.load_test.spawn_rate = spawn_rate;
+        self
+    }
+    fn with_workers(mut self, workers: i32) -> Self {
+        self.spec.load_test.workers = workers;
         self
     }
     fn with_persistence(mut self) -> Self {

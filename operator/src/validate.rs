@@ -37,7 +37,7 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
     let spec = &app.spec;
     let name = app.name_any();
     let mut p = Vec::new();
-    let dns_label = name.len() <= 50
+    let dns_label = name.len() <= 48
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
         && name
@@ -47,7 +47,7 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         &mut p,
         dns_label,
         "metadata.name",
-        "must be a DNS label of at most 50 characters",
+        "must be a DNS label of at most 48 characters",
     );
     check(
         &mut p,
@@ -120,6 +120,12 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         node_port_ok(lt.node_port),
         "spec.loadTest.nodePort",
         "must be 30000-32767",
+    );
+    check(
+        &mut p,
+        (0..=50).contains(&lt.workers),
+        "spec.loadTest.workers",
+        "must be 0 to 50",
     );
     check(
         &mut p,

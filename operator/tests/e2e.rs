@@ -244,7 +244,7 @@ impl E2e {
             "image": env_or("CHATAPP_E2E_CHAT_IMAGE", operator::crd::DEFAULT_CHAT_IMAGE),
             "imagePullPolicy": env_or("CHATAPP_E2E_PULL_POLICY", "IfNotPresent"),
             "loadTest": {
-                "enabled": true, "users": 5, "spawnRate": 1,
+                "enabled": true, "users": 5, "spawnRate": 1, "workers": 1,
                 "image": env_or("CHATAPP_E2E_LOCUST_IMAGE", operator::crd::DEFAULT_LOCUST_IMAGE),
             },
         })
@@ -283,10 +283,16 @@ impl E2e {
             )?;
             let cm = self.api::<ConfigMap>().get("e2e-locust").await.map_err(e)?;
             owned(&cm.metadata)?;
+            let workers = self.api::<Deployment>().get("e2e-locust-worker").await;
+            owned(&workers.map_err(e)?.metadata)?;
+            let master = self.api::<Service>().get("e2e-locust-master").await;
+            owned(&master.map_err(e)?.metadata)?;
             Ok(())
         })
         .await;
-        ok("children created with controller owner references (chat, redis, PDB, Locust)");
+        ok(
+            "children created with controller owner references (chat, redis, PDB, Locust master and worker)",
+        );
         let status = eventually("status of e2e", self.limit, || async {
             let app = apps.get("e2e").await.map_err(|e| e.to_string())?;
             let status = app.status.clone().unwrap_or_default();

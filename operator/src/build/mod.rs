@@ -9,7 +9,10 @@ mod loadtest;
 mod redis;
 
 pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash};
-pub use loadtest::{LOCUSTFILE, locust_configmap, locust_deployment, locust_service};
+pub use loadtest::{
+    LOCUST_MASTER_PORT, LOCUSTFILE, locust_configmap, locust_deployment, locust_master_name,
+    locust_master_service, locust_service, locust_worker_deployment,
+};
 pub use redis::{redis_deployment, redis_pvc, redis_service};
 
 use std::collections::BTreeMap;
@@ -58,6 +61,10 @@ pub struct Desired {
     pub locust_deployment: Option<Deployment>,
     /// Locust web UI Service, only with `loadTest.enabled`.
     pub locust_service: Option<Service>,
+    /// Service the Locust workers reach the master on, only with `loadTest.workers` > 0.
+    pub locust_master_service: Option<Service>,
+    /// Locust workers, only with `loadTest.workers` > 0.
+    pub locust_worker_deployment: Option<Deployment>,
 }
 
 impl Desired {
@@ -66,6 +73,7 @@ impl Desired {
         let managed = app.spec.redis.external.is_none();
         let persistent = managed && redis::managed(app).persistence.is_some();
         let load_test = app.spec.load_test.enabled;
+        let workers = load_test && app.spec.load_test.workers > 0;
         Self {
             redis_pvc: persistent.then(|| redis_pvc(app)),
             redis_deployment: managed.then(|| redis_deployment(app)),
@@ -76,6 +84,8 @@ impl Desired {
             locust_configmap: load_test.then(|| locust_configmap(app)),
             locust_deployment: load_test.then(|| locust_deployment(app)),
             locust_service: load_test.then(|| locust_service(app)),
+            locust_master_service: workers.then(|| locust_master_service(app)),
+            locust_worker_deployment: workers.then(|| locust_worker_deployment(app)),
         }
     }
 }
@@ -87,8 +97,10 @@ pub enum Component {
     Chat,
     /// The managed Redis.
     Redis,
-    /// The Locust load generator.
+    /// The Locust master (standalone without workers) and its web UI.
     Locust,
+    /// The Locust workers.
+    LocustWorker,
 }
 
 impl Component {
@@ -97,6 +109,7 @@ impl Component {
             Self::Chat => "chat-server",
             Self::Redis => "redis",
             Self::Locust => "locust",
+            Self::LocustWorker => "locust-worker",
         }
     }
 
@@ -106,6 +119,7 @@ impl Component {
             Self::Chat => app.name_any(),
             Self::Redis => format!("{}-redis", app.name_any()),
             Self::Locust => format!("{}-locust", app.name_any()),
+            Self::LocustWorker => format!("{}-locust-worker", app.name_any()),
         }
     }
 }

@@ -20,6 +20,7 @@ fn varied() -> Vec<ChatApp> {
         ChatApp::test()
             .with_load_test(100, 10)
             .with_service("ClusterIP", None),
+        ChatApp::test().with_load_test(100, 10).with_workers(3),
     ]
 }
 
@@ -35,6 +36,8 @@ fn objects(d: &Desired) -> Vec<(&'static str, Value)> {
         locust_configmap,
         locust_deployment,
         locust_service,
+        locust_master_service,
+        locust_worker_deployment,
     } = d;
     let mut out = vec![
         ("Deployment", serde_json::to_value(chat_deployment).unwrap()),
@@ -48,6 +51,8 @@ fn objects(d: &Desired) -> Vec<(&'static str, Value)> {
         ("ConfigMap", locust_configmap.as_ref().map(json)),
         ("Deployment", locust_deployment.as_ref().map(json)),
         ("Service", locust_service.as_ref().map(json)),
+        ("Service", locust_master_service.as_ref().map(json)),
+        ("Deployment", locust_worker_deployment.as_ref().map(json)),
     ] {
         if let Some(obj) = obj {
             out.push((kind, obj));
@@ -65,6 +70,7 @@ fn pod_specs(d: &Desired) -> Vec<PodSpec> {
         Some(&d.chat_deployment),
         d.redis_deployment.as_ref(),
         d.locust_deployment.as_ref(),
+        d.locust_worker_deployment.as_ref(),
     ]
     .into_iter()
     .flatten()
@@ -426,4 +432,47 @@ fn chat_setting_ranges_match_the_server() {
         compared >= 10,
         "only {compared} ranges parsed from config.rs"
     );
+}
+
+#[test]
+fn locust_workers_reach_a_master_that_keeps_its_port_off_the_nodes() {
+    let standalone = Desired::build(&ChatApp::test().with_load_test(10, 2));
+    assert!(standalone.locust_worker_deployment.is_none());
+    assert!(standalone.locust_master_service.is_none());
+
+    let d = Desired::build(&ChatApp::test().with_load_test(300, 30).with_workers(3));
+    let master = d
+        .locust_deployment
+        .unwrap()
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    let args = master.containers[0].args.clone().unwrap().join(" ");
+    assert!(
+        args.contains("--master --master-bind-port 5557 --expect-workers 3"),
+        "{args}"
+    );
+    let workers = d.locust_worker_deployment.unwrap();
+    assert_eq!(workers.metadata.name.as_deref(), Some("demo-locust-worker"));
+    let spec = workers.spec.unwrap();
+    assert_eq!(spec.replicas, Some(3));
+    let worker = &spec.template.spec.unwrap().containers[0];
+    let args = worker.args.clone().unwrap().join(" ");
+    assert!(
+        args.contains("--worker --master-host demo-locust-master --master-port 5557"),
+        "{args}"
+    );
+    let svc = d.locust_master_service.unwrap();
+    assert_eq!(svc.metadata.name.as_deref(), Some("demo-locust-master"));
+    let svc = svc.spec.unwrap();
+    assert_eq!(svc.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(
+        svc.selector,
+        Some(selector_labels(&ChatApp::test(), Component::Locust)),
+        "the master pod, not the workers"
+    );
+    let web = d.locust_service.unwrap().spec.unwrap().ports.unwrap();
+    assert_eq!(web.len(), 1, "only the web UI on the NodePort: {web:?}");
 }

@@ -94,9 +94,13 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         locust_configmap,
         locust_deployment,
         locust_service,
+        locust_master_service,
+        locust_worker_deployment,
     } = desired;
     let redis = Component::Redis.name(app);
     let locust = Component::Locust.name(app);
+    let locust_master = crate::build::locust_master_name(app);
+    let locust_worker = Component::LocustWorker.name(app);
     // Redis first: the chat servers report unready until they reach it. The claim before the
     // Deployment that mounts it. The Service before the Deployments' pods look it up by name.
     if let Some(pvc) = redis_pvc {
@@ -108,10 +112,13 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     let service = apply::<Service>(client, ns, chat_service).await?;
     let chat = apply::<Deployment>(client, ns, chat_deployment).await?;
     apply_opt::<PodDisruptionBudget>(client, ns, chat_pdb, &app.name_any()).await?;
-    // Locust last: it is a client of everything above. Its ConfigMap before the pod mounts it.
+    // Locust last: it is a client of everything above. Its ConfigMap before the pods mount it,
+    // the master's Services before the master, the master before its workers.
     apply_opt::<ConfigMap>(client, ns, locust_configmap, &locust).await?;
+    apply_opt::<Service>(client, ns, locust_master_service, &locust_master).await?;
     let locust_service = apply_opt::<Service>(client, ns, locust_service, &locust).await?;
     apply_opt::<Deployment>(client, ns, locust_deployment, &locust).await?;
+    apply_opt::<Deployment>(client, ns, locust_worker_deployment, &locust_worker).await?;
     Ok(Observed {
         chat,
         service,

@@ -315,7 +315,7 @@ async fn stuck_pods_make_the_chat_degraded() {
 #[tokio::test]
 async fn load_test_is_deployed_on_its_node_port_and_removed_when_disabled() {
     let (client, fake) = FakeApi::start();
-    let mut app = ChatApp::test().with_load_test(20, 5);
+    let mut app = ChatApp::test().with_load_test(20, 5).with_workers(2);
     app.spec.load_test.node_port = Some(30223);
     fake.insert_app(&app);
     let ctx = context(client);
@@ -346,19 +346,28 @@ async fn load_test_is_deployed_on_its_node_port_and_removed_when_disabled() {
         fake.app("demo").status.unwrap().load_test_node_port,
         Some(30223)
     );
+    let workers = fake
+        .object("/apis/apps/v1/namespaces/chat/deployments/demo-locust-worker")
+        .expect("Locust workers");
+    assert_eq!(workers["spec"]["replicas"], 2);
+    assert!(
+        fake.object("/api/v1/namespaces/chat/services/demo-locust-master")
+            .is_some()
+    );
 
     let mut stored = fake.app("demo");
     stored.spec.load_test.enabled = false;
     fake.insert_app(&stored);
     reconcile_stored(&fake, &ctx, "demo").await.unwrap();
-    for kind in ["configmaps", "services", "deployments"] {
-        let group = if kind == "deployments" {
-            "apis/apps/v1"
-        } else {
-            "api/v1"
-        };
-        let path = format!("/{group}/namespaces/chat/{kind}/demo-locust");
-        assert!(fake.object(&path).is_none(), "{path} deleted");
+    let gone = [
+        "/api/v1/namespaces/chat/configmaps/demo-locust",
+        "/api/v1/namespaces/chat/services/demo-locust",
+        "/api/v1/namespaces/chat/services/demo-locust-master",
+        "/apis/apps/v1/namespaces/chat/deployments/demo-locust",
+        "/apis/apps/v1/namespaces/chat/deployments/demo-locust-worker",
+    ];
+    for path in gone {
+        assert!(fake.object(path).is_none(), "{path} deleted");
     }
     assert_eq!(fake.app("demo").status.unwrap().load_test_node_port, None);
 }
