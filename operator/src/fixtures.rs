@@ -266,6 +266,10 @@ impl FakeApi {
     pub fn clear_requests(&self) {
         self.state.lock().unwrap().requests.clear();
     }
+    /// Removes a stored object, as someone deleting it by hand would.
+    pub fn remove(&self, path: &str) -> Option<Value> {
+        self.state.lock().unwrap().objects.remove(path)
+    }
     pub fn object(&self, path: &str) -> Option<Value> {
         self.state.lock().unwrap().objects.get(path).cloned()
     }

@@ -405,3 +405,23 @@ async fn the_default_chatapp_is_created_once() {
     assert!(!app.spec.load_test.enabled, "Locust is off by default");
     assert_eq!(app.spec.image, "reg.example/chat:1");
 }
+
+#[tokio::test]
+async fn a_child_deleted_by_hand_is_applied_again() {
+    let (client, fake) = FakeApi::start();
+    fake.insert_app(&ChatApp::test());
+    let ctx = context(client);
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    let path = "/api/v1/namespaces/chat/services/demo";
+    let before = fake.remove(path).expect("the chat Service was created");
+
+    // The Service watch (Controller::owns) maps the deletion to its owner: one more reconcile.
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+
+    let after = fake.object(path).expect("the chat Service is back");
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(
+        after["metadata"]["ownerReferences"],
+        before["metadata"]["ownerReferences"]
+    );
+}
