@@ -377,7 +377,7 @@ impl Default for ChatSettings {
     }
 }
 
-/// A Locust load generator (standalone: one pod runs the web UI and the users).
+/// A Locust load generator: a master with its web UI, standalone or with workers.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("self.spawnRate <= self.users")
