@@ -509,8 +509,9 @@ impl Browser {
         let Json::Object(capabilities) = capabilities else {
             unreachable!()
         };
-        let client = ClientBuilder::rustls()
-            .expect("TLS roots for the WebDriver client")
+        // chromedriver is local and speaks plain HTTP: no TLS stack needed.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&driver.url)
             .await
