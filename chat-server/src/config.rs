@@ -58,8 +58,8 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
-    /// Messages per second one connection may send (token bucket refill rate).
-    #[arg(long, env = "CHATAPP_SEND_RATE", default_value_t = 10.0)]
+    /// Messages per second one connection may send (token bucket refill rate; fractions allowed).
+    #[arg(long, env = "CHATAPP_SEND_RATE", default_value_t = 10.0, value_parser = parse_rate)]
     pub send_rate: f64,
 
     /// Token bucket size for sends.
@@ -146,6 +146,13 @@ impl Config {
     }
 }
 
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 100_000.0 => Ok(r),
+        _ => Err("a number of messages per second above 0 and at most 100000".into()),
+    }
+}
+
 fn parse_prefix(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 64
@@ -191,6 +198,14 @@ mod tests {
         assert!(Config::try_parse_from(["chat-server", "--history-len", "0"]).is_err());
         assert!(Config::try_parse_from(["chat-server", "--redis-prefix", "a b"]).is_err());
         assert!(Config::try_parse_from(["chat-server", "--listen", "nope"]).is_err());
+        for rate in ["0", "-1", "NaN", "inf", "100001"] {
+            assert!(
+                Config::try_parse_from(["chat-server", "--send-rate", rate]).is_err(),
+                "{rate}"
+            );
+        }
+        let slow = Config::try_parse_from(["chat-server", "--send-rate", "0.5"]).unwrap();
+        assert_eq!(slow.send_rate, 0.5);
     }
 
     /// Rows of the flag table in docs/configuration.md: (flag, env, default).
