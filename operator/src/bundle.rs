@@ -230,7 +230,40 @@ pub fn operator_deployment(operator_image: &str, chat_image: Option<&str>) -> De
 }
 
 fn doc(obj: &impl Serialize) -> String {
-    serde_yaml::to_string(obj).expect("Kubernetes objects serialize to YAML")
+    yaml_doc(obj)
+}
+
+/// One object as YAML that YAML 1.1 readers (kubectl's parser among them) read back the same:
+/// serde_yaml writes YAML 1.2, where `yes`, `no`, `on` and `off` are plain strings, but a 1.1
+/// reader turns them into booleans (Redis's `--appendonly no` would fail to apply).
+pub(crate) fn yaml_doc(obj: &impl Serialize) -> String {
+    let yaml = serde_yaml::to_string(obj).expect("Kubernetes objects serialize to YAML");
+    let mut out = String::with_capacity(yaml.len());
+    for line in yaml.lines() {
+        let value_at = line.rfind(": ").map(|i| i + 2).or_else(|| {
+            line.trim_start()
+                .starts_with("- ")
+                .then(|| line.find("- ").unwrap() + 2)
+        });
+        match value_at {
+            Some(i) if is_yaml11_bool(&line[i..]) => {
+                out.push_str(&line[..i]);
+                out.push('\'');
+                out.push_str(&line[i..]);
+                out.push('\'');
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Plain scalars that are strings in YAML 1.2 but booleans in 1.1 (serde_yaml already quotes
+/// the strings `true` and `false`, so an unquoted one is a real boolean and stays).
+fn is_yaml11_bool(v: &str) -> bool {
+    const WORDS: [&str; 6] = ["y", "n", "yes", "no", "on", "off"];
+    WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
 }
 
 const HEADER: &str = "# Generated from operator/src/bundle.rs: UPDATE_SNAPSHOTS=1 cargo test -p operator --test generated\n# rewrites it, and a test fails when it drifts. Do not edit by hand.\n";

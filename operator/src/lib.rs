@@ -10,6 +10,7 @@ pub mod controller;
 pub mod crd;
 pub mod error;
 pub mod metrics;
+pub mod render;
 pub mod validate;
 pub mod web;
 

@@ -31,6 +31,12 @@ enum Command {
         #[arg(long)]
         chat_image: Option<String>,
     },
+    /// Print the objects the operator would create for a ChatApp (validated, nothing applied).
+    Render {
+        /// The ChatApp YAML file; `-` reads standard input.
+        #[arg(short = 'f', long = "filename")]
+        file: String,
+    },
 }
 
 #[derive(Parser, Debug)]
@@ -77,6 +83,17 @@ async fn main() -> anyhow::Result<()> {
             chat_image,
         }) => {
             print!("{}", bundle_yaml(&operator_image, chat_image.as_deref()));
+        }
+        Some(Command::Render { file }) => {
+            let yaml = if file == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?
+            };
+            print!(
+                "{}",
+                operator::render::render(&yaml).map_err(anyhow::Error::msg)?
+            );
         }
         Some(Command::Run(args)) => run_operator(args).await?,
         None => run_operator(RunArgs::parse_from(["operator"])).await?,
