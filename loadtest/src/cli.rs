@@ -98,9 +98,9 @@ pub struct Common {
     /// New connections per second (0: as fast as --concurrency allows).
     #[arg(long, default_value_t = 0.0)]
     pub connect_rate: f64,
-    /// Handshakes in flight at once.
-    #[arg(long, default_value_t = 256)]
-    pub concurrency: usize,
+    /// Handshakes in flight at once [default: 256; seed450: 450, all at once].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// Hard deadline of the whole run, in seconds.
     #[arg(long, default_value_t = 300)]
     pub max_secs: u64,
@@ -157,7 +157,7 @@ impl Cli {
             max_messages: 0,
             content_bytes: 64,
             connect_rate: common.connect_rate,
-            concurrency: common.concurrency,
+            concurrency: common.concurrency.unwrap_or(256),
             hold: Duration::ZERO,
             drain: Duration::ZERO,
             max_secs: common.max_secs,
@@ -177,7 +177,8 @@ impl Cli {
             },
             Scenario::Seed450 { .. } => Plan {
                 members_per_room: 450,
-                concurrency: common.concurrency.max(450),
+                // The baseline's 450 users arrived together.
+                concurrency: common.concurrency.unwrap_or(450),
                 ..base
             },
             Scenario::Fanout {
@@ -287,6 +288,16 @@ mod tests {
             (p.connections(), p.senders_per_room, probe.server_pid),
             (450, 0, Some(9))
         );
+        assert_eq!(p.concurrency, 450);
+        let (p, _, _) = plan(&[
+            "seed450",
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--concurrency",
+            "100",
+        ])
+        .unwrap();
+        assert_eq!(p.concurrency, 100);
 
         let (p, _, _) = plan(&[
             "connect",

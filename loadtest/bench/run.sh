@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs chat-bench scenarios against fresh release chat-servers on loopback and appends one JSON
+# line per run to OUT (the chat-bench report plus the command, the backend and the CPU seconds of
+# every server process and of Redis). docs/benchmarks.md was produced with it.
+#
+#   loadtest/bench/run.sh BACKEND OUT [REPEATS] [SCENARIO ...]
+#     BACKEND   memory (one in-memory server) | redis (one server on Redis) | replicas (two
+#               servers on one Redis)
+#     SCENARIO  a name from the table below (default: every one that fits the backend)
+#
+# Every run gets a fresh server (and an empty Redis), so RSS figures start from the same point
+# and no run inherits another's history. Servers run with raised send limits (--send-rate and
+# --send-burst 1000000: the default 10/s, burst 20 per connection is for people, not a benchmark)
+# and RUST_LOG=warn. Needs: cargo build --release -p chat-server -p loadtest; redis-server.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+backend=${1:?backend: memory|redis|replicas}
+out=${2:?output file}
+repeats=${3:-3}
+shift $(( $# < 3 ? $# : 3 ))
+server=${CHAT_SERVER:-target/release/chat-server}
+bench=${CHAT_BENCH:-target/release/chat-bench}
+
+declare -A scenario=(
+  [connect]="connect --connections 5000"
+  [seed450]="seed450"
+  [seed450-c100]="seed450 --concurrency 100"
+  [fanout-100x1k]="fanout --members 100 --senders 10 --rate 1000 --duration 5"
+  [fanout-100x2k]="fanout --members 100 --senders 10 --rate 2000 --duration 5"
+  [fanout-100x4k]="fanout --members 100 --senders 10 --rate 4000 --duration 5"
+  [fanout-1000x100]="fanout --members 1000 --senders 10 --rate 100 --duration 5"
+  [fanout-1000x400]="fanout --members 1000 --senders 10 --rate 400 --duration 5"
+  [rooms-200x5]="rooms --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
+  [rooms-200x5-max]="rooms --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
+  [replicas-200x5]="replicas --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
+  [replicas-200x5-max]="replicas --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
+)
+if [ $# -gt 0 ]; then
+  names=("$@")
+elif [ "$backend" = replicas ]; then
+  names=(replicas-200x5 replicas-200x5-max)
+else
+  names=(connect seed450 seed450-c100 fanout-100x1k fanout-100x2k fanout-100x4k fanout-1000x100
+    fanout-1000x400 rooms-200x5 rooms-200x5-max)
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # utime + stime, in clock ticks (1/100 s)
+redis_pid=
+spids=()
+# Only the processes this script started, by pid.
+cleanup() { for p in "${spids[@]}" $redis_pid; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+if [ "$backend" != memory ]; then
+  rport=$(free_port)
+  rdir=$(mktemp -d)
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$rdir" \
+    --daemonize yes --pidfile "$rdir/redis.pid" --logfile "$rdir/redis.log"
+  for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis_pid=$(cat "$rdir/redis.pid")
+fi
+
+start_server() { # port; sets started_pid (no subshell: the server stays our child)
+  local flags=(--listen "127.0.0.1:$1" --send-rate 1000000 --send-burst 1000000
+    --max-connections 20000 --max-rooms 10000)
+  [ -n "$redis_pid" ] && flags+=(--redis-url "redis://127.0.0.1:$rport")
+  RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &
+  started_pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+}
+
+for name in "${names[@]}"; do
+  for run in $(seq "$repeats"); do
+    [ -n "$redis_pid" ] && redis-cli -p "$rport" flushall >/dev/null
+    n=1; [ "$backend" = replicas ] && n=2
+    urls=()
+    spids=()
+    for _ in $(seq "$n"); do
+      port=$(free_port)
+      start_server "$port"
+      spids+=("$started_pid"); urls+=(--url "ws://127.0.0.1:$port/ws")
+    done
+    args=(${scenario[$name]} "${urls[@]}" --server-pid "${spids[0]}" --json)
+    before=$(for p in "${spids[@]}" $redis_pid; do cpu_ticks "$p"; done | paste -sd' ')
+    line=$("$bench" "${args[@]}" | tail -n 1)
+    after=$(for p in "${spids[@]}" $redis_pid; do cpu_ticks "$p"; done | paste -sd' ')
+    for p in "${spids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+    python3 - "$backend" "$name" "$run" "chat-bench ${args[*]}" "$before" "$after" "$line" \
+      "${redis_pid:+1}" >>"$out" <<'PY'
+import json, sys
+backend, name, run, cmd, before, after, line, has_redis = sys.argv[1:9]
+r = json.loads(line)
+cpu = [(int(a) - int(b)) / 100 for a, b in zip(after.split(), before.split())]
+r.update(backend=backend, name=name, run=int(run), command=cmd,
+         redis_cpu_s=cpu.pop() if has_redis else None, servers_cpu_s=cpu)
+print(json.dumps(r))
+PY
+    tail -n 1 "$out" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r["backend"], r["name"], r["run"], "conn/s", r["connections_per_s"], "deliv/s", r["deliveries_per_s"], "p99", r["latency_ms"]["p99"], "err", r["errors"], "gaps", r["gaps"], "cpu srv", r["servers_cpu_s"], "bench", r["client_cpu_s"])' >&2
+  done
+done
