@@ -234,3 +234,84 @@ fn error_frames_carry_code_field_and_client_id() {
             .unwrap();
     assert!(v.get("field").is_none());
 }
+
+/// A small deterministic generator, so the fuzz test below is repeatable without a dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn mangled_frames_never_panic_and_every_refusal_is_a_valid_error_frame() {
+    let seeds = [
+        r#"{"type":"hello","name":"Ann","email":"ann@example.com"}"#,
+        r#"{"type":"join","room":"general","since":{"epoch":"e1","offset":41}}"#,
+        r#"{"type":"send","room":"general","topic":"intro","content":"hi \u00e9","client_id":"c-1"}"#,
+        r#"{"type":"create_room","name":"ops"}"#,
+        r#"{"type":"ping","id":[1,{"a":null}]}"#,
+    ];
+    let pieces = [
+        "\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "null",
+        "true",
+        "-1",
+        "1e999",
+        "18446744073709551616",
+        "\\u0000",
+        "\\ud800",
+        "é",
+        "\u{202e}",
+        "\"type\"",
+        "\"send\"",
+        "\"since\"",
+        " ",
+    ];
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let (mut accepted, mut refused) = (0, 0);
+    for i in 0..20_000 {
+        let mut s: Vec<char> = seeds[i % seeds.len()].chars().collect();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(s.len() + 1);
+            match rng.below(3) {
+                0 if at < s.len() => {
+                    s.remove(at);
+                }
+                1 => s
+                    .splice(at..at, pieces[rng.below(pieces.len())].chars())
+                    .for_each(drop),
+                _ => s.truncate(at),
+            }
+        }
+        let text: String = s.into_iter().collect();
+        match parse(&text) {
+            Ok(_) => accepted += 1,
+            Err(e) => {
+                refused += 1;
+                let frame: serde_json::Value = serde_json::from_str(&e.to_frame())
+                    .unwrap_or_else(|err| panic!("{text:?} gave a broken error frame: {err}"));
+                assert_eq!(frame["type"], "error", "{text:?}");
+                assert_eq!(frame["code"], e.code.as_str(), "{text:?}");
+            }
+        }
+    }
+    // Both paths were exercised, or the mangling was too weak (or too strong) to mean anything.
+    assert!(
+        accepted > 100 && refused > 100,
+        "accepted {accepted}, refused {refused}"
+    );
+}
