@@ -10,8 +10,9 @@
 #
 # Every run gets a fresh server (and an empty Redis), so RSS figures start from the same point
 # and no run inherits another's history. Servers run with raised send limits (--send-rate and
-# --send-burst 1000000: the default 10/s, burst 20 per connection is for people, not a benchmark)
-# and RUST_LOG=warn. Needs: cargo build --release -p chat-server -p loadtest; redis-server.
+# --send-burst 100000, the most chat-server allows: the default 10/s, burst 20 per connection is
+# for people, not a benchmark) and RUST_LOG=warn.
+# Needs: cargo build --release -p chat-server -p loadtest; redis-server and redis-cli; curl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -32,6 +33,9 @@ declare -A scenario=(
   [fanout-1000x100]="fanout --members 1000 --senders 10 --rate 100 --duration 5"
   [fanout-1000x400]="fanout --members 1000 --senders 10 --rate 400 --duration 5"
   [rooms-200x5]="rooms --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
+  [rooms-200x5-5k]="rooms --rooms 200 --members 5 --senders 1 --rate 5000 --duration 5"
+  [rooms-200x5-10k]="rooms --rooms 200 --members 5 --senders 1 --rate 10000 --duration 5"
+  [rooms-200x5-15k]="rooms --rooms 200 --members 5 --senders 1 --rate 15000 --duration 5"
   [rooms-200x5-max]="rooms --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
   [replicas-200x5]="replicas --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
   [replicas-200x5-max]="replicas --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
@@ -63,7 +67,7 @@ if [ "$backend" != memory ]; then
 fi
 
 start_server() { # port; sets started_pid (no subshell: the server stays our child)
-  local flags=(--listen "127.0.0.1:$1" --send-rate 1000000 --send-burst 1000000
+  local flags=(--listen "127.0.0.1:$1" --send-rate 100000 --send-burst 100000
     --max-connections 20000 --max-rooms 10000)
   [ -n "$redis_pid" ] && flags+=(--redis-url "redis://127.0.0.1:$rport")
   RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &
