@@ -24,6 +24,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
     base-uri 'none'; form-action 'none'";
 
+/// Initial WebSocket read buffer per connection.
+const READ_BUFFER_BYTES: usize = 4096;
+
 /// The router with every route.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -130,8 +133,11 @@ async fn websocket(
     }
     let max = state.config.max_frame_bytes as usize;
     let tracker = state.tracker.clone();
+    // A small read buffer: tungstenite's 128 KiB default is allocated and zeroed per connection
+    // (136 KiB of RSS each); it grows on demand for larger frames (docs/benchmarks.md, "B").
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             let shutdown = state.sessions.clone();
             let session = Session::new(state);

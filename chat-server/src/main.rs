@@ -17,8 +17,7 @@ async fn main() -> anyhow::Result<()> {
             .init(),
         LogFormat::Pretty => tracing_subscriber::fmt().with_env_filter(filter).init(),
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = chat_server::server::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let backend = if config.redis_url.is_some() {

@@ -14,6 +14,24 @@ use tokio_util::task::TaskTracker;
 
 use crate::AppState;
 
+/// Kernel queue of connections not yet accepted. tokio's `TcpListener::bind` uses 128, which 450
+/// clients arriving at once overflow: the dropped ones retry after a 1 s SYN timeout
+/// (docs/benchmarks.md, "C"). The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Bind `addr` for [`serve`] with a backlog sized for bursts of connections.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serve on `listener` until `shutdown` resolves, then drain and return.
 pub async fn serve(
     listener: TcpListener,

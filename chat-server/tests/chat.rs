@@ -300,6 +300,20 @@ async fn oversized_frames_close_with_1009() {
 }
 
 #[tokio::test]
+async fn frames_larger_than_the_read_buffer_but_within_limits_go_through() {
+    // The read buffer starts at 4 KiB; the largest allowed message must still arrive whole.
+    let server = start_server(&["--max-content-bytes", "60000"]).await;
+    let mut c = Client::hello(&server.ws_url(), "Big").await;
+    c.join("general").await;
+    let content = "é".repeat(30_000); // 60 000 bytes of UTF-8, in a ~60 KiB frame
+    let ack = c.say("general", &content, "big-1").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let got = c.messages("general", 1).await.remove(0);
+    assert_eq!(got["content"].as_str(), Some(content.as_str()));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn sending_too_fast_is_rate_limited_and_not_stored() {
     let server = start_server(&["--send-rate", "1", "--send-burst", "3"]).await;
     let mut c = Client::hello(&server.ws_url(), "Fast").await;

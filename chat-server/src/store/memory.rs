@@ -22,10 +22,15 @@ pub struct MemoryStore {
     events: mpsc::Sender<StoreEvent>,
 }
 
+/// Idempotency keys kept before the first sweep for expired ones.
+const SWEEP_MIN: usize = 100_000;
+
 #[derive(Debug, Default)]
 struct Inner {
     rooms: BTreeMap<String, RoomLog>,
     idempotency: HashMap<(String, String, String), (u64, String, Instant)>,
+    /// Size of `idempotency` above which the next append sweeps expired keys.
+    sweep_above: usize,
     online: BTreeMap<String, u64>,
 }
 
@@ -49,7 +54,10 @@ impl RoomLog {
 impl MemoryStore {
     /// A store with `general` in it, announcing on `events`.
     pub fn new(history_len: usize, events: mpsc::Sender<StoreEvent>) -> Self {
-        let mut inner = Inner::default();
+        let mut inner = Inner {
+            sweep_above: SWEEP_MIN,
+            ..Inner::default()
+        };
         inner.rooms.insert(DEFAULT_ROOM.to_owned(), RoomLog::new());
         Self {
             inner: Mutex::new(inner),
@@ -75,8 +83,11 @@ impl MemoryStore {
                 duplicate: true,
             });
         }
-        if inner.idempotency.len() > 100_000 {
+        // Sweep only when the map has doubled since the last sweep: a full scan on every append
+        // once it is large made throughput collapse (docs/benchmarks.md, "D").
+        if inner.idempotency.len() > inner.sweep_above {
             inner.idempotency.retain(|_, (_, _, at)| at.elapsed() < ttl);
+            inner.sweep_above = (inner.idempotency.len() * 2).max(SWEEP_MIN);
         }
         let log = inner
             .rooms
