@@ -148,6 +148,26 @@ struct Scripts {
 const RETRIES: u32 = 2;
 const RETRY_DELAY: Duration = Duration::from_millis(25);
 
+/// `op`, tried again up to [`RETRIES`] times after a transient error, with growing pauses.
+async fn retrying<T, F, Fut>(mut op: F) -> RedisResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = RedisResult<T>>,
+{
+    let mut delay = RETRY_DELAY;
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Err(e) if attempt < RETRIES && is_transient(&e) => {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn is_transient(e: &RedisError) -> bool {
     e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal()
 }
@@ -192,34 +212,20 @@ impl RedisStore {
     /// only read, refresh or set-if-absent. `create_room` is not retried (it would turn
     /// "created" into "exists").
     async fn run<T: FromRedisValue>(&self, inv: &ScriptInvocation<'_>) -> RedisResult<T> {
-        let mut delay = RETRY_DELAY;
-        let mut attempt = 0;
-        loop {
-            match inv.invoke_async(&mut self.conn.clone()).await {
-                Err(e) if attempt < RETRIES && is_transient(&e) => {
-                    attempt += 1;
-                    tokio::time::sleep(delay).await;
-                    delay *= 4;
-                }
-                other => return other,
-            }
-        }
+        retrying(|| {
+            let mut conn = self.conn.clone();
+            async move { inv.invoke_async(&mut conn).await }
+        })
+        .await
     }
 
     /// Runs a read-only command, retrying like [`Self::run`].
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
-        let mut delay = RETRY_DELAY;
-        let mut attempt = 0;
-        loop {
-            match cmd.query_async(&mut self.conn.clone()).await {
-                Err(e) if attempt < RETRIES && is_transient(&e) => {
-                    attempt += 1;
-                    tokio::time::sleep(delay).await;
-                    delay *= 4;
-                }
-                other => return other,
-            }
-        }
+        retrying(|| {
+            let mut conn = self.conn.clone();
+            async move { cmd.query_async(&mut conn).await }
+        })
+        .await
     }
 
     fn key(&self, parts: &[&str]) -> String {
