@@ -1,5 +1,7 @@
 //! Prometheus metrics of one process, served at `/metrics`. One registry for the process (the
 //! Redis subscriber and the sessions both count into it); names are documented in the README.
+//! Besides the `chat_` metrics it exports the standard `process_` ones (memory, CPU, open files,
+//! start time) read from `/proc` at each scrape, so RSS per connection can be watched.
 
 use std::sync::{
     OnceLock,
@@ -7,9 +9,15 @@ use std::sync::{
 };
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
-    registry::Registry,
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, text::encode},
+    metrics::{
+        counter::{ConstCounter, Counter},
+        family::Family,
+        gauge::{ConstGauge, Gauge},
+        histogram::Histogram,
+    },
+    registry::{Registry, Unit},
 };
 
 /// Label of `chat_protocol_errors_total`.
@@ -47,7 +55,9 @@ impl Metrics {
         let slow_consumer_drops = Counter::default();
         let rejected_connections = Counter::default();
         let protocol_errors = Family::default();
-        let mut r = Registry::with_prefix("chat");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(ProcessCollector));
+        let r = root.sub_registry_with_prefix("chat");
         r.register(
             "connections",
             "Open WebSocket connections",
@@ -99,7 +109,7 @@ impl Metrics {
             slow_consumer_drops,
             rejected_connections,
             protocol_errors,
-            registry: r,
+            registry: root,
         }
     }
 
@@ -116,4 +126,164 @@ impl Metrics {
 pub fn global() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::new)
+}
+
+/// The standard `process_*` metrics, read from `/proc/self` on each scrape (Linux only; elsewhere
+/// they are left out).
+#[derive(Debug)]
+struct ProcessCollector;
+
+/// What `/proc` says about this process.
+#[derive(Debug, Default, PartialEq)]
+struct ProcessStats {
+    resident_bytes: Option<i64>,
+    cpu_seconds: Option<f64>,
+    open_fds: Option<i64>,
+    start_time_seconds: Option<i64>,
+}
+
+/// Clock ticks per second of `/proc/self/stat` times (USER_HZ: 100 on every Linux target).
+const CLOCK_TICKS: f64 = 100.0;
+
+fn process_stats() -> ProcessStats {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let boot = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let open_fds = std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count() as i64);
+    parse_process_stats(&status, &stat, &boot, open_fds)
+}
+
+fn parse_process_stats(
+    status: &str,
+    stat: &str,
+    boot: &str,
+    open_fds: Option<i64>,
+) -> ProcessStats {
+    let resident_bytes = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        .map(|kb| kb * 1024);
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    let cpu_seconds = field(14)
+        .zip(field(15))
+        .map(|(user, system)| (user + system) as f64 / CLOCK_TICKS);
+    let boot_time = boot
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let start_time_seconds = boot_time
+        .zip(field(22))
+        .map(|(boot, ticks)| (boot + (ticks as f64 / CLOCK_TICKS) as u64) as i64);
+    ProcessStats {
+        resident_bytes,
+        cpu_seconds,
+        open_fds,
+        start_time_seconds,
+    }
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = process_stats();
+        if let Some(v) = stats.resident_bytes {
+            let m = ConstGauge::new(v);
+            let e = encoder.encode_descriptor(
+                "process_resident_memory",
+                "Resident memory size",
+                Some(&Unit::Bytes),
+                m.metric_type(),
+            )?;
+            m.encode(e)?;
+        }
+        if let Some(v) = stats.cpu_seconds {
+            let m = ConstCounter::new(v);
+            let e = encoder.encode_descriptor(
+                "process_cpu",
+                "User and system CPU time spent",
+                Some(&Unit::Seconds),
+                m.metric_type(),
+            )?;
+            m.encode(e)?;
+        }
+        if let Some(v) = stats.open_fds {
+            let m = ConstGauge::new(v);
+            let e = encoder.encode_descriptor(
+                "process_open_fds",
+                "Open file descriptors (sockets included)",
+                None,
+                m.metric_type(),
+            )?;
+            m.encode(e)?;
+        }
+        if let Some(v) = stats.start_time_seconds {
+            let m = ConstGauge::new(v);
+            let e = encoder.encode_descriptor(
+                "process_start_time",
+                "Start time of the process since the Unix epoch",
+                Some(&Unit::Seconds),
+                m.metric_type(),
+            )?;
+            m.encode(e)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_files_are_parsed_even_with_spaces_in_the_command_name() {
+        let status = "Name:\tchat-server\nVmRSS:\t   12345 kB\nThreads:\t3\n";
+        let stat = "4242 (chat server) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 50 0 0 20 0 3 0 \
+                    123400 100000 3000";
+        let boot = "cpu  1 2 3\nbtime 1700000000\nprocesses 9\n";
+        let stats = parse_process_stats(status, stat, boot, Some(9));
+        assert_eq!(
+            stats,
+            ProcessStats {
+                resident_bytes: Some(12345 * 1024),
+                cpu_seconds: Some(3.0),
+                open_fds: Some(9),
+                start_time_seconds: Some(1_700_000_000 + 1234),
+            }
+        );
+        assert_eq!(
+            parse_process_stats("", "", "", None),
+            ProcessStats::default()
+        );
+    }
+
+    #[test]
+    fn the_exposition_has_chat_and_process_metrics() {
+        let text = global().render();
+        for name in [
+            "chat_connections ",
+            "chat_messages_received_total ",
+            "process_resident_memory_bytes ",
+            "process_cpu_seconds_total ",
+            "process_open_fds ",
+            "process_start_time_seconds ",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+        let rss = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap();
+        assert!(
+            rss > 1024.0 * 1024.0,
+            "a running test process has over 1 MiB resident: {rss}"
+        );
+    }
 }
