@@ -14,7 +14,7 @@ pub struct Config {
     #[arg(long, env = "CHATAPP_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Redis URL (redis://[:password@]host:port[/db]); unset means the in-memory backend.
+    /// Redis URL (`redis://[:password@]host:port[/db]`); unset means the in-memory backend.
     #[arg(long, env = "CHATAPP_REDIS_URL")]
     pub redis_url: Option<String>,
 

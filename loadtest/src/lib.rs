@@ -3,7 +3,7 @@
 //! servers, and reports throughput, latency, errors, offset gaps and the server's memory.
 //!
 //! The CLI ([`cli`]) turns a scenario into a [`Plan`]; the [`engine`] runs it with one task per
-//! simulated client ([`client`]); [`stats`] holds what is measured and [`report`] prints it. The
+//! simulated client (the private `client` module); [`stats`] holds what is measured and [`report`] prints it. The
 //! server side (and Locust, in `loadtest/locustfile.py`) is not here.
 
 pub mod cli;
