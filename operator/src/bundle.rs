@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSpec,
     PodTemplateSpec, Probe, ResourceRequirements, ServiceAccount,
@@ -31,6 +33,8 @@ pub const NAME: &str = "chatapp-operator";
 pub const DEFAULT_OPERATOR_IMAGE: &str = "ghcr.io/chatapp-dev/operator:0.1.0";
 /// Port of the operator's /healthz, /readyz and /metrics.
 pub const METRICS_PORT: i32 = 8081;
+/// Operator replicas in the bundle: one leader and one standby.
+pub const REPLICAS: i32 = 2;
 /// uid of distroless' nonroot user, which the operator image runs as.
 const OPERATOR_UID: i64 = 65532;
 
@@ -69,6 +73,12 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
     ),
     ("", "pods", &["list"]),
     ("events.k8s.io", "events", &["create", "patch"]),
+    // Leader election: read, create, and replace (conditionally) the one Lease.
+    (
+        "coordination.k8s.io",
+        "leases",
+        &["create", "get", "update"],
+    ),
 ];
 
 fn labels() -> BTreeMap<String, String> {
@@ -154,13 +164,20 @@ fn probe(path: &str) -> Probe {
     }
 }
 
-/// The operator Deployment: one replica, `Recreate` so an upgrade never runs two at once.
+/// The operator Deployment: two replicas with leader election (one reconciles, the other stands
+/// by to take over within the Lease duration), rolled one new pod at a time: a standby is ready
+/// without leading, so the rollout never waits for leadership.
 pub fn operator_deployment(operator_image: &str, chat_image: Option<&str>) -> Deployment {
     let mut env = vec![
         field_env("CHATAPP_OPERATOR_NAMESPACE", "metadata.namespace"),
         field_env("CHATAPP_OPERATOR_POD", "metadata.name"),
         EnvVar {
             name: "CHATAPP_ENSURE_DEFAULT".into(),
+            value: Some("true".into()),
+            ..Default::default()
+        },
+        EnvVar {
+            name: "CHATAPP_LEADER_ELECT".into(),
             value: Some("true".into()),
             ..Default::default()
         },
@@ -202,14 +219,17 @@ pub fn operator_deployment(operator_image: &str, chat_image: Option<&str>) -> De
     Deployment {
         metadata: meta(),
         spec: Some(DeploymentSpec {
-            replicas: Some(1),
+            replicas: Some(REPLICAS),
             selector: LabelSelector {
                 match_labels: Some(labels()),
                 ..Default::default()
             },
             strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".into()),
-                rolling_update: None,
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {

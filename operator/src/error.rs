@@ -34,6 +34,9 @@ pub enum Error {
     /// The ChatApp came without a namespace (it is a namespaced resource).
     #[error("ChatApp has no namespace")]
     MissingNamespace,
+    /// This replica stopped holding the leader Lease while reconciling (another may lead now).
+    #[error("lost the leader lease; exiting so that only the new leader reconciles")]
+    LostLease,
     /// The health/metrics listener failed.
     #[error("serving health and metrics: {0}")]
     Serve(#[source] std::io::Error),
@@ -48,6 +51,7 @@ impl Error {
             Self::PatchStatus(_) => "status",
             Self::ListPods(_) => "pods",
             Self::MissingNamespace => "namespace",
+            Self::LostLease => "lease",
             Self::Serve(_) => "serve",
         }
     }

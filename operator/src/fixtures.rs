@@ -3,10 +3,11 @@
 //! The fake keeps the objects it was given (so a second reconcile sees the first one's writes),
 //! answers server-side apply with the applied object plus a status, lists collections, holds
 //! watches open without events (so the real `Controller` can run against it), records every
-//! request for assertions, and fails chosen requests on demand. Like controller-rs' `fixtures.rs`,
-//! but stateful rather than a fixed script, so scenarios state outcomes rather than call orders.
-//! It ignores label selectors and does not merge patches: it is a recorder with memory, not an
-//! API server.
+//! request for assertions, fails chosen requests on demand, and answers a replace (PUT) whose
+//! `resourceVersion` is not the stored one with 409, the optimistic concurrency that leader
+//! election relies on. Like controller-rs' `fixtures.rs`, but stateful rather than a fixed
+//! script, so scenarios state outcomes rather than call orders. It ignores label selectors and
+//! does not merge patches: it is a recorder with memory, not an API server.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -270,6 +271,14 @@ impl FakeApi {
     pub fn remove(&self, path: &str) -> Option<Value> {
         self.state.lock().unwrap().objects.remove(path)
     }
+    /// Stores `value` at `path` as it is (resourceVersion included).
+    pub fn insert(&self, path: &str, value: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .objects
+            .insert(path.to_owned(), value);
+    }
     pub fn object(&self, path: &str) -> Option<Value> {
         self.state.lock().unwrap().objects.get(path).cloned()
     }
@@ -344,6 +353,19 @@ impl FakeApi {
                     obj["status"] =
                         json!({"replicas": want, "readyReplicas": ready, "updatedReplicas": want});
                 }
+                state.objects.insert(path, obj.clone());
+                (200, obj)
+            }
+            (Method::PUT, Some(_)) => {
+                let Some(stored) = state.objects.get(&path) else {
+                    return (404, status_body(404, "not found"));
+                };
+                let version = &req.body["metadata"]["resourceVersion"];
+                if *version != stored["metadata"]["resourceVersion"] {
+                    return (409, status_body(409, "the object has been modified"));
+                }
+                let mut obj = req.body.clone();
+                obj["metadata"]["resourceVersion"] = json!(serial.to_string());
                 state.objects.insert(path, obj.clone());
                 (200, obj)
             }

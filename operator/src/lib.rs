@@ -1,14 +1,16 @@
 //! chatapp operator: turns each `ChatApp` (group `chatapp.dev`) into a running chat.
 //!
 //! [`run`] is the one entry: it serves health and metrics on the given listener, makes sure the
-//! default ChatApp exists when asked, and runs the controller until `shutdown` resolves. The
-//! binary (`main.rs`) only parses flags, builds the client and the listener, and wires signals.
+//! default ChatApp exists when asked, and runs the controller until `shutdown` resolves; with
+//! leader election, only while this replica holds the Lease ([`leader`]). The binary (`main.rs`)
+//! only parses flags, builds the client and the listener, and wires signals.
 
 pub mod build;
 pub mod bundle;
 pub mod controller;
 pub mod crd;
 pub mod error;
+pub mod leader;
 pub mod metrics;
 pub mod render;
 pub mod validate;
@@ -20,10 +22,11 @@ mod crd_tests;
 pub(crate) mod fixtures;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use kube::runtime::events::Reporter;
@@ -33,6 +36,7 @@ use tracing::{info, warn};
 
 use crate::crd::{ChatApp, ChatAppSpec};
 use crate::error::{Error, Result};
+use crate::leader::Elector;
 
 /// Name of the ChatApp the operator creates with `--ensure-default`.
 pub const DEFAULT_NAME: &str = "default";
@@ -52,8 +56,10 @@ pub struct Settings {
     pub default_image: Option<String>,
     /// ChatApps reconciled at once.
     pub concurrency: u16,
-    /// Reporting instance of events (the pod name).
+    /// Reporting instance of events and leader-election identity (the pod name).
     pub instance: Option<String>,
+    /// Reconcile only while holding the Lease `chatapp-operator` in `namespace`.
+    pub leader_elect: bool,
 }
 
 /// The `default` ChatApp: NodePort 30222, Locust (when enabled) on 30223.
@@ -109,7 +115,12 @@ async fn ensure_default_until_done(client: Client, settings: Settings) {
     }
 }
 
-/// Serves health/metrics on `listener` and runs the controller until `shutdown` resolves.
+/// The caller's shutdown signal, shared by the controller and the election.
+type Shutdown = Shared<BoxFuture<'static, ()>>;
+
+/// Serves health/metrics on `listener` and runs the controller until `shutdown` resolves. With
+/// `leader_elect` it first waits for the Lease, and returns [`Error::LostLease`] when it loses it
+/// (the process then exits and its container restarts as a standby).
 pub async fn run(
     settings: Settings,
     client: Client,
@@ -124,11 +135,86 @@ pub async fn run(
         registry: Arc::new(registry),
         ready: Arc::default(),
     };
+    // The HTTP side outlives the controller (and the lease release), so /metrics answers to the end.
+    let (stop_web, web_stopped) = tokio::sync::oneshot::channel::<()>();
     let web = tokio::spawn(
         axum::serve(listener, web::app(state.clone()).into_make_service())
-            .with_graceful_shutdown(shutdown.clone())
+            .with_graceful_shutdown(async {
+                let _ = web_stopped.await;
+            })
             .into_future(),
     );
+    info!(namespace = %settings.namespace, leader_elect = settings.leader_elect, "operator starting");
+    let result = if settings.leader_elect {
+        run_elected(&settings, client, metrics, &state.ready, shutdown).await
+    } else {
+        state.ready.store(true, Ordering::Relaxed);
+        run_controller(&settings, client, metrics, shutdown).await;
+        Ok(())
+    };
+    let _ = stop_web.send(());
+    web.await
+        .map_err(|e| Error::Serve(std::io::Error::other(e)))?
+        .map_err(Error::Serve)?;
+    info!("operator stopped");
+    result
+}
+
+/// Waits for the Lease, then runs the controller until `shutdown` (then releases the Lease) or
+/// until the Lease is lost. Readiness: a standby is ready while the API server answers its
+/// rounds, so a rolling update can replace replicas without waiting for leadership.
+async fn run_elected(
+    settings: &Settings,
+    client: Client,
+    metrics: Arc<metrics::Metrics>,
+    ready: &AtomicBool,
+    shutdown: Shutdown,
+) -> Result<()> {
+    let me = settings
+        .instance
+        .clone()
+        .unwrap_or_else(leader::random_identity);
+    let elector = Arc::new(Elector::new(client.clone(), &settings.namespace, me));
+    info!(
+        identity = elector.identity(),
+        "waiting for the leader lease"
+    );
+    tokio::select! {
+        () = elector.acquire(|ok| ready.store(ok, Ordering::Relaxed)) => {}
+        () = shutdown.clone() => return Ok(()),
+    }
+    info!(identity = elector.identity(), "leading");
+    ready.store(true, Ordering::Relaxed);
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
+    let holder = elector.clone();
+    let hold = tokio::spawn(async move {
+        holder.hold().await;
+        let _ = lost_tx.send(());
+    });
+    // Resolves true when the lease was lost, false when `hold` was stopped first.
+    let lost = lost_rx.map(|sent| sent.is_ok()).shared();
+    let stop = futures_util::future::select(shutdown, lost.clone()).map(|_| ());
+    run_controller(settings, client, metrics, stop).await;
+    hold.abort();
+    let _ = hold.await;
+    if lost.await {
+        return Err(Error::LostLease);
+    }
+    match tokio::time::timeout(leader::RETRY_PERIOD, elector.release()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => warn!(error = %err, "could not release the leader lease"),
+        Err(_) => warn!("releasing the leader lease timed out"),
+    }
+    Ok(())
+}
+
+/// Ensures the default ChatApp (when asked) and runs the controller until `stop` resolves.
+async fn run_controller(
+    settings: &Settings,
+    client: Client,
+    metrics: Arc<metrics::Metrics>,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let ensure = settings
         .ensure_default
         .then(|| tokio::spawn(ensure_default_until_done(client.clone(), settings.clone())));
@@ -137,15 +223,8 @@ pub async fn run(
         instance: settings.instance.clone(),
     };
     let ctx = Arc::new(controller::Context::new(client, reporter, metrics));
-    info!(namespace = %settings.namespace, "operator starting");
-    state.ready.store(true, Ordering::Relaxed);
-    controller::controller(ctx, &settings.namespace, settings.concurrency, shutdown).await;
+    controller::controller(ctx, &settings.namespace, settings.concurrency, stop).await;
     if let Some(ensure) = ensure {
         ensure.abort();
     }
-    web.await
-        .map_err(|e| Error::Serve(std::io::Error::other(e)))?
-        .map_err(Error::Serve)?;
-    info!("operator stopped");
-    Ok(())
 }

@@ -65,7 +65,19 @@ struct RunArgs {
     /// ChatApps reconciled at once.
     #[arg(long, env = "CHATAPP_OPERATOR_CONCURRENCY", default_value_t = 4)]
     concurrency: u16,
-    /// Name of this pod, reported in events.
+    /// Reconcile only while holding the Lease `chatapp-operator` in the namespace, so several
+    /// replicas can run with one active (the bundle turns it on). `--leader-elect` alone means
+    /// true. Losing the Lease makes the process exit non-zero.
+    #[arg(
+        long,
+        env = "CHATAPP_LEADER_ELECT",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    leader_elect: bool,
+    /// Name of this pod, reported in events and used as the leader-election identity.
     #[arg(long, env = "CHATAPP_OPERATOR_POD")]
     pod_name: Option<String>,
     /// Log format: json or pretty.
@@ -118,6 +130,7 @@ async fn run_operator(args: RunArgs) -> anyhow::Result<()> {
         default_image: args.default_image,
         concurrency: args.concurrency.max(1),
         instance: args.pod_name,
+        leader_elect: args.leader_elect,
     };
     run(settings, client, listener, shutdown_signal()).await?;
     Ok(())
@@ -173,5 +186,7 @@ mod tests {
         let args = run_args(&["operator", "run", "--namespace", "chat"]);
         assert_eq!(args.namespace.as_deref(), Some("chat"));
         assert!(Cli::try_parse_from(["operator", "run", "--ensure-default=maybe"]).is_err());
+        assert!(run_args(&["operator", "run", "--leader-elect"]).leader_elect);
+        assert!(!run_args(&["operator", "run", "--leader-elect=false"]).leader_elect);
     }
 }

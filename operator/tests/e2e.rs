@@ -4,12 +4,13 @@
 //!
 //! It applies the CRD (server-side apply, left installed afterwards), makes a fresh namespace with
 //! the bundle's ServiceAccount/Role/RoleBinding, and runs the operator binary out of the cluster
-//! *impersonating that ServiceAccount*, so the least-privilege RBAC is what is exercised. Then:
-//! the default ChatApp appears, a ChatApp's children appear with owner references, status is
-//! written, the scale subresource scales it and removes the PDB at one replica, a deleted child
-//! comes back, a settings change changes the pod template's config hash, a taken NodePort shows
-//! in status, invalid specs are refused by the API server, and deleting the ChatApp
-//! garbage-collects its children. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
+//! *impersonating that ServiceAccount*, so the least-privilege RBAC is what is exercised, with
+//! leader election on as in the bundle. Then: the operator holds the Lease, the default ChatApp
+//! appears, a ChatApp's children appear with owner references, status is written, the scale
+//! subresource scales it and removes the PDB at one replica, a deleted child comes back, a
+//! settings change changes the pod template's config hash, a taken NodePort shows in status,
+//! invalid specs are refused by the API server, and deleting the ChatApp garbage-collects its
+//! children. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
 //! and for the chat and Locust to answer through the API server's service proxy; images come from
 //! `CHATAPP_E2E_CHAT_IMAGE` / `CHATAPP_E2E_LOCUST_IMAGE` (kind/minikube: load them first).
 //! The kubeconfig's user needs cluster-admin (to create the CRD and to impersonate).
@@ -20,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -145,6 +147,7 @@ impl E2e {
         let log = std::env::temp_dir().join(format!("{}-operator.log", self.ns));
         let _operator = self.spawn_operator(&log);
         println!("operator log: {}", log.display());
+        self.lease_is_held().await;
         self.default_chatapp_is_created().await;
         self.children_appear().await;
         self.scale_subresource_works().await;
@@ -205,7 +208,12 @@ impl E2e {
         let user = format!("system:serviceaccount:{}:{OPERATOR}", self.ns);
         let child = Command::new(env!("CARGO_BIN_EXE_operator"))
             .args(["run", "--namespace", &self.ns, "--listen", "127.0.0.1:0"])
-            .args(["--ensure-default", "--log-format", "pretty"])
+            .args([
+                "--ensure-default",
+                "--leader-elect",
+                "--log-format",
+                "pretty",
+            ])
             .env("KUBECONFIG", &self.kubeconfig)
             .env("KUBE_RS_DEBUG_IMPERSONATE_USER", &user)
             .env("RUST_LOG", "info,operator=debug")
@@ -215,6 +223,19 @@ impl E2e {
             .expect("start the operator binary");
         ok(&format!("operator running out of cluster as {user}"));
         OperatorProcess(child)
+    }
+
+    async fn lease_is_held(&self) {
+        let leases: Api<Lease> = self.api();
+        let holder = eventually("the operator holds the Lease", self.limit, || async {
+            let lease = leases.get_opt(OPERATOR).await.map_err(|e| e.to_string())?;
+            lease
+                .and_then(|l| l.spec?.holder_identity)
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| "no holder yet".to_owned())
+        })
+        .await;
+        ok(&format!("Lease {OPERATOR} held by {holder}"));
     }
 
     async fn default_chatapp_is_created(&self) {

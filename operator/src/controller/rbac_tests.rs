@@ -1,5 +1,6 @@
 //! Least privilege, derived: the operator runs against the fake API server (the real
-//! `crate::run`, with its watches and the default-ChatApp creation, then reconciles that exercise
+//! `crate::run`, with leader election, its watches and the default-ChatApp creation, and the
+//! lease released at shutdown; then reconciles that exercise
 //! deletes, pod listing and event series), every request it made is turned into the
 //! (API group, resource, verb) the API server would authorize, and that set must equal what
 //! `bundle::RULES` grants — nothing missing, nothing extra.
@@ -30,6 +31,7 @@ fn permissions(r: &Recorded) -> Vec<Permission> {
         (&Method::GET, None) => &["list"],
         (&Method::GET, Some(_)) => &["get"],
         (&Method::POST, _) => &["create"],
+        (&Method::PUT, _) => &["update"],
         // Server-side apply of an object that does not exist yet is authorized as a create.
         (&Method::PATCH, _) if r.is_apply() && sub.is_none() => &["patch", "create"],
         (&Method::PATCH, _) => &["patch"],
@@ -74,6 +76,7 @@ async fn run_operator(fake: &FakeApi, client: kube::Client) {
         default_image: None,
         concurrency: 2,
         instance: Some("test".into()),
+        leader_elect: true,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
@@ -99,7 +102,10 @@ async fn run_operator(fake: &FakeApi, client: kube::Client) {
         let reconciled = requests
             .iter()
             .any(|r| r.is_status_write() && r.path.contains("/chatapps/demo/"));
-        watched && created_default && reconciled
+        let leading = requests
+            .iter()
+            .any(|r| r.method == Method::POST && r.path.ends_with("/leases"));
+        leading && watched && created_default && reconciled
     };
     // A bound, not a timing assertion: the operator gets a minute to do a few dozen requests.
     let mut waited = Duration::ZERO;
@@ -118,6 +124,13 @@ async fn run_operator(fake: &FakeApi, client: kube::Client) {
         .expect("the operator stops on shutdown")
         .expect("operator task")
         .expect("operator result");
+    let lease = fake
+        .object("/apis/coordination.k8s.io/v1/namespaces/chat/leases/chatapp-operator")
+        .expect("the lease exists");
+    assert!(
+        lease["spec"]["holderIdentity"].is_null(),
+        "released at shutdown: {lease:#}"
+    );
 }
 
 #[tokio::test]
