@@ -97,6 +97,18 @@ fn the_bundle_names_no_namespace_and_holds_the_operator() {
             .any(|e| e["name"] == "CHATAPP_ENSURE_DEFAULT" && e["value"] == "true"),
         "the operator creates the default ChatApp, since kubectl cannot in the same apply: {env:?}"
     );
+    let deployment = &docs[4]["spec"];
+    assert_eq!(deployment["replicas"], 2, "a leader and a standby");
+    let spread = &deployment["template"]["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        [0]["podAffinityTerm"];
+    assert_eq!(
+        spread["topologyKey"], "kubernetes.io/hostname",
+        "{deployment}"
+    );
+    assert_eq!(
+        spread["labelSelector"]["matchLabels"], deployment["selector"]["matchLabels"],
+        "the replicas avoid each other's node: {deployment}"
+    );
 }
 
 /// Leaves of `v` as JSON paths.
