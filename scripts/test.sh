@@ -21,8 +21,15 @@ fi
 venv=target/venv
 if [ ! -x "$venv/bin/locust" ]; then
   echo "test.sh: installing locust into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check locust websocket-client
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    # Debian's python3 needs python3-venv for this.
+    echo "test.sh: installing python3-venv with apt"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check "locust~=2.47" "websocket-client~=1.9"
 fi
 export CHATAPP_LOCUST="$PWD/$venv/bin/locust"
 
