@@ -282,31 +282,19 @@ async fn on_message(
     if offset <= last {
         return;
     }
-    if offset == last + 1 {
-        hub.deliver(
-            &Outbound::Message {
-                room: room.clone(),
-                offset,
-                time_ms,
-                frame,
-            },
-            room,
-        );
-        cursor.last = Some(offset);
-        return;
+    if offset != last + 1 {
+        backfill(hub, store, room, cursor).await;
     }
-    backfill(hub, store, room, cursor).await;
+    // Next in line, or (after the backfill) trimmed before we could read it: deliver what we
+    // have rather than stall the room.
     if cursor.last.is_some_and(|l| l < offset) {
-        // Trimmed before we could read it: deliver what we have rather than stall the room.
-        hub.deliver(
-            &Outbound::Message {
-                room: room.clone(),
-                offset,
-                time_ms,
-                frame,
-            },
-            room,
-        );
+        let out = Outbound::Message {
+            room: room.clone(),
+            offset,
+            time_ms,
+            frame,
+        };
+        hub.deliver(&out, room);
         cursor.last = Some(offset);
     }
 }

@@ -3,7 +3,6 @@
 //! for checking the children with schema validators without a cluster.
 
 use kube::ResourceExt;
-use serde::Serialize;
 
 use crate::build::Desired;
 use crate::crd::ChatApp;
@@ -21,39 +20,12 @@ pub fn render(yaml: &str) -> Result<String, String> {
         let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
         return Err(format!("invalid ChatApp:\n{}", lines.join("\n")));
     }
-    // Destructured without `..`, so a new child cannot be left out of the rendering.
-    let Desired {
-        redis_pvc,
-        redis_deployment,
-        redis_service,
-        chat_deployment,
-        chat_service,
-        chat_pdb,
-        locust_configmap,
-        locust_deployment,
-        locust_service,
-        locust_master_service,
-        locust_worker_deployment,
-    } = Desired::build(&app);
-    let mut docs = Vec::new();
-    push(&mut docs, &redis_pvc);
-    push(&mut docs, &redis_deployment);
-    push(&mut docs, &redis_service);
-    push(&mut docs, &Some(chat_deployment));
-    push(&mut docs, &Some(chat_service));
-    push(&mut docs, &chat_pdb);
-    push(&mut docs, &locust_configmap);
-    push(&mut docs, &locust_deployment);
-    push(&mut docs, &locust_service);
-    push(&mut docs, &locust_master_service);
-    push(&mut docs, &locust_worker_deployment);
+    let docs: Vec<String> = Desired::build(&app)
+        .to_json()
+        .iter()
+        .map(crate::bundle::yaml_doc)
+        .collect();
     Ok(docs.join("---\n"))
-}
-
-fn push(docs: &mut Vec<String>, obj: &Option<impl Serialize>) {
-    if let Some(obj) = obj {
-        docs.push(crate::bundle::yaml_doc(obj));
-    }
 }
 
 #[cfg(test)]

@@ -68,6 +68,44 @@ pub struct Desired {
 }
 
 impl Desired {
+    /// Every child as JSON, in apply order: what `operator render` prints and what the builder
+    /// tests inspect (the controller applies the typed objects). Destructured without `..`, so a
+    /// new child cannot be left out.
+    pub fn to_json(&self) -> Vec<serde_json::Value> {
+        let Self {
+            redis_pvc,
+            redis_deployment,
+            redis_service,
+            chat_deployment,
+            chat_service,
+            chat_pdb,
+            locust_configmap,
+            locust_deployment,
+            locust_service,
+            locust_master_service,
+            locust_worker_deployment,
+        } = self;
+        fn json(obj: &impl serde::Serialize) -> serde_json::Value {
+            serde_json::to_value(obj).expect("Kubernetes objects serialize to JSON")
+        }
+        [
+            redis_pvc.as_ref().map(json),
+            redis_deployment.as_ref().map(json),
+            redis_service.as_ref().map(json),
+            Some(json(chat_deployment)),
+            Some(json(chat_service)),
+            chat_pdb.as_ref().map(json),
+            locust_configmap.as_ref().map(json),
+            locust_deployment.as_ref().map(json),
+            locust_service.as_ref().map(json),
+            locust_master_service.as_ref().map(json),
+            locust_worker_deployment.as_ref().map(json),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// Builds every child of `app`. The spec must have passed [`crate::validate::validate`].
     pub fn build(app: &ChatApp) -> Self {
         let managed = app.spec.redis.external.is_none();

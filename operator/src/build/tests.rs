@@ -25,44 +25,11 @@ fn varied() -> Vec<ChatApp> {
 }
 
 /// Every object of `d` as JSON, with its kind.
-fn objects(d: &Desired) -> Vec<(&'static str, Value)> {
-    let Desired {
-        redis_pvc,
-        redis_deployment,
-        redis_service,
-        chat_deployment,
-        chat_service,
-        chat_pdb,
-        locust_configmap,
-        locust_deployment,
-        locust_service,
-        locust_master_service,
-        locust_worker_deployment,
-    } = d;
-    let mut out = vec![
-        ("Deployment", serde_json::to_value(chat_deployment).unwrap()),
-        ("Service", serde_json::to_value(chat_service).unwrap()),
-    ];
-    for (kind, obj) in [
-        ("PersistentVolumeClaim", redis_pvc.as_ref().map(json)),
-        ("Deployment", redis_deployment.as_ref().map(json)),
-        ("Service", redis_service.as_ref().map(json)),
-        ("PodDisruptionBudget", chat_pdb.as_ref().map(json)),
-        ("ConfigMap", locust_configmap.as_ref().map(json)),
-        ("Deployment", locust_deployment.as_ref().map(json)),
-        ("Service", locust_service.as_ref().map(json)),
-        ("Service", locust_master_service.as_ref().map(json)),
-        ("Deployment", locust_worker_deployment.as_ref().map(json)),
-    ] {
-        if let Some(obj) = obj {
-            out.push((kind, obj));
-        }
-    }
-    out
-}
-
-fn json<T: serde::Serialize>(o: &T) -> Value {
-    serde_json::to_value(o).unwrap()
+fn objects(d: &Desired) -> Vec<(String, Value)> {
+    d.to_json()
+        .into_iter()
+        .map(|obj| (obj["kind"].as_str().unwrap().to_owned(), obj))
+        .collect()
 }
 
 fn pod_specs(d: &Desired) -> Vec<PodSpec> {
@@ -184,7 +151,7 @@ fn objects_serialize_without_nulls() {
     }
     for app in varied() {
         for (kind, obj) in objects(&Desired::build(&app)) {
-            no_nulls(&obj, kind);
+            no_nulls(&obj, &kind);
         }
     }
 }
