@@ -1,5 +1,5 @@
 //! Settings of one chat-server process: every flag has an environment variable, documented in
-//! `--help`, the README and `docs/configuration.md`. Parsing only; the rest of the crate reads the
+//! `--help` and `docs/configuration.md`. Parsing only; the rest of the crate reads the
 //! typed values and never looks at the environment itself.
 
 use std::{net::SocketAddr, time::Duration};
@@ -223,9 +223,13 @@ mod tests {
     }
 
     #[test]
-    fn every_flag_is_documented_with_its_env_and_default_in_docs_and_readme() {
+    fn every_flag_is_documented_with_its_env_and_default() {
         let doc = include_str!("../../docs/configuration.md");
         let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains("(docs/configuration.md)"),
+            "README links the one configuration table"
+        );
         let rows = documented(doc);
         let cmd = <Config as clap::CommandFactory>::command();
         let flags: Vec<_> = cmd
@@ -256,11 +260,6 @@ mod tests {
                 }
                 values => assert_eq!(row.2, values, "{long}"),
             }
-            let line = doc.lines().find(|l| l.starts_with(&format!("| `{long}`")));
-            assert!(
-                readme.lines().any(|l| Some(l) == line),
-                "README's configuration table differs from docs/configuration.md for {long}"
-            );
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::{
 };
 use futures_util::StreamExt;
 
-use crate::{AppState, metrics, presence, session::Session};
+use crate::{AppState, presence, session::Session};
 
 const INDEX_HTML: &str = include_str!("../ui/index.html");
 const APP_JS: &str = include_str!("../ui/app.js");
@@ -85,22 +85,19 @@ async fn security_headers(mut res: Response) -> Response {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.draining.load(Ordering::Relaxed) {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
-    } else if !state.store_ok.load(Ordering::Relaxed) {
-        (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
-    } else {
-        "ready\n".into_response()
+    match state.not_ready() {
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
+        None => "ready\n".into_response(),
     }
 }
 
-async fn metrics_text() -> Response {
+async fn metrics_text(State(state): State<AppState>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        metrics::global().render(),
+        state.metrics.render(),
     )
         .into_response()
 }
@@ -118,29 +115,30 @@ async fn websocket(
     ws: WebSocketUpgrade,
 ) -> Response {
     let refuse = |status: StatusCode, why: &'static str| {
-        metrics::global().rejected_connections.inc();
+        state.metrics.rejected_connections.inc();
         (status, why).into_response()
     };
     if !origin_allowed(&headers, &state.origins) {
         return refuse(StatusCode::FORBIDDEN, "origin not allowed\n");
     }
-    if state.draining.load(Ordering::Relaxed) || state.sessions.is_cancelled() {
+    let lifecycle = &state.lifecycle;
+    if lifecycle.draining.load(Ordering::Relaxed) || lifecycle.sessions.is_cancelled() {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
     }
-    let open = metrics::global().connections.get();
-    if open >= i64::from(state.config.max_connections) {
+    // The permit travels into the session and is released when it ends.
+    let Ok(admission) = state.admission.clone().try_acquire_owned() else {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n");
-    }
-    let max = state.config.max_frame_bytes as usize;
-    let tracker = state.tracker.clone();
+    };
+    let max = state.limits.max_frame_bytes;
+    let tracker = lifecycle.tracker.clone();
     // A small read buffer: tungstenite's 128 KiB default is allocated and zeroed per connection
     // (136 KiB of RSS each); it grows on demand for larger frames (docs/benchmarks.md, "B").
     ws.max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
-            let shutdown = state.sessions.clone();
-            let session = Session::new(state);
+            let shutdown = state.lifecycle.sessions.clone();
+            let session = Session::new(state, admission);
             tracker.track_future(async move {
                 let (sink, stream) = socket.split();
                 session.run(sink, stream, shutdown).await;

@@ -15,7 +15,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    metrics,
+    clock::now_ms,
+    metrics::Metrics,
     store::{Store, StoreEvent},
 };
 
@@ -54,17 +55,6 @@ pub struct ConnHandle {
     pub kicked: CancellationToken,
 }
 
-impl ConnHandle {
-    pub fn offer(&self, out: Outbound) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(out)
-            && !self.kicked.is_cancelled()
-        {
-            metrics::global().slow_consumer_drops.inc();
-            self.kicked.cancel();
-        }
-    }
-}
-
 /// A joiner's view of where a room's history stood, sent so the hub can start delivering after it.
 #[derive(Debug)]
 pub struct RoomStart {
@@ -79,6 +69,7 @@ pub struct Hub {
     members: Mutex<HashMap<Arc<str>, HashMap<ConnId, ConnHandle>>>,
     conns: Mutex<HashMap<ConnId, ConnHandle>>,
     starts: mpsc::Sender<RoomStart>,
+    metrics: Arc<Metrics>,
     /// Signalled when a local room count changes.
     pub presence_changed: Notify,
     /// Signalled when rooms or counts may have changed anywhere.
@@ -87,12 +78,13 @@ pub struct Hub {
 
 impl Hub {
     /// A hub and the receiver its delivery task reads joiners' starting points from.
-    pub fn new() -> (Arc<Self>, mpsc::Receiver<RoomStart>) {
+    pub fn new(metrics: Arc<Metrics>) -> (Arc<Self>, mpsc::Receiver<RoomStart>) {
         let (starts, rx) = mpsc::channel(1024);
         let hub = Self {
             members: Mutex::default(),
             conns: Mutex::default(),
             starts,
+            metrics,
             presence_changed: Notify::new(),
             rooms_changed: Notify::new(),
         };
@@ -163,10 +155,20 @@ impl Hub {
             .map_or(0, |m| m.len() as u64)
     }
 
+    /// Queue a frame for one connection without waiting; a full queue kicks it (close 4008).
+    pub fn offer(&self, handle: &ConnHandle, out: Outbound) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = handle.tx.try_send(out)
+            && !handle.kicked.is_cancelled()
+        {
+            self.metrics.slow_consumer_drops.inc();
+            handle.kicked.cancel();
+        }
+    }
+
     /// Queue a frame for every connection.
     pub fn broadcast(&self, frame: Arc<str>) {
         for handle in self.conns.lock().unwrap().values() {
-            handle.offer(Outbound::Frame(frame.clone()));
+            self.offer(handle, Outbound::Frame(frame.clone()));
         }
     }
 
@@ -182,7 +184,7 @@ impl Hub {
         // The lock is held only for `try_send`s, never across an await.
         if let Some(members) = self.members.lock().unwrap().get(room) {
             for handle in members.values() {
-                handle.offer(out.clone());
+                self.offer(handle, out.clone());
             }
         }
     }
@@ -203,13 +205,23 @@ fn remove_member(
     removed
 }
 
+/// A stored message as the delivery task handles it (the room is known from context).
+#[derive(Debug)]
+struct Delivery {
+    epoch: Arc<str>,
+    offset: u64,
+    time_ms: u64,
+    frame: Arc<str>,
+}
+
 /// Per-room delivery position of this replica.
 #[derive(Debug, Default)]
 struct Cursor {
     epoch: Option<Arc<str>>,
     /// Highest offset delivered; `None` until the first joiner's page says where to start.
     last: Option<u64>,
-    pending: BTreeMap<u64, (Arc<str>, u64, Arc<str>)>,
+    /// Deliveries that arrived before the first joiner's page, by offset.
+    pending: BTreeMap<u64, Delivery>,
 }
 
 /// The delivery task: store events and joiners' starting points in, ordered frames out.
@@ -233,7 +245,8 @@ pub async fn run_delivery(
                         continue;
                     }
                     let cursor = cursors.entry(room.clone()).or_default();
-                    on_message(&hub, &store, &room, cursor, epoch, offset, time_ms, frame).await;
+                    let delivery = Delivery { epoch, offset, time_ms, frame };
+                    on_message(&hub, &store, &room, cursor, delivery).await;
                 }
                 StoreEvent::RoomsChanged => hub.rooms_changed.notify_one(),
                 StoreEvent::Resubscribed => {
@@ -247,9 +260,8 @@ pub async fn run_delivery(
                     cursor.last = Some(start.head);
                     cursor.epoch = Some(start.epoch);
                     let pending = std::mem::take(&mut cursor.pending);
-                    for (offset, (epoch, time_ms, frame)) in pending {
-                        on_message(&hub, &store, &start.room, cursor, epoch, offset, time_ms, frame)
-                            .await;
+                    for delivery in pending.into_values() {
+                        on_message(&hub, &store, &start.room, cursor, delivery).await;
                     }
                 }
             }
@@ -258,23 +270,25 @@ pub async fn run_delivery(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn on_message(
     hub: &Hub,
     store: &Store,
     room: &Arc<str>,
     cursor: &mut Cursor,
-    epoch: Arc<str>,
-    offset: u64,
-    time_ms: u64,
-    frame: Arc<str>,
+    delivery: Delivery,
 ) {
     let Some(last) = cursor.last else {
         if cursor.pending.len() < MAX_PENDING {
-            cursor.pending.insert(offset, (epoch, time_ms, frame));
+            cursor.pending.insert(delivery.offset, delivery);
         }
         return;
     };
+    let Delivery {
+        epoch,
+        offset,
+        time_ms,
+        frame,
+    } = delivery;
     if cursor.epoch.as_ref() != Some(&epoch) {
         resync(hub, room, cursor, epoch.clone());
         return backfill(hub, store, room, cursor).await;
@@ -317,7 +331,7 @@ async fn backfill(hub: &Hub, store: &Store, room: &Arc<str>, cursor: &mut Cursor
     let range = match store.range(room, last).await {
         Ok(range) => range,
         Err(e) => {
-            metrics::global().redis_errors.inc();
+            hub.metrics.redis_errors.inc();
             tracing::warn!(%room, error = %e, "backfill failed; will retry");
             return;
         }
@@ -326,7 +340,7 @@ async fn backfill(hub: &Hub, store: &Store, room: &Arc<str>, cursor: &mut Cursor
         resync(hub, room, cursor, range.epoch.into());
         return Box::pin(backfill(hub, store, room, cursor)).await;
     }
-    let now_ms = crate::session::now_ms();
+    let now_ms = now_ms();
     for (offset, frame) in range.entries {
         if cursor.last.is_some_and(|l| offset > l) {
             // A backfilled message's original timestamp is inside its frame; latency is measured

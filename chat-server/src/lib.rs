@@ -2,91 +2,66 @@
 //! [`build_state`] (connect the store, start the background tasks) and [`serve`] (the accept
 //! loop and graceful shutdown), so tests run real servers on `127.0.0.1:0`.
 //!
-//! Modules: `protocol` (wire format and validation), `store` (Redis or memory), `hub` (local
-//! fan-out and ordered delivery), `presence` (online counts across replicas), `session` (one
-//! WebSocket), `http` (routes), `server` (accept loop), `metrics`, `config`.
+//! The map, one module per responsibility (none imports a module that imports it back):
+//! - `config` (flags and env vars) and `limits` (every limit a client meets, defined once);
+//! - `protocol` (wire format and validation, no IO) and `clock` (timestamps);
+//! - `store` (Redis or memory: history, rooms, presence) with `store::redis::keys`, the Redis
+//!   key schema, and the Lua scripts beside it;
+//! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
+//! - `session` (one WebSocket), `http` (routes), `server` (accept loop and shutdown);
+//! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 
+pub mod clock;
 pub mod config;
+pub mod error;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod presence;
 pub mod protocol;
 pub mod server;
 pub mod session;
+pub mod state;
 pub mod store;
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
 
-use tokio::sync::mpsc;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio::sync::{Semaphore, mpsc};
 
-pub use crate::{config::Config, http::app, server::serve};
+pub use crate::{
+    config::Config,
+    error::{Error, Result},
+    http::app,
+    server::serve,
+    state::AppState,
+};
 use crate::{
     hub::Hub,
-    protocol::{Limits, RoomInfo},
-    store::{MemoryStore, RedisStore, Store, StoreError},
+    limits::Limits,
+    metrics::Metrics,
+    protocol::ServerFrame,
+    state::Lifecycle,
+    store::{MemoryStore, RedisStore, Store},
 };
 
-/// Everything a request or a session needs; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub hub: Arc<Hub>,
-    /// This replica's id in presence and `welcome`.
-    pub instance: Arc<str>,
-    /// Normalised Origin allowlist.
-    pub origins: Arc<[String]>,
-    /// The last room list computed (global counts).
-    pub rooms: Arc<Mutex<Vec<RoomInfo>>>,
-    /// The store answered its last health check.
-    pub store_ok: Arc<AtomicBool>,
-    /// Shutdown has begun: not ready, no new WebSockets.
-    pub draining: Arc<AtomicBool>,
-    /// Cancelled to close every WebSocket with 1001.
-    pub sessions: CancellationToken,
-    /// Tracks WebSocket sessions so shutdown can wait for them.
-    pub tracker: TaskTracker,
-    /// Cancelled to stop background tasks, after the sessions.
-    pub background: CancellationToken,
-}
-
-impl AppState {
-    /// Field limits in force.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_content_bytes: self.config.max_content_bytes as usize,
-            max_name_chars: self.config.max_name_chars as usize,
-            max_topic_chars: self.config.max_topic_chars as usize,
-        }
-    }
-}
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The Redis URL is malformed or Redis refused the first connection.
-    #[error("cannot connect to redis: {0}")]
-    Redis(#[source] StoreError),
-}
-
 /// Connect the store and start the background tasks (delivery, presence, health, subscriber).
-pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+pub async fn build_state(config: Config) -> Result<AppState> {
     let instance: Arc<str> = format!(
         "{}-{}",
         hostname(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
     .into();
+    let metrics = Arc::new(Metrics::new());
+    let lifecycle = Lifecycle::default();
     let (events_tx, events_rx) = mpsc::channel(4096);
-    let background = CancellationToken::new();
     let store = match &config.redis_url {
         None => Store::Memory(Arc::new(MemoryStore::new(
             config.history_len as usize,
@@ -100,27 +75,32 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
                 config.history_len,
                 config.presence_ttl(),
             )
-            .await
-            .map_err(StartError::Redis)?;
+            .await?;
             let redis = Arc::new(redis);
-            tokio::spawn(redis.clone().run_subscriber(events_tx, background.clone()));
+            let subscriber = redis.clone().run_subscriber(
+                events_tx,
+                metrics.clone(),
+                lifecycle.background.clone(),
+            );
+            tokio::spawn(subscriber);
             Store::Redis(redis)
         }
     };
-    let (hub, starts) = Hub::new();
+    let (hub, starts) = Hub::new(metrics.clone());
     let state = AppState {
         origins: config.origin_allowlist().into(),
+        limits: Limits::from_config(&config),
+        admission: Arc::new(Semaphore::new(config.max_connections as usize)),
         config: Arc::new(config),
         store: store.clone(),
         hub: hub.clone(),
+        metrics,
         instance,
         rooms: Arc::default(),
         store_ok: Arc::new(AtomicBool::new(true)),
-        draining: Arc::default(),
-        sessions: CancellationToken::new(),
-        tracker: TaskTracker::new(),
-        background: background.clone(),
+        lifecycle,
     };
+    let background = state.lifecycle.background.clone();
     tokio::spawn(hub::run_delivery(
         hub,
         store,
@@ -128,18 +108,18 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         starts,
         background.clone(),
     ));
-    tokio::spawn(presence::run(state.clone(), background.clone()));
+    tokio::spawn(presence::run(state.clone(), background));
     tokio::spawn(watch_store(state.clone()));
     presence::refresh_rooms(&state).await;
     Ok(state)
 }
 
-/// Keep `store_ok` current for `/readyz`.
+/// Keep `store_ok` current for `/readyz`, and tell every client when it changes.
 async fn watch_store(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
-            () = state.background.cancelled() => return,
+            () = state.lifecycle.background.cancelled() => return,
             _ = tick.tick() => {}
         }
         let ok = matches!(
@@ -147,14 +127,20 @@ async fn watch_store(state: AppState) {
             Ok(Ok(()))
         );
         let was = state.store_ok.swap(ok, Ordering::Relaxed);
-        if was != ok {
-            if ok {
-                tracing::info!("store reachable again: ready");
-            } else {
-                metrics::global().redis_errors.inc();
-                tracing::warn!("store unreachable: not ready");
-            }
+        if was == ok {
+            continue;
         }
+        if ok {
+            tracing::info!("store reachable again: ready");
+        } else {
+            state.metrics.redis_errors.inc();
+            tracing::warn!("store unreachable: not ready");
+        }
+        let health = ServerFrame::Health {
+            ready: ok,
+            reason: (!ok).then_some("store unreachable"),
+        };
+        state.hub.broadcast(health.to_json().into());
     }
 }
 

@@ -1,7 +1,6 @@
 //! Wires the chat server: parse the config, set up logging, build the state, serve until
 //! SIGTERM or Ctrl-C.
 
-use anyhow::Context;
 use chat_server::{Config, config::LogFormat};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -17,8 +16,7 @@ async fn main() -> anyhow::Result<()> {
             .init(),
         LogFormat::Pretty => tracing_subscriber::fmt().with_env_filter(filter).init(),
     }
-    let listener = chat_server::server::bind(config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = chat_server::server::bind(config.listen)?;
     let addr = listener.local_addr()?;
     let backend = if config.redis_url.is_some() {
         "redis"

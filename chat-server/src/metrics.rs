@@ -1,12 +1,10 @@
-//! Prometheus metrics of one process, served at `/metrics`. One registry for the process (the
-//! Redis subscriber and the sessions both count into it); names are documented in the README.
+//! Prometheus metrics of one server, served at `/metrics`. One registry per server, owned by
+//! `AppState` (the Redis subscriber, the hub and the sessions all count into it); names are
+//! documented in the README.
 //! Besides the `chat_` metrics it exports the standard `process_` ones (memory, CPU, open files,
 //! start time) read from `/proc` at each scrape, so RSS per connection can be watched.
 
-use std::sync::{
-    OnceLock,
-    atomic::{AtomicI64, AtomicU64},
-};
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use prometheus_client::{
     collector::Collector,
@@ -42,7 +40,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn new() -> Self {
+    /// A fresh set of metrics in its own registry (one per server; tests get their own).
+    pub fn new() -> Self {
         let connections = Gauge::default();
         let rooms = Gauge::default();
         let messages_in = Counter::default();
@@ -122,10 +121,10 @@ impl Metrics {
     }
 }
 
-/// The process-wide metrics.
-pub fn global() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::new)
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The standard `process_*` metrics, read from `/proc/self` on each scrape (Linux only; elsewhere
@@ -265,7 +264,7 @@ mod tests {
 
     #[test]
     fn the_exposition_has_chat_and_process_metrics() {
-        let text = global().render();
+        let text = Metrics::new().render();
         for name in [
             "chat_connections ",
             "chat_messages_received_total ",

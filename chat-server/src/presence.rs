@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    AppState, metrics,
+    AppState,
     protocol::{RoomInfo, ServerFrame},
 };
 
@@ -39,7 +39,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         match state.store.heartbeat(&payload, changed).await {
             Ok(()) => published = counts,
             Err(e) => {
-                metrics::global().redis_errors.inc();
+                state.metrics.redis_errors.inc();
                 tracing::warn!(error = %e, "presence heartbeat failed");
             }
         }
@@ -49,17 +49,26 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     }
 }
 
+/// Forget this replica's members in the shared counts (graceful shutdown), so the users it
+/// served stop counting online now rather than after the presence TTL.
+pub async fn depart(state: &AppState) {
+    if let Err(e) = state.store.depart().await {
+        state.metrics.redis_errors.inc();
+        tracing::warn!(error = %e, "clearing presence on shutdown failed");
+    }
+}
+
 /// Recompute the room list; push it to every local client when it changed.
 pub async fn refresh_rooms(state: &AppState) {
     let rooms = match state.store.rooms().await {
         Ok(rooms) => rooms,
         Err(e) => {
-            metrics::global().redis_errors.inc();
+            state.metrics.redis_errors.inc();
             tracing::warn!(error = %e, "listing rooms failed");
             return;
         }
     };
-    metrics::global().rooms.set(rooms.len() as i64);
+    state.metrics.rooms.set(rooms.len() as i64);
     let frame: Arc<str> = ServerFrame::Rooms { rooms: &rooms }.to_json().into();
     let changed = {
         let mut cached = state.rooms.lock().unwrap();

@@ -5,38 +5,15 @@
 use serde::Serialize;
 use serde_json::{Map, Value, value::RawValue};
 
+pub use crate::limits::Limits;
+use crate::limits::{
+    MAX_CLIENT_ID_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_BYTES, MAX_EPOCH_CHARS, MAX_ROOM_CHARS,
+};
+
 /// Protocol version sent in `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// The room that always exists.
 pub const DEFAULT_ROOM: &str = "general";
-/// Longest room name.
-pub const MAX_ROOM_CHARS: usize = 32;
-/// Longest client-chosen message id.
-pub const MAX_CLIENT_ID_CHARS: usize = 64;
-/// Longest email address (RFC 5321 path limit).
-pub const MAX_EMAIL_CHARS: usize = 254;
-
-/// Field limits that are configurable per server.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest content in bytes.
-    pub max_content_bytes: usize,
-    /// Longest name in characters.
-    pub max_name_chars: usize,
-    /// Longest topic in characters.
-    pub max_topic_chars: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_content_bytes: 4096,
-            max_name_chars: 64,
-            max_topic_chars: 64,
-        }
-    }
-}
-
 /// A point in a room's history a client has seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Since {
@@ -323,7 +300,8 @@ pub fn validate_email(raw: Option<&str>) -> Result<Option<String>, ProtocolError
         && domain
             .chars()
             .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-    if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+    if local.is_empty() || local.len() > MAX_EMAIL_LOCAL_BYTES || local.contains('@') || !domain_ok
+    {
         return Err(bad());
     }
     Ok(Some(email.to_owned()))
@@ -419,7 +397,7 @@ fn parse_since(raw: Option<&Value>) -> Result<Option<Since>, ProtocolError> {
         }
     };
     let epoch = match obj.get("epoch") {
-        Some(Value::String(e)) if !e.is_empty() && e.len() <= 64 => e.clone(),
+        Some(Value::String(e)) if !e.is_empty() && e.len() <= MAX_EPOCH_CHARS => e.clone(),
         _ => {
             return Err(ProtocolError::field(
                 "since",
@@ -495,7 +473,7 @@ pub enum ServerFrame<'a> {
         server: &'a str,
         name: &'a str,
         email: Option<&'a str>,
-        limits: WireLimits,
+        limits: &'a Limits,
     },
     Joined {
         room: &'a str,
@@ -528,6 +506,13 @@ pub enum ServerFrame<'a> {
     Pong {
         id: &'a Value,
     },
+    /// Whether this replica can store messages; sent after `welcome` when it cannot, and to every
+    /// client whenever it changes.
+    Health {
+        ready: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    },
 }
 
 impl ServerFrame<'_> {
@@ -535,18 +520,6 @@ impl ServerFrame<'_> {
     pub fn to_json(&self) -> String {
         to_json(self)
     }
-}
-
-/// The limits a client should respect, as sent in `welcome`.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct WireLimits {
-    pub max_content_bytes: u64,
-    pub max_name_chars: u64,
-    pub max_topic_chars: u64,
-    pub max_frame_bytes: u64,
-    pub send_rate_per_s: f64,
-    pub send_burst: u64,
-    pub history_len: u64,
 }
 
 /// A room and its online count, as listed in `rooms` and `/api/rooms`.

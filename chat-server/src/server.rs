@@ -12,7 +12,7 @@ use hyper_util::{
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
-use crate::AppState;
+use crate::{AppState, Error, presence};
 
 /// Kernel queue of connections not yet accepted. tokio's `TcpListener::bind` uses 128, which 450
 /// clients arriving at once overflow: the dropped ones retry after a 1 s SYN timeout
@@ -20,16 +20,19 @@ use crate::AppState;
 const LISTEN_BACKLOG: u32 = 4096;
 
 /// Bind `addr` for [`serve`] with a backlog sized for bursts of connections.
-pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
+pub fn bind(addr: std::net::SocketAddr) -> crate::Result<TcpListener> {
+    let listen = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
     };
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
+    listen().map_err(|source| Error::Listen { addr, source })
 }
 
 /// Serve on `listener` until `shutdown` resolves, then drain and return.
@@ -88,7 +91,8 @@ pub async fn serve(
         () = &mut shutdown => {}
     }
     tracing::info!("shutting down: not ready any more");
-    state.draining.store(true, Ordering::Relaxed);
+    let lifecycle = &state.lifecycle;
+    lifecycle.draining.store(true, Ordering::Relaxed);
     if state.config.drain_delay_secs > 0 {
         // Keep serving while load balancers notice /readyz; new WebSockets are refused meanwhile.
         let delay = tokio::time::sleep(Duration::from_secs(state.config.drain_delay_secs));
@@ -97,19 +101,21 @@ pub async fn serve(
             () = delay => {}
         }
     }
-    state.sessions.cancel();
+    lifecycle.sessions.cancel();
     stop_http.cancel();
-    state.tracker.close();
+    lifecycle.tracker.close();
     http_conns.close();
     let drained = tokio::time::timeout(grace, async {
-        state.tracker.wait().await;
+        lifecycle.tracker.wait().await;
         http_conns.wait().await;
     })
     .await;
     if drained.is_err() {
         tracing::warn!("grace period over with connections still open; exiting anyway");
     }
-    state.background.cancel();
+    // Stop the presence heartbeat first so it cannot re-announce members after they are cleared.
+    lifecycle.background.cancel();
+    presence::depart(&state).await;
     tracing::info!("stopped");
     Ok(())
 }

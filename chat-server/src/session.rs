@@ -9,23 +9,26 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     AppState,
+    clock::{now_ms, rfc3339_ms},
+    error::Error,
     hub::{ConnHandle, ConnId, Outbound},
-    metrics,
+    limits::{ABUSE_LIMIT, ABUSE_WINDOW},
+    metrics::{self, Metrics},
     protocol::{
         ClientMessage, DEFAULT_ROOM, ErrorCode, MessageDraft, PROTOCOL_VERSION, ProtocolError,
-        ServerFrame, Since, WireLimits, frames_array,
+        ServerFrame, Since, frames_array,
     },
-    store::{Created, NewMessage, StoreError},
+    store::{Created, NewMessage},
 };
 
 /// Close codes of `docs/protocol.md`.
@@ -38,28 +41,10 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 4008;
 }
 
-/// Abuse errors tolerated within [`ABUSE_WINDOW`] before closing with 1008.
-const ABUSE_LIMIT: u32 = 10;
-const ABUSE_WINDOW: Duration = Duration::from_secs(10);
 /// Queued frames written per flush, so a busy room is batched into few syscalls.
 const WRITE_BATCH: usize = 64;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-fn rfc3339_ms(ms: u64) -> String {
-    let t = time::OffsetDateTime::UNIX_EPOCH + Duration::from_millis(ms);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.format(&fmt).unwrap_or_default()
-}
 
 /// Why the session ends with a close frame.
 struct Close(u16, &'static str);
@@ -94,21 +79,37 @@ impl Bucket {
     }
 }
 
+/// Who the connection said it is in `hello`.
+#[derive(Debug)]
+struct Identity {
+    name: String,
+    email: Option<String>,
+}
+
+/// Invalid frames seen in the current abuse window.
+#[derive(Debug)]
+struct Abuse {
+    count: u32,
+    since: Instant,
+}
+
 /// One connection's state.
 pub struct Session {
     id: ConnId,
     state: AppState,
     rx: mpsc::Receiver<Outbound>,
     handle: ConnHandle,
-    identity: Option<(String, Option<String>)>,
+    identity: Option<Identity>,
     rooms: HashMap<Arc<str>, RoomView>,
     bucket: Bucket,
-    abuse: (u32, Instant),
+    abuse: Abuse,
+    /// Held while the connection is open: `--max-connections` counts these.
+    _admission: OwnedSemaphorePermit,
 }
 
 impl Session {
-    /// A session registered with the hub.
-    pub fn new(state: AppState) -> Self {
+    /// A session registered with the hub, holding one of the server's connection permits.
+    pub fn new(state: AppState, admission: OwnedSemaphorePermit) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(state.config.outbound_queue as usize);
         let handle = ConnHandle {
@@ -131,7 +132,11 @@ impl Session {
             identity: None,
             rooms: HashMap::new(),
             bucket,
-            abuse: (0, Instant::now()),
+            abuse: Abuse {
+                count: 0,
+                since: Instant::now(),
+            },
+            _admission: admission,
         }
     }
 
@@ -140,9 +145,9 @@ impl Session {
     where
         S: Sink<Message> + Unpin,
         R: Stream<Item = Result<Message, E>> + Unpin,
-        E: std::fmt::Display,
+        E: std::error::Error + 'static,
     {
-        metrics::global().connections.inc();
+        self.state.metrics.connections.inc();
         let interval = self.state.config.ping_interval();
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut last_seen = Instant::now();
@@ -156,11 +161,10 @@ impl Session {
                 incoming = stream.next() => match incoming {
                     None => break None,
                     Some(Err(e)) => {
-                        let text = e.to_string();
-                        if text.contains("too long") || text.contains("Space limit") {
+                        if is_capacity_error(&e) {
                             Err(Close(close::TOO_BIG, "frame too large"))
                         } else {
-                            tracing::debug!(conn = self.id, error = %text, "websocket read failed");
+                            tracing::debug!(conn = self.id, error = %e, "websocket read failed");
                             break None;
                         }
                     }
@@ -206,7 +210,7 @@ impl Session {
         self.state
             .hub
             .disconnect(self.id, self.rooms.keys().cloned());
-        metrics::global().connections.dec();
+        self.state.metrics.connections.dec();
     }
 
     async fn write_queued<S: Sink<Message> + Unpin>(
@@ -245,7 +249,7 @@ impl Session {
                     return None; // already in the `joined` page
                 }
                 view.last_sent = offset;
-                let m = metrics::global();
+                let m = &self.state.metrics;
                 m.messages_out.inc();
                 m.delivery_latency
                     .observe(now_ms().saturating_sub(time_ms) as f64 / 1000.0);
@@ -272,7 +276,7 @@ impl Session {
         sink: &mut S,
         raw: &str,
     ) -> Result<(), Close> {
-        let msg = match ClientMessage::parse(raw, &self.state.limits()) {
+        let msg = match ClientMessage::parse(raw, &self.state.limits) {
             Ok(msg) => msg,
             Err(err) => return self.reply_error(sink, err).await,
         };
@@ -305,7 +309,8 @@ impl Session {
         sink: &mut S,
         err: ProtocolError,
     ) -> Result<(), Close> {
-        metrics::global()
+        self.state
+            .metrics
             .protocol_errors
             .get_or_create(&metrics::CodeLabel {
                 code: err.code.as_str(),
@@ -313,13 +318,13 @@ impl Session {
             .inc();
         send(sink, text(err.to_frame())).await?;
         if err.code.is_abuse() {
-            let (count, since) = &mut self.abuse;
-            if since.elapsed() > ABUSE_WINDOW {
-                *count = 0;
-                *since = Instant::now();
+            let abuse = &mut self.abuse;
+            if abuse.since.elapsed() > ABUSE_WINDOW {
+                abuse.count = 0;
+                abuse.since = Instant::now();
             }
-            *count += 1;
-            if *count >= ABUSE_LIMIT {
+            abuse.count += 1;
+            if abuse.count >= ABUSE_LIMIT {
                 return Err(Close(close::POLICY, "too many invalid frames"));
             }
         }
@@ -327,28 +332,27 @@ impl Session {
     }
 
     fn hello(&mut self, name: String, email: Option<String>) -> Result<String, ProtocolError> {
-        let c = &self.state.config;
         let welcome = ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             session: &self.id.to_string(),
             server: &self.state.instance,
             name: &name,
             email: email.as_deref(),
-            limits: WireLimits {
-                max_content_bytes: c.max_content_bytes.into(),
-                max_name_chars: c.max_name_chars.into(),
-                max_topic_chars: c.max_topic_chars.into(),
-                max_frame_bytes: c.max_frame_bytes.into(),
-                send_rate_per_s: c.send_rate,
-                send_burst: c.send_burst.into(),
-                history_len: c.history_len.into(),
-            },
+            limits: &self.state.limits,
         }
         .to_json();
-        self.identity = Some((name, email));
-        // The room list follows the welcome through the queue, so it arrives right after it.
-        self.handle
-            .offer(Outbound::Frame(self.rooms_frame().into()));
+        self.identity = Some(Identity { name, email });
+        // What follows the welcome goes through the queue, so it arrives right after it: the
+        // store's health when it is down, then the room list.
+        let hub = &self.state.hub;
+        if let Some(reason) = self.state.not_ready() {
+            let health = ServerFrame::Health {
+                ready: false,
+                reason: Some(reason),
+            };
+            hub.offer(&self.handle, Outbound::Frame(health.to_json().into()));
+        }
+        hub.offer(&self.handle, Outbound::Frame(self.rooms_frame().into()));
         Ok(welcome)
     }
 
@@ -359,7 +363,11 @@ impl Session {
 
     async fn join(&mut self, room: String, since: Option<Since>) -> Result<String, ProtocolError> {
         let store = &self.state.store;
-        let exists = room == DEFAULT_ROOM || store.room_exists(&room).await.map_err(unavailable)?;
+        let exists = room == DEFAULT_ROOM
+            || store
+                .room_exists(&room)
+                .await
+                .map_err(|e| unavailable(&self.state.metrics, e))?;
         if !exists {
             return Err(
                 ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
@@ -376,7 +384,7 @@ impl Session {
                 if !self.rooms.contains_key(&room) {
                     self.state.hub.leave(&room, self.id);
                 }
-                return Err(unavailable(e).in_room(&room));
+                return Err(unavailable(&self.state.metrics, e).in_room(&room));
             }
         };
         let epoch: Arc<str> = page.epoch.as_str().into();
@@ -440,7 +448,7 @@ impl Session {
                 ),
             )));
         }
-        let (name, email) = self.identity.as_ref().expect("checked by on_text");
+        let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
         let id = uuid::Uuid::new_v4().to_string();
         let time_ms = now_ms();
         let time = rfc3339_ms(time_ms);
@@ -468,9 +476,9 @@ impl Session {
             .store
             .append(&new)
             .await
-            .map_err(|e| fail(unavailable(e)))?;
+            .map_err(|e| fail(unavailable(&self.state.metrics, e)))?;
         if !stored.duplicate {
-            metrics::global().messages_in.inc();
+            self.state.metrics.messages_in.inc();
         }
         Ok(ServerFrame::Ack {
             client_id: &client_id,
@@ -488,7 +496,7 @@ impl Session {
             .store
             .create_room(&name, self.state.config.max_rooms)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| unavailable(&self.state.metrics, e))?;
         match created {
             Created::Created => Ok(ServerFrame::RoomCreated { room: &name }.to_json()),
             Created::Exists => Err(ProtocolError::new(
@@ -507,16 +515,31 @@ impl Session {
     }
 }
 
-fn unavailable(e: StoreError) -> ProtocolError {
-    metrics::global().redis_errors.inc();
+/// A store failure as the client sees it.
+fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
+    metrics.redis_errors.inc();
     tracing::warn!(error = %e, "store operation failed");
     match e {
-        StoreError::Redis(_) => ProtocolError::new(
+        Error::Redis(_) | Error::Connect(_) => ProtocolError::new(
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",
         ),
-        StoreError::Corrupt(_) => ProtocolError::new(ErrorCode::Internal, "internal error"),
+        Error::Corrupt(_) | Error::Listen { .. } => {
+            ProtocolError::new(ErrorCode::Internal, "internal error")
+        }
     }
+}
+
+/// Whether a read failed because a frame or message exceeded `--max-frame-bytes`.
+fn is_capacity_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(e) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn text(s: String) -> Message {

@@ -236,7 +236,23 @@ async fn bad_input_gets_error_frames_naming_the_field_and_stores_nothing() {
         .await;
     assert_eq!(c.expect("error").await["field"], "email");
     c.send(json!({"type":"hello","name":"Ann"})).await;
-    c.expect("welcome").await;
+    let welcome = c.expect("welcome").await;
+    // Every limit a client must respect is announced, so no client hard-codes one.
+    let limits = &welcome["limits"];
+    for (name, want) in [
+        ("max_content_bytes", json!(4096)),
+        ("max_name_chars", json!(64)),
+        ("max_topic_chars", json!(64)),
+        ("max_frame_bytes", json!(65536)),
+        ("send_rate_per_s", json!(10.0)),
+        ("send_burst", json!(20)),
+        ("history_len", json!(200)),
+        ("max_room_chars", json!(32)),
+        ("max_email_chars", json!(254)),
+        ("max_client_id_chars", json!(64)),
+    ] {
+        assert_eq!(limits[name], want, "{name}: {welcome}");
+    }
     c.send(json!({"type":"send","room":"general","content":"x","client_id":"c0"}))
         .await;
     assert_eq!(c.expect("error").await["code"], "not_joined");

@@ -191,6 +191,31 @@ async fn presence_and_rooms_are_global_and_a_dead_replica_stops_counting() {
 }
 
 #[tokio::test]
+async fn a_replica_stopped_gracefully_stops_counting_at_once() {
+    let (url, _own) = shared_redis().await;
+    let prefix = unique_prefix();
+    // A presence TTL far longer than the wait below: only the shutdown itself can clear it.
+    let mut args = replica_args(&url, &prefix);
+    let ttl = args
+        .iter()
+        .position(|a| *a == "--presence-ttl-secs")
+        .unwrap()
+        + 1;
+    args[ttl] = "120";
+    let stays = ServerProcess::spawn(&args).await;
+    let leaves = ServerProcess::spawn(&args).await;
+
+    let mut observer = Client::hello(&stays.ws_url(), "Obs").await;
+    let mut ann = Client::hello(&leaves.ws_url(), "Ann").await;
+    ann.join("general").await;
+    wait_online(&mut observer, "general", 1).await;
+    let exit = leaves.terminate().await;
+    assert!(exit.success(), "SIGTERM exits cleanly: {exit:?}");
+    assert_eq!(ann.close_code().await, Some(1001));
+    wait_online(&mut observer, "general", 0).await;
+}
+
+#[tokio::test]
 async fn a_client_recovers_on_another_replica() {
     let (url, _own) = shared_redis().await;
     let prefix = unique_prefix();
@@ -236,6 +261,8 @@ async fn a_redis_restart_during_traffic_loses_no_acknowledged_message() {
     receiver.join("general").await;
     let mut sender = Client::hello(&servers[0].ws_url(), "Sam").await;
     sender.join("general").await;
+    // Someone who only reads: told when the replica cannot store, and when it can again.
+    let mut watcher = Client::hello(&servers[0].ws_url(), "Wat").await;
 
     // The sender keeps sending; an error must be `unavailable`, and it retries the same
     // client id until the message is acknowledged.
@@ -277,11 +304,21 @@ async fn a_redis_restart_during_traffic_loses_no_acknowledged_message() {
             "alive while not ready"
         );
     }
+    let down = watcher.expect("health").await;
+    assert_eq!(
+        (down["ready"].as_bool(), down["reason"].as_str()),
+        (Some(false), Some("store unreachable")),
+        "{down}"
+    );
+    // A client arriving during the outage learns it right after `welcome`.
+    let mut newcomer = Client::hello(&servers[1].ws_url(), "New").await;
+    assert_eq!(newcomer.expect("health").await["ready"], false);
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.restart().await;
     for s in &servers {
         wait_status(&http(s, "/readyz"), 200).await;
     }
+    assert_eq!(watcher.expect("health").await["ready"], true);
 
     let (acked_offsets, unavailable) = traffic.await.unwrap();
     assert!(

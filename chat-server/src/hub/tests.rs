@@ -19,7 +19,7 @@ async fn fixture(queue: usize) -> Fixture {
     let (store_events, mut lost) = mpsc::channel(1024);
     tokio::spawn(async move { while lost.recv().await.is_some() {} });
     let store = Store::Memory(Arc::new(MemoryStore::new(100, store_events)));
-    let (hub, starts) = Hub::new();
+    let (hub, starts) = Hub::new(Arc::default());
     let (tx, member) = mpsc::channel(queue);
     let kicked = CancellationToken::new();
     let handle = ConnHandle {

@@ -30,7 +30,8 @@ async fn start(flags: &[&str]) -> Peer {
         tx.send(m).await.map_err(|_| ())?;
         Ok::<_, ()>(tx)
     }));
-    let session = Session::new(state);
+    let admission = state.admission.clone().try_acquire_owned().unwrap();
+    let session = Session::new(state, admission);
     let task = tokio::spawn(session.run(output, input, CancellationToken::new()));
     Peer {
         to_server,

@@ -25,21 +25,41 @@ pub struct MemoryStore {
 /// Idempotency keys kept before the first sweep for expired ones.
 const SWEEP_MIN: usize = 100_000;
 
+/// What makes two sends the same send: (room, sender name, client id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct IdempotencyKey {
+    room: String,
+    name: String,
+    client_id: String,
+}
+
+/// What was stored for an [`IdempotencyKey`], and when.
+#[derive(Debug, Clone)]
+struct StoredSend {
+    offset: u64,
+    id: String,
+    at: Instant,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     rooms: BTreeMap<String, RoomLog>,
-    idempotency: HashMap<(String, String, String), (u64, String, Instant)>,
+    idempotency: HashMap<IdempotencyKey, StoredSend>,
     /// Size of `idempotency` above which the next append sweeps expired keys.
     sweep_above: usize,
     online: BTreeMap<String, u64>,
 }
 
+/// One room: its epoch, last offset and the frames kept, oldest first.
 #[derive(Debug)]
 struct RoomLog {
     epoch: Arc<str>,
     head: u64,
-    log: VecDeque<(u64, Arc<str>)>,
+    log: VecDeque<Entry>,
 }
+
+/// A stored message frame and its offset.
+type Entry = (u64, Arc<str>);
 
 impl RoomLog {
     fn new() -> Self {
@@ -68,25 +88,27 @@ impl MemoryStore {
 
     pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
         let mut inner = self.inner.lock().await;
-        let key = (
-            msg.room.to_owned(),
-            msg.name.to_owned(),
-            msg.client_id.to_owned(),
-        );
+        let key = IdempotencyKey {
+            room: msg.room.to_owned(),
+            name: msg.name.to_owned(),
+            client_id: msg.client_id.to_owned(),
+        };
         let ttl = Duration::from_secs(IDEMPOTENCY_TTL_SECS);
-        if let Some((offset, id, at)) = inner.idempotency.get(&key)
-            && at.elapsed() < ttl
+        if let Some(stored) = inner.idempotency.get(&key)
+            && stored.at.elapsed() < ttl
         {
             return Ok(Appended {
-                offset: *offset,
-                id: id.clone(),
+                offset: stored.offset,
+                id: stored.id.clone(),
                 duplicate: true,
             });
         }
         // Sweep only when the map has doubled since the last sweep: a full scan on every append
         // once it is large made throughput collapse (docs/benchmarks.md, "D").
         if inner.idempotency.len() > inner.sweep_above {
-            inner.idempotency.retain(|_, (_, _, at)| at.elapsed() < ttl);
+            inner
+                .idempotency
+                .retain(|_, stored| stored.at.elapsed() < ttl);
             inner.sweep_above = (inner.idempotency.len() * 2).max(SWEEP_MIN);
         }
         let log = inner
@@ -101,9 +123,12 @@ impl MemoryStore {
             log.log.pop_front();
         }
         let epoch = log.epoch.clone();
-        inner
-            .idempotency
-            .insert(key, (offset, msg.id.to_owned(), Instant::now()));
+        let stored = StoredSend {
+            offset,
+            id: msg.id.to_owned(),
+            at: Instant::now(),
+        };
+        inner.idempotency.insert(key, stored);
         let event = StoreEvent::Message {
             epoch,
             room: msg.room.into(),
@@ -211,6 +236,11 @@ impl MemoryStore {
                 online: inner.online.get(name).copied().unwrap_or(0),
             })
             .collect())
+    }
+
+    pub(super) async fn depart(&self) -> Result<()> {
+        self.inner.lock().await.online.clear();
+        Ok(())
     }
 
     pub(super) async fn ping(&self) -> Result<()> {

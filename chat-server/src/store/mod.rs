@@ -9,24 +9,11 @@ mod redis;
 use std::{collections::BTreeMap, sync::Arc};
 
 pub use self::{memory::MemoryStore, redis::RedisStore};
+pub(crate) use crate::error::{Error, Result};
 use crate::protocol::{RoomInfo, Since};
 
 /// How long an idempotency key (room, sender, client_id) is remembered.
 pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
-
-/// A store failure; the session turns it into an `unavailable` or `internal` error frame.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Redis refused or could not be reached.
-    #[error("redis: {0}")]
-    Redis(#[from] ::redis::RedisError),
-    /// Redis answered something this server did not write.
-    #[error("unexpected data in the store: {0}")]
-    Corrupt(String),
-}
-
-/// Result alias of this module.
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A message to append; the frame is complete but for its offset.
 #[derive(Debug)]
@@ -144,6 +131,11 @@ impl Store {
     /// Every room with its online count across live replicas, sorted by name.
     pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
         dispatch!(self, s => s.rooms().await)
+    }
+
+    /// Forget this replica's members at once (graceful shutdown).
+    pub async fn depart(&self) -> Result<()> {
+        dispatch!(self, s => s.depart().await)
     }
 
     /// Whether the backend answers.

@@ -13,114 +13,23 @@ use redis::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use self::keys::Keys;
 use super::{
-    Appended, Created, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreError,
-    StoreEvent, new_epoch,
+    Appended, Created, Error, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreEvent,
+    new_epoch,
 };
-use crate::protocol::{DEFAULT_ROOM, RoomInfo, Since};
+use crate::{
+    metrics::Metrics,
+    protocol::{DEFAULT_ROOM, RoomInfo, Since},
+};
 
-const APPEND: &str = r"
-local dup = redis.call('GET', KEYS[4])
-if dup then return {'1', dup} end
-redis.call('SET', KEYS[3], ARGV[4], 'NX')
-local epoch = redis.call('GET', KEYS[3])
-local off = redis.call('INCR', KEYS[2])
-local frame = ARGV[1] .. off .. '}'
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '0-' .. off, 'f', frame)
-redis.call('SET', KEYS[4], off .. ' ' .. ARGV[7], 'EX', ARGV[3])
-redis.call('SADD', KEYS[5], ARGV[6])
-redis.call('PUBLISH', ARGV[5], 'm ' .. epoch .. ' ' .. off .. ' ' .. ARGV[6] .. ' ' .. ARGV[8] .. ' ' .. frame)
-return {'0', off .. ' ' .. ARGV[7]}
-";
-
-const HISTORY: &str = r"
-redis.call('SET', KEYS[3], ARGV[1], 'NX')
-local epoch = redis.call('GET', KEYS[3])
-local head = tonumber(redis.call('GET', KEYS[2]) or '0')
-local limit = tonumber(ARGV[2])
-local recovered = '1'
-if ARGV[3] ~= '' then
-  local since = tonumber(ARGV[4])
-  if ARGV[3] == epoch and since <= head then
-    if since == head then return {epoch, tostring(head), '1'} end
-    local first = '0-' .. (since + 1)
-    local entries = redis.call('XRANGE', KEYS[1], first, '+', 'COUNT', limit)
-    if #entries > 0 and entries[1][1] == first then
-      local out = {epoch, tostring(head), '1'}
-      for _, e in ipairs(entries) do table.insert(out, e[2][2]) end
-      return out
-    end
-  end
-  recovered = '0'
-end
-local entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', limit)
-local out = {epoch, tostring(head), recovered}
-for i = #entries, 1, -1 do table.insert(out, entries[i][2][2]) end
-return out
-";
-
-const RANGE: &str = r"
-local epoch = redis.call('GET', KEYS[2]) or ''
-local entries = redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[1], '+', 'COUNT', ARGV[2])
-local out = {epoch}
-for _, e in ipairs(entries) do
-  table.insert(out, e[1])
-  table.insert(out, e[2][2])
-end
-return out
-";
-
-const CREATE_ROOM: &str = r"
-if ARGV[1] == ARGV[4] or redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 'exists' end
-if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'full' end
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[3], 'r')
-return 'created'
-";
-
-const HEARTBEAT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-for i = 4, #ARGV, 2 do
-  local key = ARGV[2] .. ':presence:' .. ARGV[i]
-  if ARGV[i + 1] == '0' then
-    redis.call('HDEL', key, ARGV[1])
-  else
-    redis.call('HSET', key, ARGV[1], ARGV[i + 1])
-  end
-end
-if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], 'r') end
-return 1
-";
-
-const ROOMS: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local cutoff = now - tonumber(ARGV[1])
-local live = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cutoff, '+inf')) do live[id] = true end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
-redis.call('SADD', KEYS[2], ARGV[3])
-local out = {}
-for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local key = ARGV[2] .. ':presence:' .. room
-  local h = redis.call('HGETALL', key)
-  local n = 0
-  for i = 1, #h, 2 do
-    if live[h[i]] then n = n + tonumber(h[i + 1]) else redis.call('HDEL', key, h[i]) end
-  end
-  table.insert(out, room)
-  table.insert(out, tostring(n))
-end
-return out
-";
+mod keys;
 
 /// Rooms, history and presence in Redis.
 pub struct RedisStore {
     client: redis::Client,
     conn: ConnectionManager,
-    prefix: String,
+    keys: Keys,
     instance: String,
     history_len: u32,
     presence_ttl: Duration,
@@ -130,7 +39,7 @@ pub struct RedisStore {
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -142,6 +51,21 @@ struct Scripts {
     create_room: Script,
     heartbeat: Script,
     rooms: Script,
+    depart: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        Self {
+            append: Script::new(include_str!("scripts/append.lua")),
+            history: Script::new(include_str!("scripts/history.lua")),
+            range: Script::new(include_str!("scripts/range.lua")),
+            create_room: Script::new(include_str!("scripts/create_room.lua")),
+            heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
+            rooms: Script::new(include_str!("scripts/rooms.lua")),
+            depart: Script::new(include_str!("scripts/depart.lua")),
+        }
+    }
 }
 
 /// Extra attempts of a command that failed on a dead connection, and the first pause.
@@ -181,28 +105,23 @@ impl RedisStore {
         history_len: u32,
         presence_ttl: Duration,
     ) -> Result<Self> {
-        let client = redis::Client::open(url)?;
+        let client = redis::Client::open(url).map_err(Error::Connect)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(3)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(Error::Connect)?;
         Ok(Self {
             client,
             conn,
-            prefix: prefix.to_owned(),
+            keys: Keys::new(prefix),
             instance: instance.to_owned(),
             history_len,
             presence_ttl,
-            scripts: Scripts {
-                append: Script::new(APPEND),
-                history: Script::new(HISTORY),
-                range: Script::new(RANGE),
-                create_room: Script::new(CREATE_ROOM),
-                heartbeat: Script::new(HEARTBEAT),
-                rooms: Script::new(ROOMS),
-            },
+            scripts: Scripts::load(),
         })
     }
 
@@ -228,41 +147,28 @@ impl RedisStore {
         .await
     }
 
-    fn key(&self, parts: &[&str]) -> String {
-        let mut k = self.prefix.clone();
-        for p in parts {
-            k.push(':');
-            k.push_str(p);
-        }
-        k
-    }
-
-    fn channel(&self) -> String {
-        self.key(&["events"])
-    }
-
     pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
         let room = msg.room;
         let reply: Vec<String> = self
             .run(
                 self.scripts
                     .append
-                    .key(self.key(&["room", room, "stream"]))
-                    .key(self.key(&["room", room, "seq"]))
-                    .key(self.key(&["room", room, "epoch"]))
-                    .key(self.key(&["room", room, "idem", msg.name, msg.client_id]))
-                    .key(self.key(&["rooms"]))
+                    .key(self.keys.stream(room))
+                    .key(self.keys.seq(room))
+                    .key(self.keys.epoch(room))
+                    .key(self.keys.idempotency(room, msg.name, msg.client_id))
+                    .key(self.keys.rooms())
                     .arg(msg.frame_prefix)
                     .arg(self.history_len)
                     .arg(IDEMPOTENCY_TTL_SECS)
                     .arg(new_epoch())
-                    .arg(self.channel())
+                    .arg(self.keys.events())
                     .arg(room)
                     .arg(msg.id)
                     .arg(msg.time_ms),
             )
             .await?;
-        let corrupt = || StoreError::Corrupt(format!("append reply {reply:?}"));
+        let corrupt = || Error::Corrupt(format!("append reply {reply:?}"));
         let [dup, stored] = reply.as_slice() else {
             return Err(corrupt());
         };
@@ -279,9 +185,9 @@ impl RedisStore {
             .run(
                 self.scripts
                     .history
-                    .key(self.key(&["room", room, "stream"]))
-                    .key(self.key(&["room", room, "seq"]))
-                    .key(self.key(&["room", room, "epoch"]))
+                    .key(self.keys.stream(room))
+                    .key(self.keys.seq(room))
+                    .key(self.keys.epoch(room))
                     .arg(new_epoch())
                     .arg(self.history_len)
                     .arg(since.map_or("", |s| s.epoch.as_str()))
@@ -290,13 +196,13 @@ impl RedisStore {
             .await?;
         let mut it = reply.into_iter();
         let (Some(epoch), Some(head), Some(recovered)) = (it.next(), it.next(), it.next()) else {
-            return Err(StoreError::Corrupt("short history reply".into()));
+            return Err(Error::Corrupt("short history reply".into()));
         };
         Ok(Page {
             epoch,
             head: head
                 .parse()
-                .map_err(|_| StoreError::Corrupt(format!("head {head}")))?,
+                .map_err(|_| Error::Corrupt(format!("head {head}")))?,
             recovered: recovered == "1",
             frames: it.map(Arc::from).collect(),
         })
@@ -307,8 +213,8 @@ impl RedisStore {
             .run(
                 self.scripts
                     .range
-                    .key(self.key(&["room", room, "stream"]))
-                    .key(self.key(&["room", room, "epoch"]))
+                    .key(self.keys.stream(room))
+                    .key(self.keys.epoch(room))
                     .arg(after)
                     .arg(self.history_len),
             )
@@ -320,7 +226,7 @@ impl RedisStore {
             let offset = id
                 .strip_prefix("0-")
                 .and_then(|o| o.parse().ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("stream id {id}")))?;
+                .ok_or_else(|| Error::Corrupt(format!("stream id {id}")))?;
             entries.push((offset, Arc::from(frame)));
         }
         Ok(Range { epoch, entries })
@@ -330,10 +236,10 @@ impl RedisStore {
         let reply: String = self
             .scripts
             .create_room
-            .key(self.key(&["rooms"]))
+            .key(self.keys.rooms())
             .arg(name)
             .arg(max_rooms)
-            .arg(self.channel())
+            .arg(self.keys.events())
             .arg(DEFAULT_ROOM)
             .invoke_async(&mut self.conn.clone())
             .await?;
@@ -341,7 +247,7 @@ impl RedisStore {
             "created" => Ok(Created::Created),
             "exists" => Ok(Created::Exists),
             "full" => Ok(Created::LimitReached),
-            other => Err(StoreError::Corrupt(format!("create_room reply {other}"))),
+            other => Err(Error::Corrupt(format!("create_room reply {other}"))),
         }
     }
 
@@ -350,7 +256,7 @@ impl RedisStore {
             return Ok(true);
         }
         let found: bool = self
-            .query(redis::cmd("SISMEMBER").arg(self.key(&["rooms"])).arg(name))
+            .query(redis::cmd("SISMEMBER").arg(self.keys.rooms()).arg(name))
             .await?;
         Ok(found)
     }
@@ -360,12 +266,14 @@ impl RedisStore {
         counts: &BTreeMap<String, u64>,
         changed: bool,
     ) -> Result<()> {
-        let mut inv = self.scripts.heartbeat.key(self.key(&["instances"]));
-        inv.arg(&self.instance).arg(&self.prefix).arg(if changed {
-            self.channel()
-        } else {
-            String::new()
-        });
+        let mut inv = self.scripts.heartbeat.key(self.keys.instances());
+        inv.key(self.keys.presence())
+            .arg(&self.instance)
+            .arg(if changed {
+                self.keys.events()
+            } else {
+                String::new()
+            });
         for (room, n) in counts {
             inv.arg(room).arg(*n);
         }
@@ -378,10 +286,10 @@ impl RedisStore {
             .run(
                 self.scripts
                     .rooms
-                    .key(self.key(&["instances"]))
-                    .key(self.key(&["rooms"]))
+                    .key(self.keys.instances())
+                    .key(self.keys.rooms())
+                    .key(self.keys.presence())
                     .arg(self.presence_ttl.as_millis() as u64)
-                    .arg(&self.prefix)
                     .arg(DEFAULT_ROOM),
             )
             .await?;
@@ -397,6 +305,20 @@ impl RedisStore {
         Ok(rooms)
     }
 
+    pub(super) async fn depart(&self) -> Result<()> {
+        let _: i64 = self
+            .run(
+                self.scripts
+                    .depart
+                    .key(self.keys.instances())
+                    .key(self.keys.presence())
+                    .arg(&self.instance)
+                    .arg(self.keys.events()),
+            )
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn ping(&self) -> Result<()> {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.conn.clone())
@@ -409,9 +331,10 @@ impl RedisStore {
     pub async fn run_subscriber(
         self: Arc<Self>,
         events: mpsc::Sender<StoreEvent>,
+        metrics: Arc<Metrics>,
         stop: CancellationToken,
     ) {
-        let channel = self.channel();
+        let channel = self.keys.events();
         let mut backoff = Duration::from_millis(100);
         while !stop.is_cancelled() {
             match self.client.get_async_pubsub().await {
@@ -446,7 +369,7 @@ impl RedisStore {
                 },
                 Err(e) => tracing::warn!(error = %e, "redis pub/sub connect failed"),
             }
-            crate::metrics::global().redis_errors.inc();
+            metrics.redis_errors.inc();
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}

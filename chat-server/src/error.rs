@@ -1,0 +1,29 @@
+//! The crate's one error type. Store calls, startup and serving fail with an [`Error`]; the session
+//! turns it into an error frame (`unavailable` or `internal`) and `main.rs` into an exit status.
+//! Each variant keeps its cause as the `source`, and its text does not repeat it.
+
+use std::net::SocketAddr;
+
+/// What can fail inside chat-server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Redis refused a command or could not be reached.
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    /// Redis answered something this server did not write.
+    #[error("unexpected data in the store: {0}")]
+    Corrupt(String),
+    /// The Redis URL is malformed or the first connection failed.
+    #[error("cannot connect to redis")]
+    Connect(#[source] redis::RedisError),
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

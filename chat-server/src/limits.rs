@@ -1,0 +1,75 @@
+//! Every limit a client meets, defined once. The configurable ones come from [`Config`]; the fixed
+//! ones are constants here. [`Limits`] is what validation reads and, serialised as-is, the
+//! `limits` of the `welcome` frame, so the browser UI and other clients never hard-code a number.
+//! The operator checks its `ChatApp` defaults against [`Config`] in a drift test.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Config;
+
+/// Longest room name, in characters of `a-z 0-9 - _`.
+pub const MAX_ROOM_CHARS: usize = 32;
+/// Longest client-chosen message id, in printable ASCII characters.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// Longest email address (the RFC 5321 path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest local part of an email address, in bytes (RFC 5321).
+pub const MAX_EMAIL_LOCAL_BYTES: usize = 64;
+/// Longest epoch a client may quote back in `since`.
+pub const MAX_EPOCH_CHARS: usize = 64;
+/// Invalid frames tolerated within [`ABUSE_WINDOW`] before the connection is closed with 1008.
+pub const ABUSE_LIMIT: u32 = 10;
+/// The window of [`ABUSE_LIMIT`].
+pub const ABUSE_WINDOW: Duration = Duration::from_secs(10);
+
+/// The limits in force on this server, as validation uses them and `welcome` announces them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Limits {
+    /// Largest message content, in bytes of UTF-8.
+    pub max_content_bytes: usize,
+    /// Longest sender name, in characters.
+    pub max_name_chars: usize,
+    /// Longest topic, in characters.
+    pub max_topic_chars: usize,
+    /// Largest WebSocket message or frame, in bytes.
+    pub max_frame_bytes: usize,
+    /// Sends per second per connection (token bucket refill rate).
+    pub send_rate_per_s: f64,
+    /// Sends a connection may make at once (token bucket size).
+    pub send_burst: u32,
+    /// Messages kept per room.
+    pub history_len: u32,
+    /// Longest room name.
+    pub max_room_chars: usize,
+    /// Longest email address.
+    pub max_email_chars: usize,
+    /// Longest `client_id`.
+    pub max_client_id_chars: usize,
+}
+
+impl Limits {
+    /// The limits a server started with `config` enforces.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_content_bytes: config.max_content_bytes as usize,
+            max_name_chars: config.max_name_chars as usize,
+            max_topic_chars: config.max_topic_chars as usize,
+            max_frame_bytes: config.max_frame_bytes as usize,
+            send_rate_per_s: config.send_rate,
+            send_burst: config.send_burst,
+            history_len: config.history_len,
+            max_room_chars: MAX_ROOM_CHARS,
+            max_email_chars: MAX_EMAIL_CHARS,
+            max_client_id_chars: MAX_CLIENT_ID_CHARS,
+        }
+    }
+}
+
+impl Default for Limits {
+    /// The limits of a server started without flags.
+    fn default() -> Self {
+        Self::from_config(&Config::defaults())
+    }
+}

@@ -1,0 +1,60 @@
+//! [`AppState`]: what every request, session and background task shares, cheap to clone (`Arc`s
+//! inside). It owns no behaviour beyond small accessors; `lib.rs` builds it and starts the tasks.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{Config, hub::Hub, limits::Limits, metrics::Metrics, protocol::RoomInfo, store::Store};
+
+/// Everything a request or a session needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) config: Arc<Config>,
+    /// The limits in force, derived once from `config`.
+    pub(crate) limits: Limits,
+    pub(crate) store: Store,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// This replica's id in presence and `welcome`.
+    pub(crate) instance: Arc<str>,
+    /// Normalised Origin allowlist.
+    pub(crate) origins: Arc<[String]>,
+    /// The last room list computed (global counts).
+    pub(crate) rooms: Arc<Mutex<Vec<RoomInfo>>>,
+    /// Whether the store answered its last health check.
+    pub(crate) store_ok: Arc<AtomicBool>,
+    /// One permit per open WebSocket (`--max-connections`).
+    pub(crate) admission: Arc<Semaphore>,
+    pub(crate) lifecycle: Lifecycle,
+}
+
+/// The handles of the shutdown sequence (see `server.rs`), in the order they are used.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Lifecycle {
+    /// Shutdown has begun: not ready, no new WebSockets.
+    pub(crate) draining: Arc<AtomicBool>,
+    /// Cancelled to close every WebSocket with 1001.
+    pub(crate) sessions: CancellationToken,
+    /// Tracks WebSocket sessions so shutdown can wait for them.
+    pub(crate) tracker: TaskTracker,
+    /// Cancelled to stop background tasks, after the sessions.
+    pub(crate) background: CancellationToken,
+}
+
+impl AppState {
+    /// Whether this replica should be sent traffic; the reason when not.
+    pub(crate) fn not_ready(&self) -> Option<&'static str> {
+        if self.lifecycle.draining.load(Ordering::Relaxed) {
+            Some("draining")
+        } else if !self.store_ok.load(Ordering::Relaxed) {
+            Some("store unreachable")
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The Redis key schema: the one place a key or channel name is spelled. Every script receives
+//! its keys from here as `KEYS` (never builds one from `ARGV`), which keeps the layout reviewable
+//! in one file and is what Redis Cluster needs to route a script.
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `<prefix>:room:<room>:stream` | stream | history; entry id `0-<offset>`, field `f` = the frame |
+//! | `<prefix>:room:<room>:seq` | string | last offset given out |
+//! | `<prefix>:room:<room>:epoch` | string | the room's epoch (`SET NX`) |
+//! | `<prefix>:room:<room>:idem:<name>:<client_id>` | string with TTL | `"<offset> <id>"` of a send |
+//! | `<prefix>:rooms` | set | room names |
+//! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
+//! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
+//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, or `r` |
+
+/// Builds every key and channel name under one prefix.
+#[derive(Debug, Clone)]
+pub(super) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// The schema under `prefix` (`--redis-prefix`).
+    pub(super) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn room(&self, room: &str, what: &str) -> String {
+        format!("{}:room:{room}:{what}", self.prefix)
+    }
+
+    /// A room's history stream.
+    pub(super) fn stream(&self, room: &str) -> String {
+        self.room(room, "stream")
+    }
+
+    /// A room's offset counter.
+    pub(super) fn seq(&self, room: &str) -> String {
+        self.room(room, "seq")
+    }
+
+    /// A room's epoch.
+    pub(super) fn epoch(&self, room: &str) -> String {
+        self.room(room, "epoch")
+    }
+
+    /// The idempotency record of one (room, sender, client id).
+    pub(super) fn idempotency(&self, room: &str, name: &str, client_id: &str) -> String {
+        format!("{}:room:{room}:idem:{name}:{client_id}", self.prefix)
+    }
+
+    /// The set of room names.
+    pub(super) fn rooms(&self) -> String {
+        format!("{}:rooms", self.prefix)
+    }
+
+    /// Live replicas and their last heartbeat.
+    pub(super) fn instances(&self) -> String {
+        format!("{}:instances", self.prefix)
+    }
+
+    /// Members per (room, replica).
+    pub(super) fn presence(&self) -> String {
+        format!("{}:presence", self.prefix)
+    }
+
+    /// The pub/sub channel of store events.
+    pub(super) fn events(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_prefixed_and_stable() {
+        let k = Keys::new("chatapp");
+        assert_eq!(k.stream("general"), "chatapp:room:general:stream");
+        assert_eq!(k.seq("ops"), "chatapp:room:ops:seq");
+        assert_eq!(k.epoch("ops"), "chatapp:room:ops:epoch");
+        assert_eq!(
+            k.idempotency("ops", "ann", "c-1"),
+            "chatapp:room:ops:idem:ann:c-1"
+        );
+        assert_eq!(k.rooms(), "chatapp:rooms");
+        assert_eq!(k.instances(), "chatapp:instances");
+        assert_eq!(k.presence(), "chatapp:presence");
+        assert_eq!(k.events(), "chatapp:events");
+    }
+}

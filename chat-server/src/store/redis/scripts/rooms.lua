@@ -1,0 +1,28 @@
+-- Every room with the members of live replicas summed: {room, count, room, count, ...}.
+-- Replicas whose heartbeat is older than the ttl are forgotten, with their counts.
+-- KEYS: instances, rooms, presence
+-- ARGV: ttl (ms), default room
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cutoff = now - tonumber(ARGV[1])
+local live = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cutoff, '+inf')) do live[id] = true end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+redis.call('SADD', KEYS[2], ARGV[2])
+local online = {}
+local h = redis.call('HGETALL', KEYS[3])
+for i = 1, #h, 2 do
+  local sep = string.find(h[i], '|', 1, true) or 0
+  local room, id = string.sub(h[i], 1, sep - 1), string.sub(h[i], sep + 1)
+  if sep > 0 and live[id] then
+    online[room] = (online[room] or 0) + tonumber(h[i + 1])
+  else
+    redis.call('HDEL', KEYS[3], h[i])
+  end
+end
+local out = {}
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  table.insert(out, room)
+  table.insert(out, tostring(online[room] or 0))
+end
+return out
