@@ -72,6 +72,58 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
     pub outbound_queue: u32,
 
+    /// Longest time one write to a client's socket may take before the connection is closed as a
+    /// slow consumer (close code 4008, then the TCP connection is dropped).
+    #[arg(long, env = "CHATAPP_WRITE_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub write_timeout_secs: u64,
+
+    /// Time a new WebSocket has to send `hello` before it is closed (close code 1008).
+    #[arg(long, env = "CHATAPP_HELLO_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub hello_timeout_secs: u64,
+
+    /// Requests other than `send` (join, leave, rooms, create_room, ping, hello) per second one
+    /// connection may make (token bucket refill rate; fractions allowed).
+    #[arg(long, env = "CHATAPP_REQUEST_RATE", default_value_t = 20.0, value_parser = parse_rate)]
+    pub request_rate: f64,
+
+    /// Token bucket size for requests other than `send`.
+    #[arg(long, env = "CHATAPP_REQUEST_BURST", default_value_t = 40,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub request_burst: u32,
+
+    /// Bytes per second of replies a connection may ask for (joined pages, room lists, pongs);
+    /// past it, requests are answered `rate_limited` until the budget refills.
+    #[arg(long, env = "CHATAPP_REPLY_BYTES_PER_SEC", default_value_t = 1_048_576,
+          value_parser = clap::value_parser!(u32).range(65_536..=1_073_741_824))]
+    pub reply_bytes_per_sec: u32,
+
+    /// Open WebSocket connections from one client address, on each replica.
+    #[arg(long, env = "CHATAPP_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_address: u32,
+
+    /// Messages per second all connections of one client address may send together, on each
+    /// replica (token bucket refill rate; fractions allowed).
+    #[arg(long, env = "CHATAPP_ADDRESS_SEND_RATE", default_value_t = 50.0, value_parser = parse_rate)]
+    pub address_send_rate: f64,
+
+    /// Token bucket size of the per-address send limit.
+    #[arg(long, env = "CHATAPP_ADDRESS_SEND_BURST", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub address_send_burst: u32,
+
+    /// Rooms one client address may create per hour, on each replica.
+    #[arg(long, env = "CHATAPP_ROOMS_PER_ADDRESS_PER_HOUR", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rooms_per_address_per_hour: u32,
+
+    /// Request header holding the client's address, set by a trusted reverse proxy (e.g.
+    /// `X-Forwarded-For`; its last entry is used). Unset: the TCP peer address.
+    #[arg(long, env = "CHATAPP_CLIENT_ADDRESS_HEADER")]
+    pub client_address_header: Option<String>,
+
     /// Comma-separated Origins allowed to open /ws; empty means same origin only; `*` allows any.
     #[arg(
         long,
@@ -129,6 +181,16 @@ impl Config {
     /// WebSocket ping period.
     pub fn ping_interval(&self) -> Duration {
         Duration::from_secs(self.ping_interval_secs)
+    }
+
+    /// Longest time one socket write may take.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs)
+    }
+
+    /// Time a new connection has to identify itself.
+    pub fn hello_timeout(&self) -> Duration {
+        Duration::from_secs(self.hello_timeout_secs)
     }
 
     /// Presence time-to-live.

@@ -1,10 +1,13 @@
 //! Every HTTP route: the embedded UI with its security headers, the WebSocket handshake (origin,
 //! connection limit, draining), health, readiness, metrics and the JSON room list.
 
-use std::sync::atomic::Ordering;
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::atomic::Ordering,
+};
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     extract::{State, WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -12,7 +15,10 @@ use axum::{
 };
 use futures_util::StreamExt;
 
-use crate::{AppState, presence, session::Session};
+use crate::{
+    AppState, presence,
+    session::{Admission, Session},
+};
 
 const INDEX_HTML: &str = include_str!("../ui/index.html");
 const APP_JS: &str = include_str!("../ui/app.js");
@@ -109,8 +115,24 @@ async fn api_rooms(State(state): State<AppState>) -> Response {
     Json(serde_json::json!({ "rooms": presence::snapshot(&state) })).into_response()
 }
 
+/// The TCP peer of a request, put into its extensions by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerAddr(pub(crate) SocketAddr);
+
+/// The client's address: the last entry of `--client-address-header` when configured and
+/// present (what the trusted proxy in front saw), else the TCP peer.
+fn client_ip(headers: &HeaderMap, peer: Option<PeerAddr>, header: Option<&str>) -> IpAddr {
+    let from_header = header
+        .and_then(|name| headers.get_all(name).iter().next_back())
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok());
+    from_header.unwrap_or_else(|| peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip()))
+}
+
 async fn websocket(
     State(state): State<AppState>,
+    peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -125,9 +147,24 @@ async fn websocket(
     if lifecycle.draining.load(Ordering::Relaxed) || lifecycle.sessions.is_cancelled() {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
     }
-    // The permit travels into the session and is released when it ends.
-    let Ok(admission) = state.admission.clone().try_acquire_owned() else {
+    // Both travel into the session and are released when it ends.
+    let Ok(permit) = state.admission.clone().try_acquire_owned() else {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n");
+    };
+    let ip = client_ip(
+        &headers,
+        peer.map(|Extension(p)| p),
+        state.config.client_address_header.as_deref(),
+    );
+    let Some(address) = state.addresses.admit(ip) else {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from your address\n",
+        );
+    };
+    let admission = Admission {
+        _permit: permit,
+        address,
     };
     let max = state.limits.max_frame_bytes;
     let tracker = lifecycle.tracker.clone();

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::now_ms,
-    metrics::Metrics,
+    metrics::{Metrics, ReasonLabel},
     store::{Store, StoreEvent},
 };
 
@@ -30,6 +30,9 @@ const MAX_PENDING: usize = 10_000;
 const BACKFILL_EVERY: Duration = Duration::from_secs(2);
 /// Rooms whose history the periodic backfill reads at once.
 const BACKFILL_CONCURRENCY: usize = 64;
+/// Most missed messages a backfill pushes into members' queues; a larger gap is handed to the
+/// sessions to pull ([`Outbound::Lagged`]), so a burst never overflows a healthy reader's queue.
+const BACKFILL_PUSH_MAX: usize = 32;
 
 /// What the hub queues for a connection.
 #[derive(Debug, Clone)]
@@ -45,6 +48,10 @@ pub enum Outbound {
     Resync { room: Arc<str>, epoch: Arc<str> },
     /// A ready frame (e.g. a `rooms` push).
     Frame(Arc<str>),
+    /// This replica could not deliver the room's messages contiguously (a burst too large to
+    /// queue, or messages trimmed before it could read them): the session pulls what its client
+    /// is missing from the store, paced by its own socket.
+    Lagged { room: Arc<str> },
 }
 
 /// The hub's side of one connection.
@@ -299,8 +306,12 @@ async fn on_message(
     if offset != last + 1 {
         backfill(hub, store, room, cursor).await;
     }
-    // Next in line, or (after the backfill) trimmed before we could read it: deliver what we
-    // have rather than stall the room.
+    let last = cursor.last.unwrap_or(last);
+    if last + 1 < offset {
+        // The backfill could not read the missing range (the store failed): deliver this one
+        // and let the sessions pull the gap, rather than stall the room or skip silently.
+        lagged(hub, room, cursor, offset - 1, "unreadable");
+    }
     if cursor.last.is_some_and(|l| l < offset) {
         let out = Outbound::Message {
             room: room.clone(),
@@ -340,6 +351,14 @@ async fn backfill(hub: &Hub, store: &Store, room: &Arc<str>, cursor: &mut Cursor
         resync(hub, room, cursor, range.epoch.into());
         return Box::pin(backfill(hub, store, room, cursor)).await;
     }
+    let Some(&(first, _)) = range.entries.first() else {
+        return;
+    };
+    let newest = range.entries.last().map_or(first, |(o, _)| *o);
+    if first > last + 1 || range.entries.len() > BACKFILL_PUSH_MAX {
+        let reason = if first > last + 1 { "trimmed" } else { "burst" };
+        return lagged(hub, room, cursor, newest, reason);
+    }
     let now_ms = now_ms();
     for (offset, frame) in range.entries {
         if cursor.last.is_some_and(|l| offset > l) {
@@ -355,6 +374,18 @@ async fn backfill(hub: &Hub, store: &Store, room: &Arc<str>, cursor: &mut Cursor
             cursor.last = Some(offset);
         }
     }
+}
+
+/// Hand the room's members everything after the cursor to pull themselves, and move the cursor
+/// to `through` (the newest offset known to be stored).
+fn lagged(hub: &Hub, room: &Arc<str>, cursor: &mut Cursor, through: u64, reason: &'static str) {
+    tracing::info!(%room, ?cursor.last, through, reason, "members pull a gap from the store");
+    hub.metrics
+        .delivery_gaps
+        .get_or_create(&ReasonLabel { reason })
+        .inc();
+    hub.deliver(&Outbound::Lagged { room: room.clone() }, room);
+    cursor.last = Some(through);
 }
 
 async fn backfill_all(hub: &Hub, store: &Store, cursors: &mut HashMap<Arc<str>, Cursor>) {

@@ -9,8 +9,10 @@
 //!   key schema, and the Lua scripts beside it;
 //! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
 //! - `session` (one WebSocket), `http` (routes), `server` (accept loop and shutdown);
+//! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 
+mod address;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -20,6 +22,7 @@ pub mod limits;
 pub mod metrics;
 pub mod presence;
 pub mod protocol;
+mod rate;
 pub mod server;
 pub mod session;
 pub mod state;
@@ -35,20 +38,21 @@ use std::{
 
 use tokio::sync::{Semaphore, mpsc};
 
-pub use crate::{
-    config::Config,
-    error::{Error, Result},
-    http::app,
-    server::serve,
-    state::AppState,
-};
 use crate::{
+    address::AddressBook,
     hub::Hub,
     limits::Limits,
     metrics::Metrics,
     protocol::ServerFrame,
     state::Lifecycle,
     store::{MemoryStore, RedisStore, Store},
+};
+pub use crate::{
+    config::Config,
+    error::{Error, Result},
+    http::app,
+    server::serve,
+    state::AppState,
 };
 
 /// Connect the store and start the background tasks (delivery, presence, health, subscriber).
@@ -91,6 +95,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         origins: config.origin_allowlist().into(),
         limits: Limits::from_config(&config),
         admission: Arc::new(Semaphore::new(config.max_connections as usize)),
+        addresses: Arc::new(AddressBook::new(&config)),
         config: Arc::new(config),
         store: store.clone(),
         hub: hub.clone(),

@@ -24,6 +24,12 @@ pub struct CodeLabel {
     pub code: &'static str,
 }
 
+/// Label of `chat_delivery_gaps_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
 /// Every metric the chat server exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -36,6 +42,7 @@ pub struct Metrics {
     pub slow_consumer_drops: Counter<u64, AtomicU64>,
     pub rejected_connections: Counter<u64, AtomicU64>,
     pub protocol_errors: Family<CodeLabel, Counter<u64, AtomicU64>>,
+    pub delivery_gaps: Family<ReasonLabel, Counter<u64, AtomicU64>>,
     registry: Registry,
 }
 
@@ -54,6 +61,7 @@ impl Metrics {
         let slow_consumer_drops = Counter::default();
         let rejected_connections = Counter::default();
         let protocol_errors = Family::default();
+        let delivery_gaps = Family::default();
         let mut root = Registry::default();
         root.register_collector(Box::new(ProcessCollector));
         let r = root.sub_registry_with_prefix("chat");
@@ -98,6 +106,12 @@ impl Metrics {
             "Error frames sent, by code",
             protocol_errors.clone(),
         );
+        r.register(
+            "delivery_gaps",
+            "Times this replica could not deliver a room's messages contiguously and its members \
+             pulled the gap from the store instead (reason: burst, trimmed, unreadable)",
+            delivery_gaps.clone(),
+        );
         Self {
             connections,
             rooms,
@@ -108,6 +122,7 @@ impl Metrics {
             slow_consumer_drops,
             rejected_connections,
             protocol_errors,
+            delivery_gaps,
             registry: root,
         }
     }

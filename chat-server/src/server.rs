@@ -5,14 +5,16 @@
 use std::{future::Future, sync::atomic::Ordering, time::Duration};
 
 use hyper::server::conn::http1;
+use hyper::{Request, body::Incoming};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
-use crate::{AppState, Error, presence};
+use crate::{AppState, Error, http::PeerAddr, presence};
 
 /// Kernel queue of connections not yet accepted. tokio's `TcpListener::bind` uses 128, which 450
 /// clients arriving at once overflow: the dropped ones retry after a 1 s SYN timeout
@@ -63,7 +65,13 @@ pub async fn serve(
                 }
             };
             let _ = stream.set_nodelay(true);
-            let svc = TowerToHyperService::new(router.clone());
+            let svc = router
+                .clone()
+                .map_request(move |mut req: Request<Incoming>| {
+                    req.extensions_mut().insert(PeerAddr(peer));
+                    req
+                });
+            let svc = TowerToHyperService::new(svc);
             let conn = builder
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();

@@ -15,6 +15,8 @@ use std::{
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use crate::{address::AddressSlot, rate::TokenBucket};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -28,7 +30,7 @@ use crate::{
         ClientMessage, DEFAULT_ROOM, ErrorCode, MessageDraft, PROTOCOL_VERSION, ProtocolError,
         ServerFrame, Since, frames_array,
     },
-    store::{Created, NewMessage},
+    store::{Created, NewMessage, Page},
 };
 
 /// Close codes of `docs/protocol.md`.
@@ -49,34 +51,52 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Why the session ends with a close frame.
 struct Close(u16, &'static str);
 
+/// Bounds every socket write: a reader that stops reading, a kick or shutdown ends the write
+/// instead of leaving the session stuck in it (a zero TCP window blocks a write indefinitely).
+#[derive(Debug, Clone)]
+struct WriteGuard {
+    timeout: Duration,
+    kicked: CancellationToken,
+    shutdown: CancellationToken,
+}
+
+impl WriteGuard {
+    async fn run<F, T, E>(&self, write: F) -> Result<T, Close>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        tokio::select! {
+            biased;
+            r = write => r.map_err(|_| Close(close::GOING_AWAY, "write failed")),
+            () = self.kicked.cancelled() => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
+            () = self.shutdown.cancelled() => Err(Close(close::GOING_AWAY, "server shutting down")),
+            () = tokio::time::sleep(self.timeout) => {
+                Err(Close(close::SLOW_CONSUMER, "write timed out"))
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 struct RoomView {
     epoch: Arc<str>,
     last_sent: u64,
 }
 
-/// Token bucket for sends.
+/// What a connection was admitted with: one of the server's `--max-connections` permits and
+/// one of its address's `--max-connections-per-address` slots, both released when it ends.
 #[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    rate: f64,
-    burst: f64,
-    at: Instant,
+pub struct Admission {
+    pub(crate) _permit: OwnedSemaphorePermit,
+    pub(crate) address: AddressSlot,
 }
 
-impl Bucket {
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+/// The per-connection budgets (token buckets) of `docs/configuration.md`.
+#[derive(Debug)]
+struct Budgets {
+    sends: TokenBucket,
+    requests: TokenBucket,
+    reply_bytes: TokenBucket,
 }
 
 /// Who the connection said it is in `hello`.
@@ -101,15 +121,15 @@ pub struct Session {
     handle: ConnHandle,
     identity: Option<Identity>,
     rooms: HashMap<Arc<str>, RoomView>,
-    bucket: Bucket,
+    budgets: Budgets,
     abuse: Abuse,
-    /// Held while the connection is open: `--max-connections` counts these.
-    _admission: OwnedSemaphorePermit,
+    admission: Admission,
+    guard: WriteGuard,
 }
 
 impl Session {
-    /// A session registered with the hub, holding one of the server's connection permits.
-    pub fn new(state: AppState, admission: OwnedSemaphorePermit) -> Self {
+    /// A session registered with the hub, holding its admission until it ends.
+    pub fn new(state: AppState, admission: Admission) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(state.config.outbound_queue as usize);
         let handle = ConnHandle {
@@ -117,12 +137,18 @@ impl Session {
             kicked: CancellationToken::new(),
         };
         state.hub.connect(id, handle.clone());
-        let burst = f64::from(state.config.send_burst);
-        let bucket = Bucket {
-            tokens: burst,
-            rate: state.config.send_rate,
-            burst,
-            at: Instant::now(),
+        let c = &state.config;
+        let guard = WriteGuard {
+            timeout: c.write_timeout(),
+            kicked: handle.kicked.clone(),
+            shutdown: state.lifecycle.sessions.clone(),
+        };
+        let reply_rate = f64::from(c.reply_bytes_per_sec);
+        let budgets = Budgets {
+            sends: TokenBucket::new(c.send_rate, f64::from(c.send_burst)),
+            requests: TokenBucket::new(c.request_rate, f64::from(c.request_burst)),
+            // A burst of four seconds' worth lets a client join a few full rooms at once.
+            reply_bytes: TokenBucket::new(reply_rate, reply_rate * 4.0),
         };
         Self {
             id,
@@ -131,12 +157,13 @@ impl Session {
             handle,
             identity: None,
             rooms: HashMap::new(),
-            bucket,
+            budgets,
             abuse: Abuse {
                 count: 0,
                 since: Instant::now(),
             },
-            _admission: admission,
+            admission,
+            guard,
         }
     }
 
@@ -148,6 +175,9 @@ impl Session {
         E: std::error::Error + 'static,
     {
         self.state.metrics.connections.inc();
+        self.guard.shutdown = shutdown.clone();
+        let hello_deadline = tokio::time::sleep(self.state.config.hello_timeout());
+        tokio::pin!(hello_deadline);
         let interval = self.state.config.ping_interval();
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut last_seen = Instant::now();
@@ -157,6 +187,9 @@ impl Session {
                 biased;
                 () = shutdown.cancelled() => Err(Close(close::GOING_AWAY, "server shutting down")),
                 () = kicked.cancelled() => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
+                () = &mut hello_deadline, if self.identity.is_none() => {
+                    Err(Close(close::POLICY, "no hello in time"))
+                }
                 Some(out) = self.rx.recv() => self.write_queued(&mut sink, out).await,
                 incoming = stream.next() => match incoming {
                     None => break None,
@@ -188,7 +221,8 @@ impl Session {
                     if last_seen.elapsed() > interval * 2 {
                         Err(Close(close::NO_PONG, "no pong"))
                     } else {
-                        send(&mut sink, Message::Ping(Default::default())).await
+                        let ping = Message::Ping(Default::default());
+                        self.guard.run(sink.send(ping)).await
                     }
                 }
             };
@@ -201,6 +235,8 @@ impl Session {
                 code,
                 reason: Utf8Bytes::from_static(reason),
             };
+            // Best effort: a reader that stopped reading never gets it, and returning drops the
+            // socket, which closes the TCP connection either way.
             let _ = tokio::time::timeout(
                 Duration::from_secs(1),
                 sink.send(Message::Close(Some(frame))),
@@ -213,27 +249,104 @@ impl Session {
         self.state.metrics.connections.dec();
     }
 
+    /// Write `first` and what else is queued, in batches of one flush each; a room the hub could
+    /// not deliver contiguously is pulled from the store between batches.
     async fn write_queued<S: Sink<Message> + Unpin>(
         &mut self,
         sink: &mut S,
         first: Outbound,
     ) -> Result<(), Close> {
         let mut next = Some(first);
-        let mut written = 0;
         while let Some(out) = next.take() {
+            let guard = self.guard.clone();
+            let lagged = guard.run(self.write_batch(sink, out)).await?;
+            if let Some(room) = lagged {
+                self.catch_up(sink, &room).await?;
+                next = self.rx.try_recv().ok();
+            }
+        }
+        Ok(())
+    }
+
+    /// Feed up to [`WRITE_BATCH`] queued frames and flush; stops early at a `Lagged` room.
+    async fn write_batch<S: Sink<Message> + Unpin>(
+        &mut self,
+        sink: &mut S,
+        first: Outbound,
+    ) -> Result<Option<Arc<str>>, S::Error> {
+        let mut next = Some(first);
+        let mut written = 0;
+        let mut lagged = None;
+        while let Some(out) = next.take() {
+            if let Outbound::Lagged { room } = out {
+                lagged = Some(room);
+                break;
+            }
             if let Some(msg) = self.outbound_to_message(out) {
-                sink.feed(msg)
-                    .await
-                    .map_err(|_| Close(close::GOING_AWAY, "write failed"))?;
+                sink.feed(msg).await?;
                 written += 1;
             }
             if written < WRITE_BATCH {
                 next = self.rx.try_recv().ok();
             }
         }
-        sink.flush()
-            .await
-            .map_err(|_| Close(close::GOING_AWAY, "write failed"))
+        sink.flush().await?;
+        Ok(lagged)
+    }
+
+    /// The hub skipped part of `room` for this replica (a burst too large to queue, or messages
+    /// trimmed before it could read them): read what this client is missing from the store and
+    /// write it as plain `message` frames, paced by this socket. When part of it is gone, send
+    /// `joined` with `recovered: false` instead, as for a `join` whose `since` cannot be honoured.
+    /// Never a silent jump in offsets.
+    async fn catch_up<S: Sink<Message> + Unpin>(
+        &mut self,
+        sink: &mut S,
+        room: &Arc<str>,
+    ) -> Result<(), Close> {
+        loop {
+            let Some(view) = self.rooms.get(room) else {
+                return Ok(()); // left meanwhile
+            };
+            let since = Since {
+                epoch: view.epoch.to_string(),
+                offset: view.last_sent,
+            };
+            let page = match self.state.store.history(room, Some(&since)).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(%room, error = %e, "catching up failed; closing so the client recovers");
+                    self.state.metrics.redis_errors.inc();
+                    return Err(Close(close::INTERNAL, "could not recover missed messages"));
+                }
+            };
+            let guard = self.guard.clone();
+            if !page.recovered {
+                let frame = self
+                    .joined_frame(room.clone(), page)
+                    .map_err(|_| Close(close::INTERNAL, "stored history is not JSON"))?;
+                return guard.run(sink.send(text(frame))).await;
+            }
+            if page.frames.is_empty() {
+                return Ok(());
+            }
+            let count = page.frames.len() as u64;
+            let writes = async {
+                for frame in &page.frames {
+                    sink.feed(Message::Text(Utf8Bytes::from(frame.as_ref())))
+                        .await?;
+                }
+                sink.flush().await
+            };
+            guard.run(writes).await?;
+            self.state.metrics.messages_out.inc_by(count);
+            if let Some(view) = self.rooms.get_mut(room) {
+                view.last_sent = since.offset + count;
+                if view.last_sent >= page.head {
+                    return Ok(());
+                }
+            }
+        }
     }
 
     fn outbound_to_message(&mut self, out: Outbound) -> Option<Message> {
@@ -268,6 +381,7 @@ impl Session {
                 ))
             }
             Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(frame.as_ref()))),
+            Outbound::Lagged { .. } => None, // handled by `write_queued`
         }
     }
 
@@ -280,6 +394,9 @@ impl Session {
             Ok(msg) => msg,
             Err(err) => return self.reply_error(sink, err).await,
         };
+        if let Err(err) = self.admit_request(&msg) {
+            return self.reply_error(sink, err).await;
+        }
         let reply = match msg {
             ClientMessage::Hello { name, email } => self.hello(name, email),
             ClientMessage::Rooms => Ok(self.rooms_frame()),
@@ -299,9 +416,64 @@ impl Session {
             ClientMessage::CreateRoom { name } => self.create_room(name).await,
         };
         match reply {
-            Ok(frame) => send(sink, text(frame)).await,
+            Ok(frame) => {
+                self.budgets.reply_bytes.charge(frame.len() as f64);
+                let guard = self.guard.clone();
+                guard.run(sink.send(text(frame))).await
+            }
             Err(err) => self.reply_error(sink, err).await,
         }
+    }
+
+    /// Every request costs a token: `send` from the connection's and its address's send budgets,
+    /// everything else from the request budget, and nothing is answered while the connection's
+    /// reply-bytes budget is in debt (2,000 joins of a full room once made 1.7 GB of replies).
+    fn admit_request(&mut self, msg: &ClientMessage) -> Result<(), ProtocolError> {
+        let c = &self.state.config;
+        let limited = |what: String| ProtocolError::new(ErrorCode::RateLimited, what);
+        match msg {
+            ClientMessage::Send {
+                room, client_id, ..
+            } => {
+                let fail = |e: ProtocolError| e.in_room(room).for_client(Some(client_id.clone()));
+                if !self.budgets.sends.take(1.0) {
+                    return Err(fail(limited(format!(
+                        "sending too fast: at most {} messages per second",
+                        c.send_rate
+                    ))));
+                }
+                if !self.admission.address.take_send() {
+                    return Err(fail(limited(format!(
+                        "sending too fast from your address: at most {} messages per second \
+                         across all its connections",
+                        c.address_send_rate
+                    ))));
+                }
+            }
+            _ => {
+                if !self.budgets.requests.take(1.0) {
+                    return Err(limited(format!(
+                        "too many requests: at most {} per second",
+                        c.request_rate
+                    )));
+                }
+                if !self.budgets.reply_bytes.has_credit() {
+                    return Err(limited(format!(
+                        "too much asked for: replies are limited to {} bytes per second",
+                        c.reply_bytes_per_sec
+                    )));
+                }
+                if matches!(msg, ClientMessage::CreateRoom { .. })
+                    && !self.admission.address.take_room()
+                {
+                    return Err(limited(format!(
+                        "too many rooms created from your address: at most {} per hour",
+                        c.rooms_per_address_per_hour
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn reply_error<S: Sink<Message> + Unpin>(
@@ -316,7 +488,8 @@ impl Session {
                 code: err.code.as_str(),
             })
             .inc();
-        send(sink, text(err.to_frame())).await?;
+        let guard = self.guard.clone();
+        guard.run(sink.send(text(err.to_frame()))).await?;
         if err.code.is_abuse() {
             let abuse = &mut self.abuse;
             if abuse.since.elapsed() > ABUSE_WINDOW {
@@ -387,15 +560,19 @@ impl Session {
                 return Err(unavailable(&self.state.metrics, e).in_room(&room));
             }
         };
-        let epoch: Arc<str> = page.epoch.as_str().into();
         self.state
             .hub
-            .started(room.clone(), epoch.clone(), page.head)
+            .started(room.clone(), page.epoch.as_str().into(), page.head)
             .await;
+        self.joined_frame(room, page)
+    }
+
+    /// Record that this client has `room` up to the page's head, and build the `joined` frame.
+    fn joined_frame(&mut self, room: Arc<str>, page: Page) -> Result<String, ProtocolError> {
         self.rooms.insert(
             room.clone(),
             RoomView {
-                epoch,
+                epoch: page.epoch.as_str().into(),
                 last_sent: page.head,
             },
         );
@@ -437,15 +614,6 @@ impl Session {
             return Err(fail(ProtocolError::new(
                 ErrorCode::NotJoined,
                 format!("join {room} before sending to it"),
-            )));
-        }
-        if !self.bucket.take() {
-            return Err(fail(ProtocolError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "sending too fast: at most {} messages per second",
-                    self.state.config.send_rate
-                ),
             )));
         }
         let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
@@ -544,12 +712,6 @@ fn is_capacity_error(e: &(dyn std::error::Error + 'static)) -> bool {
 
 fn text(s: String) -> Message {
     Message::Text(s.into())
-}
-
-async fn send<S: Sink<Message> + Unpin>(sink: &mut S, msg: Message) -> Result<(), Close> {
-    sink.send(msg)
-        .await
-        .map_err(|_| Close(close::GOING_AWAY, "write failed"))
 }
 
 #[cfg(test)]

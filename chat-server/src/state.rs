@@ -9,7 +9,10 @@ use std::sync::{
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{Config, hub::Hub, limits::Limits, metrics::Metrics, protocol::RoomInfo, store::Store};
+use crate::{
+    Config, address::AddressBook, hub::Hub, limits::Limits, metrics::Metrics, protocol::RoomInfo,
+    store::Store,
+};
 
 /// Everything a request or a session needs; cheap to clone.
 #[derive(Debug, Clone)]
@@ -30,6 +33,8 @@ pub struct AppState {
     pub(crate) store_ok: Arc<AtomicBool>,
     /// One permit per open WebSocket (`--max-connections`).
     pub(crate) admission: Arc<Semaphore>,
+    /// Usage per client address (connections, sends, room creation).
+    pub(crate) addresses: Arc<AddressBook>,
     pub(crate) lifecycle: Lifecycle,
 }
 

@@ -30,7 +30,10 @@ async fn start(flags: &[&str]) -> Peer {
         tx.send(m).await.map_err(|_| ())?;
         Ok::<_, ()>(tx)
     }));
-    let admission = state.admission.clone().try_acquire_owned().unwrap();
+    let admission = Admission {
+        _permit: state.admission.clone().try_acquire_owned().unwrap(),
+        address: state.addresses.admit([127, 0, 0, 1].into()).unwrap(),
+    };
     let session = Session::new(state, admission);
     let task = tokio::spawn(session.run(output, input, CancellationToken::new()));
     Peer {
