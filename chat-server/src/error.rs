@@ -13,9 +13,12 @@ pub enum Error {
     /// Redis answered something this server did not write.
     #[error("unexpected data in the store: {0}")]
     Corrupt(String),
-    /// The Redis URL is malformed or the first connection failed.
+    /// The Redis URL is malformed.
     #[error("cannot connect to redis")]
     Connect(#[source] redis::RedisError),
+    /// A send reused a `client_id` of the room for another message (other sender or content).
+    #[error("client_id already used for another message")]
+    ClientIdConflict,
     /// The listening socket could not be opened.
     #[error("cannot listen on {addr}")]
     Listen {

@@ -91,9 +91,12 @@ async fn security_headers(mut res: Response) -> Response {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.not_ready() {
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
-        None => "ready\n".into_response(),
+    match (state.not_ready(), state.read_only()) {
+        (Some(reason), _) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response()
+        }
+        (None, Some(reason)) => format!("ready, read-only: {reason}\n").into_response(),
+        (None, None) => "ready\n".into_response(),
     }
 }
 

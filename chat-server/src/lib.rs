@@ -1,6 +1,7 @@
 //! chat-server: the chatapp real-time chat. `main.rs` only wires; this library exposes
-//! [`build_state`] (connect the store, start the background tasks) and [`serve`] (the accept
-//! loop and graceful shutdown), so tests run real servers on `127.0.0.1:0`.
+//! [`build_state`] (set up the store, start the background tasks) and [`serve`] (the accept
+//! loop and graceful shutdown), so tests run real servers on `127.0.0.1:0`. A Redis that is not
+//! there yet does not stop the start: the server serves, unready, until it is.
 //!
 //! The map, one module per responsibility (none imports a module that imports it back):
 //! - `config` (flags and env vars) and `limits` (every limit a client meets, defined once);
@@ -29,10 +30,7 @@ pub mod state;
 pub mod store;
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -45,7 +43,7 @@ use crate::{
     metrics::Metrics,
     protocol::ServerFrame,
     state::Lifecycle,
-    store::{MemoryStore, RedisStore, Store},
+    store::{Health, MemoryStore, RedisStore, Store},
 };
 pub use crate::{
     config::Config,
@@ -55,7 +53,8 @@ pub use crate::{
     state::AppState,
 };
 
-/// Connect the store and start the background tasks (delivery, presence, health, subscriber).
+/// Set up the store and start the background tasks (delivery, presence, health, subscriber).
+/// Fails only on a malformed Redis URL: Redis itself may come later.
 pub async fn build_state(config: Config) -> Result<AppState> {
     let instance: Arc<str> = format!(
         "{}-{}",
@@ -78,8 +77,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
                 &instance,
                 config.history_len,
                 config.presence_ttl(),
-            )
-            .await?;
+            )?;
             let redis = Arc::new(redis);
             let subscriber = redis.clone().run_subscriber(
                 events_tx,
@@ -89,6 +87,11 @@ pub async fn build_state(config: Config) -> Result<AppState> {
             tokio::spawn(subscriber);
             Store::Redis(redis)
         }
+    };
+    // Redis starts unready until the first health check has seen it.
+    let health = match store {
+        Store::Memory(_) => Health::Ready,
+        Store::Redis(_) => Health::Down(Health::UNREACHABLE.into()),
     };
     let (hub, starts) = Hub::new(metrics.clone());
     let state = AppState {
@@ -102,7 +105,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         metrics,
         instance,
         rooms: Arc::default(),
-        store_ok: Arc::new(AtomicBool::new(true)),
+        store_health: Arc::new(Mutex::new(health)),
         lifecycle,
     };
     let background = state.lifecycle.background.clone();
@@ -119,7 +122,8 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     Ok(state)
 }
 
-/// Keep `store_ok` current for `/readyz`, and tell every client when it changes.
+/// Keep `store_health` current for `/readyz` and `chat_store_writable`, and tell every client
+/// when it changes.
 async fn watch_store(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -127,25 +131,35 @@ async fn watch_store(state: AppState) {
             () = state.lifecycle.background.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let ok = matches!(
-            tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await,
-            Ok(Ok(()))
-        );
-        let was = state.store_ok.swap(ok, Ordering::Relaxed);
-        if was == ok {
+        let health = tokio::time::timeout(Duration::from_secs(2), state.store.health())
+            .await
+            .unwrap_or_else(|_| Health::Down(Health::UNREACHABLE.into()));
+        let writable = matches!(health, Health::Ready);
+        state.metrics.store_writable.set(i64::from(writable));
+        let was = std::mem::replace(&mut *state.store_health.lock().unwrap(), health.clone());
+        if was == health {
             continue;
         }
-        if ok {
-            tracing::info!("store reachable again: ready");
-        } else {
-            state.metrics.redis_errors.inc();
-            tracing::warn!("store unreachable: not ready");
-        }
-        let health = ServerFrame::Health {
-            ready: ok,
-            reason: (!ok).then_some("store unreachable"),
+        let reason = match &health {
+            Health::Ready => {
+                tracing::info!("store healthy: ready");
+                None
+            }
+            Health::ReadOnly(reason) => {
+                tracing::warn!(%reason, "store refuses writes: ready for reading only");
+                Some(reason.as_str())
+            }
+            Health::Down(reason) => {
+                state.metrics.redis_errors.inc();
+                tracing::warn!(%reason, "store unusable: not ready");
+                Some(reason.as_str())
+            }
         };
-        state.hub.broadcast(health.to_json().into());
+        let frame = ServerFrame::Health {
+            ready: writable,
+            reason,
+        };
+        state.hub.broadcast(frame.to_json().into());
     }
 }
 

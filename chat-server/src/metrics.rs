@@ -39,6 +39,8 @@ pub struct Metrics {
     pub messages_out: Counter<u64, AtomicU64>,
     pub delivery_latency: Histogram,
     pub redis_errors: Counter<u64, AtomicU64>,
+    /// 1 while the store accepts writes, 0 while it refuses them or is unreachable.
+    pub store_writable: Gauge<i64, AtomicI64>,
     pub slow_consumer_drops: Counter<u64, AtomicU64>,
     pub rejected_connections: Counter<u64, AtomicU64>,
     pub protocol_errors: Family<CodeLabel, Counter<u64, AtomicU64>>,
@@ -58,6 +60,7 @@ impl Metrics {
         ];
         let delivery_latency = Histogram::new(buckets);
         let redis_errors = Counter::default();
+        let store_writable = Gauge::default();
         let slow_consumer_drops = Counter::default();
         let rejected_connections = Counter::default();
         let protocol_errors = Family::default();
@@ -92,6 +95,11 @@ impl Metrics {
             redis_errors.clone(),
         );
         r.register(
+            "store_writable",
+            "1 while the store accepts writes, 0 while it refuses them or is unreachable",
+            store_writable.clone(),
+        );
+        r.register(
             "slow_consumer_drops",
             "Connections closed because their queue was full",
             slow_consumer_drops.clone(),
@@ -119,6 +127,7 @@ impl Metrics {
             messages_out,
             delivery_latency,
             redis_errors,
+            store_writable,
             slow_consumer_drops,
             rejected_connections,
             protocol_errors,

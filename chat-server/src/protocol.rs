@@ -61,6 +61,7 @@ pub enum ErrorCode {
     RateLimited,
     BinaryUnsupported,
     Unavailable,
+    ClientIdConflict,
     Internal,
 }
 
@@ -79,6 +80,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::BinaryUnsupported => "binary_unsupported",
             Self::Unavailable => "unavailable",
+            Self::ClientIdConflict => "client_id_conflict",
             Self::Internal => "internal",
         }
     }

@@ -518,10 +518,10 @@ impl Session {
         // What follows the welcome goes through the queue, so it arrives right after it: the
         // store's health when it is down, then the room list.
         let hub = &self.state.hub;
-        if let Some(reason) = self.state.not_ready() {
+        if let Some(reason) = self.state.cannot_store() {
             let health = ServerFrame::Health {
                 ready: false,
-                reason: Some(reason),
+                reason: Some(&reason),
             };
             hub.offer(&self.handle, Outbound::Frame(health.to_json().into()));
         }
@@ -634,6 +634,8 @@ impl Session {
         let new = NewMessage {
             room: &room,
             name,
+            topic: topic.as_deref(),
+            content: &content,
             client_id: &client_id,
             id: &id,
             time_ms,
@@ -685,6 +687,12 @@ impl Session {
 
 /// A store failure as the client sees it.
 fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
+    if let Error::ClientIdConflict = e {
+        return ProtocolError::new(
+            ErrorCode::ClientIdConflict,
+            "this client_id was used for another message in this room; use a new one",
+        );
+    }
     metrics.redis_errors.inc();
     tracing::warn!(error = %e, "store operation failed");
     match e {
@@ -692,7 +700,7 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",
         ),
-        Error::Corrupt(_) | Error::Listen { .. } => {
+        Error::Corrupt(_) | Error::Listen { .. } | Error::ClientIdConflict => {
             ProtocolError::new(ErrorCode::Internal, "internal error")
         }
     }

@@ -10,8 +10,13 @@ use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    Config, address::AddressBook, hub::Hub, limits::Limits, metrics::Metrics, protocol::RoomInfo,
-    store::Store,
+    Config,
+    address::AddressBook,
+    hub::Hub,
+    limits::Limits,
+    metrics::Metrics,
+    protocol::RoomInfo,
+    store::{Health, Store},
 };
 
 /// Everything a request or a session needs; cheap to clone.
@@ -29,8 +34,8 @@ pub struct AppState {
     pub(crate) origins: Arc<[String]>,
     /// The last room list computed (global counts).
     pub(crate) rooms: Arc<Mutex<Vec<RoomInfo>>>,
-    /// Whether the store answered its last health check.
-    pub(crate) store_ok: Arc<AtomicBool>,
+    /// What the store's last health check found (`lib.rs` keeps it current).
+    pub(crate) store_health: Arc<Mutex<Health>>,
     /// One permit per open WebSocket (`--max-connections`).
     pub(crate) admission: Arc<Semaphore>,
     /// Usage per client address (connections, sends, room creation).
@@ -52,14 +57,28 @@ pub(crate) struct Lifecycle {
 }
 
 impl AppState {
-    /// Whether this replica should be sent traffic; the reason when not.
-    pub(crate) fn not_ready(&self) -> Option<&'static str> {
+    /// Whether this replica should be sent traffic; the reason when not. A store that only
+    /// refuses writes still serves history, so it keeps the replica ready (see [`Self::read_only`]).
+    pub(crate) fn not_ready(&self) -> Option<String> {
         if self.lifecycle.draining.load(Ordering::Relaxed) {
-            Some("draining")
-        } else if !self.store_ok.load(Ordering::Relaxed) {
-            Some("store unreachable")
-        } else {
-            None
+            return Some("draining".into());
         }
+        match &*self.store_health.lock().unwrap() {
+            Health::Down(reason) => Some(reason.clone()),
+            Health::Ready | Health::ReadOnly(_) => None,
+        }
+    }
+
+    /// Why the store refuses writes while it still reads, if it does.
+    pub(crate) fn read_only(&self) -> Option<String> {
+        match &*self.store_health.lock().unwrap() {
+            Health::ReadOnly(reason) => Some(reason.clone()),
+            Health::Ready | Health::Down(_) => None,
+        }
+    }
+
+    /// Why clients cannot send right now (the `health` frame's reason), if they cannot.
+    pub(crate) fn cannot_store(&self) -> Option<String> {
+        self.not_ready().or_else(|| self.read_only())
     }
 }

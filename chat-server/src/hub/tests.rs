@@ -57,6 +57,8 @@ impl Fixture {
             .append(&NewMessage {
                 room: "general",
                 name: "ann",
+                topic: None,
+                content: client_id,
                 client_id,
                 id: client_id,
                 time_ms: 0,

@@ -1,8 +1,10 @@
 //! The embedded backend: one process, nothing to install. Same contract as Redis; the lock is a
-//! tokio mutex held across the event send so events leave in offset order.
+//! tokio mutex held across the event send so events leave in offset order. Idempotency records
+//! live in their room and leave with their message, so memory stays bounded by `history_len`.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
+    hash::{DefaultHasher, Hash, Hasher},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -10,7 +12,8 @@ use std::{
 use tokio::sync::{Mutex, mpsc};
 
 use super::{
-    Appended, Created, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreEvent, new_epoch,
+    Appended, Created, Error, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreEvent,
+    new_epoch,
 };
 use crate::protocol::{DEFAULT_ROOM, RoomInfo, Since, complete_frame};
 
@@ -22,40 +25,30 @@ pub struct MemoryStore {
     events: mpsc::Sender<StoreEvent>,
 }
 
-/// Idempotency keys kept before the first sweep for expired ones.
-const SWEEP_MIN: usize = 100_000;
-
-/// What makes two sends the same send: (room, sender name, client id).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct IdempotencyKey {
-    room: String,
-    name: String,
-    client_id: String,
-}
-
-/// What was stored for an [`IdempotencyKey`], and when.
+/// What was stored for a client id in a room, and when.
 #[derive(Debug, Clone)]
 struct StoredSend {
     offset: u64,
     id: String,
+    /// Hash of (name, topic, content): a different message under the same client id conflicts.
+    digest: u64,
     at: Instant,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     rooms: BTreeMap<String, RoomLog>,
-    idempotency: HashMap<IdempotencyKey, StoredSend>,
-    /// Size of `idempotency` above which the next append sweeps expired keys.
-    sweep_above: usize,
     online: BTreeMap<String, u64>,
 }
 
-/// One room: its epoch, last offset and the frames kept, oldest first.
+/// One room: its epoch, last offset, the frames kept (oldest first) and the idempotency records
+/// of those frames.
 #[derive(Debug)]
 struct RoomLog {
     epoch: Arc<str>,
     head: u64,
     log: VecDeque<Entry>,
+    sends: HashMap<String, StoredSend>,
 }
 
 /// A stored message frame and its offset.
@@ -67,17 +60,30 @@ impl RoomLog {
             epoch: new_epoch().into(),
             head: 0,
             log: VecDeque::new(),
+            sends: HashMap::new(),
         }
     }
+
+    /// The record of `client_id` when it is still within the window.
+    fn recent_send(&self, client_id: &str) -> Option<&StoredSend> {
+        let ttl = Duration::from_secs(IDEMPOTENCY_TTL_SECS);
+        let first = self.log.front().map_or(u64::MAX, |(o, _)| *o);
+        self.sends
+            .get(client_id)
+            .filter(|s| s.offset >= first && s.at.elapsed() < ttl)
+    }
+}
+
+fn digest(msg: &NewMessage<'_>) -> u64 {
+    let mut h = DefaultHasher::new();
+    (msg.name, msg.topic.unwrap_or(""), msg.content).hash(&mut h);
+    h.finish()
 }
 
 impl MemoryStore {
     /// A store with `general` in it, announcing on `events`.
     pub fn new(history_len: usize, events: mpsc::Sender<StoreEvent>) -> Self {
-        let mut inner = Inner {
-            sweep_above: SWEEP_MIN,
-            ..Inner::default()
-        };
+        let mut inner = Inner::default();
         inner.rooms.insert(DEFAULT_ROOM.to_owned(), RoomLog::new());
         Self {
             inner: Mutex::new(inner),
@@ -88,33 +94,21 @@ impl MemoryStore {
 
     pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
         let mut inner = self.inner.lock().await;
-        let key = IdempotencyKey {
-            room: msg.room.to_owned(),
-            name: msg.name.to_owned(),
-            client_id: msg.client_id.to_owned(),
-        };
-        let ttl = Duration::from_secs(IDEMPOTENCY_TTL_SECS);
-        if let Some(stored) = inner.idempotency.get(&key)
-            && stored.at.elapsed() < ttl
-        {
+        let digest = digest(msg);
+        let log = inner
+            .rooms
+            .entry(msg.room.to_owned())
+            .or_insert_with(RoomLog::new);
+        if let Some(stored) = log.recent_send(msg.client_id) {
+            if stored.digest != digest {
+                return Err(Error::ClientIdConflict);
+            }
             return Ok(Appended {
                 offset: stored.offset,
                 id: stored.id.clone(),
                 duplicate: true,
             });
         }
-        // Sweep only when the map has doubled since the last sweep: a full scan on every append
-        // once it is large made throughput collapse (docs/benchmarks.md, "D").
-        if inner.idempotency.len() > inner.sweep_above {
-            inner
-                .idempotency
-                .retain(|_, stored| stored.at.elapsed() < ttl);
-            inner.sweep_above = (inner.idempotency.len() * 2).max(SWEEP_MIN);
-        }
-        let log = inner
-            .rooms
-            .entry(msg.room.to_owned())
-            .or_insert_with(RoomLog::new);
         log.head += 1;
         let offset = log.head;
         let frame: Arc<str> = complete_frame(msg.frame_prefix, offset).into();
@@ -122,15 +116,21 @@ impl MemoryStore {
         while log.log.len() > self.history_len {
             log.log.pop_front();
         }
-        let epoch = log.epoch.clone();
+        // Records of trimmed messages go with them; sweeping only when the map has doubled
+        // keeps this amortised O(1) per append.
+        if log.sends.len() >= 2 * self.history_len.max(1) {
+            let first = log.log.front().map_or(offset, |(o, _)| *o);
+            log.sends.retain(|_, s| s.offset >= first);
+        }
         let stored = StoredSend {
             offset,
             id: msg.id.to_owned(),
+            digest,
             at: Instant::now(),
         };
-        inner.idempotency.insert(key, stored);
+        log.sends.insert(msg.client_id.to_owned(), stored);
         let event = StoreEvent::Message {
-            epoch,
+            epoch: log.epoch.clone(),
             room: msg.room.into(),
             offset,
             time_ms: msg.time_ms,
@@ -242,10 +242,6 @@ impl MemoryStore {
         self.inner.lock().await.online.clear();
         Ok(())
     }
-
-    pub(super) async fn ping(&self) -> Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -256,6 +252,8 @@ mod tests {
         NewMessage {
             room,
             name: "ann",
+            topic: None,
+            content: "hi",
             client_id,
             id: client_id,
             time_ms: 0,
@@ -306,6 +304,44 @@ mod tests {
                 .recovered
         );
         assert_eq!(store.range("general", 2).await.unwrap().entries.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn idempotency_is_per_message_and_bounded_by_the_history() {
+        let (tx, _rx) = mpsc::channel(1024);
+        let store = MemoryStore::new(3, tx);
+        let prefix = r#"{"type":"message","offset":"#;
+        store.append(&msg("general", "c1", prefix)).await.unwrap();
+        let other = NewMessage {
+            content: "something else",
+            ..msg("general", "c1", prefix)
+        };
+        assert!(matches!(
+            store.append(&other).await,
+            Err(Error::ClientIdConflict)
+        ));
+        let stranger = NewMessage {
+            name: "bob",
+            ..msg("general", "c1", prefix)
+        };
+        assert!(matches!(
+            store.append(&stranger).await,
+            Err(Error::ClientIdConflict)
+        ));
+        for i in 2..=100 {
+            let id = format!("c{i}");
+            store.append(&msg("general", &id, prefix)).await.unwrap();
+        }
+        let inner = store.inner.lock().await;
+        let sends = inner.rooms["general"].sends.len();
+        assert!(sends <= 6, "{sends} records for a history of 3");
+        drop(inner);
+        let again = store.append(&msg("general", "c1", prefix)).await.unwrap();
+        assert_eq!(
+            (again.offset, again.duplicate),
+            (101, false),
+            "trimmed: new again"
+        );
     }
 
     #[tokio::test]

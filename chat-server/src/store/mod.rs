@@ -1,7 +1,8 @@
 //! Where messages, rooms and presence live: Redis (shared by every replica) or memory (one
 //! process). Both give the same guarantees to the rest of the crate: per-room offsets that grow by
 //! one, an epoch per room, idempotent appends that store and announce atomically, and a stream of
-//! [`StoreEvent`]s. Delivery to sockets is the hub's job, not the store's.
+//! [`StoreEvent`]s. Delivery to sockets is the hub's job, not the store's. A store also reports its
+//! [`Health`]; what to do about it (readiness, telling clients) is `lib.rs`'s.
 
 mod memory;
 mod redis;
@@ -12,7 +13,9 @@ pub use self::{memory::MemoryStore, redis::RedisStore};
 pub(crate) use crate::error::{Error, Result};
 use crate::protocol::{RoomInfo, Since};
 
-/// How long an idempotency key (room, sender, client_id) is remembered.
+/// The longest an idempotency record (room, client_id) is remembered. Records also leave with
+/// their message when it is trimmed from the room's history, so a room holds at most
+/// `history_len` of them.
 pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
 
 /// A message to append; the frame is complete but for its offset.
@@ -20,7 +23,13 @@ pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
 pub struct NewMessage<'a> {
     pub room: &'a str,
     pub name: &'a str,
+    /// The topic and content are compared with those of an earlier send with the same
+    /// `client_id`: only the same message from the same sender is a duplicate.
+    pub topic: Option<&'a str>,
+    pub content: &'a str,
     pub client_id: &'a str,
+    /// The id of this message; a record with this id was stored by this very send (a retry of
+    /// the store call after a lost reply), which is not a duplicate.
     pub id: &'a str,
     pub time_ms: u64,
     pub frame_prefix: &'a str,
@@ -81,6 +90,22 @@ pub enum StoreEvent {
     Resubscribed,
 }
 
+/// What a health check of the store found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Reads and writes work.
+    Ready,
+    /// Reads work but writes are refused (e.g. Redis reached `maxmemory`); why, for people.
+    ReadOnly(String),
+    /// Not usable, or not safe to use; why, for people (`/readyz` says it with a 503).
+    Down(String),
+}
+
+impl Health {
+    /// The reason for the store being unreachable.
+    pub const UNREACHABLE: &str = "store unreachable";
+}
+
 /// The backend in use.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -138,9 +163,12 @@ impl Store {
         dispatch!(self, s => s.depart().await)
     }
 
-    /// Whether the backend answers.
-    pub async fn ping(&self) -> Result<()> {
-        dispatch!(self, s => s.ping().await)
+    /// Whether the backend answers, accepts writes and is configured so it keeps our data.
+    pub async fn health(&self) -> Health {
+        match self {
+            Store::Memory(_) => Health::Ready,
+            Store::Redis(s) => s.health().await,
+        }
     }
 }
 

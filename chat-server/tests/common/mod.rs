@@ -432,3 +432,37 @@ pub async fn http_get(url: &str) -> (u16, std::collections::HashMap<String, Stri
 pub async fn status(url: &str) -> u16 {
     http_get(url).await.0
 }
+
+impl RedisServer {
+    /// Start one on a given port (e.g. one a chat-server was told about before Redis existed).
+    pub async fn start_on(port: u16, appendonly: bool) -> Self {
+        let dir = std::env::temp_dir().join(format!("chat-redis-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut r = Self {
+            port,
+            dir,
+            child: None,
+            appendonly,
+        };
+        r.spawn().await;
+        r
+    }
+}
+
+/// One command against a Redis, for tests that configure or inspect it directly.
+pub async fn redis_cmd<T: redis::FromRedisValue>(
+    url: &str,
+    args: &[&str],
+) -> redis::RedisResult<T> {
+    let client = redis::Client::open(url)?;
+    // No response timeout: some tests keep Redis busy on purpose.
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(&mut conn).await
+}

@@ -6,8 +6,9 @@
 //! |---|---|---|
 //! | `<prefix>:room:<room>:stream` | stream | history; entry id `0-<offset>`, field `f` = the frame |
 //! | `<prefix>:room:<room>:seq` | string | last offset given out |
-//! | `<prefix>:room:<room>:epoch` | string | the room's epoch (`SET NX`) |
-//! | `<prefix>:room:<room>:idem:<name>:<client_id>` | string with TTL | `"<offset> <id>"` of a send |
+//! | `<prefix>:room:<room>:epoch` | string | the room's epoch, set with its first message |
+//! | `<prefix>:room:<room>:idem` | hash with TTL | client id → `"<offset> <id> <digest> <time_ms>"` |
+//! | `<prefix>:incarnation` | string | random per dataset; a room's epoch is derived from it |
 //! | `<prefix>:rooms` | set | room names |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
@@ -46,9 +47,14 @@ impl Keys {
         self.room(room, "epoch")
     }
 
-    /// The idempotency record of one (room, sender, client id).
-    pub(super) fn idempotency(&self, room: &str, name: &str, client_id: &str) -> String {
-        format!("{}:room:{room}:idem:{name}:{client_id}", self.prefix)
+    /// A room's idempotency records, by client id.
+    pub(super) fn idempotency(&self, room: &str) -> String {
+        self.room(room, "idem")
+    }
+
+    /// This Redis dataset's incarnation: gone, and made anew, when Redis lost its data.
+    pub(super) fn incarnation(&self) -> String {
+        format!("{}:incarnation", self.prefix)
     }
 
     /// The set of room names.
@@ -82,10 +88,8 @@ mod tests {
         assert_eq!(k.stream("general"), "chatapp:room:general:stream");
         assert_eq!(k.seq("ops"), "chatapp:room:ops:seq");
         assert_eq!(k.epoch("ops"), "chatapp:room:ops:epoch");
-        assert_eq!(
-            k.idempotency("ops", "ann", "c-1"),
-            "chatapp:room:ops:idem:ann:c-1"
-        );
+        assert_eq!(k.idempotency("ops"), "chatapp:room:ops:idem");
+        assert_eq!(k.incarnation(), "chatapp:incarnation");
         assert_eq!(k.rooms(), "chatapp:rooms");
         assert_eq!(k.instances(), "chatapp:instances");
         assert_eq!(k.presence(), "chatapp:presence");

@@ -1,10 +1,18 @@
 //! The Redis backend, shared by every replica. Per room: a stream whose entry ids are `0-<offset>`
 //! (so offsets are the stream's own order and trimming keeps the last `history_len`), a counter, an
-//! epoch and idempotency keys. Appends are one Lua script that stores, trims and publishes, so a
-//! message is announced if and only if it is stored. Pub/sub only wakes replicas up: the stream is
-//! the source of truth and the hub backfills from it whenever it sees a gap.
+//! epoch and a hash of idempotency records trimmed with the stream. Appends are one Lua script that
+//! stores, trims and publishes, so a message is announced if and only if it is stored; reads are
+//! `no-writes` scripts, so they keep working while Redis refuses writes. Pub/sub only wakes
+//! replicas up: the stream is the source of truth and the hub backfills from it whenever it sees a
+//! gap. The connection is made lazily and remade in the background, so a Redis that is not there
+//! yet only makes the store unhealthy; [`RedisStore::health`] also refuses a Redis configured to
+//! evict keys.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use futures_util::StreamExt;
 use redis::{
@@ -15,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use self::keys::Keys;
 use super::{
-    Appended, Created, Error, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreEvent,
-    new_epoch,
+    Appended, Created, Error, Health, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result,
+    StoreEvent, new_epoch,
 };
 use crate::{
     metrics::Metrics,
@@ -34,6 +42,27 @@ pub struct RedisStore {
     history_len: u32,
     presence_ttl: Duration,
     scripts: Scripts,
+    policy: Mutex<PolicyCheck>,
+}
+
+/// The last reading of Redis's `maxmemory-policy`.
+#[derive(Debug, Default)]
+struct PolicyCheck {
+    /// When it was read; `None` forces a reading (at start, and after Redis was unreachable).
+    at: Option<Instant>,
+    /// What is wrong with it, if anything.
+    problem: Option<String>,
+}
+
+/// How often a good `maxmemory-policy` is read again (a bad one is read at every health check,
+/// so fixing it takes effect at once).
+const POLICY_EVERY: Duration = Duration::from_secs(30);
+
+/// Why a `maxmemory-policy` is unsafe for chat data, if it is. Every policy but `noeviction` can
+/// drop a room's stream, sequence and epoch independently; `volatile-*` ones evict only keys with
+/// a TTL, but the idempotency records have one, and losing them turns a retry into a second copy.
+fn eviction_problem(policy: &str) -> Option<String> {
+    (policy != "noeviction").then(|| format!("redis maxmemory-policy is {policy}; set noeviction"))
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -97,8 +126,9 @@ fn is_transient(e: &RedisError) -> bool {
 }
 
 impl RedisStore {
-    /// Connect (the connection manager reconnects by itself afterwards).
-    pub async fn connect(
+    /// A store for `url`; the connection is made on first use and remade after every loss, so
+    /// this fails only for a malformed URL.
+    pub fn connect(
         url: &str,
         prefix: &str,
         instance: &str,
@@ -111,8 +141,7 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(3)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_with_config(client.clone(), config)
-            .await
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(Error::Connect)?;
         Ok(Self {
             client,
@@ -122,13 +151,15 @@ impl RedisStore {
             history_len,
             presence_ttl,
             scripts: Scripts::load(),
+            policy: Mutex::default(),
         })
     }
 
     /// Runs a script, again when the connection turned out to be dead (the manager reconnects
     /// in the background, so the first command after a Redis restart fails). Every script
-    /// retried here is safe to run twice: an append is idempotent per client id, the others
-    /// only read, refresh or set-if-absent. `create_room` is not retried (it would turn
+    /// retried here is safe to run twice: an append is idempotent per client id (and knows its
+    /// own message id, so a retry is not reported as a duplicate), the others only read,
+    /// refresh or set-if-absent. `create_room` is not retried (it would turn
     /// "created" into "exists").
     async fn run<T: FromRedisValue>(&self, inv: &ScriptInvocation<'_>) -> RedisResult<T> {
         retrying(|| {
@@ -156,8 +187,9 @@ impl RedisStore {
                     .key(self.keys.stream(room))
                     .key(self.keys.seq(room))
                     .key(self.keys.epoch(room))
-                    .key(self.keys.idempotency(room, msg.name, msg.client_id))
+                    .key(self.keys.idempotency(room))
                     .key(self.keys.rooms())
+                    .key(self.keys.incarnation())
                     .arg(msg.frame_prefix)
                     .arg(self.history_len)
                     .arg(IDEMPOTENCY_TTL_SECS)
@@ -165,13 +197,20 @@ impl RedisStore {
                     .arg(self.keys.events())
                     .arg(room)
                     .arg(msg.id)
-                    .arg(msg.time_ms),
+                    .arg(msg.time_ms)
+                    .arg(msg.client_id)
+                    .arg(msg.name)
+                    .arg(msg.topic.unwrap_or(""))
+                    .arg(msg.content),
             )
             .await?;
         let corrupt = || Error::Corrupt(format!("append reply {reply:?}"));
         let [dup, stored] = reply.as_slice() else {
             return Err(corrupt());
         };
+        if dup == "conflict" {
+            return Err(Error::ClientIdConflict);
+        }
         let (offset, id) = stored.split_once(' ').ok_or_else(corrupt)?;
         Ok(Appended {
             offset: offset.parse().map_err(|_| corrupt())?,
@@ -188,7 +227,8 @@ impl RedisStore {
                     .key(self.keys.stream(room))
                     .key(self.keys.seq(room))
                     .key(self.keys.epoch(room))
-                    .arg(new_epoch())
+                    .key(self.keys.incarnation())
+                    .arg(room)
                     .arg(self.history_len)
                     .arg(since.map_or("", |s| s.epoch.as_str()))
                     .arg(since.map_or(0, |s| s.offset)),
@@ -268,12 +308,10 @@ impl RedisStore {
     ) -> Result<()> {
         let mut inv = self.scripts.heartbeat.key(self.keys.instances());
         inv.key(self.keys.presence())
+            .key(self.keys.rooms())
             .arg(&self.instance)
-            .arg(if changed {
-                self.keys.events()
-            } else {
-                String::new()
-            });
+            .arg(self.keys.events())
+            .arg(if changed { "1" } else { "0" });
         for (room, n) in counts {
             inv.arg(room).arg(*n);
         }
@@ -319,11 +357,71 @@ impl RedisStore {
         Ok(())
     }
 
-    pub(super) async fn ping(&self) -> Result<()> {
-        let _: String = redis::cmd("PING")
+    /// Reachable, configured not to evict, and accepting writes? The write probe is `SET NX` of
+    /// the incarnation (which it creates on a fresh Redis): Redis refuses it while out of memory
+    /// even though it would change nothing.
+    pub(super) async fn health(&self) -> Health {
+        let ping: RedisResult<String> =
+            redis::cmd("PING").query_async(&mut self.conn.clone()).await;
+        if ping.is_err() {
+            // It may come back as another Redis: read its policy again then.
+            self.policy.lock().unwrap().at = None;
+            return Health::Down(Health::UNREACHABLE.into());
+        }
+        if let Some(problem) = self.eviction_problem().await {
+            return Health::Down(problem);
+        }
+        let probe: RedisResult<()> = redis::cmd("SET")
+            .arg(self.keys.incarnation())
+            .arg(new_epoch())
+            .arg("NX")
             .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(())
+            .await;
+        match probe {
+            Ok(()) => Health::Ready,
+            Err(e) if is_transient(&e) || e.is_timeout() => {
+                Health::Down(Health::UNREACHABLE.into())
+            }
+            Err(e) => Health::ReadOnly(format!(
+                "redis refuses writes ({}): reading works, sending does not",
+                e.code().unwrap_or("error")
+            )),
+        }
+    }
+
+    /// What is wrong with Redis's `maxmemory-policy`, read again when due. A Redis that does not
+    /// let us read it (CONFIG renamed or forbidden) is trusted, with a warning.
+    async fn eviction_problem(&self) -> Option<String> {
+        {
+            let check = self.policy.lock().unwrap();
+            let due =
+                check.problem.is_some() || check.at.is_none_or(|at| at.elapsed() >= POLICY_EVERY);
+            if !due {
+                return None;
+            }
+        }
+        let reply: RedisResult<Vec<String>> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory-policy")
+            .query_async(&mut self.conn.clone())
+            .await;
+        let problem = match reply.as_deref() {
+            Ok([_, policy]) => eviction_problem(policy),
+            Ok(_) | Err(_) => {
+                tracing::warn!(
+                    reply = ?reply,
+                    "cannot read redis maxmemory-policy; make sure it is noeviction"
+                );
+                None
+            }
+        };
+        if let Some(problem) = &problem {
+            tracing::warn!("{problem}: not ready");
+        }
+        let mut check = self.policy.lock().unwrap();
+        check.at = Some(Instant::now());
+        check.problem.clone_from(&problem);
+        problem
     }
 
     /// Forward pub/sub notifications as [`StoreEvent`]s until `stop`, resubscribing with backoff
@@ -424,5 +522,18 @@ mod tests {
         assert!(matches!(parse_event("r"), Some(StoreEvent::RoomsChanged)));
         assert!(parse_event("m e1 x general 1 {}").is_none());
         assert!(parse_event("garbage").is_none());
+    }
+
+    #[test]
+    fn only_noeviction_keeps_rooms_whole() {
+        assert_eq!(eviction_problem("noeviction"), None);
+        assert_eq!(
+            eviction_problem("allkeys-lru").as_deref(),
+            Some("redis maxmemory-policy is allkeys-lru; set noeviction")
+        );
+        assert!(
+            eviction_problem("volatile-ttl").is_some(),
+            "idempotency records have a TTL"
+        );
     }
 }

@@ -1,14 +1,46 @@
--- Store a message once per idempotency key, trim the stream, announce it: all or nothing.
--- KEYS: stream, seq, epoch, idem, rooms
--- ARGV: frame prefix, history_len, idempotency ttl (s), fresh epoch, events channel, room, id, time_ms
-local dup = redis.call('GET', KEYS[4])
-if dup then return {'1', dup} end
-redis.call('SET', KEYS[3], ARGV[4], 'NX')
+-- Store a message once per (room, client id), trim the stream, announce it: all or nothing.
+-- The room's epoch is created with its first message: sha1(incarnation ':' room), so a client
+-- that joined the empty room was already told this very epoch by history.lua; the incarnation
+-- is random per Redis dataset, so a Redis that lost its data gives every room a new epoch.
+-- Idempotency records live in one hash per room, `client id -> "offset id digest time_ms"`, and
+-- leave it when their message leaves the stream (or after the ttl): at most history_len of them.
+-- KEYS: stream, seq, epoch, idempotency hash, rooms, incarnation
+-- ARGV: frame prefix, history_len, idempotency ttl (s), fresh incarnation, events channel, room,
+--       id, time_ms, client id, name, topic, content
+local digest = redis.sha1hex(ARGV[10] .. '\0' .. ARGV[11] .. '\0' .. ARGV[12])
+local now = tonumber(ARGV[8])
+local record = redis.call('HGET', KEYS[4], ARGV[9])
+if record then
+  local off, id, seen, at = string.match(record, '^(%d+) (%S+) (%x+) (%d+)$')
+  if off and now - tonumber(at) < tonumber(ARGV[3]) * 1000 then
+    if seen ~= digest then return {'conflict', ''} end
+    -- The same id is this very call, retried by the server after a lost reply: not a duplicate.
+    if id == ARGV[7] then return {'0', off .. ' ' .. id} end
+    return {'1', off .. ' ' .. id}
+  end
+end
 local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  redis.call('SET', KEYS[6], ARGV[4], 'NX')
+  local incarnation = redis.call('GET', KEYS[6])
+  epoch = string.sub(redis.sha1hex(incarnation .. ':' .. ARGV[6]), 1, 12)
+  redis.call('SET', KEYS[3], epoch)
+end
 local off = redis.call('INCR', KEYS[2])
 local frame = ARGV[1] .. off .. '}'
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '0-' .. off, 'f', frame)
-redis.call('SET', KEYS[4], off .. ' ' .. ARGV[7], 'EX', ARGV[3])
+local excess = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[2])
+if excess > 0 then
+  for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
+    local client = e[2][4]
+    local kept = client and redis.call('HGET', KEYS[4], client)
+    if kept and string.match(kept, '^%d+') == string.sub(e[1], 3) then
+      redis.call('HDEL', KEYS[4], client)
+    end
+  end
+end
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '0-' .. off, 'f', frame, 'c', ARGV[9])
+redis.call('HSET', KEYS[4], ARGV[9], off .. ' ' .. ARGV[7] .. ' ' .. digest .. ' ' .. ARGV[8])
+redis.call('EXPIRE', KEYS[4], ARGV[3])
 redis.call('SADD', KEYS[5], ARGV[6])
 redis.call('PUBLISH', ARGV[5], 'm ' .. epoch .. ' ' .. off .. ' ' .. ARGV[6] .. ' ' .. ARGV[8] .. ' ' .. frame)
 return {'0', off .. ' ' .. ARGV[7]}

@@ -1,16 +1,23 @@
 -- Record this replica as alive (Redis clock) with its per-room member counts; 0 removes a room.
--- KEYS: instances, presence
--- ARGV: instance, events channel ('' to stay quiet), then room, count pairs
+-- A room this replica has members in is (re-)registered: after Redis lost its data, the rooms
+-- people are in come back with the next heartbeat.
+-- KEYS: instances, presence, rooms
+-- ARGV: instance, events channel, '1' to announce a change ('0' to stay quiet), then room, count pairs
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-for i = 3, #ARGV, 2 do
+local changed = ARGV[3] == '1'
+for i = 4, #ARGV, 2 do
   local field = ARGV[i] .. '|' .. ARGV[1]
   if ARGV[i + 1] == '0' then
     redis.call('HDEL', KEYS[2], field)
   else
     redis.call('HSET', KEYS[2], field, ARGV[i + 1])
+    if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0 then
+      redis.call('SADD', KEYS[3], ARGV[i])
+      changed = true
+    end
   end
 end
-if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], 'r') end
+if changed then redis.call('PUBLISH', ARGV[2], 'r') end
 return 1

@@ -1,8 +1,15 @@
+#!lua flags=no-writes
 -- The recent page of a room, or exactly what came after `since` when the stream still holds it.
--- KEYS: stream, seq, epoch
--- ARGV: fresh epoch, page size, since epoch ('' for none), since offset
-redis.call('SET', KEYS[3], ARGV[1], 'NX')
+-- Read-only, so joins and recovery work while Redis refuses writes. A room without messages has
+-- no epoch key yet and reports the epoch its first message will create (append.lua), or '0' when
+-- this Redis has no incarnation yet either (a joiner that holds '0' is resynced later).
+-- KEYS: stream, seq, epoch, incarnation
+-- ARGV: room, page size, since epoch ('' for none), since offset
 local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  local incarnation = redis.call('GET', KEYS[4])
+  epoch = incarnation and string.sub(redis.sha1hex(incarnation .. ':' .. ARGV[1]), 1, 12) or '0'
+end
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
 local limit = tonumber(ARGV[2])
 local recovered = '1'

@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- Messages after an offset, for the hub to fill a gap: {epoch, id, frame, id, frame, ...}.
 -- KEYS: stream, epoch
 -- ARGV: after offset, count

@@ -8,7 +8,8 @@ local cutoff = now - tonumber(ARGV[1])
 local live = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cutoff, '+inf')) do live[id] = true end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
-redis.call('SADD', KEYS[2], ARGV[2])
+-- Only when missing: SADD is refused while Redis is out of memory, even when it would not add.
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then redis.call('SADD', KEYS[2], ARGV[2]) end
 local online = {}
 local h = redis.call('HGETALL', KEYS[3])
 for i = 1, #h, 2 do
