@@ -9,7 +9,10 @@ use std::sync::{
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{Config, hub::Hub, limits::Limits, metrics::Metrics, protocol::RoomInfo, store::Store};
+use crate::{
+    Config, http::OriginPolicy, hub::Hub, limits::Limits, metrics::Metrics, protocol::RoomInfo,
+    store::Store,
+};
 
 /// Everything a request or a session needs; cheap to clone.
 #[derive(Debug, Clone)]
@@ -22,8 +25,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// This replica's id in presence and `welcome`.
     pub(crate) instance: Arc<str>,
-    /// Normalised Origin allowlist.
-    pub(crate) origins: Arc<[String]>,
+    /// Which pages may open `/ws`.
+    pub(crate) origins: Arc<OriginPolicy>,
     /// The last room list computed (global counts).
     pub(crate) rooms: Arc<Mutex<Vec<RoomInfo>>>,
     /// Whether the store answered its last health check.
