@@ -282,10 +282,11 @@ fn has_control(s: &str) -> bool {
 
 /// A sender name in its canonical spelling (see `text`), 1..=max characters of it.
 pub fn validate_name(raw: &str, max: usize) -> Result<String, ProtocolError> {
-    let too_long = || ProtocolError::field("name", format!("name must be 1 to {max} characters"));
+    let out_of_range =
+        || ProtocolError::field("name", format!("name must be 1 to {max} characters"));
     let name = match text::canonical(raw) {
         Ok(name) => name,
-        Err(Unfit::Blank) => return Err(too_long()),
+        Err(Unfit::Blank) => return Err(out_of_range()),
         Err(why) => {
             return Err(ProtocolError::field(
                 "name",
@@ -294,7 +295,7 @@ pub fn validate_name(raw: &str, max: usize) -> Result<String, ProtocolError> {
         }
     };
     if name.chars().count() > max {
-        return Err(too_long());
+        return Err(out_of_range());
     }
     Ok(name)
 }

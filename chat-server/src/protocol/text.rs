@@ -66,9 +66,9 @@ pub(super) fn canonical(raw: &str) -> Result<String, Unfit> {
 
 /// Format, surrogate, private-use and unassigned characters (General Category `C` less the
 /// controls), the default-ignorable ones that are letters or marks (Hangul fillers, the
-/// combining grapheme joiner, ...), and the blank braille pattern. Variation selectors are
-/// default-ignorable too, but they are allowed after a visible character (`❤️`), so
-/// [`canonical`] checks them as marks.
+/// combining grapheme joiner, ...), and the blank braille pattern. Variation selectors (also
+/// Mongolian's) are default-ignorable too, but they are allowed after a visible character (`❤️`),
+/// so [`canonical`] checks them as marks.
 pub(super) fn is_invisible(c: char) -> bool {
     if c.is_control() {
         return false; // reported as a control character
@@ -82,8 +82,6 @@ pub(super) fn is_invisible(c: char) -> bool {
         '\u{34f}'
             | '\u{115f}'..='\u{1160}'
             | '\u{17b4}'..='\u{17b5}'
-            | '\u{180b}'..='\u{180d}'
-            | '\u{180f}'
             | '\u{3164}'
             | '\u{ffa0}'
             | '\u{2800}'
