@@ -274,6 +274,11 @@ fn mangled_frames_never_panic_and_every_refusal_is_a_valid_error_frame() {
         "\\ud800",
         "é",
         "\u{202e}",
+        "\u{200b}",
+        "\u{feff}",
+        "\u{a0}",
+        "\\u0301",
+        "\"name\":\"x\",",
         "\"type\"",
         "\"send\"",
         "\"since\"",
@@ -297,6 +302,19 @@ fn mangled_frames_never_panic_and_every_refusal_is_a_valid_error_frame() {
         }
         let text: String = s.into_iter().collect();
         match parse(&text) {
+            Ok(ClientMessage::Hello { name, .. }) => {
+                accepted += 1;
+                // Whatever got through is already canonical and free of invisible characters.
+                assert_eq!(validate_name(&name, 64).as_ref(), Ok(&name), "{text:?}");
+            }
+            Ok(ClientMessage::Send { topic: Some(t), .. }) => {
+                accepted += 1;
+                assert_eq!(
+                    validate_topic(Some(&t), 64),
+                    Ok(Some(t.clone())),
+                    "{text:?}"
+                );
+            }
             Ok(_) => accepted += 1,
             Err(e) => {
                 refused += 1;
