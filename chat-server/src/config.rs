@@ -124,12 +124,17 @@ pub struct Config {
     #[arg(long, env = "CHATAPP_CLIENT_ADDRESS_HEADER")]
     pub client_address_header: Option<String>,
 
-    /// Comma-separated Origins allowed to open /ws; empty means same origin only; `*` allows any.
+    /// The URL people open to chat (`http://node:30222`): its origin may open /ws from a browser.
+    #[arg(long, env = "CHATAPP_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<url::Url>,
+
+    /// Comma-separated further Origins allowed to open /ws (`https://chat.example.com`); `*` any.
     #[arg(
         long,
         env = "CHATAPP_ALLOWED_ORIGINS",
         value_delimiter = ',',
-        default_value = ""
+        default_value = "",
+        value_parser = parse_origin
     )]
     pub allowed_origins: Vec<String>,
 
@@ -198,13 +203,32 @@ impl Config {
         Duration::from_secs(self.presence_ttl_secs)
     }
 
-    /// Origins from the allowlist, trimmed, lower-cased, empties dropped.
+    /// Origins from the allowlist, serialised as browsers send them, empties dropped.
     pub fn origin_allowlist(&self) -> Vec<String> {
         self.allowed_origins
             .iter()
-            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
             .filter(|o| !o.is_empty())
+            .cloned()
             .collect()
+    }
+}
+
+/// An http(s) URL with a host, as browsers open it.
+fn parse_public_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+/// An allowlist entry: `*`, or an http(s) origin in its serialised form (lower-case host, no
+/// default port, no trailing slash), which is how a browser writes its `Origin` header.
+fn parse_origin(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Ok(String::new()),
+        "*" => Ok("*".into()),
+        origin => Ok(parse_public_url(origin)?.origin().ascii_serialization()),
     }
 }
 
@@ -257,6 +281,29 @@ mod tests {
             ["https://chat.example.com", "http://localhost:3000"]
         );
         assert_eq!(c.history_len, 5);
+        let c = Config::try_parse_from([
+            "chat-server",
+            "--public-url",
+            "HTTP://Node:30222/chat",
+            "--allowed-origins",
+            "https://a.example:443,*",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.public_url.as_ref().unwrap().as_str(),
+            "http://node:30222/chat"
+        );
+        assert_eq!(c.origin_allowlist(), ["https://a.example", "*"]);
+        for bad in ["node:30222", "ftp://node", "http://", "/relative", "null"] {
+            assert!(
+                Config::try_parse_from(["chat-server", "--public-url", bad]).is_err(),
+                "{bad}"
+            );
+            assert!(
+                Config::try_parse_from(["chat-server", "--allowed-origins", bad]).is_err(),
+                "{bad}"
+            );
+        }
         assert!(Config::try_parse_from(["chat-server", "--history-len", "0"]).is_err());
         assert!(Config::try_parse_from(["chat-server", "--redis-prefix", "a b"]).is_err());
         assert!(Config::try_parse_from(["chat-server", "--listen", "nope"]).is_err());

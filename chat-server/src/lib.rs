@@ -95,7 +95,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     };
     let (hub, starts) = Hub::new(metrics.clone());
     let state = AppState {
-        origins: config.origin_allowlist().into(),
+        origins: Arc::new(http::OriginPolicy::from_config(&config)),
         limits: Limits::from_config(&config),
         admission: Arc::new(Semaphore::new(config.max_connections as usize)),
         addresses: Arc::new(AddressBook::new(&config)),

@@ -5,6 +5,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value, value::RawValue};
 
+pub use self::json::{MAX_PING_ID_BYTES, PingId};
+use self::text::Unfit;
 pub use crate::limits::Limits;
 use crate::limits::{
     MAX_CLIENT_ID_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_BYTES, MAX_EPOCH_CHARS, MAX_ROOM_CHARS,
@@ -44,7 +46,7 @@ pub enum ClientMessage {
     /// Create a room.
     CreateRoom { name: String },
     /// Application-level ping.
-    Ping { id: Value },
+    Ping { id: PingId },
 }
 
 /// Machine-readable error codes of `error` frames.
@@ -167,9 +169,9 @@ impl ProtocolError {
 }
 
 impl ClientMessage {
-    /// Parse and validate one text frame.
+    /// Parse and validate one text frame. A key twice in one object is `bad_json`.
     pub fn parse(text: &str, limits: &Limits) -> Result<Self, ProtocolError> {
-        let value: Value = serde_json::from_str(text)
+        let value = json::from_str(text)
             .map_err(|e| ProtocolError::new(ErrorCode::BadJson, format!("not valid JSON: {e}")))?;
         let Value::Object(obj) = value else {
             return Err(ProtocolError::new(
@@ -181,10 +183,22 @@ impl ClientMessage {
             .get("client_id")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        Self::from_object(&obj, limits).map_err(|e| e.for_client(client_id))
+        Self::from_object(&obj, text, limits).map_err(|e| e.for_client(client_id))
     }
 
-    fn from_object(obj: &Map<String, Value>, limits: &Limits) -> Result<Self, ProtocolError> {
+    /// The `client_id` the frame carries, for errors about it.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::Send { client_id, .. } => Some(client_id),
+            _ => None,
+        }
+    }
+
+    fn from_object(
+        obj: &Map<String, Value>,
+        text: &str,
+        limits: &Limits,
+    ) -> Result<Self, ProtocolError> {
         let kind = match obj.get("type") {
             Some(Value::String(t)) => t.as_str(),
             Some(_) => return Err(ProtocolError::field("type", "type must be a string")),
@@ -218,7 +232,12 @@ impl ClientMessage {
                 name: validate_room(required_str(obj, "name")?, "name")?,
             },
             "ping" => Self::Ping {
-                id: obj.get("id").cloned().unwrap_or(Value::Null),
+                id: PingId::from_frame(text).ok_or_else(|| {
+                    ProtocolError::field(
+                        "id",
+                        format!("id must be at most {MAX_PING_ID_BYTES} bytes of JSON"),
+                    )
+                })?,
             },
             other => {
                 let shown: String = other.chars().take(32).collect();
@@ -263,23 +282,24 @@ fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-/// A sender name: trimmed, 1..=max characters, no control characters.
+/// A sender name in its canonical spelling (see `text`), 1..=max characters of it.
 pub fn validate_name(raw: &str, max: usize) -> Result<String, ProtocolError> {
-    let name = raw.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > max {
-        return Err(ProtocolError::field(
-            "name",
-            format!("name must be 1 to {max} characters"),
-        ));
+    let out_of_range =
+        || ProtocolError::field("name", format!("name must be 1 to {max} characters"));
+    let name = match text::canonical(raw) {
+        Ok(name) => name,
+        Err(Unfit::Blank) => return Err(out_of_range()),
+        Err(why) => {
+            return Err(ProtocolError::field(
+                "name",
+                format!("name {}", why.explain()),
+            ));
+        }
+    };
+    if name.chars().count() > max {
+        return Err(out_of_range());
     }
-    if has_control(name) {
-        return Err(ProtocolError::field(
-            "name",
-            "name must not contain control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    Ok(name)
 }
 
 /// An optional email: empty means none; otherwise a plausible `local@domain.tld`.
@@ -290,6 +310,7 @@ pub fn validate_email(raw: Option<&str>) -> Result<Option<String>, ProtocolError
     let bad = || ProtocolError::field("email", "email must look like name@example.com");
     if email.chars().count() > MAX_EMAIL_CHARS
         || has_control(email)
+        || text::has_invisible(email)
         || email.chars().any(char::is_whitespace)
     {
         return Err(bad());
@@ -309,10 +330,17 @@ pub fn validate_email(raw: Option<&str>) -> Result<Option<String>, ProtocolError
     Ok(Some(email.to_owned()))
 }
 
-/// An optional topic: trimmed, empty means none, at most `max` characters.
+/// An optional topic in its canonical spelling (see `text`); blank means none.
 pub fn validate_topic(raw: Option<&str>, max: usize) -> Result<Option<String>, ProtocolError> {
-    let Some(topic) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
+    let topic = match raw.map(text::canonical) {
+        None | Some(Err(Unfit::Blank)) => return Ok(None),
+        Some(Err(why)) => {
+            return Err(ProtocolError::field(
+                "topic",
+                format!("topic {}", why.explain()),
+            ));
+        }
+        Some(Ok(topic)) => topic,
     };
     if topic.chars().count() > max {
         return Err(ProtocolError::field(
@@ -320,13 +348,7 @@ pub fn validate_topic(raw: Option<&str>, max: usize) -> Result<Option<String>, P
             format!("topic must be at most {max} characters"),
         ));
     }
-    if has_control(topic) {
-        return Err(ProtocolError::field(
-            "topic",
-            "topic must not contain control characters",
-        ));
-    }
-    Ok(Some(topic.to_owned()))
+    Ok(Some(topic))
 }
 
 /// Message content: 1..=max bytes, not blank, no control characters but newline and tab.
@@ -506,7 +528,7 @@ pub enum ServerFrame<'a> {
         epoch: &'a str,
     },
     Pong {
-        id: &'a Value,
+        id: &'a PingId,
     },
     /// Whether this replica can store messages; sent after `welcome` when it cannot, and to every
     /// client whenever it changes.
@@ -545,5 +567,7 @@ pub fn frames_array(frames: &[std::sync::Arc<str>]) -> Result<Box<RawValue>, ser
     RawValue::from_string(out)
 }
 
+mod json;
 #[cfg(test)]
 mod tests;
+mod text;

@@ -36,6 +36,8 @@ use crate::{
 /// Close codes of `docs/protocol.md`.
 pub mod close {
     pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const INVALID_PAYLOAD: u16 = 1007;
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
     pub const INTERNAL: u16 = 1011;
@@ -193,14 +195,13 @@ impl Session {
                 Some(out) = self.rx.recv() => self.write_queued(&mut sink, out).await,
                 incoming = stream.next() => match incoming {
                     None => break None,
-                    Some(Err(e)) => {
-                        if is_capacity_error(&e) {
-                            Err(Close(close::TOO_BIG, "frame too large"))
-                        } else {
+                    Some(Err(e)) => match read_error_close(&e) {
+                        Some(close) => Err(close),
+                        None => {
                             tracing::debug!(conn = self.id, error = %e, "websocket read failed");
                             break None;
                         }
-                    }
+                    },
                     Some(Ok(msg)) => {
                         last_seen = Instant::now();
                         match msg {
@@ -404,7 +405,8 @@ impl Session {
             _ if self.identity.is_none() => Err(ProtocolError::new(
                 ErrorCode::NotIdentified,
                 "send hello with your name first",
-            )),
+            )
+            .for_client(msg.client_id().map(str::to_owned))),
             ClientMessage::Join { room, since } => self.join(room, since).await,
             ClientMessage::Leave { room } => Ok(self.leave(&room)),
             ClientMessage::Send {
@@ -706,16 +708,26 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
     }
 }
 
-/// Whether a read failed because a frame or message exceeded `--max-frame-bytes`.
-fn is_capacity_error(e: &(dyn std::error::Error + 'static)) -> bool {
+/// The close a failed read calls for (RFC 6455 7.4.1): 1009 over `--max-frame-bytes`, 1007 for
+/// a text frame that is not UTF-8, 1002 for any other violation of the framing; None when the
+/// peer is simply gone and there is no one to tell.
+fn read_error_close(e: &(dyn std::error::Error + 'static)) -> Option<Close> {
+    use tungstenite::{Error as WsError, error::ProtocolError as Violation};
     let mut source = Some(e);
     while let Some(e) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
-            return true;
-        }
-        source = e.source();
+        let Some(ws) = e.downcast_ref::<WsError>() else {
+            source = e.source();
+            continue;
+        };
+        return match ws {
+            WsError::Capacity(_) => Some(Close(close::TOO_BIG, "frame too large")),
+            WsError::Utf8(_) => Some(Close(close::INVALID_PAYLOAD, "text frame is not UTF-8")),
+            WsError::Protocol(Violation::ResetWithoutClosingHandshake) => None,
+            WsError::Protocol(_) => Some(Close(close::PROTOCOL_ERROR, "protocol error")),
+            _ => None,
+        };
     }
-    false
+    None
 }
 
 fn text(s: String) -> Message {

@@ -12,6 +12,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     Config,
     address::AddressBook,
+    http::OriginPolicy,
     hub::Hub,
     limits::Limits,
     metrics::Metrics,
@@ -30,8 +31,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// This replica's id in presence and `welcome`.
     pub(crate) instance: Arc<str>,
-    /// Normalised Origin allowlist.
-    pub(crate) origins: Arc<[String]>,
+    /// Which pages may open `/ws`.
+    pub(crate) origins: Arc<OriginPolicy>,
     /// The last room list computed (global counts).
     pub(crate) rooms: Arc<Mutex<Vec<RoomInfo>>>,
     /// What the store's last health check found (`lib.rs` keeps it current).

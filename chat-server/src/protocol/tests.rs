@@ -53,10 +53,8 @@ fn parses_every_documented_client_frame() {
         ClientMessage::CreateRoom { name: "ops".into() }
     );
     assert_eq!(
-        parse(r#"{"type":"ping","id":7}"#).unwrap(),
-        ClientMessage::Ping {
-            id: serde_json::json!(7)
-        }
+        pong_for(r#"{"type":"ping","id":7}"#),
+        r#"{"type":"pong","id":7}"#
     );
 }
 
@@ -276,6 +274,11 @@ fn mangled_frames_never_panic_and_every_refusal_is_a_valid_error_frame() {
         "\\ud800",
         "é",
         "\u{202e}",
+        "\u{200b}",
+        "\u{feff}",
+        "\u{a0}",
+        "\\u0301",
+        "\"name\":\"x\",",
         "\"type\"",
         "\"send\"",
         "\"since\"",
@@ -299,6 +302,19 @@ fn mangled_frames_never_panic_and_every_refusal_is_a_valid_error_frame() {
         }
         let text: String = s.into_iter().collect();
         match parse(&text) {
+            Ok(ClientMessage::Hello { name, .. }) => {
+                accepted += 1;
+                // Whatever got through is already canonical and free of invisible characters.
+                assert_eq!(validate_name(&name, 64).as_ref(), Ok(&name), "{text:?}");
+            }
+            Ok(ClientMessage::Send { topic: Some(t), .. }) => {
+                accepted += 1;
+                assert_eq!(
+                    validate_topic(Some(&t), 64),
+                    Ok(Some(t.clone())),
+                    "{text:?}"
+                );
+            }
             Ok(_) => accepted += 1,
             Err(e) => {
                 refused += 1;
@@ -312,6 +328,219 @@ fn mangled_frames_never_panic_and_every_refusal_is_a_valid_error_frame() {
     // Both paths were exercised, or the mangling was too weak (or too strong) to mean anything.
     assert!(
         accepted > 100 && refused > 100,
+        "accepted {accepted}, refused {refused}"
+    );
+}
+
+fn pong_for(frame: &str) -> String {
+    match parse(frame).unwrap() {
+        ClientMessage::Ping { id } => ServerFrame::Pong { id: &id }.to_json(),
+        other => panic!("{frame}: {other:?}"),
+    }
+}
+
+#[test]
+fn ping_ids_are_echoed_exactly_and_bounded() {
+    for id in [
+        "12345678901234567890123",
+        "1E+300",
+        "0.1000000000000000055511151231257827",
+        r#"[1, {"b":2,"a":1}]"#,
+        r#""\u00e9""#,
+        "null",
+    ] {
+        let pong = pong_for(&format!(r#"{{"type":"ping","id":{id}}}"#));
+        assert_eq!(pong, format!(r#"{{"type":"pong","id":{id}}}"#));
+    }
+    assert_eq!(
+        pong_for(r#"{"type":"ping"}"#),
+        r#"{"type":"pong","id":null}"#
+    );
+    let at_limit = format!(r#""{}""#, "x".repeat(126));
+    assert!(parse(&format!(r#"{{"type":"ping","id":{at_limit}}}"#)).is_ok());
+    let over = format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(127));
+    assert_eq!(field_of(&over), Some("id"));
+}
+
+#[test]
+fn duplicate_keys_anywhere_are_bad_json() {
+    for s in [
+        r#"{"type":"send","room":"a","room":"b","content":"x","client_id":"c"}"#,
+        r#"{"type":"hello","type":"hello","name":"Ann"}"#,
+        r#"{"type":"join","room":"a","since":{"epoch":"e","offset":1,"offset":2}}"#,
+        r#"{"type":"ping","id":[{"k":1,"k":1}]}"#,
+        r#"{"type":"ping","id":1,"id":2}"#,
+    ] {
+        assert_eq!(parse(s).unwrap_err().code, ErrorCode::BadJson, "{s}");
+    }
+    // Equal values under different keys, and equal keys in sibling objects, are fine.
+    assert!(parse(r#"{"type":"ping","id":[{"k":1},{"k":1}]}"#).is_ok());
+}
+
+/// Characters that render as nothing or reorder text: never part of a name or topic.
+const INVISIBLE: &[char] = &[
+    '\u{202e}',
+    '\u{202a}',
+    '\u{2066}',
+    '\u{2069}',
+    '\u{200e}',
+    '\u{200f}',
+    '\u{61c}',
+    '\u{200b}',
+    '\u{200c}',
+    '\u{200d}',
+    '\u{2060}',
+    '\u{2061}',
+    '\u{2064}',
+    '\u{feff}',
+    '\u{ad}',
+    '\u{180e}',
+    '\u{e0001}',
+    '\u{e0041}',
+    '\u{e007f}',
+    '\u{3164}',
+    '\u{115f}',
+    '\u{ffa0}',
+    '\u{34f}',
+    '\u{fff9}',
+    '\u{1d173}',
+    '\u{e000}',
+    '\u{10ffff}',
+];
+
+#[test]
+fn names_and_topics_refuse_invisible_and_bidi_characters() {
+    for &c in INVISIBLE {
+        for raw in [
+            format!("Ann{c}"),
+            format!("{c}Ann"),
+            format!("A{c}nn"),
+            c.to_string(),
+        ] {
+            assert!(
+                validate_name(&raw, 64).is_err(),
+                "name {raw:?} ({:04X})",
+                c as u32
+            );
+            assert!(
+                validate_topic(Some(&raw), 64).is_err(),
+                "topic {raw:?} ({:04X})",
+                c as u32
+            );
+        }
+    }
+    // Variation selectors and combining marks need a visible character to sit on.
+    for raw in [
+        "\u{fe0f}",
+        " \u{fe0f}",
+        "\u{301}",
+        "a \u{301}",
+        "\u{fe0f}\u{fe0f}",
+    ] {
+        assert!(validate_name(raw, 64).is_err(), "{raw:?}");
+    }
+    assert_eq!(
+        validate_name("\u{2764}\u{fe0f}", 64).unwrap(),
+        "\u{2764}\u{fe0f}"
+    );
+    assert_eq!(validate_name("e\u{301}", 64).unwrap(), "\u{e9}");
+}
+
+#[test]
+fn names_are_nfc_with_single_spaces() {
+    assert_eq!(
+        validate_name("  Zoe\u{301}   Lee  ", 64).unwrap(),
+        "Zo\u{e9} Lee"
+    );
+    assert_eq!(validate_name("Ann\u{a0}Lee", 64).unwrap(), "Ann Lee");
+    assert_eq!(
+        validate_name("Ann\u{3000}\u{2003} Lee", 64).unwrap(),
+        "Ann Lee"
+    );
+    assert_eq!(
+        validate_topic(Some(" new \u{a0} year "), 64)
+            .unwrap()
+            .as_deref(),
+        Some("new year")
+    );
+    assert!(validate_name("\u{a0}\u{3000}", 64).is_err());
+    // The length limit applies to what is kept: 64 composed characters from 128 decomposed ones.
+    assert!(validate_name(&"e\u{301}".repeat(64), 64).is_ok());
+    assert!(validate_name(&"e\u{301}".repeat(65), 64).is_err());
+    assert!(validate_email(Some("a\u{200b}@example.com")).is_err());
+}
+
+/// A name from a small alphabet of letters, decomposed forms, spaces and invisible characters.
+fn random_name(rng: &mut XorShift) -> String {
+    const ALPHABET: &[&str] = &[
+        "a",
+        "B",
+        "é",
+        "e\u{301}",
+        "Å",
+        "A\u{30a}",
+        "ß",
+        "中",
+        "😀",
+        "\u{2764}\u{fe0f}",
+        " ",
+        "  ",
+        "\u{a0}",
+        "\u{3000}",
+        "\u{2003}",
+        "\u{202e}",
+        "\u{200b}",
+        "\u{200d}",
+        "\u{feff}",
+        "\u{ad}",
+        "\u{e0041}",
+        "\u{fe0f}",
+        "\u{301}",
+        "\u{3164}",
+        "\u{7}",
+    ];
+    (0..1 + rng.below(8))
+        .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+        .collect()
+}
+
+#[test]
+fn accepted_names_are_canonical_so_no_two_spellings_give_two_looks() {
+    use unicode_normalization::UnicodeNormalization;
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..20_000 {
+        let raw = random_name(&mut rng);
+        let Ok(name) = validate_name(&raw, 64) else {
+            refused += 1;
+            continue;
+        };
+        accepted += 1;
+        assert_eq!(name, name.nfc().collect::<String>(), "{raw:?} is not NFC");
+        assert_eq!(name.trim(), name, "{raw:?}");
+        assert!(!name.contains("  "), "{raw:?}");
+        assert!(
+            name.chars().all(|c| c == ' ' || !c.is_whitespace()),
+            "{raw:?}"
+        );
+        assert!(!name.chars().any(|c| INVISIBLE.contains(&c)), "{raw:?}");
+        // Idempotent: the stored name validates to itself.
+        assert_eq!(validate_name(&name, 64).as_ref(), Ok(&name), "{raw:?}");
+        // Other spellings of the same text land on the same name.
+        let decomposed: String = name.nfd().collect();
+        assert_eq!(validate_name(&decomposed, 64).as_ref(), Ok(&name));
+        let spaced = format!(" {}\u{a0}", name.replace(' ', "\u{3000} "));
+        assert_eq!(validate_name(&spaced, 64).as_ref(), Ok(&name));
+        // An invisible character anywhere makes it a refusal, never another name.
+        let at = rng.below(name.chars().count() + 1);
+        let c = INVISIBLE[rng.below(INVISIBLE.len())];
+        let mut sneaky: Vec<char> = name.chars().collect();
+        sneaky.insert(at, c);
+        let sneaky: String = sneaky.into_iter().collect();
+        assert!(validate_name(&sneaky, 64).is_err(), "{sneaky:?}");
+    }
+    assert!(
+        accepted > 1000 && refused > 1000,
         "accepted {accepted}, refused {refused}"
     );
 }
