@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod server;
 pub mod session;
 pub mod store;
+mod ui;
 
 use std::{
     sync::{
