@@ -341,6 +341,7 @@ async fn rooms_scenario(ann: &Browser, bob: &Browser, server: common::TestServer
     let addr = server.addr;
     server.stop().await;
     bob.client.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await; // relayout; the drawer slides away
     let layout = wait_js(
         bob,
         "Bob's page to wait for a retry",
@@ -400,7 +401,7 @@ const badge = (room) => document.querySelector(`#room-list [data-room='${room}']
 return {
   ops: badge('ops'),
   dev: badge('dev'),
-  menu: document.querySelector('#menu-unread').textContent,
+  menu: document.querySelector('#menu-unread').firstChild?.textContent ?? null,
   title: document.title,
 };
 "#;
