@@ -712,6 +712,11 @@ async fn axe_scenario(light: &Browser, dark: &Browser, url: &str, axe: &str) {
     wait_ready(light, "general").await;
     say(light, "hello from Ann").await;
     say(dark, "hello from Bob").await;
+    dark.find("#topic-input")
+        .await
+        .send_keys("dark")
+        .await
+        .unwrap();
     say(dark, "and once more").await;
     click_room(light, "ops").await;
     wait_ready(light, "ops").await;
