@@ -27,39 +27,34 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const SVG: &str = "image/svg+xml";
 
+/// `asset!("/app.css", "app.css", CSS)`: `ui/app.css`, compiled in, served at `/app.css`.
+macro_rules! asset {
+    ($path:expr, $file:expr, $content_type:expr) => {
+        Asset {
+            path: $path,
+            body: include_str!(concat!("../ui/", $file)),
+            content_type: $content_type,
+        }
+    };
+}
+
 /// A feature module: `js!("rooms")` is `ui/js/rooms.js`, served at `/js/rooms.js`.
 macro_rules! js {
     ($name:literal) => {
-        Asset {
-            path: concat!("/js/", $name, ".js"),
-            body: include_str!(concat!("../ui/js/", $name, ".js")),
-            content_type: JS,
-        }
+        asset!(
+            concat!("/js/", $name, ".js"),
+            concat!("js/", $name, ".js"),
+            JS
+        )
     };
 }
 
 /// Every file of the UI. `/` is the page; everything else is served at its own path.
 pub(crate) const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/",
-        body: include_str!("../ui/index.html"),
-        content_type: HTML,
-    },
-    Asset {
-        path: "/app.js",
-        body: include_str!("../ui/app.js"),
-        content_type: JS,
-    },
-    Asset {
-        path: "/app.css",
-        body: include_str!("../ui/app.css"),
-        content_type: CSS,
-    },
-    Asset {
-        path: "/favicon.svg",
-        body: include_str!("../ui/favicon.svg"),
-        content_type: SVG,
-    },
+    asset!("/", "index.html", HTML),
+    asset!("/app.js", "app.js", JS),
+    asset!("/app.css", "app.css", CSS),
+    asset!("/favicon.svg", "favicon.svg", SVG),
     js!("composer"),
     js!("connection"),
     js!("dom"),

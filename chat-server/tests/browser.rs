@@ -463,6 +463,14 @@ async fn degraded_scenario(ann: &Browser, url: &str, redis: &mut common::RedisSe
         v["state"] == "degraded"
     })
     .await;
+    screenshot(ann, 1200, 800, "ui-degraded-desktop.png").await;
+    screenshot(ann, 390, 844, "ui-degraded-phone.png").await;
+    // A failed message and the degraded hint are as readable as the rest.
+    assert_eq!(
+        run_axe(ann, &axe_source()).await,
+        json!([]),
+        "axe-core, degraded"
+    );
     redis.restart().await;
     wait_for_message(ann, "while redis is down").await;
     wait_js(ann, "online after the ack", CONN_JS, |v| {
