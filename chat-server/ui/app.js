@@ -39,7 +39,8 @@ import { setLimits } from './js/limits.js';
 import { toast } from './js/notices.js';
 import { onAck, onSendError, resetPacing } from './js/outbox.js';
 import { bindRooms, creatingRoom, disconnected, joinAll, onJoined, onLeft, onMessage,
-  onRoomCreated, onRoomError, onRooms, onResync, renderAll, restoreRooms, tabShown } from './js/rooms.js';
+  onRoomCreated, onRoomError, onRooms, onResync, renderAll, restoreRooms,
+  tabShown } from './js/rooms.js';
 import { bindMessages, renderPending } from './js/messages.js';
 import { bindComposer, renderComposer } from './js/composer.js';
 import { bindSidebar } from './js/sidebar.js';

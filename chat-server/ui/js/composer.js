@@ -32,16 +32,22 @@ export function useTopic(topic) {
   ui.composerInput.focus();
 }
 
+const HINTS = Object.freeze({
+  keyboard: 'Enter to send, Shift+Enter for a new line',
+  touch: 'Tap Send to send',
+  degraded: 'The server cannot store messages right now: yours are kept and sent when it recovers',
+  offline: 'Offline: messages are kept and sent when the connection is back',
+});
+
+/** What to tell about sending now; `alert` hints show on phones too. */
 function hint() {
   switch (connState()) {
     case 'online':
-      return { text: coarsePointerOnly() ? 'Tap Send to send' : 'Enter to send, Shift+Enter for a new line',
-        alert: false };
+      return { text: coarsePointerOnly() ? HINTS.touch : HINTS.keyboard, alert: false };
     case 'degraded':
-      return { text: 'The server cannot store messages right now: yours are kept and sent when it recovers',
-        alert: true };
+      return { text: HINTS.degraded, alert: true };
     default:
-      return { text: 'Offline: messages are kept and sent when the connection is back', alert: true };
+      return { text: HINTS.offline, alert: true };
   }
 }
 

@@ -85,7 +85,8 @@ function retryIn() {
 }
 
 function render() {
-  renderStatus({ state: connState(), reason: conn.healthReason ?? conn.storeError, retryIn: retryIn() });
+  const reason = conn.healthReason ?? conn.storeError;
+  renderStatus({ state: connState(), reason, retryIn: retryIn() });
 }
 
 function setState(state) {

@@ -62,7 +62,8 @@ export function restoreOutbox(ensureRoom, validRoom) {
     if (!p || typeof p.client_id !== 'string' || typeof p.content !== 'string') continue;
     if (!validRoom(p.room)) continue;
     const topic = typeof p.topic === 'string' ? p.topic : null;
-    const pending = makePending(p.room, p.client_id, topic, p.content, Number(p.created) || Date.now());
+    const created = Number(p.created) || Date.now();
+    const pending = makePending(p.room, p.client_id, topic, p.content, created);
     ensureRoom(p.room).pending.set(p.client_id, pending);
   }
   saveOutbox();
@@ -83,8 +84,8 @@ export function resetPacing() {
   bucket.at = Date.now();
 }
 
-/** Takes a send token; when none is left, flushes again once one has refilled. */
-function takeToken(room) {
+/** Takes a send token; when none is left, flushes every room again once one has refilled. */
+function takeToken() {
   const serverRate = limit('send_rate_per_s');
   const burst = limit('send_burst');
   if (!serverRate || !burst) return true; // the server did not say: it answers rate_limited
@@ -97,7 +98,10 @@ function takeToken(room) {
     return true;
   }
   clearTimeout(bucket.timer);
-  bucket.timer = setTimeout(() => flushPending(room), Math.ceil(((1 - bucket.tokens) / rate) * 1000));
+  const wait = Math.ceil(((1 - bucket.tokens) / rate) * 1000);
+  bucket.timer = setTimeout(() => {
+    for (const room of allRooms()) flushPending(room);
+  }, wait);
   return false;
 }
 
@@ -116,7 +120,7 @@ export function flushPending(room) {
       failPending(room, p, 'invalid_field', `Too long: at most ${maxBytes} bytes.`);
       continue;
     }
-    if (!takeToken(room)) break;
+    if (!takeToken()) break;
     const frame = { type: 'send', room: room.name, content: p.content, client_id: p.clientId };
     if (p.topic) frame.topic = p.topic;
     if (!sendFrame(frame)) break;

@@ -294,9 +294,8 @@ function leaveRoom(name) {
   const room = rooms.get(name);
   if (!room) return;
   const unsent = unsentCount(room);
-  if (unsent && !window.confirm(`${unsent} message(s) in #${name} are not sent yet. Leave anyway?`)) {
-    return;
-  }
+  const question = `${unsent} message(s) in #${name} are not sent yet. Leave anyway?`;
+  if (unsent && !window.confirm(question)) return;
   if (isIdentified()) sendFrame({ type: 'leave', room: name });
   removeRoom(name);
 }
