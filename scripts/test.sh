@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need when it is missing, starts a Redis on a
-# free loopback port, and runs every test in the workspace. Safe to run again and again.
+# The README's test command: installs what the tests need when it is missing (Redis, Chromium and
+# its WebDriver with apt; Locust with pip and axe-core with npm, both under target/), starts a
+# Redis on a free loopback port, and runs every test in the workspace. Safe to run again and again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,20 @@ if [ ! -x "$venv/bin/locust" ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check "locust~=2.47" "websocket-client~=1.9"
 fi
 export CHATAPP_LOCUST="$PWD/$venv/bin/locust"
+
+# --- axe-core for the browser UI's accessibility test, from npm into target/ ------------------
+# The browser test injects its axe.min.js over WebDriver (CHATAPP_AXE_JS says where it is).
+axe_dir=target/node_modules-axe
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "test.sh: installing npm with apt"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq npm >/dev/null
+  fi
+  echo "test.sh: installing axe-core into $axe_dir"
+  npm install --prefix "$axe_dir" --no-audit --no-fund --silent "axe-core@4"
+fi
+export CHATAPP_AXE_JS="$PWD/$axe_dir/node_modules/axe-core/axe.min.js"
 
 # --- one shared Redis for the tests (tests that restart Redis start their own) ---------------
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -19,12 +19,8 @@ use url::{Host, Url};
 use crate::{
     AppState, Config, presence,
     session::{Admission, Session},
+    ui,
 };
-
-const INDEX_HTML: &str = include_str!("../ui/index.html");
-const APP_JS: &str = include_str!("../ui/app.js");
-const APP_CSS: &str = include_str!("../ui/app.css");
-const FAVICON_SVG: &str = include_str!("../ui/favicon.svg");
 
 /// No inline script or style, nothing from elsewhere, never framed.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
@@ -36,23 +32,7 @@ const READ_BUFFER_BYTES: usize = 4096;
 
 /// The router with every route.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/",
-            get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
-        )
-        .route(
-            "/app.js",
-            get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/app.css",
-            get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }),
-        )
-        .route(
-            "/favicon.svg",
-            get(|| async { asset(FAVICON_SVG, "image/svg+xml") }),
-        )
+    ui::routes()
         .route("/ws", get(websocket))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -60,17 +40,6 @@ pub fn app(state: AppState) -> Router {
         .route("/api/rooms", get(api_rooms))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
-}
-
-fn asset(body: &'static str, content_type: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 async fn security_headers(mut res: Response) -> Response {

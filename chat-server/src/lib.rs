@@ -28,6 +28,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod store;
+mod ui;
 
 use std::{
     sync::{Arc, Mutex},

@@ -1,68 +1,36 @@
 //! The embedded UI in a real browser: headless Chromium driven over WebDriver (fantoccini and
 //! Debian's chromedriver). Two browser sessions chat through an in-process server; a message that
-//! looks like HTML must arrive as literal text; the page must carry its Content-Security-Policy;
-//! rooms are created, joined and counted as unread; after a server restart both pages recover
-//! every message exactly once, a message typed while offline included. Screenshots (desktop and
-//! phone sized) land in `target/` for a human to look at.
+//! looks like HTML must arrive as literal text; every message shows name, email, time, topic and
+//! content; the page must carry its Content-Security-Policy; rooms are created, joined and counted
+//! as unread, and a room that goes away stops counting; after a server restart both pages recover
+//! every message exactly once, a message typed while offline included; the top bar fits a phone
+//! while reconnecting; toasts keep clear of Send; a store outage shows as degraded; the pacing
+//! follows `welcome.limits`; two tabs of one browser are two members; axe-core finds no
+//! accessibility violation in light or dark mode. Screenshots (desktop and phone sized, light and
+//! dark) land in `target/` for a human to look at.
 //!
-//! This test never skips: without Chromium it fails and says to run `scripts/test.sh`, which
-//! installs `chromium` and `chromium-driver`.
+//! These tests never skip: without Chromium (or axe-core) they fail and say to run
+//! `scripts/test.sh`, which installs `chromium`, `chromium-driver` and axe-core.
 
+mod browser_harness;
 mod common;
 
-use std::{
-    net::TcpListener as StdListener,
-    panic::AssertUnwindSafe,
-    path::{Path, PathBuf},
-    process::Stdio,
-    sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, Instant},
-};
+use std::{panic::AssertUnwindSafe, time::Duration};
 
-use fantoccini::{Client, ClientBuilder, Locator, key::Key};
+use browser_harness::{
+    BLOCK_SOCKETS_JS, BROWSERS, Browser, CAPTURE_SOCKET_JS, ChromeDriver, MESSAGES_JS, axe_source,
+    click_room, create_room, finish, message_parts, require_browser, run_axe, say, screenshot,
+    server_frame, sign_in, sign_in_here, wait_for_contents, wait_for_message, wait_js, wait_ready,
+};
+use fantoccini::key::Key;
 use futures_util::FutureExt;
 use serde_json::{Value as Json, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
-    process::{Child, Command},
 };
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// How long the page gets to show something; generous for a loaded 2-core CI machine.
-const WAIT: Duration = Duration::from_secs(20);
 const XSS: &str = r#"<img src=x onerror="window.__pwned=1">"#;
-
-/// Two Chromiums at a time are plenty for a 2-core machine: the tests take turns.
-static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Stands in for a network outage of one page: while `window.__blockSockets` is true the page
-/// cannot open a WebSocket (the constructor throws, as it does for a refused connection).
-const BLOCK_SOCKETS_JS: &str = r#"
-if (!window.__realWebSocket) {
-  const Real = window.WebSocket;
-  window.__realWebSocket = Real;
-  window.WebSocket = class extends Real {
-    constructor(url, protocols) {
-      if (window.__blockSockets) throw new DOMException('blocked by the test', 'NetworkError');
-      super(url, protocols);
-    }
-  };
-}
-window.__blockSockets = true;
-"#;
-
-/// Every `.message` in `#messages` as JSON, confirmed and pending alike.
-const MESSAGES_JS: &str = r#"
-return [...document.querySelectorAll('#messages .message')].map((m) => ({
-  offset: m.dataset.offset ?? null,
-  status: m.dataset.status ?? null,
-  name: m.querySelector('.message-name')?.textContent ?? null,
-  topic: m.querySelector('.message-topic')?.textContent ?? null,
-  content: m.querySelector('.message-content')?.textContent ?? null,
-}));
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_chat_and_html_stays_text() {
@@ -80,13 +48,8 @@ async fn two_browsers_chat_and_html_stays_text() {
     let outcome = AssertUnwindSafe(scenario(&ann, &bob, &url))
         .catch_unwind()
         .await;
-    ann.close().await;
-    bob.close().await;
-    drop(driver);
     server.stop().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    finish(outcome, driver, [ann, bob]).await;
 }
 
 async fn scenario(ann: &Browser, bob: &Browser, url: &str) {
@@ -112,6 +75,23 @@ async fn scenario(ann: &Browser, bob: &Browser, url: &str) {
     let seen = wait_for_message(bob, "hello from Ann\nsecond line").await;
     assert_eq!(seen["name"], "Ann", "{seen:#}");
     assert_eq!(seen["topic"], "intro", "{seen:#}");
+    // Everything about a message is visible text, not a hover tooltip (touch has no hover).
+    for (width, height) in [(1280, 800), (390, 844)] {
+        bob.client.set_window_size(width, height).await.unwrap();
+        let parts = message_parts(bob, "hello from Ann\nsecond line").await;
+        assert_eq!(parts["name"], "Ann", "{width}px: {parts:#}");
+        assert_eq!(parts["email"], "ann@example.com", "{width}px: {parts:#}");
+        assert_eq!(parts["topic"], "intro", "{width}px: {parts:#}");
+        assert_eq!(
+            parts["content"], "hello from Ann\nsecond line",
+            "{width}px: {parts:#}"
+        );
+        assert!(
+            parts["time"].as_str().is_some_and(|t| !t.is_empty()),
+            "{width}px: {parts:#}"
+        );
+    }
+    bob.client.set_window_size(1280, 800).await.unwrap();
 
     // HTML is shown as text and never runs.
     ann.find("#topic-input").await.clear().await.unwrap();
@@ -122,6 +102,14 @@ async fn scenario(ann: &Browser, bob: &Browser, url: &str) {
         .unwrap();
     ann.find("#send-button").await.click().await.unwrap();
     wait_for_message(bob, XSS).await;
+    // A follow-up of the same sender still shows who sent it and when.
+    let parts = message_parts(bob, XSS).await;
+    assert_eq!(parts["name"], "Ann", "{parts:#}");
+    assert_eq!(parts["email"], "ann@example.com", "{parts:#}");
+    assert!(
+        parts["time"].as_str().is_some_and(|t| !t.is_empty()),
+        "{parts:#}"
+    );
     for browser in [ann, bob] {
         let probe = browser
             .js("return {imgs: document.querySelectorAll('#messages img').length, pwned: typeof window.__pwned};")
@@ -196,12 +184,7 @@ async fn browsers_recover_after_a_server_restart_without_duplicates() {
     let outcome = AssertUnwindSafe(restart_scenario(&ann, &bob, server, &args))
         .catch_unwind()
         .await;
-    ann.close().await;
-    bob.close().await;
-    drop(driver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    finish(outcome, driver, [ann, bob]).await;
 }
 
 async fn restart_scenario(ann: &Browser, bob: &Browser, server: common::TestServer, args: &[&str]) {
@@ -269,129 +252,453 @@ async fn restart_scenario(ann: &Browser, bob: &Browser, server: common::TestServ
     server.stop().await;
 }
 
-/// Clicks a room in the sidebar once it is listed. (The list is rebuilt on every `rooms` push, so
-/// a WebDriver element handle could go stale between finding and clicking.)
-async fn click_room(browser: &Browser, room: &str) {
-    let script = format!(
-        "const b = document.querySelector(\"#room-list [data-room='{room}']\"); if (b) b.click(); return Boolean(b);"
-    );
-    wait_js(
-        browser,
-        &format!("#{room} in the room list"),
-        &script,
-        |v| v == true,
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_follow_the_rooms_and_a_phone_top_bar_fits_while_reconnecting() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    // In memory: a restarted server has forgotten every room but #general.
+    let server = common::start_server(&[]).await;
+    let driver = ChromeDriver::start().await;
+    let ann = Browser::open(&driver).await;
+    let bob = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(rooms_scenario(&ann, &bob, server))
+        .catch_unwind()
+        .await;
+    finish(outcome, driver, [ann, bob]).await;
+}
+
+async fn rooms_scenario(ann: &Browser, bob: &Browser, server: common::TestServer) {
+    let url = server.http_url();
+    sign_in(ann, &url, "Ann", "ann@example.com").await;
+    sign_in(bob, &url, "Bob", "bob@example.com").await;
+    for room in ["ops", "dev"] {
+        create_room(ann, room).await;
+        click_room(bob, room).await;
+        wait_ready(bob, room).await;
+    }
+    click_room(bob, "general").await;
+    wait_ready(bob, "general").await;
+
+    // Unread counts per room, on the phone's menu button and in the title.
+    click_room(ann, "ops").await;
+    wait_ready(ann, "ops").await;
+    say(ann, "ops one").await;
+    say(ann, "ops two").await;
+    click_room(ann, "dev").await;
+    wait_ready(ann, "dev").await;
+    say(ann, "dev one").await;
+    let want = json!({"ops": "2", "dev": "1", "menu": "3", "title": "(3) #general · chatapp"});
+    wait_js(bob, "unread 2 in #ops, 1 in #dev", UNREAD_JS, |v| {
+        v == &want
+    })
+    .await;
+    click_room(bob, "dev").await;
+    wait_for_message(bob, "dev one").await;
+    let want = json!({"ops": "2", "dev": null, "menu": "2", "title": "(2) #dev · chatapp"});
+    wait_js(bob, "#dev read", UNREAD_JS, |v| v == &want).await;
+    click_room(bob, "general").await;
+    wait_ready(bob, "general").await;
+
+    // The server goes away; Bob's page stays cut off: on a phone the top bar still fits, with
+    // "Retry now" on one line and the avatar on screen, and the offline hint shows.
+    bob.js(BLOCK_SOCKETS_JS).await;
+    let addr = server.addr;
+    server.stop().await;
+    bob.client.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await; // relayout; the drawer slides away
+    let layout = wait_js(
+        bob,
+        "Bob's page to wait for a retry",
+        PHONE_TOP_BAR_JS,
+        |v| v["retry"] == true,
     )
     .await;
+    assert!(layout["viewport"].as_f64().unwrap() <= 400.0, "{layout:#}");
+    assert!(
+        layout["pageWidth"].as_f64().unwrap() <= layout["viewport"].as_f64().unwrap(),
+        "the page scrolls sideways: {layout:#}"
+    );
+    assert!(
+        layout["identityRight"].as_f64().unwrap() <= layout["viewport"].as_f64().unwrap(),
+        "the avatar left the screen: {layout:#}"
+    );
+    assert_eq!(layout["retryLines"], 1, "\"Retry now\" wraps: {layout:#}");
+    assert_eq!(
+        layout["hintShown"], true,
+        "no offline hint on a phone: {layout:#}"
+    );
+    assert!(
+        layout["hint"].as_str().unwrap().starts_with("Offline"),
+        "{layout:#}"
+    );
+    bob.screenshot_to("ui-screenshot-phone-reconnecting.png")
+        .await;
+    bob.client.set_window_size(1280, 800).await.unwrap();
+
+    // A new server without #ops and #dev: Bob's rejoins are refused, the rooms go, and so do
+    // their unread counts, the title's included. The toast saying so keeps clear of Send.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("the old port is free again");
+    let server = common::start_on(listener, &[]).await;
+    bob.js("window.__blockSockets = false; document.querySelector('#reconnect-button').click();")
+        .await;
+    wait_ready(bob, "general").await;
+    let want = json!({"ops": null, "dev": null, "menu": "0", "title": "#general · chatapp"});
+    wait_js(bob, "the removed rooms to stop counting", UNREAD_JS, |v| {
+        v == &want
+    })
+    .await;
+    let overlap = wait_js(bob, "a toast", TOAST_OVER_SEND_JS, |v| !v.is_null()).await;
+    assert_eq!(
+        overlap["overlaps"], false,
+        "a toast covers Send: {overlap:#}"
+    );
+    bob.screenshot_to("ui-screenshot-toast.png").await;
+    server.stop().await;
 }
 
-/// Types a message into the open room and presses Enter.
-async fn say(browser: &Browser, text: &str) {
-    let composer = browser.find("#composer-input").await;
-    composer.send_keys(text).await.unwrap();
-    composer.send_keys(&Key::Enter).await.unwrap();
+/// Unread badges of #ops and #dev, the menu button's badge and the tab title.
+const UNREAD_JS: &str = r#"
+const badge = (room) => document.querySelector(`#room-list [data-room='${room}'] .room-unread`)
+  ?.firstChild.textContent ?? null;
+return {
+  ops: badge('ops'),
+  dev: badge('dev'),
+  menu: document.querySelector('#menu-unread').firstChild?.textContent ?? null,
+  title: document.title,
+};
+"#;
+
+/// Where the top bar's parts are on a narrow screen, and whether the composer's hint shows.
+const PHONE_TOP_BAR_JS: &str = r#"
+const retry = document.querySelector('#reconnect-button');
+const lines = document.createRange();
+lines.selectNodeContents(retry);
+const hint = document.querySelector('#composer-hint');
+const hintBox = hint.getBoundingClientRect();
+return {
+  viewport: document.documentElement.clientWidth,
+  pageWidth: document.documentElement.scrollWidth,
+  identityRight: document.querySelector('#identity-button').getBoundingClientRect().right,
+  retry: !retry.hidden,
+  retryLines: retry.hidden ? 0 : lines.getClientRects().length,
+  hint: hint.textContent,
+  hintShown: hint.checkVisibility() && hintBox.width > 2 && hintBox.height > 2,
+};
+"#;
+
+/// null without a toast; else whether the first toast overlaps the Send button.
+const TOAST_OVER_SEND_JS: &str = r#"
+const toast = document.querySelector('#toasts .toast');
+if (!toast) return null;
+const a = toast.getBoundingClientRect();
+const b = document.querySelector('#send-button').getBoundingClientRect();
+const overlaps = a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+return { overlaps, toast: [a.left, a.top, a.right, a.bottom], send: [b.left, b.top, b.right, b.bottom] };
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_shows_as_degraded_until_a_send_is_acked() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    // A private Redis this test can kill; appendonly, so its restart keeps the room's history.
+    let mut redis = common::RedisServer::start(true).await;
+    let redis_url = redis.url();
+    let prefix = common::unique_prefix();
+    let server = common::start_server(&[
+        "--redis-url",
+        redis_url.as_str(),
+        "--redis-prefix",
+        prefix.as_str(),
+    ])
+    .await;
+    let driver = ChromeDriver::start().await;
+    let ann = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(degraded_scenario(&ann, &server.http_url(), &mut redis))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [ann]).await;
 }
 
-/// Waits until `room` is open, its history loaded on the current connection.
-async fn wait_ready(browser: &Browser, room: &str) {
-    let state = r#"return {
-      conn: document.querySelector('#conn-state').dataset.state,
-      room: document.querySelector('#messages').dataset.room ?? null,
-      ready: document.querySelector('#messages').dataset.ready ?? null,
-    };"#;
-    wait_js(browser, &format!("#{room} to be ready"), state, |v| {
-        v == &json!({"conn": "online", "room": room, "ready": "true"})
+async fn degraded_scenario(ann: &Browser, url: &str, redis: &mut common::RedisServer) {
+    sign_in(ann, url, "Ann", "ann@example.com").await;
+    ann.js(CAPTURE_SOCKET_JS).await;
+    say(ann, "while all is well").await;
+    wait_for_message(ann, "while all is well").await;
+
+    // The `health` frame: not ready is degraded, ready again is online.
+    server_frame(
+        ann,
+        json!({"type": "health", "ready": false, "reason": "store unreachable"}),
+    )
+    .await;
+    let state = wait_js(ann, "degraded from health", CONN_JS, |v| {
+        v["state"] == "degraded"
+    })
+    .await;
+    assert!(
+        state["hint"].as_str().unwrap().contains("cannot store"),
+        "{state:#}"
+    );
+    assert!(
+        state["title"]
+            .as_str()
+            .unwrap()
+            .contains("store unreachable"),
+        "{state:#}"
+    );
+    server_frame(ann, json!({"type": "health", "ready": true})).await;
+    wait_js(ann, "online from health", CONN_JS, |v| {
+        v["state"] == "online"
+    })
+    .await;
+
+    // Redis really goes down: the send is answered `unavailable`, the page says degraded (not
+    // "Online") and keeps the message; when Redis is back the retry is acked and all is well.
+    redis.kill().await;
+    say(ann, "while redis is down").await;
+    wait_js(ann, "degraded from an unavailable send", CONN_JS, |v| {
+        v["state"] == "degraded"
+    })
+    .await;
+    screenshot(ann, 1200, 800, "ui-degraded-desktop.png").await;
+    screenshot(ann, 390, 844, "ui-degraded-phone.png").await;
+    // A failed message and the degraded hint are as readable as the rest.
+    assert_eq!(
+        run_axe(ann, &axe_source()).await,
+        json!([]),
+        "axe-core, degraded"
+    );
+    redis.restart().await;
+    wait_for_message(ann, "while redis is down").await;
+    wait_js(ann, "online after the ack", CONN_JS, |v| {
+        v["state"] == "online"
     })
     .await;
 }
 
-/// Waits until the open room shows exactly these contents, all confirmed, nothing pending.
-async fn wait_for_contents(browser: &Browser, expected: &[&str]) {
-    wait_js(
-        browser,
-        &format!("exactly {expected:?}"),
-        MESSAGES_JS,
-        |v| {
-            let list = v.as_array().unwrap();
-            list.len() == expected.len()
-                && list
-                    .iter()
-                    .zip(expected)
-                    .all(|(m, want)| m["content"] == *want && !m["offset"].is_null())
-        },
-    )
+/// The connection state, its explanation and the composer's hint.
+const CONN_JS: &str = r#"
+const s = document.querySelector('#conn-state');
+return {
+  state: s.dataset.state,
+  title: s.title,
+  hint: document.querySelector('#composer-hint').textContent,
+};
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_follows_the_limits_in_welcome() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    // Tighter than the defaults the page once had built in (4096 bytes, 10 in flight).
+    let server = common::start_server(&[
+        "--max-content-bytes",
+        "100",
+        "--send-burst",
+        "3",
+        "--send-rate",
+        "2",
+    ])
     .await;
+    let driver = ChromeDriver::start().await;
+    let ann = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(limits_scenario(&ann, &server.http_url()))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [ann]).await;
 }
 
-/// Loads the page, fills the hello form and waits until `general` is joined and ready.
-async fn sign_in(browser: &Browser, url: &str, name: &str, email: &str) {
-    browser.client.goto(url).await.unwrap();
-    browser
-        .find("#name-input")
+async fn limits_scenario(ann: &Browser, url: &str) {
+    sign_in(ann, url, "Ann", "").await;
+    let counter = "return document.querySelector('#composer-counter').textContent;";
+    assert_eq!(ann.js(counter).await, "0 / 100 bytes");
+    ann.find("#composer-input")
         .await
-        .send_keys(name)
+        .send_keys(&"x".repeat(101))
         .await
         .unwrap();
-    if !email.is_empty() {
-        browser
-            .find("#email-input")
-            .await
-            .send_keys(email)
-            .await
-            .unwrap();
+    let state = ann
+        .js(
+            "return {send: document.querySelector('#send-button').disabled, \
+             error: document.querySelector('#composer-error').textContent};",
+        )
+        .await;
+    assert_eq!(state["send"], true, "{state:#}");
+    assert!(
+        state["error"].as_str().unwrap().contains("100 bytes"),
+        "{state:#}"
+    );
+    ann.find("#composer-input").await.clear().await.unwrap();
+
+    // Eight quick sends against a burst of 3 at 2/s: paced by the page, none is refused.
+    ann.js("window.__sawFailed = false; new MutationObserver(() => { \
+           if (document.querySelector('#messages .failed')) window.__sawFailed = true; \
+         }).observe(document.querySelector('#messages'), \
+           {subtree: true, childList: true, attributes: true});")
+        .await;
+    let texts: Vec<String> = (1..=8).map(|i| format!("paced {i}")).collect();
+    for text in &texts {
+        say(ann, text).await;
     }
-    browser.find("#hello-button").await.click().await.unwrap();
-    let state = r#"return {
-      conn: document.querySelector('#conn-state').dataset.state,
-      room: document.querySelector('#messages').dataset.room ?? null,
-      ready: document.querySelector('#messages').dataset.ready ?? null,
-      identity: document.querySelector('#identity-name').textContent,
-      composer: !document.querySelector('#composer-input').disabled,
-    };"#;
-    wait_js(browser, "joined #general", state, |v| {
-        v == &json!({"conn": "online", "room": "general", "ready": "true", "identity": name, "composer": true})
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    wait_for_contents(ann, &texts).await;
+    assert_eq!(
+        ann.js("return window.__sawFailed;").await,
+        false,
+        "a send was refused (rate_limited): the page did not pace by welcome.limits"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tabs_of_one_browser_are_two_members() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&[]).await;
+    let driver = ChromeDriver::start().await;
+    let browser = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(tabs_scenario(&browser, &server.http_url()))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [browser]).await;
+}
+
+async fn tabs_scenario(browser: &Browser, url: &str) {
+    sign_in(browser, url, "Ann", "ann@example.com").await;
+    let first = browser.client.window().await.unwrap();
+    // A second tab shares localStorage: it offers the remembered name but is not signed in.
+    let second = browser.client.new_window(true).await.unwrap().handle;
+    browser
+        .client
+        .switch_to_window(second.clone())
+        .await
+        .unwrap();
+    browser.client.goto(url).await.unwrap();
+    let hello = wait_js(browser, "the second tab's hello form", HELLO_JS, |v| {
+        v["shown"] == true
+    })
+    .await;
+    assert_eq!(
+        hello["name"], "Ann",
+        "the remembered name prefills: {hello:#}"
+    );
+    browser.find("#name-input").await.clear().await.unwrap();
+    browser.find("#email-input").await.clear().await.unwrap();
+    sign_in_here(browser, "Bob", "").await;
+    wait_js(browser, "two members online", ONLINE_JS, |v| {
+        v == "2 online"
+    })
+    .await;
+    say(browser, "hello from the second tab").await;
+    wait_for_message(browser, "hello from the second tab").await;
+
+    // The first tab is still Ann, sees Bob's message as someone else's, and after a reload it
+    // is still Ann in this tab.
+    browser.client.switch_to_window(first).await.unwrap();
+    let seen = wait_for_message(browser, "hello from the second tab").await;
+    assert_eq!(seen["name"], "Bob", "{seen:#}");
+    let mine = "return [...document.querySelectorAll('#messages .message.mine')].length;";
+    assert_eq!(
+        browser.js(mine).await,
+        0,
+        "Bob's message counted as Ann's own"
+    );
+    browser.client.refresh().await.unwrap();
+    wait_ready(browser, "general").await;
+    let who = "return document.querySelector('#identity-name').textContent;";
+    assert_eq!(browser.js(who).await, "Ann");
+    wait_js(browser, "two members online", ONLINE_JS, |v| {
+        v == "2 online"
     })
     .await;
 }
 
-/// Waits until `browser` shows a confirmed message with exactly this content; returns it.
-async fn wait_for_message(browser: &Browser, content: &str) -> Json {
-    let what = format!("a message with content {content:?}");
-    let list = wait_js(browser, &what, MESSAGES_JS, |v| {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["content"] == content && !m["offset"].is_null())
-    })
-    .await;
-    let list = list.as_array().unwrap();
-    list.iter()
-        .find(|m| m["content"] == content)
-        .unwrap()
-        .clone()
+const HELLO_JS: &str = r#"
+return {
+  shown: !document.querySelector('#hello-panel').hidden,
+  name: document.querySelector('#name-input').value,
+};
+"#;
+
+const ONLINE_JS: &str = "return document.querySelector('#room-online').textContent;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_finds_no_violations_in_light_and_dark_mode() {
+    require_browser();
+    let axe = axe_source();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&[]).await;
+    let driver = ChromeDriver::start().await;
+    let light = Browser::open(&driver).await;
+    // Chromium's own dark mode, so `prefers-color-scheme: dark` holds as on a dark desktop.
+    let dark = Browser::open_with(&driver, &["--force-dark-mode"]).await;
+    let outcome = AssertUnwindSafe(axe_scenario(&light, &dark, &server.http_url(), &axe))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [light, dark]).await;
 }
 
-/// Polls `script` until `ok` accepts its value; on timeout fails showing the last value.
-async fn wait_js(browser: &Browser, what: &str, script: &str, ok: impl Fn(&Json) -> bool) -> Json {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let value = browser.js(script).await;
-        if ok(&value) {
-            return value;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{}: timed out waiting for {what}; last value: {value:#}",
-                browser.name
+async fn axe_scenario(light: &Browser, dark: &Browser, url: &str, axe: &str) {
+    sign_in(light, url, "Ann", "ann@example.com").await;
+    sign_in(dark, url, "Bob", "bob@example.com").await;
+    create_room(light, "ops").await;
+    click_room(dark, "ops").await;
+    wait_ready(dark, "ops").await;
+    click_room(dark, "general").await;
+    wait_ready(dark, "general").await;
+    // Something of everything: topics, emails, links, grouped messages and an unread badge.
+    light
+        .find("#topic-input")
+        .await
+        .send_keys("intro")
+        .await
+        .unwrap();
+    say(light, "see https://example.com/docs").await;
+    click_room(light, "general").await;
+    wait_ready(light, "general").await;
+    say(light, "hello from Ann").await;
+    say(dark, "hello from Bob").await;
+    dark.find("#topic-input")
+        .await
+        .send_keys("dark")
+        .await
+        .unwrap();
+    say(dark, "and once more").await;
+    click_room(light, "ops").await;
+    wait_ready(light, "ops").await;
+    say(light, "unread for Bob").await;
+    wait_for_message(light, "unread for Bob").await;
+    wait_for_message(dark, "and once more").await;
+    let badge = "return document.querySelector(\"#room-list [data-room='ops'] .room-unread\")?.firstChild.textContent ?? null;";
+    wait_js(dark, "an unread badge on #ops", badge, |v| v == "2").await;
+    let scheme = "return matchMedia('(prefers-color-scheme: dark)').matches;";
+    assert_eq!(light.js(scheme).await, false);
+    assert_eq!(
+        dark.js(scheme).await,
+        true,
+        "--force-dark-mode did not apply"
+    );
+
+    for (browser, mode) in [(light, "light"), (dark, "dark")] {
+        for (width, height, size) in [(1200, 800, "desktop"), (390, 844, "phone")] {
+            browser.client.set_window_size(width, height).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await; // relayout
+            browser
+                .screenshot_to(&format!("ui-{mode}-{size}.png"))
+                .await;
+            let violations = run_axe(browser, axe).await;
+            assert_eq!(
+                violations,
+                json!([]),
+                "{mode} mode at {width}px: axe-core found violations"
             );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn screenshot(browser: &Browser, width: u32, height: u32, file: &str) {
-    browser.client.set_window_size(width, height).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await; // relayout
-    browser.screenshot_to(file).await;
 }
 
 /// `/` must carry the CSP the UI is written for, and the other hardening headers.
@@ -429,125 +736,4 @@ async fn check_security_headers(http_url: &str) {
         "{csp}"
     );
     assert_eq!(header("x-content-type-options"), "nosniff");
-}
-
-fn require_browser() {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
-        .into_iter()
-        .filter(|p| !Path::new(p).exists())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "the browser test needs {missing:?}; run scripts/test.sh, which installs \
-         chromium and chromium-driver with apt"
-    );
-}
-
-/// A chromedriver on a free loopback port, killed when dropped.
-struct ChromeDriver {
-    url: String,
-    _child: Child,
-}
-
-impl ChromeDriver {
-    async fn start() -> Self {
-        let port = StdListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start chromedriver");
-        let deadline = Instant::now() + WAIT;
-        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not listen on port {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            url: format!("http://127.0.0.1:{port}"),
-            _child: child,
-        }
-    }
-}
-
-/// One headless Chromium session with its own fresh profile directory.
-struct Browser {
-    name: String,
-    client: Client,
-    profile: PathBuf,
-}
-
-impl Browser {
-    async fn open(driver: &ChromeDriver) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("browser-{n}");
-        let profile =
-            std::env::temp_dir().join(format!("chatapp-browser-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&profile);
-        std::fs::create_dir_all(&profile).unwrap();
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--window-size=1280,800",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            },
-        });
-        let Json::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
-        // chromedriver is local and speaks plain HTTP: no TLS stack needed.
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&driver.url)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: chromedriver could not start Chromium: {e}"));
-        Self {
-            name,
-            client,
-            profile,
-        }
-    }
-
-    async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{}: no {css}: {e}", self.name))
-    }
-
-    async fn js(&self, script: &str) -> Json {
-        self.client
-            .execute(script, vec![])
-            .await
-            .unwrap_or_else(|e| panic!("{}: script failed: {e}\n{script}", self.name))
-    }
-
-    async fn screenshot_to(&self, file: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(file), png).unwrap();
-    }
-
-    async fn close(self) {
-        let _ = self.client.close().await;
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
 }

@@ -1,0 +1,86 @@
+// Element lookups and small DOM helpers shared by every feature module.
+//
+// User text reaches the DOM only through textContent and text nodes, never as HTML: every module
+// builds elements with `node()` for that reason. This module imports nothing, so it can be
+// evaluated first and its `ui` table is ready before any feature module runs.
+
+const $ = (id) => document.getElementById(id);
+
+/** Every element the feature modules touch, looked up once (modules run after parsing). */
+export const ui = Object.freeze({
+  menuButton: $('menu-button'),
+  menuUnread: $('menu-unread'),
+  connState: $('conn-state'),
+  connText: $('conn-text'),
+  connDetail: $('conn-detail'),
+  reconnectButton: $('reconnect-button'),
+  identityButton: $('identity-button'),
+  identityAvatar: $('identity-avatar'),
+  identityName: $('identity-name'),
+  sidebar: $('sidebar'),
+  backdrop: $('backdrop'),
+  roomList: $('room-list'),
+  newRoomForm: $('new-room-form'),
+  newRoomInput: $('new-room-input'),
+  newRoomHelp: $('new-room-help'),
+  newRoomError: $('new-room-error'),
+  helloPanel: $('hello-panel'),
+  helloForm: $('hello-form'),
+  nameInput: $('name-input'),
+  nameError: $('name-error'),
+  emailInput: $('email-input'),
+  emailError: $('email-error'),
+  helloCancel: $('hello-cancel'),
+  roomView: $('room-view'),
+  roomTitle: $('room-title'),
+  roomOnline: $('room-online'),
+  leaveButton: $('leave-button'),
+  messages: $('messages'),
+  stream: $('message-stream'),
+  pendingStream: $('pending-stream'),
+  jumpButton: $('jump-button'),
+  composerForm: $('composer-form'),
+  topicInput: $('topic-input'),
+  composerInput: $('composer-input'),
+  sendButton: $('send-button'),
+  composerHint: $('composer-hint'),
+  composerError: $('composer-error'),
+  composerCounter: $('composer-counter'),
+  emptyView: $('empty-view'),
+  emptyRoomsButton: $('empty-rooms-button'),
+  toasts: $('toasts'),
+});
+
+/** A new element with an optional class and text (as text, never HTML). */
+export function node(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function hashHue(s) {
+  let h = 0;
+  for (const c of s) h = (h * 31 + c.codePointAt(0)) >>> 0;
+  return h % 8;
+}
+
+/** Fills an avatar box with a name's initial and a stable colour. */
+export function avatarInto(e, name) {
+  e.textContent = (name.trim()[0] || '?').toUpperCase();
+  e.dataset.hue = String(hashHue(name));
+}
+
+/** Shows or clears a field's error and marks the field that it describes. */
+export function fieldError(e, text) {
+  e.textContent = text || '';
+  e.hidden = !text;
+  const input = document.querySelector(`[aria-describedby~="${e.id}"]`);
+  if (input) input.setAttribute('aria-invalid', text ? 'true' : 'false');
+}
+
+/** A touch screen without a mouse: Enter makes a newline there, Send sends. */
+export function coarsePointerOnly() {
+  return window.matchMedia('(pointer: coarse)').matches &&
+    !window.matchMedia('(any-pointer: fine)').matches;
+}

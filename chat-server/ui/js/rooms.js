@@ -1,0 +1,371 @@
+// The rooms this tab is in: joining (with `since` after a reconnect), leaving, creating, each
+// room's history by offset within its epoch, unread counts, and which room is open.
+//
+// Each room keeps the highest offset it has seen; a reconnect rejoins with `since`, and every
+// message is keyed by its offset, so nothing is shown twice and a gap is either filled or
+// announced. Rendering of the list is sidebar.js's, of the log messages.js's.
+
+import { coarsePointerOnly, fieldError, ui } from './dom.js';
+import { isIdentified, sendFrame } from './connection.js';
+import { isMine, renderIdentity } from './identity.js';
+import { validateRoomName } from './limits.js';
+import { KEYS, load, store } from './storage.js';
+import { dropAckedPending, flushPending, requeueSending, restoreOutbox, saveOutbox,
+  unsentCount } from './outbox.js';
+import { renderMessages, showNewMessage } from './messages.js';
+import { closeDrawer, renderSidebar, renderUnread } from './sidebar.js';
+import { keepDraft, renderComposer, restoreDraft } from './composer.js';
+import { toast } from './notices.js';
+
+const rooms = new Map(); // joined rooms by name
+let roomsOnline = new Map(); // every room the server lists -> online count
+let current = null; // name of the open room
+let pendingCreate = null; // room name of an outstanding create_room
+let hiddenUnread = 0; // messages that arrived in the open room while the tab was hidden
+
+/** A joined room: its history (by offset, within one epoch) and its unconfirmed sends. */
+function makeRoom(name) {
+  return {
+    name,
+    epoch: null,
+    last: 0, // highest offset seen in `epoch`
+    msgs: [], // confirmed messages, ascending offset
+    offsets: new Set(),
+    notices: [], // {after: offset, text}
+    pending: new Map(), // client_id -> pending send (outbox.js), in creation order
+    ready: false, // `joined` received on this socket
+    joining: false,
+    buffer: [], // live messages that arrived while a join was outstanding
+    online: null,
+    unread: 0,
+    topic: '',
+    draft: '',
+  };
+}
+
+export const allRooms = () => rooms.values();
+export const getRoom = (name) => rooms.get(name);
+export const currentName = () => current;
+export const currentRoom = () => rooms.get(current);
+/** Names of joined rooms and of every room the server lists, sorted. */
+export const listedNames = () => [...new Set([...roomsOnline.keys(), ...rooms.keys()])].sort();
+/** The room's online count as last heard. */
+export function onlineCount(name) {
+  return roomsOnline.has(name) ? roomsOnline.get(name) : rooms.get(name)?.online;
+}
+export const creatingRoom = () => pendingCreate;
+
+/** Unread messages over all joined rooms, and in the open room while the tab was hidden. */
+export function unreadTotal() {
+  let unread = hiddenUnread;
+  for (const room of rooms.values()) unread += room.unread;
+  return unread;
+}
+
+export function roomOf(clientId) {
+  for (const room of rooms.values()) if (room.pending.has(clientId)) return room;
+  return null;
+}
+
+const validRoom = (name) => typeof name === 'string' && !validateRoomName(name);
+
+function ensureRoom(name) {
+  if (!rooms.has(name)) rooms.set(name, makeRoom(name));
+  return rooms.get(name);
+}
+
+export function saveRooms() {
+  const topics = {};
+  for (const room of rooms.values()) if (room.topic) topics[room.name] = room.topic;
+  const saved = { joined: [...rooms.keys()], current, topics };
+  store('tab', KEYS.rooms, saved);
+  store('shared', KEYS.rooms, saved); // a new tab starts in the same rooms
+}
+
+/** This tab's rooms and outbox from before a reload; a new tab takes the remembered rooms. */
+export function restoreRooms() {
+  const saved = load('tab', KEYS.rooms, null) || load('shared', KEYS.rooms, null) || {};
+  const joined = Array.isArray(saved.joined) ? saved.joined : ['general'];
+  const topics = saved.topics && typeof saved.topics === 'object' ? saved.topics : {};
+  for (const name of joined) {
+    if (!validRoom(name)) continue;
+    const room = ensureRoom(name);
+    if (typeof topics[name] === 'string') room.topic = topics[name];
+  }
+  restoreOutbox(ensureRoom, validRoom);
+  current = rooms.has(saved.current) ? saved.current : (rooms.keys().next().value ?? null);
+}
+
+export function sendJoin(room) {
+  const frame = { type: 'join', room: room.name };
+  if (room.epoch !== null) frame.since = { epoch: room.epoch, offset: room.last };
+  if (sendFrame(frame)) {
+    room.joining = true;
+    room.buffer = [];
+  }
+}
+
+/** After a welcome: (re)join every room not joined on this socket yet. */
+export function joinAll() {
+  for (const room of rooms.values()) if (!room.ready && !room.joining) sendJoin(room);
+}
+
+/** The socket closed: nothing is joined any more; the rejoin with `since` brings back the rest. */
+export function disconnected() {
+  for (const room of rooms.values()) {
+    room.ready = false;
+    room.joining = false;
+    room.buffer = [];
+    requeueSending(room);
+  }
+  ui.messages.dataset.ready = 'false';
+}
+
+// ---- server frames ---------------------------------------------------------------------------
+
+export function onRooms(f) {
+  if (!Array.isArray(f.rooms)) return;
+  roomsOnline = new Map();
+  for (const r of f.rooms) {
+    if (r && typeof r.name === 'string') roomsOnline.set(r.name, Number(r.online) || 0);
+  }
+  renderSidebar();
+  renderRoomHeader();
+}
+
+export function onJoined(f) {
+  const room = rooms.get(f.room);
+  if (!room) return; // left again before the answer came
+  const messages = Array.isArray(f.messages) ? f.messages : [];
+  const hadHistory = room.epoch !== null;
+  const epochChanged = hadHistory && room.epoch !== f.epoch;
+  if (f.recovered === false || epochChanged) {
+    // The server could not give exactly what we missed: start over from its page, and say so.
+    resetHistory(room);
+    if (epochChanged) {
+      addNotice(room, "The server lost this room's history while you were away. " +
+        'Earlier messages are gone; showing what it has now.');
+    } else if (hadHistory) {
+      addNotice(room, 'You missed more messages than the server keeps, so some are not ' +
+        'shown. Showing the latest ones.');
+    }
+  }
+  room.epoch = f.epoch;
+  if (typeof f.online === 'number') room.online = f.online;
+  for (const m of messages) insertMessage(room, m, false);
+  if (Number.isInteger(f.offset)) room.last = Math.max(room.last, f.offset);
+  room.ready = true;
+  room.joining = false;
+  const buffered = room.buffer;
+  room.buffer = [];
+  for (const m of buffered) insertMessage(room, m, true);
+  dropAckedPending(room);
+  flushPending(room);
+  if (room.name === current) renderMessages(true);
+  renderSidebar();
+  renderRoomHeader();
+}
+
+export function onLeft(f) {
+  const room = rooms.get(f.room);
+  // Joining again after a leave: this `left` answers the old leave.
+  if (!room || room.joining) return;
+  removeRoom(f.room);
+}
+
+export function onMessage(f) {
+  const room = rooms.get(f.room);
+  if (!room) return;
+  if (room.joining) {
+    room.buffer.push(f);
+    return;
+  }
+  insertMessage(room, f, true);
+}
+
+export function onRoomCreated(f) {
+  if (f.room !== pendingCreate) return;
+  pendingCreate = null;
+  ui.newRoomInput.value = '';
+  openRoom(f.room);
+}
+
+export function onResync(f) {
+  const room = rooms.get(f.room);
+  if (!room) return;
+  // Offsets restart in the new epoch: the old ones mean nothing now, so take the fresh page.
+  resetHistory(room);
+  room.epoch = null;
+  addNotice(room, "The server lost this room's history. Earlier messages are gone.");
+  sendJoin(room);
+  if (room.name === current) renderMessages(true);
+}
+
+/** Room errors without a client_id; true when handled. */
+export function onRoomError(f, text) {
+  if (pendingCreate && (f.code === 'room_exists' || f.code === 'too_many_rooms' ||
+    (f.code === 'invalid_field' && f.field === 'name'))) {
+    pendingCreate = null;
+    fieldError(ui.newRoomError, text);
+    return true;
+  }
+  if (typeof f.room !== 'string' || !rooms.has(f.room)) return false;
+  if (f.code === 'no_such_room') {
+    removeRoom(f.room);
+    toast(`Room #${f.room} does not exist any more.`, 'error');
+    return true;
+  }
+  if (f.code === 'not_joined') {
+    sendJoin(rooms.get(f.room));
+    return true;
+  }
+  return false;
+}
+
+// ---- history ---------------------------------------------------------------------------------
+
+function resetHistory(room) {
+  room.msgs = [];
+  room.offsets.clear();
+  room.notices = [];
+  room.last = 0;
+}
+
+function addNotice(room, text) {
+  room.notices.push({ after: room.last, text });
+}
+
+/** Adds one message in offset order; returns false for a duplicate or a frame without offset. */
+function insertMessage(room, m, live) {
+  if (!m || !Number.isInteger(m.offset) || room.offsets.has(m.offset)) return false;
+  if (live && room.epoch !== null && m.offset > room.last + 1) {
+    // A hole before this live message (should not happen): recover it with `since`.
+    sendJoin(room);
+    room.buffer.push(m);
+    return false;
+  }
+  room.offsets.add(m.offset);
+  const msgs = room.msgs;
+  let i = msgs.length;
+  while (i > 0 && msgs[i - 1].offset > m.offset) i--;
+  msgs.splice(i, 0, m);
+  room.last = Math.max(room.last, m.offset);
+  const wasMine = typeof m.client_id === 'string' && room.pending.delete(m.client_id);
+  if (wasMine) saveOutbox();
+  if (!live) return true;
+  const mine = wasMine || isMine(m);
+  if (!mine && (room.name !== current || document.hidden)) {
+    if (room.name === current) hiddenUnread++;
+    else room.unread++;
+    renderSidebar();
+  }
+  if (room.name === current) showNewMessage(room, m, i === msgs.length - 1, mine, wasMine);
+  return true;
+}
+
+// ---- joining, leaving, switching -------------------------------------------------------------
+
+export function openRoom(name) {
+  if (!rooms.has(name)) {
+    const room = makeRoom(name);
+    rooms.set(name, room);
+    if (isIdentified()) sendJoin(room);
+  }
+  switchTo(name);
+}
+
+export function createRoom(name) {
+  const error = validateRoomName(name);
+  fieldError(ui.newRoomError, error);
+  if (error) return;
+  if (rooms.has(name) || roomsOnline.has(name)) {
+    ui.newRoomInput.value = '';
+    openRoom(name);
+    return;
+  }
+  if (!isIdentified() || !sendFrame({ type: 'create_room', name })) {
+    fieldError(ui.newRoomError, 'Not connected: try again when online.');
+    return;
+  }
+  pendingCreate = name;
+}
+
+function leaveRoom(name) {
+  const room = rooms.get(name);
+  if (!room) return;
+  const unsent = unsentCount(room);
+  const question = `${unsent} message(s) in #${name} are not sent yet. Leave anyway?`;
+  if (unsent && !window.confirm(question)) return;
+  if (isIdentified()) sendFrame({ type: 'leave', room: name });
+  removeRoom(name);
+}
+
+/** Forgets a room: its unread messages stop counting everywhere, the tab title included. */
+function removeRoom(name) {
+  rooms.delete(name);
+  saveRooms();
+  saveOutbox();
+  if (current === name) switchTo(rooms.keys().next().value ?? null);
+  else renderSidebar();
+}
+
+function switchTo(name) {
+  const old = rooms.get(current);
+  if (old) keepDraft(old);
+  current = name;
+  const room = rooms.get(name);
+  if (room) {
+    room.unread = 0;
+    restoreDraft(room);
+  }
+  saveRooms();
+  closeDrawer();
+  renderAll();
+  if (room && !coarsePointerOnly()) ui.composerInput.focus();
+}
+
+/** Cycles through joined rooms (Alt+Up / Alt+Down). */
+export function stepRoom(step) {
+  const names = [...rooms.keys()].sort();
+  if (!names.length) return;
+  const i = names.indexOf(current);
+  switchTo(names[(i + step + names.length) % names.length]);
+}
+
+export function bindRooms() {
+  ui.leaveButton.addEventListener('click', () => leaveRoom(current));
+}
+
+/** The tab is visible again: what arrived meanwhile in the open room has been seen. */
+export function tabShown() {
+  hiddenUnread = 0;
+  renderUnread();
+}
+
+// ---- the main pane ---------------------------------------------------------------------------
+
+export function renderAll() {
+  renderIdentity();
+  renderSidebar();
+  renderMain();
+}
+
+export function renderMain() {
+  if (!ui.helloPanel.hidden) return;
+  const room = rooms.get(current);
+  ui.roomView.hidden = !room;
+  ui.emptyView.hidden = Boolean(room);
+  if (!room) return;
+  renderRoomHeader();
+  renderMessages(true);
+  renderComposer(false);
+}
+
+function renderRoomHeader() {
+  const room = rooms.get(current);
+  if (!room) return;
+  ui.roomTitle.textContent = room.name;
+  const online = onlineCount(room.name);
+  ui.roomOnline.textContent = online === null || online === undefined ? '' : `${online} online`;
+  ui.composerInput.placeholder = `Message #${room.name}`;
+}

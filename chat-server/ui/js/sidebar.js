@@ -1,0 +1,108 @@
+// The room list (the sidebar on desktops, a drawer on phones), the new-room form, and the unread
+// counts wherever they show: per room, on the phone's menu button and in the tab title. All three
+// are drawn from the joined rooms each time, so a room that is left or removed stops counting.
+
+import { fieldError, node, ui } from './dom.js';
+import { limit, roomNameRule } from './limits.js';
+import { createRoom, currentName, getRoom, listedNames, onlineCount, openRoom, stepRoom,
+  unreadTotal } from './rooms.js';
+
+export function renderSidebar() {
+  // Rebuilding the list must not throw a keyboard user's focus away.
+  const active = document.activeElement;
+  const focused = ui.roomList.contains(active) ? active.dataset.room : undefined;
+  const list = document.createDocumentFragment();
+  for (const name of listedNames()) {
+    const room = getRoom(name);
+    const li = node('li');
+    const button = node('button', 'room-button');
+    button.type = 'button';
+    button.dataset.room = name;
+    if (room) button.dataset.joined = 'true';
+    if (name === currentName()) button.setAttribute('aria-current', 'page');
+    button.append(node('span', 'room-name', name));
+    if (!room) button.append(node('span', 'visually-hidden', ' (not joined)'));
+    if (room && room.unread) {
+      const badge = node('span', 'room-unread', String(room.unread));
+      badge.append(node('span', 'visually-hidden', ' unread'));
+      button.append(badge);
+    }
+    const online = onlineCount(name) ?? 0;
+    const count = node('span', 'room-online', String(online));
+    count.title = `${online} online`;
+    count.append(node('span', 'visually-hidden', ' online'));
+    button.append(count);
+    li.append(button);
+    list.append(li);
+  }
+  ui.roomList.replaceChildren(list);
+  if (focused) {
+    const again = ui.roomList.querySelector(`[data-room="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
+  renderNewRoomRule();
+  renderUnread();
+}
+
+/** The menu button's badge and the tab title, from the rooms joined now. */
+export function renderUnread() {
+  const unread = unreadTotal();
+  ui.menuUnread.hidden = unread === 0;
+  // The visible count is part of the button's name ("Rooms 3 unread"), as axe-core asks.
+  ui.menuUnread.replaceChildren(String(unread), node('span', 'visually-hidden', ' unread'));
+  const where = currentName() ? `#${currentName()} · ` : '';
+  document.title = `${unread ? `(${unread}) ` : ''}${where}chatapp`;
+}
+
+function renderNewRoomRule() {
+  const max = limit('max_room_chars');
+  if (max) ui.newRoomInput.maxLength = max;
+  else ui.newRoomInput.removeAttribute('maxlength');
+  ui.newRoomHelp.textContent = roomNameRule();
+}
+
+function openDrawer() {
+  document.body.classList.add('drawer-open');
+  ui.menuButton.setAttribute('aria-expanded', 'true');
+  ui.backdrop.hidden = false;
+  const first = ui.roomList.querySelector('[aria-current="page"]') ||
+    ui.roomList.querySelector('button');
+  if (first) first.focus();
+}
+
+export function closeDrawer() {
+  if (!document.body.classList.contains('drawer-open')) return;
+  document.body.classList.remove('drawer-open');
+  ui.menuButton.setAttribute('aria-expanded', 'false');
+  ui.backdrop.hidden = true;
+}
+
+export function bindSidebar() {
+  ui.roomList.addEventListener('click', (e) => {
+    const button = e.target.closest('.room-button');
+    if (button) openRoom(button.dataset.room);
+  });
+  ui.newRoomInput.addEventListener('input', () => {
+    const v = ui.newRoomInput.value;
+    const tidy = v.toLowerCase().replace(/\s/g, '-');
+    if (tidy !== v) ui.newRoomInput.value = tidy;
+    fieldError(ui.newRoomError, null);
+  });
+  ui.newRoomForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    createRoom(ui.newRoomInput.value.trim());
+  });
+  ui.menuButton.addEventListener('click', () => {
+    if (document.body.classList.contains('drawer-open')) closeDrawer();
+    else openDrawer();
+  });
+  ui.backdrop.addEventListener('click', closeDrawer);
+  ui.emptyRoomsButton.addEventListener('click', openDrawer);
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') closeDrawer();
+    if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
+      e.preventDefault();
+      stepRoom(e.key === 'ArrowUp' ? -1 : 1);
+    }
+  });
+}
