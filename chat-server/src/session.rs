@@ -528,7 +528,7 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
     metrics.redis_errors.inc();
     tracing::warn!(error = %e, "store operation failed");
     match e {
-        Error::Redis(_) | Error::Connect(_) => ProtocolError::new(
+        Error::Redis(_) | Error::Connect(_) | Error::Misconfigured(_) => ProtocolError::new(
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",
         ),

@@ -68,6 +68,17 @@ async fn an_evicting_redis_keeps_the_server_unready_until_it_is_set_to_noevictio
     let code = wait_readyz_body(&server, "maxmemory-policy is allkeys-lru; set noeviction").await;
     assert_eq!(code, 503);
     assert_eq!(status(&http(&server, "/healthz")).await, 200);
+    let mut ann = Client::hello(&server.ws_url(), "Ann").await;
+    let health = ann.expect("health").await;
+    assert!(
+        health["reason"].as_str().unwrap().contains("noeviction"),
+        "{health}"
+    );
+    ann.join("general").await;
+    let refused = ann
+        .say("general", "not into an evicting redis", "c-1")
+        .await;
+    assert_eq!(refused["code"], "unavailable", "{refused}");
 
     // volatile-* evicts only keys with a TTL, and the idempotency records have one.
     let _: () = redis_cmd(&url, &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"])

@@ -52,6 +52,8 @@ struct PolicyCheck {
     at: Option<Instant>,
     /// What is wrong with it, if anything.
     problem: Option<String>,
+    /// Whether "cannot read it" was logged already (it is said once, not every check).
+    unreadable_said: bool,
 }
 
 /// How often a good `maxmemory-policy` is read again (a bad one is read at every health check,
@@ -179,6 +181,10 @@ impl RedisStore {
     }
 
     pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
+        // Writing into a Redis that evicts could leave a room with a stream but no sequence.
+        if let Some(problem) = self.policy.lock().unwrap().problem.clone() {
+            return Err(Error::Misconfigured(problem));
+        }
         let room = msg.room;
         let reply: Vec<String> = self
             .run(
@@ -405,20 +411,26 @@ impl RedisStore {
             .arg("maxmemory-policy")
             .query_async(&mut self.conn.clone())
             .await;
+        let mut check = self.policy.lock().unwrap();
         let problem = match reply.as_deref() {
             Ok([_, policy]) => eviction_problem(policy),
             Ok(_) | Err(_) => {
-                tracing::warn!(
-                    reply = ?reply,
-                    "cannot read redis maxmemory-policy; make sure it is noeviction"
-                );
+                if !std::mem::replace(&mut check.unreadable_said, true) {
+                    tracing::warn!(
+                        ?reply,
+                        "cannot read redis maxmemory-policy (CONFIG disabled?); \
+                         make sure it is noeviction"
+                    );
+                }
                 None
             }
         };
-        if let Some(problem) = &problem {
-            tracing::warn!("{problem}: not ready");
+        if let Some(problem) = problem
+            .as_ref()
+            .filter(|p| check.problem.as_ref() != Some(*p))
+        {
+            tracing::warn!("{problem}: not ready, sends refused");
         }
-        let mut check = self.policy.lock().unwrap();
         check.at = Some(Instant::now());
         check.problem.clone_from(&problem);
         problem
