@@ -517,7 +517,7 @@ impl Session {
     }
 }
 
-/// A store failure as the client sees it.
+/// A store failure as the client sees it (a `client_id` conflict is the client's own).
 fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
     if let Error::ClientIdConflict = e {
         return ProtocolError::new(
