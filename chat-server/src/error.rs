@@ -16,6 +16,9 @@ pub enum Error {
     /// The Redis URL is malformed.
     #[error("cannot connect to redis")]
     Connect(#[source] redis::RedisError),
+    /// Redis is configured so it may drop our data (an evicting `maxmemory-policy`): no writes.
+    #[error("the store may lose data: {0}")]
+    Misconfigured(String),
     /// A send reused a `client_id` of the room for another message (other sender or content).
     #[error("client_id already used for another message")]
     ClientIdConflict,

@@ -687,7 +687,7 @@ impl Session {
     }
 }
 
-/// A store failure as the client sees it.
+/// A store failure as the client sees it (a `client_id` conflict is the client's own).
 fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
     if let Error::ClientIdConflict = e {
         return ProtocolError::new(
@@ -698,7 +698,7 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
     metrics.redis_errors.inc();
     tracing::warn!(error = %e, "store operation failed");
     match e {
-        Error::Redis(_) | Error::Connect(_) => ProtocolError::new(
+        Error::Redis(_) | Error::Connect(_) | Error::Misconfigured(_) => ProtocolError::new(
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",
         ),

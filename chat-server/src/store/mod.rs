@@ -42,7 +42,7 @@ pub struct Appended {
     pub offset: u64,
     /// The stored message id (the original one for a duplicate).
     pub id: String,
-    /// True when the client id had been stored before: nothing new was stored.
+    /// True when an earlier send stored this message: nothing new was stored.
     pub duplicate: bool,
 }
 
@@ -123,7 +123,8 @@ macro_rules! dispatch {
 }
 
 impl Store {
-    /// Store a message once per (room, name, client_id) and announce it, atomically.
+    /// Store a message once per (room, client_id) and announce it, atomically; the same
+    /// client_id with another sender, topic or content is [`Error::ClientIdConflict`].
     pub async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
         dispatch!(self, s => s.append(msg).await)
     }

@@ -68,6 +68,17 @@ async fn an_evicting_redis_keeps_the_server_unready_until_it_is_set_to_noevictio
     let code = wait_readyz_body(&server, "maxmemory-policy is allkeys-lru; set noeviction").await;
     assert_eq!(code, 503);
     assert_eq!(status(&http(&server, "/healthz")).await, 200);
+    let mut ann = Client::hello(&server.ws_url(), "Ann").await;
+    let health = ann.expect("health").await;
+    assert!(
+        health["reason"].as_str().unwrap().contains("noeviction"),
+        "{health}"
+    );
+    ann.join("general").await;
+    let refused = ann
+        .say("general", "not into an evicting redis", "c-1")
+        .await;
+    assert_eq!(refused["code"], "unavailable", "{refused}");
 
     // volatile-* evicts only keys with a TTL, and the idempotency records have one.
     let _: () = redis_cmd(&url, &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"])
@@ -179,7 +190,7 @@ async fn a_redis_out_of_memory_refuses_sends_but_still_serves_joins_and_recovery
     let _: () = redis_cmd(&url, &["CONFIG", "SET", "maxmemory", "0"])
         .await
         .unwrap();
-    wait_readyz_body(&server, "ready").await;
+    wait_readyz_body(&server, "ready\n").await;
     ann.expect_where(|v| v["type"] == "health" && v["ready"] == true)
         .await;
     let ack = ann.say("general", "room again", "c-4").await;
@@ -226,6 +237,44 @@ async fn a_member_of_a_room_without_messages_recovers_its_first_messages_without
     assert_eq!(
         next["type"], "pong",
         "no resync for a room that lost nothing: {next}"
+    );
+}
+
+#[tokio::test]
+async fn a_join_before_redis_has_an_incarnation_gets_epoch_0_and_a_resync_later() {
+    // Out of memory before the server ever saw it: no incarnation, so no epoch can be announced.
+    let redis = RedisServer::start(false).await;
+    let url = redis.url();
+    let _: () = redis_cmd(&url, &["CONFIG", "SET", "maxmemory", "1"])
+        .await
+        .unwrap();
+    let server = ServerProcess::spawn(&replica_args(&url, "chatapp")).await;
+    wait_readyz_body(&server, "refuses writes").await;
+    let mut ann = Client::hello(&server.ws_url(), "Ann").await;
+    let joined = ann.join("general").await;
+    assert_eq!(
+        (joined["epoch"].as_str(), joined["offset"].as_u64()),
+        (Some("0"), Some(0))
+    );
+
+    let _: () = redis_cmd(&url, &["CONFIG", "SET", "maxmemory", "0"])
+        .await
+        .unwrap();
+    wait_readyz_body(&server, "ready\n").await;
+    let mut bob = Client::hello(&server.ws_url(), "Bob").await;
+    bob.join("general").await;
+    bob.say("general", "first", "b-1").await;
+    let resync = ann.expect("resync").await;
+    assert_ne!(resync["epoch"], "0", "{resync}");
+    assert_eq!(offsets(&ann.messages("general", 1).await), [1]);
+    // "0" promises nothing once the real epoch exists.
+    let mut cat = Client::hello(&server.ws_url(), "Cat").await;
+    cat.send(json!({"type":"join","room":"general","since":{"epoch":"0","offset":0}}))
+        .await;
+    let back = cat.expect("joined").await;
+    assert_eq!(
+        (back["recovered"].as_bool(), &back["epoch"]),
+        (Some(false), &resync["epoch"])
     );
 }
 

@@ -11,7 +11,7 @@
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use futures_util::StreamExt;
@@ -23,14 +23,15 @@ use tokio_util::sync::CancellationToken;
 
 use self::keys::Keys;
 use super::{
-    Appended, Created, Error, Health, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result,
-    StoreEvent, new_epoch,
+    Appended, Created, Error, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreEvent,
+    new_epoch,
 };
 use crate::{
     metrics::Metrics,
     protocol::{DEFAULT_ROOM, RoomInfo, Since},
 };
 
+mod health;
 mod keys;
 
 /// Rooms, history and presence in Redis.
@@ -42,27 +43,7 @@ pub struct RedisStore {
     history_len: u32,
     presence_ttl: Duration,
     scripts: Scripts,
-    policy: Mutex<PolicyCheck>,
-}
-
-/// The last reading of Redis's `maxmemory-policy`.
-#[derive(Debug, Default)]
-struct PolicyCheck {
-    /// When it was read; `None` forces a reading (at start, and after Redis was unreachable).
-    at: Option<Instant>,
-    /// What is wrong with it, if anything.
-    problem: Option<String>,
-}
-
-/// How often a good `maxmemory-policy` is read again (a bad one is read at every health check,
-/// so fixing it takes effect at once).
-const POLICY_EVERY: Duration = Duration::from_secs(30);
-
-/// Why a `maxmemory-policy` is unsafe for chat data, if it is. Every policy but `noeviction` can
-/// drop a room's stream, sequence and epoch independently; `volatile-*` ones evict only keys with
-/// a TTL, but the idempotency records have one, and losing them turns a retry into a second copy.
-fn eviction_problem(policy: &str) -> Option<String> {
-    (policy != "noeviction").then(|| format!("redis maxmemory-policy is {policy}; set noeviction"))
+    policy: Mutex<health::PolicyCheck>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -179,6 +160,10 @@ impl RedisStore {
     }
 
     pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
+        // Writing into a Redis that evicts could leave a room with a stream but no sequence.
+        if let Some(problem) = self.eviction_risk() {
+            return Err(Error::Misconfigured(problem));
+        }
         let room = msg.room;
         let reply: Vec<String> = self
             .run(
@@ -357,73 +342,6 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Reachable, configured not to evict, and accepting writes? The write probe is `SET NX` of
-    /// the incarnation (which it creates on a fresh Redis): Redis refuses it while out of memory
-    /// even though it would change nothing.
-    pub(super) async fn health(&self) -> Health {
-        let ping: RedisResult<String> =
-            redis::cmd("PING").query_async(&mut self.conn.clone()).await;
-        if ping.is_err() {
-            // It may come back as another Redis: read its policy again then.
-            self.policy.lock().unwrap().at = None;
-            return Health::Down(Health::UNREACHABLE.into());
-        }
-        if let Some(problem) = self.eviction_problem().await {
-            return Health::Down(problem);
-        }
-        let probe: RedisResult<()> = redis::cmd("SET")
-            .arg(self.keys.incarnation())
-            .arg(new_epoch())
-            .arg("NX")
-            .query_async(&mut self.conn.clone())
-            .await;
-        match probe {
-            Ok(()) => Health::Ready,
-            Err(e) if is_transient(&e) || e.is_timeout() => {
-                Health::Down(Health::UNREACHABLE.into())
-            }
-            Err(e) => Health::ReadOnly(format!(
-                "redis refuses writes ({}): reading works, sending does not",
-                e.code().unwrap_or("error")
-            )),
-        }
-    }
-
-    /// What is wrong with Redis's `maxmemory-policy`, read again when due. A Redis that does not
-    /// let us read it (CONFIG renamed or forbidden) is trusted, with a warning.
-    async fn eviction_problem(&self) -> Option<String> {
-        {
-            let check = self.policy.lock().unwrap();
-            let due =
-                check.problem.is_some() || check.at.is_none_or(|at| at.elapsed() >= POLICY_EVERY);
-            if !due {
-                return None;
-            }
-        }
-        let reply: RedisResult<Vec<String>> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("maxmemory-policy")
-            .query_async(&mut self.conn.clone())
-            .await;
-        let problem = match reply.as_deref() {
-            Ok([_, policy]) => eviction_problem(policy),
-            Ok(_) | Err(_) => {
-                tracing::warn!(
-                    reply = ?reply,
-                    "cannot read redis maxmemory-policy; make sure it is noeviction"
-                );
-                None
-            }
-        };
-        if let Some(problem) = &problem {
-            tracing::warn!("{problem}: not ready");
-        }
-        let mut check = self.policy.lock().unwrap();
-        check.at = Some(Instant::now());
-        check.problem.clone_from(&problem);
-        problem
-    }
-
     /// Forward pub/sub notifications as [`StoreEvent`]s until `stop`, resubscribing with backoff
     /// after every connection loss and announcing each (re)subscription so the hub backfills.
     pub async fn run_subscriber(
@@ -522,18 +440,5 @@ mod tests {
         assert!(matches!(parse_event("r"), Some(StoreEvent::RoomsChanged)));
         assert!(parse_event("m e1 x general 1 {}").is_none());
         assert!(parse_event("garbage").is_none());
-    }
-
-    #[test]
-    fn only_noeviction_keeps_rooms_whole() {
-        assert_eq!(eviction_problem("noeviction"), None);
-        assert_eq!(
-            eviction_problem("allkeys-lru").as_deref(),
-            Some("redis maxmemory-policy is allkeys-lru; set noeviction")
-        );
-        assert!(
-            eviction_problem("volatile-ttl").is_some(),
-            "idempotency records have a TTL"
-        );
     }
 }
