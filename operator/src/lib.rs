@@ -5,7 +5,6 @@
 //! leader election, only while this replica holds the Lease ([`leader`]). The binary (`main.rs`)
 //! only parses flags, builds the client and the listener, and wires signals.
 
-pub mod build;
 pub mod bundle;
 pub mod controller;
 pub mod crd;
@@ -13,11 +12,9 @@ pub mod error;
 pub mod leader;
 pub mod metrics;
 pub mod render;
-pub mod validate;
+pub mod resources;
 pub mod web;
 
-#[cfg(test)]
-mod crd_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
 

@@ -7,17 +7,17 @@
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::status::Observed;
-use crate::build::{Component, Desired};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
+use crate::resources::{Component, Desired, owner_reference};
 
 /// The one field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "chatapp-operator";
@@ -25,7 +25,7 @@ pub const FIELD_MANAGER: &str = "chatapp-operator";
 async fn apply<K>(client: &Client, ns: &str, obj: K) -> Result<K>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    K: Clone + Debug + Serialize + DeserializeOwned,
+    K: k8s_openapi::Resource + Clone + Debug + Serialize + DeserializeOwned,
 {
     let name = obj.name_any();
     let api: Api<K> = Api::namespaced(client.clone(), ns);
@@ -33,7 +33,7 @@ where
     api.patch(&name, &params, &Patch::Apply(&obj))
         .await
         .map_err(|source| Error::Apply {
-            kind: kind_of::<K>(),
+            kind: <K as k8s_openapi::Resource>::KIND,
             name,
             source,
         })
@@ -42,7 +42,7 @@ where
 async fn apply_opt<K>(client: &Client, ns: &str, obj: Option<K>, absent: &str) -> Result<Option<K>>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    K: Clone + Debug + Serialize + DeserializeOwned,
+    K: k8s_openapi::Resource + Clone + Debug + Serialize + DeserializeOwned,
 {
     match obj {
         Some(obj) => apply(client, ns, obj).await.map(Some),
@@ -55,28 +55,17 @@ where
 async fn delete_if_present<K>(client: &Client, ns: &str, name: &str) -> Result<()>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    K: Clone + Debug + DeserializeOwned,
+    K: k8s_openapi::Resource + Clone + Debug + DeserializeOwned,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(source) => Err(Error::Delete {
-            kind: kind_of::<K>(),
+            kind: <K as k8s_openapi::Resource>::KIND,
             name: name.into(),
             source,
         }),
-    }
-}
-
-fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
-    match K::kind(&()).as_ref() {
-        "Deployment" => "Deployment",
-        "Service" => "Service",
-        "PersistentVolumeClaim" => "PersistentVolumeClaim",
-        "PodDisruptionBudget" => "PodDisruptionBudget",
-        "ConfigMap" => "ConfigMap",
-        _ => "object",
     }
 }
 
@@ -84,6 +73,8 @@ fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
 pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Result<Observed> {
     let ns = app.namespace().ok_or(Error::MissingNamespace)?;
     let ns = ns.as_str();
+    // Children without an owner would outlive their ChatApp: apply none.
+    owner_reference(app).ok_or(Error::MissingUid)?;
     let Desired {
         redis_pvc,
         redis_deployment,
@@ -99,7 +90,7 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     } = desired;
     let redis = Component::Redis.name(app);
     let locust = Component::Locust.name(app);
-    let locust_master = crate::build::locust_master_name(app);
+    let locust_master = crate::resources::locust_master_name(app);
     let locust_worker = Component::LocustWorker.name(app);
     // Redis first: the chat servers report unready until they reach it. The claim before the
     // Deployment that mounts it. The Service before the Deployments' pods look it up by name.
@@ -125,49 +116,5 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         redis,
         locust_service,
         pod_problem: None,
-    })
-}
-
-/// Container states that will not fix themselves, worth a Degraded condition.
-const STUCK: &[&str] = &[
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "CrashLoopBackOff",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-];
-
-/// Why this ChatApp's pods are stuck, from their container statuses (looked up only while the
-/// chat is not settled, so a healthy chat costs no pod list).
-pub async fn pod_problem(client: &Client, app: &ChatApp) -> Result<Option<String>> {
-    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
-    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let selector = format!(
-        "app.kubernetes.io/name=chatapp,app.kubernetes.io/instance={}",
-        app.name_any()
-    );
-    let pods = api
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(Error::ListPods)?;
-    Ok(pods.items.iter().find_map(stuck_container))
-}
-
-fn stuck_container(pod: &Pod) -> Option<String> {
-    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
-    statuses.iter().find_map(|c| {
-        let waiting = c.state.as_ref()?.waiting.as_ref()?;
-        let reason = waiting.reason.as_deref()?;
-        STUCK.contains(&reason).then(|| {
-            let detail = waiting.message.as_deref().unwrap_or("");
-            format!(
-                "pod {} container {}: {reason} {detail}",
-                pod.name_any(),
-                c.name
-            )
-            .trim()
-            .to_owned()
-        })
     })
 }

@@ -1,12 +1,14 @@
-//! The ChatApp controller: `reconcile` reads as the story of one pass, `error_policy` decides when
-//! to try again, and [`controller`] wires the watches.
+//! The ChatApp controller: `reconcile` reads as the story of one pass (validate, build, apply,
+//! observe, report), `error_policy` decides when to try again, and [`controller`] wires the
+//! watches.
 
 mod apply;
-#[cfg(test)]
-mod rbac_tests;
+pub mod conditions;
+mod observe;
 pub mod status;
 #[cfg(test)]
 mod tests;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,13 +28,14 @@ use serde_json::json;
 use tracing::{info, warn};
 
 pub use apply::FIELD_MANAGER;
+use conditions::{FALSE, TRUE};
 use status::{Outcome, changed_conditions, desired_status, is_warning};
+use validate::validate;
 
-use crate::build::{Desired, MANAGED_SELECTOR};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::validate::validate;
+use crate::resources::{Desired, MANAGED_SELECTOR};
 
 /// Requeue period of a settled chat (a safety net: watches bring every change sooner).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -115,7 +118,7 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
     };
     let settled = observed.settled(app);
     if !settled {
-        observed.pod_problem = apply::pod_problem(&ctx.client, app).await?;
+        observed.pod_problem = observe::pod_problem(&ctx.client, app).await?;
     }
     report(app, ctx, &Outcome::Applied(Box::new(observed))).await?;
     Ok(Action::requeue(if settled {
@@ -128,12 +131,12 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
 /// Shows an apply failure to people: a rejection (422/400) becomes a condition, any failure an
 /// event. Returns the error for the backoff.
 async fn report_failure(app: &ChatApp, ctx: &Context, err: Error) -> Error {
-    warn!(chatapp = %key(app), error = %err, "apply failed");
-    publish(ctx, app, EventType::Warning, "ApplyFailed", err.to_string()).await;
+    warn!(chatapp = %key(app), error = %err.detail(), "apply failed");
+    publish(ctx, app, EventType::Warning, "ApplyFailed", err.detail()).await;
     if let Some(message) = err.rejection()
         && let Err(status_err) = report(app, ctx, &Outcome::Rejected(message)).await
     {
-        warn!(chatapp = %key(app), error = %status_err, "could not write the failure to status");
+        warn!(chatapp = %key(app), error = %status_err.detail(), "could not write the failure to status");
     }
     err
 }
@@ -165,11 +168,7 @@ async fn report(app: &ChatApp, ctx: &Context, outcome: &Outcome) -> Result<()> {
         } else {
             EventType::Normal
         };
-        let reason = format!(
-            "{}{}",
-            c.type_,
-            if c.status == "True" { "" } else { "False" }
-        );
+        let reason = format!("{}{}", c.type_, if c.status == TRUE { "" } else { FALSE });
         publish(
             ctx,
             app,
@@ -199,7 +198,7 @@ async fn publish(ctx: &Context, app: &ChatApp, type_: EventType, reason: &str, n
 /// 5 min), reset by the next success.
 pub fn error_policy(app: Arc<ChatApp>, err: &Error, ctx: Arc<Context>) -> Action {
     let delay = ctx.next_backoff(&key(&app));
-    warn!(chatapp = %key(&app), error = %err, retry_in_s = delay.as_secs(), "reconcile failed");
+    warn!(chatapp = %key(&app), error = %err.detail(), retry_in_s = delay.as_secs(), "reconcile failed");
     Action::requeue(delay)
 }
 

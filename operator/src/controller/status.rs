@@ -9,9 +9,10 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
-use crate::build::{CHAT_PORT, Component, selector_string};
+use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
+use crate::controller::validate::Invalid;
 use crate::crd::{ChatApp, ChatAppStatus};
-use crate::validate::Invalid;
+use crate::resources::{CHAT_PORT, Component, selector_string};
 
 /// What a reconcile ended with, as far as status is concerned.
 #[derive(Clone, Debug)]
@@ -84,7 +85,7 @@ fn url(app: &ChatApp, svc: &Service) -> String {
 fn condition(type_: &str, ok: bool, reason: &str, message: String) -> Condition {
     Condition {
         type_: type_.into(),
-        status: if ok { "True" } else { "False" }.into(),
+        status: if ok { TRUE } else { FALSE }.into(),
         reason: reason.into(),
         message,
         last_transition_time: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
@@ -103,44 +104,49 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
             "the managed Redis ({}) has no ready pod yet; chat servers stay unready until they reach it",
             Component::Redis.name(app)
         );
-        condition("Ready", false, "RedisNotReady", msg)
+        condition(READY, false, reason::REDIS_NOT_READY, msg)
     } else if want == 0 {
         condition(
-            "Ready",
+            READY,
             true,
-            "ScaledToZero",
+            reason::SCALED_TO_ZERO,
             "spec.replicas is 0: no chat-server pods".into(),
         )
     } else if ready >= want {
         condition(
-            "Ready",
+            READY,
             true,
-            "Available",
+            reason::AVAILABLE,
             format!("{ready}/{want} chat-server pods ready"),
         )
     } else {
         condition(
-            "Ready",
+            READY,
             false,
-            "PodsNotReady",
+            reason::PODS_NOT_READY,
             format!("{ready}/{want} chat-server pods ready"),
         )
     };
     let progressing = if seen.settled(app) {
         condition(
-            "Progressing",
+            PROGRESSING,
             false,
-            "Complete",
+            reason::COMPLETE,
             "every pod runs the current spec".into(),
         )
     } else {
         let updated = status.updated_replicas.unwrap_or(0);
         let msg = format!("rolling out: {updated}/{want} pods updated, {ready}/{want} ready");
-        condition("Progressing", true, "RollingOut", msg)
+        condition(PROGRESSING, true, reason::ROLLING_OUT, msg)
     };
     let degraded = match &seen.pod_problem {
-        Some(problem) => condition("Degraded", true, "PodsFailing", problem.clone()),
-        None => condition("Degraded", false, "AsExpected", "no known problem".into()),
+        Some(problem) => condition(DEGRADED, true, reason::PODS_FAILING, problem.clone()),
+        None => condition(
+            DEGRADED,
+            false,
+            reason::AS_EXPECTED,
+            "no known problem".into(),
+        ),
     };
     [ready_cond, progressing, degraded]
 }
@@ -148,9 +154,9 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
 /// Conditions when nothing could be applied, with `reason` and a message for people.
 fn blocked_conditions(reason: &str, message: String) -> [Condition; 3] {
     [
-        condition("Ready", false, reason, message.clone()),
-        condition("Progressing", false, reason, message.clone()),
-        condition("Degraded", true, reason, message),
+        condition(READY, false, reason, message.clone()),
+        condition(PROGRESSING, false, reason, message.clone()),
+        condition(DEGRADED, true, reason, message),
     ]
 }
 
@@ -175,19 +181,19 @@ pub fn desired_status(app: &ChatApp, outcome: &Outcome, now: Time) -> ChatAppSta
         Outcome::Invalid(problems) => {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
             let msg = format!("invalid spec, nothing applied: {}", list.join("; "));
-            blocked_conditions("InvalidSpec", msg)
+            blocked_conditions(reason::INVALID_SPEC, msg)
         }
         Outcome::Rejected(message) => blocked_conditions(
-            "ApplyRejected",
+            reason::APPLY_REJECTED,
             format!("the API server refused a child: {message}"),
         ),
         Outcome::Paused => {
             let mut kept = old.conditions.clone();
-            kept.retain(|c| c.type_ != "Progressing");
+            kept.retain(|c| c.type_ != PROGRESSING);
             let paused = condition(
-                "Progressing",
+                PROGRESSING,
                 false,
-                "Paused",
+                reason::PAUSED,
                 "spec.paused is true: the operator leaves the children alone".into(),
             );
             kept.push(paused);
@@ -236,98 +242,9 @@ pub fn changed_conditions<'a>(old: &[Condition], new: &'a [Condition]) -> Vec<&'
 
 /// Whether a condition is bad news (a Warning event rather than a Normal one).
 pub fn is_warning(c: &Condition) -> bool {
-    (c.type_ == "Degraded" && c.status == "True")
-        || (c.type_ == "Ready" && c.status == "False" && c.reason != "PodsNotReady")
+    (c.type_ == DEGRADED && c.status == TRUE)
+        || (c.type_ == READY && c.status == FALSE && c.reason != reason::PODS_NOT_READY)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fixtures::{TestApp, deployment_with_status};
-
-    fn now() -> Time {
-        Time(k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap())
-    }
-
-    fn find<'a>(s: &'a ChatAppStatus, t: &str) -> &'a Condition {
-        s.conditions
-            .iter()
-            .find(|c| c.type_ == t)
-            .unwrap_or_else(|| panic!("{t} in {s:?}"))
-    }
-
-    #[test]
-    fn ready_when_all_pods_ready_and_time_kept_on_rerun() {
-        let app = ChatApp::test().with_replicas(2);
-        let seen = Observed {
-            chat: deployment_with_status(2, 2, 2),
-            redis: Some(deployment_with_status(1, 1, 1)),
-            ..Default::default()
-        };
-        let first = desired_status(&app, &Outcome::Applied(Box::new(seen.clone())), now());
-        assert_eq!(find(&first, "Ready").reason, "Available", "{first:?}");
-        assert_eq!(first.ready_replicas, 2);
-        assert_eq!(
-            first.selector.as_deref(),
-            Some(selector_string(&app).as_str())
-        );
-        let later = Time(k8s_openapi::jiff::Timestamp::from_second(1_900_000_000).unwrap());
-        let app = app.with_status(first.clone());
-        let second = desired_status(&app, &Outcome::Applied(Box::new(seen)), later);
-        assert_eq!(
-            first, second,
-            "an unchanged world must give an identical status"
-        );
-    }
-
-    #[test]
-    fn redis_not_ready_and_pod_problems_are_explained() {
-        let app = ChatApp::test();
-        let seen = Observed {
-            chat: deployment_with_status(2, 0, 2),
-            redis: Some(deployment_with_status(1, 0, 1)),
-            pod_problem: Some("pod x: ImagePullBackOff".into()),
-            ..Default::default()
-        };
-        let s = desired_status(&app, &Outcome::Applied(Box::new(seen)), now());
-        assert_eq!(find(&s, "Ready").reason, "RedisNotReady", "{s:?}");
-        assert_eq!(find(&s, "Degraded").status, "True");
-        assert!(find(&s, "Degraded").message.contains("ImagePullBackOff"));
-        assert_eq!(find(&s, "Progressing").status, "True");
-    }
-
-    #[test]
-    fn invalid_and_rejected_keep_counts_and_say_why() {
-        let app = ChatApp::test().with_status(ChatAppStatus {
-            ready_replicas: 2,
-            ..Default::default()
-        });
-        let invalid = vec![Invalid {
-            field: "spec.redis",
-            message: "exclusive".into(),
-        }];
-        let s = desired_status(&app, &Outcome::Invalid(invalid), now());
-        assert_eq!(s.ready_replicas, 2);
-        assert_eq!(find(&s, "Ready").reason, "InvalidSpec");
-        assert!(find(&s, "Degraded").message.contains("spec.redis"), "{s:?}");
-        let taken = "provided port is already allocated".to_owned();
-        let s = desired_status(&app, &Outcome::Rejected(taken), now());
-        assert!(
-            find(&s, "Ready").message.contains("already allocated"),
-            "{s:?}"
-        );
-    }
-
-    #[test]
-    fn events_follow_condition_changes_only() {
-        let app = ChatApp::test();
-        let seen = Observed {
-            chat: deployment_with_status(2, 2, 2),
-            ..Default::default()
-        };
-        let s = desired_status(&app, &Outcome::Applied(Box::new(seen)), now());
-        assert_eq!(changed_conditions(&[], &s.conditions).len(), 3);
-        assert!(changed_conditions(&s.conditions, &s.conditions).is_empty());
-        assert!(!is_warning(find(&s, "Ready")));
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
 use serde_json::{Value, json};
 
+use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
 use super::{Context, FIELD_MANAGER, error_policy, reconcile};
 use crate::crd::ChatApp;
 use crate::fixtures::{Failure, FakeApi, Recorded, TestApp, app_path};
@@ -75,7 +76,7 @@ async fn creates_every_child_from_nothing_and_reports_ready() {
         assert!(fake.object(path).is_some(), "{path} stored");
     }
     let app = fake.app("demo");
-    assert_eq!(condition(&app, "Ready").0, "True", "{:?}", app.status);
+    assert_eq!(condition(&app, READY).0, TRUE, "{:?}", app.status);
     let status = app.status.unwrap();
     assert_eq!((status.replicas, status.ready_replicas), (2, 2));
     assert_eq!(status.observed_generation, Some(1));
@@ -166,7 +167,11 @@ async fn conflicts_and_server_errors_requeue_with_growing_backoff() {
     for _ in 0..2 {
         let app = Arc::new(fake.app("demo"));
         let err = reconcile(app.clone(), ctx.clone()).await.unwrap_err();
-        assert!(err.to_string().contains("injected failure"), "{err}");
+        assert!(
+            err.detail().contains("injected failure"),
+            "{}",
+            err.detail()
+        );
         delays.push(error_policy(app, &err, ctx.clone()));
     }
     assert_eq!(
@@ -218,8 +223,11 @@ async fn an_invalid_spec_sets_a_condition_and_creates_nothing() {
         "only the status is written"
     );
     let app = fake.app("demo");
-    let (status, reason, message) = condition(&app, "Ready");
-    assert_eq!((status.as_str(), reason.as_str()), ("False", "InvalidSpec"));
+    let (status, why, message) = condition(&app, READY);
+    assert_eq!(
+        (status.as_str(), why.as_str()),
+        (FALSE, reason::INVALID_SPEC)
+    );
     assert!(message.contains("spec.redis"), "{message}");
     let warning = requests
         .iter()
@@ -276,10 +284,10 @@ async fn a_rejected_child_is_explained_in_status() {
     let err = reconcile_stored(&fake, &ctx, "demo").await.unwrap_err();
 
     assert_eq!(err.rejection().as_deref(), Some("injected failure 422"));
-    let (status, reason, message) = condition(&fake.app("demo"), "Degraded");
+    let (status, why, message) = condition(&fake.app("demo"), DEGRADED);
     assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("True", "ApplyRejected")
+        (status.as_str(), why.as_str()),
+        (TRUE, reason::APPLY_REJECTED)
     );
     assert!(message.contains("injected failure 422"), "{message}");
 }
@@ -303,13 +311,13 @@ async fn stuck_pods_make_the_chat_degraded() {
 
     assert_eq!(action, Action::requeue(super::WHILE_PROGRESSING));
     let app = fake.app("demo");
-    let (status, _, message) = condition(&app, "Degraded");
-    assert_eq!(status, "True");
+    let (status, _, message) = condition(&app, DEGRADED);
+    assert_eq!(status, TRUE);
     assert!(
         message.contains("demo-abc") && message.contains("ImagePullBackOff"),
         "{message}"
     );
-    assert_eq!(condition(&app, "Ready").1, "RedisNotReady");
+    assert_eq!(condition(&app, READY).1, reason::REDIS_NOT_READY);
 }
 
 #[tokio::test]
@@ -326,7 +334,7 @@ async fn load_test_is_deployed_on_its_node_port_and_removed_when_disabled() {
         .expect("locustfile ConfigMap");
     assert_eq!(
         cm["data"]["locustfile.py"].as_str(),
-        Some(crate::build::LOCUSTFILE)
+        Some(crate::resources::LOCUSTFILE)
     );
     let svc = fake
         .object("/api/v1/namespaces/chat/services/demo-locust")
@@ -384,7 +392,7 @@ async fn a_paused_chat_is_left_alone() {
 
     assert_eq!(action, Action::await_change());
     assert!(applies(&fake.requests()).is_empty());
-    assert_eq!(condition(&fake.app("demo"), "Progressing").1, "Paused");
+    assert_eq!(condition(&fake.app("demo"), PROGRESSING).1, reason::PAUSED);
 }
 
 #[tokio::test]
@@ -423,5 +431,27 @@ async fn a_child_deleted_by_hand_is_applied_again() {
     assert_eq!(
         after["metadata"]["ownerReferences"],
         before["metadata"]["ownerReferences"]
+    );
+}
+
+#[tokio::test]
+async fn a_chatapp_without_uid_gets_no_children() {
+    let (client, fake) = FakeApi::start();
+    let mut app = ChatApp::test();
+    app.metadata.uid = None;
+    fake.insert_app(&app);
+    let ctx = context(client);
+
+    let err = reconcile_stored(&fake, &ctx, "demo").await.unwrap_err();
+
+    assert!(
+        matches!(err, crate::error::Error::MissingUid),
+        "{}",
+        err.detail()
+    );
+    assert!(
+        applies(&fake.requests()).is_empty(),
+        "{:#?}",
+        fake.requests()
     );
 }

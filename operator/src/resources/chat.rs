@@ -233,3 +233,6 @@ pub fn chat_pdb(app: &ChatApp) -> PodDisruptionBudget {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests;

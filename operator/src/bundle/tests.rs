@@ -12,8 +12,8 @@ use std::time::Duration;
 use axum::http::Method;
 use kube::runtime::events::Reporter;
 
-use super::{Context, FIELD_MANAGER, WATCHED, reconcile};
-use crate::bundle::{RULES, role};
+use super::{RULES, role};
+use crate::controller::{Context, FIELD_MANAGER, WATCHED, reconcile};
 use crate::crd::ChatApp;
 use crate::fixtures::{Failure, FakeApi, Recorded, TestApp};
 
