@@ -57,9 +57,6 @@ pub enum Error {
     /// The ChatApp came without a uid, so it cannot own children (they would never be collected).
     #[error("ChatApp has no uid, so it cannot own children")]
     MissingUid,
-    /// This replica stopped holding the leader Lease while reconciling (another may lead now).
-    #[error("lost the leader lease; exiting so that only the new leader reconciles")]
-    LostLease,
     /// The health/metrics listener failed.
     #[error("serving health and metrics")]
     Serve(#[source] std::io::Error),
@@ -76,7 +73,6 @@ impl Error {
             Self::ReadSecret { .. } => "secret",
             Self::MissingNamespace => "namespace",
             Self::MissingUid => "uid",
-            Self::LostLease => "lease",
             Self::Serve(_) => "serve",
         }
     }
