@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::*;
 use crate::crd::ChatApp;
 use crate::fixtures::TestApp;
-use crate::resources::chat::{CONFIG_HASH_ANNOTATION, termination_grace};
+use crate::resources::chat::{CONFIG_HASH_ANNOTATION, HEALTHZ, READYZ, termination_grace};
 
 fn varied() -> Vec<ChatApp> {
     vec![
@@ -215,6 +215,34 @@ fn chat_server_probes_env_and_shutdown_match_the_server() {
         Some(termination_grace(&app))
     );
     assert!(termination_grace(&app) > 4 + 4 + 12);
+}
+
+#[test]
+fn a_pod_waiting_for_redis_is_unready_but_never_restarted() {
+    let pod = chat_deployment(&ChatApp::test())
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    let c = &pod.containers[0];
+    let get = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        let p = p.clone().unwrap_or_else(|| panic!("{c:?}"));
+        let path = p.http_get.clone().unwrap().path.unwrap();
+        (path, p)
+    };
+    let (ready, _) = get(&c.readiness_probe);
+    assert_eq!(ready, READYZ, "only readiness depends on Redis");
+    for (path, probe) in [get(&c.liveness_probe), get(&c.startup_probe)] {
+        assert_eq!(path, HEALTHZ, "a probe that restarts must not need Redis");
+        assert!(probe.exec.is_none() && probe.tcp_socket.is_none());
+    }
+    let (_, startup) = get(&c.startup_probe);
+    let budget = startup.period_seconds.unwrap() * startup.failure_threshold.unwrap();
+    assert!(
+        budget >= 60,
+        "a slow first start gets {budget} s before a restart"
+    );
 }
 
 #[test]
