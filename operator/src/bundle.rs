@@ -73,6 +73,8 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         &["create", "list", "patch", "watch"],
     ),
     ("", "pods", &["list"]),
+    // The one Secret `spec.redis.external` names, to check it holds its key before switching.
+    ("", "secrets", &["get"]),
     ("events.k8s.io", "events", &["create", "patch"]),
     // Leader election: read, create, and replace (conditionally) the one Lease.
     (

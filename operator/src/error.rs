@@ -116,6 +116,16 @@ impl Error {
         }
     }
 
+    /// Whether the API server refused a Service because its node port belongs to another one:
+    /// retried on a short schedule, since it frees as soon as that Service goes.
+    pub fn node_port_taken(&self) -> bool {
+        matches!(
+            self,
+            Self::Apply { kind: "Service", source: kube::Error::Api(status), .. }
+                if status.code == 422 && status.message.contains("port is already allocated")
+        )
+    }
+
     /// The API server's refusal of a child as invalid (HTTP 422 or 400), e.g. a NodePort that is
     /// already allocated: a problem the user must fix, shown in status.
     pub fn rejection(&self) -> Option<String> {

@@ -1,8 +1,9 @@
 //! Applying [`Desired`] with server-side apply, one field manager, forced.
 //!
-//! Children that are no longer wanted (the PDB at one replica, Locust when disabled, the managed
-//! Redis after a switch to an external one) are deleted; the Redis volume claim is kept, so turning
-//! persistence off never destroys data by itself (it goes with the ChatApp).
+//! Children that are no longer wanted (the PDB at one replica, Locust when disabled) are deleted.
+//! The managed Redis goes after a switch to an external one only once the chat pods are ready on
+//! the new store; its volume claim is kept, so turning persistence off never destroys data by
+//! itself (it goes with the ChatApp).
 
 use std::fmt::Debug;
 
@@ -14,7 +15,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::status::Observed;
+use super::status::{Observed, rolled_out};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
 use crate::resources::{Component, Desired, owner_reference};
@@ -88,20 +89,25 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         locust_master_service,
         locust_worker_deployment,
     } = desired;
-    let redis = Component::Redis.name(app);
     let locust = Component::Locust.name(app);
     let locust_master = crate::resources::locust_master_name(app);
     let locust_worker = Component::LocustWorker.name(app);
     // Redis first: the chat servers report unready until they reach it. The claim before the
     // Deployment that mounts it. The Service before the Deployments' pods look it up by name.
-    if let Some(pvc) = redis_pvc {
-        apply::<PersistentVolumeClaim>(client, ns, pvc).await?;
-    }
-    let redis_service = apply_opt::<Service>(client, ns, redis_service, &redis).await?;
-    let redis = apply_opt::<Deployment>(client, ns, redis_deployment, &redis).await?;
-    debug_assert_eq!(redis_service.is_some(), redis.is_some());
+    let redis_pvc = match redis_pvc {
+        Some(pvc) => Some(apply::<PersistentVolumeClaim>(client, ns, pvc).await?),
+        None => None,
+    };
+    let redis = match (redis_service, redis_deployment) {
+        (Some(service), Some(deployment)) => {
+            apply::<Service>(client, ns, service).await?;
+            Some(apply::<Deployment>(client, ns, deployment).await?)
+        }
+        _ => None,
+    };
     let service = apply::<Service>(client, ns, chat_service).await?;
     let chat = apply::<Deployment>(client, ns, chat_deployment).await?;
+    let redis_retiring = redis.is_none() && !retire_managed_redis(client, app, &chat).await?;
     apply_opt::<PodDisruptionBudget>(client, ns, chat_pdb, &app.name_any()).await?;
     // Locust last: it is a client of everything above. Its ConfigMap before the pods mount it,
     // the master's Services before the master, the master before its workers.
@@ -114,7 +120,23 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         chat,
         service,
         redis,
+        redis_pvc,
+        redis_retiring,
         locust_service,
-        pod_problem: None,
+        problem: None,
     })
+}
+
+/// With an external Redis, deletes the managed one (Deployment and Service; its claim stays)
+/// once every chat pod is ready on the new store, so a URL that does not work never costs the
+/// running chat its Redis. Returns whether it is gone.
+async fn retire_managed_redis(client: &Client, app: &ChatApp, chat: &Deployment) -> Result<bool> {
+    if !rolled_out(chat, app.spec.replicas) {
+        return Ok(false);
+    }
+    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    let redis = Component::Redis.name(app);
+    delete_if_present::<Deployment>(client, &ns, &redis).await?;
+    delete_if_present::<Service>(client, &ns, &redis).await?;
+    Ok(true)
 }

@@ -31,10 +31,32 @@ pub mod reason {
     pub const PAUSED: &str = "Paused";
     /// Degraded=False: nothing wrong was found.
     pub const AS_EXPECTED: &str = "AsExpected";
-    /// Degraded=True: pods are stuck (crash loop, bad configuration).
+    /// Degraded=True: pods are stuck (bad container configuration, a missing Secret key...).
     pub const PODS_FAILING: &str = "PodsFailing";
     /// The spec cannot be reconciled.
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// The API server refused a child as invalid (HTTP 400/422).
     pub const APPLY_REJECTED: &str = "ApplyRejected";
+    /// The chat's (or Locust's) node port is allocated to another Service.
+    pub const NODE_PORT_CONFLICT: &str = "NodePortConflict";
+    /// Applying a child failed (API server error, timeout): retried with backoff.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// Deleting a child no longer wanted failed: retried with backoff.
+    pub const DELETE_FAILED: &str = "DeleteFailed";
+    /// Reading the children or the Redis Secret failed: retried with backoff.
+    pub const OBSERVE_FAILED: &str = "ObserveFailed";
+    /// Any other failure of a reconcile.
+    pub const RECONCILE_FAILED: &str = "ReconcileFailed";
+    /// `spec.redis.external` names a Secret or key that does not exist: nothing was changed.
+    pub const REDIS_SECRET_MISSING: &str = "RedisSecretMissing";
+    /// Progressing: chat pods move to the external Redis; the managed one is kept meanwhile.
+    pub const SWITCHING_REDIS: &str = "SwitchingRedis";
+    /// Degraded: the managed Redis's PersistentVolumeClaim is not bound.
+    pub const PVC_PENDING: &str = "PVCPending";
+    /// Degraded: a pod cannot be placed on any node.
+    pub const UNSCHEDULABLE: &str = "Unschedulable";
+    /// Degraded: a container's image cannot be pulled.
+    pub const IMAGE_PULL_BACK_OFF: &str = "ImagePullBackOff";
+    /// Degraded: a container keeps crashing.
+    pub const CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
 }

@@ -29,7 +29,7 @@ use tracing::{info, warn};
 
 pub use apply::FIELD_MANAGER;
 use conditions::{FALSE, TRUE};
-use status::{Outcome, changed_conditions, desired_status, is_warning};
+use status::{Outcome, PORT_RETRY_SECS, changed_conditions, desired_status, failure, is_warning};
 use validate::validate;
 
 use crate::crd::ChatApp;
@@ -89,10 +89,14 @@ fn key(app: &ChatApp) -> String {
     format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
 }
 
-/// One pass over one ChatApp: validate, build, apply, report.
+/// One pass over one ChatApp: validate, check the Redis Secret, build, apply, observe, report.
+/// A failure is reported too, in status and as an event.
 pub async fn reconcile(app: Arc<ChatApp>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    let result = reconcile_inner(&app, &ctx).await;
+    let result = match reconcile_inner(&app, &ctx).await {
+        Err(err) => Err(report_failure(&app, &ctx, err).await),
+        done => done,
+    };
     ctx.metrics
         .observe(started.elapsed(), result.as_ref().err());
     if result.is_ok() {
@@ -111,14 +115,16 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
         report(app, ctx, &Outcome::Invalid(problems)).await?;
         return Ok(Action::await_change());
     }
+    if let Some(problem) = observe::redis_secret_problem(&ctx.client, app).await? {
+        report(app, ctx, &Outcome::Blocked(problem)).await?;
+        // Secrets are not watched: look again soon.
+        return Ok(Action::requeue(WHILE_PROGRESSING));
+    }
     let desired = Desired::build(app);
-    let mut observed = match apply::apply_all(&ctx.client, app, desired).await {
-        Ok(observed) => observed,
-        Err(err) => return Err(report_failure(app, ctx, err).await),
-    };
+    let mut observed = apply::apply_all(&ctx.client, app, desired).await?;
     let settled = observed.settled(app);
     if !settled {
-        observed.pod_problem = observe::pod_problem(&ctx.client, app).await?;
+        observed.problem = observe::children_problem(&ctx.client, app, &observed).await?;
     }
     report(app, ctx, &Outcome::Applied(Box::new(observed))).await?;
     Ok(Action::requeue(if settled {
@@ -128,13 +134,15 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
     }))
 }
 
-/// Shows an apply failure to people: a rejection (422/400) becomes a condition, any failure an
-/// event. Returns the error for the backoff.
+/// Shows a failed reconcile to people: conditions saying what failed and what happens next, and
+/// a Warning event. Returns the error for the backoff.
 async fn report_failure(app: &ChatApp, ctx: &Context, err: Error) -> Error {
-    warn!(chatapp = %key(app), error = %err.detail(), "apply failed");
-    publish(ctx, app, EventType::Warning, "ApplyFailed", err.detail()).await;
-    if let Some(message) = err.rejection()
-        && let Err(status_err) = report(app, ctx, &Outcome::Rejected(message)).await
+    let problem = failure(&err);
+    warn!(chatapp = %key(app), error = %err.detail(), "reconcile failed");
+    publish(ctx, app, EventType::Warning, problem.reason, err.detail()).await;
+    // A status write that just failed would fail again.
+    if !matches!(err, Error::PatchStatus(_))
+        && let Err(status_err) = report(app, ctx, &Outcome::Blocked(problem)).await
     {
         warn!(chatapp = %key(app), error = %status_err.detail(), "could not write the failure to status");
     }
@@ -195,8 +203,13 @@ async fn publish(ctx: &Context, app: &ChatApp, type_: EventType, reason: &str, n
 }
 
 /// After a failed reconcile: try again after a per-object exponential backoff (5 s doubling to
-/// 5 min), reset by the next success.
+/// 5 min), reset by the next success. A taken NodePort is tried every few seconds instead: it
+/// frees the moment its Service goes, and nothing is gained by waiting longer.
 pub fn error_policy(app: Arc<ChatApp>, err: &Error, ctx: Arc<Context>) -> Action {
+    if err.node_port_taken() {
+        warn!(chatapp = %key(&app), error = %err.detail(), retry_in_s = PORT_RETRY_SECS, "node port taken");
+        return Action::requeue(Duration::from_secs(PORT_RETRY_SECS));
+    }
     let delay = ctx.next_backoff(&key(&app));
     warn!(chatapp = %key(&app), error = %err.detail(), retry_in_s = delay.as_secs(), "reconcile failed");
     Action::requeue(delay)

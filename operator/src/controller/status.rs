@@ -5,14 +5,27 @@
 //! status updates).
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
 use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
 use crate::controller::validate::Invalid;
 use crate::crd::{ChatApp, ChatAppStatus};
+use crate::error::Error;
 use crate::resources::{CHAT_PORT, Component, selector_string};
+
+/// Seconds between tries while a NodePort is taken (it is free again as soon as its Service goes).
+pub const PORT_RETRY_SECS: u64 = 5;
+
+/// Something a person should know: a condition reason and a message that says what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// One of [`reason`]'s words.
+    pub reason: &'static str,
+    /// What is wrong, naming the object, and what happens next.
+    pub message: String,
+}
 
 /// What a reconcile ended with, as far as status is concerned.
 #[derive(Clone, Debug)]
@@ -21,8 +34,9 @@ pub enum Outcome {
     Applied(Box<Observed>),
     /// The spec cannot be reconciled; nothing was applied.
     Invalid(Vec<Invalid>),
-    /// The API server refused a child (e.g. a NodePort already taken).
-    Rejected(String),
+    /// The reconcile stopped short (a call failed, the external Redis's Secret is missing):
+    /// nothing more was changed and what runs keeps running.
+    Blocked(Problem),
     /// `spec.paused`: nothing was looked at.
     Paused,
 }
@@ -36,23 +50,37 @@ pub struct Observed {
     pub service: Service,
     /// The managed Redis Deployment (None with an external Redis).
     pub redis: Option<Deployment>,
+    /// The managed Redis's volume claim, with persistence.
+    pub redis_pvc: Option<PersistentVolumeClaim>,
+    /// Switching to an external Redis: the managed one is kept until the chat pods are ready on
+    /// the new store.
+    pub redis_retiring: bool,
     /// The Locust web UI Service, when load testing.
     pub locust_service: Option<Service>,
-    /// Why pods are stuck (image pull failing, crash loop...), when they are.
-    pub pod_problem: Option<String>,
+    /// The first real problem of the children (a Pending claim, pods that cannot be scheduled
+    /// or pull their image...), when there is one.
+    pub problem: Option<Problem>,
 }
 
 impl Observed {
     /// True when every wanted chat-server pod is ready and up to date.
     pub fn settled(&self, app: &ChatApp) -> bool {
-        let status = self.chat.status.clone().unwrap_or_default();
-        let want = app.spec.replicas;
         let redis_ok = self.redis.as_ref().is_none_or(|r| ready_replicas(r) >= 1);
-        redis_ok
-            && status.ready_replicas.unwrap_or(0) == want
-            && status.updated_replicas.unwrap_or(0) == want
-            && status.replicas.unwrap_or(0) == want
+        redis_ok && !self.redis_retiring && rolled_out(&self.chat, app.spec.replicas)
     }
+}
+
+/// Whether `d` has seen its current spec and runs exactly `want` pods, all updated and ready.
+pub fn rolled_out(d: &Deployment, want: i32) -> bool {
+    let status = d.status.clone().unwrap_or_default();
+    let current = match (status.observed_generation, d.metadata.generation) {
+        (Some(seen), Some(generation)) => seen >= generation,
+        _ => true,
+    };
+    current
+        && status.ready_replicas.unwrap_or(0) == want
+        && status.updated_replicas.unwrap_or(0) == want
+        && status.replicas.unwrap_or(0) == want
 }
 
 fn ready_replicas(d: &Deployment) -> i32 {
@@ -134,13 +162,19 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
             reason::COMPLETE,
             "every pod runs the current spec".into(),
         )
+    } else if seen.redis_retiring {
+        let msg = format!(
+            "moving to the external Redis: {ready}/{want} chat-server pods ready on it; the managed Redis ({}), if it runs, is kept until all are",
+            Component::Redis.name(app)
+        );
+        condition(PROGRESSING, true, reason::SWITCHING_REDIS, msg)
     } else {
         let updated = status.updated_replicas.unwrap_or(0);
         let msg = format!("rolling out: {updated}/{want} pods updated, {ready}/{want} ready");
         condition(PROGRESSING, true, reason::ROLLING_OUT, msg)
     };
-    let degraded = match &seen.pod_problem {
-        Some(problem) => condition(DEGRADED, true, reason::PODS_FAILING, problem.clone()),
+    let degraded = match &seen.problem {
+        Some(problem) => condition(DEGRADED, true, problem.reason, problem.message.clone()),
         None => condition(
             DEGRADED,
             false,
@@ -183,10 +217,20 @@ pub fn desired_status(app: &ChatApp, outcome: &Outcome, now: Time) -> ChatAppSta
             let msg = format!("invalid spec, nothing applied: {}", list.join("; "));
             blocked_conditions(reason::INVALID_SPEC, msg)
         }
-        Outcome::Rejected(message) => blocked_conditions(
-            reason::APPLY_REJECTED,
-            format!("the API server refused a child: {message}"),
-        ),
+        Outcome::Blocked(problem) => {
+            // Ready and Progressing still describe what runs: keep them when there are any.
+            let kept = |type_: &str| {
+                old.conditions
+                    .iter()
+                    .find(|c| c.type_ == type_)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        condition(type_, false, problem.reason, problem.message.clone())
+                    })
+            };
+            let degraded = condition(DEGRADED, true, problem.reason, problem.message.clone());
+            [kept(READY), kept(PROGRESSING), degraded]
+        }
         Outcome::Paused => {
             let mut kept = old.conditions.clone();
             kept.retain(|c| c.type_ != PROGRESSING);
@@ -228,6 +272,37 @@ fn stamp(
             c
         })
         .collect()
+}
+
+/// How a failed reconcile reads in status: a reason for what failed and the whole story.
+pub fn failure(err: &Error) -> Problem {
+    if let Some(message) = err.rejection() {
+        if err.node_port_taken() {
+            return Problem {
+                reason: reason::NODE_PORT_CONFLICT,
+                message: format!(
+                    "the node port is taken by another Service ({message}); retrying every {PORT_RETRY_SECS} s until it is free, or choose another nodePort"
+                ),
+            };
+        }
+        return Problem {
+            reason: reason::APPLY_REJECTED,
+            message: format!("the API server refused a child: {message}"),
+        };
+    }
+    let reason = match err {
+        Error::Apply { .. } => reason::APPLY_FAILED,
+        Error::Delete { .. } => reason::DELETE_FAILED,
+        Error::List { .. } | Error::ReadSecret { .. } => reason::OBSERVE_FAILED,
+        _ => reason::RECONCILE_FAILED,
+    };
+    Problem {
+        reason,
+        message: format!(
+            "{}; the operator retries with backoff, and what runs keeps running",
+            err.detail()
+        ),
+    }
 }
 
 /// Conditions whose status or reason changed: each becomes a Kubernetes event.

@@ -43,12 +43,16 @@ fn redis_not_ready_and_pod_problems_are_explained() {
     let seen = Observed {
         chat: deployment_with_status(2, 0, 2),
         redis: Some(deployment_with_status(1, 0, 1)),
-        pod_problem: Some("pod x: ImagePullBackOff".into()),
+        problem: Some(Problem {
+            reason: reason::IMAGE_PULL_BACK_OFF,
+            message: "pod x: ImagePullBackOff".into(),
+        }),
         ..Default::default()
     };
     let s = desired_status(&app, &Outcome::Applied(Box::new(seen)), now());
     assert_eq!(find(&s, READY).reason, reason::REDIS_NOT_READY, "{s:?}");
     assert_eq!(find(&s, DEGRADED).status, TRUE);
+    assert_eq!(find(&s, DEGRADED).reason, reason::IMAGE_PULL_BACK_OFF);
     assert!(find(&s, DEGRADED).message.contains("ImagePullBackOff"));
     assert_eq!(find(&s, PROGRESSING).status, TRUE);
 }
@@ -67,10 +71,54 @@ fn invalid_and_rejected_keep_counts_and_say_why() {
     assert_eq!(s.ready_replicas, 2);
     assert_eq!(find(&s, READY).reason, reason::INVALID_SPEC);
     assert!(find(&s, DEGRADED).message.contains("spec.redis"), "{s:?}");
-    let taken = "provided port is already allocated".to_owned();
-    let s = desired_status(&app, &Outcome::Rejected(taken), now());
+    let taken = Problem {
+        reason: reason::NODE_PORT_CONFLICT,
+        message: "provided port is already allocated".to_owned(),
+    };
+    let s = desired_status(&app, &Outcome::Blocked(taken), now());
     assert!(
         find(&s, READY).message.contains("already allocated"),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_failure_keeps_what_runs_and_says_what_failed() {
+    let serving = ChatApp::test();
+    let seen = Observed {
+        chat: deployment_with_status(2, 2, 2),
+        ..Default::default()
+    };
+    let before = desired_status(&serving, &Outcome::Applied(Box::new(seen)), now());
+    let app = serving.with_status(before.clone());
+    let failed = Problem {
+        reason: reason::APPLY_FAILED,
+        message: "applying Deployment demo: the API server answered 500".into(),
+    };
+    let s = desired_status(&app, &Outcome::Blocked(failed), now());
+    assert_eq!(
+        find(&s, READY),
+        find(&before, READY),
+        "the chat still serves"
+    );
+    assert_eq!(find(&s, DEGRADED).reason, reason::APPLY_FAILED);
+    assert!(find(&s, DEGRADED).message.contains("500"), "{s:?}");
+    assert_eq!(s.observed_generation, Some(1));
+}
+
+#[test]
+fn switching_redis_is_progress_not_settled() {
+    let app = ChatApp::test().with_external_redis();
+    let seen = Observed {
+        chat: deployment_with_status(2, 2, 2),
+        redis_retiring: true,
+        ..Default::default()
+    };
+    assert!(!seen.settled(&app));
+    let s = desired_status(&app, &Outcome::Applied(Box::new(seen)), now());
+    assert_eq!(
+        find(&s, PROGRESSING).reason,
+        reason::SWITCHING_REDIS,
         "{s:?}"
     );
 }
