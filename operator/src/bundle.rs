@@ -25,8 +25,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::CustomResourceExt;
 use serde::Serialize;
 
-use crate::build::{container_security, pod_security};
 use crate::crd::ChatApp;
+use crate::resources::{container_security, pod_security};
 
 /// Name of the operator's ServiceAccount, Role, RoleBinding and Deployment.
 pub const NAME: &str = "chatapp-operator";
@@ -73,6 +73,8 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         &["create", "list", "patch", "watch"],
     ),
     ("", "pods", &["list"]),
+    // The one Secret `spec.redis.external` names, to check it holds its key before switching.
+    ("", "secrets", &["get"]),
     ("events.k8s.io", "events", &["create", "patch"]),
     // Leader election: read, create, and replace (conditionally) the one Lease.
     (
@@ -279,10 +281,11 @@ fn doc(obj: &impl Serialize) -> String {
 }
 
 /// One object as YAML that YAML 1.1 readers (kubectl's parser among them) read back the same:
-/// serde_yaml writes YAML 1.2, where `yes`, `no`, `on` and `off` are plain strings, but a 1.1
-/// reader turns them into booleans (Redis's `--appendonly no` would fail to apply).
+/// serde_norway (the maintained fork of serde_yaml) writes YAML 1.2, where `yes`, `no`, `on` and
+/// `off` are plain strings, but a 1.1 reader turns them into booleans (Redis's `--appendonly no`
+/// would fail to apply).
 pub(crate) fn yaml_doc(obj: &impl Serialize) -> String {
-    let yaml = serde_yaml::to_string(obj).expect("Kubernetes objects serialize to YAML");
+    let yaml = serde_norway::to_string(obj).expect("Kubernetes objects serialize to YAML");
     let mut out = String::with_capacity(yaml.len());
     for line in yaml.lines() {
         let value_at = line.rfind(": ").map(|i| i + 2).or_else(|| {
@@ -304,7 +307,7 @@ pub(crate) fn yaml_doc(obj: &impl Serialize) -> String {
     out
 }
 
-/// Plain scalars that are strings in YAML 1.2 but booleans in 1.1 (serde_yaml already quotes
+/// Plain scalars that are strings in YAML 1.2 but booleans in 1.1 (serde_norway already quotes
 /// the strings `true` and `false`, so an unquoted one is a real boolean and stays).
 fn is_yaml11_bool(v: &str) -> bool {
     const WORDS: [&str; 6] = ["y", "n", "yes", "no", "on", "off"];
@@ -364,3 +367,6 @@ pub fn generated_files() -> Vec<(&'static str, String)> {
         ("chatapp.yaml", bundle_yaml(DEFAULT_OPERATOR_IMAGE, None)),
     ]
 }
+
+#[cfg(test)]
+mod tests;

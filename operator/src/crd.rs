@@ -2,7 +2,7 @@
 //!
 //! Every field's `///` line becomes `kubectl explain` text. Ranges and enums live in the schema, and
 //! cross-field rules are CEL `x-kubernetes-validations`, so the API server refuses a bad spec with a
-//! message that names the field. [`crate::validate`] repeats the rules for the controller, which
+//! message that names the field. [`crate::controller::validate`] repeats the rules for the controller, which
 //! must not trust that the installed CRD is the newest one.
 
 use std::collections::BTreeMap;
@@ -313,10 +313,11 @@ pub struct ChatSettings {
     #[schemars(range(min = 1, max = 1_000_000))]
     pub max_connections: i32,
 
-    /// Messages per second one connection may send (CHATAPP_SEND_RATE).
+    /// Messages per second one connection may send, above 0, fractions allowed: 0.5 is one
+    /// message every 2 s (CHATAPP_SEND_RATE).
     #[serde(default = "d_send_rate")]
-    #[schemars(range(min = 1, max = 100_000))]
-    pub send_rate: i32,
+    #[schemars(range(min = 0, max = 100_000), extend("exclusiveMinimum" = true))]
+    pub send_rate: f64,
 
     /// Token bucket size for sends (CHATAPP_SEND_BURST).
     #[serde(default = "d_send_burst")]
@@ -500,8 +501,8 @@ fn d_max_rooms() -> i32 {
 fn d_max_connections() -> i32 {
     10_000
 }
-fn d_send_rate() -> i32 {
-    10
+fn d_send_rate() -> f64 {
+    10.0
 }
 fn d_send_burst() -> i32 {
     20
@@ -543,3 +544,6 @@ impl ChatAppSpec {
         serde_json::from_value(serde_json::json!({})).expect("every spec field has a default")
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -175,7 +175,10 @@ pub(crate) struct Failure {
 struct State {
     objects: BTreeMap<String, Value>,
     requests: Vec<Recorded>,
-    failures: Vec<Failure>,
+    /// Failures to inject, each with the message the API server would give.
+    failures: Vec<(Failure, String)>,
+    /// Statuses the API server reports for objects at these paths, whatever is applied.
+    statuses: BTreeMap<String, Value>,
     /// Whether Deployments report every pod ready.
     pods_ready: bool,
     /// Pods returned by list calls.
@@ -242,7 +245,18 @@ impl FakeApi {
     }
 
     pub fn fail(&self, failure: Failure) {
-        self.state.lock().unwrap().failures.push(failure);
+        let message = format!("injected failure {}", failure.code);
+        self.fail_with(failure, &message);
+    }
+    /// Like [`FakeApi::fail`], answering with `message`.
+    pub fn fail_with(&self, failure: Failure, message: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.failures.push((failure, message.to_owned()));
+    }
+    /// Makes the object at `path` report `status` from its next apply on (a Pending claim...).
+    pub fn set_status(&self, path: &str, status: Value) {
+        let mut state = self.state.lock().unwrap();
+        state.statuses.insert(path.to_owned(), status);
     }
     pub fn set_pods_ready(&self, ready: bool) {
         self.state.lock().unwrap().pods_ready = ready;
@@ -288,14 +302,13 @@ impl FakeApi {
         state.requests.push(req.clone());
         state.serial += 1;
         let serial = state.serial;
-        if let Some(f) = state
+        if let Some((f, message)) = state
             .failures
             .iter_mut()
-            .find(|f| f.times > 0 && f.method == req.method && req.path.contains(f.path))
+            .find(|(f, _)| f.times > 0 && f.method == req.method && req.path.contains(f.path))
         {
             f.times -= 1;
-            let code = f.code;
-            return (code, status_body(code, &format!("injected failure {code}")));
+            return (f.code, status_body(f.code, message));
         }
         let path = req.path.clone();
         let Some((_, resource, name, sub)) = target(&path) else {
@@ -352,6 +365,9 @@ impl FakeApi {
                     let ready = if state.pods_ready { want } else { 0 };
                     obj["status"] =
                         json!({"replicas": want, "readyReplicas": ready, "updatedReplicas": want});
+                }
+                if let Some(status) = state.statuses.get(&path) {
+                    obj["status"] = status.clone();
                 }
                 state.objects.insert(path, obj.clone());
                 (200, obj)

@@ -231,5 +231,4 @@ pub fn random_identity() -> String {
 }
 
 #[cfg(test)]
-#[path = "leader_tests.rs"]
 mod tests;

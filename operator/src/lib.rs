@@ -5,7 +5,6 @@
 //! leader election, only while this replica holds the Lease ([`leader`]). The binary (`main.rs`)
 //! only parses flags, builds the client and the listener, and wires signals.
 
-pub mod build;
 pub mod bundle;
 pub mod controller;
 pub mod crd;
@@ -13,11 +12,9 @@ pub mod error;
 pub mod leader;
 pub mod metrics;
 pub mod render;
-pub mod validate;
+pub mod resources;
 pub mod web;
 
-#[cfg(test)]
-mod crd_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
@@ -119,8 +116,8 @@ async fn ensure_default_until_done(client: Client, settings: Settings) {
 type Shutdown = Shared<BoxFuture<'static, ()>>;
 
 /// Serves health/metrics on `listener` and runs the controller until `shutdown` resolves. With
-/// `leader_elect` it first waits for the Lease, and returns [`Error::LostLease`] when it loses it
-/// (the process then exits and its container restarts as a standby).
+/// `leader_elect` the controller runs only while this replica holds the Lease: a replica that
+/// loses it steps down to standby and campaigns again, without exiting.
 pub async fn run(
     settings: Settings,
     client: Client,
@@ -145,46 +142,80 @@ pub async fn run(
             .into_future(),
     );
     info!(namespace = %settings.namespace, leader_elect = settings.leader_elect, "operator starting");
-    let result = if settings.leader_elect {
-        run_elected(&settings, client, metrics, &state.ready, shutdown).await
+    if settings.leader_elect {
+        run_elected(&settings, client, metrics, &state.ready, shutdown).await;
     } else {
         state.ready.store(true, Ordering::Relaxed);
         run_controller(&settings, client, metrics, shutdown).await;
-        Ok(())
-    };
+    }
     let _ = stop_web.send(());
     web.await
         .map_err(|e| Error::Serve(std::io::Error::other(e)))?
         .map_err(Error::Serve)?;
     info!("operator stopped");
-    result
+    Ok(())
 }
 
-/// Waits for the Lease, then runs the controller until `shutdown` (then releases the Lease) or
-/// until the Lease is lost. Readiness: a standby is ready while the API server answers its
-/// rounds, so a rolling update can replace replicas without waiting for leadership.
+/// Campaigns for the Lease and leads until `shutdown` (then releases the Lease). A lost Lease
+/// ends the term: the controller stops, its state (caches, backoff) goes with it, and the replica
+/// is a standby campaigning again, as a fresh one would. Readiness: a standby is ready while the
+/// API server answers its rounds, so a rolling update can replace replicas without waiting for
+/// leadership.
 async fn run_elected(
     settings: &Settings,
     client: Client,
     metrics: Arc<metrics::Metrics>,
     ready: &AtomicBool,
     shutdown: Shutdown,
-) -> Result<()> {
+) {
     let me = settings
         .instance
         .clone()
         .unwrap_or_else(leader::random_identity);
     let elector = Arc::new(Elector::new(client.clone(), &settings.namespace, me));
-    info!(
-        identity = elector.identity(),
-        "waiting for the leader lease"
-    );
-    tokio::select! {
-        () = elector.acquire(|ok| ready.store(ok, Ordering::Relaxed)) => {}
-        () = shutdown.clone() => return Ok(()),
+    loop {
+        info!(
+            identity = elector.identity(),
+            "waiting for the leader lease"
+        );
+        tokio::select! {
+            () = elector.acquire(|ok| ready.store(ok, Ordering::Relaxed)) => {}
+            () = shutdown.clone() => return,
+        }
+        info!(identity = elector.identity(), "leading");
+        ready.store(true, Ordering::Relaxed);
+        let lost = lead(
+            settings,
+            client.clone(),
+            metrics.clone(),
+            &elector,
+            shutdown.clone(),
+        )
+        .await;
+        if !lost {
+            break;
+        }
+        warn!(
+            identity = elector.identity(),
+            "lost the leader lease: controller stopped, standing by"
+        );
     }
-    info!(identity = elector.identity(), "leading");
-    ready.store(true, Ordering::Relaxed);
+    match tokio::time::timeout(leader::RETRY_PERIOD, elector.release()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => warn!(error = %err, "could not release the leader lease"),
+        Err(_) => warn!("releasing the leader lease timed out"),
+    }
+}
+
+/// One term: runs the controller while `elector` keeps the Lease. Returns true when the Lease
+/// was lost, false when `shutdown` came first.
+async fn lead(
+    settings: &Settings,
+    client: Client,
+    metrics: Arc<metrics::Metrics>,
+    elector: &Arc<Elector>,
+    shutdown: Shutdown,
+) -> bool {
     let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
     let holder = elector.clone();
     let hold = tokio::spawn(async move {
@@ -197,15 +228,7 @@ async fn run_elected(
     run_controller(settings, client, metrics, stop).await;
     hold.abort();
     let _ = hold.await;
-    if lost.await {
-        return Err(Error::LostLease);
-    }
-    match tokio::time::timeout(leader::RETRY_PERIOD, elector.release()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => warn!(error = %err, "could not release the leader lease"),
-        Err(_) => warn!("releasing the leader lease timed out"),
-    }
-    Ok(())
+    lost.await
 }
 
 /// Ensures the default ChatApp (when asked) and runs the controller until `stop` resolves.

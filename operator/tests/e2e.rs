@@ -11,7 +11,8 @@
 //! settings change changes the pod template's config hash, a taken NodePort shows in status,
 //! invalid specs are refused by the API server, and deleting the ChatApp garbage-collects its
 //! children. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
-//! and for the chat and Locust to answer through the API server's service proxy; images come from
+//! (a fresh ChatApp reaching Available with no chat pod restarted, though its Redis starts with
+//! it) and for the chat and Locust to answer through the API server's service proxy; images come from
 //! `CHATAPP_E2E_CHAT_IMAGE` / `CHATAPP_E2E_LOCUST_IMAGE` (kind/minikube: load them first).
 //! The kubeconfig's user needs cluster-admin (to create the CRD and to impersonate).
 
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -156,6 +157,7 @@ impl E2e {
         self.taken_node_port_is_explained().await;
         self.invalid_specs_are_refused().await;
         if self.pods {
+            self.fresh_install_needs_no_restart().await;
             self.chat_and_locust_answer().await;
         } else {
             println!(
@@ -503,6 +505,57 @@ impl E2e {
             }
         }
         ok("invalid specs refused by the API server with the field named");
+    }
+
+    /// A new ChatApp starts its chat pods and its Redis together, so the chat servers come up
+    /// before Redis: they must wait unready (readiness on /readyz) and never be restarted
+    /// (liveness and startup on /healthz), reaching Available with every restart count at 0.
+    async fn fresh_install_needs_no_restart(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let spec = json!({
+            "replicas": 2,
+            "image": env_or("CHATAPP_E2E_CHAT_IMAGE", operator::crd::DEFAULT_CHAT_IMAGE),
+            "imagePullPolicy": env_or("CHATAPP_E2E_PULL_POLICY", "IfNotPresent"),
+            "service": {"type": "ClusterIP"},
+        });
+        apps.create(&PostParams::default(), &chatapp("fresh", spec))
+            .await
+            .expect("create ChatApp fresh");
+        eventually("ChatApp fresh Available", self.limit, || async {
+            let app = apps.get("fresh").await.map_err(|e| e.to_string())?;
+            let status = app.status.unwrap_or_default();
+            let available = status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "Available");
+            available
+                .then_some(())
+                .ok_or(format!("{:?}", status.conditions))
+        })
+        .await;
+        let selector = ListParams::default()
+            .labels("app.kubernetes.io/instance=fresh,app.kubernetes.io/component=chat-server");
+        let pods = self.api::<Pod>().list(&selector).await.unwrap().items;
+        assert_eq!(pods.len(), 2, "{pods:?}");
+        for pod in &pods {
+            let statuses = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.clone());
+            for c in statuses.unwrap_or_default() {
+                assert_eq!(
+                    c.restart_count,
+                    0,
+                    "{} restarted on a fresh install: {:?}",
+                    pod.name_any(),
+                    c.last_state
+                );
+            }
+        }
+        apps.delete("fresh", &DeleteParams::default())
+            .await
+            .unwrap();
+        ok("fresh install: chat pods Available with no restart, though Redis started with them");
     }
 
     async fn chat_and_locust_answer(&self) {

@@ -52,7 +52,7 @@ fn the_crd_subcommand_prints_the_committed_crd() {
 }
 
 fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
+    serde_norway::Deserializer::from_str(yaml)
         .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
         .filter(|v: &Value| !v.is_null())
         .collect()
@@ -147,11 +147,11 @@ fn samples_are_valid_chatapps_without_unknown_fields() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let raw: Value = serde_yaml::from_str(&text).unwrap();
+        let raw: Value = serde_norway::from_str(&text).unwrap();
         let mut app: ChatApp = serde_json::from_value(raw.clone())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         app.metadata.namespace = Some("chat".into());
-        let problems = operator::validate::validate(&app);
+        let problems = operator::controller::validate::validate(&app);
         assert!(problems.is_empty(), "{}: {problems:?}", path.display());
         if let Err(errors) = kube::core::cel::Validator::new().validate(&schema, &raw, None) {
             panic!("{}: CEL refuses it: {errors:?}", path.display());

@@ -1,23 +1,24 @@
 //! Applying [`Desired`] with server-side apply, one field manager, forced.
 //!
-//! Children that are no longer wanted (the PDB at one replica, Locust when disabled, the managed
-//! Redis after a switch to an external one) are deleted; the Redis volume claim is kept, so turning
-//! persistence off never destroys data by itself (it goes with the ChatApp).
+//! Children that are no longer wanted (the PDB at one replica, Locust when disabled) are deleted.
+//! The managed Redis goes after a switch to an external one only once the chat pods are ready on
+//! the new store; its volume claim is kept, so turning persistence off never destroys data by
+//! itself (it goes with the ChatApp).
 
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::status::Observed;
-use crate::build::{Component, Desired};
+use super::status::{Observed, rolled_out};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
+use crate::resources::{Component, Desired, owner_reference};
 
 /// The one field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "chatapp-operator";
@@ -25,7 +26,7 @@ pub const FIELD_MANAGER: &str = "chatapp-operator";
 async fn apply<K>(client: &Client, ns: &str, obj: K) -> Result<K>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    K: Clone + Debug + Serialize + DeserializeOwned,
+    K: k8s_openapi::Resource + Clone + Debug + Serialize + DeserializeOwned,
 {
     let name = obj.name_any();
     let api: Api<K> = Api::namespaced(client.clone(), ns);
@@ -33,7 +34,7 @@ where
     api.patch(&name, &params, &Patch::Apply(&obj))
         .await
         .map_err(|source| Error::Apply {
-            kind: kind_of::<K>(),
+            kind: <K as k8s_openapi::Resource>::KIND,
             name,
             source,
         })
@@ -42,7 +43,7 @@ where
 async fn apply_opt<K>(client: &Client, ns: &str, obj: Option<K>, absent: &str) -> Result<Option<K>>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    K: Clone + Debug + Serialize + DeserializeOwned,
+    K: k8s_openapi::Resource + Clone + Debug + Serialize + DeserializeOwned,
 {
     match obj {
         Some(obj) => apply(client, ns, obj).await.map(Some),
@@ -55,28 +56,17 @@ where
 async fn delete_if_present<K>(client: &Client, ns: &str, name: &str) -> Result<()>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    K: Clone + Debug + DeserializeOwned,
+    K: k8s_openapi::Resource + Clone + Debug + DeserializeOwned,
 {
     let api: Api<K> = Api::namespaced(client.clone(), ns);
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(source) => Err(Error::Delete {
-            kind: kind_of::<K>(),
+            kind: <K as k8s_openapi::Resource>::KIND,
             name: name.into(),
             source,
         }),
-    }
-}
-
-fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
-    match K::kind(&()).as_ref() {
-        "Deployment" => "Deployment",
-        "Service" => "Service",
-        "PersistentVolumeClaim" => "PersistentVolumeClaim",
-        "PodDisruptionBudget" => "PodDisruptionBudget",
-        "ConfigMap" => "ConfigMap",
-        _ => "object",
     }
 }
 
@@ -84,6 +74,8 @@ fn kind_of<K: Resource<DynamicType = ()>>() -> &'static str {
 pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Result<Observed> {
     let ns = app.namespace().ok_or(Error::MissingNamespace)?;
     let ns = ns.as_str();
+    // Children without an owner would outlive their ChatApp: apply none.
+    owner_reference(app).ok_or(Error::MissingUid)?;
     let Desired {
         redis_pvc,
         redis_deployment,
@@ -97,20 +89,25 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         locust_master_service,
         locust_worker_deployment,
     } = desired;
-    let redis = Component::Redis.name(app);
     let locust = Component::Locust.name(app);
-    let locust_master = crate::build::locust_master_name(app);
+    let locust_master = crate::resources::locust_master_name(app);
     let locust_worker = Component::LocustWorker.name(app);
     // Redis first: the chat servers report unready until they reach it. The claim before the
     // Deployment that mounts it. The Service before the Deployments' pods look it up by name.
-    if let Some(pvc) = redis_pvc {
-        apply::<PersistentVolumeClaim>(client, ns, pvc).await?;
-    }
-    let redis_service = apply_opt::<Service>(client, ns, redis_service, &redis).await?;
-    let redis = apply_opt::<Deployment>(client, ns, redis_deployment, &redis).await?;
-    debug_assert_eq!(redis_service.is_some(), redis.is_some());
+    let redis_pvc = match redis_pvc {
+        Some(pvc) => Some(apply::<PersistentVolumeClaim>(client, ns, pvc).await?),
+        None => None,
+    };
+    let redis = match (redis_service, redis_deployment) {
+        (Some(service), Some(deployment)) => {
+            apply::<Service>(client, ns, service).await?;
+            Some(apply::<Deployment>(client, ns, deployment).await?)
+        }
+        _ => None,
+    };
     let service = apply::<Service>(client, ns, chat_service).await?;
     let chat = apply::<Deployment>(client, ns, chat_deployment).await?;
+    let redis_retiring = redis.is_none() && !retire_managed_redis(client, app, &chat).await?;
     apply_opt::<PodDisruptionBudget>(client, ns, chat_pdb, &app.name_any()).await?;
     // Locust last: it is a client of everything above. Its ConfigMap before the pods mount it,
     // the master's Services before the master, the master before its workers.
@@ -123,51 +120,23 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         chat,
         service,
         redis,
+        redis_pvc,
+        redis_retiring,
         locust_service,
-        pod_problem: None,
+        problem: None,
     })
 }
 
-/// Container states that will not fix themselves, worth a Degraded condition.
-const STUCK: &[&str] = &[
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "CrashLoopBackOff",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-];
-
-/// Why this ChatApp's pods are stuck, from their container statuses (looked up only while the
-/// chat is not settled, so a healthy chat costs no pod list).
-pub async fn pod_problem(client: &Client, app: &ChatApp) -> Result<Option<String>> {
+/// With an external Redis, deletes the managed one (Deployment and Service; its claim stays)
+/// once every chat pod is ready on the new store, so a URL that does not work never costs the
+/// running chat its Redis. Returns whether it is gone.
+async fn retire_managed_redis(client: &Client, app: &ChatApp, chat: &Deployment) -> Result<bool> {
+    if !rolled_out(chat, app.spec.replicas) {
+        return Ok(false);
+    }
     let ns = app.namespace().ok_or(Error::MissingNamespace)?;
-    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let selector = format!(
-        "app.kubernetes.io/name=chatapp,app.kubernetes.io/instance={}",
-        app.name_any()
-    );
-    let pods = api
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(Error::ListPods)?;
-    Ok(pods.items.iter().find_map(stuck_container))
-}
-
-fn stuck_container(pod: &Pod) -> Option<String> {
-    let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
-    statuses.iter().find_map(|c| {
-        let waiting = c.state.as_ref()?.waiting.as_ref()?;
-        let reason = waiting.reason.as_deref()?;
-        STUCK.contains(&reason).then(|| {
-            let detail = waiting.message.as_deref().unwrap_or("");
-            format!(
-                "pod {} container {}: {reason} {detail}",
-                pod.name_any(),
-                c.name
-            )
-            .trim()
-            .to_owned()
-        })
-    })
+    let redis = Component::Redis.name(app);
+    delete_if_present::<Deployment>(client, &ns, &redis).await?;
+    delete_if_present::<Service>(client, &ns, &redis).await?;
+    Ok(true)
 }

@@ -1,12 +1,14 @@
-//! The ChatApp controller: `reconcile` reads as the story of one pass, `error_policy` decides when
-//! to try again, and [`controller`] wires the watches.
+//! The ChatApp controller: `reconcile` reads as the story of one pass (validate, build, apply,
+//! observe, report), `error_policy` decides when to try again, and [`controller`] wires the
+//! watches.
 
 mod apply;
-#[cfg(test)]
-mod rbac_tests;
+pub mod conditions;
+mod observe;
 pub mod status;
 #[cfg(test)]
 mod tests;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,13 +28,14 @@ use serde_json::json;
 use tracing::{info, warn};
 
 pub use apply::FIELD_MANAGER;
-use status::{Outcome, changed_conditions, desired_status, is_warning};
+use conditions::{FALSE, TRUE};
+use status::{Outcome, PORT_RETRY_SECS, changed_conditions, desired_status, failure, is_warning};
+use validate::validate;
 
-use crate::build::{Desired, MANAGED_SELECTOR};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::validate::validate;
+use crate::resources::{Desired, MANAGED_SELECTOR};
 
 /// Requeue period of a settled chat (a safety net: watches bring every change sooner).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -86,10 +89,14 @@ fn key(app: &ChatApp) -> String {
     format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
 }
 
-/// One pass over one ChatApp: validate, build, apply, report.
+/// One pass over one ChatApp: validate, check the Redis Secret, build, apply, observe, report.
+/// A failure is reported too, in status and as an event.
 pub async fn reconcile(app: Arc<ChatApp>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    let result = reconcile_inner(&app, &ctx).await;
+    let result = match reconcile_inner(&app, &ctx).await {
+        Err(err) => Err(report_failure(&app, &ctx, err).await),
+        done => done,
+    };
     ctx.metrics
         .observe(started.elapsed(), result.as_ref().err());
     if result.is_ok() {
@@ -108,14 +115,16 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
         report(app, ctx, &Outcome::Invalid(problems)).await?;
         return Ok(Action::await_change());
     }
+    if let Some(problem) = observe::redis_secret_problem(&ctx.client, app).await? {
+        report(app, ctx, &Outcome::Blocked(problem)).await?;
+        // Secrets are not watched: look again soon.
+        return Ok(Action::requeue(WHILE_PROGRESSING));
+    }
     let desired = Desired::build(app);
-    let mut observed = match apply::apply_all(&ctx.client, app, desired).await {
-        Ok(observed) => observed,
-        Err(err) => return Err(report_failure(app, ctx, err).await),
-    };
+    let mut observed = apply::apply_all(&ctx.client, app, desired).await?;
     let settled = observed.settled(app);
     if !settled {
-        observed.pod_problem = apply::pod_problem(&ctx.client, app).await?;
+        observed.problem = observe::children_problem(&ctx.client, app, &observed).await?;
     }
     report(app, ctx, &Outcome::Applied(Box::new(observed))).await?;
     Ok(Action::requeue(if settled {
@@ -125,15 +134,17 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
     }))
 }
 
-/// Shows an apply failure to people: a rejection (422/400) becomes a condition, any failure an
-/// event. Returns the error for the backoff.
+/// Shows a failed reconcile to people: conditions saying what failed and what happens next, and
+/// a Warning event. Returns the error for the backoff.
 async fn report_failure(app: &ChatApp, ctx: &Context, err: Error) -> Error {
-    warn!(chatapp = %key(app), error = %err, "apply failed");
-    publish(ctx, app, EventType::Warning, "ApplyFailed", err.to_string()).await;
-    if let Some(message) = err.rejection()
-        && let Err(status_err) = report(app, ctx, &Outcome::Rejected(message)).await
+    let problem = failure(&err);
+    warn!(chatapp = %key(app), error = %err.detail(), "reconcile failed");
+    publish(ctx, app, EventType::Warning, problem.reason, err.detail()).await;
+    // A status write that just failed would fail again.
+    if !matches!(err, Error::PatchStatus(_))
+        && let Err(status_err) = report(app, ctx, &Outcome::Blocked(problem)).await
     {
-        warn!(chatapp = %key(app), error = %status_err, "could not write the failure to status");
+        warn!(chatapp = %key(app), error = %status_err.detail(), "could not write the failure to status");
     }
     err
 }
@@ -165,11 +176,7 @@ async fn report(app: &ChatApp, ctx: &Context, outcome: &Outcome) -> Result<()> {
         } else {
             EventType::Normal
         };
-        let reason = format!(
-            "{}{}",
-            c.type_,
-            if c.status == "True" { "" } else { "False" }
-        );
+        let reason = format!("{}{}", c.type_, if c.status == TRUE { "" } else { FALSE });
         publish(
             ctx,
             app,
@@ -196,10 +203,15 @@ async fn publish(ctx: &Context, app: &ChatApp, type_: EventType, reason: &str, n
 }
 
 /// After a failed reconcile: try again after a per-object exponential backoff (5 s doubling to
-/// 5 min), reset by the next success.
+/// 5 min), reset by the next success. A taken NodePort is tried every few seconds instead: it
+/// frees the moment its Service goes, and nothing is gained by waiting longer.
 pub fn error_policy(app: Arc<ChatApp>, err: &Error, ctx: Arc<Context>) -> Action {
+    if err.node_port_taken() {
+        warn!(chatapp = %key(&app), error = %err.detail(), retry_in_s = PORT_RETRY_SECS, "node port taken");
+        return Action::requeue(Duration::from_secs(PORT_RETRY_SECS));
+    }
     let delay = ctx.next_backoff(&key(&app));
-    warn!(chatapp = %key(&app), error = %err, retry_in_s = delay.as_secs(), "reconcile failed");
+    warn!(chatapp = %key(&app), error = %err.detail(), retry_in_s = delay.as_secs(), "reconcile failed");
     Action::requeue(delay)
 }
 

@@ -5,13 +5,27 @@
 //! status updates).
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
-use crate::build::{CHAT_PORT, Component, selector_string};
+use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
+use crate::controller::validate::Invalid;
 use crate::crd::{ChatApp, ChatAppStatus};
-use crate::validate::Invalid;
+use crate::error::Error;
+use crate::resources::{CHAT_PORT, Component, selector_string};
+
+/// Seconds between tries while a NodePort is taken (it is free again as soon as its Service goes).
+pub const PORT_RETRY_SECS: u64 = 5;
+
+/// Something a person should know: a condition reason and a message that says what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// One of [`reason`]'s words.
+    pub reason: &'static str,
+    /// What is wrong, naming the object, and what happens next.
+    pub message: String,
+}
 
 /// What a reconcile ended with, as far as status is concerned.
 #[derive(Clone, Debug)]
@@ -20,8 +34,9 @@ pub enum Outcome {
     Applied(Box<Observed>),
     /// The spec cannot be reconciled; nothing was applied.
     Invalid(Vec<Invalid>),
-    /// The API server refused a child (e.g. a NodePort already taken).
-    Rejected(String),
+    /// The reconcile stopped short (a call failed, the external Redis's Secret is missing):
+    /// nothing more was changed and what runs keeps running.
+    Blocked(Problem),
     /// `spec.paused`: nothing was looked at.
     Paused,
 }
@@ -35,23 +50,37 @@ pub struct Observed {
     pub service: Service,
     /// The managed Redis Deployment (None with an external Redis).
     pub redis: Option<Deployment>,
+    /// The managed Redis's volume claim, with persistence.
+    pub redis_pvc: Option<PersistentVolumeClaim>,
+    /// Switching to an external Redis: the managed one is kept until the chat pods are ready on
+    /// the new store.
+    pub redis_retiring: bool,
     /// The Locust web UI Service, when load testing.
     pub locust_service: Option<Service>,
-    /// Why pods are stuck (image pull failing, crash loop...), when they are.
-    pub pod_problem: Option<String>,
+    /// The first real problem of the children (a Pending claim, pods that cannot be scheduled
+    /// or pull their image...), when there is one.
+    pub problem: Option<Problem>,
 }
 
 impl Observed {
     /// True when every wanted chat-server pod is ready and up to date.
     pub fn settled(&self, app: &ChatApp) -> bool {
-        let status = self.chat.status.clone().unwrap_or_default();
-        let want = app.spec.replicas;
         let redis_ok = self.redis.as_ref().is_none_or(|r| ready_replicas(r) >= 1);
-        redis_ok
-            && status.ready_replicas.unwrap_or(0) == want
-            && status.updated_replicas.unwrap_or(0) == want
-            && status.replicas.unwrap_or(0) == want
+        redis_ok && !self.redis_retiring && rolled_out(&self.chat, app.spec.replicas)
     }
+}
+
+/// Whether `d` has seen its current spec and runs exactly `want` pods, all updated and ready.
+pub fn rolled_out(d: &Deployment, want: i32) -> bool {
+    let status = d.status.clone().unwrap_or_default();
+    let current = match (status.observed_generation, d.metadata.generation) {
+        (Some(seen), Some(generation)) => seen >= generation,
+        _ => true,
+    };
+    current
+        && status.ready_replicas.unwrap_or(0) == want
+        && status.updated_replicas.unwrap_or(0) == want
+        && status.replicas.unwrap_or(0) == want
 }
 
 fn ready_replicas(d: &Deployment) -> i32 {
@@ -84,7 +113,7 @@ fn url(app: &ChatApp, svc: &Service) -> String {
 fn condition(type_: &str, ok: bool, reason: &str, message: String) -> Condition {
     Condition {
         type_: type_.into(),
-        status: if ok { "True" } else { "False" }.into(),
+        status: if ok { TRUE } else { FALSE }.into(),
         reason: reason.into(),
         message,
         last_transition_time: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
@@ -103,44 +132,55 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
             "the managed Redis ({}) has no ready pod yet; chat servers stay unready until they reach it",
             Component::Redis.name(app)
         );
-        condition("Ready", false, "RedisNotReady", msg)
+        condition(READY, false, reason::REDIS_NOT_READY, msg)
     } else if want == 0 {
         condition(
-            "Ready",
+            READY,
             true,
-            "ScaledToZero",
+            reason::SCALED_TO_ZERO,
             "spec.replicas is 0: no chat-server pods".into(),
         )
     } else if ready >= want {
         condition(
-            "Ready",
+            READY,
             true,
-            "Available",
+            reason::AVAILABLE,
             format!("{ready}/{want} chat-server pods ready"),
         )
     } else {
         condition(
-            "Ready",
+            READY,
             false,
-            "PodsNotReady",
+            reason::PODS_NOT_READY,
             format!("{ready}/{want} chat-server pods ready"),
         )
     };
     let progressing = if seen.settled(app) {
         condition(
-            "Progressing",
+            PROGRESSING,
             false,
-            "Complete",
+            reason::COMPLETE,
             "every pod runs the current spec".into(),
         )
+    } else if seen.redis_retiring {
+        let msg = format!(
+            "moving to the external Redis: {ready}/{want} chat-server pods ready on it; the managed Redis ({}), if it runs, is kept until all are",
+            Component::Redis.name(app)
+        );
+        condition(PROGRESSING, true, reason::SWITCHING_REDIS, msg)
     } else {
         let updated = status.updated_replicas.unwrap_or(0);
         let msg = format!("rolling out: {updated}/{want} pods updated, {ready}/{want} ready");
-        condition("Progressing", true, "RollingOut", msg)
+        condition(PROGRESSING, true, reason::ROLLING_OUT, msg)
     };
-    let degraded = match &seen.pod_problem {
-        Some(problem) => condition("Degraded", true, "PodsFailing", problem.clone()),
-        None => condition("Degraded", false, "AsExpected", "no known problem".into()),
+    let degraded = match &seen.problem {
+        Some(problem) => condition(DEGRADED, true, problem.reason, problem.message.clone()),
+        None => condition(
+            DEGRADED,
+            false,
+            reason::AS_EXPECTED,
+            "no known problem".into(),
+        ),
     };
     [ready_cond, progressing, degraded]
 }
@@ -148,9 +188,9 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
 /// Conditions when nothing could be applied, with `reason` and a message for people.
 fn blocked_conditions(reason: &str, message: String) -> [Condition; 3] {
     [
-        condition("Ready", false, reason, message.clone()),
-        condition("Progressing", false, reason, message.clone()),
-        condition("Degraded", true, reason, message),
+        condition(READY, false, reason, message.clone()),
+        condition(PROGRESSING, false, reason, message.clone()),
+        condition(DEGRADED, true, reason, message),
     ]
 }
 
@@ -175,19 +215,29 @@ pub fn desired_status(app: &ChatApp, outcome: &Outcome, now: Time) -> ChatAppSta
         Outcome::Invalid(problems) => {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
             let msg = format!("invalid spec, nothing applied: {}", list.join("; "));
-            blocked_conditions("InvalidSpec", msg)
+            blocked_conditions(reason::INVALID_SPEC, msg)
         }
-        Outcome::Rejected(message) => blocked_conditions(
-            "ApplyRejected",
-            format!("the API server refused a child: {message}"),
-        ),
+        Outcome::Blocked(problem) => {
+            // Ready and Progressing still describe what runs: keep them when there are any.
+            let kept = |type_: &str| {
+                old.conditions
+                    .iter()
+                    .find(|c| c.type_ == type_)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        condition(type_, false, problem.reason, problem.message.clone())
+                    })
+            };
+            let degraded = condition(DEGRADED, true, problem.reason, problem.message.clone());
+            [kept(READY), kept(PROGRESSING), degraded]
+        }
         Outcome::Paused => {
             let mut kept = old.conditions.clone();
-            kept.retain(|c| c.type_ != "Progressing");
+            kept.retain(|c| c.type_ != PROGRESSING);
             let paused = condition(
-                "Progressing",
+                PROGRESSING,
                 false,
-                "Paused",
+                reason::PAUSED,
                 "spec.paused is true: the operator leaves the children alone".into(),
             );
             kept.push(paused);
@@ -224,6 +274,37 @@ fn stamp(
         .collect()
 }
 
+/// How a failed reconcile reads in status: a reason for what failed and the whole story.
+pub fn failure(err: &Error) -> Problem {
+    if let Some(message) = err.rejection() {
+        if err.node_port_taken() {
+            return Problem {
+                reason: reason::NODE_PORT_CONFLICT,
+                message: format!(
+                    "the node port is taken by another Service ({message}); retrying every {PORT_RETRY_SECS} s until it is free, or choose another nodePort"
+                ),
+            };
+        }
+        return Problem {
+            reason: reason::APPLY_REJECTED,
+            message: format!("the API server refused a child: {message}"),
+        };
+    }
+    let reason = match err {
+        Error::Apply { .. } => reason::APPLY_FAILED,
+        Error::Delete { .. } => reason::DELETE_FAILED,
+        Error::List { .. } | Error::ReadSecret { .. } => reason::OBSERVE_FAILED,
+        _ => reason::RECONCILE_FAILED,
+    };
+    Problem {
+        reason,
+        message: format!(
+            "{}; the operator retries with backoff, and what runs keeps running",
+            err.detail()
+        ),
+    }
+}
+
 /// Conditions whose status or reason changed: each becomes a Kubernetes event.
 pub fn changed_conditions<'a>(old: &[Condition], new: &'a [Condition]) -> Vec<&'a Condition> {
     new.iter()
@@ -236,98 +317,9 @@ pub fn changed_conditions<'a>(old: &[Condition], new: &'a [Condition]) -> Vec<&'
 
 /// Whether a condition is bad news (a Warning event rather than a Normal one).
 pub fn is_warning(c: &Condition) -> bool {
-    (c.type_ == "Degraded" && c.status == "True")
-        || (c.type_ == "Ready" && c.status == "False" && c.reason != "PodsNotReady")
+    (c.type_ == DEGRADED && c.status == TRUE)
+        || (c.type_ == READY && c.status == FALSE && c.reason != reason::PODS_NOT_READY)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fixtures::{TestApp, deployment_with_status};
-
-    fn now() -> Time {
-        Time(k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap())
-    }
-
-    fn find<'a>(s: &'a ChatAppStatus, t: &str) -> &'a Condition {
-        s.conditions
-            .iter()
-            .find(|c| c.type_ == t)
-            .unwrap_or_else(|| panic!("{t} in {s:?}"))
-    }
-
-    #[test]
-    fn ready_when_all_pods_ready_and_time_kept_on_rerun() {
-        let app = ChatApp::test().with_replicas(2);
-        let seen = Observed {
-            chat: deployment_with_status(2, 2, 2),
-            redis: Some(deployment_with_status(1, 1, 1)),
-            ..Default::default()
-        };
-        let first = desired_status(&app, &Outcome::Applied(Box::new(seen.clone())), now());
-        assert_eq!(find(&first, "Ready").reason, "Available", "{first:?}");
-        assert_eq!(first.ready_replicas, 2);
-        assert_eq!(
-            first.selector.as_deref(),
-            Some(selector_string(&app).as_str())
-        );
-        let later = Time(k8s_openapi::jiff::Timestamp::from_second(1_900_000_000).unwrap());
-        let app = app.with_status(first.clone());
-        let second = desired_status(&app, &Outcome::Applied(Box::new(seen)), later);
-        assert_eq!(
-            first, second,
-            "an unchanged world must give an identical status"
-        );
-    }
-
-    #[test]
-    fn redis_not_ready_and_pod_problems_are_explained() {
-        let app = ChatApp::test();
-        let seen = Observed {
-            chat: deployment_with_status(2, 0, 2),
-            redis: Some(deployment_with_status(1, 0, 1)),
-            pod_problem: Some("pod x: ImagePullBackOff".into()),
-            ..Default::default()
-        };
-        let s = desired_status(&app, &Outcome::Applied(Box::new(seen)), now());
-        assert_eq!(find(&s, "Ready").reason, "RedisNotReady", "{s:?}");
-        assert_eq!(find(&s, "Degraded").status, "True");
-        assert!(find(&s, "Degraded").message.contains("ImagePullBackOff"));
-        assert_eq!(find(&s, "Progressing").status, "True");
-    }
-
-    #[test]
-    fn invalid_and_rejected_keep_counts_and_say_why() {
-        let app = ChatApp::test().with_status(ChatAppStatus {
-            ready_replicas: 2,
-            ..Default::default()
-        });
-        let invalid = vec![Invalid {
-            field: "spec.redis",
-            message: "exclusive".into(),
-        }];
-        let s = desired_status(&app, &Outcome::Invalid(invalid), now());
-        assert_eq!(s.ready_replicas, 2);
-        assert_eq!(find(&s, "Ready").reason, "InvalidSpec");
-        assert!(find(&s, "Degraded").message.contains("spec.redis"), "{s:?}");
-        let taken = "provided port is already allocated".to_owned();
-        let s = desired_status(&app, &Outcome::Rejected(taken), now());
-        assert!(
-            find(&s, "Ready").message.contains("already allocated"),
-            "{s:?}"
-        );
-    }
-
-    #[test]
-    fn events_follow_condition_changes_only() {
-        let app = ChatApp::test();
-        let seen = Observed {
-            chat: deployment_with_status(2, 2, 2),
-            ..Default::default()
-        };
-        let s = desired_status(&app, &Outcome::Applied(Box::new(seen)), now());
-        assert_eq!(changed_conditions(&[], &s.conditions).len(), 3);
-        assert!(changed_conditions(&s.conditions, &s.conditions).is_empty());
-        assert!(!is_warning(find(&s, "Ready")));
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
 use serde_json::{Value, json};
 
+use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
 use super::{Context, FIELD_MANAGER, error_policy, reconcile};
 use crate::crd::ChatApp;
 use crate::fixtures::{Failure, FakeApi, Recorded, TestApp, app_path};
@@ -75,7 +76,7 @@ async fn creates_every_child_from_nothing_and_reports_ready() {
         assert!(fake.object(path).is_some(), "{path} stored");
     }
     let app = fake.app("demo");
-    assert_eq!(condition(&app, "Ready").0, "True", "{:?}", app.status);
+    assert_eq!(condition(&app, READY).0, TRUE, "{:?}", app.status);
     let status = app.status.unwrap();
     assert_eq!((status.replicas, status.ready_replicas), (2, 2));
     assert_eq!(status.observed_generation, Some(1));
@@ -166,7 +167,11 @@ async fn conflicts_and_server_errors_requeue_with_growing_backoff() {
     for _ in 0..2 {
         let app = Arc::new(fake.app("demo"));
         let err = reconcile(app.clone(), ctx.clone()).await.unwrap_err();
-        assert!(err.to_string().contains("injected failure"), "{err}");
+        assert!(
+            err.detail().contains("injected failure"),
+            "{}",
+            err.detail()
+        );
         delays.push(error_policy(app, &err, ctx.clone()));
     }
     assert_eq!(
@@ -218,8 +223,11 @@ async fn an_invalid_spec_sets_a_condition_and_creates_nothing() {
         "only the status is written"
     );
     let app = fake.app("demo");
-    let (status, reason, message) = condition(&app, "Ready");
-    assert_eq!((status.as_str(), reason.as_str()), ("False", "InvalidSpec"));
+    let (status, why, message) = condition(&app, READY);
+    assert_eq!(
+        (status.as_str(), why.as_str()),
+        (FALSE, reason::INVALID_SPEC)
+    );
     assert!(message.contains("spec.redis"), "{message}");
     let warning = requests
         .iter()
@@ -276,10 +284,10 @@ async fn a_rejected_child_is_explained_in_status() {
     let err = reconcile_stored(&fake, &ctx, "demo").await.unwrap_err();
 
     assert_eq!(err.rejection().as_deref(), Some("injected failure 422"));
-    let (status, reason, message) = condition(&fake.app("demo"), "Degraded");
+    let (status, why, message) = condition(&fake.app("demo"), DEGRADED);
     assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("True", "ApplyRejected")
+        (status.as_str(), why.as_str()),
+        (TRUE, reason::APPLY_REJECTED)
     );
     assert!(message.contains("injected failure 422"), "{message}");
 }
@@ -303,13 +311,16 @@ async fn stuck_pods_make_the_chat_degraded() {
 
     assert_eq!(action, Action::requeue(super::WHILE_PROGRESSING));
     let app = fake.app("demo");
-    let (status, _, message) = condition(&app, "Degraded");
-    assert_eq!(status, "True");
+    let (status, why, message) = condition(&app, DEGRADED);
+    assert_eq!(
+        (status.as_str(), why.as_str()),
+        (TRUE, reason::IMAGE_PULL_BACK_OFF)
+    );
     assert!(
         message.contains("demo-abc") && message.contains("ImagePullBackOff"),
         "{message}"
     );
-    assert_eq!(condition(&app, "Ready").1, "RedisNotReady");
+    assert_eq!(condition(&app, READY).1, reason::REDIS_NOT_READY);
 }
 
 #[tokio::test]
@@ -326,7 +337,7 @@ async fn load_test_is_deployed_on_its_node_port_and_removed_when_disabled() {
         .expect("locustfile ConfigMap");
     assert_eq!(
         cm["data"]["locustfile.py"].as_str(),
-        Some(crate::build::LOCUSTFILE)
+        Some(crate::resources::LOCUSTFILE)
     );
     let svc = fake
         .object("/api/v1/namespaces/chat/services/demo-locust")
@@ -384,7 +395,7 @@ async fn a_paused_chat_is_left_alone() {
 
     assert_eq!(action, Action::await_change());
     assert!(applies(&fake.requests()).is_empty());
-    assert_eq!(condition(&fake.app("demo"), "Progressing").1, "Paused");
+    assert_eq!(condition(&fake.app("demo"), PROGRESSING).1, reason::PAUSED);
 }
 
 #[tokio::test]
@@ -423,5 +434,210 @@ async fn a_child_deleted_by_hand_is_applied_again() {
     assert_eq!(
         after["metadata"]["ownerReferences"],
         before["metadata"]["ownerReferences"]
+    );
+}
+
+#[tokio::test]
+async fn a_chatapp_without_uid_gets_no_children() {
+    let (client, fake) = FakeApi::start();
+    let mut app = ChatApp::test();
+    app.metadata.uid = None;
+    fake.insert_app(&app);
+    let ctx = context(client);
+
+    let err = reconcile_stored(&fake, &ctx, "demo").await.unwrap_err();
+
+    assert!(
+        matches!(err, crate::error::Error::MissingUid),
+        "{}",
+        err.detail()
+    );
+    assert!(
+        applies(&fake.requests()).is_empty(),
+        "{:#?}",
+        fake.requests()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_apply_lands_in_status_with_reason_message_and_generation() {
+    let (client, fake) = FakeApi::start();
+    fake.insert_app(&ChatApp::test());
+    fake.fail(Failure {
+        method: Method::PATCH,
+        path: "/deployments/demo",
+        code: 500,
+        times: 1,
+    });
+    let ctx = context(client);
+
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap_err();
+
+    let app = fake.app("demo");
+    let status = app.status.clone().expect("a status, not only events");
+    assert_eq!(status.observed_generation, Some(1));
+    let (degraded, why, message) = condition(&app, DEGRADED);
+    assert_eq!(
+        (degraded.as_str(), why.as_str()),
+        (TRUE, reason::APPLY_FAILED)
+    );
+    assert!(
+        message.contains("Deployment demo") && message.contains("500"),
+        "{message}"
+    );
+    assert_eq!(condition(&app, READY).1, reason::APPLY_FAILED);
+    assert!(
+        status
+            .conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(1))
+    );
+}
+
+#[tokio::test]
+async fn a_taken_node_port_is_retried_every_few_seconds() {
+    let (client, fake) = FakeApi::start();
+    fake.insert_app(&ChatApp::test().with_service("NodePort", Some(30222)));
+    let taken = "Service \"demo\" is invalid: spec.ports[0].nodePort: Invalid value: 30222: provided port is already allocated";
+    let failure = Failure {
+        method: Method::PATCH,
+        path: "/services/demo",
+        code: 422,
+        times: 3,
+    };
+    fake.fail_with(failure, taken);
+    let ctx = context(client);
+
+    let mut delays = Vec::new();
+    for _ in 0..3 {
+        let app = Arc::new(fake.app("demo"));
+        let err = reconcile(app.clone(), ctx.clone()).await.unwrap_err();
+        delays.push(error_policy(app, &err, ctx.clone()));
+    }
+
+    let retry = Action::requeue(Duration::from_secs(super::status::PORT_RETRY_SECS));
+    assert_eq!(
+        delays,
+        [retry.clone(), retry.clone(), retry],
+        "no growing backoff"
+    );
+    const { assert!(super::status::PORT_RETRY_SECS <= 10) };
+    let (_, why, message) = condition(&fake.app("demo"), DEGRADED);
+    assert_eq!(why, reason::NODE_PORT_CONFLICT);
+    assert!(message.contains("30222"), "{message}");
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    assert_eq!(
+        condition(&fake.app("demo"), DEGRADED).1,
+        reason::AS_EXPECTED
+    );
+}
+
+#[tokio::test]
+async fn a_pending_claim_is_the_problem_reported() {
+    let (client, fake) = FakeApi::start();
+    fake.insert_app(&ChatApp::test().with_persistence());
+    fake.set_status(
+        "/api/v1/namespaces/chat/persistentvolumeclaims/demo-redis",
+        json!({"phase": "Pending"}),
+    );
+    fake.set_pods_ready(false);
+    let ctx = context(client);
+
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+
+    let (degraded, why, message) = condition(&fake.app("demo"), DEGRADED);
+    assert_eq!(
+        (degraded.as_str(), why.as_str()),
+        (TRUE, reason::PVC_PENDING)
+    );
+    assert!(message.contains("demo-redis"), "{message}");
+}
+
+const REDIS: &str = "/apis/apps/v1/namespaces/chat/deployments/demo-redis";
+const REDIS_SERVICE: &str = "/api/v1/namespaces/chat/services/demo-redis";
+const SECRET: &str = "/api/v1/namespaces/chat/secrets/redis-url";
+
+fn redis_secret(key: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "redis-url"},
+        "data": {key: "cmVkaXM6Ly9leHQ6NjM3OQ=="}})
+}
+
+/// A chat running on its managed Redis, then switched to `spec.redis.external`.
+async fn switched_to_external(fake: &FakeApi, ctx: &Arc<Context>) {
+    fake.insert_app(&ChatApp::test());
+    reconcile_stored(fake, ctx, "demo").await.unwrap();
+    assert!(fake.object(REDIS).is_some());
+    fake.insert_app(&fake.app("demo").with_external_redis());
+    fake.clear_requests();
+}
+
+#[tokio::test]
+async fn a_missing_redis_secret_changes_nothing_and_says_so() {
+    let (client, fake) = FakeApi::start();
+    let ctx = context(client);
+    switched_to_external(&fake, &ctx).await;
+    let chat_before = fake.object("/apis/apps/v1/namespaces/chat/deployments/demo");
+
+    let action = reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+
+    assert_eq!(action, Action::requeue(super::WHILE_PROGRESSING));
+    assert!(fake.object(REDIS).is_some(), "the managed Redis still runs");
+    assert!(fake.object(REDIS_SERVICE).is_some());
+    assert!(applies(&fake.requests()).is_empty(), "nothing applied");
+    assert_eq!(
+        fake.object("/apis/apps/v1/namespaces/chat/deployments/demo"),
+        chat_before
+    );
+    let app = fake.app("demo");
+    let (degraded, why, message) = condition(&app, DEGRADED);
+    assert_eq!(
+        (degraded.as_str(), why.as_str()),
+        (TRUE, reason::REDIS_SECRET_MISSING)
+    );
+    assert!(message.contains("redis-url"), "{message}");
+    assert_eq!(condition(&app, READY).0, TRUE, "the chat still serves");
+
+    // The Secret exists but lacks the key: still nothing changes.
+    fake.insert(SECRET, redis_secret("other"));
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    assert!(fake.object(REDIS).is_some());
+    let (_, why, message) = condition(&fake.app("demo"), DEGRADED);
+    assert_eq!(why, reason::REDIS_SECRET_MISSING);
+    assert!(message.contains("no key url"), "{message}");
+}
+
+#[tokio::test]
+async fn the_managed_redis_goes_only_once_the_chat_is_ready_on_the_external_one() {
+    let (client, fake) = FakeApi::start();
+    let ctx = context(client);
+    switched_to_external(&fake, &ctx).await;
+    fake.insert(SECRET, redis_secret("url"));
+    fake.set_pods_ready(false);
+
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+
+    let chat = fake
+        .object("/apis/apps/v1/namespaces/chat/deployments/demo")
+        .unwrap();
+    let env = &chat["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(env.to_string().contains("secretKeyRef"), "{env}");
+    assert!(
+        fake.object(REDIS).is_some(),
+        "kept while pods are not ready"
+    );
+    assert!(fake.object(REDIS_SERVICE).is_some());
+    let app = fake.app("demo");
+    assert_eq!(condition(&app, PROGRESSING).1, reason::SWITCHING_REDIS);
+
+    fake.set_pods_ready(true);
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    assert!(
+        fake.object(REDIS).is_none(),
+        "retired once every pod is ready"
+    );
+    assert!(fake.object(REDIS_SERVICE).is_none());
+    assert_eq!(
+        condition(&fake.app("demo"), PROGRESSING).1,
+        reason::COMPLETE
     );
 }

@@ -4,9 +4,9 @@ use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::Value;
 
 use super::*;
-use crate::build::chat::{CONFIG_HASH_ANNOTATION, termination_grace};
 use crate::crd::ChatApp;
 use crate::fixtures::TestApp;
+use crate::resources::chat::{CONFIG_HASH_ANNOTATION, HEALTHZ, READYZ, termination_grace};
 
 fn varied() -> Vec<ChatApp> {
     vec![
@@ -135,6 +135,24 @@ fn every_child_has_a_controller_owner_reference_with_uid() {
 }
 
 #[test]
+fn a_chatapp_without_uid_owns_nothing() {
+    let mut app = ChatApp::test();
+    app.metadata.uid = None;
+    assert_eq!(owner_reference(&app), None);
+    for (kind, obj) in objects(&Desired::build(&app)) {
+        assert!(
+            obj["metadata"]["ownerReferences"].is_null(),
+            "{kind}: {obj}"
+        );
+    }
+    let owner = owner_reference(&ChatApp::test()).unwrap();
+    assert_eq!(
+        owner.block_owner_deletion, None,
+        "needs no chatapps/finalizers"
+    );
+}
+
+#[test]
 fn objects_serialize_without_nulls() {
     fn no_nulls(v: &Value, path: &str) {
         match v {
@@ -197,6 +215,34 @@ fn chat_server_probes_env_and_shutdown_match_the_server() {
         Some(termination_grace(&app))
     );
     assert!(termination_grace(&app) > 4 + 4 + 12);
+}
+
+#[test]
+fn a_pod_waiting_for_redis_is_unready_but_never_restarted() {
+    let pod = chat_deployment(&ChatApp::test())
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    let c = &pod.containers[0];
+    let get = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        let p = p.clone().unwrap_or_else(|| panic!("{c:?}"));
+        let path = p.http_get.clone().unwrap().path.unwrap();
+        (path, p)
+    };
+    let (ready, _) = get(&c.readiness_probe);
+    assert_eq!(ready, READYZ, "only readiness depends on Redis");
+    for (path, probe) in [get(&c.liveness_probe), get(&c.startup_probe)] {
+        assert_eq!(path, HEALTHZ, "a probe that restarts must not need Redis");
+        assert!(probe.exec.is_none() && probe.tcp_socket.is_none());
+    }
+    let (_, startup) = get(&c.startup_probe);
+    let budget = startup.period_seconds.unwrap() * startup.failure_threshold.unwrap();
+    assert!(
+        budget >= 60,
+        "a slow first start gets {budget} s before a restart"
+    );
 }
 
 #[test]
@@ -307,97 +353,6 @@ fn load_test_objects_only_when_enabled() {
     assert_eq!(
         pod.containers[0].image.as_deref(),
         Some(crate::crd::DEFAULT_LOCUST_IMAGE)
-    );
-}
-
-/// The chat server's settings as its source declares them: (env var, optional (min, max) range).
-fn server_flags() -> Vec<(String, Option<(i64, i64)>)> {
-    const CONFIG: &str = include_str!("../../../chat-server/src/config.rs");
-    CONFIG
-        .split("#[arg(")
-        .skip(1)
-        .filter_map(|block| {
-            let block = &block[..block.find("pub ").unwrap_or(block.len())];
-            let env = block
-                .split("env = \"")
-                .nth(1)?
-                .split('"')
-                .next()?
-                .to_owned();
-            let range = block.split("range(").nth(1).map(|r| {
-                let r = r.split(')').next().unwrap().replace('_', "");
-                let (lo, hi) = r.split_once("..=").expect("inclusive range");
-                (lo.trim().parse().unwrap(), hi.trim().parse().unwrap())
-            });
-            Some((env, range))
-        })
-        .collect()
-}
-
-/// `CHATAPP_HISTORY_LEN` -> `historyLen`, the ChatSettings field that feeds it.
-fn chat_field(env: &str) -> String {
-    let mut out = String::new();
-    for (i, word) in env.trim_start_matches("CHATAPP_").split('_').enumerate() {
-        let word = word.to_ascii_lowercase();
-        if i == 0 {
-            out.push_str(&word);
-        } else {
-            out.push_str(&word[..1].to_ascii_uppercase());
-            out.push_str(&word[1..]);
-        }
-    }
-    out
-}
-
-#[test]
-fn every_env_var_is_a_real_server_setting_and_every_setting_is_passed() {
-    const DOCS: &str = include_str!("../../../docs/configuration.md");
-    let flags = server_flags();
-    assert!(flags.len() >= 20, "parsed {flags:?}");
-    let server: BTreeMap<&str, Option<(i64, i64)>> =
-        flags.iter().map(|(e, r)| (e.as_str(), *r)).collect();
-    let app = ChatApp::test();
-    let set: Vec<String> = chat_env(&app).into_iter().map(|e| e.name).collect();
-    for name in &set {
-        assert!(
-            server.contains_key(name.as_str()) || name == "RUST_LOG",
-            "{name} is not a chat-server setting (chat-server/src/config.rs)"
-        );
-        assert!(
-            DOCS.contains(&format!("`{name}`")),
-            "{name} is not in docs/configuration.md"
-        );
-    }
-    for name in server.keys() {
-        assert!(
-            set.iter().any(|s| s == name),
-            "{name} is a server setting the operator does not pass"
-        );
-    }
-}
-
-#[test]
-fn chat_setting_ranges_match_the_server() {
-    let crd = serde_json::to_value(<ChatApp as kube::CustomResourceExt>::crd()).unwrap();
-    let chat = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
-        ["chat"]["properties"];
-    let mut compared = 0;
-    for (env, range) in server_flags() {
-        let Some((lo, hi)) = range else { continue };
-        let field = chat_field(&env);
-        let schema = &chat[&field];
-        assert!(schema.is_object(), "{env}: no spec.chat.{field}");
-        let bound = |k: &str| schema[k].as_f64().map(|v| v as i64);
-        assert_eq!(
-            (bound("minimum"), bound("maximum")),
-            (Some(lo), Some(hi)),
-            "spec.chat.{field} vs {env}"
-        );
-        compared += 1;
-    }
-    assert!(
-        compared >= 10,
-        "only {compared} ranges parsed from config.rs"
     );
 }
 

@@ -106,7 +106,7 @@ impl Desired {
         .collect()
     }
 
-    /// Builds every child of `app`. The spec must have passed [`crate::validate::validate`].
+    /// Builds every child of `app`. The spec must have passed [`crate::controller::validate::validate`].
     pub fn build(app: &ChatApp) -> Self {
         let managed = app.spec.redis.external.is_none();
         let persistent = managed && redis::managed(app).persistence.is_some();
@@ -162,28 +162,43 @@ impl Component {
     }
 }
 
-/// Labels that select one component's pods.
-pub fn selector_labels(app: &ChatApp, component: Component) -> BTreeMap<String, String> {
+/// Labels shared by every child of one ChatApp, whatever its component.
+pub fn instance_labels(app: &ChatApp) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), "chatapp".to_owned()),
         ("app.kubernetes.io/instance".to_owned(), app.name_any()),
-        (
-            "app.kubernetes.io/component".to_owned(),
-            component.label().to_owned(),
-        ),
     ])
 }
 
-/// The chat-server selector as a string, for `status.selector`.
-pub fn selector_string(app: &ChatApp) -> String {
-    selector_labels(app, Component::Chat)
+/// Labels that select one component's pods.
+pub fn selector_labels(app: &ChatApp, component: Component) -> BTreeMap<String, String> {
+    let mut labels = instance_labels(app);
+    labels.insert(
+        "app.kubernetes.io/component".to_owned(),
+        component.label().to_owned(),
+    );
+    labels
+}
+
+/// `labels` as a label selector string, `k=v,k=v`, for list calls and `status.selector`.
+pub fn label_selector(labels: &BTreeMap<String, String>) -> String {
+    labels
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
 }
 
+/// The chat-server selector as a string, for `status.selector`.
+pub fn selector_string(app: &ChatApp) -> String {
+    label_selector(&selector_labels(app, Component::Chat))
+}
+
 /// Metadata of a child: name, namespace, labels and the controller owner reference.
+///
+/// A ChatApp without a uid (one read from a file by `operator render`) cannot own anything, so
+/// its children get no owner reference; the controller refuses to apply such children
+/// ([`crate::error::Error::MissingUid`]), as they would outlive their ChatApp.
 pub fn child_meta(app: &ChatApp, component: Component) -> ObjectMeta {
     let mut labels = selector_labels(app, component);
     labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
@@ -191,24 +206,16 @@ pub fn child_meta(app: &ChatApp, component: Component) -> ObjectMeta {
         name: Some(component.name(app)),
         namespace: app.namespace(),
         labels: Some(labels),
-        owner_references: Some(vec![owner_reference(app)]),
+        owner_references: owner_reference(app).map(|owner| vec![owner]),
         ..Default::default()
     }
 }
 
-/// Controller owner reference, so deleting the ChatApp garbage-collects the child.
-///
-/// `blockOwnerDeletion` is left unset: foreground deletion still works without it, and it would
-/// need an extra `chatapps/finalizers` permission.
-pub fn owner_reference(app: &ChatApp) -> OwnerReference {
-    OwnerReference {
-        api_version: ChatApp::api_version(&()).into_owned(),
-        kind: ChatApp::kind(&()).into_owned(),
-        name: app.name_any(),
-        uid: app.uid().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: None,
-    }
+/// Controller owner reference, so deleting the ChatApp garbage-collects the child; None without
+/// a uid. kube's helper leaves `blockOwnerDeletion` unset: foreground deletion still works
+/// without it, and it would need an extra `chatapps/finalizers` permission.
+pub fn owner_reference(app: &ChatApp) -> Option<OwnerReference> {
+    app.controller_owner_ref(&())
 }
 
 /// Pod-level security for the Pod Security "restricted" profile.
@@ -255,7 +262,5 @@ pub fn stable_hash(bytes: &[u8]) -> String {
     format!("{hash:016x}")
 }
 
-#[cfg(test)]
-mod server_tests;
 #[cfg(test)]
 pub(crate) mod tests;

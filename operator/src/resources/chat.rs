@@ -20,6 +20,10 @@ use crate::crd::{ChatApp, ServiceType};
 
 /// uid of the chat-server image (images/chat-server/Dockerfile, docs/configuration.md).
 const CHAT_UID: i64 = 10001;
+/// The chat server's liveness endpoint: 200 while the process serves, Redis or not.
+pub const HEALTHZ: &str = "/healthz";
+/// The chat server's readiness endpoint: 200 only when it can serve chats (Redis reachable).
+pub const READYZ: &str = "/readyz";
 /// Annotation on the pod template that changes whenever the server's settings do.
 pub const CONFIG_HASH_ANNOTATION: &str = "chatapp.dev/config-hash";
 
@@ -112,8 +116,12 @@ fn chat_container(app: &ChatApp) -> Container {
             protocol: Some("TCP".into()),
             ..Default::default()
         }]),
-        liveness_probe: Some(http_probe("/healthz", 10, 3)),
-        readiness_probe: Some(http_probe("/readyz", 5, 2)),
+        // A server waiting for Redis is alive but not ready: /healthz answers without Redis,
+        // /readyz only with it. So only /readyz gates traffic, and nothing that needs Redis can
+        // restart the pod (a fresh install starts the chat before its Redis is up).
+        startup_probe: Some(http_probe(HEALTHZ, 2, 30)),
+        liveness_probe: Some(http_probe(HEALTHZ, 10, 3)),
+        readiness_probe: Some(http_probe(READYZ, 5, 2)),
         // Endpoints drop a terminating pod at once, but proxies and load balancers lag: keep
         // serving for the drain delay before the server sees SIGTERM and drains on its own.
         lifecycle: (drain > 0).then(|| Lifecycle {
@@ -233,3 +241,6 @@ pub fn chat_pdb(app: &ChatApp) -> PodDisruptionBudget {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -243,7 +243,7 @@ fn cel_refuses_bad_specs_naming_the_field() {
     }
 }
 
-/// The controller's own checks (crate::validate) agree with the CEL rules on the same specs,
+/// The controller's own checks (crate::controller::validate) agree with the CEL rules on the same specs,
 /// so a ChatApp stored under an older CRD is judged the same way.
 #[test]
 fn controller_validation_agrees_with_cel() {
@@ -260,7 +260,7 @@ fn controller_validation_agrees_with_cel() {
         let app: ChatApp = serde_json::from_value(obj.clone()).unwrap();
         assert_eq!(
             cel(&obj).is_empty(),
-            crate::validate::validate(&app).is_empty(),
+            crate::controller::validate::validate(&app).is_empty(),
             "{obj}"
         );
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use axum::http::Method;
 use kube::runtime::events::Reporter;
 
-use super::{Context, FIELD_MANAGER, WATCHED, reconcile};
-use crate::bundle::{RULES, role};
+use super::{RULES, role};
+use crate::controller::{Context, FIELD_MANAGER, WATCHED, reconcile};
 use crate::crd::ChatApp;
 use crate::fixtures::{Failure, FakeApi, Recorded, TestApp};
 
@@ -167,6 +167,19 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
             .unwrap_err();
     }
 
+    // An external Redis: its Secret is read before anything is switched.
+    fake.insert(
+        "/api/v1/namespaces/chat/secrets/redis-url",
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "redis-url"}, "data": {"url": "cmVkaXM6Ly9yOjYzNzk="}}),
+    );
+    let mut external = fake.app("demo").with_external_redis();
+    external.spec.redis.managed = None;
+    fake.insert_app(&external);
+    reconcile(Arc::new(fake.app("demo")), ctx.clone())
+        .await
+        .unwrap();
+
     let requests = fake.requests();
     let used: BTreeSet<Permission> = requests.iter().flat_map(permissions).collect();
     let granted = granted();
@@ -177,7 +190,7 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
 }
 
 #[test]
-fn the_role_has_no_wildcards_and_no_secrets() {
+fn the_role_has_no_wildcards_and_only_gets_secrets() {
     for rule in role().rules.unwrap() {
         let words = rule
             .api_groups
@@ -188,14 +201,16 @@ fn the_role_has_no_wildcards_and_no_secrets() {
         for word in words {
             assert_ne!(word, "*", "{rule:?}");
         }
-        assert!(
-            !rule
-                .resources
-                .iter()
-                .flatten()
-                .any(|r| r.starts_with("secrets")),
-            "the operator never reads Secrets (the chat pods do, by reference): {rule:?}"
-        );
+        // Secrets: only `get` of the one named by spec.redis.external, never list or watch
+        // (which would hand every Secret of the namespace to the operator).
+        if rule
+            .resources
+            .iter()
+            .flatten()
+            .any(|r| r.starts_with("secrets"))
+        {
+            assert_eq!(rule.verbs, ["get"], "{rule:?}");
+        }
         assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
     }
 }

@@ -1,0 +1,91 @@
+use super::*;
+
+fn plan(args: &[&str]) -> Result<(Plan, Probe, bool)> {
+    let mut argv = vec!["chat-bench"];
+    argv.extend_from_slice(args);
+    Cli::try_parse_from(argv).expect("parses").plan()
+}
+
+#[test]
+fn scenarios_become_plans() {
+    let (p, _, json) = plan(&[
+        "fanout",
+        "--url",
+        "ws://127.0.0.1:1/ws",
+        "--members",
+        "7",
+        "--json",
+    ])
+    .unwrap();
+    assert!(json);
+    assert_eq!(
+        (p.rooms.len(), p.members_per_room, p.senders_per_room),
+        (1, 7, 10)
+    );
+    assert_eq!(p.rooms[0], "bench-fanout");
+
+    let (p, _, _) = plan(&[
+        "rooms",
+        "--url",
+        "ws://127.0.0.1:1/ws",
+        "--rooms",
+        "3",
+        "--rate",
+        "0",
+    ])
+    .unwrap();
+    assert_eq!(p.rooms, ["bench-0", "bench-1", "bench-2"]);
+    assert_eq!(p.rate, 0.0);
+
+    let (p, probe, _) = plan(&[
+        "seed450",
+        "--url",
+        "ws://127.0.0.1:1/ws",
+        "--server-pid",
+        "9",
+    ])
+    .unwrap();
+    assert_eq!(
+        (p.connections(), p.senders_per_room, probe.server_pid),
+        (450, 0, Some(9))
+    );
+    assert_eq!(p.concurrency, 450);
+    let (p, _, _) = plan(&[
+        "seed450",
+        "--url",
+        "ws://127.0.0.1:1/ws",
+        "--concurrency",
+        "100",
+    ])
+    .unwrap();
+    assert_eq!(p.concurrency, 100);
+
+    let (p, _, _) = plan(&[
+        "connect",
+        "--url",
+        "ws://127.0.0.1:1/ws",
+        "--connections",
+        "20",
+    ])
+    .unwrap();
+    assert_eq!((p.connections(), p.rooms[0].as_str()), (20, "general"));
+}
+
+#[test]
+fn replicas_need_several_urls() {
+    assert!(plan(&["replicas", "--url", "ws://127.0.0.1:1/ws"]).is_err());
+    let (p, _, _) = plan(&[
+        "replicas",
+        "--url",
+        "ws://127.0.0.1:1/ws",
+        "--url",
+        "ws://127.0.0.1:2/ws",
+    ])
+    .unwrap();
+    assert_eq!(p.urls.len(), 2);
+}
+
+#[test]
+fn a_url_is_required() {
+    assert!(Cli::try_parse_from(["chat-bench", "connect"]).is_err());
+}

@@ -1,0 +1,157 @@
+//! The observe steps: read what the spec depends on and what the apply does not return, and say
+//! what is wrong as a [`Problem`]. Read-only; how it reads in status is `status`'s business.
+//!
+//! Before the apply, the Secret named by `spec.redis.external` must hold its key, or nothing is
+//! changed (switching to a Secret that is not there would take the chat's store away). After an
+//! apply that did not settle, the children that matter are looked at in the order a person would
+//! fix them: the Redis volume claim, pods that cannot be scheduled, images that cannot be pulled,
+//! containers that keep failing.
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use kube::api::{Api, ListParams};
+use kube::{Client, ResourceExt};
+
+use super::conditions::reason;
+use super::status::{Observed, Problem};
+use crate::crd::ChatApp;
+use crate::error::{Error, Result};
+use crate::resources::{instance_labels, label_selector};
+
+/// Waiting reasons of a container whose image cannot be pulled.
+const PULL_FAILING: &[&str] = &["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
+/// Other waiting reasons that will not fix themselves.
+const STUCK: &[&str] = &[
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// Why `spec.redis.external` cannot be used yet: its Secret or key does not exist.
+pub async fn redis_secret_problem(client: &Client, app: &ChatApp) -> Result<Option<Problem>> {
+    let Some(external) = &app.spec.redis.external else {
+        return Ok(None);
+    };
+    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    let r = &external.url_secret_ref;
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let secret = api
+        .get_opt(&r.name)
+        .await
+        .map_err(|source| Error::ReadSecret {
+            name: r.name.clone(),
+            source,
+        })?;
+    Ok(secret_problem(secret.as_ref(), &ns, &r.name, &r.key))
+}
+
+/// The check itself: `secret` (None when absent) must hold `key`.
+pub fn secret_problem(secret: Option<&Secret>, ns: &str, name: &str, key: &str) -> Option<Problem> {
+    let missing = match secret {
+        None => format!("Secret {name} does not exist in namespace {ns}"),
+        Some(s) if !s.data.as_ref().is_some_and(|d| d.contains_key(key)) => {
+            format!("Secret {name} has no key {key}")
+        }
+        Some(_) => return None,
+    };
+    Some(Problem {
+        reason: reason::REDIS_SECRET_MISSING,
+        message: format!(
+            "{missing} (spec.redis.external.urlSecretRef): nothing was changed, the chat keeps its current Redis; the operator looks again every 15 s"
+        ),
+    })
+}
+
+/// The first real problem of the children, looked up only while the chat is not settled (so a
+/// healthy chat costs no pod list).
+pub async fn children_problem(
+    client: &Client,
+    app: &ChatApp,
+    seen: &Observed,
+) -> Result<Option<Problem>> {
+    if let Some(problem) = seen.redis_pvc.as_ref().and_then(pvc_problem) {
+        return Ok(Some(problem));
+    }
+    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let selector = label_selector(&instance_labels(app));
+    let pods = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| Error::List {
+            kind: "pods",
+            source,
+        })?;
+    Ok(pods_problem(&pods.items))
+}
+
+/// A claim that no volume is bound to: Redis cannot start until one is.
+pub fn pvc_problem(pvc: &PersistentVolumeClaim) -> Option<Problem> {
+    let phase = pvc.status.as_ref()?.phase.as_deref()?;
+    (phase == "Pending").then(|| Problem {
+        reason: reason::PVC_PENDING,
+        message: format!(
+            "PersistentVolumeClaim {} is Pending: no volume is bound to it, so Redis cannot start; does the cluster have a default StorageClass, or does spec.redis.managed.persistence.storageClassName name one that exists?",
+            pvc.name_any()
+        ),
+    })
+}
+
+/// The first problem among `pods`: scheduling before image pulls before failing containers.
+pub fn pods_problem(pods: &[Pod]) -> Option<Problem> {
+    let checks: [fn(&Pod) -> Option<Problem>; 2] = [unschedulable, stuck_container];
+    checks.iter().find_map(|check| pods.iter().find_map(check))
+}
+
+fn unschedulable(pod: &Pod) -> Option<Problem> {
+    let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+    let c = conditions.iter().find(|c| {
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+    })?;
+    Some(Problem {
+        reason: reason::UNSCHEDULABLE,
+        message: format!(
+            "pod {} cannot be scheduled: {}",
+            pod.name_any(),
+            c.message.as_deref().unwrap_or("no node fits it")
+        ),
+    })
+}
+
+fn stuck_container(pod: &Pod) -> Option<Problem> {
+    let status = pod.status.as_ref()?;
+    let containers = status.init_container_statuses.iter().flatten();
+    let containers = containers.chain(status.container_statuses.iter().flatten());
+    let mut found: Vec<Problem> = containers
+        .filter_map(|c| {
+            let waiting = c.state.as_ref()?.waiting.as_ref()?;
+            let why = waiting.reason.as_deref()?;
+            let detail = waiting.message.as_deref().unwrap_or("");
+            let message = format!(
+                "pod {} container {}: {why} {detail}",
+                pod.name_any(),
+                c.name
+            );
+            let reason = if PULL_FAILING.contains(&why) {
+                reason::IMAGE_PULL_BACK_OFF
+            } else if why == "CrashLoopBackOff" {
+                reason::CRASH_LOOP_BACK_OFF
+            } else if STUCK.contains(&why) {
+                reason::PODS_FAILING
+            } else {
+                return None;
+            };
+            Some(Problem {
+                reason,
+                message: message.trim().to_owned(),
+            })
+        })
+        .collect();
+    // An image that cannot be pulled explains the rest of the pod.
+    found.sort_by_key(|p| p.reason != reason::IMAGE_PULL_BACK_OFF);
+    found.into_iter().next()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,42 @@
+use super::*;
+
+fn kinds(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn renders_every_child_of_the_samples() {
+    let default = render(include_str!("../../../deploy/samples/default.yaml")).unwrap();
+    assert_eq!(
+        kinds(&default),
+        [
+            "Deployment",
+            "Service",
+            "Deployment",
+            "Service",
+            "PodDisruptionBudget"
+        ],
+        "{default}"
+    );
+    let load = render(include_str!("../../../deploy/samples/loadtest.yaml")).unwrap();
+    assert!(kinds(&load).contains(&"ConfigMap".to_owned()), "{load}");
+}
+
+#[test]
+fn yaml_1_1_booleans_stay_strings() {
+    let out = render(include_str!("../../../deploy/samples/default.yaml")).unwrap();
+    assert!(out.contains("- --appendonly\n        - 'no'\n"), "{out}");
+    let doc =
+        crate::bundle::yaml_doc(&serde_json::json!({"a": "on", "b": ["yes", "x"], "c": true}));
+    assert_eq!(doc, "a: 'on'\nb:\n- 'yes'\n- x\nc: true\n");
+}
+
+#[test]
+fn a_bad_spec_is_refused_with_the_field_named() {
+    let err = render("apiVersion: chatapp.dev/v1alpha1\nkind: ChatApp\nmetadata:\n  name: x\nspec:\n  replicas: 500\n").unwrap_err();
+    assert!(err.contains("spec.replicas"), "{err}");
+    assert!(render("kind: [").unwrap_err().starts_with("not a ChatApp"));
+}

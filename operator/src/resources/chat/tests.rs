@@ -1,0 +1,323 @@
+//! The chat-server is the one source of every limit. Its own flag parser (`chat_server::Config`
+//! and clap's `CommandFactory`, with its ranges, value parsers and defaults) is checked here
+//! against the CRD: every `spec.chat` field is a server flag with the same default, the CRD's
+//! range is one the server accepts at both ends and refuses just outside, and the server reads
+//! back the values the spec asked for. Nothing else of chat-server is named, so its modules can
+//! move freely.
+
+use std::collections::BTreeMap;
+
+use chat_server::Config;
+use clap::{Arg, CommandFactory, Parser};
+use kube::CustomResourceExt;
+use serde_json::Value;
+
+use super::chat_env;
+use crate::crd::{ChatApp, ChatSettings};
+use crate::fixtures::TestApp;
+
+/// CRD defaults that differ from the server's on purpose, with the reason.
+const OWN_DEFAULTS: &[(&str, &str)] = &[(
+    "drainDelaySecs",
+    "in a cluster, proxies need a few seconds to drop a terminating pod; a lone process does not",
+)];
+
+/// The server's flags that have an environment variable, by that variable.
+fn server_flags() -> BTreeMap<String, Arg> {
+    Config::command()
+        .get_arguments()
+        .filter_map(|a| Some((a.get_env()?.to_str()?.to_owned(), a.clone())))
+        .collect()
+}
+
+/// `CHATAPP_HISTORY_LEN` -> `historyLen`, the ChatSettings field that feeds it.
+fn chat_field(env: &str) -> String {
+    let mut out = String::new();
+    for (i, word) in env.trim_start_matches("CHATAPP_").split('_').enumerate() {
+        let word = word.to_ascii_lowercase();
+        if i == 0 {
+            out.push_str(&word);
+        } else {
+            out.push_str(&word[..1].to_ascii_uppercase());
+            out.push_str(&word[1..]);
+        }
+    }
+    out
+}
+
+/// The schema of every `spec.chat` field, by name.
+fn chat_schema() -> serde_json::Map<String, Value> {
+    let crd = serde_json::to_value(ChatApp::crd()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["chat"]["properties"]
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+/// Whether the server accepts `value` for the flag `arg` alone.
+fn server_accepts(arg: &Arg, value: &str) -> bool {
+    let flag = format!("--{}={value}", arg.get_long().unwrap());
+    Config::try_parse_from(["chat-server", flag.as_str()]).is_ok()
+}
+
+/// The command line equivalent to `app`'s environment: each variable becomes the flag that
+/// declares it as its `env`. A Secret-backed variable gets a stand-in value.
+fn server_config(app: &ChatApp) -> Result<Config, clap::Error> {
+    let flags = server_flags();
+    let mut argv = vec!["chat-server".to_owned()];
+    for var in chat_env(app) {
+        if var.name == "RUST_LOG" {
+            continue; // read by tracing's EnvFilter, not by the flag parser
+        }
+        let arg = flags
+            .get(&var.name)
+            .unwrap_or_else(|| panic!("{} is no chat-server flag's env", var.name));
+        let value = var
+            .value
+            .unwrap_or_else(|| "redis://from-the-secret:6379".to_owned());
+        argv.push(format!("--{}={value}", arg.get_long().unwrap()));
+    }
+    Config::try_parse_from(argv)
+}
+
+fn at_the_edges() -> Vec<ChatSettings> {
+    let low = |c: &mut ChatSettings| {
+        c.history_len = 1;
+        c.max_content_bytes = 1;
+        c.max_name_chars = 1;
+        c.max_topic_chars = 1;
+        c.max_frame_bytes = 1024;
+        c.max_rooms = 1;
+        c.max_connections = 1;
+        c.send_rate = 0.5;
+        c.send_burst = 1;
+        c.outbound_queue = 8;
+        c.ping_interval_secs = 1;
+        c.header_timeout_secs = 1;
+        c.presence_ttl_secs = 3;
+        c.drain_delay_secs = 0;
+        c.shutdown_grace_secs = 0;
+        c.redis_prefix = "a".into();
+    };
+    let high = |c: &mut ChatSettings| {
+        c.history_len = 100_000;
+        c.max_content_bytes = 1_048_576;
+        c.max_name_chars = 1024;
+        c.max_topic_chars = 1024;
+        c.max_frame_bytes = 16_777_216;
+        c.max_rooms = 1_000_000;
+        c.max_connections = 1_000_000;
+        c.send_rate = 100_000.0;
+        c.send_burst = 10_000_000;
+        c.outbound_queue = 1_000_000;
+        c.ping_interval_secs = 3600;
+        c.header_timeout_secs = 600;
+        c.presence_ttl_secs = 3600;
+        c.drain_delay_secs = 600;
+        c.shutdown_grace_secs = 3600;
+        c.redis_prefix = "team-a:chat_1.x".into();
+        c.allowed_origins = vec!["https://chat.example.com".into(), "*".into()];
+    };
+    let mut out = vec![ChatSettings::default()];
+    for f in [low, high] {
+        let mut c = ChatSettings::default();
+        f(&mut c);
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn the_server_accepts_the_operators_environment_at_every_edge() {
+    for settings in at_the_edges() {
+        let app = ChatApp::test().with_chat(|c| *c = settings.clone());
+        let config = server_config(&app).unwrap_or_else(|e| panic!("{settings:?}: {e}"));
+        assert_eq!(config.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(config.redis_url.as_deref(), Some("redis://demo-redis:6379"));
+        assert_eq!(config.history_len, settings.history_len as u32);
+        assert_eq!(config.max_content_bytes, settings.max_content_bytes as u32);
+        assert_eq!(config.max_frame_bytes, settings.max_frame_bytes as u32);
+        assert_eq!(config.send_rate, settings.send_rate);
+        assert_eq!(config.drain_delay_secs, settings.drain_delay_secs as u64);
+        assert_eq!(
+            config.shutdown_grace_secs,
+            settings.shutdown_grace_secs as u64
+        );
+        assert_eq!(config.redis_prefix, settings.redis_prefix);
+        assert_eq!(
+            config.allowed_origins.len(),
+            settings.allowed_origins.len().max(1)
+        );
+        assert_eq!(format!("{:?}", config.log_format), "Json");
+    }
+}
+
+#[test]
+fn an_external_redis_url_reaches_the_same_flag() {
+    let config = server_config(&ChatApp::test().with_external_redis()).unwrap();
+    assert_eq!(
+        config.redis_url.as_deref(),
+        Some("redis://from-the-secret:6379")
+    );
+}
+
+#[test]
+fn a_value_outside_the_crd_range_would_be_refused_by_the_server() {
+    // The check above has teeth: the server's parser refuses what the CRD's schema keeps out.
+    let app = ChatApp::test().with_chat(|c| c.history_len = 0);
+    assert!(server_config(&app).is_err());
+    let app = ChatApp::test().with_chat(|c| c.redis_prefix = "a b".into());
+    assert!(server_config(&app).is_err());
+    let app = ChatApp::test().with_chat(|c| c.send_rate = 0.0);
+    assert!(server_config(&app).is_err());
+}
+
+#[test]
+fn every_env_var_is_a_real_server_setting_and_every_setting_is_passed() {
+    const DOCS: &str = include_str!("../../../../docs/configuration.md");
+    let server = server_flags();
+    assert!(server.len() >= 20, "{:?}", server.keys());
+    let set: Vec<String> = chat_env(&ChatApp::test())
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    for name in &set {
+        assert!(
+            server.contains_key(name) || name == "RUST_LOG",
+            "{name} is not a chat-server setting"
+        );
+        assert!(
+            DOCS.contains(&format!("`{name}`")),
+            "{name} is not in docs/configuration.md"
+        );
+    }
+    for name in server.keys() {
+        assert!(
+            set.contains(name),
+            "{name} is a server setting the operator does not pass"
+        );
+    }
+}
+
+/// The server's default for `arg` as JSON, typed like `like` (the CRD's default).
+fn server_default(arg: &Arg, like: &Value) -> Value {
+    let values: Vec<String> = arg
+        .get_default_values()
+        .iter()
+        .map(|v| v.to_string_lossy().into_owned())
+        .collect();
+    let one = values.first().cloned().unwrap_or_default();
+    match like {
+        Value::Number(_) => serde_json::json!(one.parse::<f64>().expect("a number")),
+        Value::Array(_) => values
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter(|v| !v.is_empty())
+            .map(|v| Value::String(v.to_owned()))
+            .collect(),
+        _ => Value::String(one),
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[test]
+fn every_crd_default_is_the_servers() {
+    let flags = server_flags();
+    let schema = chat_schema();
+    let mut compared = Vec::new();
+    for (env, arg) in &flags {
+        let field = chat_field(env);
+        let Some(prop) = schema.get(&field) else {
+            continue;
+        };
+        let crd = &prop["default"];
+        assert!(!crd.is_null(), "spec.chat.{field} has no default");
+        let server = server_default(arg, crd);
+        if let Some((_, why)) = OWN_DEFAULTS.iter().find(|(f, _)| *f == field) {
+            assert!(!same(crd, &server), "{field} is the server's again: {why}");
+        } else {
+            assert!(
+                same(crd, &server),
+                "spec.chat.{field} defaults to {crd}, the server ({env}) to {server}"
+            );
+        }
+        compared.push(field);
+    }
+    let unmatched: Vec<_> = schema
+        .keys()
+        .filter(|f| !compared.contains(f) && f.as_str() != "logLevel")
+        .collect();
+    assert!(
+        unmatched.is_empty(),
+        "spec.chat fields without a server flag: {unmatched:?}"
+    );
+    assert!(compared.len() >= 17, "{compared:?}");
+}
+
+/// A number as the server's flag parser reads it (integers without a fraction).
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{}", v as i64)
+    } else {
+        v.to_string()
+    }
+}
+
+#[test]
+fn every_crd_range_is_the_servers() {
+    let flags = server_flags();
+    let schema = chat_schema();
+    let mut checked = 0;
+    for (env, arg) in &flags {
+        let field = chat_field(env);
+        let Some(prop) = schema.get(&field) else {
+            continue;
+        };
+        let at = format!("spec.chat.{field} vs {env}");
+        let accepts = |v: &str| server_accepts(arg, v);
+        if let (Some(min), Some(max)) = (prop["minimum"].as_f64(), prop["maximum"].as_f64()) {
+            let exclusive = prop["exclusiveMinimum"] == true;
+            let integer = prop["type"] == "integer";
+            let step = if integer { 1.0 } else { 0.001 };
+            assert!(
+                accepts(&number(max)),
+                "{at}: the server refuses the maximum"
+            );
+            assert!(!accepts(&number(max + 1.0)), "{at}: the server allows more");
+            if exclusive {
+                assert!(
+                    !accepts(&number(min)),
+                    "{at}: the server allows the minimum"
+                );
+                assert!(accepts(&number(min + step)), "{at}: just above the minimum");
+            } else {
+                assert!(
+                    accepts(&number(min)),
+                    "{at}: the server refuses the minimum"
+                );
+                assert!(!accepts(&number(min - 1.0)), "{at}: the server allows less");
+            }
+            // An integer field must not hide fractions the server takes (sendRate did).
+            let fraction = number(min.max(0.0) + 1.5);
+            assert!(
+                !(integer && accepts(&fraction)),
+                "{at}: the server accepts {fraction}, the CRD only integers"
+            );
+            checked += 1;
+        }
+        if let Some(max) = prop["maxLength"].as_u64() {
+            let max = max as usize;
+            assert!(accepts(&"a".repeat(max)), "{at}: longest");
+            assert!(!accepts(&"a".repeat(max + 1)), "{at}: too long");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16, "only {checked} limits compared");
+}
