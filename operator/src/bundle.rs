@@ -72,6 +72,11 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         "persistentvolumeclaims",
         &["create", "list", "patch", "watch"],
     ),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
     ("", "pods", &["list"]),
     // The one Secret `spec.redis.external` names, to check it holds its key before switching.
     ("", "secrets", &["get"]),

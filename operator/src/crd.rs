@@ -111,6 +111,27 @@ pub struct ChatAppSpec {
     /// A Locust load generator pointed at this chat, with its web UI on a NodePort.
     #[serde(default)]
     pub load_test: LoadTestSpec,
+
+    /// NetworkPolicies around the chat: the managed Redis accepts only this chat's pods, and the
+    /// chat pods accept traffic on the chat port only.
+    #[serde(default)]
+    pub network_policy: NetworkPolicySpec,
+}
+
+/// Whether the operator fences the chat's pods with NetworkPolicies.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySpec {
+    /// Create the NetworkPolicies (the default). They take effect where the cluster's network
+    /// plugin enforces NetworkPolicy; false removes them.
+    #[serde(default = "d_true")]
+    pub enabled: bool,
+}
+
+impl Default for NetworkPolicySpec {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// When the kubelet pulls an image.
@@ -530,6 +551,9 @@ fn d_redis_prefix() -> String {
 }
 fn d_log_level() -> String {
     "info".into()
+}
+fn d_true() -> bool {
+    true
 }
 fn d_users() -> i32 {
     50

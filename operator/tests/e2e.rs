@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -310,11 +311,15 @@ impl E2e {
             owned(&workers.map_err(e)?.metadata)?;
             let master = self.api::<Service>().get("e2e-locust-master").await;
             owned(&master.map_err(e)?.metadata)?;
+            for name in ["e2e", "e2e-redis"] {
+                let policy = self.api::<NetworkPolicy>().get(name).await;
+                owned(&policy.map_err(e)?.metadata)?;
+            }
             Ok(())
         })
         .await;
         ok(
-            "children created with controller owner references (chat, redis, PDB, Locust master and worker)",
+            "children created with controller owner references (chat, redis, PDB, NetworkPolicies, Locust master and worker)",
         );
         let status = eventually("status of e2e", self.limit, || async {
             let app = apps.get("e2e").await.map_err(|e| e.to_string())?;

@@ -13,8 +13,10 @@ fn renders_every_child_of_the_samples() {
     assert_eq!(
         kinds(&default),
         [
+            "NetworkPolicy",
             "Deployment",
             "Service",
+            "NetworkPolicy",
             "Deployment",
             "Service",
             "PodDisruptionBudget"
