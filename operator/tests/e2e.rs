@@ -526,18 +526,7 @@ impl E2e {
         apps.create(&PostParams::default(), &chatapp("fresh", spec))
             .await
             .expect("create ChatApp fresh");
-        eventually("ChatApp fresh Available", self.limit, || async {
-            let app = apps.get("fresh").await.map_err(|e| e.to_string())?;
-            let status = app.status.unwrap_or_default();
-            let available = status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.reason == "Available");
-            available
-                .then_some(())
-                .ok_or(format!("{:?}", status.conditions))
-        })
-        .await;
+        self.available("fresh").await;
         let selector = ListParams::default()
             .labels("app.kubernetes.io/instance=fresh,app.kubernetes.io/component=chat-server");
         let pods = self.api::<Pod>().list(&selector).await.unwrap().items;
@@ -563,20 +552,25 @@ impl E2e {
         ok("fresh install: chat pods Available with no restart, though Redis started with them");
     }
 
-    async fn chat_and_locust_answer(&self) {
+    /// Waits until ChatApp `name` is Ready with reason Available: every wanted pod ready.
+    async fn available(&self, name: &str) {
         let apps: Api<ChatApp> = self.api();
-        eventually("ChatApp e2e Ready", self.limit, || async {
-            let app = apps.get("e2e").await.map_err(|e| e.to_string())?;
+        eventually(&format!("ChatApp {name} Available"), self.limit, || async {
+            let app = apps.get(name).await.map_err(|e| e.to_string())?;
             let status = app.status.unwrap_or_default();
-            let ready = status
+            let available = status
                 .conditions
                 .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True");
-            ready
+                .any(|c| c.type_ == "Ready" && c.status == "True" && c.reason == "Available");
+            available
                 .then_some(())
                 .ok_or(format!("{:?}", status.conditions))
         })
         .await;
+    }
+
+    async fn chat_and_locust_answer(&self) {
+        self.available("e2e").await;
         ok("ChatApp Ready: chat-server pods ready on the managed Redis");
         let proxy = |service: &str, path: &str| {
             format!(
