@@ -222,7 +222,9 @@ pub struct RedisSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<ManagedRedis>,
 
-    /// An existing Redis, reached with a URL read from a Secret.
+    /// An existing Redis, reached with a URL read from a Secret. Switching a running chat here is
+    /// safe: nothing changes until the Secret and key exist (Degraded RedisSecretMissing), and the
+    /// managed Redis is removed only once every chat pod is ready on this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalRedis>,
 }
