@@ -1,3 +1,5 @@
+//! `operator render` over the samples.
+
 use super::*;
 
 fn kinds(out: &str) -> Vec<String> {
