@@ -135,8 +135,8 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
 }
 
 /// With an external Redis, deletes the managed one (Deployment, Service and NetworkPolicy; its
-/// claim stays) once every chat pod is ready on the new store, so a URL that does not work never costs the
-/// running chat its Redis. Returns whether it is gone.
+/// claim stays) once every chat pod is ready on the new store, so a URL that does not work never
+/// costs the running chat its Redis. Returns whether it is gone.
 async fn retire_managed_redis(client: &Client, app: &ChatApp, chat: &Deployment) -> Result<bool> {
     if !rolled_out(chat, app.spec.replicas) {
         return Ok(false);
