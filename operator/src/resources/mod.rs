@@ -19,7 +19,7 @@ pub use redis::{redis_deployment, redis_pvc, redis_service};
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, PersistentVolumeClaim, PodSecurityContext, SeccompProfile,
     SecurityContext, Service,
@@ -27,6 +27,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
 use crate::crd::ChatApp;
@@ -230,6 +231,17 @@ pub fn child_meta(app: &ChatApp, component: Component) -> ObjectMeta {
 /// without it, and it would need an extra `chatapps/finalizers` permission.
 pub fn owner_reference(app: &ChatApp) -> Option<OwnerReference> {
     app.controller_owner_ref(&())
+}
+
+/// Rolling update that adds one new pod before removing an old one, so capacity never drops.
+pub fn surge_one_at_a_time() -> DeploymentStrategy {
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::Int(0)),
+        }),
+    }
 }
 
 /// Pod-level security for the Pod Security "restricted" profile.
