@@ -10,9 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
-};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector,
     PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
@@ -26,7 +24,7 @@ use kube::CustomResourceExt;
 use serde::Serialize;
 
 use crate::crd::ChatApp;
-use crate::resources::{container_security, pod_security};
+use crate::resources::{container_security, pod_security, surge_one_at_a_time};
 
 /// Name of the operator's ServiceAccount, Role, RoleBinding and Deployment.
 pub const NAME: &str = "chatapp-operator";
@@ -71,6 +69,11 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         "",
         "persistentvolumeclaims",
         &["create", "list", "patch", "watch"],
+    ),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        &["create", "delete", "list", "patch", "watch"],
     ),
     ("", "pods", &["list"]),
     // The one Secret `spec.redis.external` names, to check it holds its key before switching.
@@ -227,13 +230,7 @@ pub fn operator_deployment(operator_image: &str, chat_image: Option<&str>) -> De
                 match_labels: Some(labels()),
                 ..Default::default()
             },
-            strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".into()),
-                rolling_update: Some(RollingUpdateDeployment {
-                    max_surge: Some(IntOrString::Int(1)),
-                    max_unavailable: Some(IntOrString::Int(0)),
-                }),
-            }),
+            strategy: Some(surge_one_at_a_time()),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels()),

@@ -111,6 +111,27 @@ pub struct ChatAppSpec {
     /// A Locust load generator pointed at this chat, with its web UI on a NodePort.
     #[serde(default)]
     pub load_test: LoadTestSpec,
+
+    /// NetworkPolicies around the chat: the managed Redis accepts only this chat's pods, and the
+    /// chat pods accept traffic on the chat port only.
+    #[serde(default)]
+    pub network_policy: NetworkPolicySpec,
+}
+
+/// Whether the operator fences the chat's pods with NetworkPolicies.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySpec {
+    /// Create the NetworkPolicies (the default). They take effect where the cluster's network
+    /// plugin enforces NetworkPolicy; false removes them.
+    #[serde(default = "d_true")]
+    pub enabled: bool,
+}
+
+impl Default for NetworkPolicySpec {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// When the kubelet pulls an image.
@@ -201,7 +222,9 @@ pub struct RedisSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<ManagedRedis>,
 
-    /// An existing Redis, reached with a URL read from a Secret.
+    /// An existing Redis, reached with a URL read from a Secret. Switching a running chat here is
+    /// safe: nothing changes until the Secret and key exist (Degraded RedisSecretMissing), and the
+    /// managed Redis is removed only once every chat pod is ready on this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalRedis>,
 }
@@ -530,6 +553,9 @@ fn d_redis_prefix() -> String {
 }
 fn d_log_level() -> String {
     "info".into()
+}
+fn d_true() -> bool {
+    true
 }
 fn d_users() -> i32 {
     50

@@ -5,12 +5,15 @@
 //! It applies the CRD (server-side apply, left installed afterwards), makes a fresh namespace with
 //! the bundle's ServiceAccount/Role/RoleBinding, and runs the operator binary out of the cluster
 //! *impersonating that ServiceAccount*, so the least-privilege RBAC is what is exercised, with
-//! leader election on as in the bundle. Then: the operator holds the Lease, the default ChatApp
-//! appears, a ChatApp's children appear with owner references, status is written, the scale
-//! subresource scales it and removes the PDB at one replica, a deleted child comes back, a
-//! settings change changes the pod template's config hash, a taken NodePort shows in status,
-//! invalid specs are refused by the API server, and deleting the ChatApp garbage-collects its
-//! children. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
+//! leader election on as in the bundle. Then: the operator holds the Lease, survives losing it
+//! (stays up as a standby, leads again after a release), the default ChatApp appears, a
+//! ChatApp's children (NetworkPolicies included) appear with owner references, status is
+//! written, the scale subresource scales it and removes the PDB at one replica, a deleted child
+//! comes back, a settings change changes the pod template's config hash, a taken NodePort shows
+//! in status and is taken within seconds once freed, a Redis claim that cannot bind is reported
+//! as PVCPending, a switch to an external Redis whose Secret is missing keeps the managed Redis
+//! (which goes once the Secret exists), invalid specs are refused by the API server, and
+//! deleting the ChatApp garbage-collects its children. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
 //! (a fresh ChatApp reaching Available with no chat pod restarted, though its Redis starts with
 //! it) and for the chat and Locust to answer through the API server's service proxy; images come from
 //! `CHATAPP_E2E_CHAT_IMAGE` / `CHATAPP_E2E_LOCUST_IMAGE` (kind/minikube: load them first).
@@ -23,9 +26,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, CustomResourceExt, Resource, ResourceExt};
@@ -146,15 +151,18 @@ impl E2e {
     async fn run(self) {
         self.install().await;
         let log = std::env::temp_dir().join(format!("{}-operator.log", self.ns));
-        let _operator = self.spawn_operator(&log);
+        let mut operator = self.spawn_operator(&log);
         println!("operator log: {}", log.display());
-        self.lease_is_held().await;
+        let leader = self.lease_is_held().await;
+        self.a_lost_lease_is_survived(&mut operator, &leader).await;
         self.default_chatapp_is_created().await;
         self.children_appear().await;
         self.scale_subresource_works().await;
         self.deleted_child_comes_back().await;
         self.settings_change_rolls_pods().await;
         self.taken_node_port_is_explained().await;
+        self.a_pending_claim_is_explained().await;
+        self.a_missing_redis_secret_changes_nothing().await;
         self.invalid_specs_are_refused().await;
         if self.pods {
             self.fresh_install_needs_no_restart().await;
@@ -227,7 +235,7 @@ impl E2e {
         OperatorProcess(child)
     }
 
-    async fn lease_is_held(&self) {
+    async fn lease_is_held(&self) -> String {
         let leases: Api<Lease> = self.api();
         let holder = eventually("the operator holds the Lease", self.limit, || async {
             let lease = leases.get_opt(OPERATOR).await.map_err(|e| e.to_string())?;
@@ -238,6 +246,51 @@ impl E2e {
         })
         .await;
         ok(&format!("Lease {OPERATOR} held by {holder}"));
+        holder
+    }
+
+    /// Another holder takes the Lease: the leader steps down without exiting, and leads again
+    /// once the Lease is released.
+    async fn a_lost_lease_is_survived(&self, operator: &mut OperatorProcess, leader: &str) {
+        let leases: Api<Lease> = self.api();
+        // A replace carries the resourceVersion just read: when the leader renews in between,
+        // the API server answers 409 and the write is tried again.
+        let write = |holder: Option<&'static str>| {
+            let leases = leases.clone();
+            async move {
+                let mut lease = leases.get(OPERATOR).await.map_err(|e| e.to_string())?;
+                let spec = lease.spec.get_or_insert_with(Default::default);
+                spec.holder_identity = holder.map(str::to_owned);
+                spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
+                leases
+                    .replace(OPERATOR, &PostParams::default(), &lease)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        };
+        eventually("the Lease taken by another holder", self.limit, || {
+            write(Some("e2e-thief"))
+        })
+        .await;
+        // The leader notices at its next renewal (every 5 s) and steps down.
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        let running = |operator: &mut OperatorProcess| operator.0.try_wait().unwrap().is_none();
+        assert!(
+            running(operator),
+            "the operator exited after losing the Lease"
+        );
+        eventually("the Lease released", self.limit, || write(None)).await;
+        eventually("the operator leads again", self.limit, || async {
+            let lease = leases.get(OPERATOR).await.map_err(|e| e.to_string())?;
+            let holder = lease.spec.and_then(|s| s.holder_identity);
+            (holder.as_deref() == Some(leader))
+                .then_some(())
+                .ok_or(format!("holder {holder:?}"))
+        })
+        .await;
+        assert!(running(operator), "the operator exited");
+        ok("a leader that loses the Lease stays up as a standby and leads again after a release");
     }
 
     async fn default_chatapp_is_created(&self) {
@@ -310,11 +363,15 @@ impl E2e {
             owned(&workers.map_err(e)?.metadata)?;
             let master = self.api::<Service>().get("e2e-locust-master").await;
             owned(&master.map_err(e)?.metadata)?;
+            for name in ["e2e", "e2e-redis"] {
+                let policy = self.api::<NetworkPolicy>().get(name).await;
+                owned(&policy.map_err(e)?.metadata)?;
+            }
             Ok(())
         })
         .await;
         ok(
-            "children created with controller owner references (chat, redis, PDB, Locust master and worker)",
+            "children created with controller owner references (chat, redis, PDB, NetworkPolicies, Locust master and worker)",
         );
         let status = eventually("status of e2e", self.limit, || async {
             let app = apps.get("e2e").await.map_err(|e| e.to_string())?;
@@ -461,10 +518,109 @@ impl E2e {
         })
         .await;
         assert!(message.contains("allocated"), "{message}");
+        // Free the port (e2e's Service becomes ClusterIP): the operator retries a taken port
+        // every 5 s, so the clash gets it within seconds, not after a growing backoff.
+        let cluster_ip = json!({"spec": {"service": {"type": "ClusterIP"}}});
+        apps.patch("e2e", &PatchParams::default(), &Patch::Merge(&cluster_ip))
+            .await
+            .unwrap();
+        let freed = Instant::now();
+        eventually("the freed NodePort taken", self.limit, || async {
+            let svc = self.api::<Service>().get_opt("clash").await;
+            let svc = svc.map_err(|e| e.to_string())?;
+            let port = svc.and_then(|s| s.spec?.ports?.first()?.node_port);
+            (port == taken)
+                .then_some(())
+                .ok_or(format!("clash has node port {port:?}"))
+        })
+        .await;
+        let took = freed.elapsed();
+        assert!(took < Duration::from_secs(20), "took {took:?}");
         apps.delete("clash", &DeleteParams::default())
             .await
             .unwrap();
-        ok(&format!("a taken NodePort shows in status: {message}"));
+        ok(&format!(
+            "a taken NodePort shows in status ({message}) and is taken {took:?} after it frees"
+        ));
+    }
+
+    /// A Redis volume claim that cannot bind (no such StorageClass) is the reported problem.
+    async fn a_pending_claim_is_explained(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let spec = json!({"replicas": 0, "service": {"type": "ClusterIP"},
+            "redis": {"managed": {"persistence": {"storageClassName": "chatapp-e2e-missing"}}}});
+        apps.create(&PostParams::default(), &chatapp("unbound", spec))
+            .await
+            .unwrap();
+        let message = self.degraded("unbound", "PVCPending").await;
+        apps.delete("unbound", &DeleteParams::default())
+            .await
+            .unwrap();
+        ok(&format!("a Pending claim is reported: {message}"));
+    }
+
+    /// Waits until ChatApp `name` is Degraded with `reason`, and returns the message.
+    async fn degraded(&self, name: &str, reason: &str) -> String {
+        let apps: Api<ChatApp> = self.api();
+        eventually(&format!("{name} Degraded {reason}"), self.limit, || async {
+            let app = apps.get(name).await.map_err(|e| e.to_string())?;
+            let status = app.status.unwrap_or_default();
+            let degraded = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Degraded" && c.status == "True" && c.reason == reason);
+            degraded
+                .map(|c| c.message.clone())
+                .ok_or(format!("{:?}", status.conditions))
+        })
+        .await
+    }
+
+    /// Switching to an external Redis whose Secret does not exist keeps the managed Redis; once
+    /// the Secret exists, the managed Redis goes (at 0 replicas, every chat pod is "ready").
+    async fn a_missing_redis_secret_changes_nothing(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let spec = json!({"replicas": 0, "service": {"type": "ClusterIP"}});
+        apps.create(&PostParams::default(), &chatapp("switch", spec))
+            .await
+            .unwrap();
+        let deployments = self.api::<Deployment>();
+        eventually("switch-redis created", self.limit, || async {
+            let d = deployments.get_opt("switch-redis").await;
+            d.map_err(|e| e.to_string())?.ok_or("absent".to_owned())
+        })
+        .await;
+        let external =
+            json!({"spec": {"redis": {"external": {"urlSecretRef": {"name": "switch-url"}}}}});
+        apps.patch("switch", &PatchParams::default(), &Patch::Merge(&external))
+            .await
+            .unwrap();
+        let message = self.degraded("switch", "RedisSecretMissing").await;
+        let kept = deployments.get_opt("switch-redis").await.unwrap();
+        assert!(kept.is_some(), "the managed Redis was removed: {message}");
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "switch-url"},
+            "stringData": {"url": "redis://redis.invalid:6379"},
+        }))
+        .unwrap();
+        self.api::<Secret>()
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        eventually("switch-redis retired", self.limit, || async {
+            let d = deployments.get_opt("switch-redis").await;
+            match d.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(_) => Err("still there".to_owned()),
+            }
+        })
+        .await;
+        apps.delete("switch", &DeleteParams::default())
+            .await
+            .unwrap();
+        ok(&format!(
+            "a missing Redis Secret keeps the managed Redis ({message}); it goes once the Secret exists"
+        ));
     }
 
     async fn invalid_specs_are_refused(&self) {
@@ -521,18 +677,7 @@ impl E2e {
         apps.create(&PostParams::default(), &chatapp("fresh", spec))
             .await
             .expect("create ChatApp fresh");
-        eventually("ChatApp fresh Available", self.limit, || async {
-            let app = apps.get("fresh").await.map_err(|e| e.to_string())?;
-            let status = app.status.unwrap_or_default();
-            let available = status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.reason == "Available");
-            available
-                .then_some(())
-                .ok_or(format!("{:?}", status.conditions))
-        })
-        .await;
+        self.available("fresh").await;
         let selector = ListParams::default()
             .labels("app.kubernetes.io/instance=fresh,app.kubernetes.io/component=chat-server");
         let pods = self.api::<Pod>().list(&selector).await.unwrap().items;
@@ -558,20 +703,25 @@ impl E2e {
         ok("fresh install: chat pods Available with no restart, though Redis started with them");
     }
 
-    async fn chat_and_locust_answer(&self) {
+    /// Waits until ChatApp `name` is Ready with reason Available: every wanted pod ready.
+    async fn available(&self, name: &str) {
         let apps: Api<ChatApp> = self.api();
-        eventually("ChatApp e2e Ready", self.limit, || async {
-            let app = apps.get("e2e").await.map_err(|e| e.to_string())?;
+        eventually(&format!("ChatApp {name} Available"), self.limit, || async {
+            let app = apps.get(name).await.map_err(|e| e.to_string())?;
             let status = app.status.unwrap_or_default();
-            let ready = status
+            let available = status
                 .conditions
                 .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True");
-            ready
+                .any(|c| c.type_ == "Ready" && c.status == "True" && c.reason == "Available");
+            available
                 .then_some(())
                 .ok_or(format!("{:?}", status.conditions))
         })
         .await;
+    }
+
+    async fn chat_and_locust_answer(&self) {
+        self.available("e2e").await;
         ok("ChatApp Ready: chat-server pods ready on the managed Redis");
         let proxy = |service: &str, path: &str| {
             format!(

@@ -1,3 +1,5 @@
+//! Flag parsing into plans: scenarios, defaults and refusals.
+
 use super::*;
 
 fn plan(args: &[&str]) -> Result<(Plan, Probe, bool)> {

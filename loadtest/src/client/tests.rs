@@ -1,3 +1,5 @@
+//! Frame parsing and the client's accounting, without a server.
+
 use super::*;
 
 #[test]

@@ -1,3 +1,5 @@
+//! The engine's plan checks and its refusals before any connection.
+
 use super::*;
 
 pub(crate) fn plan() -> Plan {

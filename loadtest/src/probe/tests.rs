@@ -1,3 +1,5 @@
+//! Reading the server's metrics page.
+
 use super::*;
 
 #[test]

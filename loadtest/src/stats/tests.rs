@@ -1,3 +1,5 @@
+//! Counters, gaps and latency summaries.
+
 use super::*;
 
 #[test]

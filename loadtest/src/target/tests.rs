@@ -1,3 +1,5 @@
+//! `ws://` URL parsing and the loopback-only rule.
+
 use super::*;
 
 #[test]

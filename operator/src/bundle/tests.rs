@@ -141,7 +141,8 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
     fake.insert_app(&app);
     run_operator(&fake, client.clone()).await;
 
-    // What the watches do not trigger here: removing children, explaining stuck pods, and an
+    // What the watches do not trigger here: removing children (NetworkPolicies included),
+    // explaining stuck pods, and an
     // event repeated within its series window (a PATCH of the event).
     let reporter = Reporter {
         controller: FIELD_MANAGER.into(),
@@ -150,6 +151,7 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
     let ctx = Arc::new(Context::new(client, reporter, Arc::default()));
     let mut smaller = fake.app("demo").with_replicas(1);
     smaller.spec.load_test.enabled = false;
+    smaller.spec.network_policy.enabled = false;
     fake.insert_app(&smaller);
     fake.set_pods_ready(false);
     reconcile(Arc::new(fake.app("demo")), ctx.clone())

@@ -9,6 +9,7 @@ use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
@@ -80,6 +81,8 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         redis_pvc,
         redis_deployment,
         redis_service,
+        redis_network_policy,
+        chat_network_policy,
         chat_deployment,
         chat_service,
         chat_pdb,
@@ -98,13 +101,17 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         Some(pvc) => Some(apply::<PersistentVolumeClaim>(client, ns, pvc).await?),
         None => None,
     };
+    let redis_name = Component::Redis.name(app);
     let redis = match (redis_service, redis_deployment) {
         (Some(service), Some(deployment)) => {
+            // The fence before the pods it fences, so Redis is never open.
+            apply_opt::<NetworkPolicy>(client, ns, redis_network_policy, &redis_name).await?;
             apply::<Service>(client, ns, service).await?;
             Some(apply::<Deployment>(client, ns, deployment).await?)
         }
         _ => None,
     };
+    apply_opt::<NetworkPolicy>(client, ns, chat_network_policy, &app.name_any()).await?;
     let service = apply::<Service>(client, ns, chat_service).await?;
     let chat = apply::<Deployment>(client, ns, chat_deployment).await?;
     let redis_retiring = redis.is_none() && !retire_managed_redis(client, app, &chat).await?;
@@ -127,9 +134,9 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     })
 }
 
-/// With an external Redis, deletes the managed one (Deployment and Service; its claim stays)
-/// once every chat pod is ready on the new store, so a URL that does not work never costs the
-/// running chat its Redis. Returns whether it is gone.
+/// With an external Redis, deletes the managed one (Deployment, Service and NetworkPolicy; its
+/// claim stays) once every chat pod is ready on the new store, so a URL that does not work never
+/// costs the running chat its Redis. Returns whether it is gone.
 async fn retire_managed_redis(client: &Client, app: &ChatApp, chat: &Deployment) -> Result<bool> {
     if !rolled_out(chat, app.spec.replicas) {
         return Ok(false);
@@ -138,5 +145,6 @@ async fn retire_managed_redis(client: &Client, app: &ChatApp, chat: &Deployment)
     let redis = Component::Redis.name(app);
     delete_if_present::<Deployment>(client, &ns, &redis).await?;
     delete_if_present::<Service>(client, &ns, &redis).await?;
+    delete_if_present::<NetworkPolicy>(client, &ns, &redis).await?;
     Ok(true)
 }

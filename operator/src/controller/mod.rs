@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
@@ -224,6 +225,7 @@ pub const WATCHED: &[(&str, &str)] = &[
     ("", "persistentvolumeclaims"),
     ("policy", "poddisruptionbudgets"),
     ("", "configmaps"),
+    ("networking.k8s.io", "networkpolicies"),
 ];
 
 /// Runs the controller over the ChatApps of `namespace` until `shutdown` resolves.
@@ -255,7 +257,14 @@ pub async fn controller(
         Api::<PodDisruptionBudget>::namespaced(client.clone(), namespace),
         children(),
     )
-    .owns(Api::<ConfigMap>::namespaced(client, namespace), children())
+    .owns(
+        Api::<ConfigMap>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(
+        Api::<NetworkPolicy>::namespaced(client, namespace),
+        children(),
+    )
     .with_config(ControllerConfig::default().concurrency(concurrency))
     .graceful_shutdown_on(shutdown)
     .run(reconcile, error_policy, ctx)

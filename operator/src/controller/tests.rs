@@ -65,8 +65,10 @@ async fn creates_every_child_from_nothing_and_reports_ready() {
     let requests = fake.requests();
     let applied = paths(&applies(&requests));
     let expected = [
+        "/apis/networking.k8s.io/v1/namespaces/chat/networkpolicies/demo-redis",
         "/api/v1/namespaces/chat/services/demo-redis",
         "/apis/apps/v1/namespaces/chat/deployments/demo-redis",
+        "/apis/networking.k8s.io/v1/namespaces/chat/networkpolicies/demo",
         "/api/v1/namespaces/chat/services/demo",
         "/apis/apps/v1/namespaces/chat/deployments/demo",
         "/apis/policy/v1/namespaces/chat/poddisruptionbudgets/demo",
@@ -140,7 +142,14 @@ async fn a_scale_change_is_one_changed_apply() {
         paths(&changed),
         ["/apis/apps/v1/namespaces/chat/deployments/demo"]
     );
-    let (old, new) = (&before[3].body, &changed[0].body);
+    let chat = |applied: &[&Recorded]| {
+        applied
+            .iter()
+            .find(|r| r.path == "/apis/apps/v1/namespaces/chat/deployments/demo")
+            .map(|r| r.body.clone())
+            .unwrap()
+    };
+    let (old, new) = (&chat(&before), &changed[0].body);
     assert_eq!(new["spec"]["replicas"], 5);
     assert_eq!(
         old["spec"]["template"], new["spec"]["template"],
@@ -254,7 +263,7 @@ async fn server_side_apply_carries_type_field_manager_and_no_nulls() {
 
     let requests = fake.requests();
     let all_applies: Vec<_> = requests.iter().filter(|r| r.is_apply()).collect();
-    assert_eq!(all_applies.len(), 10, "9 children and the status");
+    assert_eq!(all_applies.len(), 12, "11 children and the status");
     for r in all_applies {
         assert!(
             r.query.contains(&format!("fieldManager={FIELD_MANAGER}")),
@@ -640,4 +649,29 @@ async fn the_managed_redis_goes_only_once_the_chat_is_ready_on_the_external_one(
         condition(&fake.app("demo"), PROGRESSING).1,
         reason::COMPLETE
     );
+}
+
+#[tokio::test]
+async fn network_policies_are_applied_and_removed_when_disabled() {
+    let (client, fake) = FakeApi::start();
+    fake.insert_app(&ChatApp::test());
+    let ctx = context(client);
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    let policies = "/apis/networking.k8s.io/v1/namespaces/chat/networkpolicies";
+    let redis = fake
+        .object(&format!("{policies}/demo-redis"))
+        .expect("Redis fenced");
+    assert_eq!(
+        redis["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+        "chat-server"
+    );
+    assert_eq!(redis["metadata"]["ownerReferences"][0]["kind"], "ChatApp");
+    assert!(fake.object(&format!("{policies}/demo")).is_some());
+
+    let mut off = fake.app("demo");
+    off.spec.network_policy.enabled = false;
+    fake.insert_app(&off);
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    assert!(fake.object(&format!("{policies}/demo-redis")).is_none());
+    assert!(fake.object(&format!("{policies}/demo")).is_none());
 }

@@ -1,3 +1,5 @@
+//! `operator render` over the samples.
+
 use super::*;
 
 fn kinds(out: &str) -> Vec<String> {
@@ -13,8 +15,10 @@ fn renders_every_child_of_the_samples() {
     assert_eq!(
         kinds(&default),
         [
+            "NetworkPolicy",
             "Deployment",
             "Service",
+            "NetworkPolicy",
             "Deployment",
             "Service",
             "PodDisruptionBudget"

@@ -6,6 +6,7 @@
 
 mod chat;
 mod loadtest;
+mod network;
 mod redis;
 
 pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash};
@@ -13,17 +14,20 @@ pub use loadtest::{
     LOCUST_MASTER_PORT, LOCUSTFILE, locust_configmap, locust_deployment, locust_master_name,
     locust_master_service, locust_service, locust_worker_deployment,
 };
+pub use network::{chat_network_policy, redis_network_policy};
 pub use redis::{redis_deployment, redis_pvc, redis_service};
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, PersistentVolumeClaim, PodSecurityContext, SeccompProfile,
     SecurityContext, Service,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 
 use crate::crd::ChatApp;
@@ -49,6 +53,10 @@ pub struct Desired {
     pub redis_deployment: Option<Deployment>,
     /// Managed Redis Service.
     pub redis_service: Option<Service>,
+    /// Managed Redis NetworkPolicy, with `networkPolicy.enabled`.
+    pub redis_network_policy: Option<NetworkPolicy>,
+    /// The chat-server NetworkPolicy, with `networkPolicy.enabled`.
+    pub chat_network_policy: Option<NetworkPolicy>,
     /// The chat-server Deployment.
     pub chat_deployment: Deployment,
     /// The chat's Service.
@@ -76,6 +84,8 @@ impl Desired {
             redis_pvc,
             redis_deployment,
             redis_service,
+            redis_network_policy,
+            chat_network_policy,
             chat_deployment,
             chat_service,
             chat_pdb,
@@ -90,8 +100,10 @@ impl Desired {
         }
         [
             redis_pvc.as_ref().map(json),
+            redis_network_policy.as_ref().map(json),
             redis_deployment.as_ref().map(json),
             redis_service.as_ref().map(json),
+            chat_network_policy.as_ref().map(json),
             Some(json(chat_deployment)),
             Some(json(chat_service)),
             chat_pdb.as_ref().map(json),
@@ -112,10 +124,13 @@ impl Desired {
         let persistent = managed && redis::managed(app).persistence.is_some();
         let load_test = app.spec.load_test.enabled;
         let workers = load_test && app.spec.load_test.workers > 0;
+        let fenced = app.spec.network_policy.enabled;
         Self {
             redis_pvc: persistent.then(|| redis_pvc(app)),
             redis_deployment: managed.then(|| redis_deployment(app)),
             redis_service: managed.then(|| redis_service(app)),
+            redis_network_policy: (managed && fenced).then(|| redis_network_policy(app)),
+            chat_network_policy: fenced.then(|| chat_network_policy(app)),
             chat_deployment: chat_deployment(app),
             chat_service: chat_service(app),
             chat_pdb: (app.spec.replicas > 1).then(|| chat_pdb(app)),
@@ -216,6 +231,17 @@ pub fn child_meta(app: &ChatApp, component: Component) -> ObjectMeta {
 /// without it, and it would need an extra `chatapps/finalizers` permission.
 pub fn owner_reference(app: &ChatApp) -> Option<OwnerReference> {
     app.controller_owner_ref(&())
+}
+
+/// Rolling update that adds one new pod before removing an old one, so capacity never drops.
+pub fn surge_one_at_a_time() -> DeploymentStrategy {
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::Int(0)),
+        }),
+    }
 }
 
 /// Pod-level security for the Pod Security "restricted" profile.

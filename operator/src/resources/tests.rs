@@ -1,6 +1,7 @@
 //! Builder tests over varied specs.
 
 use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
 use super::*;
@@ -397,4 +398,46 @@ fn locust_workers_reach_a_master_that_keeps_its_port_off_the_nodes() {
     );
     let web = d.locust_service.unwrap().spec.unwrap().ports.unwrap();
     assert_eq!(web.len(), 1, "only the web UI on the NodePort: {web:?}");
+}
+
+#[test]
+fn network_policies_fence_redis_to_its_chat_and_the_chat_to_its_port() {
+    let app = ChatApp::test();
+    let d = Desired::build(&app);
+    let redis = d.redis_network_policy.expect("on by default").spec.unwrap();
+    assert_eq!(
+        redis.pod_selector.unwrap().match_labels,
+        Some(selector_labels(&app, Component::Redis))
+    );
+    assert_eq!(redis.policy_types, Some(vec!["Ingress".to_owned()]));
+    let rules = redis.ingress.unwrap();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    let from = rules[0].from.clone().unwrap();
+    assert_eq!(from.len(), 1, "only the chat pods: {from:?}");
+    let chat_pods = from[0].pod_selector.clone().unwrap().match_labels.unwrap();
+    assert_eq!(chat_pods, selector_labels(&app, Component::Chat));
+    assert_eq!(
+        chat_pods["app.kubernetes.io/instance"], "demo",
+        "not another ChatApp's"
+    );
+    assert!(from[0].namespace_selector.is_none() && from[0].ip_block.is_none());
+    let port = rules[0].ports.clone().unwrap()[0].port.clone();
+    assert_eq!(port, Some(IntOrString::Int(REDIS_PORT)));
+
+    let chat = d.chat_network_policy.unwrap().spec.unwrap();
+    assert_eq!(
+        chat.pod_selector.unwrap().match_labels,
+        Some(selector_labels(&app, Component::Chat))
+    );
+    let rules = chat.ingress.unwrap();
+    assert_eq!(rules[0].from, None, "the chat port is open to every client");
+    let port = rules[0].ports.clone().unwrap()[0].port.clone();
+    assert_eq!(port, Some(IntOrString::Int(CHAT_PORT)));
+
+    let external = Desired::build(&ChatApp::test().with_external_redis());
+    assert!(external.redis_network_policy.is_none() && external.chat_network_policy.is_some());
+    let mut off = ChatApp::test();
+    off.spec.network_policy.enabled = false;
+    let off = Desired::build(&off);
+    assert!(off.redis_network_policy.is_none() && off.chat_network_policy.is_none());
 }

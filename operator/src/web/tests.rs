@@ -1,3 +1,5 @@
+//! The health, readiness and metrics endpoints.
+
 use super::*;
 use crate::metrics::Metrics;
 use axum::body::Body;

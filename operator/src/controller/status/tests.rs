@@ -1,3 +1,5 @@
+//! The status a person reads, from hand-made observations.
+
 use super::*;
 use crate::controller::conditions::{DEGRADED, PROGRESSING, READY, TRUE, reason};
 use crate::fixtures::{TestApp, deployment_with_status};

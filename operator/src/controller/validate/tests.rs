@@ -1,3 +1,5 @@
+//! The controller's spec checks, each naming its field.
+
 use super::*;
 use crate::fixtures::TestApp;
 
