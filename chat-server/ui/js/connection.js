@@ -15,9 +15,11 @@ const PING_EVERY_MS = 20000;
 // The server answers every ping, so this much silence means a half-open socket.
 const SILENCE_LIMIT_MS = 45000;
 const CLOSE_REASONS = new Map([
+  [1002, 'The server closed the connection: it received a malformed WebSocket frame.'],
+  [1007, 'The server closed the connection: it received text that was not valid UTF-8.'],
   [1008, 'The server closed the connection after too many invalid requests.'],
   [1009, 'The server closed the connection: a frame was too large.'],
-  [1011, 'The server hit an unexpected error. Reconnecting…'],
+  [1011, 'The server could not catch this tab up on missed messages. Reconnecting…'],
   [4008, 'The connection fell behind and was reset. Catching up…'],
 ]);
 
@@ -170,7 +172,7 @@ function onClosed(ws, code) {
   conn.identified = false;
   conn.awaitingHello = false;
   const reason = CLOSE_REASONS.get(code);
-  if (reason) toast(reason, code === 1008 || code === 1009 ? 'error' : 'info');
+  if (reason) toast(reason, [1002, 1007, 1008, 1009].includes(code) ? 'error' : 'info');
   scheduleReconnect();
   emit('close', code);
 }
