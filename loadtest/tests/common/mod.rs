@@ -40,7 +40,7 @@ impl Drop for TestServer {
 /// Starts a chat-server with `extra` flags, on `127.0.0.1:0` and with generous send limits (a
 /// benchmark's senders are faster than a person) unless `extra` sets those flags itself.
 pub async fn start_server(extra: &[&str]) -> TestServer {
-    const DEFAULTS: [(&str, &str); 10] = [
+    const DEFAULTS: [(&str, &str); 11] = [
         ("--listen", "127.0.0.1:0"),
         ("--send-rate", "100000"),
         ("--send-burst", "100000"),
@@ -48,6 +48,7 @@ pub async fn start_server(extra: &[&str]) -> TestServer {
         ("--address-send-rate", "100000"),
         ("--address-send-burst", "100000"),
         ("--max-connections-per-address", "100000"),
+        ("--rooms-per-address-per-hour", "1000000"),
         ("--request-rate", "100000"),
         ("--request-burst", "100000"),
         ("--reply-bytes-per-sec", "1073741824"),
