@@ -9,6 +9,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -67,9 +68,18 @@ impl WriteGuard {
     where
         F: Future<Output = Result<T, E>>,
     {
+        let failed = |_| Close(close::GOING_AWAY, "write failed");
+        let mut write = std::pin::pin!(write);
+        // Nearly every write completes at once (the socket has room): only a write that has to
+        // wait pays for the timer and the two cancellation waiters (per delivery in a fanout,
+        // setting them up every time was measurable; docs/benchmarks.md, "#9 hardening").
+        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+        if let Poll::Ready(r) = first {
+            return r.map_err(failed);
+        }
         tokio::select! {
             biased;
-            r = write => r.map_err(|_| Close(close::GOING_AWAY, "write failed")),
+            r = write => r.map_err(failed),
             () = self.kicked.cancelled() => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
             () = self.shutdown.cancelled() => Err(Close(close::GOING_AWAY, "server shutting down")),
             () = tokio::time::sleep(self.timeout) => {
