@@ -293,6 +293,11 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
+/// CEL rule of `spec.chat.allowedOrigins`: each entry `*` or an http(s) origin. The controller
+/// repeats it with the server's own URL parser ([`crate::controller::validate`]), since a bad entry
+/// stops the chat-server at start.
+pub const ORIGINS_RULE: &str = "self.all(o, o == '*' || o.matches('^[hH][tT][tT][pP][sS]?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$'))";
+
 /// Chat-server settings, each mapped to the CHATAPP_* variable of the same name
 /// (docs/configuration.md). A change rolls the chat-server pods.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
@@ -353,9 +358,84 @@ pub struct ChatSettings {
     #[schemars(range(min = 8, max = 1_000_000))]
     pub outbound_queue: i32,
 
-    /// Origins allowed to open /ws (CHATAPP_ALLOWED_ORIGINS); empty means same origin only, "*"
-    /// allows any.
+    /// Longest time in seconds one write to a client's socket may take before the connection is
+    /// closed as a slow consumer (CHATAPP_WRITE_TIMEOUT_SECS).
+    #[serde(default = "d_ten")]
+    #[schemars(range(min = 1, max = 600))]
+    pub write_timeout_secs: i32,
+
+    /// Seconds a new WebSocket has to send hello before it is closed (CHATAPP_HELLO_TIMEOUT_SECS).
+    #[serde(default = "d_ten")]
+    #[schemars(range(min = 1, max = 600))]
+    pub hello_timeout_secs: i32,
+
+    /// Requests other than send (join, leave, rooms, create_room, ping, hello) per second one
+    /// connection may make, above 0, fractions allowed (CHATAPP_REQUEST_RATE).
+    #[serde(default = "d_request_rate")]
+    #[schemars(range(min = 0, max = 100_000), extend("exclusiveMinimum" = true))]
+    pub request_rate: f64,
+
+    /// Token bucket size for requests other than send (CHATAPP_REQUEST_BURST).
+    #[serde(default = "d_request_burst")]
+    #[schemars(range(min = 1, max = 10_000_000))]
+    pub request_burst: i32,
+
+    /// Bytes per second of replies one connection may ask for: history pages, room lists, pongs
+    /// (CHATAPP_REPLY_BYTES_PER_SEC).
+    #[serde(default = "d_reply_bytes_per_sec")]
+    #[schemars(range(min = 65_536, max = 1_073_741_824))]
+    pub reply_bytes_per_sec: i32,
+
+    /// Open WebSockets from one client address, on each replica
+    /// (CHATAPP_MAX_CONNECTIONS_PER_ADDRESS). Locust's users all come from its pods' addresses:
+    /// raise this for load tests.
+    #[serde(default = "d_max_connections_per_address")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_connections_per_address: i32,
+
+    /// Messages per second all connections of one client address may send together, on each
+    /// replica, above 0, fractions allowed (CHATAPP_ADDRESS_SEND_RATE).
+    #[serde(default = "d_address_send_rate")]
+    #[schemars(range(min = 0, max = 100_000), extend("exclusiveMinimum" = true))]
+    pub address_send_rate: f64,
+
+    /// Token bucket size of the per-address send limit (CHATAPP_ADDRESS_SEND_BURST).
+    #[serde(default = "d_address_send_burst")]
+    #[schemars(range(min = 1, max = 10_000_000))]
+    pub address_send_burst: i32,
+
+    /// Rooms one client address may create per hour, on each replica
+    /// (CHATAPP_ROOMS_PER_ADDRESS_PER_HOUR).
+    #[serde(default = "d_ten")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub rooms_per_address_per_hour: i32,
+
+    /// Request header carrying the client's address from a trusted reverse proxy, e.g.
+    /// X-Forwarded-For, last entry used (CHATAPP_CLIENT_ADDRESS_HEADER). Unset: the TCP peer, which
+    /// the NodePort Service keeps (externalTrafficPolicy Local). Set it only when every request
+    /// comes through such a proxy (an Ingress), or clients can pick their own address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"))]
+    pub client_address_header: Option<String>,
+
+    /// The URL people open to chat, http(s)://host[:port][/path] (CHATAPP_PUBLIC_URL): browser
+    /// pages on its origin may open /ws. Unset: https://ingress.host (http without TLS) when
+    /// spec.ingress is set; otherwise none, and browsers are accepted only on localhost pages
+    /// (kubectl port-forward, kind port mappings). Set it to http://NODE_IP:NODEPORT to use the
+    /// chat from a browser through a node's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s]*)?$"
+    ))]
+    pub public_url: Option<String>,
+
+    /// Further browser origins allowed to open /ws (CHATAPP_ALLOWED_ORIGINS), each "*" (any page,
+    /// no cross-site protection) or http(s)://host[:port]; scheme, host and port must match the
+    /// page's.
     #[serde(default)]
+    #[schemars(length(max = 64), inner(length(max = 253)))]
+    #[x_kube(validation = kube::core::Rule::new(ORIGINS_RULE)
+        .message("chat.allowedOrigins entries must be \"*\" or http(s)://host[:port]"))]
     pub allowed_origins: Vec<String>,
 
     /// WebSocket ping period in seconds (CHATAPP_PING_INTERVAL_SECS).
@@ -532,6 +612,27 @@ fn d_send_burst() -> i32 {
 }
 fn d_outbound_queue() -> i32 {
     256
+}
+fn d_ten() -> i32 {
+    10
+}
+fn d_request_rate() -> f64 {
+    20.0
+}
+fn d_request_burst() -> i32 {
+    40
+}
+fn d_reply_bytes_per_sec() -> i32 {
+    1_048_576
+}
+fn d_max_connections_per_address() -> i32 {
+    200
+}
+fn d_address_send_rate() -> f64 {
+    50.0
+}
+fn d_address_send_burst() -> i32 {
+    100
 }
 fn d_ping_interval() -> i32 {
     20

@@ -11,7 +11,7 @@ use kube::ResourceExt;
 
 use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
 use crate::controller::validate::Invalid;
-use crate::crd::{ChatApp, ChatAppStatus};
+use crate::crd::{ChatApp, ChatAppStatus, ServiceType};
 use crate::error::Error;
 use crate::resources::{CHAT_PORT, Component, selector_string};
 
@@ -95,6 +95,9 @@ fn node_port(svc: &Service) -> Option<i32> {
 }
 
 fn url(app: &ChatApp, svc: &Service) -> String {
+    if let Some(public) = crate::resources::public_url(app) {
+        return public;
+    }
     let ingress = svc
         .status
         .as_ref()
@@ -155,6 +158,14 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
             format!("{ready}/{want} chat-server pods ready"),
         )
     };
+    let ready_cond = Condition {
+        message: [ready_cond.message.clone()]
+            .into_iter()
+            .chain(notes(app))
+            .collect::<Vec<_>>()
+            .join("; "),
+        ..ready_cond
+    };
     let progressing = if seen.settled(app) {
         condition(
             PROGRESSING,
@@ -183,6 +194,19 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
         ),
     };
     [ready_cond, progressing, degraded]
+}
+
+/// What works differently than a person may expect, said in the Ready message (and so in
+/// `kubectl describe`) rather than as a problem: the chat runs.
+fn notes(app: &ChatApp) -> Vec<String> {
+    let mut notes = Vec::new();
+    let exposed = app.spec.service.type_ != ServiceType::ClusterIP;
+    if exposed && crate::resources::public_url(app).is_none() {
+        notes.push(
+            "browsers are accepted on localhost pages only (port-forward) until spec.chat.publicUrl names the URL people open, e.g. http://NODE_IP:NODE_PORT".to_owned(),
+        );
+    }
+    notes
 }
 
 /// Conditions when nothing could be applied, with `reason` and a message for people.

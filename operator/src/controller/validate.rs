@@ -114,6 +114,20 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         "spec.chat.outboundQueue",
         "must be at least 8",
     );
+    check(
+        &mut p,
+        chat.allowed_origins
+            .iter()
+            .all(|o| o == "*" || is_origin(o)),
+        "spec.chat.allowedOrigins",
+        "entries must be \"*\" or http(s)://host[:port]",
+    );
+    check(
+        &mut p,
+        chat.public_url.as_deref().is_none_or(is_http_url),
+        "spec.chat.publicUrl",
+        "must be an http:// or https:// URL with a host",
+    );
     let lt = &spec.load_test;
     check(
         &mut p,
@@ -141,6 +155,19 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         "must differ from service.nodePort",
     );
     p
+}
+
+/// An http(s) URL with a host, parsed as the chat-server parses `CHATAPP_PUBLIC_URL`.
+pub fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s.trim())
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// An origin (`http(s)://host[:port]`, no path): what `chat.allowedOrigins` may list besides `*`.
+pub fn is_origin(s: &str) -> bool {
+    is_http_url(s)
+        && url::Url::parse(s).is_ok_and(|u| u.path() == "/" && !s.ends_with("//"))
+        && !s.contains(['?', '#', '@'])
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ mod loadtest;
 mod network;
 mod redis;
 
-pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash};
+pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash, public_url};
 pub use loadtest::{
     LOCUST_MASTER_PORT, LOCUSTFILE, locust_configmap, locust_deployment, locust_master_name,
     locust_master_service, locust_service, locust_worker_deployment,

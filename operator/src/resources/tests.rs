@@ -311,10 +311,20 @@ fn service_node_port_and_type() {
         .unwrap();
     assert_eq!(svc.type_.as_deref(), Some("NodePort"));
     assert_eq!(svc.ports.unwrap()[0].node_port, Some(30222));
+    // Client addresses survive the node port, for the per-address limits.
+    assert_eq!(svc.external_traffic_policy.as_deref(), Some("Local"));
+    let svc = chat_service(&ChatApp::test().with_service("LoadBalancer", None))
+        .spec
+        .unwrap();
+    assert_eq!(svc.external_traffic_policy.as_deref(), Some("Local"));
     let svc = chat_service(&ChatApp::test().with_service("ClusterIP", None))
         .spec
         .unwrap();
     assert_eq!(svc.ports.unwrap()[0].node_port, None);
+    assert_eq!(
+        svc.external_traffic_policy, None,
+        "not allowed on ClusterIP"
+    );
 }
 
 #[test]
