@@ -7,7 +7,7 @@
 mod chat;
 mod loadtest;
 mod network;
-mod redis;
+pub(crate) mod redis;
 
 pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash, public_url};
 pub use loadtest::{

@@ -451,3 +451,63 @@ fn network_policies_fence_redis_to_its_chat_and_the_chat_to_its_port() {
     let off = Desired::build(&off);
     assert!(off.redis_network_policy.is_none() && off.chat_network_policy.is_none());
 }
+
+#[test]
+fn quantities_are_read_as_kubernetes_writes_them() {
+    use crate::resources::redis::quantity_bytes;
+    for (q, bytes) in [
+        ("1000", 1000),
+        ("512Mi", 512 << 20),
+        ("1Gi", 1 << 30),
+        ("1.5Gi", 3 << 29),
+        ("1G", 1_000_000_000),
+        ("1e3", 1000),
+        ("128k", 128_000),
+        ("1E", 1_000_000_000_000_000_000),
+    ] {
+        assert_eq!(quantity_bytes(q), Some(bytes), "{q}");
+    }
+    for bad in ["", "Mi", "1Xi", "-1Gi", "one"] {
+        assert_eq!(quantity_bytes(bad), None, "{bad}");
+    }
+}
+
+/// The managed Redis never evicts (the chat-server refuses to be ready on one that may), and
+/// with a memory limit it refuses writes at 80 % of it, before the kubelet OOM-kills it.
+#[test]
+fn managed_redis_refuses_writes_before_its_memory_limit() {
+    use k8s_openapi::api::core::v1::ResourceRequirements;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    fn args(app: &ChatApp) -> Vec<String> {
+        let dep = Desired::build(app).redis_deployment.unwrap();
+        dep.spec.unwrap().template.spec.unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap()
+    }
+    fn flag(args: &[String], name: &str) -> String {
+        let at = args
+            .iter()
+            .position(|a| a == name)
+            .unwrap_or_else(|| panic!("{name} in {args:?}"));
+        args[at + 1].clone()
+    }
+    let unlimited = args(&ChatApp::test());
+    assert_eq!(flag(&unlimited, "--maxmemory-policy"), "noeviction");
+    assert_eq!(
+        flag(&unlimited, "--maxmemory"),
+        "0",
+        "no limit, no maxmemory"
+    );
+    let mut app = ChatApp::test().with_persistence();
+    app.spec.redis.managed.as_mut().unwrap().resources = Some(ResourceRequirements {
+        limits: Some([("memory".to_owned(), Quantity("1Gi".into()))].into()),
+        ..Default::default()
+    });
+    let limited = args(&app);
+    assert_eq!(flag(&limited, "--maxmemory-policy"), "noeviction");
+    assert_eq!(
+        flag(&limited, "--maxmemory"),
+        ((1u64 << 30) / 100 * 80).to_string()
+    );
+}
