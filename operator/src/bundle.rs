@@ -75,6 +75,16 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         "networkpolicies",
         &["create", "delete", "list", "patch", "watch"],
     ),
+    (
+        "networking.k8s.io",
+        "ingresses",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
     ("", "pods", &["list"]),
     // The one Secret `spec.redis.external` names, to check it holds its key before switching.
     ("", "secrets", &["get"]),

@@ -116,6 +116,87 @@ pub struct ChatAppSpec {
     /// chat pods accept traffic on the chat port only.
     #[serde(default)]
     pub network_policy: NetworkPolicySpec,
+
+    /// An Ingress (networking.k8s.io/v1) to the chat's Service, carrying its WebSockets; the
+    /// NodePort Service stays. With a host, the chat's public URL is http(s)://host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+
+    /// A HorizontalPodAutoscaler (autoscaling/v2) scaling this ChatApp through its scale
+    /// subresource: it then owns spec.replicas, and the operator follows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingSpec>,
+}
+
+/// The Ingress in front of the chat. WebSockets stay open for hours: set the controller's
+/// timeouts with annotations (docs/operator.md lists them for ingress-nginx, Traefik, HAProxy).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!has(self.tlsSecretName) || has(self.host)")
+    .message("ingress.tlsSecretName needs ingress.host")
+    .field_path(".tlsSecretName"))]
+pub struct IngressSpec {
+    /// IngressClass of the controller that serves it (ingressClassName); the cluster's default
+    /// class when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub class_name: Option<String>,
+
+    /// Host name people open, e.g. chat.example.com; any host when unset. It makes the chat's
+    /// public URL https://host (http://host without TLS) unless chat.publicUrl is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub host: Option<String>,
+
+    /// Secret (type kubernetes.io/tls) holding the certificate for host; cert-manager can create
+    /// it from an annotation. Without it the Ingress serves plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub tls_secret_name: Option<String>,
+
+    /// Annotations of the Ingress: the controller's WebSocket timeouts, a cert-manager issuer
+    /// (cert-manager.io/cluster-issuer), ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+
+    /// Path prefix routed to the chat (Prefix match); the UI, /ws and the API live under it.
+    #[serde(default = "d_path")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^/"))]
+    pub path: String,
+}
+
+/// The HorizontalPodAutoscaler of a chat.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.minReplicas <= self.maxReplicas")
+    .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
+    .field_path(".minReplicas"))]
+pub struct AutoscalingSpec {
+    /// Fewest chat-server pods (1 to 100).
+    #[serde(default = "d_min_replicas")]
+    #[schemars(range(min = 1, max = 100))]
+    pub min_replicas: i32,
+
+    /// Most chat-server pods (1 to 100).
+    #[serde(default = "d_max_replicas")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: i32,
+
+    /// Average CPU use, in percent of the pods' CPU request, to keep (spec.resources must request
+    /// CPU for this to work).
+    #[serde(default = "d_target_cpu")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub target_cpu_utilization_percentage: i32,
+
+    /// Average open WebSockets per pod to keep, from the chat's chat_connections metric (a Pods
+    /// metric). Needs a custom metrics API (custom.metrics.k8s.io, e.g. prometheus-adapter);
+    /// without one the HPA scales on CPU and status says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub target_connections_per_pod: Option<i32>,
 }
 
 /// Whether the operator fences the chat's pods with NetworkPolicies.
@@ -555,7 +636,8 @@ pub struct ChatAppStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_port: Option<i32>,
 
-    /// Where the chat is reached: the load balancer's address, or the in-cluster Service URL.
+    /// Where the chat is reached: its public URL (chat.publicUrl or the Ingress's), else the load
+    /// balancer's address, else the in-cluster Service URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 
@@ -654,6 +736,18 @@ fn d_redis_prefix() -> String {
 }
 fn d_log_level() -> String {
     "info".into()
+}
+fn d_path() -> String {
+    "/".into()
+}
+fn d_min_replicas() -> i32 {
+    2
+}
+fn d_max_replicas() -> i32 {
+    10
+}
+fn d_target_cpu() -> i32 {
+    70
 }
 fn d_true() -> bool {
     true

@@ -8,8 +8,9 @@
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
@@ -86,6 +87,8 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         chat_deployment,
         chat_service,
         chat_pdb,
+        chat_ingress,
+        chat_hpa,
         locust_configmap,
         locust_deployment,
         locust_service,
@@ -116,6 +119,10 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     let chat = apply::<Deployment>(client, ns, chat_deployment).await?;
     let redis_retiring = redis.is_none() && !retire_managed_redis(client, app, &chat).await?;
     apply_opt::<PodDisruptionBudget>(client, ns, chat_pdb, &app.name_any()).await?;
+    // The Ingress once its Service exists; the HPA once there is a Deployment to measure (it
+    // scales the ChatApp, whose spec.replicas the Deployment above follows).
+    apply_opt::<Ingress>(client, ns, chat_ingress, &app.name_any()).await?;
+    apply_opt::<HorizontalPodAutoscaler>(client, ns, chat_hpa, &app.name_any()).await?;
     // Locust last: it is a client of everything above. Its ConfigMap before the pods mount it,
     // the master's Services before the master, the master before its workers.
     apply_opt::<ConfigMap>(client, ns, locust_configmap, &locust).await?;
@@ -131,6 +138,7 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         redis_retiring,
         locust_service,
         problem: None,
+        capabilities: Default::default(),
     })
 }
 

@@ -13,7 +13,7 @@ use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
 use crate::controller::validate::Invalid;
 use crate::crd::{ChatApp, ChatAppStatus, ServiceType};
 use crate::error::Error;
-use crate::resources::{CHAT_PORT, Component, selector_string};
+use crate::resources::{CHAT_PORT, ClusterApis, Component, selector_string};
 
 /// Seconds between tries while a NodePort is taken (it is free again as soon as its Service goes).
 pub const PORT_RETRY_SECS: u64 = 5;
@@ -60,6 +60,8 @@ pub struct Observed {
     /// The first real problem of the children (a Pending claim, pods that cannot be scheduled
     /// or pull their image...), when there is one.
     pub problem: Option<Problem>,
+    /// The optional APIs the cluster serves, as far as the spec asked.
+    pub capabilities: ClusterApis,
 }
 
 impl Observed {
@@ -161,7 +163,7 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
     let ready_cond = Condition {
         message: [ready_cond.message.clone()]
             .into_iter()
-            .chain(notes(app))
+            .chain(notes(app, seen.capabilities))
             .collect::<Vec<_>>()
             .join("; "),
         ..ready_cond
@@ -198,8 +200,18 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
 
 /// What works differently than a person may expect, said in the Ready message (and so in
 /// `kubectl describe`) rather than as a problem: the chat runs.
-fn notes(app: &ChatApp) -> Vec<String> {
+fn notes(app: &ChatApp, caps: ClusterApis) -> Vec<String> {
     let mut notes = Vec::new();
+    let per_pod = app
+        .spec
+        .autoscaling
+        .as_ref()
+        .and_then(|a| a.target_connections_per_pod);
+    if per_pod.is_some() && !caps.custom_metrics {
+        notes.push(
+            "autoscaling.targetConnectionsPerPod needs a custom metrics API (custom.metrics.k8s.io, e.g. prometheus-adapter), which this cluster does not serve: the HorizontalPodAutoscaler scales on CPU only".to_owned(),
+        );
+    }
     let exposed = app.spec.service.type_ != ServiceType::ClusterIP;
     if exposed && crate::resources::public_url(app).is_none() {
         notes.push(

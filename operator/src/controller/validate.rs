@@ -128,6 +128,34 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         "spec.chat.publicUrl",
         "must be an http:// or https:// URL with a host",
     );
+    if let Some(a) = &spec.autoscaling {
+        check(
+            &mut p,
+            (1..=100).contains(&a.min_replicas) && (1..=100).contains(&a.max_replicas),
+            "spec.autoscaling",
+            "minReplicas and maxReplicas must be 1 to 100",
+        );
+        check(
+            &mut p,
+            a.min_replicas <= a.max_replicas,
+            "spec.autoscaling.minReplicas",
+            "must not exceed autoscaling.maxReplicas",
+        );
+    }
+    if let Some(i) = &spec.ingress {
+        check(
+            &mut p,
+            i.tls_secret_name.is_none() || i.host.is_some(),
+            "spec.ingress.tlsSecretName",
+            "needs ingress.host",
+        );
+        check(
+            &mut p,
+            i.path.starts_with('/'),
+            "spec.ingress.path",
+            "must start with /",
+        );
+    }
     let lt = &spec.load_test;
     check(
         &mut p,

@@ -140,7 +140,7 @@ fn cel_rules_compile_stay_in_scope_and_within_budget() {
     let compiled = compile_schema(&schema);
     let mut all = Vec::new();
     rules(&schema, "", &mut all);
-    assert_eq!(all.len(), 6, "{all:?}");
+    assert_eq!(all.len(), 8, "{all:?}");
     fn errors(c: &kube::core::cel::CompiledSchema, out: &mut Vec<String>) {
         out.extend(c.compilation_errors().iter().map(|e| format!("{e:?}")));
         c.properties.values().for_each(|p| errors(p, out));
@@ -201,6 +201,14 @@ fn cel_allows_good_specs() {
             json!({"loadTest": {"enabled": true, "users": 5, "spawnRate": 5}}),
         ),
         object(&"a".repeat(48), json!({})),
+        object(
+            "c7",
+            json!({"autoscaling": {"minReplicas": 3, "maxReplicas": 3}}),
+        ),
+        object(
+            "c8",
+            json!({"ingress": {"host": "chat.example.com", "tlsSecretName": "t"}}),
+        ),
     ];
     for obj in good {
         assert_eq!(cel(&obj), Vec::<String>::new(), "{obj}");
@@ -233,6 +241,17 @@ fn cel_refuses_bad_specs_naming_the_field() {
             object("c", json!({"loadTest": {"users": 10, "spawnRate": 20}})),
             "loadTest.spawnRate",
         ),
+        (
+            object(
+                "c",
+                json!({"autoscaling": {"minReplicas": 5, "maxReplicas": 3}}),
+            ),
+            "autoscaling.minReplicas",
+        ),
+        (
+            object("c", json!({"ingress": {"tlsSecretName": "t"}})),
+            "ingress.tlsSecretName",
+        ),
         (object(&"a".repeat(49), json!({})), "metadata.name"),
         (object("1chat", json!({})), "metadata.name"),
         (object("chat.app", json!({})), "metadata.name"),
@@ -257,6 +276,9 @@ fn controller_validation_agrees_with_cel() {
         json!({"chat": {"maxContentBytes": 100000}}),
         json!({"loadTest": {"users": 10, "spawnRate": 20}}),
         json!({"loadTest": {"users": 10, "spawnRate": 10}}),
+        json!({"autoscaling": {"minReplicas": 5, "maxReplicas": 3}}),
+        json!({"ingress": {"tlsSecretName": "t"}}),
+        json!({"ingress": {"host": "h", "tlsSecretName": "t"}}),
     ];
     for spec in specs {
         let obj = object("c", spec);

@@ -108,7 +108,7 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
 /// the operator cannot know (it reads no Nodes): browsers are then accepted on loopback pages
 /// only (port-forward, kind port mappings) until `publicUrl` is set.
 pub fn public_url(app: &ChatApp) -> Option<String> {
-    app.spec.chat.public_url.clone()
+    (app.spec.chat.public_url.clone()).or_else(|| super::ingress_url(app))
 }
 
 /// Hash of everything the server reads at start, for the pod template annotation. The env

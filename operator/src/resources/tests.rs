@@ -511,3 +511,109 @@ fn managed_redis_refuses_writes_before_its_memory_limit() {
         ((1u64 << 30) / 100 * 80).to_string()
     );
 }
+
+/// The Ingress routes host/path to the chat Service's port, with TLS when asked, and its host
+/// becomes the server's public URL (https with TLS) unless chat.publicUrl is set.
+#[test]
+fn ingress_routes_to_the_chat_and_sets_the_public_url() {
+    assert!(Desired::build(&ChatApp::test()).chat_ingress.is_none());
+    let env = |app: &ChatApp| {
+        chat_env(app)
+            .into_iter()
+            .find(|e| e.name == "CHATAPP_PUBLIC_URL")
+            .and_then(|e| e.value)
+    };
+    assert_eq!(env(&ChatApp::test()), None);
+    let app = ChatApp::test().with_ingress("chat.example.com");
+    let ing = Desired::build(&app).chat_ingress.unwrap();
+    let spec = ing.spec.clone().unwrap();
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+    let rule = &spec.rules.unwrap()[0];
+    assert_eq!(rule.host.as_deref(), Some("chat.example.com"));
+    let path = &rule.http.as_ref().unwrap().paths[0];
+    assert_eq!(
+        (path.path.as_deref(), path.path_type.as_str()),
+        (Some("/"), "Prefix")
+    );
+    let backend = path.backend.service.as_ref().unwrap();
+    assert_eq!(backend.name, "demo");
+    assert_eq!(backend.port.as_ref().unwrap().number, Some(CHAT_PORT));
+    assert!(spec.tls.is_none());
+    assert_eq!(env(&app).as_deref(), Some("http://chat.example.com"));
+
+    let mut tls = app.clone();
+    tls.spec.ingress.as_mut().unwrap().tls_secret_name = Some("chat-cert".into());
+    let spec = chat_ingress(&tls).unwrap().spec.unwrap();
+    let t = &spec.tls.unwrap()[0];
+    assert_eq!(t.secret_name.as_deref(), Some("chat-cert"));
+    assert_eq!(t.hosts, Some(vec!["chat.example.com".to_owned()]));
+    assert_eq!(env(&tls).as_deref(), Some("https://chat.example.com"));
+
+    // A cert-manager issuer annotation alone: TLS from NAME-tls, which cert-manager fills.
+    let mut issuer = app.clone();
+    issuer.spec.ingress.as_mut().unwrap().annotations = Some(
+        [(
+            "cert-manager.io/cluster-issuer".to_owned(),
+            "letsencrypt".to_owned(),
+        )]
+        .into(),
+    );
+    let ing = chat_ingress(&issuer).unwrap();
+    assert_eq!(
+        ing.metadata.annotations.unwrap()["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
+    assert_eq!(
+        ing.spec.unwrap().tls.unwrap()[0].secret_name.as_deref(),
+        Some("demo-tls")
+    );
+    assert_eq!(env(&issuer).as_deref(), Some("https://chat.example.com"));
+
+    let own = app.with_chat(|c| c.public_url = Some("https://other.example".into()));
+    assert_eq!(env(&own).as_deref(), Some("https://other.example"));
+}
+
+/// The HPA scales the ChatApp (its scale subresource), never the Deployment, on CPU, and on
+/// connections per pod only where a custom metrics API serves them.
+#[test]
+fn autoscaling_targets_the_chatapp_and_uses_connections_only_when_served() {
+    assert!(Desired::build(&ChatApp::test()).chat_hpa.is_none());
+    let app = ChatApp::test().with_autoscaling(Some(500));
+    let hpa = Desired::build(&app).chat_hpa.unwrap();
+    let spec = hpa.spec.unwrap();
+    assert_eq!(spec.scale_target_ref.kind, "ChatApp");
+    assert_eq!(
+        spec.scale_target_ref.api_version.as_deref(),
+        Some("chatapp.dev/v1alpha1")
+    );
+    assert_eq!(spec.scale_target_ref.name, "demo");
+    assert_eq!((spec.min_replicas, spec.max_replicas), (Some(2), 10));
+    let metrics = spec.metrics.unwrap();
+    assert_eq!(metrics.len(), 1, "no custom metrics API: CPU only");
+    let cpu = metrics[0].resource.as_ref().unwrap();
+    assert_eq!(
+        (cpu.name.as_str(), cpu.target.average_utilization),
+        ("cpu", Some(70))
+    );
+
+    let apis = ClusterApis {
+        custom_metrics: true,
+        ..Default::default()
+    };
+    let metrics = Desired::build_for(&app, apis)
+        .chat_hpa
+        .unwrap()
+        .spec
+        .unwrap()
+        .metrics
+        .unwrap();
+    let pods = metrics[1].pods.as_ref().unwrap();
+    assert_eq!(pods.metric.name, CONNECTIONS_METRIC);
+    assert_eq!(pods.target.type_, "AverageValue");
+    assert_eq!(pods.target.average_value.as_ref().unwrap().0, "500");
+    // The Deployment follows spec.replicas, which the HPA writes through the scale subresource.
+    let mut scaled = app.clone();
+    scaled.spec.replicas = 7;
+    let dep = Desired::build_for(&scaled, apis).chat_deployment;
+    assert_eq!(dep.spec.unwrap().replicas, Some(7));
+}
