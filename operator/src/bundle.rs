@@ -85,6 +85,18 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         "horizontalpodautoscalers",
         &["create", "delete", "list", "patch", "watch"],
     ),
+    // Optional kinds (the Prometheus Operator's), applied and removed but never watched: a
+    // watch on a kind the cluster may not serve would fail the controller.
+    (
+        "monitoring.coreos.com",
+        "servicemonitors",
+        &["create", "delete", "patch"],
+    ),
+    (
+        "monitoring.coreos.com",
+        "prometheusrules",
+        &["create", "delete", "patch"],
+    ),
     ("", "pods", &["list"]),
     // The one Secret `spec.redis.external` names, to check it holds its key before switching.
     ("", "secrets", &["get"]),

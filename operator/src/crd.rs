@@ -122,6 +122,11 @@ pub struct ChatAppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressSpec>,
 
+    /// Prometheus Operator objects for this chat (a ServiceMonitor and a PrometheusRule), made
+    /// only where the cluster serves monitoring.coreos.com/v1; elsewhere the chat runs without.
+    #[serde(default)]
+    pub monitoring: MonitoringSpec,
+
     /// A HorizontalPodAutoscaler (autoscaling/v2) scaling this ChatApp through its scale
     /// subresource: it then owns spec.replicas, and the operator follows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,6 +171,33 @@ pub struct IngressSpec {
     #[serde(default = "d_path")]
     #[schemars(length(min = 1, max = 253), regex(pattern = r"^/"))]
     pub path: String,
+}
+
+/// Monitoring with the Prometheus Operator.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringSpec {
+    /// Create a ServiceMonitor scraping every chat-server's /metrics and a PrometheusRule with
+    /// the chat's alerts. Needs the Prometheus Operator's CRDs; without them status says
+    /// monitoring is unavailable and nothing else changes.
+    #[serde(default)]
+    pub enabled: bool,
+
+    /// Labels added to the ServiceMonitor and PrometheusRule, so a Prometheus whose selectors ask
+    /// for them picks them up (e.g. release: kube-prometheus-stack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Delivery latency p99, in seconds, above which the ChatAppDeliverySlow alert fires.
+    #[serde(default = "d_p99")]
+    #[schemars(range(min = 0.001, max = 60))]
+    pub delivery_p99_seconds: f64,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every monitoring field has a default")
+    }
 }
 
 /// The HorizontalPodAutoscaler of a chat.
@@ -736,6 +768,9 @@ fn d_redis_prefix() -> String {
 }
 fn d_log_level() -> String {
     "info".into()
+}
+fn d_p99() -> f64 {
+    0.5
 }
 fn d_path() -> String {
     "/".into()

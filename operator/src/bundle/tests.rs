@@ -146,7 +146,12 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
         .with_ingress("chat.example.com")
         .with_autoscaling(Some(500));
     app.spec.load_test.node_port = Some(30223);
+    app.spec.monitoring.enabled = true;
     fake.serve_api("custom.metrics.k8s.io/v1beta1", &["pods/chat_connections"]);
+    fake.serve_api(
+        "monitoring.coreos.com/v1",
+        &["servicemonitors", "prometheusrules"],
+    );
     fake.insert_app(&app);
     run_operator(&fake, client.clone()).await;
 
@@ -163,6 +168,7 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
     smaller.spec.network_policy.enabled = false;
     smaller.spec.ingress = None;
     smaller.spec.autoscaling = None;
+    smaller.spec.monitoring.enabled = false;
     fake.insert_app(&smaller);
     fake.set_pods_ready(false);
     reconcile(Arc::new(fake.app("demo")), ctx.clone())

@@ -124,7 +124,8 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
     }
     let caps = observe::capabilities(&ctx.client, app).await?;
     let desired = Desired::build_for(app, caps);
-    let mut observed = apply::apply_all(&ctx.client, app, desired).await?;
+    // Boxed: the apply future holds every child and would otherwise sit on the task's stack.
+    let mut observed = Box::pin(apply::apply_all(&ctx.client, app, desired)).await?;
     observed.capabilities = caps;
     let settled = observed.settled(app);
     if !settled {

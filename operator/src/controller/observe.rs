@@ -40,7 +40,7 @@ pub async fn capabilities(client: &Client, app: &ChatApp) -> Result<ClusterApis>
         .autoscaling
         .as_ref()
         .is_some_and(|a| a.target_connections_per_pod.is_some());
-    let wants_monitoring = false;
+    let wants_monitoring = app.spec.monitoring.enabled;
     if !wants_metrics && !wants_monitoring {
         return Ok(ClusterApis::default());
     }

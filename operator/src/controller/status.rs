@@ -212,6 +212,11 @@ fn notes(app: &ChatApp, caps: ClusterApis) -> Vec<String> {
             "autoscaling.targetConnectionsPerPod needs a custom metrics API (custom.metrics.k8s.io, e.g. prometheus-adapter), which this cluster does not serve: the HorizontalPodAutoscaler scales on CPU only".to_owned(),
         );
     }
+    if app.spec.monitoring.enabled && !caps.monitoring {
+        notes.push(
+            "monitoring is unavailable: the Prometheus Operator's CRDs (monitoring.coreos.com/v1 ServiceMonitor, PrometheusRule) are not installed, so no ServiceMonitor or PrometheusRule was made".to_owned(),
+        );
+    }
     let exposed = app.spec.service.type_ != ServiceType::ClusterIP;
     if exposed && crate::resources::public_url(app).is_none() {
         notes.push(

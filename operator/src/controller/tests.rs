@@ -777,3 +777,41 @@ async fn a_new_image_rolls_the_pods_and_an_upgraded_operator_adopts_the_children
         assert!(r.query.contains("force=true"), "{r:?}");
     }
 }
+
+/// Monitoring never stops a chat: without the Prometheus Operator's CRDs it is Ready and says
+/// monitoring is unavailable; with them the ServiceMonitor and PrometheusRule are applied, and
+/// switching monitoring off removes them.
+#[tokio::test]
+async fn monitoring_is_optional_and_discovered() {
+    let (client, fake) = FakeApi::start();
+    let mut app = ChatApp::test();
+    app.spec.monitoring.enabled = true;
+    fake.insert_app(&app);
+    let ctx = context(client);
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    let (status, reason, message) = condition(&fake.app("demo"), READY);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        (TRUE, reason::AVAILABLE)
+    );
+    assert!(message.contains("monitoring is unavailable"), "{message}");
+    let sm = "/apis/monitoring.coreos.com/v1/namespaces/chat/servicemonitors/demo";
+    let rule = "/apis/monitoring.coreos.com/v1/namespaces/chat/prometheusrules/demo";
+    assert!(fake.object(sm).is_none());
+
+    fake.serve_api(
+        "monitoring.coreos.com/v1",
+        &["servicemonitors", "prometheusrules", "podmonitors"],
+    );
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    assert_eq!(fake.object(sm).unwrap()["kind"], "ServiceMonitor");
+    assert_eq!(fake.object(rule).unwrap()["kind"], "PrometheusRule");
+    let (_, _, message) = condition(&fake.app("demo"), READY);
+    assert!(!message.contains("monitoring"), "{message}");
+
+    let mut off = fake.app("demo");
+    off.spec.monitoring.enabled = false;
+    fake.insert_app(&off);
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    assert!(fake.object(sm).is_none() && fake.object(rule).is_none());
+}

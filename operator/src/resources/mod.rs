@@ -8,6 +8,7 @@ mod autoscaling;
 mod chat;
 mod ingress;
 mod loadtest;
+mod monitoring;
 mod network;
 pub(crate) mod redis;
 
@@ -17,6 +18,10 @@ pub use ingress::{chat_ingress, ingress_tls, ingress_url};
 pub use loadtest::{
     LOCUST_MASTER_PORT, LOCUSTFILE, locust_configmap, locust_deployment, locust_master_name,
     locust_master_service, locust_service, locust_worker_deployment,
+};
+pub use monitoring::{
+    alert_rules, chat_prometheus_rule, chat_service_monitor, prometheus_rule_resource,
+    service_monitor_resource,
 };
 pub use network::{chat_network_policy, redis_network_policy};
 pub use redis::{redis_deployment, redis_pvc, redis_service};
@@ -33,6 +38,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::DynamicObject;
 use kube::{Resource, ResourceExt};
 
 use crate::crd::ChatApp;
@@ -72,6 +78,10 @@ pub struct Desired {
     pub chat_ingress: Option<Ingress>,
     /// The HorizontalPodAutoscaler of the ChatApp, with `spec.autoscaling`.
     pub chat_hpa: Option<HorizontalPodAutoscaler>,
+    /// ServiceMonitor, with `monitoring.enabled` where the Prometheus Operator's CRDs exist.
+    pub chat_service_monitor: Option<DynamicObject>,
+    /// PrometheusRule, likewise.
+    pub chat_prometheus_rule: Option<DynamicObject>,
     /// The locustfile, only with `loadTest.enabled`.
     pub locust_configmap: Option<ConfigMap>,
     /// Locust Deployment, only with `loadTest.enabled`.
@@ -100,6 +110,8 @@ impl Desired {
             chat_pdb,
             chat_ingress,
             chat_hpa,
+            chat_service_monitor,
+            chat_prometheus_rule,
             locust_configmap,
             locust_deployment,
             locust_service,
@@ -120,6 +132,8 @@ impl Desired {
             chat_pdb.as_ref().map(json),
             chat_ingress.as_ref().map(json),
             chat_hpa.as_ref().map(json),
+            chat_service_monitor.as_ref().map(json),
+            chat_prometheus_rule.as_ref().map(json),
             locust_configmap.as_ref().map(json),
             locust_deployment.as_ref().map(json),
             locust_service.as_ref().map(json),
@@ -144,6 +158,7 @@ impl Desired {
         let load_test = app.spec.load_test.enabled;
         let workers = load_test && app.spec.load_test.workers > 0;
         let fenced = app.spec.network_policy.enabled;
+        let monitored = app.spec.monitoring.enabled && caps.monitoring;
         Self {
             redis_pvc: persistent.then(|| redis_pvc(app)),
             redis_deployment: managed.then(|| redis_deployment(app)),
@@ -155,6 +170,8 @@ impl Desired {
             chat_pdb: (app.spec.replicas > 1).then(|| chat_pdb(app)),
             chat_ingress: chat_ingress(app),
             chat_hpa: chat_hpa(app, caps.custom_metrics),
+            chat_service_monitor: monitored.then(|| chat_service_monitor(app)),
+            chat_prometheus_rule: monitored.then(|| chat_prometheus_rule(app)),
             locust_configmap: load_test.then(|| locust_configmap(app)),
             locust_deployment: load_test.then(|| locust_deployment(app)),
             locust_service: load_test.then(|| locust_service(app)),
