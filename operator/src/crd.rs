@@ -16,11 +16,17 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 /// Image the chat server runs when `spec.image` is not given.
-pub const DEFAULT_CHAT_IMAGE: &str = "ghcr.io/chatapp-dev/chat-server:0.1.0";
+/// Every image default is tagged with the workspace version, which `.github/workflows/release.yml`
+/// pushes on the tag `v<version>`.
+pub const DEFAULT_CHAT_IMAGE: &str = concat!(
+    "ghcr.io/chatapp-dev/chat-server:",
+    env!("CARGO_PKG_VERSION")
+);
 /// Image of a managed Redis when `spec.redis.managed.image` is not given.
 pub const DEFAULT_REDIS_IMAGE: &str = "docker.io/library/redis:7.4.2-alpine";
 /// Image of the Locust load generator when `spec.loadTest.image` is not given.
-pub const DEFAULT_LOCUST_IMAGE: &str = "ghcr.io/chatapp-dev/locust:0.1.0";
+pub const DEFAULT_LOCUST_IMAGE: &str =
+    concat!("ghcr.io/chatapp-dev/locust:", env!("CARGO_PKG_VERSION"));
 
 /// A chat: chat-server pods, their Service, a Redis (managed or external) and optionally Locust.
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
