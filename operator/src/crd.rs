@@ -537,8 +537,8 @@ pub struct ChatSettings {
     #[schemars(regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"))]
     pub client_address_header: Option<String>,
 
-    /// The URL people open to chat, http(s)://host[:port][/path] (CHATAPP_PUBLIC_URL): browser
-    /// pages on its origin may open /ws. Unset: https://ingress.host (http without TLS) when
+    /// The URL people open to chat, `http(s)://host[:port][/path]` (CHATAPP_PUBLIC_URL): browser
+    /// pages on its origin may open /ws. Unset: `https://INGRESS_HOST` (http without TLS) when
     /// spec.ingress is set; otherwise none, and browsers are accepted only on localhost pages
     /// (kubectl port-forward, kind port mappings). Set it to http://NODE_IP:NODEPORT to use the
     /// chat from a browser through a node's address.
@@ -549,7 +549,7 @@ pub struct ChatSettings {
     pub public_url: Option<String>,
 
     /// Further browser origins allowed to open /ws (CHATAPP_ALLOWED_ORIGINS), each "*" (any page,
-    /// no cross-site protection) or http(s)://host[:port]; scheme, host and port must match the
+    /// no cross-site protection) or `http(s)://host[:port]`; scheme, host and port must match the
     /// page's.
     #[serde(default)]
     #[schemars(length(max = 64), inner(length(max = 253)))]
