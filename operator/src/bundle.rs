@@ -29,7 +29,8 @@ use crate::resources::{container_security, pod_security, surge_one_at_a_time};
 /// Name of the operator's ServiceAccount, Role, RoleBinding and Deployment.
 pub const NAME: &str = "chatapp-operator";
 /// Image of the operator in the published bundle.
-pub const DEFAULT_OPERATOR_IMAGE: &str = "ghcr.io/chatapp-dev/operator:0.1.0";
+pub const DEFAULT_OPERATOR_IMAGE: &str =
+    concat!("ghcr.io/chatapp-dev/operator:", env!("CARGO_PKG_VERSION"));
 /// Port of the operator's /healthz, /readyz and /metrics.
 pub const METRICS_PORT: i32 = 8081;
 /// Operator replicas in the bundle: one leader and one standby.
@@ -74,6 +75,28 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         "networking.k8s.io",
         "networkpolicies",
         &["create", "delete", "list", "patch", "watch"],
+    ),
+    (
+        "networking.k8s.io",
+        "ingresses",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        &["create", "delete", "list", "patch", "watch"],
+    ),
+    // Optional kinds (the Prometheus Operator's), applied and removed but never watched: a
+    // watch on a kind the cluster may not serve would fail the controller.
+    (
+        "monitoring.coreos.com",
+        "servicemonitors",
+        &["create", "delete", "patch"],
+    ),
+    (
+        "monitoring.coreos.com",
+        "prometheusrules",
+        &["create", "delete", "patch"],
     ),
     ("", "pods", &["list"]),
     // The one Secret `spec.redis.external` names, to check it holds its key before switching.

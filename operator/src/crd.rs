@@ -16,11 +16,17 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 /// Image the chat server runs when `spec.image` is not given.
-pub const DEFAULT_CHAT_IMAGE: &str = "ghcr.io/chatapp-dev/chat-server:0.1.0";
+/// Every image default is tagged with the workspace version, which `.github/workflows/release.yml`
+/// pushes on the tag `v<version>`.
+pub const DEFAULT_CHAT_IMAGE: &str = concat!(
+    "ghcr.io/chatapp-dev/chat-server:",
+    env!("CARGO_PKG_VERSION")
+);
 /// Image of a managed Redis when `spec.redis.managed.image` is not given.
 pub const DEFAULT_REDIS_IMAGE: &str = "docker.io/library/redis:7.4.2-alpine";
 /// Image of the Locust load generator when `spec.loadTest.image` is not given.
-pub const DEFAULT_LOCUST_IMAGE: &str = "ghcr.io/chatapp-dev/locust:0.1.0";
+pub const DEFAULT_LOCUST_IMAGE: &str =
+    concat!("ghcr.io/chatapp-dev/locust:", env!("CARGO_PKG_VERSION"));
 
 /// A chat: chat-server pods, their Service, a Redis (managed or external) and optionally Locust.
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
@@ -116,6 +122,119 @@ pub struct ChatAppSpec {
     /// chat pods accept traffic on the chat port only.
     #[serde(default)]
     pub network_policy: NetworkPolicySpec,
+
+    /// An Ingress (networking.k8s.io/v1) to the chat's Service, carrying its WebSockets; the
+    /// NodePort Service stays. With a host, the chat's public URL is http(s)://host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+
+    /// Prometheus Operator objects for this chat (a ServiceMonitor and a PrometheusRule), made
+    /// only where the cluster serves monitoring.coreos.com/v1; elsewhere the chat runs without.
+    #[serde(default)]
+    pub monitoring: MonitoringSpec,
+
+    /// A HorizontalPodAutoscaler (autoscaling/v2) scaling this ChatApp through its scale
+    /// subresource: it then owns spec.replicas, and the operator follows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingSpec>,
+}
+
+/// The Ingress in front of the chat. WebSockets stay open for hours: set the controller's
+/// timeouts with annotations (docs/operator.md lists them for ingress-nginx, Traefik, HAProxy).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!has(self.tlsSecretName) || has(self.host)")
+    .message("ingress.tlsSecretName needs ingress.host")
+    .field_path(".tlsSecretName"))]
+pub struct IngressSpec {
+    /// IngressClass of the controller that serves it (ingressClassName); the cluster's default
+    /// class when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub class_name: Option<String>,
+
+    /// Host name people open, e.g. chat.example.com; any host when unset. It makes the chat's
+    /// public URL https://host (http://host without TLS) unless chat.publicUrl is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub host: Option<String>,
+
+    /// Secret (type kubernetes.io/tls) holding the certificate for host; cert-manager can create
+    /// it from an annotation. Without it the Ingress serves plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub tls_secret_name: Option<String>,
+
+    /// Annotations of the Ingress: the controller's WebSocket timeouts, a cert-manager issuer
+    /// (cert-manager.io/cluster-issuer), ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+
+    /// Path prefix routed to the chat (Prefix match); the UI, /ws and the API live under it.
+    #[serde(default = "d_path")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^/"))]
+    pub path: String,
+}
+
+/// Monitoring with the Prometheus Operator.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringSpec {
+    /// Create a ServiceMonitor scraping every chat-server's /metrics and a PrometheusRule with
+    /// the chat's alerts. Needs the Prometheus Operator's CRDs; without them status says
+    /// monitoring is unavailable and nothing else changes.
+    #[serde(default)]
+    pub enabled: bool,
+
+    /// Labels added to the ServiceMonitor and PrometheusRule, so a Prometheus whose selectors ask
+    /// for them picks them up (e.g. release: kube-prometheus-stack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Delivery latency p99, in seconds, above which the ChatAppDeliverySlow alert fires.
+    #[serde(default = "d_p99")]
+    #[schemars(range(min = 0.001, max = 60))]
+    pub delivery_p99_seconds: f64,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every monitoring field has a default")
+    }
+}
+
+/// The HorizontalPodAutoscaler of a chat.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.minReplicas <= self.maxReplicas")
+    .message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas")
+    .field_path(".minReplicas"))]
+pub struct AutoscalingSpec {
+    /// Fewest chat-server pods (1 to 100).
+    #[serde(default = "d_min_replicas")]
+    #[schemars(range(min = 1, max = 100))]
+    pub min_replicas: i32,
+
+    /// Most chat-server pods (1 to 100).
+    #[serde(default = "d_max_replicas")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: i32,
+
+    /// Average CPU use, in percent of the pods' CPU request, to keep (spec.resources must request
+    /// CPU for this to work).
+    #[serde(default = "d_target_cpu")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub target_cpu_utilization_percentage: i32,
+
+    /// Average open WebSockets per pod to keep, from the chat's chat_connections metric (a Pods
+    /// metric). Needs a custom metrics API (custom.metrics.k8s.io, e.g. prometheus-adapter);
+    /// without one the HPA scales on CPU and status says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub target_connections_per_pod: Option<i32>,
 }
 
 /// Whether the operator fences the chat's pods with NetworkPolicies.
@@ -293,6 +412,11 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
+/// CEL rule of `spec.chat.allowedOrigins`: each entry `*` or an http(s) origin. The controller
+/// repeats it with the server's own URL parser ([`crate::controller::validate`]), since a bad entry
+/// stops the chat-server at start.
+pub const ORIGINS_RULE: &str = "self.all(o, o == '*' || o.matches('^[hH][tT][tT][pP][sS]?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$'))";
+
 /// Chat-server settings, each mapped to the CHATAPP_* variable of the same name
 /// (docs/configuration.md). A change rolls the chat-server pods.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
@@ -353,9 +477,84 @@ pub struct ChatSettings {
     #[schemars(range(min = 8, max = 1_000_000))]
     pub outbound_queue: i32,
 
-    /// Origins allowed to open /ws (CHATAPP_ALLOWED_ORIGINS); empty means same origin only, "*"
-    /// allows any.
+    /// Longest time in seconds one write to a client's socket may take before the connection is
+    /// closed as a slow consumer (CHATAPP_WRITE_TIMEOUT_SECS).
+    #[serde(default = "d_ten")]
+    #[schemars(range(min = 1, max = 600))]
+    pub write_timeout_secs: i32,
+
+    /// Seconds a new WebSocket has to send hello before it is closed (CHATAPP_HELLO_TIMEOUT_SECS).
+    #[serde(default = "d_ten")]
+    #[schemars(range(min = 1, max = 600))]
+    pub hello_timeout_secs: i32,
+
+    /// Requests other than send (join, leave, rooms, create_room, ping, hello) per second one
+    /// connection may make, above 0, fractions allowed (CHATAPP_REQUEST_RATE).
+    #[serde(default = "d_request_rate")]
+    #[schemars(range(min = 0, max = 100_000), extend("exclusiveMinimum" = true))]
+    pub request_rate: f64,
+
+    /// Token bucket size for requests other than send (CHATAPP_REQUEST_BURST).
+    #[serde(default = "d_request_burst")]
+    #[schemars(range(min = 1, max = 10_000_000))]
+    pub request_burst: i32,
+
+    /// Bytes per second of replies one connection may ask for: history pages, room lists, pongs
+    /// (CHATAPP_REPLY_BYTES_PER_SEC).
+    #[serde(default = "d_reply_bytes_per_sec")]
+    #[schemars(range(min = 65_536, max = 1_073_741_824))]
+    pub reply_bytes_per_sec: i32,
+
+    /// Open WebSockets from one client address, on each replica
+    /// (CHATAPP_MAX_CONNECTIONS_PER_ADDRESS). Locust's users all come from its pods' addresses:
+    /// raise this for load tests.
+    #[serde(default = "d_max_connections_per_address")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_connections_per_address: i32,
+
+    /// Messages per second all connections of one client address may send together, on each
+    /// replica, above 0, fractions allowed (CHATAPP_ADDRESS_SEND_RATE).
+    #[serde(default = "d_address_send_rate")]
+    #[schemars(range(min = 0, max = 100_000), extend("exclusiveMinimum" = true))]
+    pub address_send_rate: f64,
+
+    /// Token bucket size of the per-address send limit (CHATAPP_ADDRESS_SEND_BURST).
+    #[serde(default = "d_address_send_burst")]
+    #[schemars(range(min = 1, max = 10_000_000))]
+    pub address_send_burst: i32,
+
+    /// Rooms one client address may create per hour, on each replica
+    /// (CHATAPP_ROOMS_PER_ADDRESS_PER_HOUR).
+    #[serde(default = "d_ten")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub rooms_per_address_per_hour: i32,
+
+    /// Request header carrying the client's address from a trusted reverse proxy, e.g.
+    /// X-Forwarded-For, last entry used (CHATAPP_CLIENT_ADDRESS_HEADER). Unset: the TCP peer, which
+    /// the NodePort Service keeps (externalTrafficPolicy Local). Set it only when every request
+    /// comes through such a proxy (an Ingress), or clients can pick their own address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"))]
+    pub client_address_header: Option<String>,
+
+    /// The URL people open to chat, `http(s)://host[:port][/path]` (CHATAPP_PUBLIC_URL): browser
+    /// pages on its origin may open /ws. Unset: `https://INGRESS_HOST` (http without TLS) when
+    /// spec.ingress is set; otherwise none, and browsers are accepted only on localhost pages
+    /// (kubectl port-forward, kind port mappings). Set it to http://NODE_IP:NODEPORT to use the
+    /// chat from a browser through a node's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s]*)?$"
+    ))]
+    pub public_url: Option<String>,
+
+    /// Further browser origins allowed to open /ws (CHATAPP_ALLOWED_ORIGINS), each "*" (any page,
+    /// no cross-site protection) or `http(s)://host[:port]`; scheme, host and port must match the
+    /// page's.
     #[serde(default)]
+    #[schemars(length(max = 64), inner(length(max = 253)))]
+    #[x_kube(validation = kube::core::Rule::new(ORIGINS_RULE)
+        .message("chat.allowedOrigins entries must be \"*\" or http(s)://host[:port]"))]
     pub allowed_origins: Vec<String>,
 
     /// WebSocket ping period in seconds (CHATAPP_PING_INTERVAL_SECS).
@@ -475,7 +674,8 @@ pub struct ChatAppStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_port: Option<i32>,
 
-    /// Where the chat is reached: the load balancer's address, or the in-cluster Service URL.
+    /// Where the chat is reached: its public URL (chat.publicUrl or the Ingress's), else the load
+    /// balancer's address, else the in-cluster Service URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 
@@ -533,6 +733,27 @@ fn d_send_burst() -> i32 {
 fn d_outbound_queue() -> i32 {
     256
 }
+fn d_ten() -> i32 {
+    10
+}
+fn d_request_rate() -> f64 {
+    20.0
+}
+fn d_request_burst() -> i32 {
+    40
+}
+fn d_reply_bytes_per_sec() -> i32 {
+    1_048_576
+}
+fn d_max_connections_per_address() -> i32 {
+    200
+}
+fn d_address_send_rate() -> f64 {
+    50.0
+}
+fn d_address_send_burst() -> i32 {
+    100
+}
 fn d_ping_interval() -> i32 {
     20
 }
@@ -553,6 +774,21 @@ fn d_redis_prefix() -> String {
 }
 fn d_log_level() -> String {
     "info".into()
+}
+fn d_p99() -> f64 {
+    0.5
+}
+fn d_path() -> String {
+    "/".into()
+}
+fn d_min_replicas() -> i32 {
+    2
+}
+fn d_max_replicas() -> i32 {
+    10
+}
+fn d_target_cpu() -> i32 {
+    70
 }
 fn d_true() -> bool {
     true

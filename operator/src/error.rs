@@ -51,6 +51,9 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// Discovery of the optional APIs (custom metrics, the Prometheus Operator's) failed.
+    #[error("discovering the API groups")]
+    Discover(#[source] kube::Error),
     /// The ChatApp came without a namespace (it is a namespaced resource).
     #[error("ChatApp has no namespace")]
     MissingNamespace,
@@ -71,6 +74,7 @@ impl Error {
             Self::PatchStatus(_) => "status",
             Self::List { .. } => "list",
             Self::ReadSecret { .. } => "secret",
+            Self::Discover(_) => "discover",
             Self::MissingNamespace => "namespace",
             Self::MissingUid => "uid",
             Self::Serve(_) => "serve",

@@ -36,6 +36,8 @@ pub(crate) trait TestApp: Sized {
     fn with_external_redis(self) -> Self;
     fn with_managed_and_external_redis(self) -> Self;
     fn with_status(self, status: ChatAppStatus) -> Self;
+    fn with_ingress(self, host: &str) -> Self;
+    fn with_autoscaling(self, connections_per_pod: Option<i32>) -> Self;
 }
 
 impl TestApp for ChatApp {
@@ -99,6 +101,17 @@ impl TestApp for ChatApp {
     }
     fn with_status(mut self, status: ChatAppStatus) -> Self {
         self.status = Some(status);
+        self
+    }
+    fn with_ingress(mut self, host: &str) -> Self {
+        self.spec.ingress =
+            Some(serde_json::from_value(json!({"host": host, "className": "nginx"})).unwrap());
+        self
+    }
+    fn with_autoscaling(mut self, connections_per_pod: Option<i32>) -> Self {
+        let mut a: crate::crd::AutoscalingSpec = serde_json::from_value(json!({})).unwrap();
+        a.target_connections_per_pod = connections_per_pod;
+        self.spec.autoscaling = Some(a);
         self
     }
 }
@@ -185,6 +198,9 @@ struct State {
     pods: Vec<Value>,
     /// Counter behind uids and resourceVersions.
     serial: u64,
+    /// Optional API groups the fake serves in discovery, with their resources: `(group/version,
+    /// resources)`.
+    api_groups: Vec<(String, Vec<String>)>,
 }
 
 /// The fake API server: a `Client` wired to it and the shared state it keeps.
@@ -258,6 +274,13 @@ impl FakeApi {
         let mut state = self.state.lock().unwrap();
         state.statuses.insert(path.to_owned(), status);
     }
+    /// Makes discovery report `group_version` (e.g. `custom.metrics.k8s.io/v1beta1`) as served,
+    /// with these resources.
+    pub fn serve_api(&self, group_version: &str, resources: &[&str]) {
+        let resources = resources.iter().map(|r| (*r).to_owned()).collect();
+        let mut state = self.state.lock().unwrap();
+        state.api_groups.push((group_version.to_owned(), resources));
+    }
     pub fn set_pods_ready(&self, ready: bool) {
         self.state.lock().unwrap().pods_ready = ready;
     }
@@ -311,6 +334,9 @@ impl FakeApi {
             return (f.code, status_body(f.code, message));
         }
         let path = req.path.clone();
+        if let Some(reply) = discovery(&state.api_groups, &path) {
+            return reply;
+        }
         let Some((_, resource, name, sub)) = target(&path) else {
             return (404, status_body(404, "not a namespaced path"));
         };
@@ -392,6 +418,47 @@ impl FakeApi {
             _ => (405, status_body(405, "unsupported by the fake")),
         }
     }
+}
+
+/// Discovery: `/apis` lists the groups served, `/apis/GROUP/VERSION` their resources.
+fn discovery(groups: &[(String, Vec<String>)], path: &str) -> Option<(u16, Value)> {
+    if path == "/apis" {
+        let groups: Vec<Value> = groups
+            .iter()
+            .map(|(gv, _)| {
+                let (group, version) = gv.split_once('/').unwrap();
+                let v = json!({"groupVersion": gv, "version": version});
+                json!({"name": group, "versions": [v.clone()], "preferredVersion": v})
+            })
+            .collect();
+        return Some((
+            200,
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+        ));
+    }
+    let gv = path.strip_prefix("/apis/")?;
+    if gv.split('/').count() != 2 {
+        return None;
+    }
+    let Some((_, resources)) = groups.iter().find(|(g, _)| g == gv) else {
+        return Some((404, status_body(404, "not found")));
+    };
+    let resources: Vec<Value> = resources
+        .iter()
+        .map(|r| json!({"name": r, "singularName": "", "namespaced": true, "kind": r, "verbs": ["create", "delete", "list", "patch", "watch"]}))
+        .collect();
+    Some((
+        200,
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    ))
+}
+
+/// Whether `path` is a discovery read (allowed to every authenticated user: no Role rule).
+pub(crate) fn is_discovery(path: &str) -> bool {
+    path == "/apis"
+        || path
+            .strip_prefix("/apis/")
+            .is_some_and(|gv| gv.split('/').count() <= 2)
 }
 
 fn status_body(code: u16, message: &str) -> Value {

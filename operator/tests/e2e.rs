@@ -13,7 +13,11 @@
 //! in status and is taken within seconds once freed, a Redis claim that cannot bind is reported
 //! as PVCPending, a switch to an external Redis whose Secret is missing keeps the managed Redis
 //! (which goes once the Secret exists), invalid specs are refused by the API server, and
-//! deleting the ChatApp garbage-collects its children. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
+//! deleting the ChatApp garbage-collects its children. Issue #11: an Ingress (its host the chat's
+//! public URL) and an HPA on the ChatApp appear and go with their fields, monitoring is applied
+//! or said unavailable as discovery finds the Prometheus Operator, a new image rolls the pods and
+//! a restarted operator adopts the children; the NodePort keeps client addresses and Redis never
+//! evicts. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
 //! (a fresh ChatApp reaching Available with no chat pod restarted, though its Redis starts with
 //! it) and for the chat and Locust to answer through the API server's service proxy; images come from
 //! `CHATAPP_E2E_CHAT_IMAGE` / `CHATAPP_E2E_LOCUST_IMAGE` (kind/minikube: load them first).
@@ -25,9 +29,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
@@ -160,6 +165,9 @@ impl E2e {
         self.scale_subresource_works().await;
         self.deleted_child_comes_back().await;
         self.settings_change_rolls_pods().await;
+        self.next_level_children().await;
+        self.upgrade_rolls_and_a_new_operator_adopts(&mut operator, &log)
+            .await;
         self.taken_node_port_is_explained().await;
         self.a_pending_claim_is_explained().await;
         self.a_missing_redis_secret_changes_nothing().await;
@@ -495,6 +503,221 @@ impl E2e {
         ok("a settings change changes the pod template (config hash, env): the pods roll");
     }
 
+    async fn ready_message(&self, name: &str) -> String {
+        let app = self.api::<ChatApp>().get(name).await.unwrap();
+        let status = app.status.unwrap_or_default();
+        let ready = status.conditions.iter().find(|c| c.type_ == "Ready");
+        ready.map(|c| c.message.clone()).unwrap_or_default()
+    }
+
+    /// Issue #11's children and item 1's settings on a real API server: an Ingress whose host is
+    /// the public URL, an HPA on the ChatApp, monitoring (or its absence said in status), the
+    /// NodePort keeping client addresses, Redis never evicting; then all of it switched off.
+    async fn next_level_children(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let patch = json!({"spec": {
+            "ingress": {"host": "e2e.example.test", "annotations": {
+                "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600"}},
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 3, "targetConnectionsPerPod": 100},
+            "monitoring": {"enabled": true},
+            "chat": {"maxConnectionsPerAddress": 500, "requestRate": 5.5},
+        }});
+        apps.patch("e2e", &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("patch e2e with ingress, autoscaling, monitoring");
+        let ingresses: Api<Ingress> = self.api();
+        let hpas: Api<HorizontalPodAutoscaler> = self.api();
+        eventually("Ingress and HPA of e2e", self.limit, || async {
+            let e = |err: kube::Error| err.to_string();
+            let ing = ingresses.get("e2e").await.map_err(e)?;
+            let rule = &ing.spec.clone().unwrap().rules.unwrap()[0];
+            if rule.host.as_deref() != Some("e2e.example.test") {
+                return Err(format!("{rule:?}"));
+            }
+            let hpa = hpas.get("e2e").await.map_err(e)?;
+            let target = hpa.spec.unwrap().scale_target_ref;
+            (target.kind == "ChatApp" && target.name == "e2e")
+                .then_some(())
+                .ok_or(format!("{target:?}"))
+        })
+        .await;
+        let env = eventually("public URL from the Ingress host", self.limit, || async {
+            let d = self.api::<Deployment>().get("e2e").await;
+            let pod = d
+                .map_err(|e| e.to_string())?
+                .spec
+                .unwrap()
+                .template
+                .spec
+                .unwrap();
+            let env = pod.containers[0].env.clone().unwrap_or_default();
+            let url = env.iter().find(|v| v.name == "CHATAPP_PUBLIC_URL");
+            (url.and_then(|v| v.value.as_deref()) == Some("http://e2e.example.test"))
+                .then_some(env.clone())
+                .ok_or(format!("{env:?}"))
+        })
+        .await;
+        assert!(
+            env.iter()
+                .any(|v| v.name == "CHATAPP_MAX_CONNECTIONS_PER_ADDRESS"
+                    && v.value.as_deref() == Some("500")),
+            "{env:?}"
+        );
+        let svc = self.api::<Service>().get("e2e").await.unwrap();
+        assert_eq!(
+            svc.spec.unwrap().external_traffic_policy.as_deref(),
+            Some("Local")
+        );
+        let redis = self.api::<Deployment>().get("e2e-redis").await.unwrap();
+        let args = redis.spec.unwrap().template.spec.unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap_or_default()
+            .join(" ");
+        assert!(args.contains("--maxmemory-policy noeviction"), "{args}");
+        ok(
+            "Ingress (public URL from its host), HPA on the ChatApp, per-address settings, externalTrafficPolicy Local, Redis noeviction",
+        );
+
+        let groups = self.client.list_api_groups().await.unwrap();
+        let served = |g: &str| groups.groups.iter().any(|x| x.name == g);
+        let monitoring = served("monitoring.coreos.com");
+        let custom_metrics = served("custom.metrics.k8s.io");
+        eventually(
+            "monitoring applied or said unavailable",
+            self.limit,
+            || async {
+                let message = self.ready_message("e2e").await;
+                let metrics_note = message.contains("custom.metrics.k8s.io");
+                if metrics_note == custom_metrics {
+                    return Err(format!("custom metrics served {custom_metrics}: {message}"));
+                }
+                if monitoring {
+                    let gvk = kube::api::GroupVersionKind::gvk(
+                        "monitoring.coreos.com",
+                        "v1",
+                        "ServiceMonitor",
+                    );
+                    let resource =
+                        kube::api::ApiResource::from_gvk_with_plural(&gvk, "servicemonitors");
+                    let api: Api<kube::api::DynamicObject> =
+                        Api::namespaced_with(self.client.clone(), &self.ns, &resource);
+                    api.get("e2e").await.map(|_| ()).map_err(|e| e.to_string())
+                } else if message.contains("monitoring is unavailable") {
+                    Ok(())
+                } else {
+                    Err(message)
+                }
+            },
+        )
+        .await;
+        ok(&format!(
+            "monitoring {} and custom metrics {} as discovered",
+            if monitoring {
+                "applied"
+            } else {
+                "said unavailable"
+            },
+            if custom_metrics {
+                "used"
+            } else {
+                "said absent"
+            }
+        ));
+
+        let off = json!({"spec": {"ingress": null, "autoscaling": null, "monitoring": {"enabled": false}}});
+        apps.patch("e2e", &PatchParams::default(), &Patch::Merge(off))
+            .await
+            .unwrap();
+        eventually("Ingress and HPA removed", self.limit, || async {
+            let ing = ingresses.get_opt("e2e").await.map_err(|e| e.to_string())?;
+            let hpa = hpas.get_opt("e2e").await.map_err(|e| e.to_string())?;
+            (ing.is_none() && hpa.is_none())
+                .then_some(())
+                .ok_or("still there".to_owned())
+        })
+        .await;
+        apps.patch_scale(
+            "e2e",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 2}})),
+        )
+        .await
+        .unwrap();
+        self.deployment_replicas(2).await;
+        ok("Ingress and HPA removed when their fields go");
+    }
+
+    /// A new image rolls the chat pods; a new operator process (an upgrade) adopts the children:
+    /// same objects (uids), same field manager, nothing recreated.
+    async fn upgrade_rolls_and_a_new_operator_adopts(
+        &self,
+        operator: &mut OperatorProcess,
+        log: &Path,
+    ) {
+        let deployments: Api<Deployment> = self.api();
+        let uids = |names: &[&str]| {
+            let deployments = deployments.clone();
+            let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            async move {
+                let mut out = Vec::new();
+                for n in names {
+                    out.push(deployments.get(&n).await.unwrap().uid());
+                }
+                out
+            }
+        };
+        let before = uids(&["e2e", "e2e-redis"]).await;
+        // The old process goes first (killed, its Lease expires), as in a rolling upgrade.
+        let _ = operator.0.kill();
+        let _ = operator.0.wait();
+        *operator = self.spawn_operator(log);
+        self.lease_is_held().await;
+        let image = format!(
+            "{}-e2e-upgrade",
+            env_or("CHATAPP_E2E_CHAT_IMAGE", operator::crd::DEFAULT_CHAT_IMAGE)
+        );
+        let apps: Api<ChatApp> = self.api();
+        apps.patch(
+            "e2e",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"image": image}})),
+        )
+        .await
+        .unwrap();
+        let d = eventually("the new image in the pod template", self.limit, || async {
+            let d = deployments.get("e2e").await.map_err(|e| e.to_string())?;
+            let have = d.spec.clone().unwrap().template.spec.unwrap().containers[0]
+                .image
+                .clone();
+            (have.as_deref() == Some(image.as_str()))
+                .then_some(d)
+                .ok_or(format!("{have:?}"))
+        })
+        .await;
+        assert_eq!(
+            uids(&["e2e", "e2e-redis"]).await,
+            before,
+            "children adopted, not recreated"
+        );
+        let managers: Vec<String> = d
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter(|m| m.operation.as_deref() == Some("Apply"))
+            .filter_map(|m| m.manager.clone())
+            .collect();
+        assert_eq!(managers, ["chatapp-operator"], "one field manager applies");
+        // Back to the image under test, for the checks that follow.
+        apps.patch("e2e", &PatchParams::default(), &Patch::Merge(json!({"spec": {"image": env_or("CHATAPP_E2E_CHAT_IMAGE", operator::crd::DEFAULT_CHAT_IMAGE)}})))
+            .await
+            .unwrap();
+        ok(
+            "a new image rolls the pods; a restarted (upgraded) operator adopts the children under the same field manager",
+        );
+    }
+
     async fn taken_node_port_is_explained(&self) {
         let apps: Api<ChatApp> = self.api();
         // From the Service itself: status may still show the port of the Service deleted above.
@@ -648,6 +871,26 @@ impl E2e {
                 "spawnRate",
             ),
             ("1-bad-name", json!({}), "metadata.name"),
+            (
+                "bad-origin",
+                json!({"chat": {"allowedOrigins": ["chat.example.com"]}}),
+                "chat.allowedOrigins",
+            ),
+            (
+                "bad-scaling",
+                json!({"autoscaling": {"minReplicas": 4, "maxReplicas": 2}}),
+                "autoscaling.minReplicas",
+            ),
+            (
+                "bad-ingress",
+                json!({"ingress": {"tlsSecretName": "cert"}}),
+                "ingress.tlsSecretName",
+            ),
+            (
+                "bad-public-url",
+                json!({"chat": {"publicUrl": "node:30222"}}),
+                "publicUrl",
+            ),
         ];
         for (name, spec, field) in cases {
             match apps

@@ -170,3 +170,71 @@ fn samples_are_valid_chatapps_without_unknown_fields() {
     }
     assert!(seen >= 4, "samples in {}", dir.display());
 }
+
+/// `[workspace.package] version` of the root Cargo.toml.
+fn workspace_version() -> String {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let section = manifest
+        .split("[workspace.package]")
+        .nth(1)
+        .expect("a [workspace.package] section");
+    section
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .find_map(|l| l.strip_prefix("version = "))
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .expect("a workspace version")
+}
+
+/// The images a user pulls are the ones the release workflow pushes for this version: every
+/// `ghcr.io/chatapp-dev/...` image in the bundle, the operator's defaults, the samples and the
+/// README is tagged with the workspace version, and the workflow builds each of them.
+#[test]
+fn image_tags_are_the_workspace_version() {
+    let version = workspace_version();
+    let defaults = [
+        operator::bundle::DEFAULT_OPERATOR_IMAGE,
+        operator::crd::DEFAULT_CHAT_IMAGE,
+        operator::crd::DEFAULT_LOCUST_IMAGE,
+    ];
+    for image in defaults {
+        assert!(
+            image.ends_with(&format!(":{version}")),
+            "{image} vs {version}"
+        );
+    }
+    let workflow = std::fs::read_to_string(root().join(".github/workflows/release.yml")).unwrap();
+    for name in ["operator", "chat-server", "locust"] {
+        assert!(
+            workflow.contains(&format!("- name: {name}\n")),
+            "release.yml builds {name}"
+        );
+    }
+    assert!(workflow.contains("linux/amd64,linux/arm64"));
+    let mut files = vec![
+        "chatapp.yaml".to_owned(),
+        "deploy/operator.yaml".to_owned(),
+        "README.md".to_owned(),
+    ];
+    for entry in std::fs::read_dir(root().join("deploy/samples")).unwrap() {
+        let path = entry.unwrap().path();
+        files.push(format!(
+            "deploy/samples/{}",
+            path.file_name().unwrap().to_string_lossy()
+        ));
+    }
+    let mut seen = 0;
+    for file in files {
+        let text = std::fs::read_to_string(root().join(&file)).unwrap();
+        for (at, _) in text.match_indices("ghcr.io/chatapp-dev/") {
+            let image: String = text[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !"`'\",)".contains(*c))
+                .collect();
+            let tag = image.rsplit_once(':').map(|(_, t)| t);
+            assert_eq!(tag, Some(version.as_str()), "{file}: {image}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "only {seen} image references");
+}

@@ -8,10 +8,11 @@
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,7 +20,9 @@ use serde::de::DeserializeOwned;
 use super::status::{Observed, rolled_out};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
-use crate::resources::{Component, Desired, owner_reference};
+use crate::resources::{
+    Component, Desired, owner_reference, prometheus_rule_resource, service_monitor_resource,
+};
 
 /// The one field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "chatapp-operator";
@@ -71,6 +74,52 @@ where
     }
 }
 
+async fn apply_dynamic(
+    client: &Client,
+    ns: &str,
+    obj: DynamicObject,
+    resource: &ApiResource,
+) -> Result<()> {
+    let name = obj.name_any();
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, resource);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&name, &params, &Patch::Apply(&obj))
+        .await
+        .map(|_| ())
+        .map_err(|source| Error::Apply {
+            kind: dynamic_kind(resource),
+            name,
+            source,
+        })
+}
+
+async fn delete_dynamic(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    resource: &ApiResource,
+) -> Result<()> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, resource);
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(Error::Delete {
+            kind: dynamic_kind(resource),
+            name: name.into(),
+            source,
+        }),
+    }
+}
+
+/// The error's kind name for an optional kind (the error keeps `&'static str`).
+fn dynamic_kind(resource: &ApiResource) -> &'static str {
+    if resource.plural == "servicemonitors" {
+        "ServiceMonitor"
+    } else {
+        "PrometheusRule"
+    }
+}
+
 /// Applies every desired child in dependency order and returns them as the API server sees them.
 pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Result<Observed> {
     let ns = app.namespace().ok_or(Error::MissingNamespace)?;
@@ -86,6 +135,10 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         chat_deployment,
         chat_service,
         chat_pdb,
+        chat_ingress,
+        chat_hpa,
+        chat_service_monitor,
+        chat_prometheus_rule,
         locust_configmap,
         locust_deployment,
         locust_service,
@@ -116,6 +169,25 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     let chat = apply::<Deployment>(client, ns, chat_deployment).await?;
     let redis_retiring = redis.is_none() && !retire_managed_redis(client, app, &chat).await?;
     apply_opt::<PodDisruptionBudget>(client, ns, chat_pdb, &app.name_any()).await?;
+    // The Ingress once its Service exists; the HPA once there is a Deployment to measure (it
+    // scales the ChatApp, whose spec.replicas the Deployment above follows).
+    apply_opt::<Ingress>(client, ns, chat_ingress, &app.name_any()).await?;
+    apply_opt::<HorizontalPodAutoscaler>(client, ns, chat_hpa, &app.name_any()).await?;
+    // Monitoring, when its kinds exist: nothing depends on it. When it is off, an object left
+    // from before is removed (a 404, also for a kind the cluster does not serve, is fine).
+    let monitoring_on = app.spec.monitoring.enabled;
+    for (obj, resource) in [
+        (chat_service_monitor, service_monitor_resource()),
+        (chat_prometheus_rule, prometheus_rule_resource()),
+    ] {
+        match obj {
+            Some(obj) => apply_dynamic(client, ns, obj, &resource).await?,
+            None if !monitoring_on => {
+                delete_dynamic(client, ns, &app.name_any(), &resource).await?
+            }
+            None => {} // wanted, but the kind is not served: status says so
+        }
+    }
     // Locust last: it is a client of everything above. Its ConfigMap before the pods mount it,
     // the master's Services before the master, the master before its workers.
     apply_opt::<ConfigMap>(client, ns, locust_configmap, &locust).await?;
@@ -131,6 +203,7 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         redis_retiring,
         locust_service,
         problem: None,
+        capabilities: Default::default(),
     })
 }
 

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
@@ -121,8 +122,11 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
         // Secrets are not watched: look again soon.
         return Ok(Action::requeue(WHILE_PROGRESSING));
     }
-    let desired = Desired::build(app);
-    let mut observed = apply::apply_all(&ctx.client, app, desired).await?;
+    let caps = observe::capabilities(&ctx.client, app).await?;
+    let desired = Desired::build_for(app, caps);
+    // Boxed: the apply future holds every child and would otherwise sit on the task's stack.
+    let mut observed = Box::pin(apply::apply_all(&ctx.client, app, desired)).await?;
+    observed.capabilities = caps;
     let settled = observed.settled(app);
     if !settled {
         observed.problem = observe::children_problem(&ctx.client, app, &observed).await?;
@@ -226,6 +230,8 @@ pub const WATCHED: &[(&str, &str)] = &[
     ("policy", "poddisruptionbudgets"),
     ("", "configmaps"),
     ("networking.k8s.io", "networkpolicies"),
+    ("networking.k8s.io", "ingresses"),
+    ("autoscaling", "horizontalpodautoscalers"),
 ];
 
 /// Runs the controller over the ChatApps of `namespace` until `shutdown` resolves.
@@ -262,7 +268,15 @@ pub async fn controller(
         children(),
     )
     .owns(
-        Api::<NetworkPolicy>::namespaced(client, namespace),
+        Api::<NetworkPolicy>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(
+        Api::<Ingress>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(
+        Api::<HorizontalPodAutoscaler>::namespaced(client, namespace),
         children(),
     )
     .with_config(ControllerConfig::default().concurrency(concurrency))

@@ -15,7 +15,7 @@ use super::conditions::reason;
 use super::status::{Observed, Problem};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
-use crate::resources::{instance_labels, label_selector};
+use crate::resources::{ClusterApis, instance_labels, label_selector};
 
 /// Waiting reasons of a container whose image cannot be pulled.
 const PULL_FAILING: &[&str] = &["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
@@ -25,6 +25,42 @@ const STUCK: &[&str] = &[
     "CreateContainerConfigError",
     "CreateContainerError",
 ];
+
+/// API group of the custom metrics API (prometheus-adapter and others serve it).
+pub const CUSTOM_METRICS_GROUP: &str = "custom.metrics.k8s.io";
+/// API group and version of the Prometheus Operator's kinds.
+pub const MONITORING_GROUP: &str = "monitoring.coreos.com";
+
+/// Which optional APIs the cluster serves, asked only when the spec would use one: one
+/// `GET /apis` (discovery, which every authenticated user may read; no Role rule needed), and the
+/// resources of `monitoring.coreos.com/v1` when that group is there.
+pub async fn capabilities(client: &Client, app: &ChatApp) -> Result<ClusterApis> {
+    let wants_metrics = app
+        .spec
+        .autoscaling
+        .as_ref()
+        .is_some_and(|a| a.target_connections_per_pod.is_some());
+    let wants_monitoring = app.spec.monitoring.enabled;
+    if !wants_metrics && !wants_monitoring {
+        return Ok(ClusterApis::default());
+    }
+    let groups = client.list_api_groups().await.map_err(Error::Discover)?;
+    let served = |name: &str| groups.groups.iter().any(|g| g.name == name);
+    let monitoring = wants_monitoring && served(MONITORING_GROUP) && {
+        let version = format!("{MONITORING_GROUP}/v1");
+        let list = client
+            .list_api_group_resources(&version)
+            .await
+            .map_err(Error::Discover)?;
+        ["servicemonitors", "prometheusrules"]
+            .iter()
+            .all(|kind| list.resources.iter().any(|r| r.name == *kind))
+    };
+    Ok(ClusterApis {
+        custom_metrics: wants_metrics && served(CUSTOM_METRICS_GROUP),
+        monitoring,
+    })
+}
 
 /// Why `spec.redis.external` cannot be used yet: its Secret or key does not exist.
 pub async fn redis_secret_problem(client: &Client, app: &ChatApp) -> Result<Option<Problem>> {

@@ -11,9 +11,9 @@ use kube::ResourceExt;
 
 use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
 use crate::controller::validate::Invalid;
-use crate::crd::{ChatApp, ChatAppStatus};
+use crate::crd::{ChatApp, ChatAppStatus, ServiceType};
 use crate::error::Error;
-use crate::resources::{CHAT_PORT, Component, selector_string};
+use crate::resources::{CHAT_PORT, ClusterApis, Component, selector_string};
 
 /// Seconds between tries while a NodePort is taken (it is free again as soon as its Service goes).
 pub const PORT_RETRY_SECS: u64 = 5;
@@ -60,6 +60,8 @@ pub struct Observed {
     /// The first real problem of the children (a Pending claim, pods that cannot be scheduled
     /// or pull their image...), when there is one.
     pub problem: Option<Problem>,
+    /// The optional APIs the cluster serves, as far as the spec asked.
+    pub capabilities: ClusterApis,
 }
 
 impl Observed {
@@ -95,6 +97,9 @@ fn node_port(svc: &Service) -> Option<i32> {
 }
 
 fn url(app: &ChatApp, svc: &Service) -> String {
+    if let Some(public) = crate::resources::public_url(app) {
+        return public;
+    }
     let ingress = svc
         .status
         .as_ref()
@@ -155,6 +160,14 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
             format!("{ready}/{want} chat-server pods ready"),
         )
     };
+    let ready_cond = Condition {
+        message: [ready_cond.message.clone()]
+            .into_iter()
+            .chain(notes(app, seen.capabilities))
+            .collect::<Vec<_>>()
+            .join("; "),
+        ..ready_cond
+    };
     let progressing = if seen.settled(app) {
         condition(
             PROGRESSING,
@@ -183,6 +196,34 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
         ),
     };
     [ready_cond, progressing, degraded]
+}
+
+/// What works differently than a person may expect, said in the Ready message (and so in
+/// `kubectl describe`) rather than as a problem: the chat runs.
+fn notes(app: &ChatApp, caps: ClusterApis) -> Vec<String> {
+    let mut notes = Vec::new();
+    let per_pod = app
+        .spec
+        .autoscaling
+        .as_ref()
+        .and_then(|a| a.target_connections_per_pod);
+    if per_pod.is_some() && !caps.custom_metrics {
+        notes.push(
+            "autoscaling.targetConnectionsPerPod needs a custom metrics API (custom.metrics.k8s.io, e.g. prometheus-adapter), which this cluster does not serve: the HorizontalPodAutoscaler scales on CPU only".to_owned(),
+        );
+    }
+    if app.spec.monitoring.enabled && !caps.monitoring {
+        notes.push(
+            "monitoring is unavailable: the Prometheus Operator's CRDs (monitoring.coreos.com/v1 ServiceMonitor, PrometheusRule) are not installed, so no ServiceMonitor or PrometheusRule was made".to_owned(),
+        );
+    }
+    let exposed = app.spec.service.type_ != ServiceType::ClusterIP;
+    if exposed && crate::resources::public_url(app).is_none() {
+        notes.push(
+            "browsers are accepted on localhost pages only (port-forward) until spec.chat.publicUrl names the URL people open, e.g. http://NODE_IP:NODE_PORT".to_owned(),
+        );
+    }
+    notes
 }
 
 /// Conditions when nothing could be applied, with `reason` and a message for people.

@@ -114,6 +114,48 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         "spec.chat.outboundQueue",
         "must be at least 8",
     );
+    check(
+        &mut p,
+        chat.allowed_origins
+            .iter()
+            .all(|o| o == "*" || is_origin(o)),
+        "spec.chat.allowedOrigins",
+        "entries must be \"*\" or http(s)://host[:port]",
+    );
+    check(
+        &mut p,
+        chat.public_url.as_deref().is_none_or(is_http_url),
+        "spec.chat.publicUrl",
+        "must be an http:// or https:// URL with a host",
+    );
+    if let Some(a) = &spec.autoscaling {
+        check(
+            &mut p,
+            (1..=100).contains(&a.min_replicas) && (1..=100).contains(&a.max_replicas),
+            "spec.autoscaling",
+            "minReplicas and maxReplicas must be 1 to 100",
+        );
+        check(
+            &mut p,
+            a.min_replicas <= a.max_replicas,
+            "spec.autoscaling.minReplicas",
+            "must not exceed autoscaling.maxReplicas",
+        );
+    }
+    if let Some(i) = &spec.ingress {
+        check(
+            &mut p,
+            i.tls_secret_name.is_none() || i.host.is_some(),
+            "spec.ingress.tlsSecretName",
+            "needs ingress.host",
+        );
+        check(
+            &mut p,
+            i.path.starts_with('/'),
+            "spec.ingress.path",
+            "must start with /",
+        );
+    }
     let lt = &spec.load_test;
     check(
         &mut p,
@@ -141,6 +183,19 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         "must differ from service.nodePort",
     );
     p
+}
+
+/// An http(s) URL with a host, parsed as the chat-server parses `CHATAPP_PUBLIC_URL`.
+pub fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s.trim())
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// An origin (`http(s)://host[:port]`, no path): what `chat.allowedOrigins` may list besides `*`.
+pub fn is_origin(s: &str) -> bool {
+    is_http_url(s)
+        && url::Url::parse(s).is_ok_and(|u| u.path() == "/" && !s.ends_with("//"))
+        && !s.contains(['?', '#', '@'])
 }
 
 #[cfg(test)]

@@ -29,6 +29,19 @@ fn renders_every_child_of_the_samples() {
     assert!(kinds(&load).contains(&"ConfigMap".to_owned()), "{load}");
 }
 
+/// Locust's users all come from its pods' addresses: the load-test sample lifts the per-address
+/// limits above what its users can reach, so the test measures the chat, not those limits.
+#[test]
+fn the_load_test_sample_lifts_the_per_address_limits() {
+    let app: crate::crd::ChatApp =
+        serde_norway::from_str(include_str!("../../../deploy/samples/loadtest.yaml")).unwrap();
+    let (c, lt) = (&app.spec.chat, &app.spec.load_test);
+    assert!(c.max_connections_per_address >= lt.users, "{c:?}");
+    // A Locust user sends at most a few messages a second (loadtest/locustfile.py's wait).
+    assert!(c.address_send_rate >= 10.0 * f64::from(lt.users), "{c:?}");
+    assert!(c.address_send_burst >= lt.users, "{c:?}");
+}
+
 #[test]
 fn yaml_1_1_booleans_stay_strings() {
     let out = render(include_str!("../../../deploy/samples/default.yaml")).unwrap();

@@ -55,7 +55,7 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
             format!("redis://{}:{REDIS_PORT}", Component::Redis.name(app)),
         ),
     };
-    vec![
+    let mut vars = vec![
         env("CHATAPP_LISTEN", format!("0.0.0.0:{CHAT_PORT}")),
         redis_url,
         env("CHATAPP_REDIS_PREFIX", &c.redis_prefix),
@@ -69,6 +69,21 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
         env("CHATAPP_SEND_RATE", c.send_rate),
         env("CHATAPP_SEND_BURST", c.send_burst),
         env("CHATAPP_OUTBOUND_QUEUE", c.outbound_queue),
+        env("CHATAPP_WRITE_TIMEOUT_SECS", c.write_timeout_secs),
+        env("CHATAPP_HELLO_TIMEOUT_SECS", c.hello_timeout_secs),
+        env("CHATAPP_REQUEST_RATE", c.request_rate),
+        env("CHATAPP_REQUEST_BURST", c.request_burst),
+        env("CHATAPP_REPLY_BYTES_PER_SEC", c.reply_bytes_per_sec),
+        env(
+            "CHATAPP_MAX_CONNECTIONS_PER_ADDRESS",
+            c.max_connections_per_address,
+        ),
+        env("CHATAPP_ADDRESS_SEND_RATE", c.address_send_rate),
+        env("CHATAPP_ADDRESS_SEND_BURST", c.address_send_burst),
+        env(
+            "CHATAPP_ROOMS_PER_ADDRESS_PER_HOUR",
+            c.rooms_per_address_per_hour,
+        ),
         env("CHATAPP_ALLOWED_ORIGINS", c.allowed_origins.join(",")),
         env("CHATAPP_PING_INTERVAL_SECS", c.ping_interval_secs),
         env("CHATAPP_HEADER_TIMEOUT_SECS", c.header_timeout_secs),
@@ -77,7 +92,23 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
         env("CHATAPP_SHUTDOWN_GRACE_SECS", c.shutdown_grace_secs),
         env("CHATAPP_LOG_FORMAT", "json"),
         env("RUST_LOG", &c.log_level),
-    ]
+    ];
+    // Unset is a setting of its own for these two (the server has no empty value for them).
+    if let Some(header) = &c.client_address_header {
+        vars.push(env("CHATAPP_CLIENT_ADDRESS_HEADER", header));
+    }
+    if let Some(url) = public_url(app) {
+        vars.push(env("CHATAPP_PUBLIC_URL", url));
+    }
+    vars
+}
+
+/// The URL people open, whose origin the server accepts from browsers: `spec.chat.publicUrl`, or
+/// else the Ingress's `http(s)://host`. `None` for a chat reached through node addresses, which
+/// the operator cannot know (it reads no Nodes): browsers are then accepted on loopback pages
+/// only (port-forward, kind port mappings) until `publicUrl` is set.
+pub fn public_url(app: &ChatApp) -> Option<String> {
+    (app.spec.chat.public_url.clone()).or_else(|| super::ingress_url(app))
 }
 
 /// Hash of everything the server reads at start, for the pod template annotation. The env
@@ -213,6 +244,11 @@ pub fn chat_service(app: &ChatApp) -> Service {
                     .filter(|_| svc.type_ != ServiceType::ClusterIP),
                 ..Default::default()
             }]),
+            // Keep the client's address, which the per-address limits count by: with Cluster, a
+            // node forwarding to a pod elsewhere replaces it with its own. The price: a node
+            // answers on the node port only while it runs a ready chat pod.
+            external_traffic_policy: (svc.type_ != ServiceType::ClusterIP)
+                .then(|| "Local".to_owned()),
             ..Default::default()
         }),
         ..Default::default()

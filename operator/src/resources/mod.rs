@@ -4,15 +4,24 @@
 //! Pod Security "restricted" contexts come from the helpers below so every child agrees on them;
 //! the controller applies what [`Desired::build`] returns.
 
+mod autoscaling;
 mod chat;
+mod ingress;
 mod loadtest;
+mod monitoring;
 mod network;
-mod redis;
+pub(crate) mod redis;
 
-pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash};
+pub use autoscaling::{CONNECTIONS_METRIC, chat_hpa};
+pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash, public_url};
+pub use ingress::{chat_ingress, ingress_tls, ingress_url};
 pub use loadtest::{
     LOCUST_MASTER_PORT, LOCUSTFILE, locust_configmap, locust_deployment, locust_master_name,
     locust_master_service, locust_service, locust_worker_deployment,
+};
+pub use monitoring::{
+    alert_rules, chat_prometheus_rule, chat_service_monitor, prometheus_rule_resource,
+    service_monitor_resource,
 };
 pub use network::{chat_network_policy, redis_network_policy};
 pub use redis::{redis_deployment, redis_pvc, redis_service};
@@ -20,14 +29,16 @@ pub use redis::{redis_deployment, redis_pvc, redis_service};
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, PersistentVolumeClaim, PodSecurityContext, SeccompProfile,
     SecurityContext, Service,
 };
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::DynamicObject;
 use kube::{Resource, ResourceExt};
 
 use crate::crd::ChatApp;
@@ -63,6 +74,14 @@ pub struct Desired {
     pub chat_service: Service,
     /// PodDisruptionBudget, only when replicas > 1.
     pub chat_pdb: Option<PodDisruptionBudget>,
+    /// The chat's Ingress, with `spec.ingress`.
+    pub chat_ingress: Option<Ingress>,
+    /// The HorizontalPodAutoscaler of the ChatApp, with `spec.autoscaling`.
+    pub chat_hpa: Option<HorizontalPodAutoscaler>,
+    /// ServiceMonitor, with `monitoring.enabled` where the Prometheus Operator's CRDs exist.
+    pub chat_service_monitor: Option<DynamicObject>,
+    /// PrometheusRule, likewise.
+    pub chat_prometheus_rule: Option<DynamicObject>,
     /// The locustfile, only with `loadTest.enabled`.
     pub locust_configmap: Option<ConfigMap>,
     /// Locust Deployment, only with `loadTest.enabled`.
@@ -89,6 +108,10 @@ impl Desired {
             chat_deployment,
             chat_service,
             chat_pdb,
+            chat_ingress,
+            chat_hpa,
+            chat_service_monitor,
+            chat_prometheus_rule,
             locust_configmap,
             locust_deployment,
             locust_service,
@@ -107,6 +130,10 @@ impl Desired {
             Some(json(chat_deployment)),
             Some(json(chat_service)),
             chat_pdb.as_ref().map(json),
+            chat_ingress.as_ref().map(json),
+            chat_hpa.as_ref().map(json),
+            chat_service_monitor.as_ref().map(json),
+            chat_prometheus_rule.as_ref().map(json),
             locust_configmap.as_ref().map(json),
             locust_deployment.as_ref().map(json),
             locust_service.as_ref().map(json),
@@ -118,13 +145,20 @@ impl Desired {
         .collect()
     }
 
-    /// Builds every child of `app`. The spec must have passed [`crate::controller::validate::validate`].
+    /// Builds every child of `app` for a cluster without optional APIs (what `operator render`
+    /// shows). The spec must have passed [`crate::controller::validate::validate`].
     pub fn build(app: &ChatApp) -> Self {
+        Self::build_for(app, ClusterApis::default())
+    }
+
+    /// Builds every child of `app` for a cluster that serves the optional APIs in `caps`.
+    pub fn build_for(app: &ChatApp, caps: ClusterApis) -> Self {
         let managed = app.spec.redis.external.is_none();
         let persistent = managed && redis::managed(app).persistence.is_some();
         let load_test = app.spec.load_test.enabled;
         let workers = load_test && app.spec.load_test.workers > 0;
         let fenced = app.spec.network_policy.enabled;
+        let monitored = app.spec.monitoring.enabled && caps.monitoring;
         Self {
             redis_pvc: persistent.then(|| redis_pvc(app)),
             redis_deployment: managed.then(|| redis_deployment(app)),
@@ -134,6 +168,10 @@ impl Desired {
             chat_deployment: chat_deployment(app),
             chat_service: chat_service(app),
             chat_pdb: (app.spec.replicas > 1).then(|| chat_pdb(app)),
+            chat_ingress: chat_ingress(app),
+            chat_hpa: chat_hpa(app, caps.custom_metrics),
+            chat_service_monitor: monitored.then(|| chat_service_monitor(app)),
+            chat_prometheus_rule: monitored.then(|| chat_prometheus_rule(app)),
             locust_configmap: load_test.then(|| locust_configmap(app)),
             locust_deployment: load_test.then(|| locust_deployment(app)),
             locust_service: load_test.then(|| locust_service(app)),
@@ -141,6 +179,15 @@ impl Desired {
             locust_worker_deployment: workers.then(|| locust_worker_deployment(app)),
         }
     }
+}
+
+/// Optional APIs the cluster serves, found by discovery; the builders use them only when there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClusterApis {
+    /// `custom.metrics.k8s.io` (e.g. prometheus-adapter): HPAs can use the chat's own metrics.
+    pub custom_metrics: bool,
+    /// The Prometheus Operator's `monitoring.coreos.com/v1` ServiceMonitor and PrometheusRule.
+    pub monitoring: bool,
 }
 
 /// The parts of a ChatApp, each naming its children.

@@ -23,8 +23,62 @@ pub fn managed(app: &ChatApp) -> ManagedRedis {
     app.spec.redis.managed.clone().unwrap_or_default()
 }
 
+/// Share of the container's memory limit Redis may fill with data (`--maxmemory`), in percent.
+/// The rest is Redis's own overhead beyond `used_memory` (allocator fragmentation, client and
+/// replication buffers, the fork of an AOF rewrite), so Redis refuses writes before the kubelet
+/// OOM-kills it.
+pub const MAXMEMORY_PERCENT: u64 = 80;
+
+/// `--maxmemory` in bytes: [`MAXMEMORY_PERCENT`] of the memory limit; 0 (no limit) without one.
+pub fn redis_maxmemory(redis: &ManagedRedis) -> u64 {
+    let limit = redis
+        .resources
+        .as_ref()
+        .and_then(|r| r.limits.as_ref()?.get("memory"))
+        .and_then(|q| quantity_bytes(&q.0));
+    limit.map_or(0, |bytes| bytes / 100 * MAXMEMORY_PERCENT)
+}
+
+/// Bytes in a Kubernetes memory quantity (`512Mi`, `1G`, `1.5Gi`, `1e9`, `1000`); `None` when it
+/// is not one. Fractions of a byte are dropped.
+pub fn quantity_bytes(q: &str) -> Option<u64> {
+    const SUFFIXES: [(&str, f64); 13] = [
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("Pi", 1_125_899_906_842_624.0),
+        ("Ei", 1_152_921_504_606_846_976.0),
+        ("m", 1e-3),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    let q = q.trim();
+    // Binary suffixes first (`Mi` before `M`); `1e3` ends in a digit and is an exponent.
+    let (number, factor) = SUFFIXES
+        .iter()
+        .find_map(|(suffix, factor)| Some((q.strip_suffix(suffix)?, *factor)))
+        .unwrap_or((q, 1.0));
+    let value: f64 = number.parse().ok()?;
+    (value.is_finite() && value >= 0.0).then_some((value * factor) as u64)
+}
+
 fn redis_container(app: &ChatApp, redis: &ManagedRedis) -> Container {
-    let mut args = vec!["redis-server".to_owned(), "--dir".into(), "/data".into()];
+    // noeviction: the chat-server refuses to be ready on a Redis that may evict (eviction would
+    // take a room's history, offsets and epoch apart); at maxmemory it refuses writes instead.
+    let mut args = vec![
+        "redis-server".to_owned(),
+        "--dir".into(),
+        "/data".into(),
+        "--maxmemory-policy".into(),
+        "noeviction".into(),
+        "--maxmemory".into(),
+        redis_maxmemory(redis).to_string(),
+    ];
     if redis.persistence.is_some() {
         args.extend(["--appendonly".into(), "yes".into()]);
     } else {

@@ -311,10 +311,20 @@ fn service_node_port_and_type() {
         .unwrap();
     assert_eq!(svc.type_.as_deref(), Some("NodePort"));
     assert_eq!(svc.ports.unwrap()[0].node_port, Some(30222));
+    // Client addresses survive the node port, for the per-address limits.
+    assert_eq!(svc.external_traffic_policy.as_deref(), Some("Local"));
+    let svc = chat_service(&ChatApp::test().with_service("LoadBalancer", None))
+        .spec
+        .unwrap();
+    assert_eq!(svc.external_traffic_policy.as_deref(), Some("Local"));
     let svc = chat_service(&ChatApp::test().with_service("ClusterIP", None))
         .spec
         .unwrap();
     assert_eq!(svc.ports.unwrap()[0].node_port, None);
+    assert_eq!(
+        svc.external_traffic_policy, None,
+        "not allowed on ClusterIP"
+    );
 }
 
 #[test]
@@ -440,4 +450,170 @@ fn network_policies_fence_redis_to_its_chat_and_the_chat_to_its_port() {
     off.spec.network_policy.enabled = false;
     let off = Desired::build(&off);
     assert!(off.redis_network_policy.is_none() && off.chat_network_policy.is_none());
+}
+
+#[test]
+fn quantities_are_read_as_kubernetes_writes_them() {
+    use crate::resources::redis::quantity_bytes;
+    for (q, bytes) in [
+        ("1000", 1000),
+        ("512Mi", 512 << 20),
+        ("1Gi", 1 << 30),
+        ("1.5Gi", 3 << 29),
+        ("1G", 1_000_000_000),
+        ("1e3", 1000),
+        ("128k", 128_000),
+        ("1E", 1_000_000_000_000_000_000),
+    ] {
+        assert_eq!(quantity_bytes(q), Some(bytes), "{q}");
+    }
+    for bad in ["", "Mi", "1Xi", "-1Gi", "one"] {
+        assert_eq!(quantity_bytes(bad), None, "{bad}");
+    }
+}
+
+/// The managed Redis never evicts (the chat-server refuses to be ready on one that may), and
+/// with a memory limit it refuses writes at 80 % of it, before the kubelet OOM-kills it.
+#[test]
+fn managed_redis_refuses_writes_before_its_memory_limit() {
+    use k8s_openapi::api::core::v1::ResourceRequirements;
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    fn args(app: &ChatApp) -> Vec<String> {
+        let dep = Desired::build(app).redis_deployment.unwrap();
+        dep.spec.unwrap().template.spec.unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap()
+    }
+    fn flag(args: &[String], name: &str) -> String {
+        let at = args
+            .iter()
+            .position(|a| a == name)
+            .unwrap_or_else(|| panic!("{name} in {args:?}"));
+        args[at + 1].clone()
+    }
+    let unlimited = args(&ChatApp::test());
+    assert_eq!(flag(&unlimited, "--maxmemory-policy"), "noeviction");
+    assert_eq!(
+        flag(&unlimited, "--maxmemory"),
+        "0",
+        "no limit, no maxmemory"
+    );
+    let mut app = ChatApp::test().with_persistence();
+    app.spec.redis.managed.as_mut().unwrap().resources = Some(ResourceRequirements {
+        limits: Some([("memory".to_owned(), Quantity("1Gi".into()))].into()),
+        ..Default::default()
+    });
+    let limited = args(&app);
+    assert_eq!(flag(&limited, "--maxmemory-policy"), "noeviction");
+    assert_eq!(
+        flag(&limited, "--maxmemory"),
+        ((1u64 << 30) / 100 * 80).to_string()
+    );
+}
+
+/// The Ingress routes host/path to the chat Service's port, with TLS when asked, and its host
+/// becomes the server's public URL (https with TLS) unless chat.publicUrl is set.
+#[test]
+fn ingress_routes_to_the_chat_and_sets_the_public_url() {
+    assert!(Desired::build(&ChatApp::test()).chat_ingress.is_none());
+    let env = |app: &ChatApp| {
+        chat_env(app)
+            .into_iter()
+            .find(|e| e.name == "CHATAPP_PUBLIC_URL")
+            .and_then(|e| e.value)
+    };
+    assert_eq!(env(&ChatApp::test()), None);
+    let app = ChatApp::test().with_ingress("chat.example.com");
+    let ing = Desired::build(&app).chat_ingress.unwrap();
+    let spec = ing.spec.clone().unwrap();
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+    let rule = &spec.rules.unwrap()[0];
+    assert_eq!(rule.host.as_deref(), Some("chat.example.com"));
+    let path = &rule.http.as_ref().unwrap().paths[0];
+    assert_eq!(
+        (path.path.as_deref(), path.path_type.as_str()),
+        (Some("/"), "Prefix")
+    );
+    let backend = path.backend.service.as_ref().unwrap();
+    assert_eq!(backend.name, "demo");
+    assert_eq!(backend.port.as_ref().unwrap().number, Some(CHAT_PORT));
+    assert!(spec.tls.is_none());
+    assert_eq!(env(&app).as_deref(), Some("http://chat.example.com"));
+
+    let mut tls = app.clone();
+    tls.spec.ingress.as_mut().unwrap().tls_secret_name = Some("chat-cert".into());
+    let spec = chat_ingress(&tls).unwrap().spec.unwrap();
+    let t = &spec.tls.unwrap()[0];
+    assert_eq!(t.secret_name.as_deref(), Some("chat-cert"));
+    assert_eq!(t.hosts, Some(vec!["chat.example.com".to_owned()]));
+    assert_eq!(env(&tls).as_deref(), Some("https://chat.example.com"));
+
+    // A cert-manager issuer annotation alone: TLS from NAME-tls, which cert-manager fills.
+    let mut issuer = app.clone();
+    issuer.spec.ingress.as_mut().unwrap().annotations = Some(
+        [(
+            "cert-manager.io/cluster-issuer".to_owned(),
+            "letsencrypt".to_owned(),
+        )]
+        .into(),
+    );
+    let ing = chat_ingress(&issuer).unwrap();
+    assert_eq!(
+        ing.metadata.annotations.unwrap()["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
+    assert_eq!(
+        ing.spec.unwrap().tls.unwrap()[0].secret_name.as_deref(),
+        Some("demo-tls")
+    );
+    assert_eq!(env(&issuer).as_deref(), Some("https://chat.example.com"));
+
+    let own = app.with_chat(|c| c.public_url = Some("https://other.example".into()));
+    assert_eq!(env(&own).as_deref(), Some("https://other.example"));
+}
+
+/// The HPA scales the ChatApp (its scale subresource), never the Deployment, on CPU, and on
+/// connections per pod only where a custom metrics API serves them.
+#[test]
+fn autoscaling_targets_the_chatapp_and_uses_connections_only_when_served() {
+    assert!(Desired::build(&ChatApp::test()).chat_hpa.is_none());
+    let app = ChatApp::test().with_autoscaling(Some(500));
+    let hpa = Desired::build(&app).chat_hpa.unwrap();
+    let spec = hpa.spec.unwrap();
+    assert_eq!(spec.scale_target_ref.kind, "ChatApp");
+    assert_eq!(
+        spec.scale_target_ref.api_version.as_deref(),
+        Some("chatapp.dev/v1alpha1")
+    );
+    assert_eq!(spec.scale_target_ref.name, "demo");
+    assert_eq!((spec.min_replicas, spec.max_replicas), (Some(2), 10));
+    let metrics = spec.metrics.unwrap();
+    assert_eq!(metrics.len(), 1, "no custom metrics API: CPU only");
+    let cpu = metrics[0].resource.as_ref().unwrap();
+    assert_eq!(
+        (cpu.name.as_str(), cpu.target.average_utilization),
+        ("cpu", Some(70))
+    );
+
+    let apis = ClusterApis {
+        custom_metrics: true,
+        ..Default::default()
+    };
+    let metrics = Desired::build_for(&app, apis)
+        .chat_hpa
+        .unwrap()
+        .spec
+        .unwrap()
+        .metrics
+        .unwrap();
+    let pods = metrics[1].pods.as_ref().unwrap();
+    assert_eq!(pods.metric.name, CONNECTIONS_METRIC);
+    assert_eq!(pods.target.type_, "AverageValue");
+    assert_eq!(pods.target.average_value.as_ref().unwrap().0, "500");
+    // The Deployment follows spec.replicas, which the HPA writes through the scale subresource.
+    let mut scaled = app.clone();
+    scaled.spec.replicas = 7;
+    let dep = Desired::build_for(&scaled, apis).chat_deployment;
+    assert_eq!(dep.spec.unwrap().replicas, Some(7));
 }

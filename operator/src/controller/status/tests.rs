@@ -137,3 +137,26 @@ fn events_follow_condition_changes_only() {
     assert!(changed_conditions(&s.conditions, &s.conditions).is_empty());
     assert!(!is_warning(find(&s, READY)));
 }
+
+/// A chat on a node port without `chat.publicUrl` runs, but browsers on node addresses are
+/// refused: Ready says so; with the URL set it is the status URL and the note goes.
+#[test]
+fn a_node_port_chat_without_public_url_says_browsers_need_it() {
+    let seen = Observed {
+        chat: deployment_with_status(2, 2, 2),
+        redis: Some(deployment_with_status(1, 1, 1)),
+        ..Default::default()
+    };
+    let applied = Outcome::Applied(Box::new(seen));
+    let s = desired_status(&ChatApp::test(), &applied, now());
+    let ready = find(&s, READY);
+    assert_eq!(ready.reason, reason::AVAILABLE);
+    assert!(ready.message.contains("spec.chat.publicUrl"), "{ready:?}");
+    let app = ChatApp::test().with_chat(|c| c.public_url = Some("http://10.0.0.7:30222".into()));
+    let s = desired_status(&app, &applied, now());
+    assert!(!find(&s, READY).message.contains("publicUrl"), "{s:?}");
+    assert_eq!(s.url.as_deref(), Some("http://10.0.0.7:30222"));
+    let internal = ChatApp::test().with_service("ClusterIP", None);
+    let s = desired_status(&internal, &applied, now());
+    assert!(!find(&s, READY).message.contains("publicUrl"), "{s:?}");
+}

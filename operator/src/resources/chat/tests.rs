@@ -99,6 +99,15 @@ fn at_the_edges() -> Vec<ChatSettings> {
         c.drain_delay_secs = 0;
         c.shutdown_grace_secs = 0;
         c.redis_prefix = "a".into();
+        c.write_timeout_secs = 1;
+        c.hello_timeout_secs = 1;
+        c.request_rate = 0.5;
+        c.request_burst = 1;
+        c.reply_bytes_per_sec = 65_536;
+        c.max_connections_per_address = 1;
+        c.address_send_rate = 0.5;
+        c.address_send_burst = 1;
+        c.rooms_per_address_per_hour = 1;
     };
     let high = |c: &mut ChatSettings| {
         c.history_len = 100_000;
@@ -118,6 +127,17 @@ fn at_the_edges() -> Vec<ChatSettings> {
         c.shutdown_grace_secs = 3600;
         c.redis_prefix = "team-a:chat_1.x".into();
         c.allowed_origins = vec!["https://chat.example.com".into(), "*".into()];
+        c.write_timeout_secs = 600;
+        c.hello_timeout_secs = 600;
+        c.request_rate = 100_000.0;
+        c.request_burst = 10_000_000;
+        c.reply_bytes_per_sec = 1_073_741_824;
+        c.max_connections_per_address = 1_000_000;
+        c.address_send_rate = 100_000.0;
+        c.address_send_burst = 10_000_000;
+        c.rooms_per_address_per_hour = 1_000_000;
+        c.client_address_header = Some("X-Forwarded-For".into());
+        c.public_url = Some("https://chat.example.com:8443/chat".into());
     };
     let mut out = vec![ChatSettings::default()];
     for f in [low, high] {
@@ -150,6 +170,38 @@ fn the_server_accepts_the_operators_environment_at_every_edge() {
             settings.allowed_origins.len().max(1)
         );
         assert_eq!(format!("{:?}", config.log_format), "Json");
+        assert_eq!(
+            config.write_timeout_secs,
+            settings.write_timeout_secs as u64
+        );
+        assert_eq!(
+            config.hello_timeout_secs,
+            settings.hello_timeout_secs as u64
+        );
+        assert_eq!(config.request_rate, settings.request_rate);
+        assert_eq!(config.request_burst, settings.request_burst as u32);
+        assert_eq!(
+            config.reply_bytes_per_sec,
+            settings.reply_bytes_per_sec as u32
+        );
+        assert_eq!(
+            config.max_connections_per_address,
+            settings.max_connections_per_address as u32
+        );
+        assert_eq!(config.address_send_rate, settings.address_send_rate);
+        assert_eq!(
+            config.address_send_burst,
+            settings.address_send_burst as u32
+        );
+        assert_eq!(
+            config.rooms_per_address_per_hour,
+            settings.rooms_per_address_per_hour as u32
+        );
+        assert_eq!(config.client_address_header, settings.client_address_header);
+        assert_eq!(
+            config.public_url.map(|u| u.to_string()),
+            settings.public_url
+        );
     }
 }
 
@@ -178,10 +230,21 @@ fn every_env_var_is_a_real_server_setting_and_every_setting_is_passed() {
     const DOCS: &str = include_str!("../../../../docs/configuration.md");
     let server = server_flags();
     assert!(server.len() >= 20, "{:?}", server.keys());
-    let set: Vec<String> = chat_env(&ChatApp::test())
+    // The two settings without a default are passed only when set: set them here.
+    let app = ChatApp::test().with_chat(|c| {
+        c.client_address_header = Some("X-Forwarded-For".into());
+        c.public_url = Some("http://chat.example.com".into());
+    });
+    let unset: Vec<String> = chat_env(&ChatApp::test())
         .into_iter()
         .map(|e| e.name)
         .collect();
+    assert!(
+        !unset.contains(&"CHATAPP_PUBLIC_URL".to_owned()),
+        "{unset:?}"
+    );
+    assert!(!unset.contains(&"CHATAPP_CLIENT_ADDRESS_HEADER".to_owned()));
+    let set: Vec<String> = chat_env(&app).into_iter().map(|e| e.name).collect();
     for name in &set {
         assert!(
             server.contains_key(name) || name == "RUST_LOG",
@@ -238,6 +301,15 @@ fn every_crd_default_is_the_servers() {
             continue;
         };
         let crd = &prop["default"];
+        if arg.get_default_values().is_empty() && arg.get_action().takes_values() {
+            // Unset is the server's default (publicUrl, clientAddressHeader): none in the CRD.
+            assert!(
+                crd.is_null(),
+                "spec.chat.{field} has a default, the server none"
+            );
+            compared.push(field);
+            continue;
+        }
         assert!(!crd.is_null(), "spec.chat.{field} has no default");
         let server = server_default(arg, crd);
         if let Some((_, why)) = OWN_DEFAULTS.iter().find(|(f, _)| *f == field) {
@@ -258,7 +330,7 @@ fn every_crd_default_is_the_servers() {
         unmatched.is_empty(),
         "spec.chat fields without a server flag: {unmatched:?}"
     );
-    assert!(compared.len() >= 17, "{compared:?}");
+    assert!(compared.len() >= 28, "{compared:?}");
 }
 
 /// A number as the server's flag parser reads it (integers without a fraction).
@@ -319,5 +391,5 @@ fn every_crd_range_is_the_servers() {
             checked += 1;
         }
     }
-    assert!(checked >= 16, "only {checked} limits compared");
+    assert!(checked >= 25, "only {checked} limits compared");
 }
