@@ -27,8 +27,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
     base-uri 'none'; form-action 'none'";
 
-/// Initial WebSocket read buffer per connection.
-const READ_BUFFER_BYTES: usize = 4096;
+/// Initial WebSocket read buffer per connection: tungstenite zero-fills it on every read and
+/// keeps it for the connection's life, and clients send small frames (a larger one grows it).
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// The router with every route.
 pub fn app(state: AppState) -> Router {

@@ -23,7 +23,7 @@ use crate::{
     AppState,
     clock::{now_ms, rfc3339_ms},
     error::Error,
-    hub::{ConnHandle, ConnId, Outbound},
+    hub::{Conn, ConnHandle, ConnId, Delivered, NewEpoch, Outbound},
     limits::{ABUSE_LIMIT, ABUSE_WINDOW},
     metrics::{self, Metrics},
     protocol::{
@@ -47,6 +47,9 @@ pub mod close {
 
 /// Queued frames written per flush, so a busy room is batched into few syscalls.
 const WRITE_BATCH: usize = 64;
+/// One delivery in this many is timed into `chat_delivery_latency_seconds`: a clock read and a
+/// histogram update per message per recipient cost more than the histogram is worth.
+const LATENCY_SAMPLE_EVERY: u32 = 16;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -123,6 +126,8 @@ pub struct Session {
     handle: ConnHandle,
     identity: Option<Identity>,
     rooms: HashMap<Arc<str>, RoomView>,
+    /// Messages written since the last latency sample.
+    unsampled: u32,
     budgets: Budgets,
     abuse: Abuse,
     admission: Admission,
@@ -133,13 +138,9 @@ impl Session {
     /// A session registered with the hub, holding its admission until it ends.
     pub fn new(state: AppState, admission: Admission) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(state.config.outbound_queue as usize);
-        let handle = ConnHandle {
-            tx,
-            kicked: CancellationToken::new(),
-        };
-        state.hub.connect(id, handle.clone());
         let c = &state.config;
+        let (handle, rx) = Conn::new(c.outbound_queue as usize, c.outbound_queue_bytes as usize);
+        state.hub.connect(id, handle.clone());
         let guard = WriteGuard {
             timeout: c.write_timeout(),
             kicked: handle.kicked.clone(),
@@ -159,6 +160,7 @@ impl Session {
             handle,
             identity: None,
             rooms: HashMap::new(),
+            unsampled: 0,
             budgets,
             abuse: Abuse {
                 count: 0,
@@ -192,7 +194,10 @@ impl Session {
                 () = &mut hello_deadline, if self.identity.is_none() => {
                     Err(Close(close::POLICY, "no hello in time"))
                 }
-                Some(out) = self.rx.recv() => self.write_queued(&mut sink, out).await,
+                Some(out) = self.rx.recv() => {
+                    self.handle.taken(&out);
+                    self.write_queued(&mut sink, out).await
+                }
                 incoming = stream.next() => match incoming {
                     None => break None,
                     Some(Err(e)) => match read_error_close(&e) {
@@ -205,7 +210,10 @@ impl Session {
                     Some(Ok(msg)) => {
                         last_seen = Instant::now();
                         match msg {
-                            Message::Text(text) => self.on_text(&mut sink, &text).await,
+                            // Boxed: a request's store calls are the largest state of this
+                            // loop, and unboxed they would sit in every idle connection's task
+                            // (4.5 KiB of its memory; docs/benchmarks.md).
+                            Message::Text(text) => Box::pin(self.on_text(&mut sink, &text)).await,
                             Message::Binary(_) => {
                                 let err = ProtocolError::new(
                                     ErrorCode::BinaryUnsupported,
@@ -262,8 +270,8 @@ impl Session {
             let guard = self.guard.clone();
             let lagged = guard.run(self.write_batch(sink, out)).await?;
             if let Some(room) = lagged {
-                self.catch_up(sink, &room).await?;
-                next = self.rx.try_recv().ok();
+                Box::pin(self.catch_up(sink, &room)).await?;
+                next = self.try_take();
             }
         }
         Ok(())
@@ -277,22 +285,34 @@ impl Session {
     ) -> Result<Option<Arc<str>>, S::Error> {
         let mut next = Some(first);
         let mut written = 0;
+        let mut messages = 0;
         let mut lagged = None;
         while let Some(out) = next.take() {
             if let Outbound::Lagged { room } = out {
                 lagged = Some(room);
                 break;
             }
+            let message = matches!(out, Outbound::Message(_));
             if let Some(msg) = self.outbound_to_message(out) {
+                messages += u64::from(message);
                 sink.feed(msg).await?;
                 written += 1;
             }
             if written < WRITE_BATCH {
-                next = self.rx.try_recv().ok();
+                next = self.try_take();
             }
         }
+        // One shared counter update per batch, not one per frame.
+        self.state.metrics.messages_out.inc_by(messages);
         sink.flush().await?;
         Ok(lagged)
+    }
+
+    /// The next queued entry, if one is waiting; it no longer counts against the queue's bytes.
+    fn try_take(&mut self) -> Option<Outbound> {
+        let out = self.rx.try_recv().ok()?;
+        self.handle.taken(&out);
+        Some(out)
     }
 
     /// The hub skipped part of `room` for this replica (a burst too large to queue, or messages
@@ -352,36 +372,35 @@ impl Session {
 
     fn outbound_to_message(&mut self, out: Outbound) -> Option<Message> {
         match out {
-            Outbound::Message {
-                room,
-                offset,
-                time_ms,
-                frame,
-            } => {
-                let view = self.rooms.get_mut(&room)?;
-                if offset <= view.last_sent {
+            Outbound::Message(message) => {
+                let Delivered {
+                    room,
+                    offset,
+                    time_ms,
+                    frame,
+                } = &*message;
+                let view = self.rooms.get_mut(room)?;
+                if *offset <= view.last_sent {
                     return None; // already in the `joined` page
                 }
-                view.last_sent = offset;
-                let m = &self.state.metrics;
-                m.messages_out.inc();
-                m.delivery_latency
-                    .observe(now_ms().saturating_sub(time_ms) as f64 / 1000.0);
-                Some(Message::Text(Utf8Bytes::from(frame.as_ref())))
+                view.last_sent = *offset;
+                self.unsampled += 1;
+                if self.unsampled >= LATENCY_SAMPLE_EVERY {
+                    self.unsampled = 0;
+                    let latency = now_ms().saturating_sub(*time_ms) as f64 / 1000.0;
+                    self.state.metrics.delivery_latency.observe(latency);
+                }
+                Some(Message::Text(frame.clone()))
             }
-            Outbound::Resync { room, epoch } => {
-                let view = self.rooms.get_mut(&room)?;
+            Outbound::Resync(reset) => {
+                let NewEpoch { room, epoch } = &*reset;
+                let view = self.rooms.get_mut(room)?;
                 view.epoch = epoch.clone();
                 view.last_sent = 0;
-                Some(text(
-                    ServerFrame::Resync {
-                        room: &room,
-                        epoch: &epoch,
-                    }
-                    .to_json(),
-                ))
+                Some(text(ServerFrame::Resync { room, epoch }.to_json()))
             }
-            Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(frame.as_ref()))),
+            Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(&*frame))),
+            Outbound::Rooms => Some(Message::Text(self.state.hub.take_rooms(&self.handle))),
             Outbound::Lagged { .. } => None, // handled by `write_queued`
         }
     }
@@ -400,7 +419,7 @@ impl Session {
         }
         let reply = match msg {
             ClientMessage::Hello { name, email } => self.hello(name, email),
-            ClientMessage::Rooms => Ok(self.rooms_frame()),
+            ClientMessage::Rooms => Ok(self.state.hub.rooms_frame().to_string()),
             ClientMessage::Ping { id } => Ok(ServerFrame::Pong { id: &id }.to_json()),
             _ if self.identity.is_none() => Err(ProtocolError::new(
                 ErrorCode::NotIdentified,
@@ -527,13 +546,8 @@ impl Session {
             };
             hub.offer(&self.handle, Outbound::Frame(health.to_json().into()));
         }
-        hub.offer(&self.handle, Outbound::Frame(self.rooms_frame().into()));
+        hub.offer_rooms(&self.handle);
         Ok(welcome)
-    }
-
-    fn rooms_frame(&self) -> String {
-        let rooms = crate::presence::snapshot(&self.state);
-        ServerFrame::Rooms { rooms: &rooms }.to_json()
     }
 
     async fn join(&mut self, room: String, since: Option<Since>) -> Result<String, ProtocolError> {
@@ -582,11 +596,7 @@ impl Session {
             tracing::error!(%room, error = %e, "stored history is not JSON");
             ProtocolError::new(ErrorCode::Internal, "history could not be read")
         })?;
-        let online = crate::presence::snapshot(&self.state)
-            .iter()
-            .find(|r| *r.name == *room)
-            .map_or(0, |r| r.online)
-            .max(self.state.hub.local_count(&room));
+        let online = crate::presence::online(&self.state, &room);
         Ok(ServerFrame::Joined {
             room: &room,
             epoch: &page.epoch,
