@@ -150,10 +150,11 @@ async fn websocket(
         .on_upgrade(move |socket| {
             let shutdown = state.lifecycle.sessions.clone();
             let session = Session::new(state, admission);
-            tracker.track_future(async move {
-                let (sink, stream) = socket.split();
-                session.run(sink, stream, shutdown).await;
-            })
+            // Split here rather than in an `async` block: a block would keep the socket and the
+            // session it moved into `run` as well, a second copy of both in every connection's
+            // task (docs/benchmarks.md, "Memory per connection").
+            let (sink, stream) = socket.split();
+            tracker.track_future(session.run(sink, stream, shutdown))
         })
 }
 

@@ -1,8 +1,9 @@
 //! Local fan-out: which connection of this replica is in which room, and the one task that turns
 //! store events into per-connection frames. Per room it delivers offsets in order exactly once,
 //! filling any gap from the store (pub/sub is at-most-once; the stream is the truth). Sessions own
-//! their sockets; the hub only ever `try_send`s into their bounded queues and kicks a connection
-//! whose queue is full instead of letting memory grow.
+//! their sockets; the hub only ever `try_send`s into their bounded queues (frames and bytes) and
+//! kicks a connection whose queue is full instead of letting memory grow. It also holds the one
+//! current `rooms` frame, which connections share.
 
 use std::{
     collections::{BTreeMap, HashMap},

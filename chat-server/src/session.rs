@@ -194,9 +194,14 @@ impl Session {
                 () = &mut hello_deadline, if self.identity.is_none() => {
                     Err(Close(close::POLICY, "no hello in time"))
                 }
+                // Each handler below is boxed: this loop's state is kept for the connection's
+                // whole life, so unboxed, the largest handler (a request's store calls, a write
+                // with its guard's timer) would be memory of every idle connection
+                // (docs/benchmarks.md, "Memory per connection"). A box per wake-up costs far
+                // less than the socket write it goes with.
                 Some(out) = self.rx.recv() => {
                     self.handle.taken(&out);
-                    self.write_queued(&mut sink, out).await
+                    Box::pin(self.write_queued(&mut sink, out)).await
                 }
                 incoming = stream.next() => match incoming {
                     None => break None,
@@ -210,16 +215,13 @@ impl Session {
                     Some(Ok(msg)) => {
                         last_seen = Instant::now();
                         match msg {
-                            // Boxed: a request's store calls are the largest state of this
-                            // loop, and unboxed they would sit in every idle connection's task
-                            // (4.5 KiB of its memory; docs/benchmarks.md).
                             Message::Text(text) => Box::pin(self.on_text(&mut sink, &text)).await,
                             Message::Binary(_) => {
                                 let err = ProtocolError::new(
                                     ErrorCode::BinaryUnsupported,
                                     "binary frames are not supported; send JSON text",
                                 );
-                                self.reply_error(&mut sink, err).await
+                                Box::pin(self.reply_error(&mut sink, err)).await
                             }
                             Message::Close(_) => break None,
                             Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -231,7 +233,7 @@ impl Session {
                         Err(Close(close::NO_PONG, "no pong"))
                     } else {
                         let ping = Message::Ping(Default::default());
-                        self.guard.run(sink.send(ping)).await
+                        Box::pin(self.guard.run(sink.send(ping))).await
                     }
                 }
             };
