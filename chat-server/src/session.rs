@@ -47,6 +47,10 @@ pub mod close {
 
 /// Queued frames written per flush, so a busy room is batched into few syscalls.
 const WRITE_BATCH: usize = 64;
+/// Bytes after which a batch is flushed early. tungstenite's write buffer grows to the largest
+/// batch and never shrinks, so this bounds it for the connection's life (64 frames of 4 KiB
+/// content would leave 256 KiB in every member of a busy room).
+const WRITE_BATCH_BYTES: usize = 16 * 1024;
 /// One delivery in this many is timed into `chat_delivery_latency_seconds`: a clock read and a
 /// histogram update per message per recipient cost more than the histogram is worth.
 const LATENCY_SAMPLE_EVERY: u32 = 16;
@@ -287,6 +291,7 @@ impl Session {
     ) -> Result<Option<Arc<str>>, S::Error> {
         let mut next = Some(first);
         let mut written = 0;
+        let mut bytes = 0;
         let mut messages = 0;
         let mut lagged = None;
         while let Some(out) = next.take() {
@@ -297,10 +302,11 @@ impl Session {
             let message = matches!(out, Outbound::Message(_));
             if let Some(msg) = self.outbound_to_message(out) {
                 messages += u64::from(message);
+                bytes += msg.to_text().map_or(0, str::len);
                 sink.feed(msg).await?;
                 written += 1;
             }
-            if written < WRITE_BATCH {
+            if written < WRITE_BATCH && bytes < WRITE_BATCH_BYTES {
                 next = self.try_take();
             }
         }

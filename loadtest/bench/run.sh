@@ -36,6 +36,7 @@ declare -A scenario=(
   [fanout-100x4k]="fanout --members 100 --senders 10 --rate 4000 --duration 5"
   [fanout-1000x100]="fanout --members 1000 --senders 10 --rate 100 --duration 5"
   [fanout-1000x400]="fanout --members 1000 --senders 10 --rate 400 --duration 5"
+  [fanout-100x500-2k]="fanout --members 100 --senders 10 --rate 500 --size 2000 --duration 5"
   [rooms-200x5]="rooms --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
   [rooms-200x5-5k]="rooms --rooms 200 --members 5 --senders 1 --rate 5000 --duration 5"
   [rooms-200x5-10k]="rooms --rooms 200 --members 5 --senders 1 --rate 10000 --duration 5"
