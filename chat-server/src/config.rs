@@ -68,9 +68,15 @@ pub struct Config {
     pub send_burst: u32,
 
     /// Frames queued per connection before it is closed as a slow consumer (close code 4008).
-    #[arg(long, env = "CHATAPP_OUTBOUND_QUEUE", default_value_t = 256,
+    #[arg(long, env = "CHATAPP_OUTBOUND_QUEUE", default_value_t = 65_536,
           value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
     pub outbound_queue: u32,
+
+    /// Bytes of frames queued per connection before it is closed as a slow consumer (close code
+    /// 4008): the bound that matters, since frames differ in size by a thousand times.
+    #[arg(long, env = "CHATAPP_OUTBOUND_QUEUE_BYTES", default_value_t = 4_194_304,
+          value_parser = clap::value_parser!(u32).range(65_536..=1_073_741_824))]
+    pub outbound_queue_bytes: u32,
 
     /// Longest time one write to a client's socket may take before the connection is closed as a
     /// slow consumer (close code 4008, then the TCP connection is dropped).

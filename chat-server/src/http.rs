@@ -27,8 +27,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
     base-uri 'none'; form-action 'none'";
 
-/// Initial WebSocket read buffer per connection.
-const READ_BUFFER_BYTES: usize = 4096;
+/// Initial WebSocket read buffer per connection: tungstenite zero-fills it on every read and
+/// keeps it for the connection's life, and clients send small frames (a larger one grows it).
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// The router with every route.
 pub fn app(state: AppState) -> Router {
@@ -149,10 +150,11 @@ async fn websocket(
         .on_upgrade(move |socket| {
             let shutdown = state.lifecycle.sessions.clone();
             let session = Session::new(state, admission);
-            tracker.track_future(async move {
-                let (sink, stream) = socket.split();
-                session.run(sink, stream, shutdown).await;
-            })
+            // Split here rather than in an `async` block: a block would keep the socket and the
+            // session it moved into `run` as well, a second copy of both in every connection's
+            // task (docs/benchmarks.md, "Memory per connection").
+            let (sink, stream) = socket.split();
+            tracker.track_future(session.run(sink, stream, shutdown))
         })
 }
 

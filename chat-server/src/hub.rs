@@ -1,15 +1,20 @@
 //! Local fan-out: which connection of this replica is in which room, and the one task that turns
 //! store events into per-connection frames. Per room it delivers offsets in order exactly once,
 //! filling any gap from the store (pub/sub is at-most-once; the stream is the truth). Sessions own
-//! their sockets; the hub only ever `try_send`s into their bounded queues and kicks a connection
-//! whose queue is full instead of letting memory grow.
+//! their sockets; the hub only ever `try_send`s into their bounded queues (frames and bytes) and
+//! kicks a connection whose queue is full instead of letting memory grow. It also holds the one
+//! current `rooms` frame, which connections share.
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
+use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +28,8 @@ use crate::{
 /// Identifies one WebSocket connection within this process.
 pub type ConnId = u64;
 
+/// The `rooms` frame until the presence task computed the first list.
+const NO_ROOMS: &str = r#"{"type":"rooms","rooms":[]}"#;
 /// Most events buffered for a room whose first local member is still reading its history.
 const MAX_PENDING: usize = 10_000;
 /// How often rooms with local members are compared with the store, in case the very last
@@ -34,32 +41,91 @@ const BACKFILL_CONCURRENCY: usize = 64;
 /// sessions to pull ([`Outbound::Lagged`]), so a burst never overflows a healthy reader's queue.
 const BACKFILL_PUSH_MAX: usize = 32;
 
-/// What the hub queues for a connection.
+/// A stored message on its way to a room's local members: one per message, shared by all of
+/// them. The frame is `Utf8Bytes`, reference-counted: every recipient writes the same buffer.
+#[derive(Debug)]
+pub struct Delivered {
+    pub room: Arc<str>,
+    pub offset: u64,
+    /// The message's server timestamp (or, when backfilled, the time it was read back).
+    pub time_ms: u64,
+    pub frame: Utf8Bytes,
+}
+
+/// A room whose history was lost, and the epoch its offsets restart in.
+#[derive(Debug)]
+pub struct NewEpoch {
+    pub room: Arc<str>,
+    pub epoch: Arc<str>,
+}
+
+/// What the hub queues for a connection. Every variant is at most a fat pointer: a connection's
+/// channel allocates its slots 32 at a time, up front, so this size is memory per connection.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A stored message of a room the connection is in.
-    Message {
-        room: Arc<str>,
-        offset: u64,
-        time_ms: u64,
-        frame: Arc<str>,
-    },
-    /// The room's history was lost; offsets restart in `epoch`.
-    Resync { room: Arc<str>, epoch: Arc<str> },
-    /// A ready frame (e.g. a `rooms` push).
+    Message(Arc<Delivered>),
+    /// The room's history was lost; offsets restart in a new epoch.
+    Resync(Arc<NewEpoch>),
+    /// A ready frame (a `health` notice: rare, so plain `Arc<str>` keeps this enum small).
     Frame(Arc<str>),
+    /// The room list changed: write the newest one ([`Hub::take_rooms`]). At most one is queued
+    /// per connection, so a burst of changes costs a slow reader one frame, not one per change.
+    Rooms,
     /// This replica could not deliver the room's messages contiguously (a burst too large to
     /// queue, or messages trimmed before it could read them): the session pulls what its client
     /// is missing from the store, paced by its own socket.
     Lagged { room: Arc<str> },
 }
 
-/// The hub's side of one connection.
-#[derive(Debug, Clone)]
-pub struct ConnHandle {
-    pub tx: mpsc::Sender<Outbound>,
+impl Outbound {
+    /// What this entry counts against the connection's `--outbound-queue-bytes`.
+    fn queued_bytes(&self) -> usize {
+        match self {
+            Self::Message(message) => message.frame.len(),
+            Self::Frame(frame) => frame.len(),
+            // Small, or (rooms) one at a time: counted as a token amount.
+            Self::Resync(_) | Self::Rooms | Self::Lagged { .. } => 64,
+        }
+    }
+}
+
+/// The hub's side of one connection, shared (one `Arc`) by every room it is a member of.
+#[derive(Debug)]
+pub struct Conn {
+    tx: mpsc::Sender<Outbound>,
     /// Cancelled when the connection must be closed as a slow consumer.
     pub kicked: CancellationToken,
+    /// Bytes offered and not yet taken off the queue by the session.
+    queued_bytes: AtomicUsize,
+    /// `--outbound-queue-bytes`: above this the connection is closed as a slow consumer.
+    max_bytes: usize,
+    /// An [`Outbound::Rooms`] is queued and not yet taken.
+    rooms_pending: AtomicBool,
+}
+
+/// How the hub and the rooms refer to a connection.
+pub type ConnHandle = Arc<Conn>;
+
+impl Conn {
+    /// A connection's queue: at most `frames` entries and about `max_bytes` bytes of frames.
+    pub fn new(frames: usize, max_bytes: usize) -> (ConnHandle, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(frames);
+        let conn = Self {
+            tx,
+            kicked: CancellationToken::new(),
+            queued_bytes: AtomicUsize::new(0),
+            max_bytes,
+            rooms_pending: AtomicBool::new(false),
+        };
+        (Arc::new(conn), rx)
+    }
+
+    /// The session took `out` off its queue (to write it now, or to drop it).
+    pub fn taken(&self, out: &Outbound) {
+        self.queued_bytes
+            .fetch_sub(out.queued_bytes(), Ordering::Relaxed);
+    }
 }
 
 /// A joiner's view of where a room's history stood, sent so the hub can start delivering after it.
@@ -75,6 +141,8 @@ pub struct RoomStart {
 pub struct Hub {
     members: Mutex<HashMap<Arc<str>, HashMap<ConnId, ConnHandle>>>,
     conns: Mutex<HashMap<ConnId, ConnHandle>>,
+    /// The newest `rooms` frame, built once per change and shared by every connection.
+    rooms_frame: Mutex<Utf8Bytes>,
     starts: mpsc::Sender<RoomStart>,
     metrics: Arc<Metrics>,
     /// Signalled when a local room count changes.
@@ -90,6 +158,7 @@ impl Hub {
         let hub = Self {
             members: Mutex::default(),
             conns: Mutex::default(),
+            rooms_frame: Mutex::new(Utf8Bytes::from_static(NO_ROOMS)),
             starts,
             metrics,
             presence_changed: Notify::new(),
@@ -162,21 +231,61 @@ impl Hub {
             .map_or(0, |m| m.len() as u64)
     }
 
-    /// Queue a frame for one connection without waiting; a full queue kicks it (close 4008).
-    pub fn offer(&self, handle: &ConnHandle, out: Outbound) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = handle.tx.try_send(out)
-            && !handle.kicked.is_cancelled()
-        {
+    /// Queue a frame for one connection without waiting. A connection whose queue holds more than
+    /// its `--outbound-queue` frames or `--outbound-queue-bytes` bytes is kicked (close 4008).
+    pub fn offer(&self, conn: &Conn, out: Outbound) {
+        let bytes = out.queued_bytes();
+        let queued = conn.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let full = queued > conn.max_bytes
+            || matches!(
+                conn.tx.try_send(out),
+                Err(mpsc::error::TrySendError::Full(_))
+            );
+        if full && !conn.kicked.is_cancelled() {
             self.metrics.slow_consumer_drops.inc();
-            handle.kicked.cancel();
+            conn.kicked.cancel();
         }
     }
 
     /// Queue a frame for every connection.
     pub fn broadcast(&self, frame: Arc<str>) {
-        for handle in self.conns.lock().unwrap().values() {
-            self.offer(handle, Outbound::Frame(frame.clone()));
+        for conn in self.conns.lock().unwrap().values() {
+            self.offer(conn, Outbound::Frame(frame.clone()));
         }
+    }
+
+    /// Make `frame` the room list and tell every connection, unless it is the one they have.
+    /// Costs one flag per connection: a connection with a push still queued gets no second one.
+    pub fn push_rooms(&self, frame: Utf8Bytes) {
+        {
+            let mut current = self.rooms_frame.lock().unwrap();
+            if *current == frame {
+                return;
+            }
+            *current = frame;
+        }
+        for conn in self.conns.lock().unwrap().values() {
+            self.offer_rooms(conn);
+        }
+    }
+
+    /// Queue a `rooms` push for one connection unless one is pending already.
+    pub fn offer_rooms(&self, conn: &Conn) {
+        if !conn.rooms_pending.swap(true, Ordering::AcqRel) {
+            self.offer(conn, Outbound::Rooms);
+        }
+    }
+
+    /// The newest room list.
+    pub fn rooms_frame(&self) -> Utf8Bytes {
+        self.rooms_frame.lock().unwrap().clone()
+    }
+
+    /// The newest room list, for a connection writing its [`Outbound::Rooms`]. The flag is
+    /// cleared before the read, so a change that lands meanwhile queues another push.
+    pub fn take_rooms(&self, conn: &Conn) -> Utf8Bytes {
+        conn.rooms_pending.store(false, Ordering::Release);
+        self.rooms_frame()
     }
 
     fn has_members(&self, room: &str) -> bool {
@@ -218,7 +327,7 @@ struct Delivery {
     epoch: Arc<str>,
     offset: u64,
     time_ms: u64,
-    frame: Arc<str>,
+    frame: Utf8Bytes,
 }
 
 /// Per-room delivery position of this replica.
@@ -252,6 +361,8 @@ pub async fn run_delivery(
                         continue;
                     }
                     let cursor = cursors.entry(room.clone()).or_default();
+                    // One copy per message; every recipient then shares it.
+                    let frame = Utf8Bytes::from(&*frame);
                     let delivery = Delivery { epoch, offset, time_ms, frame };
                     on_message(&hub, &store, &room, cursor, delivery).await;
                 }
@@ -313,12 +424,12 @@ async fn on_message(
         lagged(hub, room, cursor, offset - 1, "unreadable");
     }
     if cursor.last.is_some_and(|l| l < offset) {
-        let out = Outbound::Message {
+        let out = Outbound::Message(Arc::new(Delivered {
             room: room.clone(),
             offset,
             time_ms,
             frame,
-        };
+        }));
         hub.deliver(&out, room);
         cursor.last = Some(offset);
     }
@@ -327,10 +438,10 @@ async fn on_message(
 fn resync(hub: &Hub, room: &Arc<str>, cursor: &mut Cursor, epoch: Arc<str>) {
     tracing::warn!(%room, %epoch, "room history was lost; resyncing members");
     hub.deliver(
-        &Outbound::Resync {
+        &Outbound::Resync(Arc::new(NewEpoch {
             room: room.clone(),
             epoch: epoch.clone(),
-        },
+        })),
         room,
     );
     cursor.epoch = Some(epoch);
@@ -364,12 +475,12 @@ async fn backfill(hub: &Hub, store: &Store, room: &Arc<str>, cursor: &mut Cursor
         if cursor.last.is_some_and(|l| offset > l) {
             // A backfilled message's original timestamp is inside its frame; latency is measured
             // from now so a recovered gap does not look like slow delivery.
-            let out = Outbound::Message {
+            let out = Outbound::Message(Arc::new(Delivered {
                 room: room.clone(),
                 offset,
                 time_ms: now_ms,
-                frame,
-            };
+                frame: Utf8Bytes::from(&*frame),
+            }));
             hub.deliver(&out, room);
             cursor.last = Some(offset);
         }

@@ -3,7 +3,7 @@
 //! global room list whenever anything changed, pushing a `rooms` frame to its clients only when the
 //! list differs from the last one pushed.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +14,10 @@ use crate::{
 
 /// Coalesces bursts of joins and leaves into one update.
 const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Least time between two room-list recomputations. Each one that changed something costs a
+/// frame to every connection, so while thousands join at once the counts go out twice a second,
+/// not ten times (docs/benchmarks.md, "Joining at scale").
+const ROOMS_EVERY: Duration = Duration::from_millis(500);
 
 /// Runs until `stop`: heartbeats, count publication and `rooms` pushes.
 pub async fn run(state: AppState, stop: CancellationToken) {
@@ -21,6 +25,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     let mut tick = tokio::time::interval(state.config.presence_ttl() / 3);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut published: BTreeMap<String, u64> = BTreeMap::new();
+    let mut next_rooms = tokio::time::Instant::now();
     loop {
         let (heartbeat_changed, recompute) = tokio::select! {
             () = stop.cancelled() => return,
@@ -44,6 +49,11 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             }
         }
         if recompute || changed {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep_until(next_rooms) => {}
+            }
+            next_rooms = tokio::time::Instant::now() + ROOMS_EVERY;
             refresh_rooms(&state).await;
         }
     }
@@ -58,7 +68,8 @@ pub async fn depart(state: &AppState) {
     }
 }
 
-/// Recompute the room list; push it to every local client when it changed.
+/// Recompute the room list; push it to every local client when it changed. The frame is built
+/// once here and shared by every connection ([`crate::hub::Hub::push_rooms`]).
 pub async fn refresh_rooms(state: &AppState) {
     let rooms = match state.store.rooms().await {
         Ok(rooms) => rooms,
@@ -69,16 +80,12 @@ pub async fn refresh_rooms(state: &AppState) {
         }
     };
     state.metrics.rooms.set(rooms.len() as i64);
-    let frame: Arc<str> = ServerFrame::Rooms { rooms: &rooms }.to_json().into();
-    let changed = {
-        let mut cached = state.rooms.lock().unwrap();
-        let changed = *cached != rooms;
-        *cached = rooms;
-        changed
-    };
-    if changed {
-        state.hub.broadcast(frame);
+    *state.rooms.lock().unwrap() = rooms;
+    let frame = ServerFrame::Rooms {
+        rooms: &snapshot(state),
     }
+    .to_json();
+    state.hub.push_rooms(frame.into());
 }
 
 /// The last known room list, with this replica's own counts as a floor (they are fresher).
@@ -89,4 +96,16 @@ pub fn snapshot(state: &AppState) -> Vec<RoomInfo> {
         room.online = room.online.max(local.get(&room.name).copied().unwrap_or(0));
     }
     rooms
+}
+
+/// One room's online count, as [`snapshot`] has it, without copying the whole list.
+pub fn online(state: &AppState, room: &str) -> u64 {
+    let known = state
+        .rooms
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|r| r.name == room)
+        .map_or(0, |r| r.online);
+    known.max(state.hub.local_count(room))
 }

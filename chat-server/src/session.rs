@@ -24,7 +24,7 @@ use crate::{
     AppState,
     clock::{now_ms, rfc3339_ms},
     error::Error,
-    hub::{ConnHandle, ConnId, Outbound},
+    hub::{Conn, ConnHandle, ConnId, Delivered, NewEpoch, Outbound},
     limits::{ABUSE_LIMIT, ABUSE_WINDOW},
     metrics::{self, Metrics},
     protocol::{
@@ -48,6 +48,13 @@ pub mod close {
 
 /// Queued frames written per flush, so a busy room is batched into few syscalls.
 const WRITE_BATCH: usize = 64;
+/// Bytes after which a batch is flushed early. tungstenite's write buffer grows to the largest
+/// batch and never shrinks, so this bounds it for the connection's life (64 frames of 4 KiB
+/// content would leave 256 KiB in every member of a busy room).
+const WRITE_BATCH_BYTES: usize = 16 * 1024;
+/// One delivery in this many is timed into `chat_delivery_latency_seconds`: a clock read and a
+/// histogram update per message per recipient cost more than the histogram is worth.
+const LATENCY_SAMPLE_EVERY: u32 = 16;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -133,6 +140,8 @@ pub struct Session {
     handle: ConnHandle,
     identity: Option<Identity>,
     rooms: HashMap<Arc<str>, RoomView>,
+    /// Messages written since the last latency sample.
+    unsampled: u32,
     budgets: Budgets,
     abuse: Abuse,
     admission: Admission,
@@ -143,13 +152,9 @@ impl Session {
     /// A session registered with the hub, holding its admission until it ends.
     pub fn new(state: AppState, admission: Admission) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(state.config.outbound_queue as usize);
-        let handle = ConnHandle {
-            tx,
-            kicked: CancellationToken::new(),
-        };
-        state.hub.connect(id, handle.clone());
         let c = &state.config;
+        let (handle, rx) = Conn::new(c.outbound_queue as usize, c.outbound_queue_bytes as usize);
+        state.hub.connect(id, handle.clone());
         let guard = WriteGuard {
             timeout: c.write_timeout(),
             kicked: handle.kicked.clone(),
@@ -169,6 +174,7 @@ impl Session {
             handle,
             identity: None,
             rooms: HashMap::new(),
+            unsampled: 0,
             budgets,
             abuse: Abuse {
                 count: 0,
@@ -202,7 +208,15 @@ impl Session {
                 () = &mut hello_deadline, if self.identity.is_none() => {
                     Err(Close(close::POLICY, "no hello in time"))
                 }
-                Some(out) = self.rx.recv() => self.write_queued(&mut sink, out).await,
+                // Each handler below is boxed: this loop's state is kept for the connection's
+                // whole life, so unboxed, the largest handler (a request's store calls, a write
+                // with its guard's timer) would be memory of every idle connection
+                // (docs/benchmarks.md, "Memory per connection"). A box per wake-up costs far
+                // less than the socket write it goes with.
+                Some(out) = self.rx.recv() => {
+                    self.handle.taken(&out);
+                    Box::pin(self.write_queued(&mut sink, out)).await
+                }
                 incoming = stream.next() => match incoming {
                     None => break None,
                     Some(Err(e)) => match read_error_close(&e) {
@@ -215,13 +229,13 @@ impl Session {
                     Some(Ok(msg)) => {
                         last_seen = Instant::now();
                         match msg {
-                            Message::Text(text) => self.on_text(&mut sink, &text).await,
+                            Message::Text(text) => Box::pin(self.on_text(&mut sink, &text)).await,
                             Message::Binary(_) => {
                                 let err = ProtocolError::new(
                                     ErrorCode::BinaryUnsupported,
                                     "binary frames are not supported; send JSON text",
                                 );
-                                self.reply_error(&mut sink, err).await
+                                Box::pin(self.reply_error(&mut sink, err)).await
                             }
                             Message::Close(_) => break None,
                             Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -233,7 +247,7 @@ impl Session {
                         Err(Close(close::NO_PONG, "no pong"))
                     } else {
                         let ping = Message::Ping(Default::default());
-                        self.guard.run(sink.send(ping)).await
+                        Box::pin(self.guard.run(sink.send(ping))).await
                     }
                 }
             };
@@ -272,8 +286,8 @@ impl Session {
             let guard = self.guard.clone();
             let lagged = guard.run(self.write_batch(sink, out)).await?;
             if let Some(room) = lagged {
-                self.catch_up(sink, &room).await?;
-                next = self.rx.try_recv().ok();
+                Box::pin(self.catch_up(sink, &room)).await?;
+                next = self.try_take();
             }
         }
         Ok(())
@@ -287,22 +301,36 @@ impl Session {
     ) -> Result<Option<Arc<str>>, S::Error> {
         let mut next = Some(first);
         let mut written = 0;
+        let mut bytes = 0;
+        let mut messages = 0;
         let mut lagged = None;
         while let Some(out) = next.take() {
             if let Outbound::Lagged { room } = out {
                 lagged = Some(room);
                 break;
             }
+            let message = matches!(out, Outbound::Message(_));
             if let Some(msg) = self.outbound_to_message(out) {
+                messages += u64::from(message);
+                bytes += msg.to_text().map_or(0, str::len);
                 sink.feed(msg).await?;
                 written += 1;
             }
-            if written < WRITE_BATCH {
-                next = self.rx.try_recv().ok();
+            if written < WRITE_BATCH && bytes < WRITE_BATCH_BYTES {
+                next = self.try_take();
             }
         }
+        // One shared counter update per batch, not one per frame.
+        self.state.metrics.messages_out.inc_by(messages);
         sink.flush().await?;
         Ok(lagged)
+    }
+
+    /// The next queued entry, if one is waiting; it no longer counts against the queue's bytes.
+    fn try_take(&mut self) -> Option<Outbound> {
+        let out = self.rx.try_recv().ok()?;
+        self.handle.taken(&out);
+        Some(out)
     }
 
     /// The hub skipped part of `room` for this replica (a burst too large to queue, or messages
@@ -362,36 +390,35 @@ impl Session {
 
     fn outbound_to_message(&mut self, out: Outbound) -> Option<Message> {
         match out {
-            Outbound::Message {
-                room,
-                offset,
-                time_ms,
-                frame,
-            } => {
-                let view = self.rooms.get_mut(&room)?;
-                if offset <= view.last_sent {
+            Outbound::Message(message) => {
+                let Delivered {
+                    room,
+                    offset,
+                    time_ms,
+                    frame,
+                } = &*message;
+                let view = self.rooms.get_mut(room)?;
+                if *offset <= view.last_sent {
                     return None; // already in the `joined` page
                 }
-                view.last_sent = offset;
-                let m = &self.state.metrics;
-                m.messages_out.inc();
-                m.delivery_latency
-                    .observe(now_ms().saturating_sub(time_ms) as f64 / 1000.0);
-                Some(Message::Text(Utf8Bytes::from(frame.as_ref())))
+                view.last_sent = *offset;
+                self.unsampled += 1;
+                if self.unsampled >= LATENCY_SAMPLE_EVERY {
+                    self.unsampled = 0;
+                    let latency = now_ms().saturating_sub(*time_ms) as f64 / 1000.0;
+                    self.state.metrics.delivery_latency.observe(latency);
+                }
+                Some(Message::Text(frame.clone()))
             }
-            Outbound::Resync { room, epoch } => {
-                let view = self.rooms.get_mut(&room)?;
+            Outbound::Resync(reset) => {
+                let NewEpoch { room, epoch } = &*reset;
+                let view = self.rooms.get_mut(room)?;
                 view.epoch = epoch.clone();
                 view.last_sent = 0;
-                Some(text(
-                    ServerFrame::Resync {
-                        room: &room,
-                        epoch: &epoch,
-                    }
-                    .to_json(),
-                ))
+                Some(text(ServerFrame::Resync { room, epoch }.to_json()))
             }
-            Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(frame.as_ref()))),
+            Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(&*frame))),
+            Outbound::Rooms => Some(Message::Text(self.state.hub.take_rooms(&self.handle))),
             Outbound::Lagged { .. } => None, // handled by `write_queued`
         }
     }
@@ -410,7 +437,7 @@ impl Session {
         }
         let reply = match msg {
             ClientMessage::Hello { name, email } => self.hello(name, email),
-            ClientMessage::Rooms => Ok(self.rooms_frame()),
+            ClientMessage::Rooms => Ok(self.state.hub.rooms_frame().to_string()),
             ClientMessage::Ping { id } => Ok(ServerFrame::Pong { id: &id }.to_json()),
             _ if self.identity.is_none() => Err(ProtocolError::new(
                 ErrorCode::NotIdentified,
@@ -537,13 +564,8 @@ impl Session {
             };
             hub.offer(&self.handle, Outbound::Frame(health.to_json().into()));
         }
-        hub.offer(&self.handle, Outbound::Frame(self.rooms_frame().into()));
+        hub.offer_rooms(&self.handle);
         Ok(welcome)
-    }
-
-    fn rooms_frame(&self) -> String {
-        let rooms = crate::presence::snapshot(&self.state);
-        ServerFrame::Rooms { rooms: &rooms }.to_json()
     }
 
     async fn join(&mut self, room: String, since: Option<Since>) -> Result<String, ProtocolError> {
@@ -592,11 +614,7 @@ impl Session {
             tracing::error!(%room, error = %e, "stored history is not JSON");
             ProtocolError::new(ErrorCode::Internal, "history could not be read")
         })?;
-        let online = crate::presence::snapshot(&self.state)
-            .iter()
-            .find(|r| *r.name == *room)
-            .map_or(0, |r| r.online)
-            .max(self.state.hub.local_count(&room));
+        let online = crate::presence::online(&self.state, &room);
         Ok(ServerFrame::Joined {
             room: &room,
             epoch: &page.epoch,

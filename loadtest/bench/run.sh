@@ -11,7 +11,9 @@
 # Every run gets a fresh server (and an empty Redis), so RSS figures start from the same point
 # and no run inherits another's history. Servers run with raised send limits (--send-rate and
 # --send-burst 100000, the most chat-server allows: the default 10/s, burst 20 per connection is
-# for people, not a benchmark) and RUST_LOG=warn.
+# for people, not a benchmark), raised request and room-creation limits (the `rooms` scenarios
+# create every room from one connection) and RUST_LOG=warn. CHAT_SERVER and CHAT_BENCH pick other
+# binaries, e.g. a build of an older commit for a before/after pair.
 # Needs: cargo build --release -p chat-server -p loadtest; redis-server and redis-cli; curl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,6 +27,8 @@ bench=${CHAT_BENCH:-target/release/chat-bench}
 
 declare -A scenario=(
   [connect]="connect --connections 5000"
+  [connect-10k]="connect --connections 10000"
+  [rooms-100x5]="rooms --rooms 100 --members 5 --senders 1 --rate 1000 --duration 5"
   [seed450]="seed450"
   [seed450-c100]="seed450 --concurrency 100"
   [fanout-100x1k]="fanout --members 100 --senders 10 --rate 1000 --duration 5"
@@ -32,6 +36,7 @@ declare -A scenario=(
   [fanout-100x4k]="fanout --members 100 --senders 10 --rate 4000 --duration 5"
   [fanout-1000x100]="fanout --members 1000 --senders 10 --rate 100 --duration 5"
   [fanout-1000x400]="fanout --members 1000 --senders 10 --rate 400 --duration 5"
+  [fanout-100x500-2k]="fanout --members 100 --senders 10 --rate 500 --size 2000 --duration 5"
   [rooms-200x5]="rooms --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
   [rooms-200x5-5k]="rooms --rooms 200 --members 5 --senders 1 --rate 5000 --duration 5"
   [rooms-200x5-10k]="rooms --rooms 200 --members 5 --senders 1 --rate 10000 --duration 5"
@@ -68,8 +73,9 @@ fi
 
 start_server() { # port; sets started_pid (no subshell: the server stays our child)
   local flags=(--listen "127.0.0.1:$1" --send-rate 100000 --send-burst 100000
-    --address-send-rate 100000 --address-send-burst 100000 --max-connections-per-address 100000 --rooms-per-address-per-hour 1000000 --request-rate 100000 --request-burst 100000
-    --max-connections 20000 --max-rooms 10000)
+    --address-send-rate 100000 --address-send-burst 100000 --max-connections-per-address 100000
+    --max-connections 20000 --max-rooms 10000 --rooms-per-address-per-hour 1000000
+    --request-rate 100000 --request-burst 100000)
   [ -n "$redis_pid" ] && flags+=(--redis-url "redis://127.0.0.1:$rport")
   RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &
   started_pid=$!

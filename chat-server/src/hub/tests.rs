@@ -20,12 +20,8 @@ async fn fixture(queue: usize) -> Fixture {
     tokio::spawn(async move { while lost.recv().await.is_some() {} });
     let store = Store::Memory(Arc::new(MemoryStore::new(100, store_events)));
     let (hub, starts) = Hub::new(Arc::default());
-    let (tx, member) = mpsc::channel(queue);
-    let kicked = CancellationToken::new();
-    let handle = ConnHandle {
-        tx,
-        kicked: kicked.clone(),
-    };
+    let (handle, member) = Conn::new(queue, 1 << 20);
+    let kicked = handle.kicked.clone();
     let room: Arc<str> = "general".into();
     hub.join(&room, 1, handle);
     let (events, events_rx) = mpsc::channel(16);
@@ -82,7 +78,7 @@ impl Fixture {
             .expect("a delivery")
             .expect("queue open");
         match out {
-            Outbound::Message { offset, .. } => offset,
+            Outbound::Message(message) => message.offset,
             other => panic!("expected a message, got {other:?}"),
         }
     }
@@ -139,4 +135,52 @@ async fn a_full_queue_kicks_the_member_instead_of_growing() {
         "the hub only kicks; the session closes itself and leaves"
     );
     f.stop.cancel();
+}
+
+/// A hub with one connection whose queue holds `frames` entries and `bytes` bytes.
+fn one_conn(frames: usize, bytes: usize) -> (Arc<Hub>, ConnHandle, mpsc::Receiver<Outbound>) {
+    let (hub, _starts) = Hub::new(Arc::default());
+    let (conn, rx) = Conn::new(frames, bytes);
+    hub.connect(1, conn.clone());
+    (hub, conn, rx)
+}
+
+#[test]
+fn the_queue_is_bounded_in_bytes_as_well_as_frames() {
+    let (hub, conn, mut rx) = one_conn(1000, 100_000);
+    let frame: Arc<str> = "x".repeat(30_000).into();
+    for _ in 0..3 {
+        hub.offer(&conn, Outbound::Frame(frame.clone()));
+    }
+    assert!(!conn.kicked.is_cancelled(), "90,000 bytes fit");
+    // Taking frames off the queue makes room again.
+    let taken = rx.try_recv().unwrap();
+    conn.taken(&taken);
+    hub.offer(&conn, Outbound::Frame(frame.clone()));
+    assert!(!conn.kicked.is_cancelled(), "still 90,000 bytes queued");
+    hub.offer(&conn, Outbound::Frame(frame));
+    assert!(conn.kicked.is_cancelled(), "120,000 bytes do not");
+}
+
+#[test]
+fn room_list_pushes_coalesce_to_one_queued_frame_with_the_newest_list() {
+    let (hub, conn, mut rx) = one_conn(1000, 1 << 20);
+    for n in 0..5 {
+        hub.push_rooms(Utf8Bytes::from(format!(r#"{{"type":"rooms","n":{n}}}"#)));
+    }
+    // The same list again is no change at all.
+    hub.push_rooms(Utf8Bytes::from(r#"{"type":"rooms","n":4}"#));
+    assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)));
+    assert!(rx.try_recv().is_err(), "one push queued for five changes");
+    assert_eq!(hub.take_rooms(&conn), r#"{"type":"rooms","n":4}"#);
+    // Once taken, the next change queues again.
+    hub.push_rooms(Utf8Bytes::from(r#"{"type":"rooms","n":5}"#));
+    assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)));
+}
+
+#[test]
+fn a_queued_message_is_as_small_as_a_pointer_plus_a_tag() {
+    // Each connection's channel allocates its slots in blocks of 32: the entry size is memory
+    // per connection (docs/benchmarks.md, "Memory per connection").
+    assert!(std::mem::size_of::<Outbound>() <= 24);
 }
