@@ -225,7 +225,7 @@ pub struct AutoscalingSpec {
 
     /// Average CPU use, in percent of the pods' CPU request, to keep (spec.resources must request
     /// CPU for this to work).
-    #[serde(default = "d_target_cpu")]
+    #[serde(default = "d_target_cpu", rename = "targetCPUUtilizationPercentage")]
     #[schemars(range(min = 1, max = 1000))]
     pub target_cpu_utilization_percentage: i32,
 
