@@ -334,7 +334,9 @@ pub fn failure(err: &Error) -> Problem {
     let reason = match err {
         Error::Apply { .. } => reason::APPLY_FAILED,
         Error::Delete { .. } => reason::DELETE_FAILED,
-        Error::List { .. } | Error::ReadSecret { .. } | Error::Discover(_) => reason::OBSERVE_FAILED,
+        Error::List { .. } | Error::ReadSecret { .. } | Error::Discover(_) => {
+            reason::OBSERVE_FAILED
+        }
         _ => reason::RECONCILE_FAILED,
     };
     Problem {
