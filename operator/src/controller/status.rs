@@ -217,6 +217,13 @@ fn notes(app: &ChatApp, caps: ClusterApis) -> Vec<String> {
             "monitoring is unavailable: the Prometheus Operator's CRDs (monitoring.coreos.com/v1 ServiceMonitor, PrometheusRule) are not installed, so no ServiceMonitor or PrometheusRule was made".to_owned(),
         );
     }
+    let (lt, chat) = (&app.spec.load_test, &app.spec.chat);
+    if lt.enabled && lt.users > chat.max_connections_per_address {
+        notes.push(format!(
+            "loadTest.users ({}) exceed chat.maxConnectionsPerAddress ({}): Locust's users share its pods' addresses, so handshakes will be refused with 429; raise the per-address limits as deploy/samples/loadtest.yaml does",
+            lt.users, chat.max_connections_per_address
+        ));
+    }
     let exposed = app.spec.service.type_ != ServiceType::ClusterIP;
     if exposed && crate::resources::public_url(app).is_none() {
         notes.push(
