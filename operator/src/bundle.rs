@@ -376,6 +376,23 @@ pub fn bundle_yaml(operator_image: &str, chat_image: Option<&str>) -> String {
 
 /// Every generated file of the repository, as (path from the repository root, content), for the
 /// `generated` drift test and for regenerating them.
+/// `deploy/monitoring/operator-podmonitor.yaml`: a Prometheus Operator PodMonitor for the
+/// operator's own `/metrics` (port `http`). Not in the bundle, which must not need the
+/// Prometheus Operator's CRDs: apply it beside the bundle where they exist. One per operator
+/// namespace, while each ChatApp's `spec.monitoring` covers its chat-servers.
+pub fn operator_pod_monitor_yaml() -> String {
+    let monitor = serde_json::json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {"name": NAME, "labels": labels()},
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
+            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+    });
+    format!("{HEADER}{}", doc(&monitor))
+}
+
 pub fn generated_files() -> Vec<(&'static str, String)> {
     vec![
         ("crds/chatapp.yaml", crd_yaml()),
@@ -385,6 +402,10 @@ pub fn generated_files() -> Vec<(&'static str, String)> {
             operator_yaml(DEFAULT_OPERATOR_IMAGE, None),
         ),
         ("chatapp.yaml", bundle_yaml(DEFAULT_OPERATOR_IMAGE, None)),
+        (
+            "deploy/monitoring/operator-podmonitor.yaml",
+            operator_pod_monitor_yaml(),
+        ),
     ]
 }
 

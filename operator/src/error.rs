@@ -112,7 +112,8 @@ impl Error {
             | Self::Delete { source, .. }
             | Self::PatchStatus(source)
             | Self::List { source, .. }
-            | Self::ReadSecret { source, .. } => match source {
+            | Self::ReadSecret { source, .. }
+            | Self::Discover(source) => match source {
                 kube::Error::Api(status) => Some(status.as_ref()),
                 _ => None,
             },

@@ -217,6 +217,13 @@ fn notes(app: &ChatApp, caps: ClusterApis) -> Vec<String> {
             "monitoring is unavailable: the Prometheus Operator's CRDs (monitoring.coreos.com/v1 ServiceMonitor, PrometheusRule) are not installed, so no ServiceMonitor or PrometheusRule was made".to_owned(),
         );
     }
+    let (lt, chat) = (&app.spec.load_test, &app.spec.chat);
+    if lt.enabled && lt.users > chat.max_connections_per_address {
+        notes.push(format!(
+            "loadTest.users ({}) exceed chat.maxConnectionsPerAddress ({}): Locust's users share its pods' addresses, so handshakes will be refused with 429; raise the per-address limits as deploy/samples/loadtest.yaml does",
+            lt.users, chat.max_connections_per_address
+        ));
+    }
     let exposed = app.spec.service.type_ != ServiceType::ClusterIP;
     if exposed && crate::resources::public_url(app).is_none() {
         notes.push(
@@ -334,7 +341,9 @@ pub fn failure(err: &Error) -> Problem {
     let reason = match err {
         Error::Apply { .. } => reason::APPLY_FAILED,
         Error::Delete { .. } => reason::DELETE_FAILED,
-        Error::List { .. } | Error::ReadSecret { .. } => reason::OBSERVE_FAILED,
+        Error::List { .. } | Error::ReadSecret { .. } | Error::Discover(_) => {
+            reason::OBSERVE_FAILED
+        }
         _ => reason::RECONCILE_FAILED,
     };
     Problem {

@@ -815,3 +815,26 @@ async fn monitoring_is_optional_and_discovered() {
     reconcile_stored(&fake, &ctx, "demo").await.unwrap();
     assert!(fake.object(sm).is_none() && fake.object(rule).is_none());
 }
+
+/// Discovery failing (a 500 on `GET /apis`) changes nothing and reads as ObserveFailed, retried
+/// with backoff like any failed call.
+#[tokio::test]
+async fn a_failed_discovery_changes_nothing_and_says_so() {
+    let (client, fake) = FakeApi::start();
+    let mut app = ChatApp::test();
+    app.spec.monitoring.enabled = true;
+    fake.insert_app(&app);
+    fake.fail(Failure {
+        method: Method::GET,
+        path: "/apis",
+        code: 500,
+        times: 1,
+    });
+    let ctx = context(client);
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap_err();
+    assert!(applies(&fake.requests()).is_empty(), "nothing applied");
+    let (status, reason, message) = condition(&fake.app("demo"), DEGRADED);
+    assert_eq!((status.as_str(), reason.as_str()), (TRUE, "ObserveFailed"));
+    assert!(message.contains("discovering"), "{message}");
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+}

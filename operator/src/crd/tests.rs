@@ -359,3 +359,27 @@ fn public_urls_the_controller_accepts_start_the_server() {
         );
     }
 }
+
+/// Field names fixed by issue #11 (outside checks rely on them).
+#[test]
+fn issue_11_field_names() {
+    let spec = &schema()["properties"]["spec"]["properties"];
+    let fields = [
+        ("autoscaling", "minReplicas"),
+        ("autoscaling", "maxReplicas"),
+        ("autoscaling", "targetCPUUtilizationPercentage"),
+        ("autoscaling", "targetConnectionsPerPod"),
+        ("monitoring", "enabled"),
+        ("ingress", "className"),
+        ("ingress", "host"),
+        ("ingress", "tlsSecretName"),
+        ("ingress", "annotations"),
+        ("ingress", "path"),
+    ];
+    for (parent, field) in fields {
+        assert!(
+            spec[parent]["properties"][field].is_object(),
+            "spec.{parent}.{field} missing"
+        );
+    }
+}

@@ -57,3 +57,27 @@ fn a_bad_spec_is_refused_with_the_field_named() {
     assert!(err.contains("spec.replicas"), "{err}");
     assert!(render("kind: [").unwrap_err().starts_with("not a ChatApp"));
 }
+
+/// The production sample: Ingress with TLS from cert-manager, an HPA on the ChatApp, the public
+/// URL from the Ingress host, and Redis capped below its memory limit as its comment says.
+#[test]
+fn the_production_sample_renders_ingress_hpa_and_a_capped_redis() {
+    let yaml = include_str!("../../../deploy/samples/production.yaml");
+    let out = render(yaml).unwrap();
+    let kinds = kinds(&out);
+    for kind in [
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PersistentVolumeClaim",
+    ] {
+        assert!(kinds.contains(&kind.to_owned()), "{kind} in {kinds:?}");
+    }
+    assert!(out.contains("value: https://chat.example.com\n"), "{out}");
+    assert!(out.contains("secretName: chat-tls"), "{out}");
+    let app: crate::crd::ChatApp = serde_norway::from_str(yaml).unwrap();
+    let max = crate::resources::redis::redis_maxmemory(app.spec.redis.managed.as_ref().unwrap());
+    assert!(
+        yaml.contains(&format!("--maxmemory {max}")),
+        "the comment says {max}"
+    );
+}

@@ -10,7 +10,7 @@ use k8s_openapi::api::networking::v1::{
 use super::{CHAT_PORT, Component, child_meta};
 use crate::crd::ChatApp;
 
-/// Annotation prefixes that put TLS in front of the Ingress without `tlsSecretName` (cert-manager
+/// Annotations that put TLS in front of the Ingress without `tlsSecretName` (cert-manager
 /// then creates the Secret the controller serves).
 const TLS_ANNOTATIONS: &[&str] = &["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"];
 

@@ -160,3 +160,27 @@ fn a_node_port_chat_without_public_url_says_browsers_need_it() {
     let s = desired_status(&internal, &applied, now());
     assert!(!find(&s, READY).message.contains("publicUrl"), "{s:?}");
 }
+
+/// Locust's users all come from its pods' addresses: more users than one address may open
+/// connections is said in Ready; the load-test sample's raised limits make the note go.
+#[test]
+fn a_load_test_above_the_per_address_limit_is_noted() {
+    let seen = Observed {
+        chat: deployment_with_status(2, 2, 2),
+        redis: Some(deployment_with_status(1, 1, 1)),
+        ..Default::default()
+    };
+    let applied = Outcome::Applied(Box::new(seen));
+    let app = ChatApp::test().with_load_test(500, 10);
+    let s = desired_status(&app, &applied, now());
+    assert!(
+        find(&s, READY).message.contains("maxConnectionsPerAddress"),
+        "{s:?}"
+    );
+    let raised = app.with_chat(|c| c.max_connections_per_address = 100_000);
+    let s = desired_status(&raised, &applied, now());
+    assert!(
+        !find(&s, READY).message.contains("maxConnectionsPerAddress"),
+        "{s:?}"
+    );
+}
