@@ -64,10 +64,16 @@ pub struct ChatSettings {
     pub send_burst: i32,
 
     /// Frames queued per connection before it is closed as a slow consumer
-    /// (CHATAPP_OUTBOUND_QUEUE).
+    /// (CHATAPP_OUTBOUND_QUEUE); the byte bound below is usually the one that matters.
     #[serde(default = "d_outbound_queue")]
     #[schemars(range(min = 8, max = 1_000_000))]
     pub outbound_queue: i32,
+
+    /// Bytes of frames queued per connection before it is closed as a slow consumer
+    /// (CHATAPP_OUTBOUND_QUEUE_BYTES); sized to ride out a few seconds of a busy room.
+    #[serde(default = "d_outbound_queue_bytes")]
+    #[schemars(range(min = 65_536, max = 1_073_741_824))]
+    pub outbound_queue_bytes: i32,
 
     /// Longest time in seconds one write to a client's socket may take before the connection is
     /// closed as a slow consumer (CHATAPP_WRITE_TIMEOUT_SECS).
@@ -217,7 +223,10 @@ fn d_send_burst() -> i32 {
     20
 }
 fn d_outbound_queue() -> i32 {
-    256
+    65_536
+}
+fn d_outbound_queue_bytes() -> i32 {
+    4_194_304
 }
 fn d_ping_interval() -> i32 {
     20

@@ -69,6 +69,7 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
         env("CHATAPP_SEND_RATE", c.send_rate),
         env("CHATAPP_SEND_BURST", c.send_burst),
         env("CHATAPP_OUTBOUND_QUEUE", c.outbound_queue),
+        env("CHATAPP_OUTBOUND_QUEUE_BYTES", c.outbound_queue_bytes),
         env("CHATAPP_WRITE_TIMEOUT_SECS", c.write_timeout_secs),
         env("CHATAPP_HELLO_TIMEOUT_SECS", c.hello_timeout_secs),
         env("CHATAPP_REQUEST_RATE", c.request_rate),
