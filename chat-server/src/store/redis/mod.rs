@@ -23,12 +23,12 @@ use tokio_util::sync::CancellationToken;
 
 use self::keys::Keys;
 use super::{
-    Appended, Created, Error, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreEvent,
-    new_epoch,
+    Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result,
+    StoreEvent, new_epoch,
 };
 use crate::{
     metrics::Metrics,
-    protocol::{DEFAULT_ROOM, RoomInfo, Since},
+    protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since},
 };
 
 mod health;
@@ -230,6 +230,65 @@ impl RedisStore {
                 .map_err(|_| Error::Corrupt(format!("head {head}")))?,
             recovered: recovered == "1",
             frames: it.map(Arc::from).collect(),
+            more: false,
+        })
+    }
+
+    /// One `XRANGE`/`XREVRANGE` of `limit + 1` entries: the extra one only says `more`. Plain
+    /// reads, so paging works while Redis refuses writes.
+    pub(super) async fn page(&self, room: &str, cursor: Cursor, limit: u32) -> Result<HistoryPage> {
+        let epoch: Option<String> = self
+            .query(redis::cmd("GET").arg(self.keys.epoch(room)))
+            .await?;
+        let epoch = epoch.unwrap_or_default();
+        let stream = self.keys.stream(room);
+        let cmd = match cursor {
+            Cursor::Before(b) if b <= 1 => None,
+            Cursor::After(u64::MAX) => None,
+            Cursor::Before(u64::MAX) => Some(
+                redis::cmd("XREVRANGE")
+                    .arg(&stream)
+                    .arg("+")
+                    .arg("-")
+                    .clone(),
+            ),
+            Cursor::Before(b) => Some(
+                redis::cmd("XREVRANGE")
+                    .arg(&stream)
+                    .arg(format!("(0-{b}"))
+                    .arg("-")
+                    .clone(),
+            ),
+            Cursor::After(a) => Some(
+                redis::cmd("XRANGE")
+                    .arg(&stream)
+                    .arg(format!("(0-{a}"))
+                    .arg("+")
+                    .clone(),
+            ),
+        };
+        let Some(mut cmd) = cmd else {
+            return Ok(HistoryPage {
+                epoch,
+                frames: Vec::new(),
+                more: false,
+            });
+        };
+        cmd.arg("COUNT").arg(limit + 1);
+        let entries: Vec<(String, Vec<String>)> = self.query(&cmd).await?;
+        let more = entries.len() > limit as usize;
+        let mut frames: Vec<Arc<str>> = entries
+            .into_iter()
+            .take(limit as usize)
+            .filter_map(|(_, fields)| fields.into_iter().nth(1).map(Arc::from))
+            .collect();
+        if matches!(cursor, Cursor::Before(_)) {
+            frames.reverse();
+        }
+        Ok(HistoryPage {
+            epoch,
+            frames,
+            more,
         })
     }
 
@@ -255,6 +314,17 @@ impl RedisStore {
             entries.push((offset, Arc::from(frame)));
         }
         Ok(Range { epoch, entries })
+    }
+
+    /// Publish payloads on the events channel in one round trip (the durable mode's bus).
+    pub(super) async fn publish(&self, payloads: Vec<String>) -> Result<()> {
+        let mut pipe = redis::pipe();
+        let channel = self.keys.events();
+        for p in &payloads {
+            pipe.cmd("PUBLISH").arg(&channel).arg(p).ignore();
+        }
+        let () = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(())
     }
 
     pub(super) async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
