@@ -303,3 +303,43 @@ async fn migrate_runs_alone_and_concurrently() {
     assert!(again.status.success());
     assert_eq!(stored_messages(&db, "general").await.len(), 0);
 }
+
+#[tokio::test]
+async fn retention_keeps_the_newest_messages_per_room() {
+    let (db, _pg) = fresh_database().await;
+    let server = start_server(&args(&db, None)).await;
+    wait_ready(&server.http_url()).await;
+    let mut c = Client::hello(&server.ws_url(), "Ann").await;
+    let epoch = c.join("general").await["epoch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(burst(&mut c, "r", 30).await.len(), 30);
+    server.stop().await;
+
+    // Retention runs at start, then every minute.
+    let mut a = args(&db, None);
+    a.extend(["--retention-messages", "10"]);
+    let server = start_server(&a).await;
+    wait_ready(&server.http_url()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stored_messages(&db, "general").await.len() > 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "retention did not run"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut c = Client::hello(&server.ws_url(), "Ann").await;
+    let all = page_all(&mut c, "general", 200).await;
+    assert_eq!(common::offsets(&all), (21..=30).collect::<Vec<_>>());
+    c.send(json!({"type": "join", "room": "general", "since": {"epoch": epoch, "offset": 5}}))
+        .await;
+    let j = c.expect("joined").await;
+    assert_eq!(j["recovered"], false, "offsets 6..=20 are gone: {j}");
+    c.send(json!({"type": "join", "room": "general", "since": {"epoch": epoch, "offset": 20}}))
+        .await;
+    let j = c.expect("joined").await;
+    assert_eq!(j["recovered"], true, "everything after 20 is kept: {j}");
+    server.stop().await;
+}
