@@ -143,129 +143,124 @@ fn lost_race(e: &sqlx::Error) -> bool {
 }
 
 async fn commit(pool: &PgPool, msgs: &[&OwnedMessage]) -> Result<Outcomes> {
-    let mut by_room: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, m) in msgs.iter().enumerate() {
-        by_room.entry(m.room.as_str()).or_default().push(i);
-    }
-    let mut outcomes: Vec<Option<Result<Appended>>> = (0..msgs.len()).map(|_| None).collect();
-    let mut stored = Vec::new();
+    let mut rooms: Vec<&str> = msgs.iter().map(|m| m.room.as_str()).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
     let mut tx = pool.begin().await?;
-    for (room, indices) in by_room {
-        let room_msgs: Vec<&OwnedMessage> = indices.iter().map(|&i| msgs[i]).collect();
-        let (results, committed) = append_room(&mut tx, room, &room_msgs).await?;
-        for (&i, r) in indices.iter().zip(results) {
-            outcomes[i] = Some(r);
-        }
-        stored.extend(committed);
+    let heads = lock_rooms(&mut tx, &rooms).await?;
+    let known = lookup(&mut tx, msgs).await?;
+    let decisions = decide(msgs, &known);
+    let plan = assign(msgs, &decisions, &heads);
+    if !plan.new.is_empty() {
+        insert(&mut tx, msgs, &plan).await?;
+        let (names, new_heads): (Vec<&str>, Vec<i64>) =
+            plan.heads.iter().map(|(r, h)| (*r, *h as i64)).unzip();
+        sqlx::query(
+            "UPDATE rooms SET head = v.head FROM UNNEST($1::text[], $2::bigint[]) AS v(name, head) \
+             WHERE rooms.name = v.name",
+        )
+        .bind(&names)
+        .bind(&new_heads)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
-    let outcomes = outcomes
-        .into_iter()
-        .map(|o| o.expect("every send of the batch is decided"))
-        .collect();
-    Ok((outcomes, stored))
-}
-
-/// The appends of one room inside the batch's transaction.
-async fn append_room(
-    tx: &mut Transaction<'_, Postgres>,
-    room: &str,
-    msgs: &[&OwnedMessage],
-) -> Result<(Vec<Result<Appended>>, Vec<Committed>)> {
-    let (epoch, head) = lock_room(tx, room).await?;
-    let client_ids: Vec<&str> = msgs.iter().map(|m| m.client_id.as_str()).collect();
-    let rows = sqlx::query(
-        "SELECT client_id, off, id, digest FROM messages WHERE room = $1 AND client_id = ANY($2)",
-    )
-    .bind(room)
-    .bind(&client_ids)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut known: HashMap<String, (u64, String, String)> = HashMap::new();
-    for row in rows {
-        let off: i64 = row.try_get("off")?;
-        known.insert(
-            row.try_get("client_id")?,
-            (off as u64, row.try_get("id")?, row.try_get("digest")?),
-        );
-    }
-    let decisions = decide(msgs, &known);
-    let new: Vec<usize> = (0..msgs.len())
-        .filter(|&i| decisions[i] == Decision::New)
-        .collect();
-    let first = head + 1;
-    if !new.is_empty() {
-        insert(tx, room, msgs, &new, first).await?;
-        sqlx::query("UPDATE rooms SET head = $2 WHERE name = $1")
-            .bind(room)
-            .bind((head + new.len() as u64) as i64)
-            .execute(&mut **tx)
-            .await?;
-    }
-    let offset_of = |i: usize| first + new.iter().position(|&n| n == i).unwrap_or(0) as u64;
-    let results = decisions
+    let appended = |i: usize, duplicate| Appended {
+        offset: plan.offsets[i],
+        id: msgs[i].id.clone(),
+        duplicate,
+    };
+    let outcomes = decisions
         .iter()
         .enumerate()
         .map(|(i, d)| match d {
-            Decision::New => Ok(Appended {
-                offset: offset_of(i),
-                id: msgs[i].id.clone(),
-                duplicate: false,
-            }),
+            Decision::New => Ok(appended(i, false)),
             Decision::Stored(a) => Ok(a.clone()),
-            Decision::SameAs(j) => Ok(Appended {
-                offset: offset_of(*j),
-                id: msgs[*j].id.clone(),
-                duplicate: true,
-            }),
+            Decision::SameAs(j) => Ok(appended(*j, true)),
             Decision::Conflict => Err(Error::ClientIdConflict),
         })
         .collect();
-    let committed = new
+    let committed = plan
+        .new
         .iter()
-        .map(|&i| {
-            let offset = offset_of(i);
-            Committed {
-                epoch: epoch.clone(),
-                room: room.to_owned(),
-                offset,
-                time_ms: msgs[i].time_ms,
-                frame: complete_frame(&msgs[i].frame_prefix, offset),
-            }
+        .map(|&i| Committed {
+            epoch: heads[msgs[i].room.as_str()].0.clone(),
+            room: msgs[i].room.clone(),
+            offset: plan.offsets[i],
+            time_ms: msgs[i].time_ms,
+            frame: complete_frame(&msgs[i].frame_prefix, plan.offsets[i]),
         })
         .collect();
-    Ok((results, committed))
+    Ok((outcomes, committed))
 }
 
-/// The room row, locked until the transaction ends; made when it is missing (a room that lost
+/// The batch's room rows (epoch, head), locked until the transaction ends, in name order so two
+/// replicas never wait on each other in a cycle; missing rows are made first (a room that lost
 /// its row gets a new epoch, which is what tells clients).
-async fn lock_room(tx: &mut Transaction<'_, Postgres>, room: &str) -> Result<(String, u64)> {
-    let select = "SELECT epoch, head FROM rooms WHERE name = $1 FOR UPDATE";
-    if let Some(row) = sqlx::query(select)
-        .bind(room)
-        .fetch_optional(&mut **tx)
-        .await?
-    {
-        let head: i64 = row.try_get("head")?;
-        return Ok((row.try_get("epoch")?, head as u64));
-    }
-    sqlx::query("INSERT INTO rooms (name, epoch) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(room)
-        .bind(new_epoch())
+async fn lock_rooms<'r>(
+    tx: &mut Transaction<'_, Postgres>,
+    rooms: &[&'r str],
+) -> Result<HashMap<&'r str, (String, u64)>> {
+    let select =
+        "SELECT name, epoch, head FROM rooms WHERE name = ANY($1) ORDER BY name FOR UPDATE";
+    let mut rows = sqlx::query(select).bind(rooms).fetch_all(&mut **tx).await?;
+    if rows.len() < rooms.len() {
+        let epochs: Vec<String> = rooms.iter().map(|_| new_epoch()).collect();
+        sqlx::query(
+            "INSERT INTO rooms (name, epoch) SELECT * FROM UNNEST($1::text[], $2::text[]) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(rooms)
+        .bind(&epochs)
         .execute(&mut **tx)
         .await?;
-    let row = sqlx::query(select).bind(room).fetch_one(&mut **tx).await?;
-    let head: i64 = row.try_get("head")?;
-    Ok((row.try_get("epoch")?, head as u64))
+        rows = sqlx::query(select).bind(rooms).fetch_all(&mut **tx).await?;
+    }
+    let mut heads = HashMap::with_capacity(rooms.len());
+    for row in rows {
+        let name: String = row.try_get("name")?;
+        let head: i64 = row.try_get("head")?;
+        if let Some(room) = rooms.iter().find(|r| **r == name) {
+            heads.insert(*room, (row.try_get("epoch")?, head as u64));
+        }
+    }
+    Ok(heads)
+}
+
+/// What the database already holds under the batch's (room, client_id) keys.
+type Known = HashMap<(String, String), (u64, String, String)>;
+
+async fn lookup(tx: &mut Transaction<'_, Postgres>, msgs: &[&OwnedMessage]) -> Result<Known> {
+    let rooms: Vec<&str> = msgs.iter().map(|m| m.room.as_str()).collect();
+    let client_ids: Vec<&str> = msgs.iter().map(|m| m.client_id.as_str()).collect();
+    let rows = sqlx::query(
+        "SELECT m.room, m.client_id, m.off, m.id, m.digest FROM messages m \
+         JOIN UNNEST($1::text[], $2::text[]) AS k(room, client_id) \
+         ON m.room = k.room AND m.client_id = k.client_id",
+    )
+    .bind(&rooms)
+    .bind(&client_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut known = HashMap::new();
+    for row in rows {
+        let off: i64 = row.try_get("off")?;
+        known.insert(
+            (row.try_get("room")?, row.try_get("client_id")?),
+            (off as u64, row.try_get("id")?, row.try_get("digest")?),
+        );
+    }
+    Ok(known)
 }
 
 /// Idempotency, decided in arrival order against the database and the batch itself.
-fn decide(msgs: &[&OwnedMessage], known: &HashMap<String, (u64, String, String)>) -> Vec<Decision> {
-    let mut first_in_batch: HashMap<&str, usize> = HashMap::new();
+fn decide(msgs: &[&OwnedMessage], known: &Known) -> Vec<Decision> {
+    let mut first_in_batch: HashMap<(&str, &str), usize> = HashMap::new();
     msgs.iter()
         .enumerate()
         .map(|(i, m)| {
-            if let Some((off, id, digest)) = known.get(&m.client_id) {
+            let key = (m.room.clone(), m.client_id.clone());
+            if let Some((off, id, digest)) = known.get(&key) {
                 if *digest != m.digest {
                     return Decision::Conflict;
                 }
@@ -276,11 +271,11 @@ fn decide(msgs: &[&OwnedMessage], known: &HashMap<String, (u64, String, String)>
                     duplicate: *id != m.id,
                 });
             }
-            match first_in_batch.get(m.client_id.as_str()) {
+            match first_in_batch.get(&(m.room.as_str(), m.client_id.as_str())) {
                 Some(&j) if msgs[j].digest != m.digest => Decision::Conflict,
                 Some(&j) => Decision::SameAs(j),
                 None => {
-                    first_in_batch.insert(&m.client_id, i);
+                    first_in_batch.insert((&m.room, &m.client_id), i);
                     Decision::New
                 }
             }
@@ -288,28 +283,62 @@ fn decide(msgs: &[&OwnedMessage], known: &HashMap<String, (u64, String, String)>
         .collect()
 }
 
-/// One multi-row insert of the room's new messages, offsets `first..`.
+/// Offsets for the new messages of a batch, dense per room in arrival order after its head.
+#[derive(Debug)]
+struct Plan<'r> {
+    /// Indices of the messages stored now.
+    new: Vec<usize>,
+    /// The offset of each message stored now (0 for the others).
+    offsets: Vec<u64>,
+    /// Each room's head after the batch (only rooms that got messages).
+    heads: BTreeMap<&'r str, u64>,
+}
+
+fn assign<'r>(
+    msgs: &[&'r OwnedMessage],
+    decisions: &[Decision],
+    heads: &HashMap<&str, (String, u64)>,
+) -> Plan<'r> {
+    let mut plan = Plan {
+        new: Vec::new(),
+        offsets: vec![0; msgs.len()],
+        heads: BTreeMap::new(),
+    };
+    for (i, m) in msgs.iter().enumerate() {
+        if decisions[i] != Decision::New {
+            continue;
+        }
+        let start = heads.get(m.room.as_str()).map_or(0, |h| h.1);
+        let head = plan.heads.entry(m.room.as_str()).or_insert(start);
+        *head += 1;
+        plan.offsets[i] = *head;
+        plan.new.push(i);
+    }
+    plan
+}
+
+/// One multi-row insert of the batch's new messages.
 async fn insert(
     tx: &mut Transaction<'_, Postgres>,
-    room: &str,
     msgs: &[&OwnedMessage],
-    new: &[usize],
-    first: u64,
+    plan: &Plan<'_>,
 ) -> Result<()> {
-    let offs: Vec<i64> = (0..new.len()).map(|k| (first + k as u64) as i64).collect();
-    let pick =
-        |f: fn(&OwnedMessage) -> &str| -> Vec<&str> { new.iter().map(|&i| f(msgs[i])).collect() };
-    let frames: Vec<String> = new
+    let pick = |f: fn(&OwnedMessage) -> &str| -> Vec<&str> {
+        plan.new.iter().map(|&i| f(msgs[i])).collect()
+    };
+    let offs: Vec<i64> = plan.new.iter().map(|&i| plan.offsets[i] as i64).collect();
+    let frames: Vec<String> = plan
+        .new
         .iter()
-        .zip(&offs)
-        .map(|(&i, &o)| complete_frame(&msgs[i].frame_prefix, o as u64))
+        .map(|&i| complete_frame(&msgs[i].frame_prefix, plan.offsets[i]))
         .collect();
-    let times: Vec<i64> = new.iter().map(|&i| msgs[i].time_ms as i64).collect();
+    let times: Vec<i64> = plan.new.iter().map(|&i| msgs[i].time_ms as i64).collect();
     sqlx::query(
         "INSERT INTO messages (room, off, id, client_id, digest, time_ms, frame) \
-         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])",
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+         $6::bigint[], $7::text[])",
     )
-    .bind(room)
+    .bind(pick(|m| &m.room))
     .bind(&offs)
     .bind(pick(|m| &m.id))
     .bind(pick(|m| &m.client_id))
@@ -351,14 +380,9 @@ mod tests {
         let stored = owned("c9", "m4", "hi");
         let retried = owned("c8", "m5", "hi");
         let mut known = HashMap::new();
-        known.insert(
-            "c9".to_owned(),
-            (7, "old".to_owned(), stored.digest.clone()),
-        );
-        known.insert(
-            "c8".to_owned(),
-            (8, "m5".to_owned(), retried.digest.clone()),
-        );
+        let key = |c: &str| ("general".to_owned(), c.to_owned());
+        known.insert(key("c9"), (7, "old".to_owned(), stored.digest.clone()));
+        known.insert(key("c8"), (8, "m5".to_owned(), retried.digest.clone()));
         let d = decide(&[&a, &again, &other, &stored, &retried], &known);
         assert_eq!(d[0], Decision::New);
         assert_eq!(d[1], Decision::SameAs(0));
@@ -372,5 +396,30 @@ mod tests {
         };
         assert_eq!(d[3], dup(7, "old", true));
         assert_eq!(d[4], dup(8, "m5", false), "this very send, retried");
+    }
+
+    #[test]
+    fn offsets_are_dense_per_room_in_arrival_order() {
+        let mut ops = owned("c1", "m1", "a");
+        ops.room = "ops".into();
+        let msgs = [
+            owned("c1", "m1", "a"),
+            ops,
+            owned("c2", "m2", "b"),
+            owned("c1", "m3", "a"),
+        ];
+        let refs: Vec<&OwnedMessage> = msgs.iter().collect();
+        let decisions = decide(&refs, &Known::new());
+        assert_eq!(decisions[3], Decision::SameAs(0));
+        let mut heads = HashMap::new();
+        heads.insert("general", ("e".to_owned(), 41));
+        heads.insert("ops", ("e".to_owned(), 0));
+        let plan = assign(&refs, &decisions, &heads);
+        assert_eq!(plan.new, [0, 1, 2]);
+        assert_eq!(plan.offsets, [42, 1, 43, 0]);
+        assert_eq!(
+            plan.heads.into_iter().collect::<Vec<_>>(),
+            [("general", 43), ("ops", 1)]
+        );
     }
 }
