@@ -117,9 +117,16 @@ async fn acked_messages_survive_replica_kill_redis_flush_and_postgres_crashes() 
         let got = burst(&mut on_a, "kill", 400).await;
         (on_a, got)
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Killed mid-stream: once a hundred are in the database.
+    while stored_messages(&db, "general").await.len() < 100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     a.kill().await;
     let (_, got) = sends.await.unwrap();
+    eprintln!(
+        "replica SIGKILL: {} of 400 sends acked before it died",
+        got.len()
+    );
     acked.extend(got);
     let a = ServerProcess::spawn(&args(&db, Some(&redis_url))).await;
     wait_ready(&http(&a)).await;
@@ -163,6 +170,7 @@ async fn acked_messages_survive_replica_kill_redis_flush_and_postgres_crashes() 
     pg.kill9().await;
     pg.start_again().await;
     let (mut on_b, got) = sends.await.unwrap();
+    eprintln!("postgres kill -9: {} of 300 sends acked", got.len());
     acked.extend(got);
     wait_ready(&http(&b)).await;
     // A retry of what was not acked is stored once; an acked one is a duplicate.
@@ -176,7 +184,11 @@ async fn acked_messages_survive_replica_kill_redis_flush_and_postgres_crashes() 
     }
     acked.insert("crash-0".into(), retry["offset"].as_u64().unwrap());
     let mut last = Client::hello(&b.ws_url(), "Rita").await;
-    check_all(&db, &mut last, &acked).await;
+    let total = check_all(&db, &mut last, &acked).await;
+    eprintln!(
+        "{total} messages stored, {} acked, every acked one present once",
+        acked.len()
+    );
     a.kill().await;
     b.kill().await;
 }
