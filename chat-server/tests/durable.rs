@@ -205,7 +205,10 @@ async fn offsets_are_dense_across_replicas_and_idempotent_in_the_database() {
     let mut x = Client::hello(&one.ws_url(), "Ann").await;
     let mut y = Client::hello(&two.ws_url(), "Bob").await;
     let mut watcher = Client::hello(&two.ws_url(), "Wes").await;
-    x.join("general").await;
+    let epoch = x.join("general").await["epoch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     y.join("general").await;
     watcher.join("general").await;
     let (ax, ay) = tokio::join!(burst(&mut x, "x", 150), burst(&mut y, "y", 150));
@@ -229,6 +232,22 @@ async fn offsets_are_dense_across_replicas_and_idempotent_in_the_database() {
     // Every replica delivers all 300 live, in order.
     let live: Vec<u64> = common::offsets(&watcher.messages("general", 300).await);
     assert_eq!(live, (1..=300).collect::<Vec<_>>());
+
+    // Redis caches the recent window (`--history-len`, 200) and is refilled after losing it.
+    let key = format!("chatapp:cache:general:{epoch}");
+    let cached: u64 = redis_cmd(&redis_url, &["ZCARD", &key]).await.unwrap();
+    assert_eq!(cached, 200);
+    redis_cmd::<()>(&redis_url, &["FLUSHALL"]).await.unwrap();
+    y.send(json!({"type": "history", "room": "general", "limit": 50}))
+        .await;
+    let page = y.expect("history").await;
+    let newest = common::offsets(page["messages"].as_array().unwrap());
+    assert_eq!(newest, (251..=300).collect::<Vec<_>>(), "from the database");
+    let cached: u64 = redis_cmd(&redis_url, &["ZCARD", &key]).await.unwrap();
+    assert_eq!(
+        cached, 51,
+        "a miss refills the cache (the page and the row that said `more`)"
+    );
     one.stop().await;
     two.stop().await;
 }

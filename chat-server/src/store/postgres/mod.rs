@@ -2,8 +2,9 @@
 //! keys), Redis, when given, is the bus between replicas and holds presence. A send is acked only
 //! after the transaction that stored it committed (group commit, `commit.rs`); offsets are
 //! assigned in that transaction under the room row's lock, so they are dense per room whatever the
-//! number of replicas. Reads (joins, pages, the hub's gap fills) come from the database. Without
-//! Redis the bus is this process's own event channel: one replica only.
+//! number of replicas. Reads (joins, pages, the hub's gap fills) come from Redis's cache of each
+//! room's recent window when it holds every message asked for, else from the database, which
+//! refills the cache. Without Redis the bus is this process's own event channel: one replica only.
 
 mod commit;
 
@@ -23,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use self::commit::{Committed, OwnedMessage, Pending};
+use super::redis::CacheEntry;
 use super::{
     Appended, Created, Error, Health, HistoryPage, NewMessage, Page, Range, RedisStore, Result,
     StoreEvent, new_epoch,
@@ -33,6 +35,8 @@ use crate::protocol::{Cursor, MAX_PAGE, RoomInfo, Since};
 const COMMIT_QUEUE: usize = 4096;
 /// How long a statement may wait for a pooled connection before the send is `unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest a cache read or refill may take before the database answers instead.
+const CACHE_TIMEOUT: Duration = Duration::from_millis(200);
 /// A health probe slower than this reports the database unreachable (the watcher allows 2 s).
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
 /// How often retention runs.
@@ -65,6 +69,43 @@ pub fn migrator() -> Migrator {
 pub struct Retention {
     pub days: u32,
     pub messages: u64,
+}
+
+/// The offsets a read wants: `count` of them in `low < offset <= high`, counted from one end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wanted {
+    bounds: (u64, u64),
+    count: u64,
+    newest_first: bool,
+}
+
+impl Wanted {
+    fn new(cursor: Cursor, head: u64, limit: u32) -> Self {
+        let (low, high, newest_first) = match cursor {
+            Cursor::After(a) => (a.min(head), head, false),
+            Cursor::Before(b) => (0, head.min(b.saturating_sub(1)), true),
+        };
+        Self {
+            bounds: (low, high),
+            count: (high - low).min(u64::from(limit)),
+            newest_first,
+        }
+    }
+
+    /// Whether a cache answer is exactly what the database would have said: `count` offsets,
+    /// consecutive from the cursor's end of the bounds.
+    fn is_complete(&self, got: &[(u64, String)]) -> bool {
+        let (low, high) = self.bounds;
+        got.len() as u64 == self.count
+            && got.iter().enumerate().all(|(k, (o, _))| {
+                let k = k as u64;
+                *o == if self.newest_first {
+                    high - k
+                } else {
+                    low + 1 + k
+                }
+            })
+    }
 }
 
 /// Where committed messages and room changes are announced.
@@ -174,14 +215,27 @@ impl PgStore {
                     }
                 }
                 Bus::Redis(redis) => {
-                    let payloads = batch.into_iter().map(|c| {
-                        format!(
-                            "m {} {} {} {} {}",
-                            c.epoch, c.offset, c.room, c.time_ms, c.frame
-                        )
-                    });
-                    // A lost notification is found by the hub's periodic backfill.
-                    let publish = redis.publish(payloads.collect());
+                    let payloads = batch
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "m {} {} {} {} {}",
+                                c.epoch, c.offset, c.room, c.time_ms, c.frame
+                            )
+                        })
+                        .collect();
+                    let entries: Vec<CacheEntry<'_>> = batch
+                        .iter()
+                        .map(|c| CacheEntry {
+                            room: &c.room,
+                            epoch: &c.epoch,
+                            offset: c.offset,
+                            frame: &c.frame,
+                        })
+                        .collect();
+                    // A lost notification is found by the hub's periodic backfill, a lost cache
+                    // write by the next read (a miss, refilled from the database).
+                    let publish = redis.cache_and_publish(&entries, self.history_len, payloads);
                     match tokio::time::timeout(Duration::from_secs(1), publish).await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => tracing::debug!(error = %e, "publish failed"),
@@ -216,9 +270,49 @@ impl PgStore {
         Ok((row.try_get("epoch")?, head as u64))
     }
 
-    /// Up to `limit` (offset, frame) rows on one side of `cursor`, nearest first, and never
-    /// beyond `head`.
+    /// Up to `limit` (offset, frame) on one side of `cursor`, nearest first, never beyond `head`:
+    /// from the Redis cache when it holds all of them, else from the database (and the recent ones
+    /// put back into the cache).
     async fn rows(
+        &self,
+        room: &str,
+        epoch: &str,
+        cursor: Cursor,
+        head: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, String)>> {
+        let Bus::Redis(redis) = &self.bus else {
+            return self.db_rows(room, cursor, head, limit).await;
+        };
+        let want = Wanted::new(cursor, head, limit);
+        if want.count == 0 {
+            return Ok(Vec::new());
+        }
+        let read = redis.cached(room, epoch, want.bounds, limit, want.newest_first);
+        if let Ok(Ok(hit)) = tokio::time::timeout(CACHE_TIMEOUT, read).await
+            && want.is_complete(&hit)
+        {
+            return Ok(hit);
+        }
+        let rows = self.db_rows(room, cursor, head, limit).await?;
+        let recent: Vec<CacheEntry<'_>> = rows
+            .iter()
+            .filter(|(o, _)| *o + u64::from(self.history_len) > head)
+            .map(|(offset, frame)| CacheEntry {
+                room,
+                epoch,
+                offset: *offset,
+                frame,
+            })
+            .collect();
+        if !recent.is_empty() {
+            let refill = redis.cache_and_publish(&recent, self.history_len, Vec::new());
+            let _ = tokio::time::timeout(CACHE_TIMEOUT, refill).await;
+        }
+        Ok(rows)
+    }
+
+    async fn db_rows(
         &self,
         room: &str,
         cursor: Cursor,
@@ -264,7 +358,7 @@ impl PgStore {
         };
         if let Some(since) = since.filter(|s| s.epoch == epoch && s.offset <= head) {
             let rows = self
-                .rows(room, Cursor::After(since.offset), head, limit)
+                .rows(room, &epoch, Cursor::After(since.offset), head, limit)
                 .await?;
             // Retention removes the oldest first: the next offset present means all are.
             let complete =
@@ -275,7 +369,7 @@ impl PgStore {
             }
         }
         let mut rows = self
-            .rows(room, Cursor::Before(u64::MAX), head, limit)
+            .rows(room, &epoch, Cursor::Before(u64::MAX), head, limit)
             .await?;
         rows.reverse();
         Ok(page(rows, since.is_none(), false))
@@ -283,7 +377,7 @@ impl PgStore {
 
     pub(super) async fn page(&self, room: &str, cursor: Cursor, limit: u32) -> Result<HistoryPage> {
         let (epoch, head) = self.room_row(room).await?;
-        let mut rows = self.rows(room, cursor, head, limit + 1).await?;
+        let mut rows = self.rows(room, &epoch, cursor, head, limit + 1).await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         if matches!(cursor, Cursor::Before(_)) {
@@ -299,7 +393,7 @@ impl PgStore {
     pub(super) async fn range(&self, room: &str, after: u64) -> Result<Range> {
         let (epoch, head) = self.room_row(room).await?;
         let rows = self
-            .rows(room, Cursor::After(after), head, self.history_len)
+            .rows(room, &epoch, Cursor::After(after), head, self.history_len)
             .await?;
         Ok(Range {
             epoch,
@@ -457,5 +551,37 @@ impl PgStore {
             .rows_affected();
         }
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(offsets: &[u64]) -> Vec<(u64, String)> {
+        offsets.iter().map(|o| (*o, String::new())).collect()
+    }
+
+    #[test]
+    fn a_cache_answer_counts_only_when_it_is_complete() {
+        let after = Wanted::new(Cursor::After(10), 20, 5);
+        assert_eq!((after.bounds, after.count), ((10, 20), 5));
+        assert!(after.is_complete(&rows(&[11, 12, 13, 14, 15])));
+        assert!(!after.is_complete(&rows(&[11, 12, 14, 15, 16])), "a hole");
+        assert!(
+            !after.is_complete(&rows(&[12, 13, 14, 15, 16])),
+            "not from the cursor"
+        );
+        let tail = Wanted::new(Cursor::After(18), 20, 5);
+        assert!(tail.is_complete(&rows(&[19, 20])));
+        assert!(!tail.is_complete(&rows(&[19])), "the newest is missing");
+        let before = Wanted::new(Cursor::Before(u64::MAX), 20, 3);
+        assert_eq!((before.bounds, before.count), ((0, 20), 3));
+        assert!(before.is_complete(&rows(&[20, 19, 18])));
+        assert!(!before.is_complete(&rows(&[19, 18, 17])));
+        let start = Wanted::new(Cursor::Before(3), 20, 10);
+        assert!(start.is_complete(&rows(&[2, 1])));
+        assert_eq!(Wanted::new(Cursor::After(20), 20, 5).count, 0);
+        assert_eq!(Wanted::new(Cursor::Before(1), 20, 5).count, 0);
     }
 }
