@@ -41,6 +41,7 @@ declare -A scenario=(
   [rooms-200x5-15k]="rooms --rooms 200 --members 5 --senders 1 --rate 15000 --duration 5"
   [rooms-200x5-max]="rooms --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
   [replicas-200x5]="replicas --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
+  [replicas-200x5-5k]="replicas --rooms 200 --members 5 --senders 1 --rate 5000 --duration 5"
   [replicas-200x5-max]="replicas --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
 )
 if [ $# -gt 0 ]; then
