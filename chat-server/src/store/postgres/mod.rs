@@ -156,7 +156,13 @@ impl PgStore {
     ) -> Arc<Self> {
         let (commits, rx) = mpsc::channel(COMMIT_QUEUE);
         let (committed_tx, committed_rx) = mpsc::channel(1024);
-        tokio::spawn(commit::run(pool.clone(), rx, committed_tx));
+        // The committer has a connection of its own: queued behind the hub's backfill reads
+        // (dozens at once every 2 s), a commit and with it every ack would wait for them.
+        let commit_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with((*pool.connect_options()).clone());
+        tokio::spawn(commit::run(commit_pool, rx, committed_tx));
         let bus = match redis {
             Some(redis) => Bus::Redis(redis),
             None => Bus::Local {
