@@ -99,6 +99,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
                 events_tx,
                 config.history_len,
                 retention,
+                metrics.clone(),
                 lifecycle.background.clone(),
             ))
         }

@@ -264,6 +264,15 @@ async fn a_far_behind_client_recovers_everything_in_pages() {
     assert_eq!(joined["more"], false);
     let epoch = joined["epoch"].as_str().unwrap().to_owned();
     assert_eq!(burst(&mut c, "p", 260).await.len(), 260);
+    let (_, _, metrics) = common::http_get(&format!("{}/metrics", server.http_url())).await;
+    let batches = metrics
+        .lines()
+        .find(|l| l.starts_with("chat_commit_batch_size_sum"))
+        .unwrap_or_else(|| panic!("no commit metrics in {metrics}"));
+    assert!(
+        batches.ends_with(" 260.0") || batches.ends_with(" 260"),
+        "{batches}"
+    );
     c.send(json!({"type": "create_room", "name": "kept"})).await;
     c.expect("room_created").await;
     server.stop().await;

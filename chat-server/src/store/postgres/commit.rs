@@ -6,14 +6,17 @@
 //! messages and inserts them with dense offsets. Publishing to other replicas is the bus's job,
 //! after the commit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::{Appended, Error, NewMessage, Result, new_epoch};
-use crate::protocol::complete_frame;
+use crate::{metrics::Metrics, protocol::complete_frame};
 
 /// Most sends in one transaction.
 pub(super) const MAX_BATCH: usize = 512;
@@ -93,6 +96,7 @@ pub(super) async fn run(
     pool: PgPool,
     mut rx: mpsc::Receiver<Pending>,
     committed: mpsc::Sender<Vec<Committed>>,
+    metrics: Arc<Metrics>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -103,7 +107,12 @@ pub(super) async fn run(
             }
         }
         let msgs: Vec<&OwnedMessage> = batch.iter().map(|p| &p.msg).collect();
+        let started = std::time::Instant::now();
         let result = commit_with_retries(&pool, &msgs).await;
+        metrics.commit_batch.observe(msgs.len() as f64);
+        metrics
+            .commit_duration
+            .observe(started.elapsed().as_secs_f64());
         match result {
             Ok((outcomes, stored)) => {
                 for (p, outcome) in batch.into_iter().zip(outcomes) {

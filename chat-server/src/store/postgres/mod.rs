@@ -152,6 +152,7 @@ impl PgStore {
         events: mpsc::Sender<StoreEvent>,
         history_len: u32,
         retention: Retention,
+        metrics: Arc<crate::metrics::Metrics>,
         stop: CancellationToken,
     ) -> Arc<Self> {
         let (commits, rx) = mpsc::channel(COMMIT_QUEUE);
@@ -162,7 +163,7 @@ impl PgStore {
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with((*pool.connect_options()).clone());
-        tokio::spawn(commit::run(commit_pool, rx, committed_tx));
+        tokio::spawn(commit::run(commit_pool, rx, committed_tx, metrics));
         let bus = match redis {
             Some(redis) => Bus::Redis(redis),
             None => Bus::Local {
