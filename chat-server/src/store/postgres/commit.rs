@@ -156,22 +156,11 @@ async fn commit(pool: &PgPool, msgs: &[&OwnedMessage]) -> Result<Outcomes> {
     rooms.sort_unstable();
     rooms.dedup();
     let mut tx = pool.begin().await?;
-    let heads = lock_rooms(&mut tx, &rooms).await?;
-    let known = lookup(&mut tx, msgs).await?;
+    let (heads, known) = lock_and_look_up(&mut tx, &rooms, msgs).await?;
     let decisions = decide(msgs, &known);
     let plan = assign(msgs, &decisions, &heads);
     if !plan.new.is_empty() {
         insert(&mut tx, msgs, &plan).await?;
-        let (names, new_heads): (Vec<&str>, Vec<i64>) =
-            plan.heads.iter().map(|(r, h)| (*r, *h as i64)).unzip();
-        sqlx::query(
-            "UPDATE rooms SET head = v.head FROM UNNEST($1::text[], $2::bigint[]) AS v(name, head) \
-             WHERE rooms.name = v.name",
-        )
-        .bind(&names)
-        .bind(&new_heads)
-        .execute(&mut *tx)
-        .await?;
     }
     tx.commit().await?;
     let appended = |i: usize, duplicate| Appended {
@@ -203,17 +192,43 @@ async fn commit(pool: &PgPool, msgs: &[&OwnedMessage]) -> Result<Outcomes> {
     Ok((outcomes, committed))
 }
 
-/// The batch's room rows (epoch, head), locked until the transaction ends, in name order so two
-/// replicas never wait on each other in a cycle; missing rows are made first (a room that lost
-/// its row gets a new epoch, which is what tells clients).
-async fn lock_rooms<'r>(
+/// What the database already holds under the batch's (room, client_id) keys.
+type Known = HashMap<(String, String), (u64, String, String)>;
+
+/// One statement: lock the batch's room rows (epoch, head) until the transaction ends, in name
+/// order so two replicas never wait on each other in a cycle, then read the idempotency records
+/// of the batch's keys. The records are read in the statement's snapshot, taken before a lock
+/// wait: a record committed by the transaction waited for is then missed, the insert meets the
+/// unique key, and the batch is tried again ([`lost_race`]). Missing room rows are made first (a
+/// room that lost its row gets a new epoch, which is what tells clients).
+async fn lock_and_look_up<'r>(
     tx: &mut Transaction<'_, Postgres>,
     rooms: &[&'r str],
-) -> Result<HashMap<&'r str, (String, u64)>> {
-    let select =
-        "SELECT name, epoch, head FROM rooms WHERE name = ANY($1) ORDER BY name FOR UPDATE";
-    let mut rows = sqlx::query(select).bind(rooms).fetch_all(&mut **tx).await?;
-    if rows.len() < rooms.len() {
+    msgs: &[&OwnedMessage],
+) -> Result<(HashMap<&'r str, (String, u64)>, Known)> {
+    let msg_rooms: Vec<&str> = msgs.iter().map(|m| m.room.as_str()).collect();
+    let client_ids: Vec<&str> = msgs.iter().map(|m| m.client_id.as_str()).collect();
+    let sql = "WITH locked AS (SELECT name, epoch, head FROM rooms WHERE name = ANY($1) \
+               ORDER BY name FOR UPDATE) \
+               SELECT name AS room, NULL::text AS client_id, head AS off, epoch AS id, \
+               NULL::text AS digest FROM locked \
+               UNION ALL \
+               SELECT m.room, m.client_id, m.off, m.id, m.digest FROM messages m \
+               JOIN UNNEST($2::text[], $3::text[]) AS k(room, client_id) \
+               ON m.room = k.room AND m.client_id = k.client_id";
+    let query = || {
+        sqlx::query(sql)
+            .bind(rooms)
+            .bind(&msg_rooms)
+            .bind(&client_ids)
+    };
+    let mut rows = query().fetch_all(&mut **tx).await?;
+    let room_rows = |rows: &[sqlx::postgres::PgRow]| {
+        rows.iter()
+            .filter(|r| matches!(r.try_get::<Option<String>, _>("client_id"), Ok(None)))
+            .count()
+    };
+    if room_rows(&rows) < rooms.len() {
         let epochs: Vec<String> = rooms.iter().map(|_| new_epoch()).collect();
         sqlx::query(
             "INSERT INTO rooms (name, epoch) SELECT * FROM UNNEST($1::text[], $2::text[]) \
@@ -223,43 +238,26 @@ async fn lock_rooms<'r>(
         .bind(&epochs)
         .execute(&mut **tx)
         .await?;
-        rows = sqlx::query(select).bind(rooms).fetch_all(&mut **tx).await?;
+        rows = query().fetch_all(&mut **tx).await?;
     }
     let mut heads = HashMap::with_capacity(rooms.len());
-    for row in rows {
-        let name: String = row.try_get("name")?;
-        let head: i64 = row.try_get("head")?;
-        if let Some(room) = rooms.iter().find(|r| **r == name) {
-            heads.insert(*room, (row.try_get("epoch")?, head as u64));
-        }
-    }
-    Ok(heads)
-}
-
-/// What the database already holds under the batch's (room, client_id) keys.
-type Known = HashMap<(String, String), (u64, String, String)>;
-
-async fn lookup(tx: &mut Transaction<'_, Postgres>, msgs: &[&OwnedMessage]) -> Result<Known> {
-    let rooms: Vec<&str> = msgs.iter().map(|m| m.room.as_str()).collect();
-    let client_ids: Vec<&str> = msgs.iter().map(|m| m.client_id.as_str()).collect();
-    let rows = sqlx::query(
-        "SELECT m.room, m.client_id, m.off, m.id, m.digest FROM messages m \
-         JOIN UNNEST($1::text[], $2::text[]) AS k(room, client_id) \
-         ON m.room = k.room AND m.client_id = k.client_id",
-    )
-    .bind(&rooms)
-    .bind(&client_ids)
-    .fetch_all(&mut **tx)
-    .await?;
     let mut known = HashMap::new();
     for row in rows {
+        let room: String = row.try_get("room")?;
         let off: i64 = row.try_get("off")?;
-        known.insert(
-            (row.try_get("room")?, row.try_get("client_id")?),
-            (off as u64, row.try_get("id")?, row.try_get("digest")?),
-        );
+        let id: String = row.try_get("id")?;
+        match row.try_get::<Option<String>, _>("client_id")? {
+            None => {
+                if let Some(r) = rooms.iter().find(|r| **r == room) {
+                    heads.insert(*r, (id, off as u64));
+                }
+            }
+            Some(client_id) => {
+                known.insert((room, client_id), (off as u64, id, row.try_get("digest")?));
+            }
+        }
     }
-    Ok(known)
+    Ok((heads, known))
 }
 
 /// Idempotency, decided in arrival order against the database and the batch itself.
@@ -326,7 +324,7 @@ fn assign<'r>(
     plan
 }
 
-/// One multi-row insert of the batch's new messages.
+/// One statement: the batch's new messages (one multi-row insert) and the rooms' new heads.
 async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     msgs: &[&OwnedMessage],
@@ -342,10 +340,14 @@ async fn insert(
         .map(|&i| complete_frame(&msgs[i].frame_prefix, plan.offsets[i]))
         .collect();
     let times: Vec<i64> = plan.new.iter().map(|&i| msgs[i].time_ms as i64).collect();
+    let (names, heads): (Vec<&str>, Vec<i64>) =
+        plan.heads.iter().map(|(r, h)| (*r, *h as i64)).unzip();
     sqlx::query(
-        "INSERT INTO messages (room, off, id, client_id, digest, time_ms, frame) \
+        "WITH inserted AS (INSERT INTO messages (room, off, id, client_id, digest, time_ms, frame) \
          SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
-         $6::bigint[], $7::text[])",
+         $6::bigint[], $7::text[])) \
+         UPDATE rooms SET head = v.head FROM UNNEST($8::text[], $9::bigint[]) AS v(name, head) \
+         WHERE rooms.name = v.name",
     )
     .bind(pick(|m| &m.room))
     .bind(&offs)
@@ -354,6 +356,8 @@ async fn insert(
     .bind(pick(|m| &m.digest))
     .bind(&times)
     .bind(&frames)
+    .bind(&names)
+    .bind(&heads)
     .execute(&mut **tx)
     .await?;
     Ok(())
