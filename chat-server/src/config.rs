@@ -18,6 +18,24 @@ pub struct Config {
     #[arg(long, env = "CHATAPP_REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// PostgreSQL URL (`postgres://user[:password]@host[:port]/db`): the durable mode, where an ack
+    /// means committed; unset means history lives in Redis or memory only.
+    #[arg(long, env = "CHATAPP_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Connections to PostgreSQL per replica.
+    #[arg(long, env = "CHATAPP_DATABASE_MAX_CONNECTIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub database_max_connections: u32,
+
+    /// Durable mode: delete messages older than this many days (0 = keep forever).
+    #[arg(long, env = "CHATAPP_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+
+    /// Durable mode: keep at most this many messages per room (0 = keep all).
+    #[arg(long, env = "CHATAPP_RETENTION_MESSAGES", default_value_t = 0)]
+    pub retention_messages: u64,
+
     /// Prefix of every Redis key and channel, so several chats can share one Redis.
     #[arg(long, env = "CHATAPP_REDIS_PREFIX", default_value = "chatapp",
           value_parser = parse_prefix)]
@@ -172,6 +190,17 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "CHATAPP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+
+    /// What to do; nothing means serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands; without one, chat-server serves.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Apply the database schema migrations (needs --database-url) and exit.
+    Migrate,
 }
 
 /// How logs are written to stderr.

@@ -10,6 +10,18 @@ pub enum Error {
     /// Redis refused a command or could not be reached.
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
+    /// PostgreSQL refused a statement or could not be reached.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// The schema migrations could not be applied.
+    #[error("cannot migrate the database schema")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The transaction carrying a send failed: nothing of it was stored.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    /// The group committer is gone (shutdown).
+    #[error("the committer has stopped")]
+    CommitterGone,
     /// Redis answered something this server did not write.
     #[error("unexpected data in the store: {0}")]
     Corrupt(String),

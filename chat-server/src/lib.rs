@@ -44,7 +44,7 @@ use crate::{
     metrics::Metrics,
     protocol::ServerFrame,
     state::Lifecycle,
-    store::{Health, MemoryStore, RedisStore, Store},
+    store::{Health, MemoryStore, PgStore, RedisStore, Retention, Store},
 };
 pub use crate::{
     config::Config,
@@ -66,33 +66,53 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     let metrics = Arc::new(Metrics::new());
     let lifecycle = Lifecycle::default();
     let (events_tx, events_rx) = mpsc::channel(4096);
-    let store = match &config.redis_url {
-        None => Store::Memory(Arc::new(MemoryStore::new(
-            config.history_len as usize,
-            events_tx,
-        ))),
+    let redis = match &config.redis_url {
+        None => None,
         Some(url) => {
-            let redis = RedisStore::connect(
+            let redis = Arc::new(RedisStore::connect(
                 url,
                 &config.redis_prefix,
                 &instance,
                 config.history_len,
                 config.presence_ttl(),
-            )?;
-            let redis = Arc::new(redis);
+            )?);
             let subscriber = redis.clone().run_subscriber(
-                events_tx,
+                events_tx.clone(),
                 metrics.clone(),
                 lifecycle.background.clone(),
             );
             tokio::spawn(subscriber);
-            Store::Redis(redis)
+            Some(redis)
         }
     };
-    // Redis starts unready until the first health check has seen it.
+    let store = match (&config.database_url, redis) {
+        (Some(url), redis) => {
+            let pool = store::pg_pool(url, config.database_max_connections)?;
+            migrate_when_reachable(pool.clone(), lifecycle.background.clone()).await;
+            let retention = Retention {
+                days: config.retention_days,
+                messages: config.retention_messages,
+            };
+            Store::Postgres(PgStore::start(
+                pool,
+                redis,
+                events_tx,
+                config.history_len,
+                retention,
+                metrics.clone(),
+                lifecycle.background.clone(),
+            ))
+        }
+        (None, Some(redis)) => Store::Redis(redis),
+        (None, None) => Store::Memory(Arc::new(MemoryStore::new(
+            config.history_len as usize,
+            events_tx,
+        ))),
+    };
+    // Redis and PostgreSQL start unready until the first health check has seen them.
     let health = match store {
         Store::Memory(_) => Health::Ready,
-        Store::Redis(_) => Health::Down(Health::UNREACHABLE.into()),
+        Store::Redis(_) | Store::Postgres(_) => Health::Down(Health::UNREACHABLE.into()),
     };
     let (hub, starts) = Hub::new(metrics.clone());
     let state = AppState {
@@ -121,6 +141,34 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     tokio::spawn(watch_store(state.clone()));
     presence::refresh_rooms(&state).await;
     Ok(state)
+}
+
+/// Apply the schema migrations before serving; a database that is not there yet is waited for in
+/// the background (the server serves, unready, meanwhile), so a replica never crash-loops on it.
+async fn migrate_when_reachable(pool: sqlx::PgPool, stop: tokio_util::sync::CancellationToken) {
+    let attempt = {
+        let pool = pool.clone();
+        async move { PgStore::migrate(&pool).await }
+    };
+    match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => tracing::warn!(error = %e, "migrations failed; retrying in the background"),
+        Err(_) => tracing::warn!("database not reachable; migrating in the background"),
+    }
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            match PgStore::migrate(&pool).await {
+                Ok(()) => return tracing::info!("database schema migrated"),
+                Err(e) => tracing::warn!(error = %e, "migrations failed; retrying"),
+            }
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    });
 }
 
 /// Keep `store_health` current for `/readyz` and `chat_store_writable`, and tell every client

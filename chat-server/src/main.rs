@@ -1,7 +1,11 @@
 //! Wires the chat server: parse the config, set up logging, build the state, serve until
 //! SIGTERM or Ctrl-C.
 
-use chat_server::{Config, config::LogFormat};
+use anyhow::Context;
+use chat_server::{
+    Config,
+    config::{Command, LogFormat},
+};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -16,12 +20,23 @@ async fn main() -> anyhow::Result<()> {
             .init(),
         LogFormat::Pretty => tracing_subscriber::fmt().with_env_filter(filter).init(),
     }
+    if config.command == Some(Command::Migrate) {
+        let url = config
+            .database_url
+            .as_deref()
+            .context("migrate needs --database-url or CHATAPP_DATABASE_URL")?;
+        let pool = chat_server::store::pg_pool(url, 2)?;
+        chat_server::store::PgStore::migrate(&pool).await?;
+        println!("database schema is up to date");
+        return Ok(());
+    }
     let listener = chat_server::server::bind(config.listen)?;
     let addr = listener.local_addr()?;
-    let backend = if config.redis_url.is_some() {
-        "redis"
-    } else {
-        "in-memory"
+    let backend = match (&config.database_url, &config.redis_url) {
+        (Some(_), Some(_)) => "postgres + redis",
+        (Some(_), None) => "postgres, one replica",
+        (None, Some(_)) => "redis",
+        (None, None) => "in-memory",
     };
     let state = chat_server::build_state(config).await?;
     tracing::info!(%addr, backend, "chat-server ready");

@@ -45,6 +45,10 @@ pub struct Metrics {
     pub rejected_connections: Counter<u64, AtomicU64>,
     pub protocol_errors: Family<CodeLabel, Counter<u64, AtomicU64>>,
     pub delivery_gaps: Family<ReasonLabel, Counter<u64, AtomicU64>>,
+    /// Durable mode: sends per group-commit transaction.
+    pub commit_batch: Histogram,
+    /// Durable mode: time of one group-commit transaction, BEGIN to COMMIT.
+    pub commit_duration: Histogram,
     registry: Registry,
 }
 
@@ -65,6 +69,9 @@ impl Metrics {
         let rejected_connections = Counter::default();
         let protocol_errors = Family::default();
         let delivery_gaps = Family::default();
+        let commit_batch =
+            Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]);
+        let commit_duration = Histogram::new(buckets);
         let mut root = Registry::default();
         root.register_collector(Box::new(ProcessCollector));
         let r = root.sub_registry_with_prefix("chat");
@@ -121,6 +128,17 @@ impl Metrics {
              pulled the gap from the store instead (reason: burst, trimmed, unreadable)",
             delivery_gaps.clone(),
         );
+        r.register(
+            "commit_batch_size",
+            "Durable mode: sends carried by one group-commit transaction",
+            commit_batch.clone(),
+        );
+        r.register_with_unit(
+            "commit_duration",
+            "Durable mode: one group-commit transaction, BEGIN to COMMIT",
+            Unit::Seconds,
+            commit_duration.clone(),
+        );
         Self {
             connections,
             rooms,
@@ -133,6 +151,8 @@ impl Metrics {
             rejected_connections,
             protocol_errors,
             delivery_gaps,
+            commit_batch,
+            commit_duration,
             registry: root,
         }
     }

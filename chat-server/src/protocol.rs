@@ -25,6 +25,20 @@ pub struct Since {
     pub offset: u64,
 }
 
+/// The most messages one `history` or `joined` page carries.
+pub const MAX_PAGE: u32 = 200;
+/// The page size of a `history` request that names none.
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// Which messages a `history` request pages through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The newest messages with an offset below this one.
+    Before(u64),
+    /// The oldest messages with an offset above this one.
+    After(u64),
+}
+
 /// A validated frame from a client.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMessage {
@@ -34,6 +48,12 @@ pub enum ClientMessage {
     Join { room: String, since: Option<Since> },
     /// Leave a room.
     Leave { room: String },
+    /// A page of a room's history before or after an offset (at most [`MAX_PAGE`]).
+    History {
+        room: String,
+        cursor: Cursor,
+        limit: u32,
+    },
     /// Send a message to a joined room.
     Send {
         room: String,
@@ -217,6 +237,11 @@ impl ClientMessage {
             "join" => Self::Join {
                 room: validate_room(required_str(obj, "room")?, "room")?,
                 since: parse_since(obj.get("since"))?,
+            },
+            "history" => Self::History {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                cursor: parse_cursor(obj)?,
+                limit: parse_limit(obj.get("limit"))?,
             },
             "leave" => Self::Leave {
                 room: validate_room(required_str(obj, "room")?, "room")?,
@@ -436,6 +461,40 @@ fn parse_since(raw: Option<&Value>) -> Result<Option<Since>, ProtocolError> {
     Ok(Some(Since { epoch, offset }))
 }
 
+/// Exactly one of `before` (default: the newest page) and `after`.
+fn parse_cursor(obj: &Map<String, Value>) -> Result<Cursor, ProtocolError> {
+    let offset = |field: &'static str| match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| ProtocolError::field(field, format!("{field} must be an integer >= 0"))),
+    };
+    match (offset("before")?, offset("after")?) {
+        (Some(_), Some(_)) => Err(ProtocolError::field(
+            "after",
+            "give either before or after, not both",
+        )),
+        (Some(before), None) => Ok(Cursor::Before(before)),
+        (None, Some(after)) => Ok(Cursor::After(after)),
+        (None, None) => Ok(Cursor::Before(u64::MAX)),
+    }
+}
+
+/// A page size of 1 or more, at most [`MAX_PAGE`] (a larger one is capped, not refused).
+fn parse_limit(raw: Option<&Value>) -> Result<u32, ProtocolError> {
+    match raw {
+        None | Some(Value::Null) => Ok(DEFAULT_PAGE),
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 => Ok(n.min(u64::from(MAX_PAGE)) as u32),
+            _ => Err(ProtocolError::field(
+                "limit",
+                format!("limit must be an integer from 1 to {MAX_PAGE}"),
+            )),
+        },
+    }
+}
+
 fn to_json<T: Serialize>(value: &T) -> String {
     // Serialising our own plain structs cannot fail: no maps with non-string keys, no floats.
     serde_json::to_string(value).expect("server frames always serialise")
@@ -506,6 +565,14 @@ pub enum ServerFrame<'a> {
         messages: &'a RawValue,
         recovered: bool,
         online: u64,
+        /// True when the client must continue with `history {after}`: the recovery did not fit.
+        more: bool,
+    },
+    History {
+        room: &'a str,
+        epoch: &'a str,
+        messages: &'a RawValue,
+        more: bool,
     },
     Left {
         room: &'a str,

@@ -28,8 +28,8 @@ use crate::{
     limits::{ABUSE_LIMIT, ABUSE_WINDOW},
     metrics::{self, Metrics},
     protocol::{
-        ClientMessage, DEFAULT_ROOM, ErrorCode, MessageDraft, PROTOCOL_VERSION, ProtocolError,
-        ServerFrame, Since, frames_array,
+        ClientMessage, Cursor, DEFAULT_ROOM, ErrorCode, MessageDraft, PROTOCOL_VERSION,
+        ProtocolError, ServerFrame, Since, frames_array,
     },
     store::{Created, NewMessage, Page},
 };
@@ -446,6 +446,11 @@ impl Session {
             .for_client(msg.client_id().map(str::to_owned))),
             ClientMessage::Join { room, since } => self.join(room, since).await,
             ClientMessage::Leave { room } => Ok(self.leave(&room)),
+            ClientMessage::History {
+                room,
+                cursor,
+                limit,
+            } => self.history(room, cursor, limit).await,
             ClientMessage::Send {
                 room,
                 topic,
@@ -622,6 +627,38 @@ impl Session {
             messages: &messages,
             recovered: page.recovered,
             online,
+            more: page.more,
+        }
+        .to_json())
+    }
+
+    /// A page of a room's history; like every request but `send` it went through
+    /// [`Self::admit_request`], and its bytes are charged to the reply budget.
+    async fn history(
+        &mut self,
+        room: String,
+        cursor: Cursor,
+        limit: u32,
+    ) -> Result<String, ProtocolError> {
+        let store = &self.state.store;
+        let fail = |e| unavailable(&self.state.metrics, e).in_room(&room);
+        let exists = room == DEFAULT_ROOM || store.room_exists(&room).await.map_err(fail)?;
+        if !exists {
+            return Err(
+                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
+                    .in_room(&room),
+            );
+        }
+        let page = store.page(&room, cursor, limit).await.map_err(fail)?;
+        let messages = frames_array(&page.frames).map_err(|e| {
+            tracing::error!(%room, error = %e, "stored history is not JSON");
+            ProtocolError::new(ErrorCode::Internal, "history could not be read")
+        })?;
+        Ok(ServerFrame::History {
+            room: &room,
+            epoch: &page.epoch,
+            messages: &messages,
+            more: page.more,
         }
         .to_json())
     }
@@ -726,11 +763,16 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
     metrics.redis_errors.inc();
     tracing::warn!(error = %e, "store operation failed");
     match e {
-        Error::Redis(_) | Error::Connect(_) | Error::Misconfigured(_) => ProtocolError::new(
+        Error::Redis(_)
+        | Error::Connect(_)
+        | Error::Misconfigured(_)
+        | Error::Database(_)
+        | Error::CommitFailed(_)
+        | Error::CommitterGone => ProtocolError::new(
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",
         ),
-        Error::Corrupt(_) | Error::Listen { .. } | Error::ClientIdConflict => {
+        Error::Corrupt(_) | Error::Listen { .. } | Error::ClientIdConflict | Error::Migrate(_) => {
             ProtocolError::new(ErrorCode::Internal, "internal error")
         }
     }

@@ -38,7 +38,7 @@ import { acceptWelcome, bindIdentity, currentIdentity, helloRefused, restoreIden
 import { setLimits } from './js/limits.js';
 import { toast } from './js/notices.js';
 import { onAck, onSendError, resetPacing } from './js/outbox.js';
-import { bindRooms, creatingRoom, disconnected, joinAll, onJoined, onLeft, onMessage,
+import { bindRooms, creatingRoom, disconnected, joinAll, onHistory, onJoined, onLeft, onMessage,
   onRoomCreated, onRoomError, onRooms, onResync, renderAll, restoreRooms,
   tabShown } from './js/rooms.js';
 import { bindMessages, renderPending } from './js/messages.js';
@@ -81,6 +81,7 @@ function wire() {
   handle('welcome', onWelcome);
   handle('rooms', onRooms);
   handle('joined', onJoined);
+  handle('history', onHistory);
   handle('left', onLeft);
   handle('message', onMessage);
   handle('ack', onAck);

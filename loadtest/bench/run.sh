@@ -5,20 +5,23 @@
 #
 #   loadtest/bench/run.sh BACKEND OUT [REPEATS] [SCENARIO ...]
 #     BACKEND   memory (one in-memory server) | redis (one server on Redis) | replicas (two
-#               servers on one Redis)
+#               servers on one Redis) | durable (one server on Redis + PostgreSQL) |
+#               durable-replicas (two servers on one Redis + one PostgreSQL)
 #     SCENARIO  a name from the table below (default: every one that fits the backend)
 #
-# Every run gets a fresh server (and an empty Redis), so RSS figures start from the same point
+# Every run gets a fresh server (and an empty Redis, and for durable a new database), so RSS figures start from the same point
 # and no run inherits another's history. Servers run with raised send limits (--send-rate and
 # --send-burst 100000, the most chat-server allows: the default 10/s, burst 20 per connection is
 # for people, not a benchmark), raised request and room-creation limits (the `rooms` scenarios
 # create every room from one connection) and RUST_LOG=warn. CHAT_SERVER and CHAT_BENCH pick other
 # binaries, e.g. a build of an older commit for a before/after pair.
-# Needs: cargo build --release -p chat-server -p loadtest; redis-server and redis-cli; curl.
+# Needs: cargo build --release -p chat-server -p loadtest; redis-server and redis-cli; curl; for
+# durable, PostgreSQL's server binaries (scripts/test.sh installs them) and psql. PostgreSQL runs
+# with its defaults (fsync on, synchronous_commit on): an ack waits for the WAL flush.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-backend=${1:?backend: memory|redis|replicas}
+backend=${1:?backend: memory|redis|replicas|durable|durable-replicas}
 out=${2:?output file}
 repeats=${3:-3}
 shift $(( $# < 3 ? $# : 3 ))
@@ -43,11 +46,12 @@ declare -A scenario=(
   [rooms-200x5-15k]="rooms --rooms 200 --members 5 --senders 1 --rate 15000 --duration 5"
   [rooms-200x5-max]="rooms --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
   [replicas-200x5]="replicas --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
+  [replicas-200x5-5k]="replicas --rooms 200 --members 5 --senders 1 --rate 5000 --duration 5"
   [replicas-200x5-max]="replicas --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
 )
 if [ $# -gt 0 ]; then
   names=("$@")
-elif [ "$backend" = replicas ]; then
+elif [ "$backend" = replicas ] || [ "$backend" = durable-replicas ]; then
   names=(replicas-200x5 replicas-200x5-max)
 else
   names=(connect seed450 seed450-c100 fanout-100x1k fanout-100x2k fanout-100x4k fanout-1000x100
@@ -59,7 +63,11 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # utime + stime, in clock
 redis_pid=
 spids=()
 # Only the processes this script started, by pid.
-cleanup() { for p in "${spids[@]}" $redis_pid; do kill "$p" 2>/dev/null || true; done; }
+pg_pid=
+cleanup() {
+  for p in "${spids[@]}" $redis_pid; do kill "$p" 2>/dev/null || true; done
+  [ -n "$pg_pid" ] && kill -INT "$pg_pid" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 if [ "$backend" != memory ]; then
@@ -71,12 +79,27 @@ if [ "$backend" != memory ]; then
   redis_pid=$(cat "$rdir/redis.pid")
 fi
 
+db_url=
+if [[ "$backend" == durable* ]]; then
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  [ -n "$pgbin" ] || pgbin=$(dirname "$(command -v pg_ctl)")
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  pport=$(free_port)
+  pdir=$(mktemp -d)
+  [ "$(id -u)" = 0 ] && chown postgres "$pdir"
+  as_pg "$pgbin/initdb" -D "$pdir/data" -U postgres -A trust >/dev/null
+  as_pg "$pgbin/pg_ctl" -D "$pdir/data" -l "$pdir/pg.log" -w \
+    -o "-p $pport -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pdir" start >/dev/null
+  pg_pid=$(head -n1 "$pdir/data/postmaster.pid")
+fi
+
 start_server() { # port; sets started_pid (no subshell: the server stays our child)
   local flags=(--listen "127.0.0.1:$1" --send-rate 100000 --send-burst 100000
     --address-send-rate 100000 --address-send-burst 100000 --max-connections-per-address 100000
     --max-connections 20000 --max-rooms 10000 --rooms-per-address-per-hour 1000000
     --request-rate 100000 --request-burst 100000)
   [ -n "$redis_pid" ] && flags+=(--redis-url "redis://127.0.0.1:$rport")
+  [ -n "$db_url" ] && flags+=(--database-url "$db_url")
   RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &
   started_pid=$!
   for _ in $(seq 100); do
@@ -88,7 +111,12 @@ start_server() { # port; sets started_pid (no subshell: the server stays our chi
 for name in "${names[@]}"; do
   for run in $(seq "$repeats"); do
     [ -n "$redis_pid" ] && redis-cli -p "$rport" flushall >/dev/null
-    n=1; [ "$backend" = replicas ] && n=2
+    n=1; [[ "$backend" == *replicas ]] && n=2
+    if [ -n "$pg_pid" ]; then
+      db="bench_${name//-/_}_$run"
+      psql -q -h 127.0.0.1 -p "$pport" -U postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+      db_url="postgres://postgres@127.0.0.1:$pport/$db"
+    fi
     urls=()
     spids=()
     for _ in $(seq "$n"); do
@@ -101,6 +129,12 @@ for name in "${names[@]}"; do
     line=$("$bench" "${args[@]}" | tail -n 1)
     after=$(for p in "${spids[@]}" $redis_pid; do cpu_ticks "$p"; done | paste -sd' ')
     for p in "${spids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+    [ -n "$pg_pid" ] && python3 - "$pport" "$db" >&2 <<'PY' || true
+import subprocess, sys
+port, db = sys.argv[1:3]
+q = "SELECT count(*), count(DISTINCT (room, off)), max(off) FROM messages"
+print("durable: stored, distinct, max offset:", subprocess.run(["psql", "-tA", "-h", "127.0.0.1", "-p", port, "-U", "postgres", db, "-c", q], capture_output=True, text=True).stdout.strip())
+PY
     python3 - "$backend" "$name" "$run" "chat-bench ${args[*]}" "$before" "$after" "$line" \
       "${redis_pid:+1}" >>"$out" <<'PY'
 import json, sys

@@ -12,10 +12,10 @@ use std::{
 use tokio::sync::{Mutex, mpsc};
 
 use super::{
-    Appended, Created, Error, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreEvent,
-    new_epoch,
+    Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result,
+    StoreEvent, new_epoch, page_of,
 };
-use crate::protocol::{DEFAULT_ROOM, RoomInfo, Since, complete_frame};
+use crate::protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since, complete_frame};
 
 /// In-memory rooms, history and presence.
 #[derive(Debug)]
@@ -156,6 +156,7 @@ impl MemoryStore {
             head: log.head,
             frames: log.log.iter().map(|(_, f)| f.clone()).collect(),
             recovered,
+            more: false,
         };
         let Some(since) = since else {
             return Ok(page(true));
@@ -174,6 +175,23 @@ impl MemoryStore {
             });
         }
         Ok(page(false))
+    }
+
+    pub(super) async fn page(&self, room: &str, cursor: Cursor, limit: u32) -> Result<HistoryPage> {
+        let mut inner = self.inner.lock().await;
+        let Some(log) = inner.rooms.get_mut(room) else {
+            return Ok(HistoryPage {
+                epoch: String::new(),
+                frames: Vec::new(),
+                more: false,
+            });
+        };
+        let (frames, more) = page_of(log.log.make_contiguous(), cursor, limit);
+        Ok(HistoryPage {
+            epoch: log.epoch.to_string(),
+            frames,
+            more,
+        })
     }
 
     pub(super) async fn range(&self, room: &str, after: u64) -> Result<Range> {

@@ -5,13 +5,18 @@
 //! [`Health`]; what to do about it (readiness, telling clients) is `lib.rs`'s.
 
 mod memory;
+mod postgres;
 mod redis;
 
 use std::{collections::BTreeMap, sync::Arc};
 
-pub use self::{memory::MemoryStore, redis::RedisStore};
+pub use self::{
+    memory::MemoryStore,
+    postgres::{PgStore, Retention, migrator, pool as pg_pool},
+    redis::RedisStore,
+};
 pub(crate) use crate::error::{Error, Result};
-use crate::protocol::{RoomInfo, Since};
+use crate::protocol::{Cursor, RoomInfo, Since};
 
 /// The longest an idempotency record (room, client_id) is remembered. Records also leave with
 /// their message when it is trimmed from the room's history, so a room holds at most
@@ -56,6 +61,18 @@ pub struct Page {
     pub frames: Vec<Arc<str>>,
     /// False when the client's `since` could not be honoured.
     pub recovered: bool,
+    /// True when `frames` stops short of `head`: the client continues with `history {after}`.
+    pub more: bool,
+}
+
+/// A page of a room's history asked for with `history`.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub epoch: String,
+    /// Message frames, oldest first.
+    pub frames: Vec<Arc<str>>,
+    /// True when the store holds more messages beyond this page in the direction asked for.
+    pub more: bool,
 }
 
 /// Messages after an offset, for the hub to fill a gap.
@@ -104,6 +121,8 @@ pub enum Health {
 impl Health {
     /// The reason for the store being unreachable.
     pub const UNREACHABLE: &str = "store unreachable";
+    /// The reason for PostgreSQL being unreachable (durable mode).
+    pub const DATABASE_UNREACHABLE: &str = "database unreachable";
 }
 
 /// The backend in use.
@@ -111,6 +130,8 @@ impl Health {
 pub enum Store {
     Memory(Arc<MemoryStore>),
     Redis(Arc<RedisStore>),
+    /// PostgreSQL as the system of record, Redis (if any) as the bus.
+    Postgres(Arc<PgStore>),
 }
 
 macro_rules! dispatch {
@@ -118,6 +139,7 @@ macro_rules! dispatch {
         match $self {
             Store::Memory($s) => $e,
             Store::Redis($s) => $e,
+            Store::Postgres($s) => $e,
         }
     };
 }
@@ -132,6 +154,12 @@ impl Store {
     /// The recent page of a room, or what came after `since`.
     pub async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {
         dispatch!(self, s => s.history(room, since).await)
+    }
+
+    /// At most `limit` messages before or after an offset, oldest first, from what the store
+    /// keeps.
+    pub async fn page(&self, room: &str, cursor: Cursor, limit: u32) -> Result<HistoryPage> {
+        dispatch!(self, s => s.page(room, cursor, limit).await)
     }
 
     /// Messages with offset > `after`, oldest first (at most `history_len`).
@@ -169,8 +197,32 @@ impl Store {
         match self {
             Store::Memory(_) => Health::Ready,
             Store::Redis(s) => s.health().await,
+            Store::Postgres(s) => s.health().await,
         }
     }
+}
+
+/// The `limit` entries of `kept` (sorted by offset) nearest to `cursor` on its side, oldest first,
+/// and whether more lie beyond them: the paging rule every backend follows.
+pub(crate) fn page_of(
+    kept: &[(u64, Arc<str>)],
+    cursor: Cursor,
+    limit: u32,
+) -> (Vec<Arc<str>>, bool) {
+    let limit = limit as usize;
+    let (slice, more) = match cursor {
+        Cursor::Before(before) => {
+            let end = kept.partition_point(|(o, _)| *o < before);
+            let start = end.saturating_sub(limit);
+            (&kept[start..end], start > 0)
+        }
+        Cursor::After(after) => {
+            let start = kept.partition_point(|(o, _)| *o <= after);
+            let end = (start + limit).min(kept.len());
+            (&kept[start..end], end < kept.len())
+        }
+    };
+    (slice.iter().map(|(_, f)| f.clone()).collect(), more)
 }
 
 /// A fresh epoch: short, random, opaque.

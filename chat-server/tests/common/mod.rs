@@ -299,6 +299,19 @@ impl Client {
             .expect("send");
     }
 
+    /// Send a frame; an error when the connection is gone (a killed server).
+    pub async fn ws_send(&mut self, v: Value) -> Result<(), String> {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The next frame, or None once the socket closed (alias of [`Self::next`] for readers).
+    pub async fn next_or_closed(&mut self) -> Option<Value> {
+        self.next().await
+    }
+
     pub async fn send_raw(&mut self, m: Message) {
         self.ws.send(m).await.expect("send");
     }
@@ -465,4 +478,258 @@ pub async fn redis_cmd<T: redis::FromRedisValue>(
         cmd.arg(*a);
     }
     cmd.query_async(&mut conn).await
+}
+
+/// The directory of PostgreSQL's server binaries: Debian's newest `/usr/lib/postgresql/*/bin`,
+/// else wherever `pg_ctl` is on the PATH.
+fn pg_bin_dir() -> std::path::PathBuf {
+    let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("pg_ctl").exists())
+        .collect();
+    dirs.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    if let Some(dir) = dirs.pop() {
+        return dir;
+    }
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v pg_ctl"])
+        .output()
+        .expect("pg_ctl: install PostgreSQL (scripts/test.sh does)");
+    let path = String::from_utf8(out.stdout).unwrap();
+    std::path::Path::new(path.trim())
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// A PostgreSQL server of its own on a free loopback port, in a temporary directory, stopped on
+/// drop. initdb refuses root, so as root it runs as the `postgres` user.
+pub struct PgServer {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    bin: std::path::PathBuf,
+}
+
+impl PgServer {
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("chat-pg-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg = Self {
+            port: free_port(),
+            dir,
+            bin: pg_bin_dir(),
+        };
+        pg.as_owner(&["chown", "-R", "postgres", pg.dir.to_str().unwrap()], true);
+        let data = pg.data();
+        let initdb = pg.bin.join("initdb");
+        let ok = pg.as_owner(
+            &[
+                initdb.to_str().unwrap(),
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+            ],
+            false,
+        );
+        assert!(ok, "initdb failed");
+        pg.start_again().await;
+        pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").to_str().unwrap().to_owned()
+    }
+
+    /// Runs a command as the `postgres` user when we are root (`as_root_only`: only then).
+    fn as_owner(&self, argv: &[&str], as_root_only: bool) -> bool {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0\n"))
+            .unwrap_or(false);
+        let mut cmd = if root && !as_root_only {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).args(argv);
+            c
+        } else if root || !as_root_only {
+            let mut c = std::process::Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        } else {
+            return true;
+        };
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Start (again) on the same port and data; retried while a killed postmaster's children
+    /// still hold its shared memory.
+    pub async fn start_again(&self) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("pg.log");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = self.as_owner(
+                &[
+                    pg_ctl.to_str().unwrap(),
+                    "-D",
+                    &self.data(),
+                    "-o",
+                    &opts,
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-w",
+                    "start",
+                ],
+                false,
+            );
+            if ok {
+                return;
+            }
+            assert!(Instant::now() < deadline, "postgres did not start again");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// `pg_ctl stop -m fast`: clients are disconnected, everything committed is kept.
+    pub async fn stop_fast(&self) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let ok = self.as_owner(
+            &[
+                pg_ctl.to_str().unwrap(),
+                "-D",
+                &self.data(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            false,
+        );
+        assert!(ok, "pg_ctl stop failed");
+    }
+
+    /// SIGKILL to the postmaster: a crash; the next start recovers from the WAL.
+    pub async fn kill9(&self) {
+        let pidfile = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).unwrap();
+        let pid = pidfile.lines().next().unwrap().trim().to_owned();
+        std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap();
+        // Its backends notice and exit; until they have, a new postmaster refuses to start.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let pg_ctl = self.bin.join("pg_ctl");
+        self.as_owner(
+            &[
+                pg_ctl.to_str().unwrap(),
+                "-D",
+                &self.data(),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            false,
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A database of its own on the PostgreSQL the test script started (or a private server when run
+/// outside it): its URL, and the server to keep alive while it is used.
+pub async fn fresh_database() -> (String, Option<PgServer>) {
+    let (base, server) = match std::env::var("CHATAPP_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => (url, None),
+        _ => {
+            let pg = PgServer::start().await;
+            (pg.url(), Some(pg))
+        }
+    };
+    let name = format!("chat_{}", uuid_like());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let url = match base.rfind('/') {
+        Some(i) if base[..i].contains('@') => format!("{}/{name}", &base[..i]),
+        _ => format!("{base}/{name}"),
+    };
+    (url, server)
+}
+
+/// (offset, client_id) of every message of a room in the database, by offset.
+pub async fn stored_messages(url: &str, room: &str) -> Vec<(i64, String)> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT off, client_id FROM messages WHERE room = $1 ORDER BY off")
+            .bind(room)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    rows
+}
+
+/// Every message of a room, paged with `history {after}` from offset 0.
+pub async fn page_all(c: &mut Client, room: &str, limit: u64) -> Vec<Value> {
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |m| m["offset"].as_u64().unwrap());
+        c.send(json!({"type": "history", "room": room, "after": after, "limit": limit}))
+            .await;
+        let page = c
+            .expect_where(|v| v["type"] == "history" && v["room"] == room)
+            .await;
+        all.extend(page["messages"].as_array().unwrap().iter().cloned());
+        if page["more"] != true {
+            return all;
+        }
+    }
+}
+
+/// Wait until `/readyz` of a server answers `want`; returns its body.
+pub async fn wait_readyz(http_url: &str, want: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, _, body) = http_get(&format!("{http_url}/readyz")).await;
+        if code == want {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "/readyz stayed {code}: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Wait until a server is ready.
+pub async fn wait_ready(http_url: &str) {
+    wait_readyz(http_url, 200).await;
 }

@@ -10,7 +10,7 @@ import { avatarInto, node, ui } from './dom.js';
 import { isIdentified } from './connection.js';
 import { currentIdentity, isMine } from './identity.js';
 import { discardPending, retriesByItself, retryPending } from './outbox.js';
-import { currentRoom } from './rooms.js';
+import { currentRoom, loadOlder } from './rooms.js';
 import { useTopic } from './composer.js';
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
@@ -27,11 +27,13 @@ export function scrollToBottom() {
   ui.jumpButton.hidden = true;
 }
 
-/** Rebuilds the open room's log; `stick` scrolls to the end. */
-export function renderMessages(stick) {
+/** Rebuilds the open room's log; `stick` scrolls to the end, `keepView` keeps what is on screen
+ * where it is (older messages were added above it). */
+export function renderMessages(stick, keepView = false) {
   const room = currentRoom();
   if (!room) return;
   const wasNear = nearBottom();
+  const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
   ui.messages.setAttribute('aria-busy', 'true');
   const out = document.createDocumentFragment();
   const notices = new Map();
@@ -62,7 +64,8 @@ export function renderMessages(stick) {
   view.last = prev;
   renderPending();
   ui.messages.setAttribute('aria-busy', 'false');
-  if (stick || wasNear) scrollToBottom();
+  if (keepView) ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom;
+  else if (stick || wasNear) scrollToBottom();
 }
 
 /** Shows one new message of the open room, appending in place when it goes at the end. */
@@ -240,6 +243,7 @@ export function bindMessages() {
   });
   ui.messages.addEventListener('scroll', () => {
     if (nearBottom()) ui.jumpButton.hidden = true;
+    if (ui.messages.scrollTop < 60) loadOlder();
   });
   ui.jumpButton.addEventListener('click', scrollToBottom);
 }

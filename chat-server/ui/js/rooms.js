@@ -4,6 +4,11 @@
 // Each room keeps the highest offset it has seen; a reconnect rejoins with `since`, and every
 // message is keyed by its offset, so nothing is shown twice and a gap is either filled or
 // announced. Rendering of the list is sidebar.js's, of the log messages.js's.
+//
+// History beyond the join page comes in `history` pages: older ones when the log is scrolled to
+// its top (`before` the oldest shown), and the rest of a long recovery when `joined.more` says the
+// page stopped short (`after` the newest recovered, until `more` is false; meanwhile a rejoin
+// asks `since` from there, not from the room's head).
 
 import { coarsePointerOnly, fieldError, ui } from './dom.js';
 import { isIdentified, sendFrame } from './connection.js';
@@ -36,6 +41,10 @@ function makeRoom(name) {
     ready: false, // `joined` received on this socket
     joining: false,
     buffer: [], // live messages that arrived while a join was outstanding
+    requests: [], // kinds ('before' | 'after') of outstanding history requests, in order
+    catchUpAfter: null, // while a recovery continues with `history after`: where it stands
+    loadingOlder: false,
+    olderDone: false, // the server has nothing older than msgs[0]
     online: null,
     unread: 0,
     topic: '',
@@ -98,7 +107,9 @@ export function restoreRooms() {
 
 export function sendJoin(room) {
   const frame = { type: 'join', room: room.name };
-  if (room.epoch !== null) frame.since = { epoch: room.epoch, offset: room.last };
+  if (room.epoch !== null) {
+    frame.since = { epoch: room.epoch, offset: room.catchUpAfter ?? room.last };
+  }
   if (sendFrame(frame)) {
     room.joining = true;
     room.buffer = [];
@@ -116,6 +127,8 @@ export function disconnected() {
     room.ready = false;
     room.joining = false;
     room.buffer = [];
+    room.requests = [];
+    room.loadingOlder = false;
     requeueSending(room);
   }
   ui.messages.dataset.ready = 'false';
@@ -153,6 +166,12 @@ export function onJoined(f) {
   room.epoch = f.epoch;
   if (typeof f.online === 'number') room.online = f.online;
   for (const m of messages) insertMessage(room, m, false);
+  room.catchUpAfter = null;
+  if (f.more === true) {
+    // The recovery did not fit one page: fetch the rest after the newest it carried.
+    const after = messages.length ? messages[messages.length - 1].offset : room.last;
+    if (Number.isInteger(after)) requestHistory(room, 'after', after);
+  }
   if (Number.isInteger(f.offset)) room.last = Math.max(room.last, f.offset);
   room.ready = true;
   room.joining = false;
@@ -164,6 +183,48 @@ export function onJoined(f) {
   if (room.name === current) renderMessages(true);
   renderSidebar();
   renderRoomHeader();
+}
+
+function requestHistory(room, kind, offset) {
+  const frame = { type: 'history', room: room.name, [kind]: offset, limit: 200 };
+  if (!sendFrame(frame)) return false;
+  room.requests.push(kind);
+  if (kind === 'after') room.catchUpAfter = offset;
+  return true;
+}
+
+/** Asks for the page before the oldest message shown (the log was scrolled to its top). */
+export function loadOlder() {
+  const room = rooms.get(current);
+  if (!room || !room.ready || room.loadingOlder || room.olderDone || !room.msgs.length) return;
+  const oldest = room.msgs[0].offset;
+  if (oldest <= 1) {
+    room.olderDone = true;
+    return;
+  }
+  if (requestHistory(room, 'before', oldest)) {
+    room.loadingOlder = true;
+    // A refused request (rate limit) is not answered with a page: allow another try later.
+    setTimeout(() => { room.loadingOlder = false; }, 5000);
+  }
+}
+
+export function onHistory(f) {
+  const room = rooms.get(f.room);
+  if (!room) return;
+  const kind = room.requests.shift();
+  if (f.epoch !== room.epoch) return; // an older epoch's page: the rejoin brings the new one
+  const messages = Array.isArray(f.messages) ? f.messages : [];
+  for (const m of messages) insertMessage(room, m, false);
+  if (kind === 'after') {
+    const last = messages.length ? messages[messages.length - 1].offset : room.catchUpAfter;
+    room.catchUpAfter = null;
+    if (f.more === true && Number.isInteger(last)) requestHistory(room, 'after', last);
+  } else {
+    room.loadingOlder = false;
+    room.olderDone = f.more !== true;
+  }
+  if (room.name === current) renderMessages(false, kind === 'before');
 }
 
 export function onLeft(f) {
@@ -225,6 +286,8 @@ export function onRoomError(f, text) {
 // ---- history ---------------------------------------------------------------------------------
 
 function resetHistory(room) {
+  room.olderDone = false;
+  room.catchUpAfter = null;
   room.msgs = [];
   room.offsets.clear();
   room.notices = [];

@@ -13,6 +13,7 @@
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
 //! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, or `r` |
+//! | `<prefix>:cache:<room>:<epoch>` | sorted set | durable mode only: the recent window of a room, score = offset, member = the frame |
 
 /// Builds every key and channel name under one prefix.
 #[derive(Debug, Clone)]
@@ -72,6 +73,11 @@ impl Keys {
         format!("{}:presence", self.prefix)
     }
 
+    /// The durable mode's cache of a room's recent messages in one epoch.
+    pub(super) fn cache(&self, room: &str, epoch: &str) -> String {
+        format!("{}:cache:{room}:{epoch}", self.prefix)
+    }
+
     /// The pub/sub channel of store events.
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -94,5 +100,6 @@ mod tests {
         assert_eq!(k.instances(), "chatapp:instances");
         assert_eq!(k.presence(), "chatapp:presence");
         assert_eq!(k.events(), "chatapp:events");
+        assert_eq!(k.cache("ops", "e1"), "chatapp:cache:ops:e1");
     }
 }

@@ -23,16 +23,25 @@ use tokio_util::sync::CancellationToken;
 
 use self::keys::Keys;
 use super::{
-    Appended, Created, Error, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result, StoreEvent,
-    new_epoch,
+    Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result,
+    StoreEvent, new_epoch,
 };
 use crate::{
     metrics::Metrics,
-    protocol::{DEFAULT_ROOM, RoomInfo, Since},
+    protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since},
 };
 
 mod health;
 mod keys;
+
+/// A message for the durable mode's cache.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CacheEntry<'a> {
+    pub(super) room: &'a str,
+    pub(super) epoch: &'a str,
+    pub(super) offset: u64,
+    pub(super) frame: &'a str,
+}
 
 /// Rooms, history and presence in Redis.
 pub struct RedisStore {
@@ -230,6 +239,65 @@ impl RedisStore {
                 .map_err(|_| Error::Corrupt(format!("head {head}")))?,
             recovered: recovered == "1",
             frames: it.map(Arc::from).collect(),
+            more: false,
+        })
+    }
+
+    /// One `XRANGE`/`XREVRANGE` of `limit + 1` entries: the extra one only says `more`. Plain
+    /// reads, so paging works while Redis refuses writes.
+    pub(super) async fn page(&self, room: &str, cursor: Cursor, limit: u32) -> Result<HistoryPage> {
+        let epoch: Option<String> = self
+            .query(redis::cmd("GET").arg(self.keys.epoch(room)))
+            .await?;
+        let epoch = epoch.unwrap_or_default();
+        let stream = self.keys.stream(room);
+        let cmd = match cursor {
+            Cursor::Before(b) if b <= 1 => None,
+            Cursor::After(u64::MAX) => None,
+            Cursor::Before(u64::MAX) => Some(
+                redis::cmd("XREVRANGE")
+                    .arg(&stream)
+                    .arg("+")
+                    .arg("-")
+                    .clone(),
+            ),
+            Cursor::Before(b) => Some(
+                redis::cmd("XREVRANGE")
+                    .arg(&stream)
+                    .arg(format!("(0-{b}"))
+                    .arg("-")
+                    .clone(),
+            ),
+            Cursor::After(a) => Some(
+                redis::cmd("XRANGE")
+                    .arg(&stream)
+                    .arg(format!("(0-{a}"))
+                    .arg("+")
+                    .clone(),
+            ),
+        };
+        let Some(mut cmd) = cmd else {
+            return Ok(HistoryPage {
+                epoch,
+                frames: Vec::new(),
+                more: false,
+            });
+        };
+        cmd.arg("COUNT").arg(limit + 1);
+        let entries: Vec<(String, Vec<String>)> = self.query(&cmd).await?;
+        let more = entries.len() > limit as usize;
+        let mut frames: Vec<Arc<str>> = entries
+            .into_iter()
+            .take(limit as usize)
+            .filter_map(|(_, fields)| fields.into_iter().nth(1).map(Arc::from))
+            .collect();
+        if matches!(cursor, Cursor::Before(_)) {
+            frames.reverse();
+        }
+        Ok(HistoryPage {
+            epoch,
+            frames,
+            more,
         })
     }
 
@@ -255,6 +323,78 @@ impl RedisStore {
             entries.push((offset, Arc::from(frame)));
         }
         Ok(Range { epoch, entries })
+    }
+
+    /// Publish payloads on the events channel in one round trip (the durable mode's bus).
+    pub(super) async fn publish(&self, payloads: Vec<String>) -> Result<()> {
+        self.cache_and_publish(&[], 0, payloads).await
+    }
+
+    /// The durable mode's write to Redis, one round trip: put `entries` (room, epoch, offset,
+    /// frame) into each room's cache (a sorted set by offset, so replicas may add out of order),
+    /// trim each to its newest `window`, then publish `payloads`.
+    pub(super) async fn cache_and_publish(
+        &self,
+        entries: &[CacheEntry<'_>],
+        window: u32,
+        payloads: Vec<String>,
+    ) -> Result<()> {
+        let mut pipe = redis::pipe();
+        let mut keys: Vec<String> = Vec::new();
+        for e in entries {
+            let key = self.keys.cache(e.room, e.epoch);
+            pipe.cmd("ZADD")
+                .arg(&key)
+                .arg(e.offset)
+                .arg(e.frame)
+                .ignore();
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        for key in &keys {
+            pipe.cmd("ZREMRANGEBYRANK")
+                .arg(key)
+                .arg(0)
+                .arg(-i64::from(window) - 1)
+                .ignore();
+            pipe.cmd("EXPIRE")
+                .arg(key)
+                .arg(IDEMPOTENCY_TTL_SECS)
+                .ignore();
+        }
+        let channel = self.keys.events();
+        for p in &payloads {
+            pipe.cmd("PUBLISH").arg(&channel).arg(p).ignore();
+        }
+        let () = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// Up to `limit` cached (offset, frame) of a room's epoch with `low < offset <= high`, the
+    /// lowest first (or the highest first when `newest_first`). One try, no retry: a cache that
+    /// does not answer is a miss.
+    pub(super) async fn cached(
+        &self,
+        room: &str,
+        epoch: &str,
+        (low, high): (u64, u64),
+        limit: u32,
+        newest_first: bool,
+    ) -> Result<Vec<(u64, String)>> {
+        let key = self.keys.cache(room, epoch);
+        let mut cmd = if newest_first {
+            let mut c = redis::cmd("ZREVRANGEBYSCORE");
+            c.arg(&key).arg(high).arg(format!("({low}"));
+            c
+        } else {
+            let mut c = redis::cmd("ZRANGEBYSCORE");
+            c.arg(&key).arg(format!("({low}")).arg(high);
+            c
+        };
+        cmd.arg("WITHSCORES").arg("LIMIT").arg(0).arg(limit);
+        let reply: Vec<(String, u64)> = cmd.query_async(&mut self.conn.clone()).await?;
+        Ok(reply.into_iter().map(|(f, o)| (o, f)).collect())
     }
 
     pub(super) async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
