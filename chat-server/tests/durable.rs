@@ -248,6 +248,18 @@ async fn offsets_are_dense_across_replicas_and_idempotent_in_the_database() {
         cached, 51,
         "a miss refills the cache (the page and the row that said `more`)"
     );
+    // The same page again comes from the cache; an older one from the database.
+    y.send(json!({"type": "history", "room": "general", "limit": 50}))
+        .await;
+    let again = y.expect("history").await;
+    assert_eq!(again["messages"], page["messages"]);
+    assert_eq!(again["more"], true);
+    y.send(json!({"type": "history", "room": "general", "before": 11, "limit": 50}))
+        .await;
+    let oldest = y.expect("history").await;
+    let first = common::offsets(oldest["messages"].as_array().unwrap());
+    assert_eq!(first, (1..=10).collect::<Vec<_>>());
+    assert_eq!(oldest["more"], false);
     one.stop().await;
     two.stop().await;
 }
