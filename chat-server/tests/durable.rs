@@ -14,23 +14,12 @@ use common::{
 };
 use serde_json::{Value, json};
 
-const FAST: [&str; 8] = [
-    "--send-rate",
-    "2000",
-    "--send-burst",
-    "2000",
-    "--address-send-rate",
-    "5000",
-    "--address-send-burst",
-    "5000",
-];
-
 fn args<'a>(db: &'a str, redis: Option<&'a str>) -> Vec<&'a str> {
     let mut a = vec!["--database-url", db];
     if let Some(r) = redis {
         a.extend(["--redis-url", r]);
     }
-    a.extend(FAST);
+    a.extend(common::FAST_SENDS);
     a
 }
 
