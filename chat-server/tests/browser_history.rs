@@ -52,18 +52,8 @@ async fn the_log_pages_back_and_a_long_recovery_continues() {
     require_browser();
     let _turn = BROWSERS.lock().await;
     let (db, _pg) = fresh_database().await;
-    let args = [
-        "--database-url",
-        db.as_str(),
-        "--history-len",
-        "20",
-        "--send-rate",
-        "1000",
-        "--send-burst",
-        "1000",
-        "--address-send-burst",
-        "1000",
-    ];
+    let mut args = vec!["--database-url", db.as_str(), "--history-len", "20"];
+    args.extend(common::FAST_SENDS);
     let server = common::start_server(&args).await;
     common::wait_ready(&server.http_url()).await;
     let driver = ChromeDriver::start().await;

@@ -14,23 +14,12 @@ use common::{
 };
 use serde_json::{Value, json};
 
-const FAST: [&str; 8] = [
-    "--send-rate",
-    "2000",
-    "--send-burst",
-    "2000",
-    "--address-send-rate",
-    "5000",
-    "--address-send-burst",
-    "5000",
-];
-
 fn args<'a>(db: &'a str, redis: Option<&'a str>) -> Vec<&'a str> {
     let mut a = vec!["--database-url", db];
     if let Some(r) = redis {
         a.extend(["--redis-url", r]);
     }
-    a.extend(FAST);
+    a.extend(common::FAST_SENDS);
     a
 }
 
@@ -248,6 +237,18 @@ async fn offsets_are_dense_across_replicas_and_idempotent_in_the_database() {
         cached, 51,
         "a miss refills the cache (the page and the row that said `more`)"
     );
+    // The same page again comes from the cache; an older one from the database.
+    y.send(json!({"type": "history", "room": "general", "limit": 50}))
+        .await;
+    let again = y.expect("history").await;
+    assert_eq!(again["messages"], page["messages"]);
+    assert_eq!(again["more"], true);
+    y.send(json!({"type": "history", "room": "general", "before": 11, "limit": 50}))
+        .await;
+    let oldest = y.expect("history").await;
+    let first = common::offsets(oldest["messages"].as_array().unwrap());
+    assert_eq!(first, (1..=10).collect::<Vec<_>>());
+    assert_eq!(oldest["more"], false);
     one.stop().await;
     two.stop().await;
 }

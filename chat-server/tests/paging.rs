@@ -7,15 +7,6 @@ mod common;
 use common::{Client, offsets, shared_redis, start_server, unique_prefix};
 use serde_json::{Value, json};
 
-const FAST: [&str; 6] = [
-    "--send-rate",
-    "1000",
-    "--send-burst",
-    "1000",
-    "--address-send-burst",
-    "1000",
-];
-
 async fn history(c: &mut Client, query: Value) -> Value {
     c.send(query).await;
     c.expect("history").await
@@ -75,7 +66,7 @@ async fn pages_follow_what_the_store_keeps(url: &str) {
 #[tokio::test]
 async fn memory_mode_pages_its_history() {
     let mut args = vec!["--history-len", "20"];
-    args.extend(FAST);
+    args.extend(common::FAST_SENDS);
     let server = start_server(&args).await;
     pages_follow_what_the_store_keeps(&server.ws_url()).await;
     server.stop().await;
@@ -93,7 +84,7 @@ async fn redis_mode_pages_its_stream() {
         "--redis-prefix",
         &prefix,
     ];
-    args.extend(FAST);
+    args.extend(common::FAST_SENDS);
     let server = start_server(&args).await;
     common::wait_ready(&server.http_url()).await;
     pages_follow_what_the_store_keeps(&server.ws_url()).await;

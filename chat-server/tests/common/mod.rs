@@ -19,6 +19,18 @@ use tokio_tungstenite::{
 };
 use tokio_util::sync::CancellationToken;
 
+/// Send limits raised far above a person's, for tests that send in bursts.
+pub const FAST_SENDS: [&str; 8] = [
+    "--send-rate",
+    "2000",
+    "--send-burst",
+    "2000",
+    "--address-send-rate",
+    "5000",
+    "--address-send-burst",
+    "5000",
+];
+
 /// How long a test waits for an expected frame before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
 

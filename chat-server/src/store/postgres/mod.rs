@@ -7,6 +7,10 @@
 //! refills the cache. Without Redis the bus is this process's own event channel: one replica only.
 
 mod commit;
+mod read;
+mod retention;
+
+pub use self::retention::Retention;
 
 use std::{
     borrow::Cow,
@@ -16,7 +20,7 @@ use std::{
 };
 
 use sqlx::{
-    PgPool, Row,
+    PgPool,
     migrate::{Migration, MigrationType, Migrator},
     postgres::{PgConnectOptions, PgPoolOptions},
 };
@@ -26,21 +30,16 @@ use tokio_util::sync::CancellationToken;
 use self::commit::{Committed, OwnedMessage, Pending};
 use super::redis::CacheEntry;
 use super::{
-    Appended, Created, Error, Health, HistoryPage, NewMessage, Page, Range, RedisStore, Result,
-    StoreEvent, new_epoch,
+    Appended, Created, Error, Health, NewMessage, RedisStore, Result, StoreEvent, new_epoch,
 };
-use crate::protocol::{Cursor, MAX_PAGE, RoomInfo, Since};
+use crate::protocol::RoomInfo;
 
 /// Sends queued for the committer; a full queue makes sends wait (backpressure), not fail.
 const COMMIT_QUEUE: usize = 4096;
 /// How long a statement may wait for a pooled connection before the send is `unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-/// The longest a cache read or refill may take before the database answers instead.
-const CACHE_TIMEOUT: Duration = Duration::from_millis(200);
 /// A health probe slower than this reports the database unreachable (the watcher allows 2 s).
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
-/// How often retention runs.
-const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
 /// The schema, embedded: sqlx's migrator takes an advisory lock, so replicas starting together
 /// apply each migration once.
@@ -61,50 +60,6 @@ pub fn migrator() -> Migrator {
             include_str!("migrations/0001_rooms_and_messages.sql"),
         )]),
         ..Migrator::DEFAULT
-    }
-}
-
-/// How long messages are kept; 0 means forever.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Retention {
-    pub days: u32,
-    pub messages: u64,
-}
-
-/// The offsets a read wants: `count` of them in `low < offset <= high`, counted from one end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Wanted {
-    bounds: (u64, u64),
-    count: u64,
-    newest_first: bool,
-}
-
-impl Wanted {
-    fn new(cursor: Cursor, head: u64, limit: u32) -> Self {
-        let (low, high, newest_first) = match cursor {
-            Cursor::After(a) => (a.min(head), head, false),
-            Cursor::Before(b) => (0, head.min(b.saturating_sub(1)), true),
-        };
-        Self {
-            bounds: (low, high),
-            count: (high - low).min(u64::from(limit)),
-            newest_first,
-        }
-    }
-
-    /// Whether a cache answer is exactly what the database would have said: `count` offsets,
-    /// consecutive from the cursor's end of the bounds.
-    fn is_complete(&self, got: &[(u64, String)]) -> bool {
-        let (low, high) = self.bounds;
-        got.len() as u64 == self.count
-            && got.iter().enumerate().all(|(k, (o, _))| {
-                let k = k as u64;
-                *o == if self.newest_first {
-                    high - k
-                } else {
-                    low + 1 + k
-                }
-            })
     }
 }
 
@@ -253,161 +208,6 @@ impl PgStore {
         }
     }
 
-    /// The room's epoch and head, the row made when it is missing.
-    async fn room_row(&self, room: &str) -> Result<(String, u64)> {
-        let select = "SELECT epoch, head FROM rooms WHERE name = $1";
-        let row = match sqlx::query(select)
-            .bind(room)
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(row) => row,
-            None => {
-                sqlx::query(
-                    "INSERT INTO rooms (name, epoch) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(room)
-                .bind(new_epoch())
-                .execute(&self.pool)
-                .await?;
-                sqlx::query(select).bind(room).fetch_one(&self.pool).await?
-            }
-        };
-        let head: i64 = row.try_get("head")?;
-        Ok((row.try_get("epoch")?, head as u64))
-    }
-
-    /// Up to `limit` (offset, frame) on one side of `cursor`, nearest first, never beyond `head`:
-    /// from the Redis cache when it holds all of them, else from the database (and the recent ones
-    /// put back into the cache).
-    async fn rows(
-        &self,
-        room: &str,
-        epoch: &str,
-        cursor: Cursor,
-        head: u64,
-        limit: u32,
-    ) -> Result<Vec<(u64, String)>> {
-        let Bus::Redis(redis) = &self.bus else {
-            return self.db_rows(room, cursor, head, limit).await;
-        };
-        let want = Wanted::new(cursor, head, limit);
-        if want.count == 0 {
-            return Ok(Vec::new());
-        }
-        let read = redis.cached(room, epoch, want.bounds, limit, want.newest_first);
-        if let Ok(Ok(hit)) = tokio::time::timeout(CACHE_TIMEOUT, read).await
-            && want.is_complete(&hit)
-        {
-            return Ok(hit);
-        }
-        let rows = self.db_rows(room, cursor, head, limit).await?;
-        let recent: Vec<CacheEntry<'_>> = rows
-            .iter()
-            .filter(|(o, _)| *o + u64::from(self.history_len) > head)
-            .map(|(offset, frame)| CacheEntry {
-                room,
-                epoch,
-                offset: *offset,
-                frame,
-            })
-            .collect();
-        if !recent.is_empty() {
-            let refill = redis.cache_and_publish(&recent, self.history_len, Vec::new());
-            let _ = tokio::time::timeout(CACHE_TIMEOUT, refill).await;
-        }
-        Ok(rows)
-    }
-
-    async fn db_rows(
-        &self,
-        room: &str,
-        cursor: Cursor,
-        head: u64,
-        limit: u32,
-    ) -> Result<Vec<(u64, String)>> {
-        let (sql, at) = match cursor {
-            Cursor::Before(b) => (
-                "SELECT off, frame FROM messages WHERE room = $1 AND off < $2 AND off <= $3 \
-                 ORDER BY off DESC LIMIT $4",
-                b,
-            ),
-            Cursor::After(a) => (
-                "SELECT off, frame FROM messages WHERE room = $1 AND off > $2 AND off <= $3 \
-                 ORDER BY off LIMIT $4",
-                a,
-            ),
-        };
-        let rows = sqlx::query(sql)
-            .bind(room)
-            .bind(i64::try_from(at).unwrap_or(i64::MAX))
-            .bind(head as i64)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|r| {
-                let off: i64 = r.try_get("off")?;
-                Ok((off as u64, r.try_get("frame")?))
-            })
-            .collect()
-    }
-
-    pub(super) async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {
-        let (epoch, head) = self.room_row(room).await?;
-        let limit = self.history_len.min(MAX_PAGE);
-        let page = |rows: Vec<(u64, String)>, recovered, more| Page {
-            epoch: epoch.clone(),
-            head,
-            frames: rows.into_iter().map(|(_, f)| Arc::from(f)).collect(),
-            recovered,
-            more,
-        };
-        if let Some(since) = since.filter(|s| s.epoch == epoch && s.offset <= head) {
-            let rows = self
-                .rows(room, &epoch, Cursor::After(since.offset), head, limit)
-                .await?;
-            // Retention removes the oldest first: the next offset present means all are.
-            let complete =
-                since.offset == head || rows.first().is_some_and(|r| r.0 == since.offset + 1);
-            if complete {
-                let more = rows.last().is_some_and(|r| r.0 < head);
-                return Ok(page(rows, true, more));
-            }
-        }
-        let mut rows = self
-            .rows(room, &epoch, Cursor::Before(u64::MAX), head, limit)
-            .await?;
-        rows.reverse();
-        Ok(page(rows, since.is_none(), false))
-    }
-
-    pub(super) async fn page(&self, room: &str, cursor: Cursor, limit: u32) -> Result<HistoryPage> {
-        let (epoch, head) = self.room_row(room).await?;
-        let mut rows = self.rows(room, &epoch, cursor, head, limit + 1).await?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        if matches!(cursor, Cursor::Before(_)) {
-            rows.reverse();
-        }
-        Ok(HistoryPage {
-            epoch,
-            frames: rows.into_iter().map(|(_, f)| Arc::from(f)).collect(),
-            more,
-        })
-    }
-
-    pub(super) async fn range(&self, room: &str, after: u64) -> Result<Range> {
-        let (epoch, head) = self.room_row(room).await?;
-        let rows = self
-            .rows(room, &epoch, Cursor::After(after), head, self.history_len)
-            .await?;
-        Ok(Range {
-            epoch,
-            entries: rows.into_iter().map(|(o, f)| (o, Arc::from(f))).collect(),
-        })
-    }
-
     pub(super) async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
         let inserted = sqlx::query(
             "INSERT INTO rooms (name, epoch) SELECT $1, $2 \
@@ -518,77 +318,5 @@ impl PgStore {
             }
             Err(_) => Health::Down(Health::DATABASE_UNREACHABLE.into()),
         }
-    }
-
-    /// Delete what retention no longer keeps, every minute until `stop`.
-    async fn run_retention(self: Arc<Self>, retention: Retention, stop: CancellationToken) {
-        let mut tick = tokio::time::interval(RETENTION_EVERY);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            match self.apply_retention(retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "retention applied"),
-                Err(e) => tracing::warn!(error = %e, "retention failed"),
-            }
-        }
-    }
-
-    /// Delete messages older than `days` and beyond the last `messages` of each room; how many.
-    pub async fn apply_retention(&self, retention: Retention) -> Result<u64> {
-        let mut deleted = 0;
-        if retention.days > 0 {
-            let cutoff =
-                crate::clock::now_ms().saturating_sub(u64::from(retention.days) * 86_400_000);
-            deleted += sqlx::query("DELETE FROM messages WHERE time_ms < $1")
-                .bind(cutoff as i64)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
-        }
-        if retention.messages > 0 {
-            deleted += sqlx::query(
-                "DELETE FROM messages m USING rooms r WHERE m.room = r.name AND m.off <= r.head - $1",
-            )
-            .bind(retention.messages as i64)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        }
-        Ok(deleted)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rows(offsets: &[u64]) -> Vec<(u64, String)> {
-        offsets.iter().map(|o| (*o, String::new())).collect()
-    }
-
-    #[test]
-    fn a_cache_answer_counts_only_when_it_is_complete() {
-        let after = Wanted::new(Cursor::After(10), 20, 5);
-        assert_eq!((after.bounds, after.count), ((10, 20), 5));
-        assert!(after.is_complete(&rows(&[11, 12, 13, 14, 15])));
-        assert!(!after.is_complete(&rows(&[11, 12, 14, 15, 16])), "a hole");
-        assert!(
-            !after.is_complete(&rows(&[12, 13, 14, 15, 16])),
-            "not from the cursor"
-        );
-        let tail = Wanted::new(Cursor::After(18), 20, 5);
-        assert!(tail.is_complete(&rows(&[19, 20])));
-        assert!(!tail.is_complete(&rows(&[19])), "the newest is missing");
-        let before = Wanted::new(Cursor::Before(u64::MAX), 20, 3);
-        assert_eq!((before.bounds, before.count), ((0, 20), 3));
-        assert!(before.is_complete(&rows(&[20, 19, 18])));
-        assert!(!before.is_complete(&rows(&[19, 18, 17])));
-        let start = Wanted::new(Cursor::Before(3), 20, 10);
-        assert!(start.is_complete(&rows(&[2, 1])));
-        assert_eq!(Wanted::new(Cursor::After(20), 20, 5).count, 0);
-        assert_eq!(Wanted::new(Cursor::Before(1), 20, 5).count, 0);
     }
 }
