@@ -6,10 +6,12 @@
 //! The map, one module per responsibility (none imports a module that imports it back):
 //! - `config` (flags and env vars) and `limits` (every limit a client meets, defined once);
 //! - `protocol` (wire format and validation, no IO) and `clock` (timestamps);
-//! - `store` (Redis or memory: history, rooms, presence) with `store::redis::keys`, the Redis
+//! - `store` (memory, Redis, or PostgreSQL with Redis: history, rooms, presence) with
+//!   `store::redis::keys`, the Redis
 //!   key schema, and the Lua scripts beside it;
 //! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
-//! - `session` (one WebSocket), `http` (routes), `server` (accept loop and shutdown);
+//! - `session` (one WebSocket), `http` (routes), `origin` (which pages may open `/ws`), `ui`
+//!   (the embedded browser UI), `server` (accept loop and shutdown);
 //! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 
@@ -21,6 +23,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod origin;
 pub mod presence;
 pub mod protocol;
 mod rate;
@@ -116,7 +119,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     };
     let (hub, starts) = Hub::new(metrics.clone());
     let state = AppState {
-        origins: Arc::new(http::OriginPolicy::from_config(&config)),
+        origins: Arc::new(origin::OriginPolicy::from_config(&config)),
         limits: Limits::from_config(&config),
         admission: Arc::new(Semaphore::new(config.max_connections as usize)),
         addresses: Arc::new(AddressBook::new(&config)),

@@ -12,10 +12,10 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     Config,
     address::AddressBook,
-    http::OriginPolicy,
     hub::Hub,
     limits::Limits,
     metrics::Metrics,
+    origin::OriginPolicy,
     protocol::RoomInfo,
     store::{Health, Store},
 };
