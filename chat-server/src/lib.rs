@@ -7,8 +7,7 @@
 //! - `config` (flags and env vars) and `limits` (every limit a client meets, defined once);
 //! - `protocol` (wire format and validation, no IO) and `clock` (timestamps);
 //! - `store` (memory, Redis, or PostgreSQL with Redis: history, rooms, presence) with
-//!   `store::redis::keys`, the Redis
-//!   key schema, and the Lua scripts beside it;
+//!   `store::redis::keys`, the Redis key schema, and the Lua scripts beside it;
 //! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
 //! - `session` (one WebSocket), `http` (routes), `origin` (which pages may open `/ws`), `ui`
 //!   (the embedded browser UI), `server` (accept loop and shutdown);
