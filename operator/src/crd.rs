@@ -111,6 +111,11 @@ pub struct ChatAppSpec {
     #[serde(default)]
     pub redis: RedisSpec,
 
+    /// PostgreSQL as the chat's system of record (durable mode: an acknowledged message is
+    /// committed). Unset: Redis-only mode, where messages are durable only as far as Redis is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSpec>,
+
     /// Settings passed to every chat-server as CHATAPP_* environment variables.
     #[serde(default)]
     pub chat: ChatSettings,
@@ -320,6 +325,46 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
+/// The chat's PostgreSQL and the durable mode's settings (CHATAPP_DATABASE_*, CHATAPP_RETENTION_*).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSpec {
+    /// An existing PostgreSQL (for example a CloudNativePG Cluster), reached with a URL read from
+    /// a Secret. Nothing changes until the Secret and key exist (Degraded DatabaseSecretMissing).
+    pub external: ExternalDatabase,
+
+    /// Connections to PostgreSQL per chat-server replica (CHATAPP_DATABASE_MAX_CONNECTIONS).
+    #[serde(default = "d_db_connections")]
+    #[schemars(range(min = 2, max = 1000))]
+    pub max_connections: i32,
+
+    /// Delete messages older than this many days; 0 keeps them forever (CHATAPP_RETENTION_DAYS).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 36_500))]
+    pub retention_days: i32,
+
+    /// Keep at most this many messages per room; 0 keeps all (CHATAPP_RETENTION_MESSAGES).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000_000))]
+    pub retention_messages: i64,
+}
+
+/// An existing PostgreSQL. The chat-server reads its URL from the Secret at start; the URL is
+/// never copied into the ChatApp's spec or status.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalDatabase {
+    /// Name of the Secret holding the URL, in the ChatApp's namespace (a CloudNativePG Cluster
+    /// named pg writes pg-app).
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+
+    /// Key holding `postgres://user:password@host:port/db`; `uri`, as CloudNativePG writes it.
+    #[serde(default = "default_database_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
 /// A Locust load generator: a master with its web UI, standalone or with workers.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -425,6 +470,12 @@ fn default_volume_size() -> Quantity {
 }
 fn default_secret_key() -> String {
     "url".into()
+}
+fn default_database_key() -> String {
+    "uri".into()
+}
+fn d_db_connections() -> i32 {
+    8
 }
 fn d_true() -> bool {
     true

@@ -34,6 +34,7 @@ pub(crate) trait TestApp: Sized {
     fn with_workers(self, workers: i32) -> Self;
     fn with_persistence(self) -> Self;
     fn with_external_redis(self) -> Self;
+    fn with_external_database(self) -> Self;
     fn with_managed_and_external_redis(self) -> Self;
     fn with_status(self, status: ChatAppStatus) -> Self;
     fn with_ingress(self, host: &str) -> Self;
@@ -92,6 +93,11 @@ impl TestApp for ChatApp {
             key: "url".into(),
         };
         self.spec.redis.external = Some(ExternalRedis { url_secret_ref });
+        self
+    }
+    fn with_external_database(mut self) -> Self {
+        self.spec.database =
+            Some(serde_json::from_value(json!({"external": {"secretName": "pg-app"}})).unwrap());
         self
     }
     fn with_managed_and_external_redis(self) -> Self {

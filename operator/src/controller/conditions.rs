@@ -49,6 +49,8 @@ pub mod reason {
     pub const RECONCILE_FAILED: &str = "ReconcileFailed";
     /// `spec.redis.external` names a Secret or key that does not exist: nothing was changed.
     pub const REDIS_SECRET_MISSING: &str = "RedisSecretMissing";
+    /// `spec.database.external` names a Secret or key that does not exist: nothing was changed.
+    pub const DATABASE_SECRET_MISSING: &str = "DatabaseSecretMissing";
     /// Progressing: chat pods move to the external Redis; the managed one is kept meanwhile.
     pub const SWITCHING_REDIS: &str = "SwitchingRedis";
     /// Degraded: the managed Redis's PersistentVolumeClaim is not bound.

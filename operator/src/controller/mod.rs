@@ -91,7 +91,7 @@ fn key(app: &ChatApp) -> String {
     format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
 }
 
-/// One pass over one ChatApp: validate, check the Redis Secret, build, apply, observe, report.
+/// One pass over one ChatApp: validate, check the Secrets the pods read, build, apply, observe, report.
 /// A failure is reported too, in status and as an event.
 pub async fn reconcile(app: Arc<ChatApp>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
@@ -117,7 +117,7 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
         report(app, ctx, &Outcome::Invalid(problems)).await?;
         return Ok(Action::await_change());
     }
-    if let Some(problem) = observe::redis_secret_problem(&ctx.client, app).await? {
+    if let Some(problem) = observe::secret_problem(&ctx.client, app).await? {
         report(app, ctx, &Outcome::Blocked(problem)).await?;
         // Secrets are not watched: look again soon.
         return Ok(Action::requeue(WHILE_PROGRESSING));

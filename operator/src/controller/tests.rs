@@ -838,3 +838,17 @@ async fn a_failed_discovery_changes_nothing_and_says_so() {
     assert!(message.contains("discovering"), "{message}");
     reconcile_stored(&fake, &ctx, "demo").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_missing_database_secret_changes_nothing() {
+    let (client, fake) = FakeApi::start();
+    fake.insert_app(&ChatApp::test().with_external_database());
+    let ctx = context(client);
+    reconcile_stored(&fake, &ctx, "demo").await.unwrap();
+    assert!(applies(&fake.requests()).is_empty());
+    let (status, why, _) = condition(&fake.app("demo"), DEGRADED);
+    assert_eq!(
+        (status.as_str(), why.as_str()),
+        (TRUE, reason::DATABASE_SECRET_MISSING)
+    );
+}
