@@ -19,7 +19,9 @@ use kube::client::Body;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::crd::{ChatApp, ChatAppSpec, ChatAppStatus, ChatSettings, ExternalRedis, ManagedRedis};
+use crate::crd::{
+    ChatApp, ChatAppSpec, ChatAppStatus, ChatSettings, ExternalRedis, ManagedDatabase, ManagedRedis,
+};
 use crate::crd::{Persistence, SecretKeyRef};
 
 /// Chained builders for test ChatApps.
@@ -35,6 +37,7 @@ pub(crate) trait TestApp: Sized {
     fn with_persistence(self) -> Self;
     fn with_external_redis(self) -> Self;
     fn with_external_database(self) -> Self;
+    fn with_managed_database(self, f: impl FnOnce(&mut ManagedDatabase)) -> Self;
     fn with_managed_and_external_redis(self) -> Self;
     fn with_status(self, status: ChatAppStatus) -> Self;
     fn with_ingress(self, host: &str) -> Self;
@@ -98,6 +101,15 @@ impl TestApp for ChatApp {
     fn with_external_database(mut self) -> Self {
         self.spec.database =
             Some(serde_json::from_value(json!({"external": {"secretName": "pg-app"}})).unwrap());
+        self
+    }
+    fn with_managed_database(mut self, f: impl FnOnce(&mut ManagedDatabase)) -> Self {
+        let mut managed = ManagedDatabase::default();
+        f(&mut managed);
+        let mut db: crate::crd::DatabaseSpec =
+            serde_json::from_value(json!({"managed": {}})).unwrap();
+        db.managed = Some(managed);
+        self.spec.database = Some(db);
         self
     }
     fn with_managed_and_external_redis(self) -> Self {
@@ -392,6 +404,10 @@ impl FakeApi {
                 let mut obj = req.body.clone();
                 obj["metadata"]["uid"] = json!(format!("uid-{path}"));
                 obj["metadata"]["resourceVersion"] = json!(serial.to_string());
+                if obj["kind"] == "StatefulSet" {
+                    let ready = if state.pods_ready { 1 } else { 0 };
+                    obj["status"] = json!({"replicas": 1, "readyReplicas": ready});
+                }
                 if obj["kind"] == "Deployment" {
                     let want = obj["spec"]["replicas"].as_i64().unwrap_or(1);
                     let ready = if state.pods_ready { want } else { 0 };

@@ -23,6 +23,8 @@ pub mod reason {
     pub const PODS_NOT_READY: &str = "PodsNotReady";
     /// Ready=False: the managed Redis has no ready pod.
     pub const REDIS_NOT_READY: &str = "RedisNotReady";
+    /// Ready=False: the managed PostgreSQL has no ready pod.
+    pub const DATABASE_NOT_READY: &str = "DatabaseNotReady";
     /// Progressing=False: every pod runs the current spec.
     pub const COMPLETE: &str = "Complete";
     /// Progressing=True: pods are being created or replaced.

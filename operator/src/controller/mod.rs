@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -225,6 +225,7 @@ pub fn error_policy(app: Arc<ChatApp>, err: &Error, ctx: Arc<Context>) -> Action
 pub const WATCHED: &[(&str, &str)] = &[
     ("chatapp.dev", "chatapps"),
     ("apps", "deployments"),
+    ("apps", "statefulsets"),
     ("", "services"),
     ("", "persistentvolumeclaims"),
     ("policy", "poddisruptionbudgets"),
@@ -249,6 +250,10 @@ pub async fn controller(
     )
     .owns(
         Api::<Deployment>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(
+        Api::<StatefulSet>::namespaced(client.clone(), namespace),
         children(),
     )
     .owns(

@@ -15,7 +15,7 @@ use super::conditions::reason;
 use super::status::{Observed, Problem};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
-use crate::resources::{ClusterApis, instance_labels, label_selector};
+use crate::resources::{ClusterApis, instance_labels, label_selector, postgres};
 
 /// Waiting reasons of a container whose image cannot be pulled.
 const PULL_FAILING: &[&str] = &["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
@@ -90,10 +90,10 @@ pub fn secret_uses(app: &ChatApp) -> Vec<SecretUse> {
             reason: reason::REDIS_SECRET_MISSING,
         });
     }
-    if let Some(db) = &app.spec.database {
+    if let Some(external) = app.spec.database.as_ref().and_then(|d| d.external.as_ref()) {
         uses.push(SecretUse {
-            name: db.external.secret_name.clone(),
-            key: db.external.key.clone(),
+            name: external.secret_name.clone(),
+            key: external.key.clone(),
             field: "spec.database.external",
             what: "database",
             reason: reason::DATABASE_SECRET_MISSING,
@@ -153,10 +153,27 @@ pub async fn children_problem(
     app: &ChatApp,
     seen: &Observed,
 ) -> Result<Option<Problem>> {
-    if let Some(problem) = seen.redis_pvc.as_ref().and_then(pvc_problem) {
+    if let Some(problem) = seen
+        .redis_pvc
+        .as_ref()
+        .and_then(|c| pvc_problem(c, "Redis"))
+    {
         return Ok(Some(problem));
     }
     let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    // The database's claim is made by the StatefulSet controller: read it by its name.
+    let database_claim = postgres::managed(app).filter(|db| !db.storage.ephemeral);
+    if database_claim.is_some() {
+        let name = postgres::postgres_pvc_name(app);
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+        let claim = api.get_opt(&name).await.map_err(|source| Error::List {
+            kind: "persistentvolumeclaims",
+            source,
+        })?;
+        if let Some(problem) = claim.as_ref().and_then(|c| pvc_problem(c, "PostgreSQL")) {
+            return Ok(Some(problem));
+        }
+    }
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let selector = label_selector(&instance_labels(app));
     let pods = api
@@ -169,13 +186,13 @@ pub async fn children_problem(
     Ok(pods_problem(&pods.items))
 }
 
-/// A claim that no volume is bound to: Redis cannot start until one is.
-pub fn pvc_problem(pvc: &PersistentVolumeClaim) -> Option<Problem> {
+/// A claim that no volume is bound to: `what` (Redis, PostgreSQL) cannot start until one is.
+pub fn pvc_problem(pvc: &PersistentVolumeClaim, what: &str) -> Option<Problem> {
     let phase = pvc.status.as_ref()?.phase.as_deref()?;
     (phase == "Pending").then(|| Problem {
         reason: reason::PVC_PENDING,
         message: format!(
-            "PersistentVolumeClaim {} is Pending: no volume is bound to it, so Redis cannot start; does the cluster have a default StorageClass, or does spec.redis.managed.persistence.storageClassName name one that exists?",
+            "PersistentVolumeClaim {} is Pending: no volume is bound to it, so {what} cannot start; does the cluster have a default StorageClass, or does the spec's storageClassName name one that exists? (a cluster without storage can use database.managed.storage.ephemeral, which is not durable)",
             pvc.name_any()
         ),
     })

@@ -96,19 +96,26 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         );
     }
     if let Some(db) = &spec.database {
-        let e = &db.external;
         check(
             &mut p,
-            !e.secret_name.is_empty(),
-            "spec.database.external.secretName",
-            "must not be empty",
+            db.managed.is_some() != db.external.is_some(),
+            "spec.database",
+            "set exactly one of database.managed and database.external",
         );
-        check(
-            &mut p,
-            !e.key.is_empty(),
-            "spec.database.external.key",
-            "must not be empty",
-        );
+        if let Some(e) = &db.external {
+            check(
+                &mut p,
+                !e.secret_name.is_empty(),
+                "spec.database.external.secretName",
+                "must not be empty",
+            );
+            check(
+                &mut p,
+                !e.key.is_empty(),
+                "spec.database.external.key",
+                "must not be empty",
+            );
+        }
         check(
             &mut p,
             (2..=1000).contains(&db.max_connections),

@@ -96,9 +96,13 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
     }
     // Durable mode only: without a database the server would ignore the rest.
     if let Some(db) = &app.spec.database {
-        let external = &db.external;
+        // Both modes read the URL from a Secret's key: the managed one's Secret has `uri` too.
+        let (secret, key) = match &db.external {
+            Some(external) => (external.secret_name.clone(), external.key.as_str()),
+            None => (Component::Postgres.name(app), "uri"),
+        };
         vars.extend([
-            secret_env("CHATAPP_DATABASE_URL", &external.secret_name, &external.key),
+            secret_env("CHATAPP_DATABASE_URL", &secret, key),
             env("CHATAPP_DATABASE_MAX_CONNECTIONS", db.max_connections),
             env("CHATAPP_RETENTION_DAYS", db.retention_days),
             env("CHATAPP_RETENTION_MESSAGES", db.retention_messages),

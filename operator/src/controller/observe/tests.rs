@@ -68,10 +68,10 @@ fn a_pending_claim_is_a_problem_a_bound_one_is_not() {
         )
         .unwrap()
     };
-    let problem = pvc_problem(&pvc("Pending")).unwrap();
+    let problem = pvc_problem(&pvc("Pending"), "Redis").unwrap();
     assert_eq!(problem.reason, reason::PVC_PENDING);
     assert!(problem.message.contains("demo-redis"), "{problem:?}");
-    assert_eq!(pvc_problem(&pvc("Bound")), None);
+    assert_eq!(pvc_problem(&pvc("Bound"), "Redis"), None);
 }
 
 #[test]
