@@ -919,6 +919,15 @@ impl E2e {
                 .delete("data-durable-pg-0", &DeleteParams::default())
                 .await
                 .unwrap();
+            let kept = secrets.get_opt("durable-pg").await.unwrap();
+            assert!(
+                kept.is_some(),
+                "the database password went with the ChatApp"
+            );
+            secrets
+                .delete("durable-pg", &DeleteParams::default())
+                .await
+                .unwrap();
         }
         ok(&format!(
             "a managed database keeps its password and its data: {message}"
