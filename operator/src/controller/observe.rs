@@ -189,10 +189,18 @@ pub async fn children_problem(
 /// A claim that no volume is bound to: `what` (Redis, PostgreSQL) cannot start until one is.
 pub fn pvc_problem(pvc: &PersistentVolumeClaim, what: &str) -> Option<Problem> {
     let phase = pvc.status.as_ref()?.phase.as_deref()?;
+    let (field, fallback) = if what == "Redis" {
+        ("spec.redis.managed.persistence.storageClassName", "")
+    } else {
+        (
+            "spec.database.managed.storage.storageClassName",
+            " (without storage, database.managed.storage.ephemeral runs it on an emptyDir, which is not durable)",
+        )
+    };
     (phase == "Pending").then(|| Problem {
         reason: reason::PVC_PENDING,
         message: format!(
-            "PersistentVolumeClaim {} is Pending: no volume is bound to it, so {what} cannot start; does the cluster have a default StorageClass, or does the spec's storageClassName name one that exists? (a cluster without storage can use database.managed.storage.ephemeral, which is not durable)",
+            "PersistentVolumeClaim {} is Pending: no volume is bound to it, so {what} cannot start; does the cluster have a default StorageClass, or does {field} name one that exists?{fallback}",
             pvc.name_any()
         ),
     })
