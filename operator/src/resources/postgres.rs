@@ -43,6 +43,12 @@ pub fn managed(app: &ChatApp) -> Option<&ManagedDatabase> {
     app.spec.database.as_ref()?.managed.as_ref()
 }
 
+/// Whether the managed database's data outlives the ChatApp: on a claim, without
+/// `deleteDataWithChatApp`.
+pub fn keeps_data(app: &ChatApp) -> bool {
+    managed(app).is_some_and(|db| !db.delete_data_with_chat_app && !db.storage.ephemeral)
+}
+
 /// Name of the claim the StatefulSet controller makes for the one pod.
 pub fn postgres_pvc_name(app: &ChatApp) -> String {
     format!("{DATA}-{}-0", Component::Postgres.name(app))
@@ -54,7 +60,7 @@ pub fn postgres_pvc_name(app: &ChatApp) -> String {
 /// knows only this password (a ChatApp recreated with the same name finds both and works).
 pub fn postgres_secret(app: &ChatApp) -> Secret {
     let mut metadata = child_meta(app, Component::Postgres);
-    if !managed(app).is_some_and(|db| db.delete_data_with_chat_app) {
+    if keeps_data(app) {
         metadata.owner_references = None;
     }
     Secret {

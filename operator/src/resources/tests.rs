@@ -131,13 +131,7 @@ fn every_child_has_a_controller_owner_reference_with_uid() {
     for app in varied() {
         for (kind, obj) in objects(&Desired::build(&app)) {
             let owners = &obj["metadata"]["ownerReferences"];
-            let retained = app
-                .spec
-                .database
-                .as_ref()
-                .and_then(|d| d.managed.as_ref())
-                .is_some_and(|m| !m.delete_data_with_chat_app);
-            if kind == "Secret" && retained {
+            if kind == "Secret" && postgres::keeps_data(&app) {
                 // The managed database's password lives as long as its kept data.
                 assert!(owners.is_null(), "{obj}");
                 continue;

@@ -136,6 +136,11 @@ fn the_secret_holds_the_uri_the_chat_pods_read() {
         d.delete_data_with_chat_app = true;
     }));
     assert!(owned.metadata.owner_references.is_some());
+    // Nothing to keep on an emptyDir: the Secret goes with the ChatApp.
+    let ephemeral = postgres_secret(&ChatApp::test().with_managed_database(|d| {
+        d.storage.ephemeral = true;
+    }));
+    assert!(ephemeral.metadata.owner_references.is_some());
     assert_eq!(
         bare.string_data, None,
         "the password is made at create time only"
