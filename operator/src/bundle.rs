@@ -51,6 +51,12 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         "deployments",
         &["create", "delete", "list", "patch", "watch"],
     ),
+    // The managed database; never deleted by the operator (it goes with its ChatApp).
+    (
+        "apps",
+        "statefulsets",
+        &["create", "list", "patch", "watch"],
+    ),
     (
         "",
         "services",
@@ -69,7 +75,8 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
     (
         "",
         "persistentvolumeclaims",
-        &["create", "list", "patch", "watch"],
+        // get: the managed database's claim, made by the StatefulSet controller, when Pending.
+        &["create", "get", "list", "patch", "watch"],
     ),
     (
         "networking.k8s.io",
@@ -99,8 +106,9 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         &["create", "delete", "patch"],
     ),
     ("", "pods", &["list"]),
-    // The one Secret `spec.redis.external` names, to check it holds its key before switching.
-    ("", "secrets", &["get"]),
+    // The Secrets `spec.redis.external` and `spec.database.external` name, to check they hold
+    // their key before switching (get); the managed database's own Secret, created once (create).
+    ("", "secrets", &["create", "get"]),
     ("events.k8s.io", "events", &["create", "patch"]),
     // Leader election: read, create, and replace (conditionally) the one Lease.
     (

@@ -30,6 +30,8 @@ pub const DEFAULT_CHAT_IMAGE: &str = concat!(
 );
 /// Image of a managed Redis when `spec.redis.managed.image` is not given.
 pub const DEFAULT_REDIS_IMAGE: &str = "docker.io/library/redis:7.4.2-alpine";
+/// Image of a managed PostgreSQL when `spec.database.managed.image` is not given (alpine: uid 70).
+pub const DEFAULT_POSTGRES_IMAGE: &str = "docker.io/library/postgres:17.6-alpine";
 /// Image of the Locust load generator when `spec.loadTest.image` is not given.
 pub const DEFAULT_LOCUST_IMAGE: &str =
     concat!("ghcr.io/chatapp-dev/locust:", env!("CARGO_PKG_VERSION"));
@@ -110,6 +112,11 @@ pub struct ChatAppSpec {
     /// existing one (external).
     #[serde(default)]
     pub redis: RedisSpec,
+
+    /// PostgreSQL as the chat's system of record (durable mode: an acknowledged message is
+    /// committed). Unset: Redis-only mode, where messages are durable only as far as Redis is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSpec>,
 
     /// Settings passed to every chat-server as CHATAPP_* environment variables.
     #[serde(default)]
@@ -320,6 +327,112 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
+/// The chat's PostgreSQL and the durable mode's settings (CHATAPP_DATABASE_*, CHATAPP_RETENTION_*).
+/// Set exactly one of managed and external.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("has(self.managed) != has(self.external)")
+    .message("set exactly one of database.managed and database.external"))]
+pub struct DatabaseSpec {
+    /// A PostgreSQL run by the operator: a one-pod StatefulSet NAME-pg whose data claim
+    /// (data-NAME-pg-0) is kept when the ChatApp is deleted unless deleteDataWithChatApp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedDatabase>,
+
+    /// An existing PostgreSQL (for example a CloudNativePG Cluster), reached with a URL read from
+    /// a Secret. Nothing changes until the Secret and key exist (Degraded DatabaseSecretMissing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalDatabase>,
+
+    /// Connections to PostgreSQL per chat-server replica (CHATAPP_DATABASE_MAX_CONNECTIONS).
+    #[serde(default = "d_db_connections")]
+    #[schemars(range(min = 2, max = 1000))]
+    pub max_connections: i32,
+
+    /// Delete messages older than this many days; 0 keeps them forever (CHATAPP_RETENTION_DAYS).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 36_500))]
+    pub retention_days: i32,
+
+    /// Keep at most this many messages per room; 0 keeps all (CHATAPP_RETENTION_MESSAGES).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1_000_000_000))]
+    pub retention_messages: i64,
+}
+
+/// A PostgreSQL run by the operator for this chat (one pod, no replication: a database for one
+/// chat, not a highly available one; use external with CloudNativePG for that).
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedDatabase {
+    /// PostgreSQL container image; an official postgres alpine image (runs as uid 70).
+    #[serde(default = "default_postgres_image")]
+    #[schemars(length(min = 1))]
+    pub image: String,
+
+    /// CPU and memory requests/limits of the PostgreSQL container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Where the data lives: a PersistentVolumeClaim (the default) or, with ephemeral, an
+    /// emptyDir.
+    #[serde(default)]
+    pub storage: DatabaseStorage,
+
+    /// Delete the data's PersistentVolumeClaim when the ChatApp is deleted. false (the default)
+    /// keeps it (StatefulSet persistentVolumeClaimRetentionPolicy whenDeleted Retain): deleting
+    /// a ChatApp never loses its messages by surprise, and a ChatApp of the same name finds them.
+    #[serde(default)]
+    pub delete_data_with_chat_app: bool,
+}
+
+impl Default for ManagedDatabase {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every field has a default")
+    }
+}
+
+/// The volume of a managed PostgreSQL.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseStorage {
+    /// Requested volume size, e.g. 1Gi. The claim is made once: a later change is refused by the
+    /// API server (StatefulSet claim templates are immutable).
+    #[serde(default = "default_volume_size")]
+    pub size: Quantity,
+
+    /// StorageClass of the claim; the cluster's default class when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+
+    /// Keep the data in an emptyDir instead of a claim: for clusters without storage. Messages
+    /// are then NOT durable (lost with the pod), and the ChatApp's Ready message says so.
+    #[serde(default)]
+    pub ephemeral: bool,
+}
+
+impl Default for DatabaseStorage {
+    fn default() -> Self {
+        serde_json::from_value(serde_json::json!({})).expect("every field has a default")
+    }
+}
+
+/// An existing PostgreSQL. The chat-server reads its URL from the Secret at start; the URL is
+/// never copied into the ChatApp's spec or status.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalDatabase {
+    /// Name of the Secret holding the URL, in the ChatApp's namespace (a CloudNativePG Cluster
+    /// named pg writes pg-app).
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+
+    /// Key holding `postgres://user:password@host:port/db`; `uri`, as CloudNativePG writes it.
+    #[serde(default = "default_database_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
 /// A Locust load generator: a master with its web UI, standalone or with workers.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -425,6 +538,15 @@ fn default_volume_size() -> Quantity {
 }
 fn default_secret_key() -> String {
     "url".into()
+}
+fn default_postgres_image() -> String {
+    DEFAULT_POSTGRES_IMAGE.into()
+}
+fn default_database_key() -> String {
+    "uri".into()
+}
+fn d_db_connections() -> i32 {
+    8
 }
 fn d_true() -> bool {
     true

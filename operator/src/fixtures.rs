@@ -19,7 +19,9 @@ use kube::client::Body;
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::crd::{ChatApp, ChatAppSpec, ChatAppStatus, ChatSettings, ExternalRedis, ManagedRedis};
+use crate::crd::{
+    ChatApp, ChatAppSpec, ChatAppStatus, ChatSettings, ExternalRedis, ManagedDatabase, ManagedRedis,
+};
 use crate::crd::{Persistence, SecretKeyRef};
 
 /// Chained builders for test ChatApps.
@@ -34,6 +36,8 @@ pub(crate) trait TestApp: Sized {
     fn with_workers(self, workers: i32) -> Self;
     fn with_persistence(self) -> Self;
     fn with_external_redis(self) -> Self;
+    fn with_external_database(self) -> Self;
+    fn with_managed_database(self, f: impl FnOnce(&mut ManagedDatabase)) -> Self;
     fn with_managed_and_external_redis(self) -> Self;
     fn with_status(self, status: ChatAppStatus) -> Self;
     fn with_ingress(self, host: &str) -> Self;
@@ -92,6 +96,20 @@ impl TestApp for ChatApp {
             key: "url".into(),
         };
         self.spec.redis.external = Some(ExternalRedis { url_secret_ref });
+        self
+    }
+    fn with_external_database(mut self) -> Self {
+        self.spec.database =
+            Some(serde_json::from_value(json!({"external": {"secretName": "pg-app"}})).unwrap());
+        self
+    }
+    fn with_managed_database(mut self, f: impl FnOnce(&mut ManagedDatabase)) -> Self {
+        let mut managed = ManagedDatabase::default();
+        f(&mut managed);
+        let mut db: crate::crd::DatabaseSpec =
+            serde_json::from_value(json!({"managed": {}})).unwrap();
+        db.managed = Some(managed);
+        self.spec.database = Some(db);
         self
     }
     fn with_managed_and_external_redis(self) -> Self {
@@ -386,6 +404,10 @@ impl FakeApi {
                 let mut obj = req.body.clone();
                 obj["metadata"]["uid"] = json!(format!("uid-{path}"));
                 obj["metadata"]["resourceVersion"] = json!(serial.to_string());
+                if obj["kind"] == "StatefulSet" {
+                    let ready = if state.pods_ready { 1 } else { 0 };
+                    obj["status"] = json!({"replicas": 1, "readyReplicas": ready});
+                }
                 if obj["kind"] == "Deployment" {
                     let want = obj["spec"]["replicas"].as_i64().unwrap_or(1);
                     let ready = if state.pods_ready { want } else { 0 };

@@ -13,7 +13,9 @@
 //! in status and is taken within seconds once freed, a Redis claim that cannot bind is reported
 //! as PVCPending, a switch to an external Redis whose Secret is missing keeps the managed Redis
 //! (which goes once the Secret exists), invalid specs are refused by the API server, and
-//! deleting the ChatApp garbage-collects its children. Issue #11: an Ingress (its host the chat's
+//! deleting the ChatApp garbage-collects its children. Issue #12: a managed database's
+//! StatefulSet retains its claim, its password survives a spec change, and (with pods) the chat
+//! is Available on it and the claim outlives the ChatApp. Issue #11: an Ingress (its host the chat's
 //! public URL) and an HPA on the ChatApp appear and go with their fields, monitoring is applied
 //! or said unavailable as discovery finds the Prometheus Operator, a new image rolls the pods and
 //! a restarted operator adopts the children; the NodePort keeps client addresses and Redis never
@@ -28,10 +30,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service,
+};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -171,6 +175,7 @@ impl E2e {
         self.taken_node_port_is_explained().await;
         self.a_pending_claim_is_explained().await;
         self.a_missing_redis_secret_changes_nothing().await;
+        self.a_managed_database_is_kept().await;
         self.invalid_specs_are_refused().await;
         if self.pods {
             self.fresh_install_needs_no_restart().await;
@@ -843,6 +848,89 @@ impl E2e {
             .unwrap();
         ok(&format!(
             "a missing Redis Secret keeps the managed Redis ({message}); it goes once the Secret exists"
+        ));
+    }
+
+    /// Issue #12: a managed database. Its StatefulSet keeps the claim on deletion, its Secret's
+    /// password survives a spec change; with pods, the chat becomes Available on it and the
+    /// claim outlives the ChatApp.
+    async fn a_managed_database_is_kept(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let spec = json!({"replicas": if self.pods { 1 } else { 0 },
+            "image": env_or("CHATAPP_E2E_CHAT_IMAGE", operator::crd::DEFAULT_CHAT_IMAGE),
+            "service": {"type": "ClusterIP"},
+            "database": {"managed": {}, "retentionDays": 30}});
+        apps.create(&PostParams::default(), &chatapp("durable", spec))
+            .await
+            .unwrap();
+        let sets = self.api::<StatefulSet>();
+        let set = eventually("durable-pg created", self.limit, || async {
+            let s = sets.get_opt("durable-pg").await;
+            s.map_err(|e| e.to_string())?.ok_or("absent".to_owned())
+        })
+        .await;
+        let policy = set
+            .spec
+            .and_then(|s| s.persistent_volume_claim_retention_policy)
+            .and_then(|p| p.when_deleted);
+        assert_eq!(policy.as_deref(), Some("Retain"));
+        let secrets = self.api::<Secret>();
+        let first = secrets.get("durable-pg").await.unwrap().data;
+        assert!(first.as_ref().is_some_and(|d| d.contains_key("uri")));
+        let change = json!({"spec": {"database": {"retentionDays": 31}}});
+        apps.patch("durable", &PatchParams::default(), &Patch::Merge(&change))
+            .await
+            .unwrap();
+        eventually("the change reconciled", self.limit, || async {
+            let app = apps.get("durable").await.map_err(|e| e.to_string())?;
+            let seen = app.status.and_then(|s| s.observed_generation);
+            (seen == app.metadata.generation)
+                .then_some(())
+                .ok_or(format!("{seen:?}"))
+        })
+        .await;
+        let again = secrets.get("durable-pg").await.unwrap().data;
+        assert_eq!(again, first, "the database password changed");
+        let message = self.ready_message("durable").await;
+        assert!(message.contains("data-durable-pg-0"), "{message}");
+        if self.pods {
+            self.available("durable").await;
+        }
+        apps.delete("durable", &DeleteParams::default())
+            .await
+            .unwrap();
+        if self.pods {
+            let claims = self.api::<PersistentVolumeClaim>();
+            // The StatefulSet goes with the ChatApp; the claim must stay.
+            eventually("durable-pg collected", self.limit, || async {
+                match sets
+                    .get_opt("durable-pg")
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    None => Ok(()),
+                    Some(_) => Err("still there".to_owned()),
+                }
+            })
+            .await;
+            let kept = claims.get_opt("data-durable-pg-0").await.unwrap();
+            assert!(kept.is_some(), "the database claim went with the ChatApp");
+            claims
+                .delete("data-durable-pg-0", &DeleteParams::default())
+                .await
+                .unwrap();
+            let kept = secrets.get_opt("durable-pg").await.unwrap();
+            assert!(
+                kept.is_some(),
+                "the database password went with the ChatApp"
+            );
+            secrets
+                .delete("durable-pg", &DeleteParams::default())
+                .await
+                .unwrap();
+        }
+        ok(&format!(
+            "a managed database keeps its password and its data: {message}"
         ));
     }
 

@@ -186,6 +186,21 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
             .unwrap_err();
     }
 
+    // A managed database whose claim is Pending: its Secret is created once, its claim read.
+    let durable = fake.app("demo").with_managed_database(|_| {});
+    fake.insert_app(&durable);
+    fake.insert(
+        "/api/v1/namespaces/chat/persistentvolumeclaims/data-demo-pg-0",
+        serde_json::json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data-demo-pg-0"}, "status": {"phase": "Pending"}}),
+    );
+    reconcile(Arc::new(fake.app("demo")), ctx.clone())
+        .await
+        .unwrap();
+    let mut durable = fake.app("demo");
+    durable.spec.database = None;
+    fake.insert_app(&durable);
+
     // An external Redis: its Secret is read before anything is switched.
     fake.insert(
         "/api/v1/namespaces/chat/secrets/redis-url",
@@ -220,15 +235,15 @@ fn the_role_has_no_wildcards_and_only_gets_secrets() {
         for word in words {
             assert_ne!(word, "*", "{rule:?}");
         }
-        // Secrets: only `get` of the one named by spec.redis.external, never list or watch
-        // (which would hand every Secret of the namespace to the operator).
+        // Secrets: `get` of the ones the spec names and `create` of the managed database's,
+        // never list or watch (which would hand every Secret of the namespace to the operator).
         if rule
             .resources
             .iter()
             .flatten()
             .any(|r| r.starts_with("secrets"))
         {
-            assert_eq!(rule.verbs, ["get"], "{rule:?}");
+            assert_eq!(rule.verbs, ["create", "get"], "{rule:?}");
         }
         assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
     }

@@ -7,12 +7,12 @@
 
 use std::fmt::Debug;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use super::status::{Observed, rolled_out};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
+use crate::resources::postgres::{new_password, with_password};
 use crate::resources::{
     Component, Desired, owner_reference, prometheus_rule_resource, service_monitor_resource,
 };
@@ -69,6 +70,28 @@ where
         Err(source) => Err(Error::Delete {
             kind: <K as k8s_openapi::Resource>::KIND,
             name: name.into(),
+            source,
+        }),
+    }
+}
+
+/// Creates the managed database's Secret with a fresh password when it does not exist yet. Never
+/// an apply: server-side apply would replace the password on every reconcile, and the database
+/// (initialised with the first one) would refuse the chat pods. An existing Secret is left as is.
+async fn create_once(client: &Client, app: &ChatApp, ns: &str, secret: Secret) -> Result<()> {
+    let name = secret.name_any();
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let secret = with_password(app, secret, &new_password());
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    match api.create(&params, &secret).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(source) => Err(Error::Apply {
+            kind: "Secret",
+            name,
             source,
         }),
     }
@@ -127,6 +150,10 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     // Children without an owner would outlive their ChatApp: apply none.
     owner_reference(app).ok_or(Error::MissingUid)?;
     let Desired {
+        postgres_secret,
+        postgres_network_policy,
+        postgres_service,
+        postgres_statefulset,
         redis_pvc,
         redis_deployment,
         redis_service,
@@ -148,6 +175,20 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     let locust = Component::Locust.name(app);
     let locust_master = crate::resources::locust_master_name(app);
     let locust_worker = Component::LocustWorker.name(app);
+    // The database first, like Redis: the chat servers report unready until they reach it. Its
+    // Secret before the pod that reads the password; the fence before the pod. Without
+    // `database.managed` nothing is deleted: a database is never removed by a spec edit (it
+    // goes with the ChatApp, its claim as deleteDataWithChatApp says).
+    let mut postgres = None;
+    if let (Some(secret), Some(service), Some(set)) =
+        (postgres_secret, postgres_service, postgres_statefulset)
+    {
+        create_once(client, app, ns, secret).await?;
+        let name = Component::Postgres.name(app);
+        apply_opt::<NetworkPolicy>(client, ns, postgres_network_policy, &name).await?;
+        apply::<Service>(client, ns, service).await?;
+        postgres = Some(apply::<StatefulSet>(client, ns, set).await?);
+    }
     // Redis first: the chat servers report unready until they reach it. The claim before the
     // Deployment that mounts it. The Service before the Deployments' pods look it up by name.
     let redis_pvc = match redis_pvc {
@@ -196,6 +237,7 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     apply_opt::<Deployment>(client, ns, locust_deployment, &locust).await?;
     apply_opt::<Deployment>(client, ns, locust_worker_deployment, &locust_worker).await?;
     Ok(Observed {
+        postgres,
         chat,
         service,
         redis,

@@ -23,6 +23,8 @@ pub mod reason {
     pub const PODS_NOT_READY: &str = "PodsNotReady";
     /// Ready=False: the managed Redis has no ready pod.
     pub const REDIS_NOT_READY: &str = "RedisNotReady";
+    /// Ready=False: the managed PostgreSQL has no ready pod.
+    pub const DATABASE_NOT_READY: &str = "DatabaseNotReady";
     /// Progressing=False: every pod runs the current spec.
     pub const COMPLETE: &str = "Complete";
     /// Progressing=True: pods are being created or replaced.
@@ -49,6 +51,8 @@ pub mod reason {
     pub const RECONCILE_FAILED: &str = "ReconcileFailed";
     /// `spec.redis.external` names a Secret or key that does not exist: nothing was changed.
     pub const REDIS_SECRET_MISSING: &str = "RedisSecretMissing";
+    /// `spec.database.external` names a Secret or key that does not exist: nothing was changed.
+    pub const DATABASE_SECRET_MISSING: &str = "DatabaseSecretMissing";
     /// Progressing: chat pods move to the external Redis; the managed one is kept meanwhile.
     pub const SWITCHING_REDIS: &str = "SwitchingRedis";
     /// Degraded: the managed Redis's PersistentVolumeClaim is not bound.

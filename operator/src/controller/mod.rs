@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -91,7 +91,7 @@ fn key(app: &ChatApp) -> String {
     format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
 }
 
-/// One pass over one ChatApp: validate, check the Redis Secret, build, apply, observe, report.
+/// One pass over one ChatApp: validate, check the Secrets the pods read, build, apply, observe, report.
 /// A failure is reported too, in status and as an event.
 pub async fn reconcile(app: Arc<ChatApp>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
@@ -117,7 +117,7 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
         report(app, ctx, &Outcome::Invalid(problems)).await?;
         return Ok(Action::await_change());
     }
-    if let Some(problem) = observe::redis_secret_problem(&ctx.client, app).await? {
+    if let Some(problem) = observe::secret_problem(&ctx.client, app).await? {
         report(app, ctx, &Outcome::Blocked(problem)).await?;
         // Secrets are not watched: look again soon.
         return Ok(Action::requeue(WHILE_PROGRESSING));
@@ -225,6 +225,7 @@ pub fn error_policy(app: Arc<ChatApp>, err: &Error, ctx: Arc<Context>) -> Action
 pub const WATCHED: &[(&str, &str)] = &[
     ("chatapp.dev", "chatapps"),
     ("apps", "deployments"),
+    ("apps", "statefulsets"),
     ("", "services"),
     ("", "persistentvolumeclaims"),
     ("policy", "poddisruptionbudgets"),
@@ -249,6 +250,10 @@ pub async fn controller(
     )
     .owns(
         Api::<Deployment>::namespaced(client.clone(), namespace),
+        children(),
+    )
+    .owns(
+        Api::<StatefulSet>::namespaced(client.clone(), namespace),
         children(),
     )
     .owns(

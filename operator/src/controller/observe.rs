@@ -15,7 +15,7 @@ use super::conditions::reason;
 use super::status::{Observed, Problem};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
-use crate::resources::{ClusterApis, instance_labels, label_selector};
+use crate::resources::{ClusterApis, instance_labels, label_selector, postgres};
 
 /// Waiting reasons of a container whose image cannot be pulled.
 const PULL_FAILING: &[&str] = &["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
@@ -62,26 +62,75 @@ pub async fn capabilities(client: &Client, app: &ChatApp) -> Result<ClusterApis>
     })
 }
 
-/// Why `spec.redis.external` cannot be used yet: its Secret or key does not exist.
-pub async fn redis_secret_problem(client: &Client, app: &ChatApp) -> Result<Option<Problem>> {
-    let Some(external) = &app.spec.redis.external else {
-        return Ok(None);
-    };
-    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
-    let r = &external.url_secret_ref;
-    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let secret = api
-        .get_opt(&r.name)
-        .await
-        .map_err(|source| Error::ReadSecret {
-            name: r.name.clone(),
-            source,
-        })?;
-    Ok(secret_problem(secret.as_ref(), &ns, &r.name, &r.key))
+/// A Secret key the chat pods read at start, named by the spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretUse {
+    /// Name of the Secret.
+    pub name: String,
+    /// Key the pods read.
+    pub key: String,
+    /// Where the spec names it, for the message.
+    pub field: &'static str,
+    /// What the chat keeps there, for the message.
+    pub what: &'static str,
+    /// The Degraded reason when it is missing.
+    pub reason: &'static str,
 }
 
-/// The check itself: `secret` (None when absent) must hold `key`.
-pub fn secret_problem(secret: Option<&Secret>, ns: &str, name: &str, key: &str) -> Option<Problem> {
+/// Every Secret key the spec points the chat pods at (external Redis, external database): the
+/// one list both checks share.
+pub fn secret_uses(app: &ChatApp) -> Vec<SecretUse> {
+    let mut uses = Vec::new();
+    if let Some(external) = &app.spec.redis.external {
+        uses.push(SecretUse {
+            name: external.url_secret_ref.name.clone(),
+            key: external.url_secret_ref.key.clone(),
+            field: "spec.redis.external.urlSecretRef",
+            what: "Redis",
+            reason: reason::REDIS_SECRET_MISSING,
+        });
+    }
+    if let Some(external) = app.spec.database.as_ref().and_then(|d| d.external.as_ref()) {
+        uses.push(SecretUse {
+            name: external.secret_name.clone(),
+            key: external.key.clone(),
+            field: "spec.database.external",
+            what: "database",
+            reason: reason::DATABASE_SECRET_MISSING,
+        });
+    }
+    uses
+}
+
+/// Why the chat cannot switch to what the spec names yet: a Secret or key it reads does not
+/// exist. Checked before anything is applied, so pods never start on a missing Secret.
+pub async fn secret_problem(client: &Client, app: &ChatApp) -> Result<Option<Problem>> {
+    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    for used in secret_uses(app) {
+        let secret = api
+            .get_opt(&used.name)
+            .await
+            .map_err(|source| Error::ReadSecret {
+                name: used.name.clone(),
+                source,
+            })?;
+        if let Some(problem) = missing_key(secret.as_ref(), &ns, &used) {
+            return Ok(Some(problem));
+        }
+    }
+    Ok(None)
+}
+
+/// The check itself: `secret` (None when absent) must hold the key `used` names.
+pub fn missing_key(secret: Option<&Secret>, ns: &str, used: &SecretUse) -> Option<Problem> {
+    let SecretUse {
+        name,
+        key,
+        field,
+        what,
+        reason,
+    } = used;
     let missing = match secret {
         None => format!("Secret {name} does not exist in namespace {ns}"),
         Some(s) if !s.data.as_ref().is_some_and(|d| d.contains_key(key)) => {
@@ -90,9 +139,9 @@ pub fn secret_problem(secret: Option<&Secret>, ns: &str, name: &str, key: &str) 
         Some(_) => return None,
     };
     Some(Problem {
-        reason: reason::REDIS_SECRET_MISSING,
+        reason,
         message: format!(
-            "{missing} (spec.redis.external.urlSecretRef): nothing was changed, the chat keeps its current Redis; the operator looks again every 15 s"
+            "{missing} ({field}): nothing was changed, the chat keeps its current {what}; the operator looks again every 15 s"
         ),
     })
 }
@@ -104,10 +153,27 @@ pub async fn children_problem(
     app: &ChatApp,
     seen: &Observed,
 ) -> Result<Option<Problem>> {
-    if let Some(problem) = seen.redis_pvc.as_ref().and_then(pvc_problem) {
+    if let Some(problem) = seen
+        .redis_pvc
+        .as_ref()
+        .and_then(|c| pvc_problem(c, "Redis"))
+    {
         return Ok(Some(problem));
     }
     let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    // The database's claim is made by the StatefulSet controller: read it by its name.
+    let database_claim = postgres::managed(app).filter(|db| !db.storage.ephemeral);
+    if database_claim.is_some() {
+        let name = postgres::postgres_pvc_name(app);
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+        let claim = api.get_opt(&name).await.map_err(|source| Error::List {
+            kind: "persistentvolumeclaims",
+            source,
+        })?;
+        if let Some(problem) = claim.as_ref().and_then(|c| pvc_problem(c, "PostgreSQL")) {
+            return Ok(Some(problem));
+        }
+    }
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let selector = label_selector(&instance_labels(app));
     let pods = api
@@ -120,13 +186,21 @@ pub async fn children_problem(
     Ok(pods_problem(&pods.items))
 }
 
-/// A claim that no volume is bound to: Redis cannot start until one is.
-pub fn pvc_problem(pvc: &PersistentVolumeClaim) -> Option<Problem> {
+/// A claim that no volume is bound to: `what` (Redis, PostgreSQL) cannot start until one is.
+pub fn pvc_problem(pvc: &PersistentVolumeClaim, what: &str) -> Option<Problem> {
     let phase = pvc.status.as_ref()?.phase.as_deref()?;
+    let (field, fallback) = if what == "Redis" {
+        ("spec.redis.managed.persistence.storageClassName", "")
+    } else {
+        (
+            "spec.database.managed.storage.storageClassName",
+            " (without storage, database.managed.storage.ephemeral runs it on an emptyDir, which is not durable)",
+        )
+    };
     (phase == "Pending").then(|| Problem {
         reason: reason::PVC_PENDING,
         message: format!(
-            "PersistentVolumeClaim {} is Pending: no volume is bound to it, so Redis cannot start; does the cluster have a default StorageClass, or does spec.redis.managed.persistence.storageClassName name one that exists?",
+            "PersistentVolumeClaim {} is Pending: no volume is bound to it, so {what} cannot start; does the cluster have a default StorageClass, or does {field} name one that exists?{fallback}",
             pvc.name_any()
         ),
     })

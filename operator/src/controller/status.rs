@@ -4,7 +4,7 @@
 //! yields an identical status and the controller skips the write (no reconcile loop on our own
 //! status updates).
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
@@ -44,6 +44,8 @@ pub enum Outcome {
 /// The children as the API server returned them from the apply.
 #[derive(Clone, Debug, Default)]
 pub struct Observed {
+    /// The managed PostgreSQL StatefulSet (None without `database.managed`).
+    pub postgres: Option<StatefulSet>,
     /// The chat-server Deployment.
     pub chat: Deployment,
     /// The chat Service.
@@ -68,7 +70,23 @@ impl Observed {
     /// True when every wanted chat-server pod is ready and up to date.
     pub fn settled(&self, app: &ChatApp) -> bool {
         let redis_ok = self.redis.as_ref().is_none_or(|r| ready_replicas(r) >= 1);
-        redis_ok && !self.redis_retiring && rolled_out(&self.chat, app.spec.replicas)
+        redis_ok
+            && self.database_ready()
+            && !self.redis_retiring
+            && rolled_out(&self.chat, app.spec.replicas)
+    }
+}
+
+impl Observed {
+    /// True without a managed database, or when its pod is ready.
+    pub fn database_ready(&self) -> bool {
+        self.postgres.as_ref().is_none_or(|s| {
+            s.status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0)
+                >= 1
+        })
     }
 }
 
@@ -132,7 +150,13 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
     let want = app.spec.replicas;
     let ready = status.ready_replicas.unwrap_or(0);
     let redis_ready = seen.redis.as_ref().is_none_or(|r| ready_replicas(r) >= 1);
-    let ready_cond = if !redis_ready {
+    let ready_cond = if !seen.database_ready() {
+        let msg = format!(
+            "the managed database ({}) has no ready pod yet (a first start initialises the data directory); chat servers stay unready until they reach it",
+            Component::Postgres.name(app)
+        );
+        condition(READY, false, reason::DATABASE_NOT_READY, msg)
+    } else if !redis_ready {
         let msg = format!(
             "the managed Redis ({}) has no ready pod yet; chat servers stay unready until they reach it",
             Component::Redis.name(app)
@@ -202,6 +226,7 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
 /// `kubectl describe`) rather than as a problem: the chat runs.
 fn notes(app: &ChatApp, caps: ClusterApis) -> Vec<String> {
     let mut notes = Vec::new();
+    notes.extend(crate::resources::postgres::data_note(app));
     let per_pod = app
         .spec
         .autoscaling

@@ -95,6 +95,46 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
             "must not be empty",
         );
     }
+    if let Some(db) = &spec.database {
+        check(
+            &mut p,
+            db.managed.is_some() != db.external.is_some(),
+            "spec.database",
+            "set exactly one of database.managed and database.external",
+        );
+        if let Some(e) = &db.external {
+            check(
+                &mut p,
+                !e.secret_name.is_empty(),
+                "spec.database.external.secretName",
+                "must not be empty",
+            );
+            check(
+                &mut p,
+                !e.key.is_empty(),
+                "spec.database.external.key",
+                "must not be empty",
+            );
+        }
+        check(
+            &mut p,
+            (2..=1000).contains(&db.max_connections),
+            "spec.database.maxConnections",
+            "must be 2-1000",
+        );
+        check(
+            &mut p,
+            (0..=36_500).contains(&db.retention_days),
+            "spec.database.retentionDays",
+            "must be 0-36500",
+        );
+        check(
+            &mut p,
+            (0..=1_000_000_000).contains(&db.retention_messages),
+            "spec.database.retentionMessages",
+            "must be 0-1000000000",
+        );
+    }
     let chat = &spec.chat;
     check(
         &mut p,

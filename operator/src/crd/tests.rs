@@ -140,7 +140,7 @@ fn cel_rules_compile_stay_in_scope_and_within_budget() {
     let compiled = compile_schema(&schema);
     let mut all = Vec::new();
     rules(&schema, "", &mut all);
-    assert_eq!(all.len(), 8, "{all:?}");
+    assert_eq!(all.len(), 9, "{all:?}");
     fn errors(c: &kube::core::cel::CompiledSchema, out: &mut Vec<String>) {
         out.extend(c.compilation_errors().iter().map(|e| format!("{e:?}")));
         c.properties.values().for_each(|p| errors(p, out));
@@ -209,6 +209,11 @@ fn cel_allows_good_specs() {
             "c8",
             json!({"ingress": {"host": "chat.example.com", "tlsSecretName": "t"}}),
         ),
+        object("c9", json!({"database": {"managed": {}}})),
+        object(
+            "c10",
+            json!({"database": {"external": {"secretName": "pg-app"}, "retentionDays": 30}}),
+        ),
     ];
     for obj in good {
         assert_eq!(cel(&obj), Vec::<String>::new(), "{obj}");
@@ -251,6 +256,17 @@ fn cel_refuses_bad_specs_naming_the_field() {
         (
             object("c", json!({"ingress": {"tlsSecretName": "t"}})),
             "ingress.tlsSecretName",
+        ),
+        (
+            object("c", json!({"database": {"retentionDays": 30}})),
+            "exactly one of database.managed and database.external",
+        ),
+        (
+            object(
+                "c",
+                json!({"database": {"managed": {}, "external": {"secretName": "pg-app"}}}),
+            ),
+            "exactly one of database.managed and database.external",
         ),
         (object(&"a".repeat(49), json!({})), "metadata.name"),
         (object("1chat", json!({})), "metadata.name"),

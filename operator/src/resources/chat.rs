@@ -38,18 +38,11 @@ fn env(name: &str, value: impl ToString) -> EnvVar {
 pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
     let c = &app.spec.chat;
     let redis_url = match &app.spec.redis.external {
-        Some(external) => EnvVar {
-            name: "CHATAPP_REDIS_URL".into(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: external.url_secret_ref.name.clone(),
-                    key: external.url_secret_ref.key.clone(),
-                    optional: Some(false),
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        Some(external) => secret_env(
+            "CHATAPP_REDIS_URL",
+            &external.url_secret_ref.name,
+            &external.url_secret_ref.key,
+        ),
         None => env(
             "CHATAPP_REDIS_URL",
             format!("redis://{}:{REDIS_PORT}", Component::Redis.name(app)),
@@ -101,7 +94,38 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
     if let Some(url) = public_url(app) {
         vars.push(env("CHATAPP_PUBLIC_URL", url));
     }
+    // Durable mode only: without a database the server would ignore the rest.
+    if let Some(db) = &app.spec.database {
+        // Both modes read the URL from a Secret's key: the managed one's Secret has `uri` too.
+        let (secret, key) = match &db.external {
+            Some(external) => (external.secret_name.clone(), external.key.as_str()),
+            None => (Component::Postgres.name(app), "uri"),
+        };
+        vars.extend([
+            secret_env("CHATAPP_DATABASE_URL", &secret, key),
+            env("CHATAPP_DATABASE_MAX_CONNECTIONS", db.max_connections),
+            env("CHATAPP_RETENTION_DAYS", db.retention_days),
+            env("CHATAPP_RETENTION_MESSAGES", db.retention_messages),
+        ]);
+    }
     vars
+}
+
+/// A variable read from a Secret's key by the kubelet, so its value (a URL with a password) is
+/// never in the spec, the status or the Deployment.
+fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.into(),
+                key: key.into(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The URL people open, whose origin the server accepts from browsers: `spec.chat.publicUrl`, or

@@ -10,6 +10,7 @@ mod ingress;
 mod loadtest;
 mod monitoring;
 mod network;
+pub(crate) mod postgres;
 pub(crate) mod redis;
 
 pub use autoscaling::{CONNECTIONS_METRIC, chat_hpa};
@@ -23,15 +24,18 @@ pub use monitoring::{
     alert_rules, chat_prometheus_rule, chat_service_monitor, prometheus_rule_resource,
     service_monitor_resource,
 };
-pub use network::{chat_network_policy, redis_network_policy};
+pub use network::{chat_network_policy, postgres_network_policy, redis_network_policy};
+pub use postgres::{postgres_secret, postgres_service, postgres_statefulset};
 pub use redis::{redis_deployment, redis_pvc, redis_service};
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
+};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, PersistentVolumeClaim, PodSecurityContext, SeccompProfile,
+    Capabilities, ConfigMap, PersistentVolumeClaim, PodSecurityContext, SeccompProfile, Secret,
     SecurityContext, Service,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -51,6 +55,8 @@ pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=chatapp-operato
 pub const CHAT_PORT: i32 = 8080;
 /// Port of the Redis server.
 pub const REDIS_PORT: i32 = 6379;
+/// Port of the managed PostgreSQL.
+pub const POSTGRES_PORT: i32 = 5432;
 /// Port of the Locust web UI.
 pub const LOCUST_PORT: i32 = 8089;
 
@@ -58,6 +64,15 @@ pub const LOCUST_PORT: i32 = 8089;
 /// child that is built cannot be forgotten.
 #[derive(Clone, Debug)]
 pub struct Desired {
+    /// The managed database's Secret (password, URL), with `database.managed`: created once,
+    /// never applied, so its password is never regenerated.
+    pub postgres_secret: Option<Secret>,
+    /// The managed database's NetworkPolicy, with `database.managed` and `networkPolicy.enabled`.
+    pub postgres_network_policy: Option<NetworkPolicy>,
+    /// The managed database's Service.
+    pub postgres_service: Option<Service>,
+    /// The managed database's StatefulSet.
+    pub postgres_statefulset: Option<StatefulSet>,
     /// Managed Redis volume (only with `redis.managed.persistence`).
     pub redis_pvc: Option<PersistentVolumeClaim>,
     /// Managed Redis Deployment (absent with `redis.external`).
@@ -100,6 +115,10 @@ impl Desired {
     /// new child cannot be left out.
     pub fn to_json(&self) -> Vec<serde_json::Value> {
         let Self {
+            postgres_secret,
+            postgres_network_policy,
+            postgres_service,
+            postgres_statefulset,
             redis_pvc,
             redis_deployment,
             redis_service,
@@ -122,6 +141,10 @@ impl Desired {
             serde_json::to_value(obj).expect("Kubernetes objects serialize to JSON")
         }
         [
+            postgres_secret.as_ref().map(json),
+            postgres_network_policy.as_ref().map(json),
+            postgres_service.as_ref().map(json),
+            postgres_statefulset.as_ref().map(json),
             redis_pvc.as_ref().map(json),
             redis_network_policy.as_ref().map(json),
             redis_deployment.as_ref().map(json),
@@ -159,7 +182,12 @@ impl Desired {
         let workers = load_test && app.spec.load_test.workers > 0;
         let fenced = app.spec.network_policy.enabled;
         let monitored = app.spec.monitoring.enabled && caps.monitoring;
+        let database = postgres::managed(app).is_some();
         Self {
+            postgres_secret: database.then(|| postgres_secret(app)),
+            postgres_network_policy: (database && fenced).then(|| postgres_network_policy(app)),
+            postgres_service: postgres_service(app),
+            postgres_statefulset: postgres_statefulset(app),
             redis_pvc: persistent.then(|| redis_pvc(app)),
             redis_deployment: managed.then(|| redis_deployment(app)),
             redis_service: managed.then(|| redis_service(app)),
@@ -197,6 +225,8 @@ pub enum Component {
     Chat,
     /// The managed Redis.
     Redis,
+    /// The managed PostgreSQL.
+    Postgres,
     /// The Locust master (standalone without workers) and its web UI.
     Locust,
     /// The Locust workers.
@@ -208,6 +238,7 @@ impl Component {
         match self {
             Self::Chat => "chat-server",
             Self::Redis => "redis",
+            Self::Postgres => "postgres",
             Self::Locust => "locust",
             Self::LocustWorker => "locust-worker",
         }
@@ -218,6 +249,8 @@ impl Component {
         match self {
             Self::Chat => app.name_any(),
             Self::Redis => format!("{}-redis", app.name_any()),
+            // Short: the StatefulSet's controller-revision-hash label is NAME-pg-HASH (≤ 63).
+            Self::Postgres => format!("{}-pg", app.name_any()),
             Self::Locust => format!("{}-locust", app.name_any()),
             Self::LocustWorker => format!("{}-locust-worker", app.name_any()),
         }

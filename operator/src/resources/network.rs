@@ -10,7 +10,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{CHAT_PORT, Component, REDIS_PORT, child_meta, selector_labels};
+use super::{CHAT_PORT, Component, POSTGRES_PORT, REDIS_PORT, child_meta, selector_labels};
 use crate::crd::ChatApp;
 
 fn selecting(app: &ChatApp, component: Component) -> LabelSelector {
@@ -56,6 +56,20 @@ pub fn redis_network_policy(app: &ChatApp) -> NetworkPolicy {
         ..Default::default()
     };
     policy(app, Component::Redis, REDIS_PORT, Some(vec![chat_pods]))
+}
+
+/// The managed PostgreSQL accepts only this ChatApp's chat-server pods, on the PostgreSQL port.
+pub fn postgres_network_policy(app: &ChatApp) -> NetworkPolicy {
+    let chat_pods = NetworkPolicyPeer {
+        pod_selector: Some(selecting(app, Component::Chat)),
+        ..Default::default()
+    };
+    policy(
+        app,
+        Component::Postgres,
+        POSTGRES_PORT,
+        Some(vec![chat_pods]),
+    )
 }
 
 /// The chat-server pods accept traffic on the chat port only.

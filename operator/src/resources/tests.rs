@@ -22,6 +22,12 @@ fn varied() -> Vec<ChatApp> {
             .with_load_test(100, 10)
             .with_service("ClusterIP", None),
         ChatApp::test().with_load_test(100, 10).with_workers(3),
+        ChatApp::test().with_managed_database(|_| {}),
+        ChatApp::test().with_managed_database(|d| {
+            d.delete_data_with_chat_app = true;
+            d.storage.ephemeral = true;
+        }),
+        ChatApp::test().with_external_database(),
     ]
 }
 
@@ -43,6 +49,11 @@ fn pod_specs(d: &Desired) -> Vec<PodSpec> {
     .into_iter()
     .flatten()
     .map(|dep| dep.spec.clone().unwrap().template.spec.unwrap())
+    .chain(
+        d.postgres_statefulset
+            .iter()
+            .map(|s| s.spec.clone().unwrap().template.spec.unwrap()),
+    )
     .collect()
 }
 
@@ -120,6 +131,11 @@ fn every_child_has_a_controller_owner_reference_with_uid() {
     for app in varied() {
         for (kind, obj) in objects(&Desired::build(&app)) {
             let owners = &obj["metadata"]["ownerReferences"];
+            if kind == "Secret" && postgres::keeps_data(&app) {
+                // The managed database's password lives as long as its kept data.
+                assert!(owners.is_null(), "{obj}");
+                continue;
+            }
             assert_eq!(owners.as_array().map(Vec::len), Some(1), "{kind}: {obj}");
             let owner = &owners[0];
             assert_eq!(owner["uid"], app.metadata.uid.clone().unwrap(), "{kind}");

@@ -6,6 +6,7 @@ use k8s_openapi::ByteString;
 use serde_json::json;
 
 use super::*;
+use crate::fixtures::TestApp;
 
 fn pod(status: serde_json::Value) -> Pod {
     serde_json::from_value(json!({"metadata": {"name": "demo-abc"}, "status": status})).unwrap()
@@ -20,7 +21,9 @@ fn waiting(reason: &str) -> serde_json::Value {
 
 #[test]
 fn a_missing_secret_or_key_blocks_the_switch() {
-    let problem = secret_problem(None, "chat", "redis-url", "url").unwrap();
+    let app = ChatApp::test().with_external_redis();
+    let redis = &secret_uses(&app)[0];
+    let problem = missing_key(None, "chat", redis).unwrap();
     assert_eq!(problem.reason, reason::REDIS_SECRET_MISSING);
     assert!(
         problem.message.contains("redis-url does not exist"),
@@ -33,12 +36,28 @@ fn a_missing_secret_or_key_blocks_the_switch() {
         )])),
         ..Default::default()
     };
-    let problem = secret_problem(Some(&secret("other")), "chat", "redis-url", "url").unwrap();
+    let problem = missing_key(Some(&secret("other")), "chat", redis).unwrap();
     assert!(problem.message.contains("has no key url"), "{problem:?}");
-    assert_eq!(
-        secret_problem(Some(&secret("url")), "chat", "redis-url", "url"),
-        None
+    assert_eq!(missing_key(Some(&secret("url")), "chat", redis), None);
+}
+
+#[test]
+fn the_database_secret_is_checked_the_same_way_with_its_own_reason() {
+    let app = ChatApp::test()
+        .with_external_redis()
+        .with_external_database();
+    let uses = secret_uses(&app);
+    assert_eq!(uses.len(), 2, "{uses:?}");
+    let db = &uses[1];
+    assert_eq!((db.name.as_str(), db.key.as_str()), ("pg-app", "uri"));
+    let problem = missing_key(None, "chat", db).unwrap();
+    assert_eq!(problem.reason, reason::DATABASE_SECRET_MISSING);
+    assert!(
+        problem.message.contains("spec.database.external")
+            && problem.message.contains("current database"),
+        "{problem:?}"
     );
+    assert!(secret_uses(&ChatApp::test()).is_empty());
 }
 
 #[test]
@@ -49,10 +68,10 @@ fn a_pending_claim_is_a_problem_a_bound_one_is_not() {
         )
         .unwrap()
     };
-    let problem = pvc_problem(&pvc("Pending")).unwrap();
+    let problem = pvc_problem(&pvc("Pending"), "Redis").unwrap();
     assert_eq!(problem.reason, reason::PVC_PENDING);
     assert!(problem.message.contains("demo-redis"), "{problem:?}");
-    assert_eq!(pvc_problem(&pvc("Bound")), None);
+    assert_eq!(pvc_problem(&pvc("Bound"), "Redis"), None);
 }
 
 #[test]
