@@ -55,7 +55,7 @@ pub fn postgres_pvc_name(app: &ChatApp) -> String {
 }
 
 /// The Secret the managed database's password and URL live in, without its data: the apply step
-/// fills it with [`with_password`] on the one create. It lives as long as the data: without
+/// fills it with `with_password` on the one create. It lives as long as the data: without
 /// `deleteDataWithChatApp` it has no owner, like the kept claim, because the data directory
 /// knows only this password (a ChatApp recreated with the same name finds both and works).
 pub fn postgres_secret(app: &ChatApp) -> Secret {
