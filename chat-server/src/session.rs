@@ -61,61 +61,10 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Why the session ends with a close frame.
 struct Close(u16, &'static str);
 
-/// Bounds every socket write: a reader that stops reading, a kick or shutdown ends the write
-/// instead of leaving the session stuck in it (a zero TCP window blocks a write indefinitely).
-#[derive(Debug, Clone)]
-struct WriteGuard {
-    timeout: Duration,
-    kicked: CancellationToken,
-    shutdown: CancellationToken,
-}
-
-impl WriteGuard {
-    async fn run<F, T, E>(&self, write: F) -> Result<T, Close>
-    where
-        F: Future<Output = Result<T, E>>,
-    {
-        let failed = |_| Close(close::GOING_AWAY, "write failed");
-        let mut write = std::pin::pin!(write);
-        // Nearly every write completes at once (the socket has room): only a write that has to
-        // wait pays for the timer and the two cancellation waiters (per delivery in a fanout,
-        // setting them up every time was measurable; docs/benchmarks.md, "#9 hardening").
-        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-        if let Poll::Ready(r) = first {
-            return r.map_err(failed);
-        }
-        tokio::select! {
-            biased;
-            r = write => r.map_err(failed),
-            () = self.kicked.cancelled() => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
-            () = self.shutdown.cancelled() => Err(Close(close::GOING_AWAY, "server shutting down")),
-            () = tokio::time::sleep(self.timeout) => {
-                Err(Close(close::SLOW_CONSUMER, "write timed out"))
-            }
-        }
-    }
-}
-
 #[derive(Debug)]
 struct RoomView {
     epoch: Arc<str>,
     last_sent: u64,
-}
-
-/// What a connection was admitted with: one of the server's `--max-connections` permits and
-/// one of its address's `--max-connections-per-address` slots, both released when it ends.
-#[derive(Debug)]
-pub struct Admission {
-    pub(crate) _permit: OwnedSemaphorePermit,
-    pub(crate) address: AddressSlot,
-}
-
-/// The per-connection budgets (token buckets) of `docs/configuration.md`.
-#[derive(Debug)]
-struct Budgets {
-    sends: TokenBucket,
-    requests: TokenBucket,
-    reply_bytes: TokenBucket,
 }
 
 /// Who the connection said it is in `hello`.
@@ -274,155 +223,6 @@ impl Session {
         self.state.metrics.connections.dec();
     }
 
-    /// Write `first` and what else is queued, in batches of one flush each; a room the hub could
-    /// not deliver contiguously is pulled from the store between batches.
-    async fn write_queued<S: Sink<Message> + Unpin>(
-        &mut self,
-        sink: &mut S,
-        first: Outbound,
-    ) -> Result<(), Close> {
-        let mut next = Some(first);
-        while let Some(out) = next.take() {
-            let guard = self.guard.clone();
-            let lagged = guard.run(self.write_batch(sink, out)).await?;
-            if let Some(room) = lagged {
-                Box::pin(self.catch_up(sink, &room)).await?;
-                next = self.try_take();
-            }
-        }
-        Ok(())
-    }
-
-    /// Feed up to [`WRITE_BATCH`] queued frames and flush; stops early at a `Lagged` room.
-    async fn write_batch<S: Sink<Message> + Unpin>(
-        &mut self,
-        sink: &mut S,
-        first: Outbound,
-    ) -> Result<Option<Arc<str>>, S::Error> {
-        let mut next = Some(first);
-        let mut written = 0;
-        let mut bytes = 0;
-        let mut messages = 0;
-        let mut lagged = None;
-        while let Some(out) = next.take() {
-            if let Outbound::Lagged { room } = out {
-                lagged = Some(room);
-                break;
-            }
-            let message = matches!(out, Outbound::Message(_));
-            if let Some(msg) = self.outbound_to_message(out) {
-                messages += u64::from(message);
-                bytes += msg.to_text().map_or(0, str::len);
-                sink.feed(msg).await?;
-                written += 1;
-            }
-            if written < WRITE_BATCH && bytes < WRITE_BATCH_BYTES {
-                next = self.try_take();
-            }
-        }
-        // One shared counter update per batch, not one per frame.
-        self.state.metrics.messages_out.inc_by(messages);
-        sink.flush().await?;
-        Ok(lagged)
-    }
-
-    /// The next queued entry, if one is waiting; it no longer counts against the queue's bytes.
-    fn try_take(&mut self) -> Option<Outbound> {
-        let out = self.rx.try_recv().ok()?;
-        self.handle.taken(&out);
-        Some(out)
-    }
-
-    /// The hub skipped part of `room` for this replica (a burst too large to queue, or messages
-    /// trimmed before it could read them): read what this client is missing from the store and
-    /// write it as plain `message` frames, paced by this socket. When part of it is gone, send
-    /// `joined` with `recovered: false` instead, as for a `join` whose `since` cannot be honoured.
-    /// Never a silent jump in offsets.
-    async fn catch_up<S: Sink<Message> + Unpin>(
-        &mut self,
-        sink: &mut S,
-        room: &Arc<str>,
-    ) -> Result<(), Close> {
-        loop {
-            let Some(view) = self.rooms.get(room) else {
-                return Ok(()); // left meanwhile
-            };
-            let since = Since {
-                epoch: view.epoch.to_string(),
-                offset: view.last_sent,
-            };
-            let page = match self.state.store.history(room, Some(&since)).await {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::warn!(%room, error = %e, "catching up failed; closing so the client recovers");
-                    self.state.metrics.redis_errors.inc();
-                    return Err(Close(close::INTERNAL, "could not recover missed messages"));
-                }
-            };
-            let guard = self.guard.clone();
-            if !page.recovered {
-                let frame = self
-                    .joined_frame(room.clone(), page)
-                    .map_err(|_| Close(close::INTERNAL, "stored history is not JSON"))?;
-                return guard.run(sink.send(text(frame))).await;
-            }
-            if page.frames.is_empty() {
-                return Ok(());
-            }
-            let count = page.frames.len() as u64;
-            let writes = async {
-                for frame in &page.frames {
-                    sink.feed(Message::Text(Utf8Bytes::from(frame.as_ref())))
-                        .await?;
-                }
-                sink.flush().await
-            };
-            guard.run(writes).await?;
-            self.state.metrics.messages_out.inc_by(count);
-            if let Some(view) = self.rooms.get_mut(room) {
-                view.last_sent = since.offset + count;
-                if view.last_sent >= page.head {
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    fn outbound_to_message(&mut self, out: Outbound) -> Option<Message> {
-        match out {
-            Outbound::Message(message) => {
-                let Delivered {
-                    room,
-                    offset,
-                    time_ms,
-                    frame,
-                } = &*message;
-                let view = self.rooms.get_mut(room)?;
-                if *offset <= view.last_sent {
-                    return None; // already in the `joined` page
-                }
-                view.last_sent = *offset;
-                self.unsampled += 1;
-                if self.unsampled >= LATENCY_SAMPLE_EVERY {
-                    self.unsampled = 0;
-                    let latency = now_ms().saturating_sub(*time_ms) as f64 / 1000.0;
-                    self.state.metrics.delivery_latency.observe(latency);
-                }
-                Some(Message::Text(frame.clone()))
-            }
-            Outbound::Resync(reset) => {
-                let NewEpoch { room, epoch } = &*reset;
-                let view = self.rooms.get_mut(room)?;
-                view.epoch = epoch.clone();
-                view.last_sent = 0;
-                Some(text(ServerFrame::Resync { room, epoch }.to_json()))
-            }
-            Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(&*frame))),
-            Outbound::Rooms => Some(Message::Text(self.state.hub.take_rooms(&self.handle))),
-            Outbound::Lagged { .. } => None, // handled by `write_queued`
-        }
-    }
-
     async fn on_text<S: Sink<Message> + Unpin>(
         &mut self,
         sink: &mut S,
@@ -467,57 +267,6 @@ impl Session {
             }
             Err(err) => self.reply_error(sink, err).await,
         }
-    }
-
-    /// Every request costs a token: `send` from the connection's and its address's send budgets,
-    /// everything else from the request budget, and nothing is answered while the connection's
-    /// reply-bytes budget is in debt (2,000 joins of a full room once made 1.7 GB of replies).
-    fn admit_request(&mut self, msg: &ClientMessage) -> Result<(), ProtocolError> {
-        let c = &self.state.config;
-        let limited = |what: String| ProtocolError::new(ErrorCode::RateLimited, what);
-        match msg {
-            ClientMessage::Send {
-                room, client_id, ..
-            } => {
-                let fail = |e: ProtocolError| e.in_room(room).for_client(Some(client_id.clone()));
-                if !self.budgets.sends.take(1.0) {
-                    return Err(fail(limited(format!(
-                        "sending too fast: at most {} messages per second",
-                        c.send_rate
-                    ))));
-                }
-                if !self.admission.address.take_send() {
-                    return Err(fail(limited(format!(
-                        "sending too fast from your address: at most {} messages per second \
-                         across all its connections",
-                        c.address_send_rate
-                    ))));
-                }
-            }
-            _ => {
-                if !self.budgets.requests.take(1.0) {
-                    return Err(limited(format!(
-                        "too many requests: at most {} per second",
-                        c.request_rate
-                    )));
-                }
-                if !self.budgets.reply_bytes.has_credit() {
-                    return Err(limited(format!(
-                        "too much asked for: replies are limited to {} bytes per second",
-                        c.reply_bytes_per_sec
-                    )));
-                }
-                if matches!(msg, ClientMessage::CreateRoom { .. })
-                    && !self.admission.address.take_room()
-                {
-                    return Err(limited(format!(
-                        "too many rooms created from your address: at most {} per hour",
-                        c.rooms_per_address_per_hour
-                    )));
-                }
-            }
-        }
-        Ok(())
     }
 
     async fn reply_error<S: Sink<Message> + Unpin>(
@@ -803,6 +552,12 @@ fn read_error_close(e: &(dyn std::error::Error + 'static)) -> Option<Close> {
 fn text(s: String) -> Message {
     Message::Text(s.into())
 }
+
+mod budget;
+mod write;
+
+pub use self::budget::Admission;
+use self::{budget::Budgets, write::WriteGuard};
 
 #[cfg(test)]
 mod tests;

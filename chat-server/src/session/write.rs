@@ -1,0 +1,190 @@
+//! The session's write path: queued frames out in batches, each socket write bounded by the
+//! [`WriteGuard`], and the catch-up pull when the hub could not deliver a room contiguously.
+
+use super::*;
+
+/// Bounds every socket write: a reader that stops reading, a kick or shutdown ends the write
+/// instead of leaving the session stuck in it (a zero TCP window blocks a write indefinitely).
+#[derive(Debug, Clone)]
+pub(super) struct WriteGuard {
+    pub(super) timeout: Duration,
+    pub(super) kicked: CancellationToken,
+    pub(super) shutdown: CancellationToken,
+}
+
+impl WriteGuard {
+    pub(super) async fn run<F, T, E>(&self, write: F) -> Result<T, Close>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let failed = |_| Close(close::GOING_AWAY, "write failed");
+        let mut write = std::pin::pin!(write);
+        // Nearly every write completes at once (the socket has room): only a write that has to
+        // wait pays for the timer and the two cancellation waiters (per delivery in a fanout,
+        // setting them up every time was measurable; docs/benchmarks.md, "#9 hardening").
+        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+        if let Poll::Ready(r) = first {
+            return r.map_err(failed);
+        }
+        tokio::select! {
+            biased;
+            r = write => r.map_err(failed),
+            () = self.kicked.cancelled() => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
+            () = self.shutdown.cancelled() => Err(Close(close::GOING_AWAY, "server shutting down")),
+            () = tokio::time::sleep(self.timeout) => {
+                Err(Close(close::SLOW_CONSUMER, "write timed out"))
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Write `first` and what else is queued, in batches of one flush each; a room the hub could
+    /// not deliver contiguously is pulled from the store between batches.
+    pub(super) async fn write_queued<S: Sink<Message> + Unpin>(
+        &mut self,
+        sink: &mut S,
+        first: Outbound,
+    ) -> Result<(), Close> {
+        let mut next = Some(first);
+        while let Some(out) = next.take() {
+            let guard = self.guard.clone();
+            let lagged = guard.run(self.write_batch(sink, out)).await?;
+            if let Some(room) = lagged {
+                Box::pin(self.catch_up(sink, &room)).await?;
+                next = self.try_take();
+            }
+        }
+        Ok(())
+    }
+
+    /// Feed up to [`WRITE_BATCH`] queued frames and flush; stops early at a `Lagged` room.
+    async fn write_batch<S: Sink<Message> + Unpin>(
+        &mut self,
+        sink: &mut S,
+        first: Outbound,
+    ) -> Result<Option<Arc<str>>, S::Error> {
+        let mut next = Some(first);
+        let mut written = 0;
+        let mut bytes = 0;
+        let mut messages = 0;
+        let mut lagged = None;
+        while let Some(out) = next.take() {
+            if let Outbound::Lagged { room } = out {
+                lagged = Some(room);
+                break;
+            }
+            let message = matches!(out, Outbound::Message(_));
+            if let Some(msg) = self.outbound_to_message(out) {
+                messages += u64::from(message);
+                bytes += msg.to_text().map_or(0, str::len);
+                sink.feed(msg).await?;
+                written += 1;
+            }
+            if written < WRITE_BATCH && bytes < WRITE_BATCH_BYTES {
+                next = self.try_take();
+            }
+        }
+        // One shared counter update per batch, not one per frame.
+        self.state.metrics.messages_out.inc_by(messages);
+        sink.flush().await?;
+        Ok(lagged)
+    }
+
+    /// The next queued entry, if one is waiting; it no longer counts against the queue's bytes.
+    fn try_take(&mut self) -> Option<Outbound> {
+        let out = self.rx.try_recv().ok()?;
+        self.handle.taken(&out);
+        Some(out)
+    }
+
+    /// The hub skipped part of `room` for this replica (a burst too large to queue, or messages
+    /// trimmed before it could read them): read what this client is missing from the store and
+    /// write it as plain `message` frames, paced by this socket. When part of it is gone, send
+    /// `joined` with `recovered: false` instead, as for a `join` whose `since` cannot be honoured.
+    /// Never a silent jump in offsets.
+    async fn catch_up<S: Sink<Message> + Unpin>(
+        &mut self,
+        sink: &mut S,
+        room: &Arc<str>,
+    ) -> Result<(), Close> {
+        loop {
+            let Some(view) = self.rooms.get(room) else {
+                return Ok(()); // left meanwhile
+            };
+            let since = Since {
+                epoch: view.epoch.to_string(),
+                offset: view.last_sent,
+            };
+            let page = match self.state.store.history(room, Some(&since)).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(%room, error = %e, "catching up failed; closing so the client recovers");
+                    self.state.metrics.redis_errors.inc();
+                    return Err(Close(close::INTERNAL, "could not recover missed messages"));
+                }
+            };
+            let guard = self.guard.clone();
+            if !page.recovered {
+                let frame = self
+                    .joined_frame(room.clone(), page)
+                    .map_err(|_| Close(close::INTERNAL, "stored history is not JSON"))?;
+                return guard.run(sink.send(text(frame))).await;
+            }
+            if page.frames.is_empty() {
+                return Ok(());
+            }
+            let count = page.frames.len() as u64;
+            let writes = async {
+                for frame in &page.frames {
+                    sink.feed(Message::Text(Utf8Bytes::from(frame.as_ref())))
+                        .await?;
+                }
+                sink.flush().await
+            };
+            guard.run(writes).await?;
+            self.state.metrics.messages_out.inc_by(count);
+            if let Some(view) = self.rooms.get_mut(room) {
+                view.last_sent = since.offset + count;
+                if view.last_sent >= page.head {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn outbound_to_message(&mut self, out: Outbound) -> Option<Message> {
+        match out {
+            Outbound::Message(message) => {
+                let Delivered {
+                    room,
+                    offset,
+                    time_ms,
+                    frame,
+                } = &*message;
+                let view = self.rooms.get_mut(room)?;
+                if *offset <= view.last_sent {
+                    return None; // already in the `joined` page
+                }
+                view.last_sent = *offset;
+                self.unsampled += 1;
+                if self.unsampled >= LATENCY_SAMPLE_EVERY {
+                    self.unsampled = 0;
+                    let latency = now_ms().saturating_sub(*time_ms) as f64 / 1000.0;
+                    self.state.metrics.delivery_latency.observe(latency);
+                }
+                Some(Message::Text(frame.clone()))
+            }
+            Outbound::Resync(reset) => {
+                let NewEpoch { room, epoch } = &*reset;
+                let view = self.rooms.get_mut(room)?;
+                view.epoch = epoch.clone();
+                view.last_sent = 0;
+                Some(text(ServerFrame::Resync { room, epoch }.to_json()))
+            }
+            Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(&*frame))),
+            Outbound::Rooms => Some(Message::Text(self.state.hub.take_rooms(&self.handle))),
+            Outbound::Lagged { .. } => None, // handled by `write_queued`
+        }
+    }
+}
