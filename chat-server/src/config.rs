@@ -162,6 +162,32 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// Comma-separated usernames of the chat's admins, who may delete any message and any room.
+    #[arg(
+        long,
+        env = "CHATAPP_ADMINS",
+        value_delimiter = ',',
+        default_value = "",
+        value_parser = parse_username
+    )]
+    pub admins: Vec<String>,
+
+    /// Let guests (visitors without an account) post under a chosen name, marked as guests;
+    /// `false`: guests only read.
+    #[arg(long, env = "CHATAPP_GUEST_POSTING", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub guest_posting: bool,
+
+    /// When the session cookie is marked `Secure`: `auto` (when `--public-url` is https),
+    /// `always` or `never`.
+    #[arg(long, env = "CHATAPP_COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto)]
+    pub cookie_secure: CookieSecure,
+
+    /// Hours a session lasts after it was made (log in, register).
+    #[arg(long, env = "CHATAPP_SESSION_TTL_HOURS", default_value_t = 720,
+          value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub session_ttl_hours: u32,
+
     /// WebSocket ping period; no frame for two periods closes the socket (close code 4000).
     #[arg(long, env = "CHATAPP_PING_INTERVAL_SECS", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -210,6 +236,17 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+/// When the session cookie carries `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieSecure {
+    /// When the public URL is https.
+    Auto,
+    /// Always (the chat is behind a TLS proxy the server cannot see).
+    Always,
+    /// Never (plain http, e.g. a node port).
+    Never,
 }
 
 impl Config {
@@ -264,6 +301,20 @@ fn parse_origin(s: &str) -> Result<String, String> {
         "" => Ok(String::new()),
         "*" => Ok("*".into()),
         origin => Ok(parse_public_url(origin)?.origin().ascii_serialization()),
+    }
+}
+
+/// A username as accounts have them: 3 to 32 of ASCII letters, digits, `-`, `_` (empty entries
+/// of the comma-separated list are ignored).
+fn parse_username(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let ok = (3..=32).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if s.is_empty() || ok {
+        Ok(s.to_owned())
+    } else {
+        Err("usernames of 3 to 32 characters of a-z, A-Z, 0-9, '-', '_'".into())
     }
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 mod chat;
 mod optional;
 
-pub use chat::{ChatSettings, ORIGINS_RULE};
+pub use chat::{ChatSettings, CookieSecure, ORIGINS_RULE};
 pub use optional::{AutoscalingSpec, IngressSpec, MonitoringSpec};
 
 /// Image the chat server runs when `spec.image` is not given.

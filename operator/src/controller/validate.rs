@@ -168,6 +168,26 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         "spec.chat.publicUrl",
         "must be an http:// or https:// URL with a host",
     );
+    let bad_admins: Vec<&str> = chat
+        .admins
+        .iter()
+        .filter(|a| !is_username(a))
+        .map(String::as_str)
+        .collect();
+    check(
+        &mut p,
+        bad_admins.is_empty(),
+        "spec.chat.admins",
+        format!(
+            "entries must be usernames of 3 to 32 ASCII letters, digits, '-' or '_' (not {bad_admins:?})"
+        ),
+    );
+    check(
+        &mut p,
+        (1..=8760).contains(&chat.session_ttl_hours),
+        "spec.chat.sessionTtlHours",
+        "must be 1 to 8760",
+    );
     if let Some(a) = &spec.autoscaling {
         check(
             &mut p,
@@ -223,6 +243,14 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         "must differ from service.nodePort",
     );
     p
+}
+
+/// A username as the chat-server's accounts have them: 3 to 32 of ASCII letters, digits, `-`, `_`
+/// (the CRD's `chat.admins` pattern; the drift tests hold the server to the same rule).
+pub fn is_username(s: &str) -> bool {
+    (3..=32).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// An http(s) URL with a host, parsed as the chat-server parses `CHATAPP_PUBLIC_URL`.

@@ -155,6 +155,30 @@ pub struct ChatSettings {
         .message("chat.allowedOrigins entries must be \"*\" or http(s)://host[:port]"))]
     pub allowed_origins: Vec<String>,
 
+    /// Usernames of the chat's admins, who may delete any message and any room (CHATAPP_ADMINS);
+    /// each 3 to 32 of ASCII letters, digits, `-`, `_`.
+    #[serde(default)]
+    #[schemars(
+        length(max = 256),
+        inner(length(min = 3, max = 32), regex(pattern = r"^[A-Za-z0-9_-]+$"))
+    )]
+    pub admins: Vec<String>,
+
+    /// Let guests (visitors without an account) post under a chosen name, marked as guests
+    /// (CHATAPP_GUEST_POSTING). false (the default): guests read, and posting needs an account.
+    #[serde(default)]
+    pub guest_posting: bool,
+
+    /// When the session cookie is marked Secure (CHATAPP_COOKIE_SECURE): auto (when the public
+    /// URL is https), always (TLS ends at a proxy the server cannot see), never.
+    #[serde(default)]
+    pub cookie_secure: CookieSecure,
+
+    /// Hours a session lasts after logging in or registering (CHATAPP_SESSION_TTL_HOURS).
+    #[serde(default = "d_session_ttl_hours")]
+    #[schemars(range(min = 1, max = 8760))]
+    pub session_ttl_hours: i32,
+
     /// WebSocket ping period in seconds (CHATAPP_PING_INTERVAL_SECS).
     #[serde(default = "d_ping_interval")]
     #[schemars(range(min = 1, max = 3600))]
@@ -190,6 +214,32 @@ pub struct ChatSettings {
     #[serde(default = "d_log_level")]
     #[schemars(length(min = 1, max = 256))]
     pub log_level: String,
+}
+
+/// When the chat-server marks its session cookie Secure.
+#[derive(
+    schemars::JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSecure {
+    /// When the chat's public URL is https.
+    #[default]
+    Auto,
+    /// Always: TLS ends at a proxy in front of the chat.
+    Always,
+    /// Never: the chat is served over plain http.
+    Never,
+}
+
+impl CookieSecure {
+    /// The chat-server's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Always => "always",
+            Self::Never => "never",
+        }
+    }
 }
 
 impl Default for ChatSettings {
@@ -269,4 +319,7 @@ fn d_address_send_rate() -> f64 {
 }
 fn d_address_send_burst() -> i32 {
     100
+}
+fn d_session_ttl_hours() -> i32 {
+    720
 }

@@ -13,7 +13,7 @@ use kube::CustomResourceExt;
 use serde_json::Value;
 
 use super::chat_env;
-use crate::crd::{ChatApp, ChatSettings};
+use crate::crd::{ChatApp, ChatSettings, CookieSecure};
 use crate::fixtures::TestApp;
 
 /// CRD defaults that differ from the server's on purpose, with the reason.
@@ -147,6 +147,9 @@ fn at_the_edges() -> Vec<ChatSettings> {
         c.address_send_rate = 0.5;
         c.address_send_burst = 1;
         c.rooms_per_address_per_hour = 1;
+        c.session_ttl_hours = 1;
+        c.cookie_secure = CookieSecure::Never;
+        c.admins = vec!["abc".into()];
     };
     let high = |c: &mut ChatSettings| {
         c.history_len = 100_000;
@@ -177,6 +180,10 @@ fn at_the_edges() -> Vec<ChatSettings> {
         c.rooms_per_address_per_hour = 1_000_000;
         c.client_address_header = Some("X-Forwarded-For".into());
         c.public_url = Some("https://chat.example.com:8443/chat".into());
+        c.session_ttl_hours = 8760;
+        c.cookie_secure = CookieSecure::Always;
+        c.guest_posting = true;
+        c.admins = vec!["Ann-Marie_2".into(), "x".repeat(32)];
     };
     let mut out = vec![ChatSettings::default()];
     for f in [low, high] {
@@ -241,6 +248,14 @@ fn the_server_accepts_the_operators_environment_at_every_edge() {
             config.public_url.map(|u| u.to_string()),
             settings.public_url
         );
+        let admins: Vec<&String> = config.admins.iter().filter(|a| !a.is_empty()).collect();
+        assert_eq!(admins, settings.admins.iter().collect::<Vec<_>>());
+        assert_eq!(config.guest_posting, settings.guest_posting);
+        assert_eq!(
+            format!("{:?}", config.cookie_secure).to_lowercase(),
+            settings.cookie_secure.as_str()
+        );
+        assert_eq!(config.session_ttl_hours, settings.session_ttl_hours as u32);
     }
 }
 
@@ -354,6 +369,7 @@ fn server_default(arg: &Arg, like: &Value) -> Value {
     let one = values.first().cloned().unwrap_or_default();
     match like {
         Value::Number(_) => serde_json::json!(one.parse::<f64>().expect("a number")),
+        Value::Bool(_) => serde_json::json!(one.parse::<bool>().expect("true or false")),
         Value::Array(_) => values
             .iter()
             .flat_map(|v| v.split(','))
@@ -489,4 +505,60 @@ fn every_crd_range_is_the_servers() {
         }
     }
     assert!(checked >= 28, "only {checked} limits compared");
+}
+
+#[test]
+fn every_crd_enum_is_the_servers() {
+    let flags = server_flags();
+    let schema = chat_schema();
+    let mut checked = 0;
+    for (env, arg) in &flags {
+        let Some(values) = schema
+            .get(&setting_field(env))
+            .and_then(|p| p["enum"].as_array())
+        else {
+            continue;
+        };
+        let crd: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+        let server: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(crd, server, "{env}: the CRD's values and the server's");
+        checked += 1;
+    }
+    assert!(checked >= 1, "cookieSecure is an enum");
+}
+
+#[test]
+fn the_admin_rule_is_the_servers() {
+    let schema = chat_schema();
+    let item = &schema["admins"]["items"];
+    let pattern = regex_lite(item["pattern"].as_str().expect("a pattern"));
+    let (min, max) = (item["minLength"].as_u64(), item["maxLength"].as_u64());
+    assert_eq!((min, max), (Some(3), Some(32)), "{item}");
+    let admins = &server_flags()["CHATAPP_ADMINS"];
+    for name in ["abc", "Ann-Marie_2", &"x".repeat(32)] {
+        assert!(pattern(name) && server_accepts(admins, name), "{name}");
+        assert!(crate::controller::validate::is_username(name), "{name}");
+    }
+    for bad in ["ab", &"x".repeat(33), "a b", "ann.m", "émile"] {
+        let crd_ok = pattern(bad) && (3..=32).contains(&bad.chars().count());
+        assert!(!crd_ok && !server_accepts(admins, bad), "{bad}");
+        assert!(!crate::controller::validate::is_username(bad), "{bad}");
+    }
+}
+
+/// The CRD's one admin pattern, `^[A-Za-z0-9_-]+$`, as a predicate (no regex crate here).
+fn regex_lite(pattern: &str) -> impl Fn(&str) -> bool {
+    assert_eq!(
+        pattern, "^[A-Za-z0-9_-]+$",
+        "update this test with the pattern"
+    );
+    |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
 }
