@@ -5,9 +5,16 @@ every CHATAPP_MIN_WAIT..CHATAPP_MAX_WAIT seconds, default 2..10), sends a messag
 greenlet receives every frame. Locust sees these request events:
 
   WS connect   open the socket + hello + welcome + join + joined (time to a usable session)
+  HTTP register  POST /api/register, when the chat does not let guests post (see below)
   WS ack       send -> ack (the message is durably stored)
   WS message   send -> the user's own message delivered back (end-to-end latency)
   WS error     an error frame from the server, or a message never delivered (timeout)
+
+Accounts: when the server's `welcome` says `guest_posting: false` (guests only read), each user
+registers an account once (POST /api/register, username = its name, a random password), which
+signs it in with the session cookie, and opens the socket again with that cookie; a later
+reconnect reuses the cookie, or logs in again when the session ended. A server that says nothing
+about guest posting (before accounts) lets everyone post, and users stay guests.
 
 The host comes from Locust's --host (or the web UI): http://h:p becomes ws://h:p/ws, https becomes
 wss; a ws:// or wss:// URL is used as given. Environment knobs (all optional):
@@ -31,6 +38,7 @@ import time
 import uuid
 
 import gevent
+import requests
 import websocket
 from locust import User, between, task
 
@@ -40,6 +48,32 @@ MAX_WAIT = float(os.environ.get("CHATAPP_MAX_WAIT", "10"))
 CONTENT_BYTES = int(os.environ.get("CHATAPP_CONTENT_BYTES", "64"))
 TIMEOUT = float(os.environ.get("CHATAPP_TIMEOUT", "30"))
 HANDSHAKE_TIMEOUT = 10.0
+SESSION_COOKIE = "chatapp_session"
+
+
+def http_url(host):
+    """Turn Locust's --host into the HTTP base URL the /api endpoints live under."""
+    host = (host or "http://127.0.0.1:8080").rstrip("/")
+    for ws, http in (("wss://", "https://"), ("ws://", "http://")):
+        if host.startswith(ws):
+            host = http + host[len(ws):]
+    if not host.startswith(("http://", "https://")):
+        host = "http://" + host
+    if host.endswith("/ws"):
+        host = host[: -len("/ws")]
+    return host
+
+
+def session_cookie(response):
+    """The session token from a register/login answer's Set-Cookie (whatever its Secure flag)."""
+    for header in response.raw.headers.getlist("Set-Cookie") if response.raw else []:
+        name, _, rest = header.partition("=")
+        if name.strip() == SESSION_COOKIE:
+            return rest.split(";", 1)[0]
+    token = response.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise RuntimeError(f"no {SESSION_COOKIE} cookie in the answer ({response.status_code})")
+    return token
 
 
 def ws_url(host):
@@ -68,17 +102,22 @@ class ChatUser(User):
         self.pending = {}  # client_id -> [perf_counter at send, acked]
         self.name = "locust-" + uuid.uuid4().hex[:8]
         self.room = random.choice(ROOMS) if ROOMS else "general"
+        self.password = None  # set once this user has an account
+        self.cookie = None  # the session token, once signed in
         self._connect()
 
     def _connect(self):
         """Open the socket, identify and join; on failure report it and retry at the next task."""
         started = time.perf_counter()
         try:
-            self.ws = websocket.create_connection(
-                ws_url(self.host), timeout=HANDSHAKE_TIMEOUT, suppress_origin=True
-            )
-            self._send({"type": "hello", "name": self.name})
-            self._expect("welcome")
+            welcome = self._open()
+            if welcome.get("user") is None and welcome.get("guest_posting") is False:
+                # Guests only read here: sign in (an account made once), then open again.
+                self._close()
+                self._sign_in()
+                welcome = self._open()
+                if welcome.get("user") is None:
+                    raise RuntimeError("signed in, but the socket is still a guest's")
             self._join()
         except Exception as exc:  # noqa: BLE001 - every failure is reported to Locust
             self._fire("connect", started, exception=exc)
@@ -87,6 +126,39 @@ class ChatUser(User):
         self._fire("connect", started)
         self.ws.settimeout(None)
         self.receiver = gevent.spawn(self._receive)
+
+    def _open(self):
+        """Open the socket (with the session cookie when signed in), say hello, return welcome."""
+        cookie = f"{SESSION_COOKIE}={self.cookie}" if self.cookie else None
+        self.ws = websocket.create_connection(
+            ws_url(self.host), timeout=HANDSHAKE_TIMEOUT, suppress_origin=True, cookie=cookie
+        )
+        self._send({"type": "hello", "name": self.name})
+        return self._expect("welcome")
+
+    def _sign_in(self):
+        """Register this user's account the first time, log in again later (an ended session)."""
+        started = time.perf_counter()
+        first = self.password is None
+        if first:
+            self.password = uuid.uuid4().hex
+        path, body = ("/api/register", {"username": self.name, "password": self.password})
+        if not first:
+            path = "/api/login"
+        name = "register" if first else "login"
+        try:
+            response = requests.post(
+                http_url(self.host) + path, json=body, timeout=HANDSHAKE_TIMEOUT
+            )
+            if response.status_code not in (200, 201):
+                raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+            self.cookie = session_cookie(response)
+        except Exception as exc:
+            if first:
+                self.password = None  # not registered: try again from the start
+            self._fire(name, started, exception=exc, request_type="HTTP")
+            raise
+        self._fire(name, started, length=len(response.content), request_type="HTTP")
 
     def on_stop(self):
         self._close()
@@ -199,9 +271,9 @@ class ChatUser(User):
             except Exception:  # noqa: BLE001
                 pass
 
-    def _fire(self, name, started, length=0, exception=None):
+    def _fire(self, name, started, length=0, exception=None, request_type="WS"):
         self.environment.events.request.fire(
-            request_type="WS",
+            request_type=request_type,
             name=name,
             response_time=(time.perf_counter() - started) * 1000.0,
             response_length=length,

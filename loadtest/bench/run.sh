@@ -13,7 +13,8 @@
 # and no run inherits another's history. Servers run with raised send limits (--send-rate and
 # --send-burst 100000, the most chat-server allows: the default 10/s, burst 20 per connection is
 # for people, not a benchmark), raised request and room-creation limits (the `rooms` scenarios
-# create every room from one connection) and RUST_LOG=warn. CHAT_SERVER and CHAT_BENCH pick other
+# create every room from one connection), CHATAPP_GUEST_POSTING=true (chat-bench's clients are
+# guests; on a chat that requires accounts chat-bench stops before it starts) and RUST_LOG=warn. CHAT_SERVER and CHAT_BENCH pick other
 # binaries, e.g. a build of an older commit for a before/after pair.
 # Needs: cargo build --release -p chat-server -p loadtest; redis-server and redis-cli; curl; for
 # durable, PostgreSQL's server binaries (scripts/test.sh installs them) and psql. PostgreSQL runs
@@ -100,7 +101,8 @@ start_server() { # port; sets started_pid (no subshell: the server stays our chi
     --request-rate 100000 --request-burst 100000)
   [ -n "$redis_pid" ] && flags+=(--redis-url "redis://127.0.0.1:$rport")
   [ -n "$db_url" ] && flags+=(--database-url "$db_url")
-  RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &
+  # The variable, not --guest-posting: an older CHAT_SERVER (before accounts) ignores it.
+  CHATAPP_GUEST_POSTING=true RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &
   started_pid=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && break

@@ -116,7 +116,7 @@ pub async fn run(plan: &Plan, probe: &Probe) -> Result<Report> {
 }
 
 async fn run_resolved(plan: &Plan, targets: &[Target], probe: &Probe) -> Result<Report> {
-    create_rooms(&targets[0], &plan.rooms).await?;
+    create_rooms(plan, &targets[0]).await?;
     let before = probe.sample().await;
     let shared = Arc::new(Shared {
         counters: Counters::default(),
@@ -250,8 +250,9 @@ async fn spawn_clients(
     set
 }
 
-/// Makes sure every room exists, over one setup connection (`room_exists` is fine).
-async fn create_rooms(target: &Target, rooms: &[String]) -> Result<()> {
+/// Checks the chat lets chat-bench's guests do what the plan needs, then makes sure every room
+/// exists, over one setup connection (`room_exists` is fine).
+async fn create_rooms(plan: &Plan, target: &Target) -> Result<()> {
     let setup = |e: &dyn std::fmt::Display| Error::Setup(format!("{}: {e}", target.url));
     let (mut ws, _) = tokio_tungstenite::connect_async(target.url.as_str())
         .await
@@ -259,25 +260,57 @@ async fn create_rooms(target: &Target, rooms: &[String]) -> Result<()> {
     ws.send(Message::text(r#"{"type":"hello","name":"bench-setup"}"#))
         .await
         .map_err(|e| setup(&e))?;
-    for room in rooms.iter().filter(|r| *r != "general") {
+    let welcome = next_frame(&mut ws, |v| v["type"] == "welcome")
+        .await
+        .map_err(|e| setup(&e))?;
+    let rooms: Vec<&String> = plan.rooms.iter().filter(|r| *r != "general").collect();
+    let posts = plan.senders_per_room > 0 || !rooms.is_empty();
+    if posts && !guests_may_post(&welcome) {
+        let _ = ws.close(None).await;
+        return Err(setup(&GUESTS_CANNOT_POST));
+    }
+    for room in rooms {
         let frame = serde_json::json!({"type": "create_room", "name": room}).to_string();
         ws.send(Message::text(frame)).await.map_err(|e| setup(&e))?;
-        loop {
-            let Some(Ok(msg)) = ws.next().await else {
-                return Err(setup(&"connection lost"));
-            };
-            let Message::Text(text) = msg else { continue };
-            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| setup(&e))?;
-            match (v["type"].as_str(), v["code"].as_str()) {
-                (Some("room_created"), _) if v["room"] == room.as_str() => break,
-                (Some("error"), Some("room_exists")) => break,
-                (Some("error"), _) => return Err(setup(&text)),
-                _ => {}
-            }
+        let v = next_frame(&mut ws, |v| {
+            (v["type"] == "room_created" && v["room"] == room.as_str()) || v["type"] == "error"
+        })
+        .await
+        .map_err(|e| setup(&e))?;
+        if v["type"] == "error" && v["code"] != "room_exists" {
+            return Err(setup(&v));
         }
     }
     let _ = ws.close(None).await;
     Ok(())
+}
+
+/// Why a run stops before it starts on a chat whose guests only read.
+const GUESTS_CANNOT_POST: &str = "this chat does not let guests post (welcome.guest_posting is false), and chat-bench's clients are guests: run the server with --guest-posting true (CHATAPP_GUEST_POSTING=true; in a ChatApp, spec.chat.guestPosting: true)";
+
+/// Whether the `welcome` frame lets a guest post: `guest_posting` true, or absent (a server from
+/// before accounts, where everyone posts).
+fn guests_may_post(welcome: &serde_json::Value) -> bool {
+    welcome["guest_posting"].as_bool().unwrap_or(true)
+}
+
+/// Reads frames until one that `wanted` accepts.
+async fn next_frame(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> std::result::Result<serde_json::Value, String> {
+    loop {
+        let Some(Ok(msg)) = ws.next().await else {
+            return Err("connection lost".into());
+        };
+        let Message::Text(text) = msg else { continue };
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        if wanted(&v) {
+            return Ok(v);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ struct Faults {
     drop_every: u64,
     /// Deliver messages whose offset is a multiple of this twice (0: never).
     repeat_every: u64,
+    /// What `welcome.guest_posting` says (absent: a server from before accounts).
+    guest_posting: Option<bool>,
 }
 
 #[derive(Default)]
@@ -62,7 +64,12 @@ async fn session(tcp: tokio::net::TcpStream, rooms: Arc<Mutex<HashMap<String, Ro
         let v: Value = serde_json::from_str(&text).unwrap();
         let room = v["room"].as_str().unwrap_or_default().to_owned();
         let reply = match v["type"].as_str().unwrap() {
-            "hello" => json!({"type": "welcome", "protocol": 1}),
+            "hello" => match f.guest_posting {
+                Some(on) => {
+                    json!({"type": "welcome", "protocol": 1, "user": null, "guest_posting": on})
+                }
+                None => json!({"type": "welcome", "protocol": 1}),
+            },
             "create_room" => {
                 let name = v["name"].as_str().unwrap().to_owned();
                 rooms.lock().unwrap().entry(name.clone()).or_default();
@@ -209,4 +216,44 @@ async fn closed_loop_sends_exactly_the_budget() {
         "{}",
         r.table()
     );
+}
+
+#[tokio::test]
+async fn a_chat_whose_guests_only_read_stops_the_run_with_what_to_do() {
+    let url = mock_server(Faults {
+        guest_posting: Some(false),
+        ..Faults::default()
+    })
+    .await;
+    let err = loadtest::run(&plan(url.clone(), 1, 2, 10), &Probe::default())
+        .await
+        .expect_err("guests cannot post: the run cannot measure anything");
+    let text = err.to_string();
+    assert!(text.contains("--guest-posting true"), "{text}");
+    assert!(text.contains("spec.chat.guestPosting"), "{text}");
+    // Connecting alone needs no posting: the connect scenario still runs there.
+    let connect_only = Plan {
+        rooms: vec!["general".into()],
+        senders_per_room: 0,
+        max_messages: 0,
+        duration: Duration::from_millis(100),
+        ..plan(url, 1, 3, 0)
+    };
+    let r = loadtest::run(&connect_only, &Probe::default())
+        .await
+        .unwrap();
+    assert_eq!((r.connections, r.connect_failures), (3, 0), "{}", r.table());
+}
+
+#[tokio::test]
+async fn a_chat_that_lets_guests_post_runs_as_before() {
+    let url = mock_server(Faults {
+        guest_posting: Some(true),
+        ..Faults::default()
+    })
+    .await;
+    let r = loadtest::run(&plan(url, 2, 2, 20), &Probe::default())
+        .await
+        .unwrap();
+    assert_eq!((r.sent, r.acked, r.gaps), (20, 20, 0), "{}", r.table());
 }

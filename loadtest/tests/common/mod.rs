@@ -37,10 +37,11 @@ impl Drop for TestServer {
     }
 }
 
-/// Starts a chat-server with `extra` flags, on `127.0.0.1:0` and with generous send limits (a
-/// benchmark's senders are faster than a person) unless `extra` sets those flags itself.
+/// Starts a chat-server with `extra` flags, on `127.0.0.1:0`, with generous send limits (a
+/// benchmark's senders are faster than a person) and guests allowed to post (chat-bench's clients
+/// are guests) unless `extra` sets those flags itself.
 pub async fn start_server(extra: &[&str]) -> TestServer {
-    const DEFAULTS: [(&str, &str); 11] = [
+    const DEFAULTS: [(&str, &str); 12] = [
         ("--listen", "127.0.0.1:0"),
         ("--send-rate", "100000"),
         ("--send-burst", "100000"),
@@ -53,6 +54,8 @@ pub async fn start_server(extra: &[&str]) -> TestServer {
         ("--request-burst", "100000"),
         ("--reply-bytes-per-sec", "1073741824"),
         ("--shutdown-grace-secs", "1"),
+        // chat-bench's clients are guests; a test of accounts passes `--guest-posting false`.
+        ("--guest-posting", "true"),
     ];
     let mut argv = vec!["chat-server"];
     for (flag, value) in DEFAULTS {
