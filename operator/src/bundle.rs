@@ -51,11 +51,12 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         "deployments",
         &["create", "delete", "list", "patch", "watch"],
     ),
-    // The managed database; never deleted by the operator (it goes with its ChatApp).
+    // The managed database; never deleted by the operator (it goes with its ChatApp). get: its
+    // volumes cannot change in place, so an existing one keeps its choice of claim or emptyDir.
     (
         "apps",
         "statefulsets",
-        &["create", "list", "patch", "watch"],
+        &["create", "get", "list", "patch", "watch"],
     ),
     (
         "",
@@ -76,6 +77,8 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         "",
         "persistentvolumeclaims",
         // get: the managed database's claim, made by the StatefulSet controller, when Pending.
+        // create: also the dry-run claim that asks whether the cluster has a default
+        // StorageClass (no StorageClass read: that would need a ClusterRole, see observe.rs).
         &["create", "get", "list", "patch", "watch"],
     ),
     (

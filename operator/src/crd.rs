@@ -62,6 +62,11 @@ pub const DEFAULT_LOCUST_IMAGE: &str =
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
+    printcolumn(
+        name = "Durable",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Durable\")].status"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = kube::core::Rule::new(
         "size(self.metadata.name) <= 48 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
@@ -516,7 +521,8 @@ pub struct ChatAppStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_test_node_port: Option<i32>,
 
-    /// Ready, Progressing and Degraded, with reasons and messages for people.
+    /// Ready, Progressing, Degraded and Durable (whether acknowledged messages survive the loss
+    /// of any pod), with reasons and messages for people.
     #[serde(default)]
     pub conditions: Vec<Condition>,
 }

@@ -54,6 +54,10 @@ pub enum Error {
     /// Discovery of the optional APIs (custom metrics, the Prometheus Operator's) failed.
     #[error("discovering the API groups")]
     Discover(#[source] kube::Error),
+    /// Finding where the managed database's data can live failed: reading its StatefulSet, or the
+    /// dry-run claim that asks whether the cluster has a default StorageClass.
+    #[error("finding where the managed database's data can live")]
+    Storage(#[source] kube::Error),
     /// The ChatApp came without a namespace (it is a namespaced resource).
     #[error("ChatApp has no namespace")]
     MissingNamespace,
@@ -75,6 +79,7 @@ impl Error {
             Self::List { .. } => "list",
             Self::ReadSecret { .. } => "secret",
             Self::Discover(_) => "discover",
+            Self::Storage(_) => "storage",
             Self::MissingNamespace => "namespace",
             Self::MissingUid => "uid",
             Self::Serve(_) => "serve",
@@ -113,7 +118,8 @@ impl Error {
             | Self::PatchStatus(source)
             | Self::List { source, .. }
             | Self::ReadSecret { source, .. }
-            | Self::Discover(source) => match source {
+            | Self::Discover(source)
+            | Self::Storage(source) => match source {
                 kube::Error::Api(status) => Some(status.as_ref()),
                 _ => None,
             },

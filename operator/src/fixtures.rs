@@ -219,6 +219,9 @@ struct State {
     /// Optional API groups the fake serves in discovery, with their resources: `(group/version,
     /// resources)`.
     api_groups: Vec<(String, Vec<String>)>,
+    /// The cluster's default StorageClass, which a claim created without one gets (the
+    /// DefaultStorageClass admission plugin); None: the cluster has none.
+    default_storage_class: Option<String>,
 }
 
 /// The fake API server: a `Client` wired to it and the shared state it keeps.
@@ -239,6 +242,7 @@ impl FakeApi {
         let fake = FakeApi {
             state: Arc::new(Mutex::new(State {
                 pods_ready: true,
+                default_storage_class: Some("standard".into()),
                 ..Default::default()
             })),
         };
@@ -298,6 +302,10 @@ impl FakeApi {
         let resources = resources.iter().map(|r| (*r).to_owned()).collect();
         let mut state = self.state.lock().unwrap();
         state.api_groups.push((group_version.to_owned(), resources));
+    }
+    /// Sets the cluster's default StorageClass (None: a cluster without one). `standard` at start.
+    pub fn set_default_storage_class(&self, class: Option<&str>) {
+        self.state.lock().unwrap().default_storage_class = class.map(str::to_owned);
     }
     pub fn set_pods_ready(&self, ready: bool) {
         self.state.lock().unwrap().pods_ready = ready;
@@ -386,6 +394,13 @@ impl FakeApi {
                     return (409, status_body(409, "already exists"));
                 }
                 let mut obj = req.body.clone();
+                let class = &mut obj["spec"]["storageClassName"];
+                if resource == "persistentvolumeclaims" && class.is_null() {
+                    *class = json!(state.default_storage_class);
+                }
+                if req.query.contains("dryRun=All") {
+                    return (201, obj); // admitted, not stored
+                }
                 obj["metadata"]["uid"] = json!(format!("uid-{serial}"));
                 obj["metadata"]["resourceVersion"] = json!(serial.to_string());
                 obj["metadata"]["generation"] = json!(1);

@@ -59,11 +59,18 @@ pub struct Settings {
     pub leader_elect: bool,
 }
 
-/// The `default` ChatApp: NodePort 30222, Locust (when enabled) on 30223.
+/// The `default` ChatApp: NodePort 30222, Locust (when enabled) on 30223, durable (a managed
+/// PostgreSQL).
 pub fn default_chatapp(image: Option<&str>) -> ChatApp {
     let mut spec = ChatAppSpec::defaulted();
     spec.service.node_port = Some(DEFAULT_NODE_PORT);
     spec.load_test.node_port = Some(DEFAULT_LOCUST_NODE_PORT);
+    // Durable by default: a managed PostgreSQL on a claim of the default StorageClass, or, on a
+    // cluster without one, on an emptyDir, with Durable=False NoDefaultStorageClass in status.
+    spec.database = Some(
+        serde_json::from_value(serde_json::json!({"managed": {}}))
+            .expect("a managed database with every default"),
+    );
     if let Some(image) = image {
         spec.image = image.to_owned();
     }

@@ -12,6 +12,9 @@ pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 /// Something needs a person: a problem that will not fix itself.
 pub const DEGRADED: &str = "Degraded";
+/// Acknowledged messages survive the loss of any pod: they are committed to a database whose
+/// data is on a volume (or outside the cluster).
+pub const DURABLE: &str = "Durable";
 
 /// Reasons, the CamelCase word that says why a condition has its status.
 pub mod reason {
@@ -63,4 +66,18 @@ pub mod reason {
     pub const IMAGE_PULL_BACK_OFF: &str = "ImagePullBackOff";
     /// Degraded: a container keeps crashing.
     pub const CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
+    /// Durable: the managed database's data is on its PersistentVolumeClaim.
+    pub const PERSISTENT_VOLUME: &str = "PersistentVolume";
+    /// Durable: messages are committed to the external database (as durable as it is).
+    pub const EXTERNAL_DATABASE: &str = "ExternalDatabase";
+    /// Durable=False: no `spec.database`; messages are durable only as far as Redis is.
+    pub const REDIS_ONLY: &str = "RedisOnly";
+    /// Durable=False: `database.managed.storage.ephemeral` puts the data in an emptyDir.
+    pub const EPHEMERAL_STORAGE: &str = "EphemeralStorage";
+    /// Durable=False: the claim would name no StorageClass and the cluster has no default one,
+    /// so the data is in an emptyDir.
+    pub const NO_DEFAULT_STORAGE_CLASS: &str = "NoDefaultStorageClass";
+    /// Durable=False: the database's StatefulSet was made on an emptyDir, and a StorageClass is
+    /// there now; its volumes cannot change in place, so it stays until a person recreates it.
+    pub const EMPTY_DIR_KEPT: &str = "EmptyDirKept";
 }

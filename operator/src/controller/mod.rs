@@ -122,7 +122,8 @@ async fn reconcile_inner(app: &ChatApp, ctx: &Context) -> Result<Action> {
         // Secrets are not watched: look again soon.
         return Ok(Action::requeue(WHILE_PROGRESSING));
     }
-    let caps = observe::capabilities(&ctx.client, app).await?;
+    let mut caps = observe::capabilities(&ctx.client, app).await?;
+    caps.storage = observe::database_storage(&ctx.client, app).await?;
     let desired = Desired::build_for(app, caps);
     // Boxed: the apply future holds every child and would otherwise sit on the task's stack.
     let mut observed = Box::pin(apply::apply_all(&ctx.client, app, desired)).await?;

@@ -7,15 +7,20 @@
 //! fix them: the Redis volume claim, pods that cannot be scheduled, images that cannot be pulled,
 //! containers that keep failing.
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, ResourceExt};
+use tracing::warn;
 
+use super::FIELD_MANAGER;
 use super::conditions::reason;
 use super::status::{Observed, Problem};
 use crate::crd::ChatApp;
 use crate::error::{Error, Result};
-use crate::resources::{ClusterApis, instance_labels, label_selector, postgres};
+use crate::resources::{
+    ClusterApis, Component, DataStorage, instance_labels, label_selector, postgres,
+};
 
 /// Waiting reasons of a container whose image cannot be pulled.
 const PULL_FAILING: &[&str] = &["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
@@ -59,7 +64,62 @@ pub async fn capabilities(client: &Client, app: &ChatApp) -> Result<ClusterApis>
     Ok(ClusterApis {
         custom_metrics: wants_metrics && served(CUSTOM_METRICS_GROUP),
         monitoring,
+        storage: None,
     })
+}
+
+/// Where the managed database's data can live (None without `database.managed`). An existing
+/// StatefulSet keeps its choice (its volumes cannot change in place: one GET); a new one goes on
+/// a claim, unless the claim would name no StorageClass and the cluster has no default one.
+pub async fn database_storage(client: &Client, app: &ChatApp) -> Result<Option<DataStorage>> {
+    let Some(db) = postgres::managed(app) else {
+        return Ok(None);
+    };
+    if db.storage.ephemeral {
+        return Ok(Some(DataStorage::Ephemeral));
+    }
+    let ns = app.namespace().ok_or(Error::MissingNamespace)?;
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
+    let existing = sets
+        .get_opt(&Component::Postgres.name(app))
+        .await
+        .map_err(Error::Storage)?
+        .map(|set| {
+            set.spec
+                .and_then(|s| s.volume_claim_templates)
+                .is_some_and(|claims| !claims.is_empty())
+        });
+    let default_class = if DataStorage::needs_default_class(db, existing) {
+        Some(has_default_storage_class(client, app, &ns).await?)
+    } else {
+        None
+    };
+    Ok(Some(DataStorage::decide(db, existing, default_class)))
+}
+
+/// Whether a claim naming no StorageClass gets the cluster's default one: the database's claim
+/// created with `dryRun=All` (validated and admitted, never stored), whose answer carries the
+/// class the DefaultStorageClass admission plugin filled in, or none. This needs only `create` on
+/// claims in the namespace, which the operator has: reading StorageClasses (cluster-scoped)
+/// would need a ClusterRoleBinding, which names a namespace, and the bundle names none. A refusal
+/// (a quota, a policy) leaves the spec's claim; the claim's own Pending state then explains.
+async fn has_default_storage_class(client: &Client, app: &ChatApp, ns: &str) -> Result<bool> {
+    let Some(probe) = postgres::storage_probe(app) else {
+        return Ok(false);
+    };
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+    let params = PostParams {
+        dry_run: true,
+        field_manager: Some(FIELD_MANAGER.into()),
+    };
+    match api.create(&params, &probe).await {
+        Ok(claim) => Ok(claim.spec.and_then(|s| s.storage_class_name).is_some()),
+        Err(kube::Error::Api(status)) if (400..500).contains(&status.code) => {
+            warn!(chatapp = %app.name_any(), code = status.code, message = %status.message, "the default StorageClass probe was refused: assuming a claim");
+            Ok(true)
+        }
+        Err(source) => Err(Error::Storage(source)),
+    }
 }
 
 /// A Secret key the chat pods read at start, named by the spec.
@@ -162,8 +222,7 @@ pub async fn children_problem(
     }
     let ns = app.namespace().ok_or(Error::MissingNamespace)?;
     // The database's claim is made by the StatefulSet controller: read it by its name.
-    let database_claim = postgres::managed(app).filter(|db| !db.storage.ephemeral);
-    if database_claim.is_some() {
+    if seen.capabilities.storage.is_some_and(DataStorage::on_claim) {
         let name = postgres::postgres_pvc_name(app);
         let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
         let claim = api.get_opt(&name).await.map_err(|source| Error::List {

@@ -9,11 +9,11 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
 
-use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
+use super::conditions::{DEGRADED, DURABLE, FALSE, PROGRESSING, READY, TRUE, reason};
 use crate::controller::validate::Invalid;
 use crate::crd::{ChatApp, ChatAppStatus, ServiceType};
 use crate::error::Error;
-use crate::resources::{CHAT_PORT, ClusterApis, Component, selector_string};
+use crate::resources::{CHAT_PORT, ClusterApis, Component, DataStorage, selector_string};
 
 /// Seconds between tries while a NodePort is taken (it is free again as soon as its Service goes).
 pub const PORT_RETRY_SECS: u64 = 5;
@@ -144,8 +144,8 @@ fn condition(type_: &str, ok: bool, reason: &str, message: String) -> Condition 
     }
 }
 
-/// Ready, Progressing and Degraded for a reconcile that applied everything.
-fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
+/// Ready, Progressing, Degraded and Durable for a reconcile that applied everything.
+fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 4] {
     let status = seen.chat.status.clone().unwrap_or_default();
     let want = app.spec.replicas;
     let ready = status.ready_replicas.unwrap_or(0);
@@ -219,14 +219,19 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 3] {
             "no known problem".into(),
         ),
     };
-    [ready_cond, progressing, degraded]
+    let (durable, why, message) =
+        crate::resources::postgres::durability(app, seen.capabilities.storage);
+    let durable = condition(DURABLE, durable, why, message);
+    [ready_cond, progressing, degraded, durable]
 }
 
 /// What works differently than a person may expect, said in the Ready message (and so in
 /// `kubectl describe`) rather than as a problem: the chat runs.
 fn notes(app: &ChatApp, caps: ClusterApis) -> Vec<String> {
     let mut notes = Vec::new();
-    notes.extend(crate::resources::postgres::data_note(app));
+    let storage = crate::resources::postgres::managed(app)
+        .map(|db| caps.storage.unwrap_or_else(|| DataStorage::from_spec(db)));
+    notes.extend(storage.and_then(|s| crate::resources::postgres::data_note(app, s)));
     let per_pod = app
         .spec
         .autoscaling
@@ -283,12 +288,15 @@ pub fn desired_status(app: &ChatApp, outcome: &Outcome, now: Time) -> ChatAppSta
             status.node_port = node_port(&seen.service);
             status.url = Some(url(app, &seen.service));
             status.load_test_node_port = seen.locust_service.as_ref().and_then(node_port);
-            applied_conditions(app, seen)
+            applied_conditions(app, seen).to_vec()
         }
         Outcome::Invalid(problems) => {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
             let msg = format!("invalid spec, nothing applied: {}", list.join("; "));
             blocked_conditions(reason::INVALID_SPEC, msg)
+                .into_iter()
+                .chain(kept_durable(&old))
+                .collect()
         }
         Outcome::Blocked(problem) => {
             // Ready and Progressing still describe what runs: keep them when there are any.
@@ -303,6 +311,9 @@ pub fn desired_status(app: &ChatApp, outcome: &Outcome, now: Time) -> ChatAppSta
             };
             let degraded = condition(DEGRADED, true, problem.reason, problem.message.clone());
             [kept(READY), kept(PROGRESSING), degraded]
+                .into_iter()
+                .chain(kept_durable(&old))
+                .collect()
         }
         Outcome::Paused => {
             let mut kept = old.conditions.clone();
@@ -318,13 +329,13 @@ pub fn desired_status(app: &ChatApp, outcome: &Outcome, now: Time) -> ChatAppSta
             return status;
         }
     };
-    status.conditions = stamp(
-        conditions.to_vec(),
-        &old.conditions,
-        app.metadata.generation,
-        now,
-    );
+    status.conditions = stamp(conditions, &old.conditions, app.metadata.generation, now);
     status
+}
+
+/// Durable as last seen: a reconcile that stopped short changed nothing about where data lives.
+fn kept_durable(old: &ChatAppStatus) -> Option<Condition> {
+    old.conditions.iter().find(|c| c.type_ == DURABLE).cloned()
 }
 
 /// Sets observedGeneration and lastTransitionTime, keeping the old time when the status did not
@@ -366,7 +377,7 @@ pub fn failure(err: &Error) -> Problem {
     let reason = match err {
         Error::Apply { .. } => reason::APPLY_FAILED,
         Error::Delete { .. } => reason::DELETE_FAILED,
-        Error::List { .. } | Error::ReadSecret { .. } | Error::Discover(_) => {
+        Error::List { .. } | Error::ReadSecret { .. } | Error::Discover(_) | Error::Storage(_) => {
             reason::OBSERVE_FAILED
         }
         _ => reason::RECONCILE_FAILED,
@@ -392,7 +403,9 @@ pub fn changed_conditions<'a>(old: &[Condition], new: &'a [Condition]) -> Vec<&'
 
 /// Whether a condition is bad news (a Warning event rather than a Normal one).
 pub fn is_warning(c: &Condition) -> bool {
+    let surprising_loss = [reason::NO_DEFAULT_STORAGE_CLASS, reason::EMPTY_DIR_KEPT];
     (c.type_ == DEGRADED && c.status == TRUE)
+        || (c.type_ == DURABLE && surprising_loss.contains(&c.reason.as_str()))
         || (c.type_ == READY && c.status == FALSE && c.reason != reason::PODS_NOT_READY)
 }
 

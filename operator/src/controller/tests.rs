@@ -9,10 +9,12 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
 use serde_json::{Value, json};
 
-use super::conditions::{DEGRADED, FALSE, PROGRESSING, READY, TRUE, reason};
+use super::conditions::{DEGRADED, DURABLE, FALSE, PROGRESSING, READY, TRUE, reason};
 use super::{Context, FIELD_MANAGER, error_policy, reconcile};
 use crate::crd::ChatApp;
 use crate::fixtures::{Failure, FakeApi, Recorded, TestApp, app_path};
+
+mod storage;
 
 fn context(client: kube::Client) -> Arc<Context> {
     let reporter = Reporter {
@@ -90,7 +92,7 @@ async fn creates_every_child_from_nothing_and_reports_ready() {
     let events = requests
         .iter()
         .filter(|r| r.method == Method::POST && r.path.ends_with("/events"));
-    assert_eq!(events.count(), 3, "one event per new condition");
+    assert_eq!(events.count(), 4, "one event per new condition");
 }
 
 #[tokio::test]

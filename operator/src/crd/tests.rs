@@ -121,7 +121,9 @@ fn names_columns_and_subresources() {
         .collect();
     assert_eq!(
         columns,
-        ["Replicas", "Ready", "NodePort", "URL", "Status", "Age"]
+        [
+            "Replicas", "Ready", "NodePort", "URL", "Status", "Durable", "Age"
+        ]
     );
     let sub = version.subresources.as_ref().unwrap();
     assert!(sub.status.is_some());

@@ -25,7 +25,7 @@ pub use monitoring::{
     service_monitor_resource,
 };
 pub use network::{chat_network_policy, postgres_network_policy, redis_network_policy};
-pub use postgres::{postgres_secret, postgres_service, postgres_statefulset};
+pub use postgres::{DataStorage, postgres_secret, postgres_service, postgres_statefulset};
 pub use redis::{redis_deployment, redis_pvc, redis_service};
 
 use std::collections::BTreeMap;
@@ -182,12 +182,14 @@ impl Desired {
         let workers = load_test && app.spec.load_test.workers > 0;
         let fenced = app.spec.network_policy.enabled;
         let monitored = app.spec.monitoring.enabled && caps.monitoring;
-        let database = postgres::managed(app).is_some();
+        let storage = postgres::managed(app)
+            .map(|db| caps.storage.unwrap_or_else(|| DataStorage::from_spec(db)));
+        let database = storage.is_some();
         Self {
             postgres_secret: database.then(|| postgres_secret(app)),
             postgres_network_policy: (database && fenced).then(|| postgres_network_policy(app)),
             postgres_service: postgres_service(app),
-            postgres_statefulset: postgres_statefulset(app),
+            postgres_statefulset: storage.and_then(|s| postgres_statefulset(app, s)),
             redis_pvc: persistent.then(|| redis_pvc(app)),
             redis_deployment: managed.then(|| redis_deployment(app)),
             redis_service: managed.then(|| redis_service(app)),
@@ -209,13 +211,16 @@ impl Desired {
     }
 }
 
-/// Optional APIs the cluster serves, found by discovery; the builders use them only when there.
+/// What the cluster offers that the builders depend on, found by the observe steps: optional
+/// APIs (discovery), used only when there, and where the managed database's data can live.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClusterApis {
     /// `custom.metrics.k8s.io` (e.g. prometheus-adapter): HPAs can use the chat's own metrics.
     pub custom_metrics: bool,
     /// The Prometheus Operator's `monitoring.coreos.com/v1` ServiceMonitor and PrometheusRule.
     pub monitoring: bool,
+    /// Where the managed database's data lives (None: not looked up; the spec's choice).
+    pub storage: Option<DataStorage>,
 }
 
 /// The parts of a ChatApp, each naming its children.

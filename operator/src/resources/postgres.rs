@@ -28,6 +28,10 @@ use super::{
 };
 use crate::crd::{ChatApp, ManagedDatabase};
 
+mod storage;
+
+pub use storage::{DataStorage, durability};
+
 /// uid of the postgres user in the official alpine images.
 const POSTGRES_UID: i64 = 70;
 /// The database and its user; one chat per database, so fixed names are enough.
@@ -184,11 +188,25 @@ fn empty_dir(name: &str) -> Volume {
 /// The claim template: labels only, never an owner reference (with `Retain` the claim must
 /// outlive the ChatApp; with `Delete` the StatefulSet controller makes the StatefulSet its owner).
 fn claim_template(app: &ChatApp, db: &ManagedDatabase) -> PersistentVolumeClaim {
+    claim(app, db, DATA)
+}
+
+/// The claim the controller creates with `dryRun=All` (never stored) to learn whether a claim
+/// naming no StorageClass gets the cluster's default one (see `controller::observe`).
+pub fn storage_probe(app: &ChatApp) -> Option<PersistentVolumeClaim> {
+    let db = managed(app)?;
+    let name = format!("{}-storage-probe", Component::Postgres.name(app));
+    let mut probe = claim(app, db, &name);
+    probe.metadata.namespace = app.namespace();
+    Some(probe)
+}
+
+fn claim(app: &ChatApp, db: &ManagedDatabase, name: &str) -> PersistentVolumeClaim {
     let mut labels = selector_labels(app, Component::Postgres);
     labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
     PersistentVolumeClaim {
         metadata: ObjectMeta {
-            name: Some(DATA.into()),
+            name: Some(name.into()),
             labels: Some(labels),
             ..Default::default()
         },
@@ -209,16 +227,16 @@ fn claim_template(app: &ChatApp, db: &ManagedDatabase) -> PersistentVolumeClaim 
 }
 
 /// The PostgreSQL StatefulSet: one pod, its data on a claim kept when the ChatApp is deleted
-/// unless `deleteDataWithChatApp` (or on an emptyDir with `storage.ephemeral`).
-pub fn postgres_statefulset(app: &ChatApp) -> Option<StatefulSet> {
+/// unless `deleteDataWithChatApp`, or on an emptyDir where `storage` says so.
+pub fn postgres_statefulset(app: &ChatApp, storage: DataStorage) -> Option<StatefulSet> {
     let db = managed(app)?;
     let labels = selector_labels(app, Component::Postgres);
     let mut volumes = vec![empty_dir("run"), empty_dir("tmp")];
-    let claims = if db.storage.ephemeral {
+    let claims = if storage.on_claim() {
+        Some(vec![claim_template(app, db)])
+    } else {
         volumes.push(empty_dir(DATA));
         None
-    } else {
-        Some(vec![claim_template(app, db)])
     };
     let when_deleted = if db.delete_data_with_chat_app {
         "Delete"
@@ -284,18 +302,17 @@ pub fn postgres_service(app: &ChatApp) -> Option<Service> {
     })
 }
 
-/// What the ChatApp's status says about where the managed database's data lives.
-pub fn data_note(app: &ChatApp) -> Option<String> {
+/// What the ChatApp's status says about the managed database's data when the ChatApp is
+/// deleted (only for data on a claim: an emptyDir goes with its pod, which `Durable` says).
+pub fn data_note(app: &ChatApp, storage: DataStorage) -> Option<String> {
     let db = managed(app)?;
     let pvc = postgres_pvc_name(app);
     let secret = Component::Postgres.name(app);
     let ns = app.namespace().unwrap_or_default();
-    Some(if db.storage.ephemeral {
-        format!(
-            "the managed database keeps its data in an emptyDir (database.managed.storage.ephemeral): messages are NOT durable, they are lost when the {} pod is deleted or moved",
-            Component::Postgres.name(app)
-        )
-    } else if db.delete_data_with_chat_app {
+    if !storage.on_claim() {
+        return None;
+    }
+    Some(if db.delete_data_with_chat_app {
         format!(
             "the managed database's data (PersistentVolumeClaim {pvc}) is deleted with this ChatApp (database.managed.deleteDataWithChatApp)"
         )

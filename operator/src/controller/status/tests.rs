@@ -1,7 +1,7 @@
 //! The status a person reads, from hand-made observations.
 
 use super::*;
-use crate::controller::conditions::{DEGRADED, PROGRESSING, READY, TRUE, reason};
+use crate::controller::conditions::{DEGRADED, DURABLE, FALSE, PROGRESSING, READY, TRUE, reason};
 use crate::fixtures::{TestApp, deployment_with_status};
 
 fn now() -> Time {
@@ -133,9 +133,26 @@ fn events_follow_condition_changes_only() {
         ..Default::default()
     };
     let s = desired_status(&app, &Outcome::Applied(Box::new(seen)), now());
-    assert_eq!(changed_conditions(&[], &s.conditions).len(), 3);
+    assert_eq!(changed_conditions(&[], &s.conditions).len(), 4);
     assert!(changed_conditions(&s.conditions, &s.conditions).is_empty());
     assert!(!is_warning(find(&s, READY)));
+    // Redis-only is a choice, said in Durable without a warning; a surprise fallback warns.
+    assert_eq!(find(&s, DURABLE).reason, reason::REDIS_ONLY);
+    assert!(!is_warning(find(&s, DURABLE)));
+    let fallback = ChatApp::test().with_managed_database(|_| {});
+    let seen = Observed {
+        chat: deployment_with_status(2, 2, 2),
+        capabilities: ClusterApis {
+            storage: Some(DataStorage::NoDefaultClass),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let s = desired_status(&fallback, &Outcome::Applied(Box::new(seen)), now());
+    let durable = find(&s, DURABLE);
+    assert_eq!(durable.status, FALSE);
+    assert_eq!(durable.reason, reason::NO_DEFAULT_STORAGE_CLASS);
+    assert!(is_warning(durable));
 }
 
 /// A chat on a node port without `chat.publicUrl` runs, but browsers on node addresses are

@@ -3,18 +3,21 @@
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::*;
+use crate::controller::conditions::reason;
 use crate::fixtures::TestApp;
 
 fn spec(app: &ChatApp) -> StatefulSetSpec {
-    postgres_statefulset(app).unwrap().spec.unwrap()
+    let storage = DataStorage::from_spec(managed(app).unwrap());
+    postgres_statefulset(app, storage).unwrap().spec.unwrap()
 }
 
 #[test]
 fn without_a_managed_database_nothing_is_built() {
     for app in [ChatApp::test(), ChatApp::test().with_external_database()] {
-        assert!(postgres_statefulset(&app).is_none());
+        assert!(postgres_statefulset(&app, DataStorage::Claim).is_none());
         assert!(postgres_service(&app).is_none());
-        assert!(data_note(&app).is_none());
+        assert!(data_note(&app, DataStorage::Claim).is_none());
+        assert!(storage_probe(&app).is_none());
     }
 }
 
@@ -52,12 +55,12 @@ fn the_claim_template_has_no_owner_and_asks_for_the_spec_size() {
     assert_eq!(requests["storage"], Quantity("5Gi".into()));
     assert_eq!(postgres_pvc_name(&app), "data-demo-pg-0");
     // The StatefulSet itself is owned by the ChatApp like every child.
-    let set = postgres_statefulset(&app).unwrap();
+    let set = postgres_statefulset(&app, DataStorage::Claim).unwrap();
     assert!(set.metadata.owner_references.is_some());
 }
 
 #[test]
-fn ephemeral_storage_is_an_empty_dir_and_the_note_says_it_is_not_durable() {
+fn ephemeral_storage_is_an_empty_dir_and_durable_says_it_is_not_durable() {
     let app = ChatApp::test().with_managed_database(|d| d.storage.ephemeral = true);
     let s = spec(&app);
     assert_eq!(s.volume_claim_templates, None);
@@ -67,12 +70,122 @@ fn ephemeral_storage_is_an_empty_dir_and_the_note_says_it_is_not_durable() {
             .iter()
             .any(|v| v.name == "data" && v.empty_dir.is_some())
     );
-    let note = data_note(&app).unwrap();
-    assert!(note.contains("NOT durable"), "{note}");
-    let kept = data_note(&ChatApp::test().with_managed_database(|_| {})).unwrap();
+    let (durable, reason, message) = durability(&app, None);
+    assert!(!durable);
+    assert_eq!(reason, reason::EPHEMERAL_STORAGE);
+    assert!(message.contains("NOT durable"), "{message}");
+    assert_eq!(data_note(&app, DataStorage::Ephemeral), None);
+    let kept = data_note(
+        &ChatApp::test().with_managed_database(|_| {}),
+        DataStorage::Claim,
+    )
+    .unwrap();
     assert!(
         kept.contains("kept in PersistentVolumeClaim data-demo-pg-0"),
         "{kept}"
+    );
+}
+
+#[test]
+fn without_a_default_storage_class_the_data_goes_on_an_empty_dir_and_durable_says_what_to_do() {
+    let app = ChatApp::test().with_managed_database(|_| {});
+    let set = postgres_statefulset(&app, DataStorage::NoDefaultClass).unwrap();
+    let spec = set.spec.unwrap();
+    assert_eq!(spec.volume_claim_templates, None);
+    let volumes = spec.template.spec.unwrap().volumes.unwrap();
+    let data = volumes.iter().find(|v| v.name == "data").unwrap();
+    assert!(data.empty_dir.is_some(), "{data:?}");
+    // The pod mounts the same volume name either way.
+    let (durable, why, message) = durability(&app, Some(DataStorage::NoDefaultClass));
+    assert!(!durable);
+    assert_eq!(why, reason::NO_DEFAULT_STORAGE_CLASS);
+    for words in [
+        "no default StorageClass",
+        "NOT durable",
+        "demo-pg-0 pod is deleted",
+        "spec.database.managed.storage.storageClassName",
+        "kubectl -n chat delete statefulset demo-pg",
+    ] {
+        assert!(message.contains(words), "{words:?} not in {message}");
+    }
+    assert_eq!(data_note(&app, DataStorage::NoDefaultClass), None);
+    let (_, why, message) = durability(&app, Some(DataStorage::EmptyDirKept));
+    assert_eq!(why, reason::EMPTY_DIR_KEPT);
+    assert!(
+        message.contains("A StorageClass is available now"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_storage_decision_keeps_what_exists_and_falls_back_only_without_a_class() {
+    let unnamed = ManagedDatabase::default();
+    let mut named = ManagedDatabase::default();
+    named.storage.storage_class_name = Some("fast".into());
+    let mut ephemeral = ManagedDatabase::default();
+    ephemeral.storage.ephemeral = true;
+    use DataStorage::*;
+    // (database, existing StatefulSet has a claim, cluster has a default class) -> choice
+    let cases = [
+        (&unnamed, None, Some(true), Claim),
+        (&unnamed, None, Some(false), NoDefaultClass),
+        (&named, None, None, Claim),
+        (&named, None, Some(false), Claim),
+        (&unnamed, Some(true), None, Claim),
+        (&unnamed, Some(true), Some(false), Claim),
+        (&unnamed, Some(false), Some(false), NoDefaultClass),
+        (&unnamed, Some(false), Some(true), EmptyDirKept),
+        (&named, Some(false), Some(false), EmptyDirKept),
+        (&ephemeral, None, None, Ephemeral),
+        (&ephemeral, Some(true), Some(true), Ephemeral),
+    ];
+    for (db, existing, default_class, want) in cases {
+        assert_eq!(
+            DataStorage::decide(db, existing, default_class),
+            want,
+            "{:?} existing {existing:?} default {default_class:?}",
+            db.storage
+        );
+    }
+    // The cluster is asked only when its answer can change the choice.
+    assert!(DataStorage::needs_default_class(&unnamed, None));
+    assert!(DataStorage::needs_default_class(&unnamed, Some(false)));
+    assert!(DataStorage::needs_default_class(&named, Some(false)));
+    assert!(!DataStorage::needs_default_class(&named, None));
+    assert!(!DataStorage::needs_default_class(&unnamed, Some(true)));
+    assert!(!DataStorage::needs_default_class(&ephemeral, None));
+}
+
+#[test]
+fn durable_names_the_store_of_every_mode() {
+    let claim = ChatApp::test().with_managed_database(|_| {});
+    let (ok, why, message) = durability(&claim, Some(DataStorage::Claim));
+    assert!(ok && why == reason::PERSISTENT_VOLUME, "{why}");
+    assert!(message.contains("data-demo-pg-0"), "{message}");
+    let (ok, why, message) = durability(&ChatApp::test().with_external_database(), None);
+    assert!(ok && why == reason::EXTERNAL_DATABASE, "{why}");
+    assert!(message.contains("pg-app"), "{message}");
+    let (ok, why, message) = durability(&ChatApp::test(), None);
+    assert!(!ok && why == reason::REDIS_ONLY, "{why}");
+    assert!(message.contains("emptyDir"), "{message}");
+    let (_, _, message) = durability(&ChatApp::test().with_persistence(), None);
+    assert!(message.contains("on its volume"), "{message}");
+}
+
+#[test]
+fn the_storage_probe_is_the_claim_without_a_class_under_its_own_name() {
+    let app = ChatApp::test().with_managed_database(|d| d.storage.size = Quantity("3Gi".into()));
+    let probe = storage_probe(&app).unwrap();
+    assert_eq!(
+        probe.metadata.name.as_deref(),
+        Some("demo-pg-storage-probe")
+    );
+    assert_eq!(probe.metadata.namespace.as_deref(), Some("chat"));
+    let spec = probe.spec.unwrap();
+    assert_eq!(spec.storage_class_name, None);
+    assert_eq!(
+        spec.resources.unwrap().requests.unwrap()["storage"],
+        Quantity("3Gi".into())
     );
 }
 
