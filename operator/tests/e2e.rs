@@ -13,7 +13,9 @@
 //! in status and is taken within seconds once freed, a Redis claim that cannot bind is reported
 //! as PVCPending, a switch to an external Redis whose Secret is missing keeps the managed Redis
 //! (which goes once the Secret exists), invalid specs are refused by the API server, and
-//! deleting the ChatApp garbage-collects its children. Issue #12: a managed database's
+//! deleting the ChatApp garbage-collects its children. Issue #12: the default ChatApp is durable
+//! and its Durable condition matches the cluster (True on a claim where a default StorageClass
+//! exists, False NoDefaultStorageClass on an emptyDir where none does); a managed database's
 //! StatefulSet retains its claim, its password survives a spec change, and (with pods) the chat
 //! is Available on it and the claim outlives the ChatApp. Issue #11: an Ingress (its host the chat's
 //! public URL) and an HPA on the ChatApp appear and go with their fields, monitoring is applied
@@ -321,10 +323,58 @@ impl E2e {
         .await;
         assert_eq!(app.spec.service.node_port, Some(30222), "{:?}", app.spec);
         ok("default ChatApp created by the operator (NodePort 30222)");
+        // Durable by default, and it says whether it is: on a claim of the default StorageClass,
+        // or on an emptyDir where the cluster has none (this test's user may read StorageClasses;
+        // the operator learns it with a dry-run claim instead).
+        let (want_status, want_reason) = if self.has_default_storage_class().await {
+            ("True", "PersistentVolume")
+        } else {
+            ("False", "NoDefaultStorageClass")
+        };
+        let (status, reason, message) = self.durable("default").await;
+        assert_eq!(
+            (status.as_str(), reason.as_str()),
+            (want_status, want_reason),
+            "{message}"
+        );
+        let set = self.api::<StatefulSet>().get("default-pg").await.unwrap();
+        let claims = set
+            .spec
+            .and_then(|s| s.volume_claim_templates)
+            .unwrap_or_default();
+        assert_eq!(!claims.is_empty(), want_status == "True", "{claims:?}");
+        ok(&format!(
+            "the default ChatApp's Durable condition is {status} {reason}: {message}"
+        ));
         // Not needed further; it may even clash with an installed chatapp on 30222.
         apps.delete("default", &DeleteParams::default())
             .await
             .unwrap();
+    }
+
+    /// Whether the cluster has a StorageClass marked as its default.
+    async fn has_default_storage_class(&self) -> bool {
+        let classes: Api<k8s_openapi::api::storage::v1::StorageClass> =
+            Api::all(self.client.clone());
+        let list = classes.list(&ListParams::default()).await.unwrap();
+        list.items.iter().any(|c| {
+            c.annotations()
+                .get("storageclass.kubernetes.io/is-default-class")
+                .is_some_and(|v| v == "true")
+        })
+    }
+
+    /// The `Durable` condition of ChatApp `name` once written: (status, reason, message).
+    async fn durable(&self, name: &str) -> (String, String, String) {
+        let apps: Api<ChatApp> = self.api();
+        eventually(&format!("Durable of {name}"), self.limit, || async {
+            let app = apps.get(name).await.map_err(|e| e.to_string())?;
+            let status = app.status.unwrap_or_default();
+            let c = status.conditions.iter().find(|c| c.type_ == "Durable");
+            c.map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+                .ok_or(format!("{:?}", status.conditions))
+        })
+        .await
     }
 
     fn e2e_spec(&self) -> Value {
@@ -394,7 +444,7 @@ impl E2e {
                 && status.selector.is_some()
                 && status.node_port.is_some()
                 && status.load_test_node_port.is_some()
-                && ["Ready", "Progressing", "Degraded"]
+                && ["Ready", "Progressing", "Degraded", "Durable"]
                     .iter()
                     .all(|t| types.contains(t));
             complete
@@ -869,6 +919,16 @@ impl E2e {
             s.map_err(|e| e.to_string())?.ok_or("absent".to_owned())
         })
         .await;
+        // Without a default StorageClass the data is on an emptyDir (checked with the default
+        // ChatApp): what follows is about the claim.
+        let (durable, reason, durable_message) = self.durable("durable").await;
+        let on_claim = durable == "True";
+        if !on_claim {
+            assert_eq!(reason, "NoDefaultStorageClass", "{durable_message}");
+            println!(
+                "not checked: a managed database's claim (the cluster has no default StorageClass: {durable_message})"
+            );
+        }
         let policy = set
             .spec
             .and_then(|s| s.persistent_volume_claim_retention_policy)
@@ -892,7 +952,10 @@ impl E2e {
         let again = secrets.get("durable-pg").await.unwrap().data;
         assert_eq!(again, first, "the database password changed");
         let message = self.ready_message("durable").await;
-        assert!(message.contains("data-durable-pg-0"), "{message}");
+        assert!(
+            !on_claim || message.contains("data-durable-pg-0"),
+            "{message}"
+        );
         if self.pods {
             self.available("durable").await;
         }
@@ -913,12 +976,14 @@ impl E2e {
                 }
             })
             .await;
-            let kept = claims.get_opt("data-durable-pg-0").await.unwrap();
-            assert!(kept.is_some(), "the database claim went with the ChatApp");
-            claims
-                .delete("data-durable-pg-0", &DeleteParams::default())
-                .await
-                .unwrap();
+            if on_claim {
+                let kept = claims.get_opt("data-durable-pg-0").await.unwrap();
+                assert!(kept.is_some(), "the database claim went with the ChatApp");
+                claims
+                    .delete("data-durable-pg-0", &DeleteParams::default())
+                    .await
+                    .unwrap();
+            }
             let kept = secrets.get_opt("durable-pg").await.unwrap();
             assert!(
                 kept.is_some(),
