@@ -6,6 +6,8 @@ greenlet receives every frame. Locust sees these request events:
 
   WS connect   open the socket + hello + welcome + join + joined (time to a usable session)
   HTTP register  POST /api/register, when the chat does not let guests post (see below)
+  HTTP login     POST /api/login: an ended session, or an account shared past the server's
+                 registration limit
   WS ack       send -> ack (the message is durably stored)
   WS message   send -> the user's own message delivered back (end-to-end latency)
   WS error     an error frame from the server, or a message never delivered (timeout)
@@ -13,7 +15,9 @@ greenlet receives every frame. Locust sees these request events:
 Accounts: when the server's `welcome` says `guest_posting: false` (guests only read), each user
 registers an account once (POST /api/register, username = its name, a random password), which
 signs it in with the session cookie, and opens the socket again with that cookie; a later
-reconnect reuses the cookie, or logs in again when the session ended. A server that says nothing
+reconnect reuses the cookie, or logs in again when the session ended. The server limits
+registrations per client address (Locust's users share one): once it answers 429, further users
+log in to an account this process already made (HTTP login) and chat under its name. A server that says nothing
 about guest posting (before accounts) lets everyone post, and users stay guests.
 
 The host comes from Locust's --host (or the web UI): http://h:p becomes ws://h:p/ws, https becomes
@@ -74,6 +78,16 @@ def session_cookie(response):
     if not token:
         raise RuntimeError(f"no {SESSION_COOKIE} cookie in the answer ({response.status_code})")
     return token
+
+
+class RateLimited(Exception):
+    """The server's budget for this client address is spent (HTTP 429)."""
+
+
+# Accounts this Locust process registered, (username, password): the server allows a client
+# address a limited number of registrations per hour (all of Locust's users share its address),
+# so users beyond that sign in to one of these instead.
+ACCOUNTS = []
 
 
 def ws_url(host):
@@ -137,28 +151,47 @@ class ChatUser(User):
         return self._expect("welcome")
 
     def _sign_in(self):
-        """Register this user's account the first time, log in again later (an ended session)."""
+        """Sign this user in: register an account of its own the first time; when the server's
+        registration budget for this address is spent (429), share one of the accounts this
+        process made; after a session ended, log in again."""
+        if self.password is not None:
+            self.cookie = self._post("login", self.name, self.password)
+            return
+        password = uuid.uuid4().hex
+        try:
+            self.cookie = self._post("register", self.name, password)
+        except RateLimited:
+            if not ACCOUNTS:
+                raise
+            # Several sockets of one account are fine: its messages still match by client_id.
+            self.name, password = random.choice(ACCOUNTS)
+            self.cookie = self._post("login", self.name, password)
+        else:
+            ACCOUNTS.append((self.name, password))
+        self.password = password
+
+    def _post(self, name, username, password):
+        """POST /api/<name> (register, login) as JSON; returns the session token. Reported to
+        Locust as `HTTP <name>`."""
         started = time.perf_counter()
-        first = self.password is None
-        if first:
-            self.password = uuid.uuid4().hex
-        path, body = ("/api/register", {"username": self.name, "password": self.password})
-        if not first:
-            path = "/api/login"
-        name = "register" if first else "login"
         try:
             response = requests.post(
-                http_url(self.host) + path, json=body, timeout=HANDSHAKE_TIMEOUT
+                f"{http_url(self.host)}/api/{name}",
+                json={"username": username, "password": password},
+                timeout=HANDSHAKE_TIMEOUT,
             )
+            if response.status_code == 429:
+                raise RateLimited(f"/api/{name}: 429 {response.text[:200]}")
             if response.status_code not in (200, 201):
-                raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
-            self.cookie = session_cookie(response)
+                raise RuntimeError(f"/api/{name}: {response.status_code} {response.text[:200]}")
+            token = session_cookie(response)
+        except RateLimited:
+            raise  # not a failure of the server: the caller shares an account instead
         except Exception as exc:
-            if first:
-                self.password = None  # not registered: try again from the start
             self._fire(name, started, exception=exc, request_type="HTTP")
             raise
         self._fire(name, started, length=len(response.content), request_type="HTTP")
+        return token
 
     def on_stop(self):
         self._close()
