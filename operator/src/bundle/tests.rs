@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::http::Method;
 use kube::runtime::events::Reporter;
 
-use super::{RULES, role};
+use super::{DEFAULT_OPERATOR_IMAGE, RULES, bundle_yaml, role};
 use crate::controller::{Context, FIELD_MANAGER, WATCHED, reconcile};
 use crate::crd::ChatApp;
 use crate::fixtures::{Failure, FakeApi, Recorded, TestApp};
@@ -247,4 +247,22 @@ fn the_role_has_no_wildcards_and_only_gets_secrets() {
         }
         assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
     }
+}
+
+#[test]
+fn the_bundle_grants_nothing_cluster_scoped_not_even_storage_classes() {
+    // Whether the cluster has a default StorageClass is learned with a dry-run claim (create on
+    // persistentvolumeclaims, granted for Redis anyway): a ClusterRoleBinding would have to name
+    // the operator's namespace, which the bundle leaves to `kubectl apply -n`.
+    assert!(
+        RULES
+            .iter()
+            .all(|(_, resource, _)| *resource != "storageclasses"),
+        "{RULES:?}"
+    );
+    let bundle = bundle_yaml(DEFAULT_OPERATOR_IMAGE, None);
+    assert!(
+        !bundle.contains("kind: ClusterRole"),
+        "cluster-scoped RBAC in the bundle"
+    );
 }
