@@ -633,3 +633,34 @@ fn autoscaling_targets_the_chatapp_and_uses_connections_only_when_served() {
     let dep = Desired::build_for(&scaled, apis).chat_deployment;
     assert_eq!(dep.spec.unwrap().replicas, Some(7));
 }
+
+#[test]
+fn the_account_settings_reach_the_chat_pods_and_roll_them() {
+    let env_of = |app: &ChatApp| -> BTreeMap<String, String> {
+        chat_env(app)
+            .into_iter()
+            .filter_map(|v| Some((v.name, v.value?)))
+            .collect()
+    };
+    let defaults = env_of(&ChatApp::test());
+    assert_eq!(defaults["CHATAPP_ADMINS"], "");
+    assert_eq!(defaults["CHATAPP_GUEST_POSTING"], "false");
+    assert_eq!(defaults["CHATAPP_COOKIE_SECURE"], "auto");
+    assert_eq!(defaults["CHATAPP_SESSION_TTL_HOURS"], "720");
+    let app = ChatApp::test().with_chat(|c| {
+        c.admins = vec!["ann".into(), "Bob_2".into()];
+        c.guest_posting = true;
+        c.cookie_secure = crate::crd::CookieSecure::Always;
+        c.session_ttl_hours = 48;
+    });
+    let env = env_of(&app);
+    assert_eq!(env["CHATAPP_ADMINS"], "ann,Bob_2");
+    assert_eq!(env["CHATAPP_GUEST_POSTING"], "true");
+    assert_eq!(env["CHATAPP_COOKIE_SECURE"], "always");
+    assert_eq!(env["CHATAPP_SESSION_TTL_HOURS"], "48");
+    assert_ne!(
+        config_hash(&app),
+        config_hash(&ChatApp::test()),
+        "a change rolls the pods"
+    );
+}
