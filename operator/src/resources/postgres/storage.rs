@@ -25,8 +25,9 @@ pub enum DataStorage {
     /// In an emptyDir, because the claim would name no StorageClass and the cluster has no
     /// default one (it would stay Pending, and the chat would never start).
     NoDefaultClass,
-    /// In an emptyDir, because the StatefulSet was made that way, though a StorageClass is there
-    /// now: its volumes cannot change in place.
+    /// In an emptyDir, because the StatefulSet was made that way (no default StorageClass then,
+    /// or `storage.ephemeral`), though a claim is wanted and possible now: its volumes cannot
+    /// change in place.
     EmptyDirKept,
 }
 
@@ -143,7 +144,7 @@ pub fn durability(app: &ChatApp, storage: Option<DataStorage>) -> (bool, &'stati
             false,
             reason::EMPTY_DIR_KEPT,
             format!(
-                "StatefulSet {set} was made with its data in an emptyDir (the cluster had no default StorageClass) and a StatefulSet's volumes cannot change in place: {lost}. A StorageClass is available now: {recreate}"
+                "StatefulSet {set} was made with its data in an emptyDir (no default StorageClass then, or storage.ephemeral) and a StatefulSet's volumes cannot change in place: {lost}. A claim is wanted and a StorageClass is available now: {recreate}"
             ),
         ),
     }
