@@ -112,7 +112,7 @@ fn without_a_default_storage_class_the_data_goes_on_an_empty_dir_and_durable_say
     let (_, why, message) = durability(&app, Some(DataStorage::EmptyDirKept));
     assert_eq!(why, reason::EMPTY_DIR_KEPT);
     assert!(
-        message.contains("A StorageClass is available now"),
+        message.contains("a StorageClass is available now"),
         "{message}"
     );
 }
