@@ -13,7 +13,7 @@ use super::conditions::{DEGRADED, DURABLE, FALSE, PROGRESSING, READY, TRUE, reas
 use crate::controller::validate::Invalid;
 use crate::crd::{ChatApp, ChatAppStatus, ServiceType};
 use crate::error::Error;
-use crate::resources::{CHAT_PORT, ClusterApis, Component, DataStorage, selector_string};
+use crate::resources::{CHAT_PORT, ClusterApis, Component, selector_string};
 
 /// Seconds between tries while a NodePort is taken (it is free again as soon as its Service goes).
 pub const PORT_RETRY_SECS: u64 = 5;
@@ -229,8 +229,7 @@ fn applied_conditions(app: &ChatApp, seen: &Observed) -> [Condition; 4] {
 /// `kubectl describe`) rather than as a problem: the chat runs.
 fn notes(app: &ChatApp, caps: ClusterApis) -> Vec<String> {
     let mut notes = Vec::new();
-    let storage = crate::resources::postgres::managed(app)
-        .map(|db| caps.storage.unwrap_or_else(|| DataStorage::from_spec(db)));
+    let storage = crate::resources::postgres::data_storage(app, caps.storage);
     notes.extend(storage.and_then(|s| crate::resources::postgres::data_note(app, s)));
     let per_pod = app
         .spec

@@ -182,8 +182,7 @@ impl Desired {
         let workers = load_test && app.spec.load_test.workers > 0;
         let fenced = app.spec.network_policy.enabled;
         let monitored = app.spec.monitoring.enabled && caps.monitoring;
-        let storage = postgres::managed(app)
-            .map(|db| caps.storage.unwrap_or_else(|| DataStorage::from_spec(db)));
+        let storage = postgres::data_storage(app, caps.storage);
         let database = storage.is_some();
         Self {
             postgres_secret: database.then(|| postgres_secret(app)),

@@ -30,7 +30,7 @@ use crate::crd::{ChatApp, ManagedDatabase};
 
 mod storage;
 
-pub use storage::{DataStorage, durability};
+pub use storage::{DataStorage, data_storage, durability};
 
 /// uid of the postgres user in the official alpine images.
 const POSTGRES_UID: i64 = 70;

@@ -143,7 +143,7 @@ fn events_follow_condition_changes_only() {
     let seen = Observed {
         chat: deployment_with_status(2, 2, 2),
         capabilities: ClusterApis {
-            storage: Some(DataStorage::NoDefaultClass),
+            storage: Some(crate::resources::DataStorage::NoDefaultClass),
             ..Default::default()
         },
         ..Default::default()

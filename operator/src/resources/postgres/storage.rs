@@ -77,6 +77,12 @@ impl DataStorage {
     }
 }
 
+/// Where `app`'s managed database keeps its data (None without one): what the controller
+/// `found`, or, when it did not look (`operator render`, a test), what the spec asks for.
+pub fn data_storage(app: &ChatApp, found: Option<DataStorage>) -> Option<DataStorage> {
+    managed(app).map(|db| found.unwrap_or_else(|| DataStorage::from_spec(db)))
+}
+
 /// The `Durable` condition for `app`: (holds, reason, message). `storage` is what the controller
 /// found (None: not looked up, the spec's choice is assumed).
 pub fn durability(app: &ChatApp, storage: Option<DataStorage>) -> (bool, &'static str, String) {
@@ -96,7 +102,7 @@ pub fn durability(app: &ChatApp, storage: Option<DataStorage>) -> (bool, &'stati
             ),
         );
     };
-    let Some(db) = managed(app) else {
+    let Some(storage) = data_storage(app, storage) else {
         let secret = database
             .external
             .as_ref()
@@ -117,7 +123,7 @@ pub fn durability(app: &ChatApp, storage: Option<DataStorage>) -> (bool, &'stati
     let recreate = format!(
         "then delete the StatefulSet (kubectl -n {ns} delete statefulset {set}; the messages in it are lost) and the operator makes it again on a PersistentVolumeClaim"
     );
-    match storage.unwrap_or_else(|| DataStorage::from_spec(db)) {
+    match storage {
         DataStorage::Claim => (
             true,
             reason::PERSISTENT_VOLUME,
