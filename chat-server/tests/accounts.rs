@@ -270,6 +270,14 @@ async fn failed_logins_get_the_same_answer_and_growing_delays() {
     assert_eq!(waits, [None, None, Some(1), Some(2)]);
     let (code, ok) = login(&base, "bob", PASSWORD).await;
     assert_eq!(code, 200, "{}", ok.body);
+    let (_, _, metrics) = common::http_get(&format!("{base}/metrics")).await;
+    for line in [
+        "chat_logins_total{result=\"bad_credentials\"} 6",
+        "chat_logins_total{result=\"rate_limited\"} 2",
+        "chat_logins_total{result=\"ok\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     server.stop().await;
 }
 

@@ -24,6 +24,7 @@ use crate::{
     clock::now_ms,
     http::{PeerAddr, client_ip},
     limits::MAX_ACCOUNT_BODY_BYTES,
+    metrics::ResultLabel,
     protocol::ProtocolError,
     store::SessionEnd,
 };
@@ -189,8 +190,13 @@ async fn check_password(
     password: &str,
     ip: IpAddr,
 ) -> Result<Account, ApiError> {
+    let count = |result| {
+        let label = ResultLabel { result };
+        state.metrics.logins.get_or_create(&label).inc();
+    };
     let wait = state.accounts.throttle.login_wait(key, ip);
     if !wait.is_zero() {
+        count("rate_limited");
         return Err(ApiError::rate_limited(wait));
     }
     let account = state.store.account(key).await?;
@@ -198,10 +204,12 @@ async fn check_password(
     let ok = state.accounts.hasher.verify(password, hash).await?;
     match account {
         Some(account) if ok => {
+            count("ok");
             state.accounts.throttle.succeeded(key);
             Ok(account)
         }
         _ => {
+            count("bad_credentials");
             let wait = state.accounts.throttle.failed(key, ip);
             tracing::info!(user = %key, %ip, wait_s = wait.as_secs(), "failed login");
             Err(ApiError::bad_credentials(wait))
