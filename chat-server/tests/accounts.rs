@@ -574,3 +574,33 @@ async fn in_the_redis_only_mode_sessions_are_shared_and_end_everywhere() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn failed_logins_count_across_replicas() {
+    let (redis, _redis_server) = common::shared_redis().await;
+    let prefix = common::unique_prefix();
+    let args = ["--redis-url", &redis, "--redis-prefix", &prefix];
+    let a = common::start_server(&args).await;
+    let b = common::start_server(&args).await;
+    common::wait_ready(&a.http_url()).await;
+    common::wait_ready(&b.http_url()).await;
+    register(&a.http_url(), "heidi").await;
+    // Spread over the replicas, the failures still add up: the fourth gets a delay...
+    let mut waits = vec![];
+    for base in [a.http_url(), b.http_url(), a.http_url(), b.http_url()] {
+        let (code, reply) = login(&base, "heidi", "wrong password").await;
+        assert_eq!(code, 401, "{}", reply.body);
+        waits.push(reply.retry_after());
+    }
+    assert_eq!(waits, [None, None, None, Some(1)]);
+    // ... which the other replica enforces.
+    let (code, reply) = login(&a.http_url(), "heidi", PASSWORD).await;
+    assert_eq!(
+        (code, reply.retry_after()),
+        (429, Some(1)),
+        "{}",
+        reply.body
+    );
+    a.stop().await;
+    b.stop().await;
+}

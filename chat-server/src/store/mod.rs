@@ -203,6 +203,16 @@ impl Store {
         dispatch!(self, s => s.depart().await)
     }
 
+    /// The Redis every replica shares, when there is one (for state that must hold across
+    /// replicas but is no store's record, like failed-login strikes).
+    pub fn shared_redis(&self) -> Option<&Arc<RedisStore>> {
+        match self {
+            Store::Memory(_) => None,
+            Store::Redis(s) => Some(s),
+            Store::Postgres(s) => s.redis(),
+        }
+    }
+
     /// Whether the backend answers, accepts writes and is configured so it keeps our data.
     pub async fn health(&self) -> Health {
         match self {
