@@ -4,11 +4,7 @@
 //! pushing a `rooms` frame to its clients only when the list differs from the last one pushed, and
 //! a `members` frame to a room's local members only when who is in it changed.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
@@ -187,6 +183,3 @@ pub fn online(state: &AppState, room: &str) -> u64 {
         .map_or(0, |r| r.online);
     known.max(state.hub.local_count(room))
 }
-
-/// The last `members` frame sent per room with local members.
-pub(crate) type MembersSent = HashMap<String, Arc<str>>;

@@ -21,8 +21,8 @@ use super::{
 };
 use crate::{
     AppState,
+    address::{PeerAddr, client_ip},
     clock::now_ms,
-    http::{PeerAddr, client_ip},
     limits::MAX_ACCOUNT_BODY_BYTES,
     metrics::ResultLabel,
     protocol::ProtocolError,

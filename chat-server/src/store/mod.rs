@@ -13,7 +13,7 @@ mod redis;
 use std::{collections::BTreeMap, sync::Arc};
 
 pub use self::{
-    accounts::{MemoryAccounts, SessionEnd},
+    accounts::{Account, MemoryAccounts, SessionEnd},
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},
