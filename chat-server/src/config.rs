@@ -162,28 +162,21 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
-    /// Comma-separated usernames of the chat's admins, who may delete any message and any room.
-    #[arg(
-        long,
-        env = "CHATAPP_ADMINS",
-        value_delimiter = ',',
-        default_value = "",
-        value_parser = parse_username
-    )]
+    /// Comma-separated usernames of the admins (they may delete any message and any room).
+    #[arg(long, env = "CHATAPP_ADMINS", value_delimiter = ',', default_value = "",
+          value_parser = parse_admin)]
     pub admins: Vec<String>,
 
-    /// Let guests (visitors without an account) post under a chosen name, marked as guests;
-    /// `false`: guests only read.
+    /// Whether guests (no account) may send messages and create rooms, marked as guests.
     #[arg(long, env = "CHATAPP_GUEST_POSTING", default_value_t = false,
           action = clap::ArgAction::Set)]
     pub guest_posting: bool,
 
-    /// When the session cookie is marked `Secure`: `auto` (when `--public-url` is https),
-    /// `always` or `never`.
+    /// When the session cookie gets `Secure`: `auto` (when --public-url is https), `always`, `never`.
     #[arg(long, env = "CHATAPP_COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto)]
     pub cookie_secure: CookieSecure,
 
-    /// Hours a session lasts after it was made (log in, register).
+    /// Lifetime of a login session, in hours.
     #[arg(long, env = "CHATAPP_SESSION_TTL_HOURS", default_value_t = 720,
           value_parser = clap::value_parser!(u32).range(1..=8760))]
     pub session_ttl_hours: u32,
@@ -229,6 +222,15 @@ pub enum Command {
     Migrate,
 }
 
+/// When the session cookie is marked `Secure` (sent over HTTPS only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieSecure {
+    /// When `--public-url` is an https URL.
+    Auto,
+    Always,
+    Never,
+}
+
 /// How logs are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -236,17 +238,6 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
-}
-
-/// When the session cookie carries `Secure`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CookieSecure {
-    /// When the public URL is https.
-    Auto,
-    /// Always (the chat is behind a TLS proxy the server cannot see).
-    Always,
-    /// Never (plain http, e.g. a node port).
-    Never,
 }
 
 impl Config {
@@ -273,6 +264,23 @@ impl Config {
     /// Presence time-to-live.
     pub fn presence_ttl(&self) -> Duration {
         Duration::from_secs(self.presence_ttl_secs)
+    }
+
+    /// Lifetime of a login session.
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_ttl_hours) * 3600)
+    }
+
+    /// Whether the session cookie is `Secure`.
+    pub fn cookie_is_secure(&self) -> bool {
+        match self.cookie_secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => self
+                .public_url
+                .as_ref()
+                .is_some_and(|u| u.scheme() == "https"),
+        }
     }
 
     /// Origins from the allowlist, serialised as browsers send them, empties dropped.
@@ -304,17 +312,13 @@ fn parse_origin(s: &str) -> Result<String, String> {
     }
 }
 
-/// A username as accounts have them: 3 to 32 of ASCII letters, digits, `-`, `_` (empty entries
-/// of the comma-separated list are ignored).
-fn parse_username(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    let ok = (3..=32).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if s.is_empty() || ok {
-        Ok(s.to_owned())
-    } else {
-        Err("usernames of 3 to 32 characters of a-z, A-Z, 0-9, '-', '_'".into())
+/// An admin's username, by the username rule (an empty entry is skipped).
+fn parse_admin(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Ok(String::new()),
+        name => crate::accounts::validate_username(name)
+            .map(|_| name.to_owned())
+            .map_err(|e| e.message),
     }
 }
 
@@ -401,6 +405,47 @@ mod tests {
         }
         let slow = Config::try_parse_from(["chat-server", "--send-rate", "0.5"]).unwrap();
         assert_eq!(slow.send_rate, 0.5);
+    }
+
+    #[test]
+    fn account_settings_parse_with_their_ranges() {
+        let c = Config::defaults();
+        assert!(c.admins.iter().all(String::is_empty));
+        assert!(!c.guest_posting);
+        assert_eq!(c.cookie_secure, CookieSecure::Auto);
+        assert!(!c.cookie_is_secure());
+        assert_eq!(c.session_ttl(), Duration::from_secs(720 * 3600));
+        let c = Config::try_parse_from([
+            "chat-server",
+            "--admins",
+            "Root, ops-1",
+            "--guest-posting",
+            "true",
+            "--public-url",
+            "https://chat.example.com",
+        ])
+        .unwrap();
+        assert_eq!(c.admins, ["Root", "ops-1"]);
+        assert!(c.guest_posting && c.cookie_is_secure());
+        let never = [
+            "chat-server",
+            "--public-url",
+            "https://x.example",
+            "--cookie-secure",
+            "never",
+        ];
+        assert!(!Config::try_parse_from(never).unwrap().cookie_is_secure());
+        for bad in [
+            ["--admins", "a b"],
+            ["--admins", "x"],
+            ["--session-ttl-hours", "0"],
+            ["--session-ttl-hours", "8761"],
+            ["--guest-posting", "yes"],
+            ["--cookie-secure", "sometimes"],
+        ] {
+            let argv = ["chat-server"].into_iter().chain(bad);
+            assert!(Config::try_parse_from(argv).is_err(), "{bad:?}");
+        }
     }
 
     /// Rows of the flag table in docs/configuration.md: (flag, env, default).

@@ -1,10 +1,7 @@
 //! Every HTTP route: the embedded UI with its security headers, the WebSocket handshake (origin,
 //! connection limit, draining), health, readiness, metrics and the JSON room list.
 
-use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-    sync::atomic::Ordering,
-};
+use std::sync::atomic::Ordering;
 
 use axum::{
     Extension, Json, Router,
@@ -16,7 +13,9 @@ use axum::{
 use futures_util::StreamExt;
 
 use crate::{
-    AppState, presence,
+    AppState,
+    address::{PeerAddr, client_ip},
+    presence,
     session::{Admission, Session},
     ui,
 };
@@ -33,6 +32,7 @@ const READ_BUFFER_BYTES: usize = 1024;
 /// The router with every route.
 pub fn app(state: AppState) -> Router {
     ui::routes()
+        .merge(crate::accounts::http::routes())
         .route("/ws", get(websocket))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -85,22 +85,8 @@ async fn api_rooms(State(state): State<AppState>) -> Response {
     if state.rooms.lock().unwrap().is_empty() {
         presence::refresh_rooms(&state).await;
     }
-    Json(serde_json::json!({ "rooms": presence::snapshot(&state) })).into_response()
-}
-
-/// The TCP peer of a request, put into its extensions by the accept loop.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerAddr(pub(crate) SocketAddr);
-
-/// The client's address: the last entry of `--client-address-header` when configured and
-/// present (what the trusted proxy in front saw), else the TCP peer.
-fn client_ip(headers: &HeaderMap, peer: Option<PeerAddr>, header: Option<&str>) -> IpAddr {
-    let from_header = header
-        .and_then(|name| headers.get_all(name).iter().next_back())
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse().ok());
-    from_header.unwrap_or_else(|| peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip()))
+    let (rooms, totals) = presence::snapshot(&state);
+    Json(serde_json::json!({ "rooms": rooms, "totals": totals })).into_response()
 }
 
 async fn websocket(
@@ -139,6 +125,7 @@ async fn websocket(
         _permit: permit,
         address,
     };
+    let visitor = crate::accounts::http::visitor(&state, &headers).await;
     let max = state.limits.max_frame_bytes;
     let tracker = lifecycle.tracker.clone();
     // A small read buffer: tungstenite's 128 KiB default is allocated and zeroed per connection
@@ -148,7 +135,7 @@ async fn websocket(
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             let shutdown = state.lifecycle.sessions.clone();
-            let session = Session::new(state, admission);
+            let session = Session::new(state, admission, visitor);
             // Split here rather than in an `async` block: a block would keep the socket and the
             // session it moved into `run` as well, a second copy of both in every connection's
             // task (docs/benchmarks.md, "Memory per connection").

@@ -20,9 +20,11 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    accounts::Visitor,
     clock::now_ms,
     metrics::{Metrics, ReasonLabel},
-    store::{Store, StoreEvent},
+    protocol::Member,
+    store::{ALL_CONNECTIONS, RoomPresence, SessionEnd, Store, StoreEvent},
 };
 
 /// Identifies one WebSocket connection within this process.
@@ -96,6 +98,10 @@ pub struct Conn {
     tx: mpsc::Sender<Outbound>,
     /// Cancelled when the connection must be closed as a slow consumer.
     pub kicked: CancellationToken,
+    /// Cancelled when the login session the connection was opened with ended (close 4001).
+    pub ended: CancellationToken,
+    /// Who the connection is (set once, by its session).
+    pub visitor: std::sync::OnceLock<Visitor>,
     /// Bytes offered and not yet taken off the queue by the session.
     queued_bytes: AtomicUsize,
     /// `--outbound-queue-bytes`: above this the connection is closed as a slow consumer.
@@ -114,11 +120,22 @@ impl Conn {
         let conn = Self {
             tx,
             kicked: CancellationToken::new(),
+            ended: CancellationToken::new(),
+            visitor: std::sync::OnceLock::new(),
             queued_bytes: AtomicUsize::new(0),
             max_bytes,
             rooms_pending: AtomicBool::new(false),
         };
         (Arc::new(conn), rx)
+    }
+
+    /// Who the connection is in presence: its user, or `None` for a guest.
+    fn member(&self) -> Option<Member> {
+        let user = self.visitor.get()?.user()?;
+        Some(Member {
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+        })
     }
 
     /// The session took `out` off its queue (to write it now, or to drop it).
@@ -213,13 +230,27 @@ impl Hub {
         }
     }
 
-    /// Connections per room on this replica.
-    pub fn local_counts(&self) -> BTreeMap<String, u64> {
-        let members = self.members.lock().unwrap();
-        members
-            .iter()
-            .map(|(room, m)| (room.to_string(), m.len() as u64))
-            .collect()
+    /// Who is online on this replica, per room, and in all ([`ALL_CONNECTIONS`]).
+    pub fn local_presence(&self) -> BTreeMap<String, RoomPresence> {
+        let mut out: BTreeMap<String, RoomPresence> = {
+            let members = self.members.lock().unwrap();
+            members
+                .iter()
+                .map(|(room, m)| {
+                    let who = m.values().map(|c| c.member());
+                    (room.to_string(), RoomPresence::of(who))
+                })
+                .collect()
+        };
+        let conns = self.conns.lock().unwrap();
+        let all = RoomPresence::of(conns.values().map(|c| c.member()));
+        out.insert(ALL_CONNECTIONS.to_owned(), all);
+        out
+    }
+
+    /// Queue a ready frame for every local member of a room.
+    pub fn to_room(&self, room: &str, frame: Arc<str>) {
+        self.deliver(&Outbound::Frame(frame), room);
     }
 
     /// Local members of a room.
@@ -244,6 +275,18 @@ impl Hub {
         if full && !conn.kicked.is_cancelled() {
             self.metrics.slow_consumer_drops.inc();
             conn.kicked.cancel();
+        }
+    }
+
+    /// Close the connections of ended login sessions (they see `session_ended`, then 4001).
+    pub fn end_sessions(&self, end: &SessionEnd) {
+        for conn in self.conns.lock().unwrap().values() {
+            let Some(Visitor::Registered(s)) = conn.visitor.get() else {
+                continue;
+            };
+            if end.covers(&s.key, &s.token_hash) {
+                conn.ended.cancel();
+            }
         }
     }
 
@@ -371,6 +414,7 @@ pub async fn run_delivery(
                     backfill_all(&hub, &store, &mut cursors).await;
                     hub.rooms_changed.notify_one();
                 }
+                StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();

@@ -11,9 +11,12 @@
 //! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
 //! - `session` (one WebSocket), `http` (routes), `origin` (which pages may open `/ws`), `ui`
 //!   (the embedded browser UI), `server` (accept loop and shutdown);
+//! - `accounts` (users, sessions, passwords and their HTTP endpoints; who is a guest; its
+//!   `accounts::http` is a route module like `http`: it takes the [`AppState`]);
 //! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 
+pub mod accounts;
 mod address;
 pub mod clock;
 pub mod config;
@@ -122,12 +125,15 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         limits: Limits::from_config(&config),
         admission: Arc::new(Semaphore::new(config.max_connections as usize)),
         addresses: Arc::new(AddressBook::new(&config)),
+        accounts: Arc::default(),
         config: Arc::new(config),
         store: store.clone(),
         hub: hub.clone(),
         metrics,
         instance,
         rooms: Arc::default(),
+        totals: Arc::default(),
+        members_sent: Arc::default(),
         store_health: Arc::new(Mutex::new(health)),
         lifecycle,
     };

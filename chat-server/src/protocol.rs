@@ -85,6 +85,13 @@ pub enum ErrorCode {
     Unavailable,
     ClientIdConflict,
     Internal,
+    /// A guest tried something only signed-in users may do.
+    LoginRequired,
+    /// Not allowed for this user (e.g. managing a room of someone else).
+    Forbidden,
+    /// The login session ended (logout, password change, account deletion, expiry); the socket
+    /// closes with 4001 right after.
+    SessionEnded,
 }
 
 impl ErrorCode {
@@ -104,6 +111,9 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::ClientIdConflict => "client_id_conflict",
             Self::Internal => "internal",
+            Self::LoginRequired => "login_required",
+            Self::Forbidden => "forbidden",
+            Self::SessionEnded => "session_ended",
         }
     }
 
@@ -507,8 +517,12 @@ pub struct MessageDraft<'a> {
     pub room: &'a str,
     /// Server-assigned unique id.
     pub id: &'a str,
-    /// Sender name.
+    /// Sender name (a registered user's display name).
     pub name: &'a str,
+    /// The sender's username; `None` for a guest.
+    pub user: Option<&'a str>,
+    /// True when a guest sent it (guest posting on).
+    pub guest: bool,
     /// Sender email.
     pub email: Option<&'a str>,
     /// Server time, RFC 3339 UTC.
@@ -557,6 +571,10 @@ pub enum ServerFrame<'a> {
         name: &'a str,
         email: Option<&'a str>,
         limits: &'a Limits,
+        /// The signed-in user, or null for a guest.
+        user: Option<&'a crate::accounts::User>,
+        /// Whether guests may send (`--guest-posting`).
+        guest_posting: bool,
     },
     Joined {
         room: &'a str,
@@ -586,6 +604,15 @@ pub enum ServerFrame<'a> {
     },
     Rooms {
         rooms: &'a [RoomInfo],
+        /// The whole chat's online connections by kind.
+        totals: Counts,
+    },
+    /// Who is online in a room: its registered users (at most `MAX_MEMBERS_LISTED`) and the
+    /// number of guest connections.
+    Members {
+        room: &'a str,
+        users: &'a [Member],
+        guests: u64,
     },
     RoomCreated {
         room: &'a str,
@@ -613,11 +640,32 @@ impl ServerFrame<'_> {
     }
 }
 
-/// A room and its online count, as listed in `rooms` and `/api/rooms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A room and its online counts, as listed in `rooms` and `/api/rooms`: `online` connections,
+/// of which `registered` are signed in and `guests` are not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RoomInfo {
     pub name: String,
     pub online: u64,
+    pub registered: u64,
+    pub guests: u64,
+    /// The registered users online (for `members`; not part of the listing).
+    #[serde(skip)]
+    pub users: Vec<Member>,
+}
+
+/// A registered user online in a room, as `members` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct Member {
+    pub username: String,
+    pub display_name: String,
+}
+
+/// Online connections by kind (the `totals` of `rooms`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub online: u64,
+    pub registered: u64,
+    pub guests: u64,
 }
 
 /// A JSON array made of already-serialised message frames, checked but not re-parsed into values.

@@ -35,12 +35,18 @@ pub struct AppState {
     pub(crate) origins: Arc<OriginPolicy>,
     /// The last room list computed (global counts).
     pub(crate) rooms: Arc<Mutex<Vec<RoomInfo>>>,
+    /// The whole chat's online counts, as last computed.
+    pub(crate) totals: Arc<Mutex<crate::protocol::Counts>>,
+    /// The last `members` frame pushed per room (`presence` pushes only changes).
+    pub(crate) members_sent: Arc<Mutex<std::collections::HashMap<String, Arc<str>>>>,
     /// What the store's last health check found (`lib.rs` keeps it current).
     pub(crate) store_health: Arc<Mutex<Health>>,
     /// One permit per open WebSocket (`--max-connections`).
     pub(crate) admission: Arc<Semaphore>,
     /// Usage per client address (connections, sends, room creation).
     pub(crate) addresses: Arc<AddressBook>,
+    /// Password hashing and login brakes.
+    pub(crate) accounts: Arc<crate::accounts::Gate>,
     pub(crate) lifecycle: Lifecycle,
 }
 

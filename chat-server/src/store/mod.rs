@@ -4,19 +4,23 @@
 //! [`StoreEvent`]s. Delivery to sockets is the hub's job, not the store's. A store also reports its
 //! [`Health`]; what to do about it (readiness, telling clients) is `lib.rs`'s.
 
+mod accounts;
 mod memory;
 mod postgres;
+mod presence;
 mod redis;
 
 use std::{collections::BTreeMap, sync::Arc};
 
 pub use self::{
+    accounts::{Account, MemoryAccounts, SessionEnd},
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
+    presence::{ALL_CONNECTIONS, Listing, RoomPresence},
     redis::RedisStore,
 };
 pub(crate) use crate::error::{Error, Result};
-use crate::protocol::{Cursor, RoomInfo, Since};
+use crate::protocol::{Cursor, Since};
 
 /// The longest an idempotency record (room, client_id) is remembered. Records also leave with
 /// their message when it is trimmed from the room's history, so a room holds at most
@@ -105,6 +109,8 @@ pub enum StoreEvent {
     RoomsChanged,
     /// The event feed was (re)established: anything may have been missed before.
     Resubscribed,
+    /// Login sessions ended (logout, password change, account deletion): close their sockets.
+    SessionsEnded(SessionEnd),
 }
 
 /// What a health check of the store found.
@@ -177,19 +183,34 @@ impl Store {
         dispatch!(self, s => s.room_exists(name).await)
     }
 
-    /// Record this replica as alive with its per-room connection counts.
-    pub async fn heartbeat(&self, counts: &BTreeMap<String, u64>, changed: bool) -> Result<()> {
+    /// Record this replica as alive with who it has online per room ([`ALL_CONNECTIONS`]: in
+    /// all); an empty presence removes the room.
+    pub async fn heartbeat(
+        &self,
+        counts: &BTreeMap<String, RoomPresence>,
+        changed: bool,
+    ) -> Result<()> {
         dispatch!(self, s => s.heartbeat(counts, changed).await)
     }
 
-    /// Every room with its online count across live replicas, sorted by name.
-    pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+    /// Every room with its online counts across live replicas, sorted by name, and the totals.
+    pub async fn rooms(&self) -> Result<Listing> {
         dispatch!(self, s => s.rooms().await)
     }
 
     /// Forget this replica's members at once (graceful shutdown).
     pub async fn depart(&self) -> Result<()> {
         dispatch!(self, s => s.depart().await)
+    }
+
+    /// The Redis every replica shares, when there is one (for state that must hold across
+    /// replicas but is no store's record, like failed-login strikes).
+    pub fn shared_redis(&self) -> Option<&Arc<RedisStore>> {
+        match self {
+            Store::Memory(_) => None,
+            Store::Redis(s) => Some(s),
+            Store::Postgres(s) => s.redis(),
+        }
     }
 
     /// Whether the backend answers, accepts writes and is configured so it keeps our data.

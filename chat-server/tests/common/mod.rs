@@ -66,6 +66,7 @@ pub async fn start_server(args: &[&str]) -> TestServer {
 pub async fn start_on(listener: tokio::net::TcpListener, args: &[&str]) -> TestServer {
     let addr = listener.local_addr().unwrap();
     let mut argv = vec!["chat-server", "--shutdown-grace-secs", "2"];
+    argv.extend_from_slice(open_mode(args));
     argv.extend_from_slice(args);
     let config = Config::try_parse_from(argv).expect("test flags parse");
     let state = chat_server::build_state(config)
@@ -207,6 +208,16 @@ pub async fn shared_redis() -> (String, Option<RedisServer>) {
     }
 }
 
+/// The suites written before accounts post as anonymous clients: servers they start allow guest
+/// posting unless the test says otherwise (the accounts tests check the closed default).
+pub fn open_mode(args: &[&str]) -> &'static [&'static str] {
+    if args.contains(&"--guest-posting") {
+        &[]
+    } else {
+        &["--guest-posting", "true"]
+    }
+}
+
 /// A chat-server child process (the real binary), killed on drop.
 pub struct ServerProcess {
     pub addr: SocketAddr,
@@ -219,6 +230,7 @@ impl ServerProcess {
         let listen = format!("127.0.0.1:{port}");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
             .args(["--listen", &listen, "--shutdown-grace-secs", "2"])
+            .args(open_mode(args))
             .args(args)
             .env("RUST_LOG", "warn")
             // Logs go to stdout; CHATAPP_TEST_LOGS=1 shows them when a test needs explaining.
@@ -293,6 +305,18 @@ impl Client {
                 backlog: Default::default(),
             }),
             Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Connect with a `Cookie` header (a signed-in browser).
+    pub async fn connect_with_cookie(url: &str, cookie: &str) -> Self {
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("Cookie", HeaderValue::from_str(cookie).unwrap());
+        let (ws, _) = connect_async(req).await.expect("websocket connects");
+        Self {
+            ws,
+            backlog: Default::default(),
         }
     }
 
@@ -433,6 +457,45 @@ pub async fn http_get(url: &str) -> (u16, std::collections::HashMap<String, Stri
         .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let code = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    (code, headers, body.to_owned())
+}
+
+/// Any HTTP request with extra headers and a body; (status, headers lower-cased, body).
+pub async fn http_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, std::collections::HashMap<String, String>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();

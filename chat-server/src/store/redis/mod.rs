@@ -23,16 +23,18 @@ use tokio_util::sync::CancellationToken;
 
 use self::keys::Keys;
 use super::{
-    Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result,
-    StoreEvent, new_epoch,
+    Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Page, Range,
+    Result, RoomPresence, StoreEvent, new_epoch,
 };
 use crate::{
     metrics::Metrics,
-    protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since},
+    protocol::{Cursor, DEFAULT_ROOM, Since},
 };
 
+mod accounts;
 mod health;
 mod keys;
+mod strikes;
 
 /// A message for the durable mode's cache.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +54,7 @@ pub struct RedisStore {
     history_len: u32,
     presence_ttl: Duration,
     scripts: Scripts,
+    strikes: strikes::StrikeScripts,
     policy: Mutex<health::PolicyCheck>,
 }
 
@@ -141,6 +144,7 @@ impl RedisStore {
             history_len,
             presence_ttl,
             scripts: Scripts::load(),
+            strikes: strikes::StrikeScripts::load(),
             policy: Mutex::default(),
         })
     }
@@ -428,7 +432,7 @@ impl RedisStore {
 
     pub(super) async fn heartbeat(
         &self,
-        counts: &BTreeMap<String, u64>,
+        counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
     ) -> Result<()> {
         let mut inv = self.scripts.heartbeat.key(self.keys.instances());
@@ -437,14 +441,15 @@ impl RedisStore {
             .arg(&self.instance)
             .arg(self.keys.events())
             .arg(if changed { "1" } else { "0" });
-        for (room, n) in counts {
-            inv.arg(room).arg(*n);
+        for (room, presence) in counts {
+            inv.arg(room).arg(presence.encode());
         }
         let _: i64 = self.run(&inv).await?;
         Ok(())
     }
 
-    pub(super) async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+    /// The room names, and the presence of every live replica summed per room.
+    pub(super) async fn rooms(&self) -> Result<Listing> {
         let reply: Vec<String> = self
             .run(
                 self.scripts
@@ -456,16 +461,14 @@ impl RedisStore {
                     .arg(DEFAULT_ROOM),
             )
             .await?;
-        let mut rooms = Vec::with_capacity(reply.len() / 2);
         let mut it = reply.into_iter();
-        while let (Some(name), Some(n)) = (it.next(), it.next()) {
-            rooms.push(RoomInfo {
-                name,
-                online: n.parse().unwrap_or(0),
-            });
+        let count: usize = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let names: Vec<String> = it.by_ref().take(count).collect();
+        let mut entries = Vec::new();
+        while let (Some(room), Some(value)) = (it.next(), it.next()) {
+            entries.push((room, RoomPresence::decode(&value)));
         }
-        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(rooms)
+        Ok(Listing::of(names, entries.into_iter()))
     }
 
     pub(super) async fn depart(&self) -> Result<()> {
@@ -535,10 +538,13 @@ impl RedisStore {
     }
 }
 
-/// `m <epoch> <offset> <room> <time_ms> <frame>` or `r`.
+/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, or a session end (`s1 …`, `sa …`).
 fn parse_event(payload: &str) -> Option<StoreEvent> {
     if payload == "r" {
         return Some(StoreEvent::RoomsChanged);
+    }
+    if payload.starts_with('s') {
+        return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
     }
     let rest = payload.strip_prefix("m ")?;
     let mut parts = rest.splitn(5, ' ');
@@ -580,5 +586,11 @@ mod tests {
         assert!(matches!(parse_event("r"), Some(StoreEvent::RoomsChanged)));
         assert!(parse_event("m e1 x general 1 {}").is_none());
         assert!(parse_event("garbage").is_none());
+        assert!(matches!(
+            parse_event("sa ann -"),
+            Some(StoreEvent::SessionsEnded(
+                super::super::SessionEnd::AllOf { .. }
+            ))
+        ));
     }
 }
