@@ -41,10 +41,8 @@ impl Drop for TestServer {
 /// benchmark's senders are faster than a person) and guests allowed to post (chat-bench's clients
 /// are guests) unless `extra` sets those flags itself.
 pub async fn start_server(extra: &[&str]) -> TestServer {
-    const DEFAULTS: [(&str, &str); 12] = [
+    const DEFAULTS: [(&str, &str); 11] = [
         ("--listen", "127.0.0.1:0"),
-        // The load generator's clients are anonymous: they post as guests.
-        ("--guest-posting", "true"),
         ("--send-rate", "100000"),
         ("--send-burst", "100000"),
         // Every client of a benchmark comes from one loopback address.
