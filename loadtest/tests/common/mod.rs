@@ -41,7 +41,7 @@ impl Drop for TestServer {
 /// benchmark's senders are faster than a person) and guests allowed to post (chat-bench's clients
 /// are guests) unless `extra` sets those flags itself.
 pub async fn start_server(extra: &[&str]) -> TestServer {
-    const DEFAULTS: [(&str, &str); 11] = [
+    const DEFAULTS: [(&str, &str); 12] = [
         ("--listen", "127.0.0.1:0"),
         ("--send-rate", "100000"),
         ("--send-burst", "100000"),
