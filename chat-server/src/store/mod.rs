@@ -8,6 +8,7 @@ mod accounts;
 mod memory;
 mod postgres;
 mod redis;
+mod search;
 
 use std::{collections::BTreeMap, sync::Arc};
 
