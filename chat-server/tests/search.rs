@@ -1,0 +1,254 @@
+//! Filters and search over real sockets: a filtered `join` receives only matching messages, live
+//! (also sent through another replica) and in its pages; a malformed query gets `bad_query` with
+//! the position of the problem; `search` in the durable mode finds messages long gone from the
+//! Redis window, newest first, page by page; without a database it searches what the store keeps.
+
+mod common;
+
+use common::{
+    Client, FAST_SENDS, fresh_database, shared_redis, start_server, unique_prefix, wait_ready,
+};
+use serde_json::{Value, json};
+
+fn contents(frames: &[Value]) -> Vec<&str> {
+    frames
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect()
+}
+
+/// The messages of `frame` (a `joined`, `history` or `search_results`).
+fn messages(frame: &Value) -> Vec<Value> {
+    frame["messages"].as_array().expect("messages").clone()
+}
+
+async fn search(c: &mut Client, query: &str, limit: u64, before: Option<u64>) -> Value {
+    let mut frame = json!({"type": "search", "room": "general", "query": query, "limit": limit});
+    if let Some(before) = before {
+        frame["before"] = json!(before);
+    }
+    c.send(frame).await;
+    c.expect_where(|v| v["type"] == "search_results" || v["type"] == "error")
+        .await
+}
+
+#[tokio::test]
+async fn a_filtered_join_gets_only_matching_messages_from_any_replica() {
+    let (db, _pg) = fresh_database().await;
+    let (redis, _r) = shared_redis().await;
+    let prefix = unique_prefix();
+    let mut args = vec![
+        "--database-url",
+        &db,
+        "--redis-url",
+        &redis,
+        "--redis-prefix",
+        &prefix,
+    ];
+    args.extend(FAST_SENDS);
+    let one = start_server(&args).await;
+    let two = start_server(&args).await;
+    wait_ready(&one.http_url()).await;
+    wait_ready(&two.http_url()).await;
+
+    let mut ann = Client::hello(&one.ws_url(), "Ann").await;
+    let mut all = Client::hello(&one.ws_url(), "Al").await;
+    let mut bob = Client::hello(&two.ws_url(), "Bob").await;
+    let filter = "#deploy AND NOT \"dry run\"";
+    ann.send(json!({"type": "join", "room": "general", "filter": filter}))
+        .await;
+    assert_eq!(messages(&ann.expect("joined").await), Vec::<Value>::new());
+    all.join("general").await;
+    bob.join("general").await;
+    let sent = [
+        "hello",
+        "#deploy now",
+        "#Deploy: dry-run first",
+        "#deployment",
+        "#deploy done",
+    ];
+    for (i, text) in sent.iter().enumerate() {
+        assert_eq!(
+            bob.say("general", text, &format!("b{i}")).await["type"],
+            "ack"
+        );
+    }
+    // The unfiltered member of the same replica sees every message, in order; Ann only those
+    // that match, and nothing else is queued for her before the last one.
+    assert_eq!(contents(&all.messages("general", 5).await), sent);
+    assert_eq!(
+        contents(&ann.messages("general", 2).await),
+        ["#deploy now", "#deploy done"]
+    );
+
+    // The joined page and history pages are filtered too; a sender filter matches the name.
+    let mut cat = Client::hello(&two.ws_url(), "Cat").await;
+    cat.send(json!({"type": "join", "room": "general", "filter": "from:BOB (hello OR done)"}))
+        .await;
+    assert_eq!(
+        contents(&messages(&cat.expect("joined").await)),
+        ["hello", "#deploy done"]
+    );
+    cat.send(json!({"type": "history", "room": "general", "before": 5, "limit": 10}))
+        .await;
+    assert_eq!(contents(&messages(&cat.expect("history").await)), ["hello"]);
+
+    // Joining again without a filter clears it: the page and live messages are whole again.
+    assert_eq!(contents(&messages(&ann.join("general").await)), sent);
+    bob.say("general", "plain", "b9").await;
+    assert_eq!(contents(&ann.messages("general", 1).await), ["plain"]);
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_query_gets_bad_query_with_its_position() {
+    let server = start_server(&[]).await;
+    let mut c = Client::hello(&server.ws_url(), "Ann").await;
+    c.send(json!({"type": "hello", "name": "Ann"})).await;
+    let limits = c.expect("welcome").await["limits"].clone();
+    assert_eq!(
+        (
+            &limits["max_query_chars"],
+            &limits["max_query_terms"],
+            &limits["max_query_depth"]
+        ),
+        (&json!(500), &json!(32), &json!(8)),
+        "{limits}"
+    );
+    let e = search(&mut c, "#deploy AND (from:ann", 10, None).await;
+    assert_eq!(
+        (
+            e["code"].as_str(),
+            e["position"].as_u64(),
+            e["field"].as_str()
+        ),
+        (Some("bad_query"), Some(12), Some("query")),
+        "{e}"
+    );
+    c.send(json!({"type": "join", "room": "general", "filter": "a OR OR b"}))
+        .await;
+    let e = c.expect("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["position"].as_u64()),
+        (Some("bad_query"), Some(5)),
+        "{e}"
+    );
+    // A refused filter joins nothing.
+    c.send(json!({"type": "send", "room": "general", "content": "x", "client_id": "c1"}))
+        .await;
+    assert_eq!(c.expect("error").await["code"], "not_joined");
+    let e = search(&mut c, &"x ".repeat(300), 10, None).await;
+    assert_eq!(e["position"], 500, "{e}");
+    c.send(json!({"type": "search", "room": "nowhere", "query": "x"}))
+        .await;
+    assert_eq!(c.expect("error").await["code"], "no_such_room");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn search_finds_old_messages_beyond_the_redis_window_and_pages() {
+    let (db, _pg) = fresh_database().await;
+    let (redis, _r) = shared_redis().await;
+    let prefix = unique_prefix();
+    let mut args = vec![
+        "--database-url",
+        &db,
+        "--redis-url",
+        &redis,
+        "--redis-prefix",
+        &prefix,
+        "--history-len",
+        "20",
+    ];
+    args.extend(FAST_SENDS);
+    let server = start_server(&args).await;
+    wait_ready(&server.http_url()).await;
+    let mut c = Client::hello(&server.ws_url(), "Ann").await;
+    c.join("general").await;
+    for i in 1..=120 {
+        let text = if i % 10 == 1 {
+            format!("#deploy rollout {i}")
+        } else {
+            format!("chatter {i}")
+        };
+        assert_eq!(
+            c.say("general", &text, &format!("m{i}")).await["type"],
+            "ack"
+        );
+    }
+    let mut late = Client::hello(&server.ws_url(), "Bob").await;
+    assert_eq!(
+        messages(&late.join("general").await).len(),
+        20,
+        "Redis keeps 20"
+    );
+
+    // Newest first, five at a time, down to the very first message.
+    let mut found = Vec::new();
+    let mut before = None;
+    loop {
+        let page = search(&mut late, "#deploy", 5, before).await;
+        assert_eq!(page["type"], "search_results", "{page}");
+        assert_eq!(page["query"], "#deploy");
+        found.extend(messages(&page));
+        if page["more"] != true {
+            assert!(page.get("next_before").is_none(), "{page}");
+            break;
+        }
+        before = page["next_before"].as_u64();
+        assert_eq!(before, found.last().unwrap()["offset"].as_u64(), "{page}");
+    }
+    let want: Vec<String> = (0..12)
+        .rev()
+        .map(|k| format!("#deploy rollout {}", k * 10 + 1))
+        .collect();
+    assert_eq!(contents(&found), want);
+
+    // Words, phrases, NOT and time ranges work over the whole history as they do live.
+    let page = search(
+        &mut late,
+        "rollout NOT (\"rollout 11\" OR \"rollout 21\") after:2000-01-01",
+        50,
+        None,
+    )
+    .await;
+    assert_eq!(messages(&page).len(), 10, "{page}");
+    let page = search(&mut late, "chatter 2", 50, None).await;
+    assert_eq!(contents(&messages(&page)), ["chatter 2"], "{page}");
+    let page = search(&mut late, "from:ann before:2000-01-01", 50, None).await;
+    assert_eq!(
+        (messages(&page).len(), &page["more"]),
+        (0, &json!(false)),
+        "{page}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_database_search_covers_what_the_store_keeps() {
+    let mut args = vec!["--history-len", "20"];
+    args.extend(FAST_SENDS);
+    let server = start_server(&args).await;
+    let mut c = Client::hello(&server.ws_url(), "Ann").await;
+    c.join("general").await;
+    for i in 1..=40 {
+        let text = if i % 10 == 1 {
+            format!("#deploy {i}")
+        } else {
+            format!("chatter {i}")
+        };
+        assert_eq!(
+            c.say("general", &text, &format!("m{i}")).await["type"],
+            "ack"
+        );
+    }
+    let page = search(&mut c, "#DEPLOY", 10, None).await;
+    assert_eq!(
+        contents(&messages(&page)),
+        ["#deploy 31", "#deploy 21"],
+        "{page}"
+    );
+    assert_eq!(page["more"], false);
+    server.stop().await;
+}
