@@ -252,3 +252,118 @@ async fn without_a_database_search_covers_what_the_store_keeps() {
     assert_eq!(page["more"], false);
     server.stop().await;
 }
+
+/// The database's index narrows, the matcher decides: PostgreSQL search finds exactly what a
+/// search over every message in memory finds, for words in any script, hashtags, names, topics,
+/// times and negations (a prefilter that dropped a match would show here).
+#[tokio::test]
+async fn the_database_finds_exactly_what_the_matcher_accepts() {
+    let (db, _pg) = fresh_database().await;
+    let mut args = vec!["--database-url", &db, "--history-len", "200"];
+    args.extend(FAST_SENDS);
+    let durable = start_server(&args).await;
+    let mut args = vec!["--history-len", "200"];
+    args.extend(FAST_SENDS);
+    let memory = start_server(&args).await;
+    wait_ready(&durable.http_url()).await;
+    let texts = [
+        ("Ann", None, "#deploy now, please"),
+        ("Ann", Some("Release"), "the dry-run of #Deploy_v2 failed"),
+        ("Zoë Lee", None, "Déjà vu: DRY RUN again"),
+        ("Zoë Lee", Some("ops"), "naïve café au lait #café"),
+        ("bob", Some("OPS"), "v2.1 shipped; 123abc and 1e5 and 0x1F"),
+        ("bob", None, "İstanbul ﬁle K-9 straße STRASSE"),
+        ("Ann", None, "rock and roll #deployment"),
+        ("bob", None, "dry\nrun\tacross lines #deploy"),
+    ];
+    let mut clients = Vec::new();
+    for server in [&durable, &memory] {
+        let mut by_name = std::collections::BTreeMap::new();
+        for (name, _, _) in texts {
+            if !by_name.contains_key(name) {
+                let mut c = Client::connect(&server.ws_url()).await;
+                c.send(json!({"type": "hello", "name": name})).await;
+                c.expect("welcome").await;
+                c.join("general").await;
+                by_name.insert(name, c);
+            }
+        }
+        for (i, (name, topic, content)) in texts.iter().enumerate() {
+            let c = by_name.get_mut(name).unwrap();
+            c.send(
+                json!({"type": "send", "room": "general", "content": content,
+                          "topic": topic, "client_id": format!("t{i}")}),
+            )
+            .await;
+            let ack = c
+                .expect_where(|v| v["type"] == "ack" || v["type"] == "error")
+                .await;
+            assert_eq!(ack["type"], "ack", "{ack}");
+        }
+        clients.push(by_name.remove("Ann").unwrap());
+    }
+    let queries = [
+        "#deploy",
+        "#DEPLOY_V2",
+        "#café",
+        "dry run",
+        "\"dry run\"",
+        "NOT \"dry run\"",
+        "dry-run",
+        "déjà",
+        "DÉJÀ VU",
+        "café au lait",
+        "naïve",
+        "123abc",
+        "1e5",
+        "0x1f",
+        "v2",
+        "straße",
+        "strasse",
+        "istanbul",
+        "k",
+        "from:ann",
+        "from:ZOË",
+        "from:\"zoë lee\"",
+        "topic:ops",
+        "NOT topic:ops",
+        "topic:release OR from:bob",
+        "and",
+        "NOT #deploy",
+        "after:2000-01-01 NOT (from:bob OR #café)",
+        "before:2000-01-01",
+        "across lines",
+    ];
+    let mut matched = std::collections::BTreeMap::new();
+    for query in queries {
+        let mut got = Vec::new();
+        for c in &mut clients {
+            let page = search(c, query, 50, None).await;
+            assert_eq!(page["type"], "search_results", "{query}: {page}");
+            got.push(
+                contents(&messages(&page))
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(got[0], got[1], "{query}: PostgreSQL, then memory");
+        matched.insert(query, got[0].len());
+    }
+    let expect = [
+        ("#deploy", 2),
+        ("\"dry run\"", 3),
+        ("NOT \"dry run\"", 5),
+        ("café au lait", 1),
+        ("from:ZOË", 0),
+        ("from:\"zoë lee\"", 2),
+        ("topic:ops", 2),
+        ("before:2000-01-01", 0),
+        ("k", 1),
+    ];
+    for (query, n) in expect {
+        assert_eq!(matched[query], n, "{query}: {matched:?}");
+    }
+    durable.stop().await;
+    memory.stop().await;
+}

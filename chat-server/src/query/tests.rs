@@ -148,39 +148,55 @@ fn a_stored_frame_is_matched_by_its_fields() {
     assert_eq!(StoredMessage::read(frame).unwrap().offset, 7);
 }
 
-/// Pieces that make likely (and unlikely) queries.
+/// Pieces that make likely (and unlikely) queries: mostly terms, some operators, a few
+/// characters that break things.
 fn piece() -> impl Strategy<Value = String> {
+    let s = |x: &str| Just(x.to_owned());
     prop_oneof![
-        Just("AND".to_owned()),
-        Just("OR".to_owned()),
-        Just("NOT".to_owned()),
-        Just("(".to_owned()),
-        Just(")".to_owned()),
-        Just("\"".to_owned()),
-        Just("\\".to_owned()),
-        Just("#".to_owned()),
-        Just("from:".to_owned()),
-        Just("topic:".to_owned()),
-        Just("after:2026-01-02".to_owned()),
-        Just("before:2026-01-02T03:04:05.678+02:00".to_owned()),
-        Just("after:".to_owned()),
-        "[a-zA-Zé0-9_#:\\-]{1,6}",
-        "\"[a-z é\\\\\"]{0,6}\"",
-        Just(" ".to_owned()),
+        8 => "[a-zA-Zé0-9]{1,5}([_:\\-][a-z0-9]{0,2})?",
+        3 => "#[a-zA-Z0-9_é]{1,5}",
+        3 => "\"[a-z é\\\\\"]{0,6}\"",
+        2 => s("from:Ann"),
+        1 => s("from:\"Zoë Lee\""),
+        1 => s("topic:ops"),
+        1 => s("after:2026-01-02"),
+        1 => s("before:2026-01-02T03:04:05.678+02:00"),
+        2 => s("AND"),
+        2 => s("OR"),
+        2 => s("NOT"),
+        1 => prop_oneof![s("("), s(")"), s("\""), s("\\"), s("#"), s("from:"), s("after:"), s("()")],
     ]
 }
 
+/// Pieces mostly separated by a space, sometimes glued; balanced parentheses around some runs.
 fn soup() -> impl Strategy<Value = String> {
-    prop::collection::vec(piece(), 0..24).prop_map(|pieces| {
-        pieces
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| if i % 3 == 0 { format!("{p} ") } else { p })
-            .collect()
+    prop::collection::vec(
+        (
+            piece(),
+            prop::bool::weighted(0.15),
+            prop::bool::weighted(0.1),
+        ),
+        0..16,
+    )
+    .prop_map(|pieces| {
+        let mut out = String::new();
+        for (piece, glued, group) in pieces {
+            if !glued && !out.is_empty() {
+                out.push(' ');
+            }
+            if group {
+                out = format!("({out})");
+            }
+            out.push_str(&piece);
+        }
+        out
     })
 }
 
 proptest! {
+    // About one soup in five parses: a thousand cases print a couple of hundred queries back.
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
     #[test]
     fn parsing_never_panics_and_errors_point_inside(text in any::<String>()) {
         if let Err(e) = Query::parse(&text) {
@@ -347,4 +363,19 @@ impl RefExpr {
             Self::Or(a, b) => a.eval(m) || b.eval(m),
         }
     }
+}
+
+/// The round-trip property is only as good as the queries it sees: the soup must parse often.
+#[test]
+fn the_soup_makes_enough_valid_queries() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = soup();
+    let valid = (0..1000)
+        .filter(|_| {
+            let text = strategy.new_tree(&mut runner).unwrap().current();
+            Query::parse(&text).is_ok()
+        })
+        .count();
+    assert!(valid > 150, "only {valid} of 1000 parse");
 }
