@@ -680,8 +680,6 @@ pub enum ServerFrame<'a> {
     Pong {
         id: &'a PingId,
     },
-    /// Whether this replica can store messages; sent after `welcome` when it cannot, and to every
-    /// client whenever it changes.
     /// The answer to `search`: matching messages, newest first; with `more`, the next page is
     /// `search {before: next_before}`.
     SearchResults {
@@ -692,6 +690,8 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         next_before: Option<u64>,
     },
+    /// Whether this replica can store messages; sent after `welcome` when it cannot, and to every
+    /// client whenever it changes.
     Health {
         ready: bool,
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -367,3 +367,45 @@ async fn the_database_finds_exactly_what_the_matcher_accepts() {
     durable.stop().await;
     memory.stop().await;
 }
+
+/// A filter belongs to one room of one connection; `search` spends the request budget like
+/// `history`.
+#[tokio::test]
+async fn a_filter_is_per_room_and_per_connection_and_search_is_rate_limited() {
+    let mut args = vec!["--request-rate", "0.1", "--request-burst", "6"];
+    args.extend(FAST_SENDS);
+    let server = start_server(&args).await;
+    let mut ann = Client::hello(&server.ws_url(), "Ann").await;
+    let mut other_tab = Client::hello(&server.ws_url(), "Ann").await;
+    let mut bob = Client::hello(&server.ws_url(), "Bob").await;
+    bob.send(json!({"type": "create_room", "name": "ops"}))
+        .await;
+    bob.expect("room_created").await;
+    ann.send(json!({"type": "join", "room": "general", "filter": "wanted"}))
+        .await;
+    ann.expect("joined").await;
+    ann.join("ops").await;
+    other_tab.join("general").await;
+    bob.join("general").await;
+    bob.join("ops").await;
+    bob.say("general", "noise", "b1").await;
+    bob.say("ops", "noise in ops", "b2").await;
+    bob.say("general", "wanted", "b3").await;
+    assert_eq!(
+        contents(&other_tab.messages("general", 2).await),
+        ["noise", "wanted"]
+    );
+    assert_eq!(contents(&ann.messages("ops", 1).await), ["noise in ops"]);
+    assert_eq!(contents(&ann.messages("general", 1).await), ["wanted"]);
+
+    // Ann has spent three requests (hello, two joins) of her burst of six.
+    for _ in 0..3 {
+        assert_eq!(
+            search(&mut ann, "noise", 10, None).await["type"],
+            "search_results"
+        );
+    }
+    let refused = search(&mut ann, "noise", 10, None).await;
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    server.stop().await;
+}
