@@ -4,7 +4,8 @@
 //!
 //! Words are maximal runs of letters and digits (Unicode `alphanumeric`); everything else
 //! separates them. Texts compare ignoring case: an ASCII query text by ASCII case folding (so a
-//! database comparing `lower(… COLLATE "C")` says the same), any other by Unicode lower case.
+//! database comparing `lower(… COLLATE "C")` says the same), any other by Unicode lower case,
+//! character by character.
 
 use super::{Expr, MessageView, Term, parser::is_tag_char};
 
@@ -39,7 +40,10 @@ pub(super) fn same_text(query: &str, text: &str) -> bool {
     if query.is_ascii() {
         text.eq_ignore_ascii_case(query)
     } else {
-        text.to_lowercase() == query.to_lowercase()
+        // Character by character: no allocation per comparison.
+        text.chars()
+            .flat_map(char::to_lowercase)
+            .eq(query.chars().flat_map(char::to_lowercase))
     }
 }
 
