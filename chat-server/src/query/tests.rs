@@ -217,6 +217,23 @@ proptest! {
     }
 
     #[test]
+    fn the_prefilter_uses_exactly_its_binds(text in soup()) {
+        if let Ok(query) = Query::parse(&text) {
+            let filter = query.prefilter(4);
+            let mut used: Vec<usize> = filter
+                .sql
+                .split('$')
+                .skip(1)
+                .map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap())
+                .collect();
+            used.sort_unstable();
+            used.dedup();
+            let want: Vec<usize> = (4..4 + filter.binds.len()).collect();
+            prop_assert_eq!(used, want, "{}", filter.sql);
+        }
+    }
+
+    #[test]
     fn matching_agrees_with_a_reference(
         expr in reference_expr(),
         messages in prop::collection::vec(reference_message(), 1..8),
