@@ -6,6 +6,7 @@
 //! The map, one module per responsibility (none imports a module that imports it back):
 //! - `config` (flags and env vars) and `limits` (every limit a client meets, defined once);
 //! - `protocol` (wire format and validation, no IO) and `clock` (timestamps);
+//! - `query` (the filter and search language, no IO) and `search` (search pages over the store);
 //! - `store` (memory, Redis, or PostgreSQL with Redis: history, rooms, presence) with
 //!   `store::redis::keys`, the Redis key schema, and the Lua scripts beside it;
 //! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
@@ -28,7 +29,9 @@ pub mod metrics;
 pub mod origin;
 pub mod presence;
 pub mod protocol;
+pub mod query;
 mod rate;
+mod search;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -39,6 +39,15 @@ pub const MAX_MEMBERS_LISTED: usize = 100;
 pub const MAX_ACCOUNT_BODY_BYTES: usize = 4096;
 /// Longest epoch a client may quote back in `since`.
 pub const MAX_EPOCH_CHARS: usize = 64;
+/// Longest search query or filter, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Most terms (hashtags, keywords, phrases, `from:` …) in one query.
+pub const MAX_QUERY_TERMS: usize = 32;
+/// Deepest nesting of parentheses and `NOT`s in one query.
+pub const MAX_QUERY_DEPTH: usize = 8;
+/// Most stored messages one `search` request reads (after the database's index narrowed them):
+/// a query that matches rarely answers with `more` and a cursor instead of reading on.
+pub const MAX_SEARCH_SCAN: usize = 2000;
 /// Invalid frames tolerated within [`ABUSE_WINDOW`] before the connection is closed with 1008.
 pub const ABUSE_LIMIT: u32 = 10;
 /// The window of [`ABUSE_LIMIT`].
@@ -67,6 +76,12 @@ pub struct Limits {
     pub max_email_chars: usize,
     /// Longest `client_id`.
     pub max_client_id_chars: usize,
+    /// Longest search query or filter, in characters.
+    pub max_query_chars: usize,
+    /// Most terms in one query.
+    pub max_query_terms: usize,
+    /// Deepest nesting of parentheses and `NOT`s in one query.
+    pub max_query_depth: usize,
 }
 
 impl Limits {
@@ -83,6 +98,9 @@ impl Limits {
             max_room_chars: MAX_ROOM_CHARS,
             max_email_chars: MAX_EMAIL_CHARS,
             max_client_id_chars: MAX_CLIENT_ID_CHARS,
+            max_query_chars: MAX_QUERY_CHARS,
+            max_query_terms: MAX_QUERY_TERMS,
+            max_query_depth: MAX_QUERY_DEPTH,
         }
     }
 }

@@ -11,6 +11,7 @@ pub use crate::limits::Limits;
 use crate::limits::{
     MAX_CLIENT_ID_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_BYTES, MAX_EPOCH_CHARS, MAX_ROOM_CHARS,
 };
+use crate::query::{Query, QueryError};
 
 /// Protocol version sent in `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -44,8 +45,13 @@ pub enum Cursor {
 pub enum ClientMessage {
     /// Identify (or re-identify) the connection.
     Hello { name: String, email: Option<String> },
-    /// Join a room, optionally recovering from a point in its history.
-    Join { room: String, since: Option<Since> },
+    /// Join a room, optionally recovering from a point in its history; with a `filter`, this
+    /// connection gets only the room's messages that match it (none clears it).
+    Join {
+        room: String,
+        since: Option<Since>,
+        filter: Option<Box<Query>>,
+    },
     /// Leave a room.
     Leave { room: String },
     /// A page of a room's history before or after an offset (at most [`MAX_PAGE`]).
@@ -67,6 +73,15 @@ pub enum ClientMessage {
     CreateRoom { name: String },
     /// Application-level ping.
     Ping { id: PingId },
+    /// Messages of a room matching a query, newest first, below the offset `before`.
+    Search {
+        room: String,
+        query: Box<Query>,
+        /// The query as the client wrote it (echoed in `search_results`).
+        text: String,
+        limit: u32,
+        before: u64,
+    },
 }
 
 /// Machine-readable error codes of `error` frames.
@@ -92,6 +107,8 @@ pub enum ErrorCode {
     /// The login session ended (logout, password change, account deletion, expiry); the socket
     /// closes with 4001 right after.
     SessionEnded,
+    /// A search query or filter that does not parse; the error carries its `position`.
+    BadQuery,
 }
 
 impl ErrorCode {
@@ -114,6 +131,7 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::Forbidden => "forbidden",
             Self::SessionEnded => "session_ended",
+            Self::BadQuery => "bad_query",
         }
     }
 
@@ -139,6 +157,8 @@ pub struct ProtocolError {
     pub client_id: Option<String>,
     /// The room at fault, if one is.
     pub room: Option<String>,
+    /// For `bad_query`: the character position of the problem in the query.
+    pub position: Option<usize>,
 }
 
 impl ProtocolError {
@@ -150,6 +170,16 @@ impl ProtocolError {
             field: None,
             client_id: None,
             room: None,
+            position: None,
+        }
+    }
+
+    /// A `bad_query` error for the query in `field`.
+    pub fn bad_query(field: &'static str, e: QueryError) -> Self {
+        Self {
+            field: Some(field),
+            position: Some(e.position),
+            ..Self::new(ErrorCode::BadQuery, e.message)
         }
     }
 
@@ -186,6 +216,8 @@ impl ProtocolError {
             client_id: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             room: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            position: Option<usize>,
         }
         to_json(&ErrorFrame {
             r#type: "error",
@@ -194,6 +226,7 @@ impl ProtocolError {
             field: self.field,
             client_id: self.client_id.as_deref(),
             room: self.room.as_deref(),
+            position: self.position,
         })
     }
 }
@@ -247,6 +280,7 @@ impl ClientMessage {
             "join" => Self::Join {
                 room: validate_room(required_str(obj, "room")?, "room")?,
                 since: parse_since(obj.get("since"))?,
+                filter: parse_query(obj, "filter")?.map(|(query, _)| query),
             },
             "history" => Self::History {
                 room: validate_room(required_str(obj, "room")?, "room")?,
@@ -262,6 +296,25 @@ impl ClientMessage {
                 topic: validate_topic(optional_str(obj, "topic")?, limits.max_topic_chars)?,
                 content: validate_content(required_str(obj, "content")?, limits.max_content_bytes)?,
             },
+            "search" => {
+                let room = validate_room(required_str(obj, "room")?, "room")?;
+                let Some((query, text)) = parse_query(obj, "query")? else {
+                    return Err(ProtocolError::field("query", "query is required"));
+                };
+                let Cursor::Before(before) = parse_cursor(obj)? else {
+                    return Err(ProtocolError::field(
+                        "after",
+                        "search pages with before only",
+                    ));
+                };
+                Self::Search {
+                    room,
+                    query,
+                    text,
+                    limit: parse_limit(obj.get("limit"))?,
+                    before,
+                }
+            }
             "rooms" => Self::Rooms,
             "create_room" => Self::CreateRoom {
                 name: validate_room(required_str(obj, "name")?, "name")?,
@@ -471,6 +524,18 @@ fn parse_since(raw: Option<&Value>) -> Result<Option<Since>, ProtocolError> {
     Ok(Some(Since { epoch, offset }))
 }
 
+/// An optional query (absent, null or blank: none), parsed, with its text.
+fn parse_query(
+    obj: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<(Box<Query>, String)>, ProtocolError> {
+    let Some(text) = optional_str(obj, field)?.filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let query = Query::parse(text).map_err(|e| ProtocolError::bad_query(field, e))?;
+    Ok(Some((Box::new(query), text.to_owned())))
+}
+
 /// Exactly one of `before` (default: the newest page) and `after`.
 fn parse_cursor(obj: &Map<String, Value>) -> Result<Cursor, ProtocolError> {
     let offset = |field: &'static str| match obj.get(field) {
@@ -623,6 +688,16 @@ pub enum ServerFrame<'a> {
     },
     Pong {
         id: &'a PingId,
+    },
+    /// The answer to `search`: matching messages, newest first; with `more`, the next page is
+    /// `search {before: next_before}`.
+    SearchResults {
+        room: &'a str,
+        query: &'a str,
+        messages: &'a RawValue,
+        more: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_before: Option<u64>,
     },
     /// Whether this replica can store messages; sent after `welcome` when it cannot, and to every
     /// client whenever it changes.

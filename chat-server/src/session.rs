@@ -32,6 +32,7 @@ use crate::{
         ClientMessage, Cursor, DEFAULT_ROOM, ErrorCode, MessageDraft, PROTOCOL_VERSION,
         ProtocolError, ServerFrame, Since, frames_array,
     },
+    query::Query,
     store::{Created, NewMessage, Page},
 };
 
@@ -67,6 +68,8 @@ struct Close(u16, &'static str);
 struct RoomView {
     epoch: Arc<str>,
     last_sent: u64,
+    /// Only messages matching this are sent (`join {filter}`).
+    filter: Option<Box<Query>>,
 }
 
 /// Who the connection said it is in `hello`.
@@ -262,7 +265,11 @@ impl Session {
                 "send hello with your name first",
             )
             .for_client(msg.client_id().map(str::to_owned))),
-            ClientMessage::Join { room, since } => self.join(room, since).await,
+            ClientMessage::Join {
+                room,
+                since,
+                filter,
+            } => self.join(room, since, filter).await,
             ClientMessage::Leave { room } => Ok(self.leave(&room)),
             ClientMessage::History {
                 room,
@@ -276,6 +283,13 @@ impl Session {
                 client_id,
             } => self.send(room, topic, content, client_id).await,
             ClientMessage::CreateRoom { name } => self.create_room(name).await,
+            ClientMessage::Search {
+                room,
+                query,
+                text,
+                limit,
+                before,
+            } => self.search(room, &query, &text, limit, before).await,
         };
         match reply {
             Ok(frame) => {
@@ -358,7 +372,12 @@ impl Session {
         Ok(welcome)
     }
 
-    async fn join(&mut self, room: String, since: Option<Since>) -> Result<String, ProtocolError> {
+    async fn join(
+        &mut self,
+        room: String,
+        since: Option<Since>,
+        filter: Option<Box<Query>>,
+    ) -> Result<String, ProtocolError> {
         let store = &self.state.store;
         let exists = room == DEFAULT_ROOM
             || store
@@ -391,19 +410,27 @@ impl Session {
         // Queued, so it follows the `joined` reply.
         let members = crate::presence::members_frame(&self.state, &room);
         self.state.hub.offer(&self.handle, Outbound::Frame(members));
-        self.joined_frame(room, page)
+        self.joined_frame(room, page, filter)
     }
 
-    /// Record that this client has `room` up to the page's head, and build the `joined` frame.
-    fn joined_frame(&mut self, room: Arc<str>, page: Page) -> Result<String, ProtocolError> {
+    /// Record that this client has `room` up to the page's head (with `filter` from now on), and
+    /// build the `joined` frame.
+    fn joined_frame(
+        &mut self,
+        room: Arc<str>,
+        page: Page,
+        filter: Option<Box<Query>>,
+    ) -> Result<String, ProtocolError> {
+        let frames = search::filtered(filter.as_deref(), page.frames);
         self.rooms.insert(
             room.clone(),
             RoomView {
                 epoch: page.epoch.as_str().into(),
                 last_sent: page.head,
+                filter,
             },
         );
-        let messages = frames_array(&page.frames).map_err(|e| {
+        let messages = frames_array(&frames).map_err(|e| {
             tracing::error!(%room, error = %e, "stored history is not JSON");
             ProtocolError::new(ErrorCode::Internal, "history could not be read")
         })?;
@@ -428,17 +455,16 @@ impl Session {
         cursor: Cursor,
         limit: u32,
     ) -> Result<String, ProtocolError> {
-        let store = &self.state.store;
+        self.check_readable(&room).await?;
         let fail = |e| unavailable(&self.state.metrics, e).in_room(&room);
-        let exists = room == DEFAULT_ROOM || store.room_exists(&room).await.map_err(fail)?;
-        if !exists {
-            return Err(
-                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
-                    .in_room(&room),
-            );
-        }
-        let page = store.page(&room, cursor, limit).await.map_err(fail)?;
-        let messages = frames_array(&page.frames).map_err(|e| {
+        let page = self
+            .state
+            .store
+            .page(&room, cursor, limit)
+            .await
+            .map_err(fail)?;
+        let frames = search::filtered(self.filter_of(&room), page.frames);
+        let messages = frames_array(&frames).map_err(|e| {
             tracing::error!(%room, error = %e, "stored history is not JSON");
             ProtocolError::new(ErrorCode::Internal, "history could not be read")
         })?;
@@ -449,6 +475,24 @@ impl Session {
             more: page.more,
         }
         .to_json())
+    }
+
+    /// Whether this connection may read `room`'s messages: `history` and `search` both ask here.
+    async fn check_readable(&self, room: &str) -> Result<(), ProtocolError> {
+        let exists = room == DEFAULT_ROOM
+            || self
+                .state
+                .store
+                .room_exists(room)
+                .await
+                .map_err(|e| unavailable(&self.state.metrics, e).in_room(room))?;
+        if !exists {
+            return Err(
+                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
+                    .in_room(room),
+            );
+        }
+        Ok(())
     }
 
     fn leave(&mut self, room: &str) -> String {
@@ -609,6 +653,7 @@ fn text(s: String) -> Message {
 }
 
 mod budget;
+mod search;
 mod write;
 
 pub use self::budget::Admission;

@@ -64,6 +64,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("notices"),
     js!("outbox"),
     js!("rooms"),
+    js!("search"),
     js!("sidebar"),
     js!("storage"),
 ];

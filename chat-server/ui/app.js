@@ -29,6 +29,7 @@
 //   #composer-hint, #composer-error
 //   #menu-button, #sidebar   the phone drawer toggle and the drawer
 //   #toasts            error and info toasts (.toast)
+//   search and filters: see js/search.js
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -44,6 +45,7 @@ import { bindRooms, creatingRoom, disconnected, joinAll, onHistory, onJoined, on
 import { bindMessages, renderPending } from './js/messages.js';
 import { bindComposer, renderComposer } from './js/composer.js';
 import { bindSidebar } from './js/sidebar.js';
+import { bindSearch, onSearchError, onSearchResults } from './js/search.js';
 
 function onWelcome(f) {
   setLimits(f.limits);
@@ -69,6 +71,7 @@ function onError(f) {
     return;
   }
   if (onRoomError(f, text)) return;
+  if (onSearchError(f, text)) return;
   if (f.code === 'not_identified') {
     if (currentIdentity()) sendHello();
     else showHello(false);
@@ -87,6 +90,7 @@ function wire() {
   handle('ack', onAck);
   handle('room_created', onRoomCreated);
   handle('resync', onResync);
+  handle('search_results', onSearchResults);
   handle('error', onError);
   on('open', () => {
     if (currentIdentity()) sendHello();
@@ -109,6 +113,7 @@ function wire() {
   bindSidebar();
   bindMessages();
   bindComposer();
+  bindSearch();
 }
 
 restoreIdentity();

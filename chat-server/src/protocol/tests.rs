@@ -26,7 +26,8 @@ fn parses_every_documented_client_frame() {
             since: Some(Since {
                 epoch: "e1".into(),
                 offset: 41
-            })
+            }),
+            filter: None,
         }
     );
     assert_eq!(
@@ -80,7 +81,8 @@ fn unknown_fields_are_ignored_and_optional_fields_may_be_null_or_empty() {
         parse(r#"{"type":"join","room":"a","since":null}"#).unwrap(),
         ClientMessage::Join {
             room: "a".into(),
-            since: None
+            since: None,
+            filter: None,
         }
     );
 }
@@ -549,4 +551,52 @@ fn accepted_names_are_canonical_so_no_two_spellings_give_two_looks() {
         accepted > 1000 && refused > 1000,
         "accepted {accepted}, refused {refused}"
     );
+}
+
+#[test]
+fn search_and_filters_are_parsed_queries() {
+    let join = parse(r##"{"type":"join","room":"a","filter":"#deploy OR from:ann"}"##).unwrap();
+    let ClientMessage::Join {
+        filter: Some(filter),
+        ..
+    } = join
+    else {
+        panic!("{join:?}");
+    };
+    assert_eq!(filter.to_string(), "#deploy OR from:ann");
+    let blank = parse(r#"{"type":"join","room":"a","filter":"  "}"#).unwrap();
+    assert!(matches!(blank, ClientMessage::Join { filter: None, .. }));
+    let search = parse(r#"{"type":"search","room":"a","query":"x y","limit":500,"before":9}"#);
+    assert!(
+        matches!(
+            &search,
+            Ok(ClientMessage::Search { text, limit: 200, before: 9, .. }) if text == "x y"
+        ),
+        "{search:?}"
+    );
+    let e = parse(r#"{"type":"search","room":"a","query":"x AND (y"}"#).unwrap_err();
+    assert_eq!(
+        (e.code, e.position, e.field),
+        (ErrorCode::BadQuery, Some(6), Some("query"))
+    );
+    let frame: serde_json::Value = serde_json::from_str(&e.to_frame()).unwrap();
+    assert_eq!(
+        (frame["code"].as_str(), frame["position"].as_u64()),
+        (Some("bad_query"), Some(6))
+    );
+    let e = parse(r#"{"type":"join","room":"a","filter":"NOT"}"#).unwrap_err();
+    assert_eq!(
+        (e.code, e.position, e.field),
+        (ErrorCode::BadQuery, Some(3), Some("filter"))
+    );
+    for missing in [
+        r#"{"type":"search","room":"a"}"#,
+        r#"{"type":"search","room":"a","query":"x","after":1}"#,
+    ] {
+        assert_eq!(
+            parse(missing).unwrap_err().code,
+            ErrorCode::InvalidField,
+            "{missing}"
+        );
+    }
 }

@@ -126,8 +126,9 @@ impl Session {
             };
             let guard = self.guard.clone();
             if !page.recovered {
+                let filter = self.rooms.get_mut(room).and_then(|v| v.filter.take());
                 let frame = self
-                    .joined_frame(room.clone(), page)
+                    .joined_frame(room.clone(), page, filter)
                     .map_err(|_| Close(close::INTERNAL, "stored history is not JSON"))?;
                 return guard.run(sink.send(text(frame))).await;
             }
@@ -135,15 +136,16 @@ impl Session {
                 return Ok(());
             }
             let count = page.frames.len() as u64;
+            let frames = super::search::filtered(self.filter_of(room), page.frames);
             let writes = async {
-                for frame in &page.frames {
+                for frame in &frames {
                     sink.feed(Message::Text(Utf8Bytes::from(frame.as_ref())))
                         .await?;
                 }
                 sink.flush().await
             };
             guard.run(writes).await?;
-            self.state.metrics.messages_out.inc_by(count);
+            self.state.metrics.messages_out.inc_by(frames.len() as u64);
             if let Some(view) = self.rooms.get_mut(room) {
                 view.last_sent = since.offset + count;
                 if view.last_sent >= page.head {
@@ -167,6 +169,13 @@ impl Session {
                     return None; // already in the `joined` page
                 }
                 view.last_sent = *offset;
+                if view
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f| !f.matches_frame(frame))
+                {
+                    return None;
+                }
                 self.unsampled += 1;
                 if self.unsampled >= LATENCY_SAMPLE_EVERY {
                     self.unsampled = 0;

@@ -9,6 +9,7 @@ mod memory;
 mod postgres;
 mod presence;
 mod redis;
+mod search;
 
 use std::{collections::BTreeMap, sync::Arc};
 

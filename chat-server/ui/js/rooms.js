@@ -21,6 +21,7 @@ import { renderMessages, showNewMessage } from './messages.js';
 import { closeDrawer, renderSidebar, renderUnread } from './sidebar.js';
 import { keepDraft, renderComposer, restoreDraft } from './composer.js';
 import { toast } from './notices.js';
+import { filterOf, renderSearch } from './search.js';
 
 const rooms = new Map(); // joined rooms by name
 let roomsOnline = new Map(); // every room the server lists -> online count
@@ -107,6 +108,7 @@ export function restoreRooms() {
 
 export function sendJoin(room) {
   const frame = { type: 'join', room: room.name };
+  if (filterOf(room.name) !== null) frame.filter = filterOf(room.name);
   if (room.epoch !== null) {
     frame.since = { epoch: room.epoch, offset: room.catchUpAfter ?? room.last };
   }
@@ -301,7 +303,7 @@ function addNotice(room, text) {
 /** Adds one message in offset order; returns false for a duplicate or a frame without offset. */
 function insertMessage(room, m, live) {
   if (!m || !Number.isInteger(m.offset) || room.offsets.has(m.offset)) return false;
-  if (live && room.epoch !== null && m.offset > room.last + 1) {
+  if (live && room.epoch !== null && m.offset > room.last + 1 && filterOf(room.name) === null) {
     // A hole before this live message (should not happen): recover it with `since`.
     sendJoin(room);
     room.buffer.push(m);
@@ -431,4 +433,15 @@ function renderRoomHeader() {
   const online = onlineCount(room.name);
   ui.roomOnline.textContent = online === null || online === undefined ? '' : `${online} online`;
   ui.composerInput.placeholder = `Message #${room.name}`;
+  renderSearch();
+}
+
+/** The room's filter changed (search.js): start over from a fresh page, filtered as now set. */
+export function rejoinFresh(name) {
+  const room = rooms.get(name);
+  if (!room) return;
+  resetHistory(room);
+  room.epoch = null;
+  sendJoin(room);
+  if (room.name === current) renderMessages(true);
 }

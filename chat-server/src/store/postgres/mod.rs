@@ -10,6 +10,7 @@ mod accounts;
 mod commit;
 mod read;
 mod retention;
+mod search;
 
 pub use self::retention::Retention;
 
@@ -82,6 +83,7 @@ pub fn migrator() -> Migrator {
                 include_str!("migrations/0001_rooms_and_messages.sql"),
             ),
             migration(2, "accounts", include_str!("migrations/0002_accounts.sql")),
+            migration(4, "search", include_str!("migrations/0004_search.sql")),
         ]),
         ..Migrator::DEFAULT
     }
