@@ -31,6 +31,10 @@ struct Setup {
 
 impl Setup {
     async fn start(mode: Mode) -> Self {
+        Self::start_with(mode, &[]).await
+    }
+
+    async fn start_with(mode: Mode, extra: &[&str]) -> Self {
         let prefix = common::unique_prefix();
         let (redis, redis_server) = match mode {
             Mode::Memory => (None, None),
@@ -53,6 +57,7 @@ impl Setup {
         if let Some(url) = &db {
             args.extend(["--database-url", url]);
         }
+        args.extend_from_slice(extra);
         let a = common::start_server(&args).await;
         common::wait_ready(&a.http_url()).await;
         let b = if mode == Mode::Memory {
@@ -313,6 +318,14 @@ async fn edits_and_deletions(mode: Mode) {
     let err = refused(&mut guest, delete(&one)).await;
     assert_eq!(err["code"], "login_required", "{err}");
 
+    // Offsets go on after the rewritten ones (the Redis stream took its tail back).
+    let four = ann.say("general", "after-edits", "a3").await;
+    assert_eq!(four["offset"], 4, "{four}");
+    let live = bob
+        .expect_where(|v| v["type"] == "message" && v["offset"] == 4)
+        .await;
+    assert_eq!(live["content"], "after-edits");
+
     // Recovery and history hand back the edit and the tombstones, never the old text.
     for (n, server) in [&s.a, s.b()].into_iter().enumerate() {
         for (i, frames) in recovered(server, &format!("reader{n}"), &s)
@@ -321,11 +334,12 @@ async fn edits_and_deletions(mode: Mode) {
             .enumerate()
         {
             let text = serde_json::to_string(&frames).unwrap();
-            assert_eq!(frames.len(), 3, "read {i}: {text}");
+            assert_eq!(frames.len(), 4, "read {i}: {text}");
+            assert_eq!(frames[3]["content"], "after-edits", "read {i}: {text}");
             assert!(!text.contains("secret"), "read {i} has old text: {text}");
             assert_eq!(frames[0]["content"], "public-one", "read {i}");
             assert!(frames[0]["edited"].is_string(), "read {i}: {text}");
-            for tomb in &frames[1..] {
+            for tomb in &frames[1..3] {
                 assert_eq!(tomb["deleted"], true, "read {i}: {text}");
                 assert!(tomb.get("content").is_none(), "read {i}: {text}");
                 assert!(tomb["user"].is_string(), "who wrote it is kept: {text}");
@@ -404,6 +418,68 @@ async fn ephemeral(mode: Mode) {
             "the search reads real data: {stored}"
         );
     }
+}
+
+/// With a history of 3, a trimmed message is `no_such_message`, and an edit among the kept ones
+/// leaves the window and its offsets as they were.
+async fn trimmed(mode: Mode) {
+    let s = Setup::start_with(mode, &["--history-len", "3"]).await;
+    let mut ann = s.user(&s.a, "ann").await;
+    ann.join("general").await;
+    for i in 1..=5 {
+        let ack = ann.say("general", &format!("m{i}"), &format!("c{i}")).await;
+        assert_eq!(ack["offset"], i, "{ack}");
+    }
+    let err = refused(&mut ann, edit(&json!(2), "late")).await;
+    assert_eq!(err["code"], "no_such_message", "{err}");
+    let ok = ask(&mut ann, edit(&json!(3), "m3-edited")).await;
+    assert_eq!(ok["type"], "edited", "{ok}");
+    let ack = ann.say("general", "m6", "c6").await;
+    assert_eq!(ack["offset"], 6, "{ack}");
+    let page = common::page_all(&mut ann, "general", 10).await;
+    let seen: Vec<(u64, &str)> = page
+        .iter()
+        .map(|m| {
+            (
+                m["offset"].as_u64().unwrap(),
+                m["content"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [(4, "m4"), (5, "m5"), (6, "m6")],
+        "the window moved on"
+    );
+}
+
+/// Edits and deletions cost a request token like every request but `send`.
+#[tokio::test]
+async fn edits_are_rate_limited_like_other_requests() {
+    let s = Setup::start_with(
+        Mode::Memory,
+        &["--request-burst", "5", "--request-rate", "0.01"],
+    )
+    .await;
+    let mut ann = s.user(&s.a, "ann").await; // hello: 1 request
+    ann.join("general").await; // 2
+    let one = ann.say("general", "hi", "c1").await["offset"].clone(); // a send: its own budget
+    for n in 0..3 {
+        let ok = ask(&mut ann, edit(&one, &format!("hi {n}"))).await; // 3, 4, 5
+        assert_eq!(ok["type"], "edited", "{ok}");
+    }
+    let err = refused(&mut ann, delete(&one)).await;
+    assert_eq!(err["code"], "rate_limited", "{err}");
+}
+
+#[tokio::test]
+async fn trimmed_messages_cannot_be_changed_in_memory() {
+    trimmed(Mode::Memory).await;
+}
+
+#[tokio::test]
+async fn trimmed_messages_cannot_be_changed_in_redis() {
+    trimmed(Mode::Redis).await;
 }
 
 #[tokio::test]

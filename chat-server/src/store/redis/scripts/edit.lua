@@ -5,6 +5,7 @@
 -- on are deleted, the stream's last id is set back below the offset (XSETID, Redis >= 7.0), and
 -- they are added again with the same ids and fields, the one at the offset with the new frame:
 -- the same offsets, the same length (the trim in append.lua is unchanged), the old text gone.
+-- The work is proportional to the messages after the edited one (at most --history-len).
 -- KEYS: stream
 -- ARGV: offset, expected frame, new frame, events channel, notice payload
 local id = '0-' .. ARGV[1]
@@ -13,7 +14,10 @@ if #tail == 0 or tail[1][1] ~= id then return 'missing' end
 if tail[1][2][2] ~= ARGV[2] then return 'changed' end
 local ids = {}
 for i, e in ipairs(tail) do ids[i] = e[1] end
-redis.call('XDEL', KEYS[1], unpack(ids))
+-- In chunks: Lua's unpack has a small limit, and a tail can be --history-len (100,000) long.
+for i = 1, #ids, 1000 do
+  redis.call('XDEL', KEYS[1], unpack(ids, i, math.min(i + 999, #ids)))
+end
 redis.call('XSETID', KEYS[1], '0-' .. (tonumber(ARGV[1]) - 1))
 for i, e in ipairs(tail) do
   local fields = e[2]
