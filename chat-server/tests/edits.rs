@@ -50,7 +50,10 @@ impl Setup {
             }
             _ => (None, None),
         };
-        let mut args = vec!["--guest-posting", "false", "--admins", "root"];
+        let mut args = vec!["--admins", "root"];
+        if !extra.contains(&"--guest-posting") {
+            args.extend(["--guest-posting", "false"]);
+        }
         if let Some(url) = &redis {
             args.extend(["--redis-url", url, "--redis-prefix", &prefix]);
         }
@@ -451,6 +454,36 @@ async fn trimmed(mode: Mode) {
         [(4, "m4"), (5, "m5"), (6, "m6")],
         "the window moved on"
     );
+}
+
+/// With guest posting on, a guest's message can be edited by nobody (the guest is told why) and
+/// deleted by an admin only.
+#[tokio::test]
+async fn guest_messages_cannot_be_edited_and_only_admins_delete_them() {
+    let s = Setup::start_with(Mode::Memory, &["--guest-posting", "true"]).await;
+    let mut guest = Client::hello(&s.a.ws_url(), "Ann").await;
+    guest.join("general").await;
+    let one = guest.say("general", "guest words", "g1").await["offset"].clone();
+    let err = refused(&mut guest, edit(&one, "changed")).await;
+    assert_eq!(err["code"], "login_required", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("posted as a guest"),
+        "{err}"
+    );
+    let mut ann = s.user(&s.a, "ann").await;
+    ann.join("general").await;
+    let err = refused(&mut ann, delete(&one)).await;
+    assert_eq!(
+        err["code"], "forbidden",
+        "the same name is not the same sender: {err}"
+    );
+    let mut root = s.user(&s.a, "root").await;
+    root.join("general").await;
+    let gone = ask(&mut root, delete(&one)).await;
+    assert_eq!(gone["type"], "deleted", "{gone}");
 }
 
 /// Edits and deletions cost a request token like every request but `send`.

@@ -336,6 +336,96 @@ mod tests {
         );
     }
 
+    fn parse(s: &str) -> Result<ClientMessage, ProtocolError> {
+        ClientMessage::parse(s, &Limits::default())
+    }
+
+    #[test]
+    fn edit_delete_and_ephemeral_frames_parse_and_validate_like_send() {
+        assert_eq!(
+            parse(r#"{"type":"edit","room":"general","offset":3,"content":"new"}"#),
+            Ok(ClientMessage::Edit {
+                room: "general".into(),
+                offset: 3,
+                content: "new".into()
+            })
+        );
+        assert_eq!(
+            parse(r#"{"type":"delete","room":"general","offset":3}"#),
+            Ok(ClientMessage::Delete {
+                room: "general".into(),
+                offset: 3
+            })
+        );
+        let eph =
+            parse(r#"{"type":"send","room":"a","content":"x","client_id":"c","ephemeral":true}"#);
+        assert!(
+            matches!(eph, Ok(ClientMessage::Ephemeral { .. })),
+            "{eph:?}"
+        );
+        for plain in ["false", "null"] {
+            let frame = format!(
+                r#"{{"type":"send","room":"a","content":"x","client_id":"c","ephemeral":{plain}}}"#
+            );
+            assert!(
+                matches!(parse(&frame), Ok(ClientMessage::Send { .. })),
+                "{plain}"
+            );
+        }
+        let field = |s: &str| parse(s).unwrap_err().field;
+        assert_eq!(
+            field(r#"{"type":"delete","room":"general","offset":0}"#),
+            Some("offset")
+        );
+        assert_eq!(
+            field(r#"{"type":"delete","room":"general","offset":"1"}"#),
+            Some("offset")
+        );
+        assert_eq!(
+            field(r#"{"type":"edit","room":"general","offset":1,"content":"  "}"#),
+            Some("content")
+        );
+        assert_eq!(
+            field(r#"{"type":"edit","room":"general","offset":1}"#),
+            Some("content")
+        );
+        let bad =
+            parse(r#"{"type":"send","room":"a","content":"x","client_id":"c","ephemeral":1}"#);
+        assert_eq!(bad.unwrap_err().field, Some("ephemeral"));
+        let err =
+            parse(r#"{"type":"send","room":"a","content":"","client_id":"c7","ephemeral":true}"#)
+                .unwrap_err();
+        assert_eq!(
+            (err.field, err.client_id.as_deref()),
+            (Some("content"), Some("c7"))
+        );
+    }
+
+    #[test]
+    fn an_ephemeral_frame_is_a_message_without_an_offset() {
+        let draft = MessageDraft {
+            room: "general",
+            id: "i",
+            name: "Ann",
+            user: Some("ann"),
+            guest: false,
+            email: None,
+            time: "t",
+            topic: None,
+            content: "brb",
+            client_id: "c",
+        };
+        let frame: Value = serde_json::from_str(&ephemeral_frame(&draft)).unwrap();
+        assert_eq!(
+            (&frame["type"], &frame["ephemeral"]),
+            (&Value::from("message"), &Value::Bool(true))
+        );
+        assert!(frame.get("offset").is_none(), "{frame}");
+        let ack: Value = serde_json::from_str(&ephemeral_ack("c", "general", "i")).unwrap();
+        assert_eq!(ack["ephemeral"], true);
+        assert!(ack.get("offset").is_none(), "{ack}");
+    }
+
     #[test]
     fn a_guest_message_is_nobodys_and_the_display_name_is_not_an_owner() {
         let guest = ANN.replace(r#""user":"Ann""#, r#""user":null"#);
