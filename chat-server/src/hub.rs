@@ -415,6 +415,7 @@ pub async fn run_delivery(
                     hub.rooms_changed.notify_one();
                 }
                 StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
+                StoreEvent::Notice { room, frame } => hub.to_room(&room, frame),
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();

@@ -82,6 +82,21 @@ pub enum ClientMessage {
         limit: u32,
         before: u64,
     },
+    /// Replace the content of one's own stored message (`edits`).
+    Edit {
+        room: String,
+        offset: u64,
+        content: String,
+    },
+    /// Delete a stored message: one's own, or any for an admin (`edits`).
+    Delete { room: String, offset: u64 },
+    /// `send` with `ephemeral: true`: delivered live, stored nowhere (`edits`).
+    Ephemeral {
+        room: String,
+        topic: Option<String>,
+        content: String,
+        client_id: String,
+    },
 }
 
 /// Machine-readable error codes of `error` frames.
@@ -109,6 +124,8 @@ pub enum ErrorCode {
     SessionEnded,
     /// A search query or filter that does not parse; the error carries its `position`.
     BadQuery,
+    /// `edit`/`delete` of an offset the room keeps no message at, or of a deleted message.
+    NoSuchMessage,
 }
 
 impl ErrorCode {
@@ -132,6 +149,7 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::SessionEnded => "session_ended",
             Self::BadQuery => "bad_query",
+            Self::NoSuchMessage => "no_such_message",
         }
     }
 
@@ -252,7 +270,7 @@ impl ClientMessage {
     /// The `client_id` the frame carries, for errors about it.
     pub fn client_id(&self) -> Option<&str> {
         match self {
-            Self::Send { client_id, .. } => Some(client_id),
+            Self::Send { client_id, .. } | Self::Ephemeral { client_id, .. } => Some(client_id),
             _ => None,
         }
     }
@@ -290,6 +308,9 @@ impl ClientMessage {
             "leave" => Self::Leave {
                 room: validate_room(required_str(obj, "room")?, "room")?,
             },
+            "send" if edits::wants_ephemeral(obj) => edits::parse_ephemeral(obj, limits)?,
+            "edit" => edits::parse_edit(obj, limits)?,
+            "delete" => edits::parse_delete(obj)?,
             "send" => Self::Send {
                 room: validate_room(required_str(obj, "room")?, "room")?,
                 client_id: validate_client_id(required_str(obj, "client_id")?)?,
@@ -757,6 +778,7 @@ pub fn frames_array(frames: &[std::sync::Arc<str>]) -> Result<Box<RawValue>, ser
     RawValue::from_string(out)
 }
 
+pub(crate) mod edits;
 mod json;
 #[cfg(test)]
 mod tests;

@@ -30,7 +30,7 @@ use crate::{
     metrics::{self, Metrics},
     protocol::{
         ClientMessage, Cursor, DEFAULT_ROOM, ErrorCode, MessageDraft, PROTOCOL_VERSION,
-        ProtocolError, ServerFrame, Since, frames_array,
+        ProtocolError, ServerFrame, Since, edits::Change, frames_array,
     },
     query::Query,
     store::{Created, NewMessage, Page},
@@ -290,8 +290,27 @@ impl Session {
                 limit,
                 before,
             } => self.search(room, &query, &text, limit, before).await,
+            ClientMessage::Edit {
+                room,
+                offset,
+                content,
+            } => {
+                self.rewrite(room, offset, Change::Edit { content: &content })
+                    .await
+            }
+            ClientMessage::Delete { room, offset } => {
+                self.rewrite(room, offset, Change::Delete).await
+            }
+            ClientMessage::Ephemeral {
+                room,
+                topic,
+                content,
+                client_id,
+            } => self.send_ephemeral(room, topic, content, client_id).await,
         };
         match reply {
+            // Answered already (an edit's notice comes with the room's frames).
+            Ok(frame) if frame.is_empty() => Ok(()),
             Ok(frame) => {
                 self.budgets.reply_bytes.charge(frame.len() as f64);
                 let guard = self.guard.clone();
@@ -654,6 +673,7 @@ fn text(s: String) -> Message {
 
 mod budget;
 mod search;
+mod edits;
 mod write;
 
 pub use self::budget::Admission;

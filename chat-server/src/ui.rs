@@ -58,6 +58,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("composer"),
     js!("connection"),
     js!("dom"),
+    js!("edits"),
     js!("identity"),
     js!("limits"),
     js!("messages"),

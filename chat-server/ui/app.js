@@ -24,6 +24,10 @@
 //     .message-name, .message-email (when given), .message-time (<time datetime=...>),
 //     .message-topic, .message-content
 //     .notice          gap / reset notices; .retry-button, .discard-button on failed messages
+//     .message-edited  "(edited)" after the time; .message-deleted: a tombstone's content
+//     .edit-button, .delete-button on messages one may change; form.edit-form > .edit-input,
+//                      .save-edit-button, .cancel-edit-button while editing
+//     .message.ephemeral  an ephemeral message (not kept: gone when the log is redrawn)
 //   #jump-button       "New messages" when scrolled up
 //   #composer-form, #topic-input, #composer-input, #send-button, #composer-counter,
 //   #composer-hint, #composer-error
@@ -43,6 +47,7 @@ import { bindRooms, creatingRoom, disconnected, joinAll, onHistory, onJoined, on
   onRoomCreated, onRoomError, onRooms, onResync, renderAll, restoreRooms,
   tabShown } from './js/rooms.js';
 import { bindMessages, renderPending } from './js/messages.js';
+import { noteWelcome, onDeleted, onEdited, showEphemeral } from './js/edits.js';
 import { bindComposer, renderComposer } from './js/composer.js';
 import { bindSidebar } from './js/sidebar.js';
 import { bindSearch, onSearchError, onSearchResults } from './js/search.js';
@@ -51,6 +56,7 @@ function onWelcome(f) {
   setLimits(f.limits);
   resetPacing();
   acceptWelcome(f);
+  noteWelcome(f);
   welcomed();
   joinAll();
   renderAll();
@@ -86,7 +92,9 @@ function wire() {
   handle('joined', onJoined);
   handle('history', onHistory);
   handle('left', onLeft);
-  handle('message', onMessage);
+  handle('message', (f) => (f.ephemeral === true ? showEphemeral(f) : onMessage(f)));
+  handle('edited', onEdited);
+  handle('deleted', onDeleted);
   handle('ack', onAck);
   handle('room_created', onRoomCreated);
   handle('resync', onResync);

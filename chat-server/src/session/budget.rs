@@ -29,6 +29,9 @@ impl Session {
         match msg {
             ClientMessage::Send {
                 room, client_id, ..
+            }
+            | ClientMessage::Ephemeral {
+                room, client_id, ..
             } => {
                 let fail = |e: ProtocolError| e.in_room(room).for_client(Some(client_id.clone()));
                 if !self.budgets.sends.take(1.0) {

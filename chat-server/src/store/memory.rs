@@ -265,6 +265,8 @@ impl MemoryStore {
     }
 }
 
+mod edits;
+
 #[cfg(test)]
 mod tests {
     use super::*;

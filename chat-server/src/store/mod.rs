@@ -21,7 +21,39 @@ pub use self::{
     redis::RedisStore,
 };
 pub(crate) use crate::error::{Error, Result};
-use crate::protocol::{Cursor, Since};
+use crate::protocol::{
+    Cursor, Since,
+    edits::{Refusal, Rewrite},
+};
+
+/// What became of an edit or deletion: the notice, or why it was refused.
+pub(crate) type Rewritten = std::result::Result<Applied, Refusal>;
+
+/// An edit or deletion that holds now (made by this call, or already so).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Applied {
+    /// The `edited` / `deleted` frame.
+    pub(crate) notice: String,
+    /// Whether the notice went to the room (whose members include the asker); when not (a
+    /// retry of what was already done, or a bus that failed), the asker is answered directly.
+    pub(crate) announced: bool,
+}
+
+impl Applied {
+    pub(crate) fn announced(notice: String) -> Self {
+        Self {
+            notice,
+            announced: true,
+        }
+    }
+
+    pub(crate) fn unannounced(notice: String) -> Self {
+        Self {
+            notice,
+            announced: false,
+        }
+    }
+}
 
 /// The longest an idempotency record (room, client_id) is remembered. Records also leave with
 /// their message when it is trimmed from the room's history, so a room holds at most
@@ -112,6 +144,9 @@ pub enum StoreEvent {
     Resubscribed,
     /// Login sessions ended (logout, password change, account deletion): close their sockets.
     SessionsEnded(SessionEnd),
+    /// A frame for a room's members that is no message of its history: an `edited` / `deleted`
+    /// notice, or an ephemeral message. Delivered as it comes (at most once), never stored.
+    Notice { room: Arc<str>, frame: Arc<str> },
 }
 
 /// What a health check of the store found.
@@ -156,6 +191,19 @@ impl Store {
     /// client_id with another sender, topic or content is [`Error::ClientIdConflict`].
     pub async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
         dispatch!(self, s => s.append(msg).await)
+    }
+
+    /// Edit or delete a stored message in place (same offset, the old text gone from every copy
+    /// the store keeps) and announce the notice to the room, atomically per backend
+    /// (`protocol::edits::rewrite` decides; a decision already applied is answered, not redone).
+    pub(crate) async fn rewrite(&self, r: &Rewrite<'_>) -> Result<Rewritten> {
+        dispatch!(self, s => s.rewrite(r).await)
+    }
+
+    /// Hand `frame` to the room's members on every replica, storing it nowhere (ephemeral
+    /// messages: pub/sub only, or the hub's channel in one process).
+    pub(crate) async fn notify(&self, room: &str, frame: &str) -> Result<()> {
+        dispatch!(self, s => s.notify(room, frame).await)
     }
 
     /// The recent page of a room, or what came after `since`.

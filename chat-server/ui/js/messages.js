@@ -1,6 +1,6 @@
 // The open room's message log: confirmed messages in offset order with day separators and gap
 // notices, then this tab's pending sends with their status; scrolling and the "New messages"
-// button; clicks inside the log (a topic chip, Retry, Discard).
+// button; clicks inside the log (a topic chip, Retry, Discard; Edit and Delete go to edits.js).
 //
 // Every message shows its sender's name, email (when given), time, topic (when given) and content
 // as visible text, touch screens included; consecutive messages of one sender only drop the
@@ -12,6 +12,7 @@ import { currentIdentity, isMine } from './identity.js';
 import { discardPending, retriesByItself, retryPending } from './outbox.js';
 import { currentRoom, loadOlder } from './rooms.js';
 import { useTopic } from './composer.js';
+import { fillContent, onLogClick } from './edits.js';
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 // What the open room's DOM currently ends with, so a new message can be appended in place.
@@ -135,8 +136,9 @@ function appendMessageNodes(out, m, prev) {
   out.append(article);
 }
 
-/** One message: {name, email, time, topic, content}; `grouped` under the same sender's last. */
-function messageElement(m, grouped) {
+/** One message: {name, email, time, topic, content}; `grouped` under the same sender's last.
+ * Its content, or tombstone, "edited" marker and actions, are edits.js's. */
+export function messageElement(m, grouped) {
   const article = node('article', grouped ? 'message grouped' : 'message');
   const gutter = node('div', 'message-gutter');
   if (!grouped) {
@@ -157,9 +159,7 @@ function messageElement(m, grouped) {
     chip.title = 'Reply in this topic';
     body.append(chip);
   }
-  const text = node('div', 'message-content');
-  appendLinkified(text, String(m.content));
-  body.append(text);
+  fillContent(head, body, m, appendLinkified);
   article.append(gutter, body);
   return article;
 }
@@ -233,6 +233,7 @@ export function bindMessages() {
   ui.messages.addEventListener('click', (e) => {
     const target = e.target;
     const article = target.closest('.message');
+    if (onLogClick(target, article)) return;
     if (target.closest('.message-topic')) {
       useTopic(target.textContent);
     } else if (article && target.closest('.retry-button')) {

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod commit;
+mod edits;
 mod read;
 mod retention;
 mod search;

@@ -12,7 +12,7 @@
 //! | `<prefix>:rooms` | set | room names |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
-//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, or a session end `s1 <token hash>` / `sa <user> <except token hash or ->` |
+//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
 //! | `<prefix>:user:<username lower case>` | string | Redis-only mode: the account, JSON (with its Argon2id hash) |
 //! | `<prefix>:user:<username lower case>:sessions` | set | Redis-only mode: the user's session token hashes |
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |

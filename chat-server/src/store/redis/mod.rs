@@ -32,6 +32,7 @@ use crate::{
 };
 
 mod accounts;
+mod edits;
 mod health;
 mod keys;
 mod strikes;
@@ -538,10 +539,14 @@ impl RedisStore {
     }
 }
 
-/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, or a session end (`s1 …`, `sa …`).
+/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end (`s1 …`, `sa …`), or a
+/// notice `n <room> <frame>` (`edits.rs`).
 fn parse_event(payload: &str) -> Option<StoreEvent> {
     if payload == "r" {
         return Some(StoreEvent::RoomsChanged);
+    }
+    if let Some(rest) = payload.strip_prefix("n ") {
+        return edits::parse_notice(rest);
     }
     if payload.starts_with('s') {
         return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
