@@ -672,8 +672,8 @@ fn text(s: String) -> Message {
 }
 
 mod budget;
-mod search;
 mod edits;
+mod search;
 mod write;
 
 pub use self::budget::Admission;
