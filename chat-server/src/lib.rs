@@ -33,6 +33,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod store;
+mod timed;
 mod ui;
 
 use std::{
@@ -147,6 +148,10 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     ));
     tokio::spawn(presence::run(state.clone(), background));
     tokio::spawn(watch_store(state.clone()));
+    tokio::spawn(timed::run(
+        state.clone(),
+        state.lifecycle.background.clone(),
+    ));
     presence::refresh_rooms(&state).await;
     Ok(state)
 }

@@ -9,6 +9,7 @@ mod memory;
 mod postgres;
 mod presence;
 mod redis;
+mod timed;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -18,6 +19,7 @@ pub use self::{
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},
     redis::RedisStore,
+    timed::{Clock, Fired},
 };
 pub(crate) use crate::error::{Error, Result};
 use crate::protocol::{Cursor, Since};
@@ -111,6 +113,10 @@ pub enum StoreEvent {
     Resubscribed,
     /// Login sessions ended (logout, password change, account deletion): close their sockets.
     SessionsEnded(SessionEnd),
+    /// A timed room's messages up to `through` were deleted.
+    Cleared { room: Arc<str>, through: u64 },
+    /// A timed room expired and is gone.
+    Expired { room: Arc<str> },
 }
 
 /// What a health check of the store found.
@@ -195,7 +201,9 @@ impl Store {
 
     /// Every room with its online counts across live replicas, sorted by name, and the totals.
     pub async fn rooms(&self) -> Result<Listing> {
-        dispatch!(self, s => s.rooms().await)
+        let mut listing = dispatch!(self, s => s.rooms().await)?;
+        self.label_timers(&mut listing).await;
+        Ok(listing)
     }
 
     /// Forget this replica's members at once (graceful shutdown).

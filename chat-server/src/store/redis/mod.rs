@@ -35,6 +35,7 @@ mod accounts;
 mod health;
 mod keys;
 mod strikes;
+mod timed;
 
 /// A message for the durable mode's cache.
 #[derive(Debug, Clone, Copy)]
@@ -226,6 +227,7 @@ impl RedisStore {
                     .key(self.keys.seq(room))
                     .key(self.keys.epoch(room))
                     .key(self.keys.incarnation())
+                    .key(self.keys.cleared(room))
                     .arg(room)
                     .arg(self.history_len)
                     .arg(since.map_or("", |s| s.epoch.as_str()))
@@ -538,13 +540,17 @@ impl RedisStore {
     }
 }
 
-/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, or a session end (`s1 …`, `sa …`).
+/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end (`s1 …`, `sa …`), or a
+/// timed room's clear (`c <through> <room>`) or expiry (`x <room>`).
 fn parse_event(payload: &str) -> Option<StoreEvent> {
     if payload == "r" {
         return Some(StoreEvent::RoomsChanged);
     }
     if payload.starts_with('s') {
         return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
+    }
+    if let Some(fired) = timed::parse_payload(payload) {
+        return Some(fired.into());
     }
     let rest = payload.strip_prefix("m ")?;
     let mut parts = rest.splitn(5, ' ');
