@@ -66,6 +66,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("rooms"),
     js!("sidebar"),
     js!("storage"),
+    js!("timed"),
 ];
 
 impl Asset {

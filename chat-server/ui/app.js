@@ -29,6 +29,8 @@
 //   #composer-hint, #composer-error
 //   #menu-button, #sidebar   the phone drawer toggle and the drawer
 //   #toasts            error and info toasts (.toast)
+//   #clear-every-select, #expire-after-select  the new-room form's timed-room choices;
+//                      .room-timer[data-timer] marks a timed room in #room-list
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -40,7 +42,7 @@ import { toast } from './js/notices.js';
 import { onAck, onSendError, resetPacing } from './js/outbox.js';
 import { bindRooms, creatingRoom, disconnected, joinAll, onHistory, onJoined, onLeft, onMessage,
   onRoomCreated, onRoomError, onRooms, onResync, renderAll, restoreRooms,
-  tabShown } from './js/rooms.js';
+  tabShown, onCleared, onExpired } from './js/rooms.js';
 import { bindMessages, renderPending } from './js/messages.js';
 import { bindComposer, renderComposer } from './js/composer.js';
 import { bindSidebar } from './js/sidebar.js';
@@ -88,6 +90,8 @@ function wire() {
   handle('room_created', onRoomCreated);
   handle('resync', onResync);
   handle('error', onError);
+  handle('cleared', onCleared);
+  handle('expired', onExpired);
   on('open', () => {
     if (currentIdentity()) sendHello();
     else sendFrame({ type: 'rooms' });
