@@ -10,8 +10,8 @@ mod common;
 use std::panic::AssertUnwindSafe;
 
 use browser_harness::{
-    BROWSERS, Browser, ChromeDriver, MESSAGES_JS, axe_source, create_room, finish,
-    require_browser, run_axe, say, sign_in, wait_for_message, wait_js,
+    BROWSERS, Browser, ChromeDriver, MESSAGES_JS, axe_source, create_room, finish, require_browser,
+    run_axe, say, sign_in, wait_for_message, wait_js,
 };
 use futures_util::FutureExt;
 use serde_json::{Value as Json, json};
@@ -77,10 +77,10 @@ async fn scenario(ann: &Browser, url: &str) {
     ann.js("document.querySelector('#expire-after-select').value = '2';")
         .await;
     create_room(ann, "brief").await;
-    let gone = r#"return {
+    let gone = r##"return {
       listed: Boolean(document.querySelector("#room-list [data-room='brief']")),
       toasts: [...document.querySelectorAll('#toasts .toast')].map((t) => t.textContent),
-    };"#;
+    };"##;
     wait_js(ann, "#brief expired", gone, |v: &Json| {
         v["listed"] == false
             && v["toasts"]
