@@ -21,6 +21,7 @@
 //! | `<prefix>:timers` | hash | Redis-only mode: timed room → `"<clear mins> <expire mins> <last active ms>"` |
 //! | `<prefix>:timed` | sorted set | Redis-only mode: `c\|<room>` (next clear) and `x\|<room>` (expiry check) → when due (ms) |
 //! | `<prefix>:room:<room>:cleared` | string | Redis-only mode: the offset the room's history was last cleared through |
+//! | `<prefix>:expired` | sorted set | Redis-only mode: rooms that expired in the last minute → when; a heartbeat does not register them again |
 
 /// Builds every key and channel name under one prefix.
 #[derive(Debug, Clone)]
@@ -115,6 +116,11 @@ impl Keys {
         format!("{}:timed", self.prefix)
     }
 
+    /// Rooms that just expired, so a heartbeat racing the expiry does not bring them back.
+    pub(super) fn expired(&self) -> String {
+        format!("{}:expired", self.prefix)
+    }
+
     /// The offset a room was last cleared through.
     pub(super) fn cleared(&self, room: &str) -> String {
         self.room(room, "cleared")
@@ -149,6 +155,7 @@ mod tests {
         assert_eq!(k.strikes("account", "ann"), "chatapp:strikes:account:ann");
         assert_eq!(k.timers(), "chatapp:timers");
         assert_eq!(k.timed(), "chatapp:timed");
+        assert_eq!(k.expired(), "chatapp:expired");
         assert_eq!(k.cleared("ops"), "chatapp:room:ops:cleared");
     }
 }

@@ -440,6 +440,7 @@ impl RedisStore {
         let mut inv = self.scripts.heartbeat.key(self.keys.instances());
         inv.key(self.keys.presence())
             .key(self.keys.rooms())
+            .key(self.keys.expired())
             .arg(&self.instance)
             .arg(self.keys.events())
             .arg(if changed { "1" } else { "0" });

@@ -140,6 +140,7 @@ impl RedisStore {
             .key(self.keys.idempotency(room))
             .key(self.keys.cleared(room))
             .key(self.keys.rooms())
+            .key(self.keys.expired())
             .arg(room)
             .arg(clock.now_ms)
             .arg(clock.minute_ms)

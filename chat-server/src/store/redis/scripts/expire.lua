@@ -2,7 +2,9 @@
 -- activity + the expiry; when a message came since (the newest one's time, from its idempotency
 -- record), the check is moved to that message's time + the expiry instead. Claiming deletes the
 -- schedule entry, so of replicas racing, exactly one expires the room.
--- KEYS: timed, timers, stream, seq, epoch, idempotency, cleared, rooms
+-- The room is kept a minute in `expired`, so a heartbeat that raced the expiry does not list it
+-- again (heartbeat.lua).
+-- KEYS: timed, timers, stream, seq, epoch, idempotency, cleared, rooms, expired
 -- ARGV: room, now ms, minute ms, events channel
 -- Returns 1 when the room expired.
 local member = 'x|' .. ARGV[1]
@@ -30,6 +32,8 @@ if deadline > now then
 end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 redis.call('SREM', KEYS[8], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', now - 60000)
+redis.call('ZADD', KEYS[9], now, ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[1], member, 'c|' .. ARGV[1])
 redis.call('PUBLISH', ARGV[4], 'x ' .. ARGV[1])
