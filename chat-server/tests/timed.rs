@@ -172,6 +172,14 @@ async fn a_clear_happens_once_across_replicas_and_its_messages_are_gone() {
         assert_eq!(second_ann, [after], "one clear, announced once");
         assert_eq!(second_bob, [after]);
         assert!(backend.stored("tick").await.iter().all(|o| *o > after));
+        // A client that saw the last cleared message (its since is the clear's offset, the
+        // head) may still show cleared messages: it is told to start over, not "recovered".
+        let mut dan = Client::hello(&r1.ws_url(), "dan").await;
+        let since = json!({"epoch": epoch, "offset": after});
+        dan.send(json!({"type": "join", "room": "tick", "since": since}))
+            .await;
+        let joined = dan.expect("joined").await;
+        assert_eq!(joined["recovered"], false, "a since at the clear: {joined}");
         r1.kill().await;
         r2.kill().await;
     }

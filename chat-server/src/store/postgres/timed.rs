@@ -5,7 +5,7 @@
 //! and no message slips in between. The rows are deleted; the Redis cache forgets them after
 //! the commit, and the bus announces what happened.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use sqlx::{Postgres, Row, Transaction};
 
@@ -17,6 +17,9 @@ use crate::{
         timed::{Clock, Fired},
     },
 };
+
+/// Longer than a cache refill may take after the read it follows (`read.rs`, 200 ms).
+const REFILL_SETTLED: Duration = Duration::from_secs(1);
 
 /// Clears and expiries one sweep does at most; the rest wait for the next one.
 const SWEEP_BATCH: usize = 64;
@@ -84,10 +87,17 @@ impl PgStore {
                 break;
             };
             if let (Fired::Cleared { room, through }, Bus::Redis(redis)) = (&f, &self.bus) {
-                // A cache that kept them would hand them back until its entries expire.
+                // A cache that kept them would hand them back until its entries expire. A read
+                // that began before the delete may still refill them (within its timeout): they
+                // are forgotten once more after that.
                 if let Err(e) = redis.forget_cached(room, &epoch, *through).await {
                     tracing::warn!(error = %e, room, "cleared messages left in the cache");
                 }
+                let (redis, room, through) = (redis.clone(), room.clone(), *through);
+                tokio::spawn(async move {
+                    tokio::time::sleep(REFILL_SETTLED).await;
+                    let _ = redis.forget_cached(&room, &epoch, through).await;
+                });
             }
             fired.extend(f.is_some_clear().then_some(f));
         }
