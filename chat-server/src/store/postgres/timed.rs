@@ -86,7 +86,9 @@ impl PgStore {
             let Some((f, epoch)) = self.clear_one(clock).await? else {
                 break;
             };
-            if let (Fired::Cleared { room, through }, Bus::Redis(redis)) = (&f, &self.bus) {
+            if let (Fired::Cleared { room, through }, Bus::Redis(redis)) = (&f, &self.bus)
+                && *through > 0
+            {
                 // A cache that kept them would hand them back until its entries expire. A read
                 // that began before the delete may still refill them (within its timeout): they
                 // are forgotten once more after that.
