@@ -135,8 +135,12 @@ async fn a_clear_happens_once_across_replicas_and_its_messages_are_gone() {
         // Both replicas sweep; each client sees each clear exactly once.
         let first_ann = cleared_until(&mut ann, "tick", 3).await;
         let first_bob = cleared_until(&mut bob, "tick", 3).await;
+        // (A clear may have fallen between two of the sends: then two, each once.)
         let through = *first_ann.last().unwrap();
-        assert_eq!(first_ann.len(), 1, "{first_ann:?}");
+        assert!(
+            first_ann.windows(2).all(|w| w[0] < w[1]),
+            "a clear announced twice: {first_ann:?}"
+        );
         assert_eq!(first_bob, first_ann);
         let left = backend.stored("tick").await;
         assert!(
