@@ -172,6 +172,17 @@ pub struct Config {
           action = clap::ArgAction::Set)]
     pub guest_posting: bool,
 
+    /// Clear `general`'s history every this many minutes (0 = never); other rooms pick their own.
+    #[arg(long, env = "CHATAPP_GENERAL_CLEAR_MINS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1440))]
+    pub general_clear_mins: u32,
+
+    /// Test only: the length in milliseconds of the "minute" timed rooms count in (clear
+    /// intervals and expiry), so tests need not wait minutes. Leave it at 60000.
+    #[arg(long, env = "CHATAPP_TIMED_MINUTE_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub timed_minute_ms: u64,
+
     /// When the session cookie gets `Secure`: `auto` (when --public-url is https), `always`, `never`.
     #[arg(long, env = "CHATAPP_COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto)]
     pub cookie_secure: CookieSecure,
@@ -442,6 +453,8 @@ mod tests {
             ["--session-ttl-hours", "8761"],
             ["--guest-posting", "yes"],
             ["--cookie-secure", "sometimes"],
+            ["--general-clear-mins", "1441"],
+            ["--timed-minute-ms", "99"],
         ] {
             let argv = ["chat-server"].into_iter().chain(bad);
             assert!(Config::try_parse_from(argv).is_err(), "{bad:?}");

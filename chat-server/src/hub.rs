@@ -23,7 +23,7 @@ use crate::{
     accounts::Visitor,
     clock::now_ms,
     metrics::{Metrics, ReasonLabel},
-    protocol::Member,
+    protocol::{Member, ServerFrame},
     store::{ALL_CONNECTIONS, RoomPresence, SessionEnd, Store, StoreEvent},
 };
 
@@ -78,6 +78,8 @@ pub enum Outbound {
     /// queue, or messages trimmed before it could read them): the session pulls what its client
     /// is missing from the store, paced by its own socket.
     Lagged { room: Arc<str> },
+    /// The timed room expired: the connection is no longer in it (`expired` is written).
+    Expired(Arc<str>),
 }
 
 impl Outbound {
@@ -87,7 +89,7 @@ impl Outbound {
             Self::Message(message) => message.frame.len(),
             Self::Frame(frame) => frame.len(),
             // Small, or (rooms) one at a time: counted as a token amount.
-            Self::Resync(_) | Self::Rooms | Self::Lagged { .. } => 64,
+            Self::Resync(_) | Self::Rooms | Self::Lagged { .. } | Self::Expired(_) => 64,
         }
     }
 }
@@ -331,6 +333,17 @@ impl Hub {
         self.rooms_frame()
     }
 
+    /// A timed room expired: tell its local members, who are members no more.
+    pub fn expire(&self, room: &Arc<str>) {
+        let gone = self.members.lock().unwrap().remove(room);
+        for handle in gone.iter().flat_map(|m| m.values()) {
+            self.offer(handle, Outbound::Expired(room.clone()));
+        }
+        if gone.is_some() {
+            self.presence_changed.notify_one();
+        }
+    }
+
     fn has_members(&self, room: &str) -> bool {
         self.members
             .lock()
@@ -416,6 +429,15 @@ pub async fn run_delivery(
                 }
                 StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
                 StoreEvent::Notice { room, frame } => hub.to_room(&room, frame),
+                StoreEvent::Cleared { room, through } => {
+                    let frame = ServerFrame::Cleared { room: &room, through }.to_json();
+                    hub.to_room(&room, frame.into());
+                }
+                StoreEvent::Expired { room } => {
+                    cursors.remove(&room);
+                    hub.expire(&room);
+                    hub.rooms_changed.notify_one();
+                }
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();

@@ -36,6 +36,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod store;
+mod timed;
 mod ui;
 
 use std::{
@@ -150,6 +151,10 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     ));
     tokio::spawn(presence::run(state.clone(), background));
     tokio::spawn(watch_store(state.clone()));
+    tokio::spawn(timed::run(
+        state.clone(),
+        state.lifecycle.background.clone(),
+    ));
     presence::refresh_rooms(&state).await;
     Ok(state)
 }

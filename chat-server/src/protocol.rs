@@ -7,6 +7,7 @@ use serde_json::{Map, Value, value::RawValue};
 
 pub use self::json::{MAX_PING_ID_BYTES, PingId};
 use self::text::Unfit;
+pub use self::timed::{CLEAR_CHOICES, EXPIRE_CHOICES, Timers};
 pub use crate::limits::Limits;
 use crate::limits::{
     MAX_CLIENT_ID_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_BYTES, MAX_EPOCH_CHARS, MAX_ROOM_CHARS,
@@ -69,8 +70,8 @@ pub enum ClientMessage {
     },
     /// List rooms.
     Rooms,
-    /// Create a room.
-    CreateRoom { name: String },
+    /// Create a room, optionally timed (cleared every so often, deleted when idle).
+    CreateRoom { name: String, timers: Timers },
     /// Application-level ping.
     Ping { id: PingId },
     /// Messages of a room matching a query, newest first, below the offset `before`.
@@ -339,6 +340,7 @@ impl ClientMessage {
             "rooms" => Self::Rooms,
             "create_room" => Self::CreateRoom {
                 name: validate_room(required_str(obj, "name")?, "name")?,
+                timers: Timers::parse(obj)?,
             },
             "ping" => Self::Ping {
                 id: PingId::from_frame(text).ok_or_else(|| {
@@ -702,6 +704,8 @@ pub enum ServerFrame<'a> {
     },
     RoomCreated {
         room: &'a str,
+        #[serde(flatten)]
+        timers: Timers,
     },
     Resync {
         room: &'a str,
@@ -727,6 +731,15 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<&'a str>,
     },
+    /// A timed room's history was cleared: every message up to `through` is gone.
+    Cleared {
+        room: &'a str,
+        through: u64,
+    },
+    /// A timed room was idle too long and is deleted; the client is no longer in it.
+    Expired {
+        room: &'a str,
+    },
 }
 
 impl ServerFrame<'_> {
@@ -744,6 +757,9 @@ pub struct RoomInfo {
     pub online: u64,
     pub registered: u64,
     pub guests: u64,
+    /// The room's timers (0 = never).
+    #[serde(flatten)]
+    pub timers: Timers,
     /// The registered users online (for `members`; not part of the listing).
     #[serde(skip)]
     pub users: Vec<Member>,
@@ -783,3 +799,4 @@ mod json;
 #[cfg(test)]
 mod tests;
 mod text;
+mod timed;

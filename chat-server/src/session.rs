@@ -30,7 +30,7 @@ use crate::{
     metrics::{self, Metrics},
     protocol::{
         ClientMessage, Cursor, DEFAULT_ROOM, ErrorCode, MessageDraft, PROTOCOL_VERSION,
-        ProtocolError, ServerFrame, Since, edits::Change, frames_array,
+        ProtocolError, ServerFrame, Since, Timers, edits::Change, frames_array,
     },
     query::Query,
     store::{Created, NewMessage, Page},
@@ -282,7 +282,7 @@ impl Session {
                 content,
                 client_id,
             } => self.send(room, topic, content, client_id).await,
-            ClientMessage::CreateRoom { name } => self.create_room(name).await,
+            ClientMessage::CreateRoom { name, timers } => self.create_room(name, timers).await,
             ClientMessage::Search {
                 room,
                 query,
@@ -592,7 +592,7 @@ impl Session {
         Ok(())
     }
 
-    async fn create_room(&mut self, name: String) -> Result<String, ProtocolError> {
+    async fn create_room(&mut self, name: String, timers: Timers) -> Result<String, ProtocolError> {
         self.require_login("create rooms")
             .map_err(|e| e.in_room(&name))?;
         let created = self
@@ -602,7 +602,16 @@ impl Session {
             .await
             .map_err(|e| unavailable(&self.state.metrics, e))?;
         match created {
-            Created::Created => Ok(ServerFrame::RoomCreated { room: &name }.to_json()),
+            Created::Created => {
+                crate::timed::start(&self.state, &name, timers)
+                    .await
+                    .map_err(|e| unavailable(&self.state.metrics, e).in_room(&name))?;
+                Ok(ServerFrame::RoomCreated {
+                    room: &name,
+                    timers,
+                }
+                .to_json())
+            }
             Created::Exists => Err(ProtocolError::new(
                 ErrorCode::RoomExists,
                 format!("a room named {name} already exists"),

@@ -68,6 +68,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("search"),
     js!("sidebar"),
     js!("storage"),
+    js!("timed"),
 ];
 
 impl Asset {

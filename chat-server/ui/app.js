@@ -34,6 +34,8 @@
 //   #menu-button, #sidebar   the phone drawer toggle and the drawer
 //   #toasts            error and info toasts (.toast)
 //   search and filters: see js/search.js
+//   #clear-every-select, #expire-after-select  the new-room form's timed-room choices;
+//                      .room-timer[data-timer] marks a timed room in #room-list
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -45,7 +47,7 @@ import { toast } from './js/notices.js';
 import { onAck, onSendError, resetPacing } from './js/outbox.js';
 import { bindRooms, creatingRoom, disconnected, joinAll, onHistory, onJoined, onLeft, onMessage,
   onRoomCreated, onRoomError, onRooms, onResync, renderAll, restoreRooms,
-  tabShown } from './js/rooms.js';
+  tabShown, onCleared, onExpired } from './js/rooms.js';
 import { bindMessages, renderPending } from './js/messages.js';
 import { noteWelcome, onDeleted, onEdited, showEphemeral } from './js/edits.js';
 import { bindComposer, renderComposer } from './js/composer.js';
@@ -100,6 +102,8 @@ function wire() {
   handle('resync', onResync);
   handle('search_results', onSearchResults);
   handle('error', onError);
+  handle('cleared', onCleared);
+  handle('expired', onExpired);
   on('open', () => {
     if (currentIdentity()) sendHello();
     else sendFrame({ type: 'rooms' });

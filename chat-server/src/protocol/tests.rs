@@ -51,7 +51,10 @@ fn parses_every_documented_client_frame() {
     assert_eq!(parse(r#"{"type":"rooms"}"#).unwrap(), ClientMessage::Rooms);
     assert_eq!(
         parse(r#"{"type":"create_room","name":"ops"}"#).unwrap(),
-        ClientMessage::CreateRoom { name: "ops".into() }
+        ClientMessage::CreateRoom {
+            name: "ops".into(),
+            timers: Default::default()
+        }
     );
     assert_eq!(
         pong_for(r#"{"type":"ping","id":7}"#),

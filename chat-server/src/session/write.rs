@@ -194,6 +194,10 @@ impl Session {
             Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(&*frame))),
             Outbound::Rooms => Some(Message::Text(self.state.hub.take_rooms(&self.handle))),
             Outbound::Lagged { .. } => None, // handled by `write_queued`
+            Outbound::Expired(room) => {
+                self.rooms.remove(&room);
+                Some(text(ServerFrame::Expired { room: &room }.to_json()))
+            }
         }
     }
 }

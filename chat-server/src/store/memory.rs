@@ -17,6 +17,8 @@ use super::{
 };
 use crate::protocol::{Cursor, DEFAULT_ROOM, Since, complete_frame};
 
+mod timed;
+
 /// In-memory rooms, history and presence.
 #[derive(Debug)]
 pub struct MemoryStore {
@@ -41,6 +43,8 @@ struct StoredSend {
 struct Inner {
     rooms: BTreeMap<String, RoomLog>,
     online: BTreeMap<String, RoomPresence>,
+    /// Timed rooms' schedules (`timed.rs`).
+    timed: BTreeMap<String, timed::Schedule>,
 }
 
 /// One room: its epoch, last offset, the frames kept (oldest first) and the idempotency records
@@ -150,6 +154,7 @@ impl MemoryStore {
 
     pub(super) async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {
         let mut inner = self.inner.lock().await;
+        let cleared = inner.timed.get(room).map_or(0, |s| s.cleared);
         let log = inner
             .rooms
             .entry(room.to_owned())
@@ -165,7 +170,13 @@ impl MemoryStore {
             return Ok(page(true));
         };
         let first = log.log.front().map_or(log.head + 1, |(o, _)| *o);
-        if since.epoch == *log.epoch && since.offset <= log.head && since.offset + 1 >= first {
+        // A client at or before a clear may still show cleared messages: it starts over.
+        let after_clear = cleared == 0 || since.offset > cleared;
+        if since.epoch == *log.epoch
+            && since.offset <= log.head
+            && since.offset + 1 >= first
+            && after_clear
+        {
             let frames = log
                 .log
                 .iter()

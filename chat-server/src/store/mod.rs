@@ -10,6 +10,7 @@ mod postgres;
 mod presence;
 mod redis;
 mod search;
+mod timed;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -19,6 +20,7 @@ pub use self::{
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},
     redis::RedisStore,
+    timed::{Clock, Fired},
 };
 pub(crate) use crate::error::{Error, Result};
 use crate::protocol::{
@@ -147,6 +149,10 @@ pub enum StoreEvent {
     /// A frame for a room's members that is no message of its history: an `edited` / `deleted`
     /// notice, or an ephemeral message. Delivered as it comes (at most once), never stored.
     Notice { room: Arc<str>, frame: Arc<str> },
+    /// A timed room's messages up to `through` were deleted.
+    Cleared { room: Arc<str>, through: u64 },
+    /// A timed room expired and is gone.
+    Expired { room: Arc<str> },
 }
 
 /// What a health check of the store found.
@@ -244,7 +250,9 @@ impl Store {
 
     /// Every room with its online counts across live replicas, sorted by name, and the totals.
     pub async fn rooms(&self) -> Result<Listing> {
-        dispatch!(self, s => s.rooms().await)
+        let mut listing = dispatch!(self, s => s.rooms().await)?;
+        self.label_timers(&mut listing).await;
+        Ok(listing)
     }
 
     /// Forget this replica's members at once (graceful shutdown).

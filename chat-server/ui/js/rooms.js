@@ -22,6 +22,8 @@ import { closeDrawer, renderSidebar, renderUnread } from './sidebar.js';
 import { keepDraft, renderComposer, restoreDraft } from './composer.js';
 import { toast } from './notices.js';
 import { filterOf, renderSearch } from './search.js';
+import { CLEARED_NOTICE, expiredNotice, rememberTimers, resetTimerChoice,
+  timerChoice } from './timed.js';
 
 const rooms = new Map(); // joined rooms by name
 let roomsOnline = new Map(); // every room the server lists -> online count
@@ -144,6 +146,7 @@ export function onRooms(f) {
   for (const r of f.rooms) {
     if (r && typeof r.name === 'string') roomsOnline.set(r.name, Number(r.online) || 0);
   }
+  rememberTimers(f.rooms);
   renderSidebar();
   renderRoomHeader();
 }
@@ -250,6 +253,7 @@ export function onRoomCreated(f) {
   if (f.room !== pendingCreate) return;
   pendingCreate = null;
   ui.newRoomInput.value = '';
+  resetTimerChoice();
   openRoom(f.room);
 }
 
@@ -264,10 +268,32 @@ export function onResync(f) {
   if (room.name === current) renderMessages(true);
 }
 
+/** A timed room's history was cleared through `through`: those messages go, a notice stays. */
+export function onCleared(f) {
+  const room = rooms.get(f.room);
+  if (!room || !Number.isInteger(f.through)) return;
+  room.msgs = room.msgs.filter((m) => m.offset > f.through);
+  room.offsets = new Set(room.msgs.map((m) => m.offset));
+  room.notices = room.notices.filter((n) => n.after > f.through);
+  room.notices.push({ after: f.through, text: CLEARED_NOTICE });
+  room.olderDone = true;
+  if (room.name === current) renderMessages(false);
+}
+
+/** A timed room expired: it leaves this tab and the list. */
+export function onExpired(f) {
+  if (typeof f.room !== 'string') return;
+  roomsOnline.delete(f.room);
+  if (rooms.has(f.room)) removeRoom(f.room);
+  else renderSidebar();
+  toast(expiredNotice(f.room), 'info');
+}
+
 /** Room errors without a client_id; true when handled. */
 export function onRoomError(f, text) {
   if (pendingCreate && (f.code === 'room_exists' || f.code === 'too_many_rooms' ||
-    (f.code === 'invalid_field' && f.field === 'name'))) {
+    (f.code === 'invalid_field' &&
+      ['name', 'clear_every_mins', 'expire_after_mins'].includes(f.field)))) {
     pendingCreate = null;
     fieldError(ui.newRoomError, text);
     return true;
@@ -348,7 +374,7 @@ export function createRoom(name) {
     openRoom(name);
     return;
   }
-  if (!isIdentified() || !sendFrame({ type: 'create_room', name })) {
+  if (!isIdentified() || !sendFrame({ type: 'create_room', name, ...timerChoice() })) {
     fieldError(ui.newRoomError, 'Not connected: try again when online.');
     return;
   }

@@ -4,6 +4,7 @@
 
 import { fieldError, node, ui } from './dom.js';
 import { limit, roomNameRule } from './limits.js';
+import { timerMark } from './timed.js';
 import { createRoom, currentName, getRoom, listedNames, onlineCount, openRoom, stepRoom,
   unreadTotal } from './rooms.js';
 
@@ -21,6 +22,8 @@ export function renderSidebar() {
     if (room) button.dataset.joined = 'true';
     if (name === currentName()) button.setAttribute('aria-current', 'page');
     button.append(node('span', 'room-name', name));
+    const timer = timerMark(name);
+    if (timer) button.append(timer);
     if (!room) button.append(node('span', 'visually-hidden', ' (not joined)'));
     if (room && room.unread) {
       const badge = node('span', 'room-unread', String(room.unread));

@@ -127,6 +127,12 @@ pub struct ChatSettings {
     #[schemars(range(min = 1, max = 1_000_000))]
     pub rooms_per_address_per_hour: i32,
 
+    /// Clear the history of the `general` room every this many minutes, 0 = never
+    /// (CHATAPP_GENERAL_CLEAR_MINS). Other rooms pick their own interval when created.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1440))]
+    pub general_clear_minutes: i32,
+
     /// Request header carrying the client's address from a trusted reverse proxy, e.g.
     /// X-Forwarded-For, last entry used (CHATAPP_CLIENT_ADDRESS_HEADER). Unset: the TCP peer, which
     /// the NodePort Service keeps (externalTrafficPolicy Local). Set it only when every request

@@ -78,6 +78,7 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
             "CHATAPP_ROOMS_PER_ADDRESS_PER_HOUR",
             c.rooms_per_address_per_hour,
         ),
+        env("CHATAPP_GENERAL_CLEAR_MINS", c.general_clear_minutes),
         env("CHATAPP_ALLOWED_ORIGINS", c.allowed_origins.join(",")),
         env("CHATAPP_ADMINS", c.admins.join(",")),
         env("CHATAPP_GUEST_POSTING", c.guest_posting),

@@ -12,6 +12,7 @@ mod edits;
 mod read;
 mod retention;
 mod search;
+mod timed;
 
 pub use self::retention::Retention;
 
@@ -85,6 +86,11 @@ pub fn migrator() -> Migrator {
             ),
             migration(2, "accounts", include_str!("migrations/0002_accounts.sql")),
             migration(4, "search", include_str!("migrations/0004_search.sql")),
+            migration(
+                8,
+                "timed rooms",
+                include_str!("migrations/0008_timed_rooms.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

@@ -168,7 +168,15 @@ impl PgStore {
             recovered,
             more,
         };
-        if let Some(since) = since.filter(|s| s.epoch == epoch && s.offset <= head) {
+        // A client at or before a clear may still show cleared messages: it starts over.
+        let cleared = match since {
+            Some(_) => self.cleared_through(room).await?,
+            None => 0,
+        };
+        let honoured = |s: &&Since| {
+            s.epoch == epoch && s.offset <= head && (cleared == 0 || s.offset > cleared)
+        };
+        if let Some(since) = since.filter(honoured) {
             let rows = self
                 .rows(room, &epoch, Cursor::After(since.offset), head, limit)
                 .await?;

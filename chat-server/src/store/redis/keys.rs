@@ -18,6 +18,10 @@
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
 //! | `<prefix>:session:<token hash>` | string with TTL | Redis-only mode: the session's user and expiry `"<user> <expires ms>"`, gone at expiry |
 //! | `<prefix>:cache:<room>:<epoch>` | sorted set | durable mode only: the recent window of a room, score = offset, member = the frame |
+//! | `<prefix>:timers` | hash | Redis-only mode: timed room → `"<clear mins> <expire mins> <last active ms>"` |
+//! | `<prefix>:timed` | sorted set | Redis-only mode: `c\|<room>` (next clear) and `x\|<room>` (expiry check) → when due (ms) |
+//! | `<prefix>:room:<room>:cleared` | string | Redis-only mode: the offset the room's history was last cleared through |
+//! | `<prefix>:expired` | sorted set | Redis-only mode: rooms that expired in the last minute → when; a heartbeat does not register them again |
 
 /// Builds every key and channel name under one prefix.
 #[derive(Debug, Clone)]
@@ -102,6 +106,26 @@ impl Keys {
         format!("{}:strikes:{kind}:{id}", self.prefix)
     }
 
+    /// Timed rooms' settings and last activity (Redis-only mode).
+    pub(super) fn timers(&self) -> String {
+        format!("{}:timers", self.prefix)
+    }
+
+    /// When each timed room's next clear and expiry check are due (Redis-only mode).
+    pub(super) fn timed(&self) -> String {
+        format!("{}:timed", self.prefix)
+    }
+
+    /// Rooms that just expired, so a heartbeat racing the expiry does not bring them back.
+    pub(super) fn expired(&self) -> String {
+        format!("{}:expired", self.prefix)
+    }
+
+    /// The offset a room was last cleared through.
+    pub(super) fn cleared(&self, room: &str) -> String {
+        self.room(room, "cleared")
+    }
+
     /// The pub/sub channel of store events.
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -129,5 +153,9 @@ mod tests {
         assert_eq!(k.user_sessions("ann"), "chatapp:user:ann:sessions");
         assert_eq!(k.session("ab12"), "chatapp:session:ab12");
         assert_eq!(k.strikes("account", "ann"), "chatapp:strikes:account:ann");
+        assert_eq!(k.timers(), "chatapp:timers");
+        assert_eq!(k.timed(), "chatapp:timed");
+        assert_eq!(k.expired(), "chatapp:expired");
+        assert_eq!(k.cleared("ops"), "chatapp:room:ops:cleared");
     }
 }

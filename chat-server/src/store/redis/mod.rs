@@ -36,6 +36,7 @@ mod edits;
 mod health;
 mod keys;
 mod strikes;
+mod timed;
 
 /// A message for the durable mode's cache.
 #[derive(Debug, Clone, Copy)]
@@ -227,6 +228,7 @@ impl RedisStore {
                     .key(self.keys.seq(room))
                     .key(self.keys.epoch(room))
                     .key(self.keys.incarnation())
+                    .key(self.keys.cleared(room))
                     .arg(room)
                     .arg(self.history_len)
                     .arg(since.map_or("", |s| s.epoch.as_str()))
@@ -439,6 +441,7 @@ impl RedisStore {
         let mut inv = self.scripts.heartbeat.key(self.keys.instances());
         inv.key(self.keys.presence())
             .key(self.keys.rooms())
+            .key(self.keys.expired())
             .arg(&self.instance)
             .arg(self.keys.events())
             .arg(if changed { "1" } else { "0" });
@@ -539,8 +542,9 @@ impl RedisStore {
     }
 }
 
-/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end (`s1 …`, `sa …`), or a
-/// notice `n <room> <frame>` (`edits.rs`).
+/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end (`s1 …`, `sa …`), a notice
+/// `n <room> <frame>` (`edits.rs`), or a timed room's clear (`c <through> <room>`) or expiry
+/// (`x <room>`).
 fn parse_event(payload: &str) -> Option<StoreEvent> {
     if payload == "r" {
         return Some(StoreEvent::RoomsChanged);
@@ -550,6 +554,9 @@ fn parse_event(payload: &str) -> Option<StoreEvent> {
     }
     if payload.starts_with('s') {
         return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
+    }
+    if let Some(fired) = timed::parse_payload(payload) {
+        return Some(fired.into());
     }
     let rest = payload.strip_prefix("m ")?;
     let mut parts = rest.splitn(5, ' ');

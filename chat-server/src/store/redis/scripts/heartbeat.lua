@@ -2,7 +2,8 @@
 -- <users JSON>"); '0' removes a room. Room '*' (all connections, for totals) is not a room.
 -- A room this replica has members in is (re-)registered: after Redis lost its data, the rooms
 -- people are in come back with the next heartbeat.
--- KEYS: instances, presence, rooms
+-- A room that expired in the last minute is not: this heartbeat may predate the expiry.
+-- KEYS: instances, presence, rooms, expired
 -- ARGV: instance, events channel, '1' to announce a change ('0' to stay quiet), then room, presence pairs
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -14,7 +15,9 @@ for i = 4, #ARGV, 2 do
     redis.call('HDEL', KEYS[2], field)
   else
     redis.call('HSET', KEYS[2], field, ARGV[i + 1])
-    if ARGV[i] ~= '*' and redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0 then
+    local gone = redis.call('ZSCORE', KEYS[4], ARGV[i])
+    local just_expired = gone and tonumber(gone) > now - 60000
+    if ARGV[i] ~= '*' and not just_expired and redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0 then
       redis.call('SADD', KEYS[3], ARGV[i])
       changed = true
     end

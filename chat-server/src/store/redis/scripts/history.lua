@@ -3,7 +3,9 @@
 -- Read-only, so joins and recovery work while Redis refuses writes. A room without messages has
 -- no epoch key yet and reports the epoch its first message will create (append.lua), or '0' when
 -- this Redis has no incarnation yet either (a joiner that holds '0' is resynced later).
--- KEYS: stream, seq, epoch, incarnation
+-- A `since` at or before the room's last clear is not honoured either: the client may still show
+-- cleared messages, so it starts over from the recent page (timed rooms).
+-- KEYS: stream, seq, epoch, incarnation, cleared
 -- ARGV: room, page size, since epoch ('' for none), since offset
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then
@@ -15,7 +17,8 @@ local limit = tonumber(ARGV[2])
 local recovered = '1'
 if ARGV[3] ~= '' then
   local since = tonumber(ARGV[4])
-  if ARGV[3] == epoch and since <= head then
+  local cleared = tonumber(redis.call('GET', KEYS[5]) or '0')
+  if ARGV[3] == epoch and since <= head and (cleared == 0 or since > cleared) then
     if since == head then return {epoch, tostring(head), '1'} end
     local first = '0-' .. (since + 1)
     local entries = redis.call('XRANGE', KEYS[1], first, '+', 'COUNT', limit)
