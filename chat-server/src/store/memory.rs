@@ -17,6 +17,7 @@ use super::{
 };
 use crate::protocol::{Cursor, DEFAULT_ROOM, Since, complete_frame};
 
+mod edits;
 mod timed;
 
 /// In-memory rooms, history and presence.
@@ -275,8 +276,6 @@ impl MemoryStore {
         Ok(())
     }
 }
-
-mod edits;
 
 #[cfg(test)]
 mod tests {
