@@ -415,6 +415,14 @@ pub async fn run_delivery(
                     hub.rooms_changed.notify_one();
                 }
                 StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
+                StoreEvent::Votes { room, offset, up, down } => {
+                    let frame = crate::protocol::ServerFrame::Votes { room: &room, offset, up, down, mine: None };
+                    hub.to_room(&room, frame.to_json().into());
+                }
+                StoreEvent::Replies { room, offset, count } => {
+                    let frame = crate::protocol::ServerFrame::ReplyCount { room: &room, offset, count };
+                    hub.to_room(&room, frame.to_json().into());
+                }
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();

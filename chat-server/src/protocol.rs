@@ -60,6 +60,8 @@ pub enum ClientMessage {
         topic: Option<String>,
         content: String,
         client_id: String,
+        /// The offset of the message this one replies to, in the same room.
+        reply_to: Option<u64>,
     },
     /// List rooms.
     Rooms,
@@ -67,6 +69,12 @@ pub enum ClientMessage {
     CreateRoom { name: String },
     /// Application-level ping.
     Ping { id: PingId },
+    /// Vote a message up (1), down (-1), or withdraw the vote (0).
+    Vote {
+        room: String,
+        offset: u64,
+        value: i8,
+    },
 }
 
 /// Machine-readable error codes of `error` frames.
@@ -92,6 +100,8 @@ pub enum ErrorCode {
     /// The login session ended (logout, password change, account deletion, expiry); the socket
     /// closes with 4001 right after.
     SessionEnded,
+    /// No message at that offset in the room (a reply's parent, a vote's target).
+    NoSuchMessage,
 }
 
 impl ErrorCode {
@@ -114,6 +124,7 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::Forbidden => "forbidden",
             Self::SessionEnded => "session_ended",
+            Self::NoSuchMessage => "no_such_message",
         }
     }
 
@@ -261,6 +272,7 @@ impl ClientMessage {
                 client_id: validate_client_id(required_str(obj, "client_id")?)?,
                 topic: validate_topic(optional_str(obj, "topic")?, limits.max_topic_chars)?,
                 content: validate_content(required_str(obj, "content")?, limits.max_content_bytes)?,
+                reply_to: votes::parse_reply_to(obj)?,
             },
             "rooms" => Self::Rooms,
             "create_room" => Self::CreateRoom {
@@ -274,6 +286,7 @@ impl ClientMessage {
                     )
                 })?,
             },
+            "vote" => votes::parse_vote(obj)?,
             other => {
                 let shown: String = other.chars().take(32).collect();
                 return Err(ProtocolError::new(
@@ -533,6 +546,9 @@ pub struct MessageDraft<'a> {
     pub content: &'a str,
     /// The sender's idempotency key.
     pub client_id: &'a str,
+    /// The offset of the message this one replies to (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
 }
 
 impl MessageDraft<'_> {
@@ -631,6 +647,22 @@ pub enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<&'a str>,
     },
+    /// A message's current vote counts, to the room on every change; the answer to a `vote`
+    /// also carries the voter's own vote as `mine`.
+    Votes {
+        room: &'a str,
+        offset: u64,
+        up: u64,
+        down: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mine: Option<i8>,
+    },
+    /// A message's current number of replies, to the room whenever a reply is stored.
+    ReplyCount {
+        room: &'a str,
+        offset: u64,
+        count: u64,
+    },
 }
 
 impl ServerFrame<'_> {
@@ -686,3 +718,5 @@ mod json;
 #[cfg(test)]
 mod tests;
 mod text;
+mod votes;
+pub use self::votes::{Tally, frame_offset, with_tally};

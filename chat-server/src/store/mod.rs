@@ -9,6 +9,7 @@ mod memory;
 mod postgres;
 mod presence;
 mod redis;
+mod votes;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -18,6 +19,7 @@ pub use self::{
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},
     redis::RedisStore,
+    votes::{Counted, MemoryVotes, Vote},
 };
 pub(crate) use crate::error::{Error, Result};
 use crate::protocol::{Cursor, Since};
@@ -111,6 +113,19 @@ pub enum StoreEvent {
     Resubscribed,
     /// Login sessions ended (logout, password change, account deletion): close their sockets.
     SessionsEnded(SessionEnd),
+    /// A message's vote counts changed.
+    Votes {
+        room: Arc<str>,
+        offset: u64,
+        up: u64,
+        down: u64,
+    },
+    /// A message got a reply; `count` is its number of replies now.
+    Replies {
+        room: Arc<str>,
+        offset: u64,
+        count: u64,
+    },
 }
 
 /// What a health check of the store found.

@@ -10,6 +10,7 @@ mod accounts;
 mod commit;
 mod read;
 mod retention;
+mod votes;
 
 pub use self::retention::Retention;
 
@@ -82,6 +83,11 @@ pub fn migrator() -> Migrator {
                 include_str!("migrations/0001_rooms_and_messages.sql"),
             ),
             migration(2, "accounts", include_str!("migrations/0002_accounts.sql")),
+            migration(
+                6,
+                "replies and votes",
+                include_str!("migrations/0006_votes.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

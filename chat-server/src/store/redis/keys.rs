@@ -12,12 +12,14 @@
 //! | `<prefix>:rooms` | set | room names |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
-//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, or a session end `s1 <token hash>` / `sa <user> <except token hash or ->` |
+//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, votes `v <room> <offset> <up> <down>`, replies `c <room> <offset> <count>`, or a session end `s1 <token hash>` / `sa <user> <except token hash or ->` |
 //! | `<prefix>:user:<username lower case>` | string | Redis-only mode: the account, JSON (with its Argon2id hash) |
 //! | `<prefix>:user:<username lower case>:sessions` | set | Redis-only mode: the user's session token hashes |
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
 //! | `<prefix>:session:<token hash>` | string with TTL | Redis-only mode: the session's user and expiry `"<user> <expires ms>"`, gone at expiry |
 //! | `<prefix>:cache:<room>:<epoch>` | sorted set | durable mode only: the recent window of a room, score = offset, member = the frame |
+//! | `<prefix>:room:<room>:tally` | hash | Redis-only mode: `<offset>:u`, `<offset>:d`, `<offset>:r` → up votes, down votes, replies of a message |
+//! | `<prefix>:room:<room>:votes:<offset>` | hash | Redis-only mode: a message's voters, username (lower case) → 1 or -1 |
 
 /// Builds every key and channel name under one prefix.
 #[derive(Debug, Clone)]
@@ -102,6 +104,16 @@ impl Keys {
         format!("{}:strikes:{kind}:{id}", self.prefix)
     }
 
+    /// A room's vote and reply counts per message.
+    pub(super) fn tally(&self, room: &str) -> String {
+        self.room(room, "tally")
+    }
+
+    /// A message's voters and their votes.
+    pub(super) fn voters(&self, room: &str, offset: u64) -> String {
+        self.room(room, &format!("votes:{offset}"))
+    }
+
     /// The pub/sub channel of store events.
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -129,5 +141,7 @@ mod tests {
         assert_eq!(k.user_sessions("ann"), "chatapp:user:ann:sessions");
         assert_eq!(k.session("ab12"), "chatapp:session:ab12");
         assert_eq!(k.strikes("account", "ann"), "chatapp:strikes:account:ann");
+        assert_eq!(k.tally("ops"), "chatapp:room:ops:tally");
+        assert_eq!(k.voters("ops", 7), "chatapp:room:ops:votes:7");
     }
 }

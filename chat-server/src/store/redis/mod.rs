@@ -35,6 +35,7 @@ mod accounts;
 mod health;
 mod keys;
 mod strikes;
+pub(super) mod votes;
 
 /// A message for the durable mode's cache.
 #[derive(Debug, Clone, Copy)]
@@ -545,6 +546,9 @@ fn parse_event(payload: &str) -> Option<StoreEvent> {
     }
     if payload.starts_with('s') {
         return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
+    }
+    if let Some(event) = votes::parse_event(payload) {
+        return Some(event);
     }
     let rest = payload.strip_prefix("m ")?;
     let mut parts = rest.splitn(5, ' ');

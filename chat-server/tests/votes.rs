@@ -1,0 +1,238 @@
+//! Replies and votes end to end over real sockets: a vote on one replica is seen on the other,
+//! once per user, changed and withdrawn; reply counts are live; pages (`history`, `joined`, a
+//! recovery) carry the current counts, in durable mode even after Redis lost everything; a reply
+//! to a missing parent and a guest's vote are refused. Two replicas on Redis + PostgreSQL and on
+//! Redis alone, and the memory mode.
+
+mod common;
+
+use common::{Client, http_request};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Register a user on `base` and return the session cookie.
+async fn register(base: &str, username: &str) -> String {
+    let body = json!({"username": username, "password": PASSWORD});
+    let (code, headers, reply) = http_request(
+        "POST",
+        &format!("{base}/api/register"),
+        &[("Content-Type", "application/json")],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(code, 201, "{reply}");
+    headers["set-cookie"].split(';').next().unwrap().to_owned()
+}
+
+/// A signed-in socket, said hello and joined `general`.
+async fn member(ws: &str, cookie: &str) -> Client {
+    let mut c = Client::connect_with_cookie(ws, cookie).await;
+    c.send(json!({"type":"hello","name":"ignored"})).await;
+    c.expect("welcome").await;
+    assert_eq!(c.join("general").await["type"], "joined");
+    c
+}
+
+async fn vote(c: &mut Client, offset: u64, value: i64) -> Value {
+    c.send(json!({"type":"vote","room":"general","offset":offset,"value":value}))
+        .await;
+    c.expect_where(|v| v["type"] == "error" || (v["type"] == "votes" && v.get("mine").is_some()))
+        .await
+}
+
+/// The next `votes` broadcast for `offset` with these counts (earlier ones may be queued).
+async fn sees_votes(c: &mut Client, offset: u64, up: u64, down: u64) {
+    c.expect_where(|v| {
+        v["type"] == "votes"
+            && v["offset"] == offset
+            && v["up"] == up
+            && v["down"] == down
+            && v.get("mine").is_none()
+    })
+    .await;
+}
+
+/// The message at `offset` in a list of message frames.
+fn at(messages: &Value, offset: u64) -> Value {
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["offset"] == offset)
+        .cloned()
+        .unwrap_or_else(|| panic!("no message {offset} in {messages}"))
+}
+
+/// The whole story on servers `a` and `b` (the same one in the memory mode); returns the
+/// parent's offset. Ann is on A, Bob on B.
+async fn replies_and_votes(a_http: &str, a_ws: &str, b_ws: &str) -> u64 {
+    let ann = register(a_http, "ann").await;
+    let bob = register(a_http, "bob").await;
+    let mut on_a = member(a_ws, &ann).await;
+    let mut on_b = member(b_ws, &bob).await;
+
+    // A reply: its frame names the parent, and both replicas hear the parent's new count.
+    let parent = on_a.say("general", "the parent", "a-1").await["offset"]
+        .as_u64()
+        .unwrap();
+    on_b.send(json!({"type":"send","room":"general","content":"a reply",
+                     "client_id":"b-1","reply_to":parent}))
+        .await;
+    let ack = on_b.expect("ack").await;
+    let reply = on_a
+        .expect_where(|v| v["type"] == "message" && v["client_id"] == "b-1")
+        .await;
+    assert_eq!(reply["reply_to"], parent, "{reply}");
+    for c in [&mut on_a, &mut on_b] {
+        c.expect_where(|v| v["type"] == "reply_count" && v["offset"] == parent && v["count"] == 1)
+            .await;
+    }
+    // A parent that is not there is refused, and nothing is stored.
+    on_b.send(json!({"type":"send","room":"general","content":"lost",
+                     "client_id":"b-2","reply_to":parent + 1000}))
+        .await;
+    let refused = on_b.expect("error").await;
+    assert_eq!(refused["code"], "no_such_message", "{refused}");
+    assert_eq!(refused["client_id"], "b-2");
+
+    // Votes: seen on the other replica; once per user; changed; withdrawn.
+    let mine = vote(&mut on_a, parent, 1).await;
+    assert_eq!(
+        (&mine["up"], &mine["down"], &mine["mine"]),
+        (&json!(1), &json!(0), &json!(1))
+    );
+    sees_votes(&mut on_b, parent, 1, 0).await;
+    let again = vote(&mut on_a, parent, 1).await;
+    assert_eq!(
+        (&again["up"], &again["down"]),
+        (&json!(1), &json!(0)),
+        "one vote per user"
+    );
+    assert_eq!(vote(&mut on_b, parent, 1).await["up"], 2);
+    sees_votes(&mut on_a, parent, 2, 0).await;
+    let changed = vote(&mut on_b, parent, -1).await;
+    assert_eq!(
+        (&changed["up"], &changed["down"]),
+        (&json!(1), &json!(1)),
+        "{changed}"
+    );
+    sees_votes(&mut on_a, parent, 1, 1).await;
+    let withdrawn = vote(&mut on_a, parent, 0).await;
+    assert_eq!(
+        (&withdrawn["up"], &withdrawn["down"]),
+        (&json!(0), &json!(1))
+    );
+    sees_votes(&mut on_b, parent, 0, 1).await;
+    let missing = vote(&mut on_a, parent + 1000, 1).await;
+    assert_eq!(missing["code"], "no_such_message", "{missing}");
+
+    // Guests may read but not vote, even with guest posting on.
+    let mut guest = Client::hello(b_ws, "Guest").await;
+    guest.join("general").await;
+    let refused = vote(&mut guest, parent, 1).await;
+    assert_eq!(refused["code"], "login_required", "{refused}");
+
+    // Pages carry the current counts, and the reader's own vote.
+    on_b.send(json!({"type":"history","room":"general","after":0}))
+        .await;
+    let page = on_b.expect("history").await;
+    let p = at(&page["messages"], parent);
+    assert_eq!(p["votes"], json!({"up": 0, "down": 1}), "{p}");
+    assert_eq!(p["reply_count"], 1);
+    assert_eq!(p["my_vote"], -1);
+    assert_eq!(
+        at(&page["messages"], ack["offset"].as_u64().unwrap())["reply_to"],
+        parent
+    );
+    let joined = guest.join("general").await;
+    let p = at(&joined["messages"], parent);
+    assert_eq!(
+        (&p["votes"]["down"], &p["reply_count"]),
+        (&json!(1), &json!(1)),
+        "{p}"
+    );
+    assert!(p.get("my_vote").is_none(), "a guest has no vote: {p}");
+    parent
+}
+
+#[tokio::test]
+async fn replies_and_votes_in_the_memory_mode() {
+    let server = common::start_server(&["--guest-posting", "true"]).await;
+    replies_and_votes(&server.http_url(), &server.ws_url(), &server.ws_url()).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn replies_and_votes_across_two_redis_replicas() {
+    let (redis, _redis_server) = common::shared_redis().await;
+    let prefix = common::unique_prefix();
+    let args = [
+        "--redis-url",
+        &redis,
+        "--redis-prefix",
+        &prefix,
+        "--guest-posting",
+        "true",
+    ];
+    let a = common::start_server(&args).await;
+    let b = common::start_server(&args).await;
+    common::wait_ready(&a.http_url()).await;
+    common::wait_ready(&b.http_url()).await;
+    replies_and_votes(&a.http_url(), &a.ws_url(), &b.ws_url()).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn durable_counts_survive_a_redis_flush_and_come_back_with_recovery() {
+    let redis = common::RedisServer::start(false).await;
+    let (db, _pg) = common::fresh_database().await;
+    let prefix = common::unique_prefix();
+    let redis_url = redis.url();
+    let args = [
+        "--redis-url",
+        &redis_url,
+        "--redis-prefix",
+        &prefix,
+        "--database-url",
+        &db,
+        "--guest-posting",
+        "true",
+    ];
+    let a = common::start_server(&args).await;
+    let b = common::start_server(&args).await;
+    common::wait_ready(&a.http_url()).await;
+    common::wait_ready(&b.http_url()).await;
+    let parent = replies_and_votes(&a.http_url(), &a.ws_url(), &b.ws_url()).await;
+    let mut reader = Client::hello(&b.ws_url(), "Rita").await;
+    let epoch = reader.join("general").await["epoch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Redis loses everything: the database still has the votes and replies.
+    common::redis_cmd::<()>(&redis_url, &["FLUSHALL"])
+        .await
+        .unwrap();
+    let mut back = Client::hello(&a.ws_url(), "Rita").await;
+    back.send(json!({"type":"join","room":"general",
+                     "since":{"epoch": epoch, "offset": parent - 1}}))
+        .await;
+    let joined = back.expect("joined").await;
+    assert_eq!(joined["recovered"], true, "{joined}");
+    let p = at(&joined["messages"], parent);
+    assert_eq!(p["votes"], json!({"up": 0, "down": 1}), "{p}");
+    assert_eq!(p["reply_count"], 1, "{p}");
+    // And a vote after the flush still counts from the record.
+    let cookie = register(&a.http_url(), "cyd").await;
+    let mut cyd = member(&b.ws_url(), &cookie).await;
+    let counted = vote(&mut cyd, parent, 1).await;
+    assert_eq!(
+        (&counted["up"], &counted["down"]),
+        (&json!(1), &json!(1)),
+        "{counted}"
+    );
+    a.stop().await;
+    b.stop().await;
+}
