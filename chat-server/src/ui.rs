@@ -63,9 +63,11 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("messages"),
     js!("notices"),
     js!("outbox"),
+    js!("replies"),
     js!("rooms"),
     js!("sidebar"),
     js!("storage"),
+    js!("votes"),
 ];
 
 impl Asset {

@@ -29,6 +29,10 @@
 //   #composer-hint, #composer-error
 //   #menu-button, #sidebar   the phone drawer toggle and the drawer
 //   #toasts            error and info toasts (.toast)
+//   .message-actions   under each confirmed message: .reply-button, .reply-count (hidden at 0),
+//                      .vote-button.vote-up / .vote-down (aria-pressed = the user's own vote) with
+//                      .vote-count; a reply shows .reply-quote[data-parent] (jumps to the parent)
+//   #reply-bar         "Replying to …" above the message box (.reply-cancel, or Escape)
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -44,6 +48,8 @@ import { bindRooms, creatingRoom, disconnected, joinAll, onHistory, onJoined, on
 import { bindMessages, renderPending } from './js/messages.js';
 import { bindComposer, renderComposer } from './js/composer.js';
 import { bindSidebar } from './js/sidebar.js';
+import { bindVotes, onReplyCountFrame, onVotes } from './js/votes.js';
+import { bindReplies } from './js/replies.js';
 
 function onWelcome(f) {
   setLimits(f.limits);
@@ -88,6 +94,8 @@ function wire() {
   handle('room_created', onRoomCreated);
   handle('resync', onResync);
   handle('error', onError);
+  handle('votes', onVotes);
+  handle('reply_count', onReplyCountFrame);
   on('open', () => {
     if (currentIdentity()) sendHello();
     else sendFrame({ type: 'rooms' });
@@ -109,6 +117,8 @@ function wire() {
   bindSidebar();
   bindMessages();
   bindComposer();
+  bindVotes();
+  bindReplies();
 }
 
 restoreIdentity();

@@ -12,6 +12,7 @@ import { currentIdentity, isMine } from './identity.js';
 import { discardPending, retriesByItself, retryPending } from './outbox.js';
 import { currentRoom, loadOlder } from './rooms.js';
 import { useTopic } from './composer.js';
+import { decorateMessage } from './votes.js';
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 // What the open room's DOM currently ends with, so a new message can be appended in place.
@@ -127,6 +128,7 @@ function appendMessageNodes(out, m, prev) {
     out.append(sep);
   }
   const article = messageElement(m, sameGroup(prev, m));
+  decorateMessage(article, m);
   article.dataset.room = m.room;
   article.dataset.offset = String(m.offset);
   if (typeof m.id === 'string') article.dataset.id = m.id;

@@ -132,7 +132,7 @@ impl PgStore {
              (SELECT count(*) FROM votes v WHERE v.room = $1 AND v.off = o.off AND v.value = -1) AS down, \
              (SELECT count(*) FROM replies r WHERE r.room = $1 AND r.parent = o.off) AS replies, \
              COALESCE((SELECT v.value FROM votes v \
-                       WHERE v.room = $1 AND v.off = o.off AND v.username = $3), 0) AS mine \
+                       WHERE v.room = $1 AND v.off = o.off AND v.username = $3), 0::smallint) AS mine \
              FROM unnest($2::bigint[]) AS o(off)",
         )
         .bind(room)
