@@ -236,3 +236,62 @@ async fn durable_counts_survive_a_redis_flush_and_come_back_with_recovery() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Votes from many users at once on two replicas, in durable mode: every one is counted, and the
+/// last `votes` the room hears carries the final counts (announced in the order they were counted).
+#[tokio::test]
+async fn concurrent_votes_are_each_counted_and_announced_in_order() {
+    const VOTERS: usize = 6;
+    let (redis, _redis_server) = common::shared_redis().await;
+    let (db, _pg) = common::fresh_database().await;
+    let prefix = common::unique_prefix();
+    let args = [
+        "--redis-url",
+        &redis,
+        "--redis-prefix",
+        &prefix,
+        "--database-url",
+        &db,
+    ];
+    let a = common::start_server(&args).await;
+    let b = common::start_server(&args).await;
+    common::wait_ready(&a.http_url()).await;
+    common::wait_ready(&b.http_url()).await;
+    let mut voters = Vec::new();
+    for i in 0..VOTERS {
+        let cookie = register(&a.http_url(), &format!("voter{i}")).await;
+        let ws = if i % 2 == 0 { a.ws_url() } else { b.ws_url() };
+        voters.push(member(&ws, &cookie).await);
+    }
+    let mut observer = Client::hello(&b.ws_url(), "Olga").await;
+    observer.join("general").await;
+    let offset = voters[0].say("general", "vote on me", "v-1").await["offset"]
+        .as_u64()
+        .unwrap();
+    let votes = voters.into_iter().map(|mut c| {
+        tokio::spawn(async move {
+            c.send(json!({"type":"vote","room":"general","offset":offset,"value":1}))
+                .await;
+            c.expect_where(|v| v["type"] == "votes" && v.get("mine").is_some())
+                .await
+        })
+    });
+    for vote in votes.collect::<Vec<_>>() {
+        assert_eq!(vote.await.unwrap()["mine"], 1);
+    }
+    // The observer hears VOTERS changes; the last one has every vote.
+    let mut last = Value::Null;
+    for _ in 0..VOTERS {
+        last = observer
+            .expect_where(|v| v["type"] == "votes" && v["offset"] == offset)
+            .await;
+    }
+    assert_eq!(last["up"], VOTERS, "{last}");
+    observer
+        .send(json!({"type":"history","room":"general","after":0}))
+        .await;
+    let page = observer.expect("history").await;
+    assert_eq!(at(&page["messages"], offset)["votes"]["up"], VOTERS);
+    a.stop().await;
+    b.stop().await;
+}

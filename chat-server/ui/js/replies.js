@@ -112,7 +112,8 @@ export function jumpToParent(roomName, offset) {
 export function onReplyCount(f, redraw) {
   const m = findMessage(f.room, f.offset);
   if (!m) return;
-  m.reply_count = f.count;
+  // Counts only grow; the largest seen wins should two announcements cross.
+  m.reply_count = Math.max(Number(m.reply_count) || 0, Number(f.count) || 0);
   redraw(f.room, m);
 }
 

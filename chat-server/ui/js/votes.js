@@ -20,10 +20,12 @@ function voteButton(m, value) {
   b.type = 'button';
   b.dataset.value = String(value);
   b.setAttribute('aria-pressed', String(m.my_vote === value));
-  b.setAttribute('aria-label', `${up ? 'Vote up' : 'Vote down'} (${count})`);
+  // The name is "Vote up 3": the arrow is hidden from screen readers, the words from sight, so
+  // the visible count is part of the accessible name.
   const icon = node('span', 'vote-icon', up ? '▲' : '▼');
   icon.setAttribute('aria-hidden', 'true');
-  b.append(icon, node('span', 'vote-count', String(count)));
+  const label = node('span', 'visually-hidden', up ? 'Vote up ' : 'Vote down ');
+  b.append(icon, label, node('span', 'vote-count', String(count)));
   return b;
 }
 

@@ -1,13 +1,17 @@
 //! Replies and votes in PostgreSQL (migration 0006), the durable mode's record of them: a vote
 //! is one transaction that locks its message's row (so concurrent votes on one message count in
 //! turn), replaces the user's row and reads the counts; a page's counts and the reader's own
-//! votes are one query. Changes are announced on the bus after commit.
+//! votes are one query. A vote's counts are announced on the bus under the row lock, a reply's
+//! count after it is stored.
 
 use std::collections::HashMap;
 
 use sqlx::Row;
 
 use super::{Bus, PgStore};
+
+/// The longest a vote holds its message's row lock to announce the new counts.
+const ANNOUNCE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::{
     protocol::Tally,
     store::{Result, StoreEvent, redis::votes::payload, votes::Counted, votes::Vote},
@@ -70,20 +74,29 @@ impl PgStore {
         .bind(offset)
         .fetch_one(&mut *tx)
         .await?;
-        tx.commit().await?;
         let counted = Counted {
             up: row.try_get::<i64, _>("up")? as u64,
             down: row.try_get::<i64, _>("down")? as u64,
         };
+        // Announced while the row lock is held, so the room hears a message's counts in the
+        // order the votes were counted (after the commit, two votes could announce out of
+        // order and leave stale counts on screen); the announcement is bounded in time.
         if before.unwrap_or(0) != i16::from(vote.value) {
-            self.announce_counts(StoreEvent::Votes {
+            let event = StoreEvent::Votes {
                 room: vote.room.into(),
                 offset: vote.offset,
                 up: counted.up,
                 down: counted.down,
-            })
-            .await;
+            };
+            let announce = self.announce_counts(event);
+            if tokio::time::timeout(ANNOUNCE_TIMEOUT, announce)
+                .await
+                .is_err()
+            {
+                tracing::debug!("vote announcement timed out");
+            }
         }
+        tx.commit().await?;
         Ok(Some(counted))
     }
 
@@ -155,8 +168,8 @@ impl PgStore {
         Ok(out)
     }
 
-    /// Tell every replica (after commit: a failed announcement loses only the live update, the
-    /// next page has the counts).
+    /// Tell every replica (a failed announcement loses only the live update: the next page has
+    /// the counts).
     async fn announce_counts(&self, event: StoreEvent) {
         match &self.bus {
             Bus::Redis(redis) => {
