@@ -1,8 +1,9 @@
 //! Replies and votes in headless Chromium: two registered users reply through the composer's
 //! "Replying to …" bar, see the parent quoted and jump to it, see the reply count, and vote with
 //! the mouse and the keyboard, counts live on the other page and the own vote pressed
-//! (aria-pressed); after a reload the counts and the own vote come back with the history. Like
-//! `browser.rs`, it never skips: run `scripts/test.sh` to get Chromium.
+//! (aria-pressed); after a reload the counts and the own vote come back with the history; axe-core
+//! finds no violation in light or dark mode with all of it on screen. Like `browser.rs`, it never
+//! skips: run `scripts/test.sh` to get Chromium.
 
 mod browser_harness;
 mod common;
@@ -10,8 +11,8 @@ mod common;
 use std::panic::AssertUnwindSafe;
 
 use browser_harness::{
-    BROWSERS, Browser, ChromeDriver, finish, require_browser, say, wait_for_message, wait_js,
-    wait_ready,
+    BROWSERS, Browser, ChromeDriver, axe_source, finish, require_browser, run_axe, say, screenshot,
+    wait_for_message, wait_js, wait_ready,
 };
 use fantoccini::key::Key;
 use futures_util::FutureExt;
@@ -25,7 +26,8 @@ async fn reply_and_vote_in_the_page() {
     let url = server.http_url();
     let driver = ChromeDriver::start().await;
     let ann = Browser::open(&driver).await;
-    let bob = Browser::open(&driver).await;
+    // Bob's Chromium is in dark mode, so axe-core checks both colour schemes.
+    let bob = Browser::open_with(&driver, &["--force-dark-mode"]).await;
     let outcome = AssertUnwindSafe(scenario(&ann, &bob, &url))
         .catch_unwind()
         .await;
@@ -195,4 +197,16 @@ async fn scenario(ann: &Browser, bob: &Browser, url: &str) {
             && v["replies"] == "1 reply"
     })
     .await;
+    // Everything on screen at once (a quote, counts, a pressed vote, the reply bar) passes
+    // axe-core in light and dark mode; screenshots for a person to look at.
+    click_in(bob, "Tuesday", ".reply-button").await;
+    let axe = axe_source();
+    for (browser, mode) in [(ann, "light"), (bob, "dark")] {
+        screenshot(browser, 1280, 800, &format!("ui-votes-{mode}.png")).await;
+        assert_eq!(
+            run_axe(browser, &axe).await,
+            json!([]),
+            "{mode} mode: axe-core found violations"
+        );
+    }
 }
