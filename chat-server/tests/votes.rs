@@ -295,3 +295,61 @@ async fn concurrent_votes_are_each_counted_and_announced_in_order() {
     a.stop().await;
     b.stop().await;
 }
+
+/// In the Redis-only mode the room's tally hash forgets messages trimmed from history: voting on
+/// every message of a long conversation leaves it bounded by what the stream keeps, and the
+/// kept messages' counts are intact.
+#[tokio::test]
+async fn redis_forgets_the_votes_of_trimmed_messages() {
+    const HISTORY: usize = 5;
+    let (redis, _redis_server) = common::shared_redis().await;
+    let prefix = common::unique_prefix();
+    let history = HISTORY.to_string();
+    let mut args = vec![
+        "--redis-url",
+        &redis,
+        "--redis-prefix",
+        &prefix,
+        "--history-len",
+        &history,
+        "--request-rate",
+        "1000",
+        "--request-burst",
+        "1000",
+    ];
+    args.extend(common::FAST_SENDS);
+    let server = common::start_server(&args).await;
+    common::wait_ready(&server.http_url()).await;
+    let cookie = register(&server.http_url(), "ann").await;
+    let mut ann = member(&server.ws_url(), &cookie).await;
+    let mut last = 0;
+    for i in 0..60 {
+        let ack = ann
+            .say("general", &format!("m{i}"), &format!("c-{i}"))
+            .await;
+        last = ack["offset"].as_u64().unwrap();
+        // Each vote and each reply adds fields for its message.
+        assert_eq!(vote(&mut ann, last, 1).await["up"], 1);
+        ann.send(json!({"type":"send","room":"general","content":"re",
+                        "client_id":format!("r-{i}"),"reply_to":last}))
+            .await;
+        ann.expect_where(|v| v["type"] == "ack" && v["client_id"] == format!("r-{i}"))
+            .await;
+    }
+    let key = format!("{prefix}:room:general:tally");
+    let fields: u64 = common::redis_cmd(&redis, &["HLEN", &key]).await.unwrap();
+    // Without the sweep: 3 fields for each of the 60 voted messages. With it: at most twice
+    // the floor of three fields per kept message, plus what was added since the last sweep.
+    assert!(
+        fields <= (2 * 3 * HISTORY + 4) as u64,
+        "{fields} fields in {key}"
+    );
+    ann.send(json!({"type":"history","room":"general","before": last + 1}))
+        .await;
+    let page = ann.expect("history").await;
+    let voted = at(&page["messages"], last);
+    assert_eq!(voted["votes"]["up"], 1, "{voted}");
+    assert_eq!(voted["reply_count"], 1, "{voted}");
+    assert_eq!(voted["my_vote"], 1, "{voted}");
+    server.stop().await;
+}

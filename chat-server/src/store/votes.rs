@@ -65,7 +65,8 @@ impl Store {
     pub async fn add_reply(&self, room: &str, parent: u64, offset: u64) -> Result<()> {
         match self {
             Store::Memory(s) => {
-                s.votes.add_reply(room, parent).await;
+                let first = s.kept_range(room).await.map_or(parent, |(first, _)| first);
+                s.votes.add_reply(room, parent, first).await;
                 Ok(())
             }
             Store::Redis(s) => s.add_reply(room, parent).await,
@@ -119,13 +120,26 @@ impl MemoryVotes {
         }
     }
 
+    /// A room's entries, those of messages before `first` (trimmed) swept once there are many.
+    fn room<'a>(
+        &self,
+        rooms: &'a mut HashMap<String, HashMap<u64, Entry>>,
+        room: &str,
+        first: u64,
+    ) -> &'a mut HashMap<u64, Entry> {
+        let entries = rooms.entry(room.to_owned()).or_default();
+        if entries.len() >= self.sweep_at {
+            entries.retain(|off, _| *off >= first);
+        }
+        entries
+    }
+
     async fn vote(&self, vote: &Vote<'_>, first: u64) -> Counted {
         let mut rooms = self.rooms.lock().await;
-        let room = rooms.entry(vote.room.to_owned()).or_default();
-        if room.len() >= self.sweep_at {
-            room.retain(|off, _| *off >= first);
-        }
-        let entry = room.entry(vote.offset).or_default();
+        let entry = self
+            .room(&mut rooms, vote.room, first)
+            .entry(vote.offset)
+            .or_default();
         let old = match vote.value {
             0 => entry.voters.remove(vote.user),
             v => entry.voters.insert(vote.user.to_owned(), v),
@@ -160,11 +174,10 @@ impl MemoryVotes {
         counted
     }
 
-    async fn add_reply(&self, room: &str, parent: u64) {
+    async fn add_reply(&self, room: &str, parent: u64, first: u64) {
         let mut rooms = self.rooms.lock().await;
-        let entry = rooms
-            .entry(room.to_owned())
-            .or_default()
+        let entry = self
+            .room(&mut rooms, room, first)
             .entry(parent)
             .or_default();
         entry.replies += 1;
@@ -200,5 +213,81 @@ impl MemoryVotes {
                 (!tally.is_empty()).then_some((*off, tally))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{MemoryStore, NewMessage};
+
+    #[tokio::test]
+    async fn memory_votes_count_once_per_user_and_forget_trimmed_messages() {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let store = Store::Memory(Arc::new(MemoryStore::new(2, tx)));
+        let prefix = r#"{"type":"message","offset":"#;
+        let mut last = 0;
+        for i in 0..20 {
+            let client_id = format!("c{i}");
+            let msg = NewMessage {
+                room: "general",
+                name: "ann",
+                topic: None,
+                content: "hi",
+                client_id: &client_id,
+                id: &client_id,
+                time_ms: 0,
+                frame_prefix: prefix,
+            };
+            last = store.append(&msg).await.unwrap().offset;
+            for (user, value) in [("ann", 1), ("bob", 1), ("bob", -1)] {
+                let vote = Vote {
+                    room: "general",
+                    offset: last,
+                    user,
+                    value,
+                };
+                store.vote(&vote).await.unwrap().unwrap();
+            }
+            store.add_reply("general", last, last + 100).await.unwrap();
+        }
+        let Store::Memory(memory) = &store else {
+            unreachable!()
+        };
+        let kept = memory.votes.rooms.lock().await["general"].len();
+        assert!(kept <= 4, "{kept} entries for a history of 2");
+        let tallies = store
+            .tallies("general", &[last, 1], Some("bob"))
+            .await
+            .unwrap();
+        let want = Tally {
+            up: 1,
+            down: 1,
+            replies: 1,
+            mine: -1,
+        };
+        assert_eq!(tallies.get(&last), Some(&want));
+        assert_eq!(tallies.get(&1), None, "trimmed");
+        let gone = Vote {
+            room: "general",
+            offset: 1,
+            user: "ann",
+            value: 1,
+        };
+        assert_eq!(store.vote(&gone).await.unwrap(), None, "no such message");
+        // bob's change from up to down announced once each: counts in order.
+        let mut seen = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            if let StoreEvent::Votes {
+                offset, up, down, ..
+            } = event
+                && offset == last
+            {
+                seen.push((up, down));
+            }
+        }
+        assert_eq!(seen, [(1, 0), (2, 0), (1, 1)]);
     }
 }

@@ -18,8 +18,7 @@
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
 //! | `<prefix>:session:<token hash>` | string with TTL | Redis-only mode: the session's user and expiry `"<user> <expires ms>"`, gone at expiry |
 //! | `<prefix>:cache:<room>:<epoch>` | sorted set | durable mode only: the recent window of a room, score = offset, member = the frame |
-//! | `<prefix>:room:<room>:tally` | hash | Redis-only mode: `<offset>:u`, `<offset>:d`, `<offset>:r` → up votes, down votes, replies of a message |
-//! | `<prefix>:room:<room>:votes:<offset>` | hash | Redis-only mode: a message's voters, username (lower case) → 1 or -1 |
+//! | `<prefix>:room:<room>:tally` | hash | Redis-only mode: `<offset>:u`, `<offset>:d`, `<offset>:r` → up votes, down votes, replies of a message; `<offset>:v:<username lower case>` → that user's vote (1 or -1); `swept` → the size after the last sweep of trimmed messages' fields |
 
 /// Builds every key and channel name under one prefix.
 #[derive(Debug, Clone)]
@@ -104,14 +103,9 @@ impl Keys {
         format!("{}:strikes:{kind}:{id}", self.prefix)
     }
 
-    /// A room's vote and reply counts per message.
+    /// A room's votes, vote counts and reply counts per message.
     pub(super) fn tally(&self, room: &str) -> String {
         self.room(room, "tally")
-    }
-
-    /// A message's voters and their votes.
-    pub(super) fn voters(&self, room: &str, offset: u64) -> String {
-        self.room(room, &format!("votes:{offset}"))
     }
 
     /// The pub/sub channel of store events.
@@ -142,6 +136,5 @@ mod tests {
         assert_eq!(k.session("ab12"), "chatapp:session:ab12");
         assert_eq!(k.strikes("account", "ann"), "chatapp:strikes:account:ann");
         assert_eq!(k.tally("ops"), "chatapp:room:ops:tally");
-        assert_eq!(k.voters("ops", 7), "chatapp:room:ops:votes:7");
     }
 }

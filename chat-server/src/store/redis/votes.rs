@@ -1,8 +1,9 @@
-//! Replies and votes in Redis (the Redis-only mode; in durable mode PostgreSQL keeps them). Each
-//! vote is one Lua script that checks the message is still in the room's stream, replaces the
-//! user's vote, updates the counts and publishes them, so counts and voters never disagree and
-//! the room hears every change. A page's counts and the reader's own votes are one `no-writes`
-//! script call, whatever the page size.
+//! Replies and votes in Redis (the Redis-only mode; in durable mode PostgreSQL keeps them), in
+//! one hash per room (`keys::tally`). Each vote is one Lua script that checks the message is
+//! still in the room's stream, replaces the user's vote, updates the counts and publishes them,
+//! so counts and voters never disagree and the room hears every change in order; the scripts
+//! also sweep the fields of messages trimmed from the stream, so the hash stays bounded. A page's
+//! counts and the reader's own votes are one `HMGET`, whatever the page size.
 
 use std::{collections::HashMap, sync::LazyLock};
 
@@ -13,8 +14,6 @@ use crate::{protocol::Tally, store::votes::Counted, store::votes::Vote};
 
 static VOTE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/vote.lua")));
 static REPLY: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/reply.lua")));
-static TALLIES: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/tallies.lua")));
 
 impl RedisStore {
     pub(in crate::store) async fn message_exists(&self, room: &str, offset: u64) -> Result<bool> {
@@ -31,12 +30,12 @@ impl RedisStore {
             .run(
                 VOTE.key(self.keys.stream(vote.room))
                     .key(self.keys.tally(vote.room))
-                    .key(self.keys.voters(vote.room, vote.offset))
                     .arg(vote.offset)
                     .arg(vote.user)
                     .arg(vote.value)
                     .arg(self.keys.events())
-                    .arg(vote.room),
+                    .arg(vote.room)
+                    .arg(self.least_sweep()),
             )
             .await?;
         Ok((reply.0 == 1).then_some(Counted {
@@ -49,10 +48,12 @@ impl RedisStore {
     pub(in crate::store) async fn add_reply(&self, room: &str, parent: u64) -> Result<()> {
         let mut conn = self.conn.clone();
         let _: u64 = REPLY
+            .key(self.keys.stream(room))
             .key(self.keys.tally(room))
             .arg(parent)
             .arg(self.keys.events())
             .arg(room)
+            .arg(self.least_sweep())
             .invoke_async(&mut conn)
             .await?;
         Ok(())
@@ -64,16 +65,16 @@ impl RedisStore {
         offsets: &[u64],
         user: Option<&str>,
     ) -> Result<HashMap<u64, Tally>> {
-        let mut inv = TALLIES.key(self.keys.tally(room));
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.keys.tally(room));
         for off in offsets {
-            inv.key(self.keys.voters(room, *off));
+            cmd.arg(format!("{off}:u"))
+                .arg(format!("{off}:d"))
+                .arg(format!("{off}:r"))
+                .arg(format!("{off}:v:{}", user.unwrap_or("")));
         }
-        inv.arg(user.unwrap_or(""));
-        for off in offsets {
-            inv.arg(*off);
-        }
-        let flat: Vec<i64> = self.run(&inv).await?;
-        let count = |v: i64| u64::try_from(v).unwrap_or(0);
+        let flat: Vec<Option<i64>> = self.query(&cmd).await?;
+        let count = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
         Ok(offsets
             .iter()
             .zip(flat.chunks_exact(4))
@@ -82,7 +83,8 @@ impl RedisStore {
                     up: count(c[0]),
                     down: count(c[1]),
                     replies: count(c[2]),
-                    mine: c[3].clamp(-1, 1) as i8,
+                    // No user: the field `<off>:v:` is never written (usernames are not empty).
+                    mine: c[3].unwrap_or(0).clamp(-1, 1) as i8,
                 };
                 (*off, tally)
             })
@@ -106,6 +108,13 @@ pub(in crate::store) fn payload(event: &StoreEvent) -> Option<String> {
             count,
         } => Some(format!("c {room} {offset} {count}")),
         _ => None,
+    }
+}
+
+impl RedisStore {
+    /// The tally hash size below which the scripts never sweep: three fields per kept message.
+    fn least_sweep(&self) -> u64 {
+        3 * u64::from(self.history_len)
     }
 }
 
