@@ -416,11 +416,14 @@ pub async fn run_delivery(
                 }
                 StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
                 StoreEvent::Votes { room, offset, up, down } => {
-                    let frame = crate::protocol::ServerFrame::Votes { room: &room, offset, up, down, mine: None };
+                    let frame = crate::protocol::ServerFrame::Votes {
+                        room: &room, offset, up, down, mine: None,
+                    };
                     hub.to_room(&room, frame.to_json().into());
                 }
                 StoreEvent::Replies { room, offset, count } => {
-                    let frame = crate::protocol::ServerFrame::ReplyCount { room: &room, offset, count };
+                    let frame =
+                        crate::protocol::ServerFrame::ReplyCount { room: &room, offset, count };
                     hub.to_room(&room, frame.to_json().into());
                 }
             },
