@@ -1,5 +1,6 @@
 //! Replies and votes in headless Chromium: two registered users reply through the composer's
-//! "Replying to …" bar, see the parent quoted and jump to it, see the reply count, and vote with
+//! "Replying to …" bar, see the parent quoted and jump to it, open the thread from the reply
+//! count and jump to a reply, and vote with
 //! the mouse and the keyboard, counts live on the other page and the own vote pressed
 //! (aria-pressed); after a reload the counts and the own vote come back with the history; axe-core
 //! finds no violation in light or dark mode with all of it on screen. Like `browser.rs`, it never
@@ -137,6 +138,30 @@ async fn scenario(ann: &Browser, bob: &Browser, url: &str) {
         .await;
     assert_eq!(hidden, true, "the reply bar goes once the reply is sent");
 
+    // The reply count opens the thread, whose entry jumps to the reply.
+    click_in(ann, "Which day works?", ".reply-count").await;
+    let thread = ann
+        .js_with(
+            r#"const m = [...document.querySelectorAll('#messages .message')]
+                 .find((e) => e.querySelector('.message-content')?.textContent === arguments[0]);
+               return {
+                 expanded: m.querySelector('.reply-count').getAttribute('aria-expanded'),
+                 replies: [...m.querySelectorAll('.thread .thread-reply')].map((b) => b.textContent),
+               };"#,
+            vec![json!("Which day works?")],
+        )
+        .await;
+    assert_eq!(
+        thread,
+        json!({"expanded": "true", "replies": ["bob: Tuesday"]}),
+        "the thread"
+    );
+    click_in(ann, "Which day works?", ".thread-reply").await;
+    let focused = ann
+        .js("return document.activeElement?.querySelector?.('.message-content')?.textContent ?? null;")
+        .await;
+    assert_eq!(focused, "Tuesday", "the reply has the focus");
+
     // The quote jumps to the parent and focuses it.
     click_in(ann, "Tuesday", ".reply-quote").await;
     let focused = ann
@@ -197,9 +222,10 @@ async fn scenario(ann: &Browser, bob: &Browser, url: &str) {
             && v["replies"] == "1 reply"
     })
     .await;
-    // Everything on screen at once (a quote, counts, a pressed vote, the reply bar) passes
+    // Everything on screen at once (a quote, counts, a pressed vote, a thread, the reply bar) passes
     // axe-core in light and dark mode; screenshots for a person to look at.
     click_in(bob, "Tuesday", ".reply-button").await;
+    click_in(ann, "Which day works?", ".reply-count").await;
     let axe = axe_source();
     for (browser, mode) in [(ann, "light"), (bob, "dark")] {
         screenshot(browser, 1280, 800, &format!("ui-votes-{mode}.png")).await;

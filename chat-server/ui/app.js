@@ -29,7 +29,8 @@
 //   #composer-hint, #composer-error
 //   #menu-button, #sidebar   the phone drawer toggle and the drawer
 //   #toasts            error and info toasts (.toast)
-//   .message-actions   under each confirmed message: .reply-button, .reply-count (hidden at 0),
+//   .message-actions   under each confirmed message: .reply-button, .reply-count (hidden at 0;
+//                      aria-expanded, opens ul.thread of .thread-reply[data-offset] buttons),
 //                      .vote-button.vote-up / .vote-down (aria-pressed = the user's own vote) with
 //                      .vote-count; a reply shows .reply-quote[data-parent] (jumps to the parent)
 //   #reply-bar         "Replying to …" above the message box (.reply-cancel, or Escape)

@@ -1,6 +1,7 @@
 // Replies: the composer's "Replying to …" bar (set by a message's Reply button, cancelled with its
 // × or Escape), the parent quoted above a reply (a button that jumps to the parent and focuses
-// it), and the reply count under a message. The parent's offset goes out as `send.reply_to`
+// it), and the reply count under a message, a button that opens the thread: the loaded replies,
+// each a button that jumps to it. The parent's offset goes out as `send.reply_to`
 // (outbox.js); the count comes with pages (`reply_count`) and live (`reply_count` frames).
 
 import { node, ui } from './dom.js';
@@ -10,6 +11,9 @@ import { currentRoom, getRoom } from './rooms.js';
 const SNIPPET_CHARS = 80;
 // The message being replied to, per room name: {offset, name, content}.
 const replying = new Map();
+// Open threads, as `room offset`.
+const openThreads = new Set();
+const threadKey = (room, offset) => `${room} ${offset}`;
 let bar = null;
 
 function snippet(text) {
@@ -85,16 +89,47 @@ export function parentQuote(m) {
   return quote;
 }
 
-/** "N replies" under a message that has some. */
+/** "N replies" under a message that has some: opens and closes its thread. */
 export function replyCount(m) {
   const n = Number(m.reply_count) || 0;
-  const e = node('span', 'reply-count', n === 1 ? '1 reply' : `${n} replies`);
-  e.hidden = n === 0;
-  return e;
+  const b = node('button', 'reply-count link-button', n === 1 ? '1 reply' : `${n} replies`);
+  b.type = 'button';
+  b.hidden = n === 0;
+  b.setAttribute('aria-expanded', String(n > 0 && openThreads.has(threadKey(m.room, m.offset))));
+  return b;
 }
 
-/** Scrolls to the parent message and focuses it. */
-export function jumpToParent(roomName, offset) {
+export function toggleThread(roomName, offset) {
+  const key = threadKey(roomName, offset);
+  if (!openThreads.delete(key)) openThreads.add(key);
+}
+
+/** The open thread of `m`: its loaded replies, oldest first; null when closed. */
+export function threadList(m) {
+  const n = Number(m.reply_count) || 0;
+  if (!n || !openThreads.has(threadKey(m.room, m.offset))) return null;
+  const room = getRoom(m.room);
+  const replies = room ? room.msgs.filter((r) => r.reply_to === m.offset) : [];
+  const list = node('ul', 'thread');
+  list.setAttribute('aria-label', `Replies to ${m.name}`);
+  for (const r of replies) {
+    const item = node('li');
+    const b = node('button', 'thread-reply link-button', `${r.name}: ${snippet(r.content)}`);
+    b.type = 'button';
+    b.dataset.offset = String(r.offset);
+    item.append(b);
+    list.append(item);
+  }
+  if (replies.length < n) {
+    const more = n - replies.length;
+    list.append(node('li', 'thread-more',
+      `${more} more ${more === 1 ? 'reply' : 'replies'} in older messages, not loaded`));
+  }
+  return list;
+}
+
+/** Scrolls to a message of the open room and focuses it. */
+export function jumpTo(roomName, offset) {
   const e = ui.messages.querySelector(
     `.message[data-room="${CSS.escape(roomName)}"][data-offset="${Number(offset)}"]`);
   if (!e) {

@@ -1,12 +1,14 @@
-// Votes and the actions under each confirmed message: Reply (replies.js), the reply count, and
-// up/down vote buttons with their counts, the user's own vote pressed (aria-pressed). A vote is
-// `vote {room, offset, value}`; the answer (`votes` with `mine`) and every change anyone makes
-// (`votes` without it) update the message in place. Counts and `my_vote` come with pages too.
+// Votes and the actions under each confirmed message: Reply (replies.js), the reply count (which
+// opens the thread), and up/down vote buttons with their counts, the user's own vote pressed
+// (aria-pressed). A vote is `vote {room, offset, value}`; the answer (`votes` with `mine`) and
+// every change anyone makes (`votes` without it) update the message in place. Counts and
+// `my_vote` come with pages too.
 
 import { node, ui } from './dom.js';
 import { sendFrame } from './connection.js';
 import { getRoom } from './rooms.js';
-import { jumpToParent, onReplyCount, parentQuote, replyCount, startReply } from './replies.js';
+import { jumpTo, onReplyCount, parentQuote, replyCount, startReply, threadList,
+  toggleThread } from './replies.js';
 
 function findMessage(roomName, offset) {
   const room = getRoom(roomName);
@@ -35,6 +37,8 @@ function actions(m) {
   reply.type = 'button';
   reply.setAttribute('aria-label', `Reply to ${m.name}`);
   bar.append(reply, replyCount(m), voteButton(m, 1), voteButton(m, -1));
+  const thread = threadList(m);
+  if (thread) bar.append(thread);
   return bar;
 }
 
@@ -55,8 +59,9 @@ function redraw(roomName, m) {
   const old = article && article.querySelector('.message-actions');
   if (!old) return;
   const active = old.contains(document.activeElement) ? document.activeElement : null;
-  const selector = active && (active.dataset.value
-    ? `.vote-button[data-value="${active.dataset.value}"]` : '.reply-button');
+  let selector = null;
+  if (active && active.dataset.value) selector = `.vote-button[data-value="${active.dataset.value}"]`;
+  else if (active) selector = active.classList.contains('reply-count') ? '.reply-count' : '.reply-button';
   const fresh = actions(m);
   old.replaceWith(fresh);
   if (selector) fresh.querySelector(selector)?.focus();
@@ -89,7 +94,13 @@ export function bindVotes() {
     } else if (e.target.closest('.reply-button')) {
       startReply(offset);
     } else if (e.target.closest('.reply-quote')) {
-      jumpToParent(room, Number(e.target.closest('.reply-quote').dataset.parent));
+      jumpTo(room, Number(e.target.closest('.reply-quote').dataset.parent));
+    } else if (e.target.closest('.reply-count')) {
+      toggleThread(room, offset);
+      const m = findMessage(room, offset);
+      if (m) redraw(room, m);
+    } else if (e.target.closest('.thread-reply')) {
+      jumpTo(room, Number(e.target.closest('.thread-reply').dataset.offset));
     }
   });
 }
