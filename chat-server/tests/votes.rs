@@ -141,10 +141,12 @@ async fn replies_and_votes(a_http: &str, a_ws: &str, b_ws: &str) -> u64 {
     assert_eq!(p["votes"], json!({"up": 0, "down": 1}), "{p}");
     assert_eq!(p["reply_count"], 1);
     assert_eq!(p["my_vote"], -1);
-    assert_eq!(
-        at(&page["messages"], ack["offset"].as_u64().unwrap())["reply_to"],
-        parent
-    );
+    let child = at(&page["messages"], ack["offset"].as_u64().unwrap());
+    assert_eq!(child["reply_to"], parent);
+    // Counts are always in a page, zeros included; `my_vote` only where the reader voted.
+    assert_eq!(child["votes"], json!({"up": 0, "down": 0}), "{child}");
+    assert_eq!(child["reply_count"], 0, "{child}");
+    assert!(child.get("my_vote").is_none(), "{child}");
     let joined = guest.join("general").await;
     let p = at(&joined["messages"], parent);
     assert_eq!(

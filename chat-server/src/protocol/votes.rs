@@ -18,7 +18,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Whether nothing is to be merged (a frame without counts means zero).
+    /// Whether there is nothing but zeros (the stores leave such messages out of a read).
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
@@ -73,22 +73,18 @@ pub fn frame_offset(frame: &str) -> Option<u64> {
     frame[at..at + digits].parse().ok()
 }
 
-/// `frame` with `reply_count`, `votes {up, down}` and `my_vote` added where they are not zero.
+/// `frame` with its `reply_count` and `votes {up, down}` (zeros included), and `my_vote` when the
+/// reader voted.
 pub fn with_tally(frame: &str, tally: &Tally) -> String {
-    let Some(body) = frame.strip_suffix('}').filter(|_| !tally.is_empty()) else {
+    let Some(body) = frame.strip_suffix('}') else {
         return frame.to_owned();
     };
     let mut out = String::with_capacity(frame.len() + 64);
     out.push_str(body);
-    if tally.replies > 0 {
-        out.push_str(&format!(",\"reply_count\":{}", tally.replies));
-    }
-    if tally.up > 0 || tally.down > 0 {
-        out.push_str(&format!(
-            ",\"votes\":{{\"up\":{},\"down\":{}}}",
-            tally.up, tally.down
-        ));
-    }
+    out.push_str(&format!(
+        ",\"reply_count\":{},\"votes\":{{\"up\":{},\"down\":{}}}",
+        tally.replies, tally.up, tally.down
+    ));
     if tally.mine != 0 {
         out.push_str(&format!(",\"my_vote\":{}", tally.mine));
     }
@@ -158,7 +154,10 @@ mod tests {
         let prefix = r#"{"type":"message","content":"say \"offset\":9","reply_to":2,"offset":"#;
         let frame = complete_frame(prefix, 41);
         assert_eq!(frame_offset(&frame), Some(41));
-        assert_eq!(with_tally(&frame, &Tally::default()), frame);
+        let v: Value = serde_json::from_str(&with_tally(&frame, &Tally::default())).unwrap();
+        assert_eq!(v["reply_count"], 0);
+        assert_eq!(v["votes"], serde_json::json!({"up": 0, "down": 0}));
+        assert!(v.get("my_vote").is_none());
         let tally = Tally {
             up: 3,
             down: 1,

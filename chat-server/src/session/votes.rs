@@ -1,7 +1,7 @@
 //! The session's side of replies and votes: a reply's parent must exist, a stored reply is
 //! counted, a `vote` is for registered users in a joined room, and every page a client is handed
-//! (`joined`, `history`, a catch-up) gets its messages' current counts and the reader's own votes
-//! merged in from one batched read (`Store::tallies`).
+//! (`joined`, `history`, a catch-up) gets every message's current counts (zeros included) and the
+//! reader's own votes merged in from one batched read (`Store::tallies`).
 
 use super::*;
 use crate::{
@@ -118,7 +118,7 @@ impl Session {
     }
 }
 
-/// One batched read of the counts of `frames`, merged into those that have any.
+/// One batched read of the counts of `frames`, merged into each (zeros included).
 async fn merge_tallies(
     store: &Store,
     room: &str,
@@ -127,13 +127,13 @@ async fn merge_tallies(
 ) -> crate::error::Result<Vec<Arc<str>>> {
     let offsets: Vec<u64> = frames.iter().filter_map(|f| frame_offset(f)).collect();
     let tallies = store.tallies(room, &offsets, user).await?;
-    if tallies.is_empty() {
-        return Ok(frames);
-    }
     Ok(frames
         .into_iter()
-        .map(|f| match frame_offset(&f).and_then(|o| tallies.get(&o)) {
-            Some(tally) => with_tally(&f, tally).into(),
+        .map(|f| match frame_offset(&f) {
+            Some(offset) => {
+                let tally = tallies.get(&offset).copied().unwrap_or_default();
+                with_tally(&f, &tally).into()
+            }
             None => f,
         })
         .collect())
