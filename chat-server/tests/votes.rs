@@ -355,3 +355,25 @@ async fn redis_forgets_the_votes_of_trimmed_messages() {
     assert_eq!(voted["my_vote"], 1, "{voted}");
     server.stop().await;
 }
+
+/// Votes spend the request budget like every request but `send`.
+#[tokio::test]
+async fn votes_are_rate_limited_like_other_requests() {
+    let server = common::start_server(&["--request-rate", "0.1", "--request-burst", "6"]).await;
+    let cookie = register(&server.http_url(), "ann").await;
+    let mut ann = member(&server.ws_url(), &cookie).await;
+    let offset = ann.say("general", "vote on me", "c-1").await["offset"]
+        .as_u64()
+        .unwrap();
+    let mut refused = None;
+    for i in 0..10 {
+        let answer = vote(&mut ann, offset, if i % 2 == 0 { 1 } else { 0 }).await;
+        if answer["type"] == "error" {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("a burst of votes is refused");
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    server.stop().await;
+}
