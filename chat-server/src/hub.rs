@@ -438,6 +438,17 @@ pub async fn run_delivery(
                     hub.expire(&room);
                     hub.rooms_changed.notify_one();
                 }
+                StoreEvent::Votes { room, offset, up, down } => {
+                    let frame = ServerFrame::Votes {
+                        room: &room, offset, up, down, mine: None,
+                    };
+                    hub.to_room(&room, frame.to_json().into());
+                }
+                StoreEvent::Replies { room, offset, count } => {
+                    let frame =
+                        ServerFrame::ReplyCount { room: &room, offset, count };
+                    hub.to_room(&room, frame.to_json().into());
+                }
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();

@@ -67,6 +67,8 @@ pub enum ClientMessage {
         topic: Option<String>,
         content: String,
         client_id: String,
+        /// The offset of the message this one replies to, in the same room.
+        reply_to: Option<u64>,
     },
     /// List rooms.
     Rooms,
@@ -98,6 +100,12 @@ pub enum ClientMessage {
         content: String,
         client_id: String,
     },
+    /// Vote a message up (1), down (-1), or withdraw the vote (0).
+    Vote {
+        room: String,
+        offset: u64,
+        value: i8,
+    },
 }
 
 /// Machine-readable error codes of `error` frames.
@@ -125,7 +133,8 @@ pub enum ErrorCode {
     SessionEnded,
     /// A search query or filter that does not parse; the error carries its `position`.
     BadQuery,
-    /// `edit`/`delete` of an offset the room keeps no message at, or of a deleted message.
+    /// No message at that offset in the room (a reply's parent, a vote's target, an
+    /// `edit`/`delete` target), or `edit` of a deleted message.
     NoSuchMessage,
 }
 
@@ -317,6 +326,7 @@ impl ClientMessage {
                 client_id: validate_client_id(required_str(obj, "client_id")?)?,
                 topic: validate_topic(optional_str(obj, "topic")?, limits.max_topic_chars)?,
                 content: validate_content(required_str(obj, "content")?, limits.max_content_bytes)?,
+                reply_to: votes::parse_reply_to(obj)?,
             },
             "search" => {
                 let room = validate_room(required_str(obj, "room")?, "room")?;
@@ -350,6 +360,7 @@ impl ClientMessage {
                     )
                 })?,
             },
+            "vote" => votes::parse_vote(obj)?,
             other => {
                 let shown: String = other.chars().take(32).collect();
                 return Err(ProtocolError::new(
@@ -621,6 +632,9 @@ pub struct MessageDraft<'a> {
     pub content: &'a str,
     /// The sender's idempotency key.
     pub client_id: &'a str,
+    /// The offset of the message this one replies to (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
 }
 
 impl MessageDraft<'_> {
@@ -740,6 +754,22 @@ pub enum ServerFrame<'a> {
     Expired {
         room: &'a str,
     },
+    /// A message's current vote counts, to the room on every change; the answer to a `vote`
+    /// also carries the voter's own vote as `mine`.
+    Votes {
+        room: &'a str,
+        offset: u64,
+        up: u64,
+        down: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mine: Option<i8>,
+    },
+    /// A message's current number of replies, to the room whenever a reply is stored.
+    ReplyCount {
+        room: &'a str,
+        offset: u64,
+        count: u64,
+    },
 }
 
 impl ServerFrame<'_> {
@@ -800,3 +830,5 @@ mod json;
 mod tests;
 mod text;
 mod timed;
+mod votes;
+pub use self::votes::{Tally, frame_offset, with_tally};

@@ -281,7 +281,8 @@ impl Session {
                 topic,
                 content,
                 client_id,
-            } => self.send(room, topic, content, client_id).await,
+                reply_to,
+            } => self.send(room, topic, content, client_id, reply_to).await,
             ClientMessage::CreateRoom { name, timers } => self.create_room(name, timers).await,
             ClientMessage::Search {
                 room,
@@ -307,6 +308,11 @@ impl Session {
                 content,
                 client_id,
             } => self.send_ephemeral(room, topic, content, client_id).await,
+            ClientMessage::Vote {
+                room,
+                offset,
+                value,
+            } => self.vote(room, offset, value).await,
         };
         match reply {
             // Answered already (an edit's notice comes with the room's frames).
@@ -413,7 +419,8 @@ impl Session {
         // Join before reading history: anything stored after the read is then delivered live, and
         // anything in both is dropped by offset in `outbound_to_message`.
         self.state.hub.join(&room, self.id, self.handle.clone());
-        let page = match store.history(&room, since.as_ref()).await {
+        let history = store.history(&room, since.as_ref()).await;
+        let page = match self.with_counts(&room, history).await {
             Ok(page) => page,
             Err(e) => {
                 if !self.rooms.contains_key(&room) {
@@ -483,6 +490,7 @@ impl Session {
             .await
             .map_err(fail)?;
         let frames = search::filtered(self.filter_of(&room), page.frames);
+        let frames = self.counted(&room, frames).await.map_err(fail)?;
         let messages = frames_array(&frames).map_err(|e| {
             tracing::error!(%room, error = %e, "stored history is not JSON");
             ProtocolError::new(ErrorCode::Internal, "history could not be read")
@@ -526,6 +534,7 @@ impl Session {
         topic: Option<String>,
         content: String,
         client_id: String,
+        reply_to: Option<u64>,
     ) -> Result<String, ProtocolError> {
         let fail = |e: ProtocolError| e.in_room(&room).for_client(Some(client_id.clone()));
         self.require_login("send messages").map_err(fail)?;
@@ -535,6 +544,7 @@ impl Session {
                 format!("join {room} before sending to it"),
             )));
         }
+        self.check_parent(&room, reply_to).await.map_err(fail)?;
         let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
         let id = uuid::Uuid::new_v4().to_string();
         let time_ms = now_ms();
@@ -550,6 +560,7 @@ impl Session {
             topic: topic.as_deref(),
             content: &content,
             client_id: &client_id,
+            reply_to,
         };
         let prefix = draft.frame_prefix();
         let new = NewMessage {
@@ -570,6 +581,7 @@ impl Session {
             .map_err(|e| fail(unavailable(&self.state.metrics, e)))?;
         if !stored.duplicate {
             self.state.metrics.messages_in.inc();
+            self.count_reply(&room, reply_to, stored.offset).await;
         }
         Ok(ServerFrame::Ack {
             client_id: &client_id,
@@ -683,6 +695,7 @@ fn text(s: String) -> Message {
 mod budget;
 mod edits;
 mod search;
+mod votes;
 mod write;
 
 pub use self::budget::Admission;

@@ -64,11 +64,13 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("messages"),
     js!("notices"),
     js!("outbox"),
+    js!("replies"),
     js!("rooms"),
     js!("search"),
     js!("sidebar"),
     js!("storage"),
     js!("timed"),
+    js!("votes"),
 ];
 
 impl Asset {

@@ -36,6 +36,11 @@
 //   search and filters: see js/search.js
 //   #clear-every-select, #expire-after-select  the new-room form's timed-room choices;
 //                      .room-timer[data-timer] marks a timed room in #room-list
+//   .message-actions   under each confirmed message: .reply-button, .reply-count (hidden at 0;
+//                      aria-expanded, opens ul.thread of .thread-reply[data-offset] buttons),
+//                      .vote-button.vote-up / .vote-down (aria-pressed = the user's own vote) with
+//                      .vote-count; a reply shows .reply-quote[data-parent] (jumps to the parent)
+//   #reply-bar         "Replying to …" above the message box (.reply-cancel, or Escape)
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -53,6 +58,8 @@ import { noteWelcome, onDeleted, onEdited, showEphemeral } from './js/edits.js';
 import { bindComposer, renderComposer } from './js/composer.js';
 import { bindSidebar } from './js/sidebar.js';
 import { bindSearch, onSearchError, onSearchResults } from './js/search.js';
+import { bindVotes, onReplyCountFrame, onVotes } from './js/votes.js';
+import { bindReplies } from './js/replies.js';
 
 function onWelcome(f) {
   setLimits(f.limits);
@@ -104,6 +111,8 @@ function wire() {
   handle('error', onError);
   handle('cleared', onCleared);
   handle('expired', onExpired);
+  handle('votes', onVotes);
+  handle('reply_count', onReplyCountFrame);
   on('open', () => {
     if (currentIdentity()) sendHello();
     else sendFrame({ type: 'rooms' });
@@ -126,6 +135,8 @@ function wire() {
   bindMessages();
   bindComposer();
   bindSearch();
+  bindVotes();
+  bindReplies();
 }
 
 restoreIdentity();

@@ -45,7 +45,8 @@ fn parses_every_documented_client_frame() {
             room: "general".into(),
             topic: Some("intro".into()),
             content: "hi".into(),
-            client_id: "c-1".into()
+            client_id: "c-1".into(),
+            reply_to: None,
         }
     );
     assert_eq!(parse(r#"{"type":"rooms"}"#).unwrap(), ClientMessage::Rooms);
@@ -77,7 +78,8 @@ fn unknown_fields_are_ignored_and_optional_fields_may_be_null_or_empty() {
             room: "a".into(),
             topic: None,
             content: "x".into(),
-            client_id: "1".into()
+            client_id: "1".into(),
+            reply_to: None,
         }
     );
     assert_eq!(
@@ -212,6 +214,7 @@ fn message_frames_are_serialised_once_and_completed_with_the_offset() {
         topic: Some("intro"),
         content: "<img src=x onerror=alert(1)>",
         client_id: "c-1",
+        reply_to: None,
     };
     let frame = complete_frame(&draft.frame_prefix(), 42);
     let v: Value = serde_json::from_str(&frame).unwrap();

@@ -116,7 +116,8 @@ impl Session {
                 epoch: view.epoch.to_string(),
                 offset: view.last_sent,
             };
-            let page = match self.state.store.history(room, Some(&since)).await {
+            let history = self.state.store.history(room, Some(&since)).await;
+            let page = match self.with_counts(room, history).await {
                 Ok(page) => page,
                 Err(e) => {
                     tracing::warn!(%room, error = %e, "catching up failed; closing so the client recovers");

@@ -26,6 +26,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// Accounts and login sessions.
     pub(super) accounts: super::accounts::MemoryAccounts,
+    /// Replies and votes.
+    pub(super) votes: super::votes::MemoryVotes,
     history_len: usize,
     events: mpsc::Sender<StoreEvent>,
 }
@@ -95,6 +97,7 @@ impl MemoryStore {
         Self {
             inner: Mutex::new(inner),
             accounts: Default::default(),
+            votes: super::votes::MemoryVotes::new(events.clone(), history_len),
             history_len,
             events,
         }
@@ -151,6 +154,13 @@ impl MemoryStore {
             id: msg.id.to_owned(),
             duplicate: false,
         })
+    }
+
+    /// The first and last offsets a room still keeps, if it keeps any.
+    pub(super) async fn kept_range(&self, room: &str) -> Option<(u64, u64)> {
+        let inner = self.inner.lock().await;
+        let log = &inner.rooms.get(room)?.log;
+        Some((log.front()?.0, log.back()?.0))
     }
 
     pub(super) async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {

@@ -11,6 +11,7 @@ mod presence;
 mod redis;
 mod search;
 mod timed;
+mod votes;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -21,6 +22,7 @@ pub use self::{
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},
     redis::RedisStore,
     timed::{Clock, Fired},
+    votes::{Counted, MemoryVotes, Vote},
 };
 pub(crate) use crate::error::{Error, Result};
 use crate::protocol::{
@@ -153,6 +155,19 @@ pub enum StoreEvent {
     Cleared { room: Arc<str>, through: u64 },
     /// A timed room expired and is gone.
     Expired { room: Arc<str> },
+    /// A message's vote counts changed.
+    Votes {
+        room: Arc<str>,
+        offset: u64,
+        up: u64,
+        down: u64,
+    },
+    /// A message got a reply; `count` is its number of replies now.
+    Replies {
+        room: Arc<str>,
+        offset: u64,
+        count: u64,
+    },
 }
 
 /// What a health check of the store found.

@@ -9,6 +9,7 @@ import { limit, utf8Bytes, validateContent, validateTopic } from './limits.js';
 import { enqueue } from './outbox.js';
 import { currentRoom, saveRooms } from './rooms.js';
 import { renderPending, scrollToBottom } from './messages.js';
+import { renderReplyBar, takeReplyTo } from './replies.js';
 
 const MAX_HEIGHT_PX = 200;
 
@@ -21,6 +22,7 @@ export function keepDraft(room) {
 export function restoreDraft(room) {
   ui.composerInput.value = room.draft;
   ui.topicInput.value = room.topic;
+  renderReplyBar();
 }
 
 /** A topic chip was clicked: reply in that topic. */
@@ -95,7 +97,7 @@ function submitComposer() {
   saveRooms();
   ui.composerInput.value = '';
   room.draft = '';
-  enqueue(room, topic.value, content.value);
+  enqueue(room, topic.value, content.value, takeReplyTo(room));
   renderPending();
   scrollToBottom();
   renderComposer(false);

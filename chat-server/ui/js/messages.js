@@ -13,6 +13,7 @@ import { discardPending, retriesByItself, retryPending } from './outbox.js';
 import { currentRoom, loadOlder } from './rooms.js';
 import { useTopic } from './composer.js';
 import { fillContent, onLogClick } from './edits.js';
+import { decorateMessage } from './votes.js';
 
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
 // What the open room's DOM currently ends with, so a new message can be appended in place.
@@ -128,6 +129,7 @@ function appendMessageNodes(out, m, prev) {
     out.append(sep);
   }
   const article = messageElement(m, sameGroup(prev, m));
+  decorateMessage(article, m);
   article.dataset.room = m.room;
   article.dataset.offset = String(m.offset);
   if (typeof m.id === 'string') article.dataset.id = m.id;

@@ -24,9 +24,9 @@ const PACING_SLACK_S = 0.1;
 const bucket = { tokens: 0, at: 0, timer: 0 };
 
 /** One message on its way: `status` is queued | sending | acked | failed. */
-function makePending(roomName, clientId, topic, content, created) {
+function makePending(roomName, clientId, topic, content, created, replyTo = null) {
   return {
-    room: roomName, clientId, topic, content, created,
+    room: roomName, clientId, topic, content, created, replyTo,
     status: 'queued',
     error: null,
     offset: null,
@@ -40,8 +40,9 @@ export function saveOutbox() {
   for (const room of allRooms()) {
     for (const p of room.pending.values()) {
       if (p.status === 'acked') continue; // stored on the server already
-      const { clientId, topic, content, created } = p;
-      outbox.push({ client_id: clientId, room: room.name, topic, content, created });
+      const { clientId, topic, content, created, replyTo } = p;
+      outbox.push({ client_id: clientId, room: room.name, topic, content, created,
+        reply_to: replyTo });
     }
   }
   store('tab', KEYS.outbox, outbox);
@@ -63,16 +64,17 @@ export function restoreOutbox(ensureRoom, validRoom) {
     if (!validRoom(p.room)) continue;
     const topic = typeof p.topic === 'string' ? p.topic : null;
     const created = Number(p.created) || Date.now();
-    const pending = makePending(p.room, p.client_id, topic, p.content, created);
+    const replyTo = Number.isInteger(p.reply_to) ? p.reply_to : null;
+    const pending = makePending(p.room, p.client_id, topic, p.content, created, replyTo);
     ensureRoom(p.room).pending.set(p.client_id, pending);
   }
   saveOutbox();
 }
 
 /** Queues a new message for `room` and sends it when it may. */
-export function enqueue(room, topic, content) {
+export function enqueue(room, topic, content, replyTo = null) {
   const p = makePending(room.name, newClientId(limit('max_client_id_chars')), topic, content,
-    Date.now());
+    Date.now(), replyTo);
   room.pending.set(p.clientId, p);
   saveOutbox();
   flushPending(room);
@@ -123,6 +125,7 @@ export function flushPending(room) {
     if (!takeToken()) break;
     const frame = { type: 'send', room: room.name, content: p.content, client_id: p.clientId };
     if (p.topic) frame.topic = p.topic;
+    if (p.replyTo) frame.reply_to = p.replyTo;
     if (!sendFrame(frame)) break;
     p.status = 'sending';
     inFlight++;

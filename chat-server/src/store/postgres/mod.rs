@@ -13,6 +13,7 @@ mod read;
 mod retention;
 mod search;
 mod timed;
+mod votes;
 
 pub use self::retention::Retention;
 
@@ -86,6 +87,11 @@ pub fn migrator() -> Migrator {
             ),
             migration(2, "accounts", include_str!("migrations/0002_accounts.sql")),
             migration(4, "search", include_str!("migrations/0004_search.sql")),
+            migration(
+                6,
+                "replies and votes",
+                include_str!("migrations/0006_votes.sql"),
+            ),
             migration(
                 8,
                 "timed rooms",

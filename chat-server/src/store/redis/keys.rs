@@ -12,7 +12,7 @@
 //! | `<prefix>:rooms` | set | room names |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
-//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
+//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, votes `v <room> <offset> <up> <down>`, replies `p <room> <offset> <count>`, a timed room cleared `c <through> <room>` or expired `x <room>`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
 //! | `<prefix>:user:<username lower case>` | string | Redis-only mode: the account, JSON (with its Argon2id hash) |
 //! | `<prefix>:user:<username lower case>:sessions` | set | Redis-only mode: the user's session token hashes |
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
@@ -22,6 +22,7 @@
 //! | `<prefix>:timed` | sorted set | Redis-only mode: `c\|<room>` (next clear) and `x\|<room>` (expiry check) → when due (ms) |
 //! | `<prefix>:room:<room>:cleared` | string | Redis-only mode: the offset the room's history was last cleared through |
 //! | `<prefix>:expired` | sorted set | Redis-only mode: rooms that expired in the last minute → when; a heartbeat does not register them again |
+//! | `<prefix>:room:<room>:tally` | hash | Redis-only mode: `<offset>:u`, `<offset>:d`, `<offset>:r` → up votes, down votes, replies of a message; `<offset>:v:<username lower case>` → that user's vote (1 or -1); `swept` → the size after the last sweep of trimmed messages' fields |
 
 /// Builds every key and channel name under one prefix.
 #[derive(Debug, Clone)]
@@ -126,6 +127,11 @@ impl Keys {
         self.room(room, "cleared")
     }
 
+    /// A room's votes, vote counts and reply counts per message.
+    pub(super) fn tally(&self, room: &str) -> String {
+        self.room(room, "tally")
+    }
+
     /// The pub/sub channel of store events.
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -157,5 +163,6 @@ mod tests {
         assert_eq!(k.timed(), "chatapp:timed");
         assert_eq!(k.expired(), "chatapp:expired");
         assert_eq!(k.cleared("ops"), "chatapp:room:ops:cleared");
+        assert_eq!(k.tally("ops"), "chatapp:room:ops:tally");
     }
 }

@@ -37,6 +37,7 @@ mod health;
 mod keys;
 mod strikes;
 mod timed;
+pub(super) mod votes;
 
 /// A message for the durable mode's cache.
 #[derive(Debug, Clone, Copy)]
@@ -557,6 +558,9 @@ fn parse_event(payload: &str) -> Option<StoreEvent> {
     }
     if let Some(fired) = timed::parse_payload(payload) {
         return Some(fired.into());
+    }
+    if let Some(event) = votes::parse_event(payload) {
+        return Some(event);
     }
     let rest = payload.strip_prefix("m ")?;
     let mut parts = rest.splitn(5, ' ');
