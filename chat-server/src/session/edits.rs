@@ -82,6 +82,7 @@ impl Session {
             topic: topic.as_deref(),
             content: &content,
             client_id: &client_id,
+            reply_to: None,
         });
         self.state
             .store

@@ -151,6 +151,7 @@ fn an_ephemeral_frame_is_a_message_without_an_offset() {
         topic: None,
         content: "brb",
         client_id: "c",
+        reply_to: None,
     };
     let frame: Value = serde_json::from_str(&ephemeral_frame(&draft)).unwrap();
     assert_eq!(
