@@ -106,7 +106,7 @@ pub(in crate::store) fn payload(event: &StoreEvent) -> Option<String> {
             room,
             offset,
             count,
-        } => Some(format!("c {room} {offset} {count}")),
+        } => Some(format!("p {room} {offset} {count}")),
         _ => None,
     }
 }
@@ -118,7 +118,7 @@ impl RedisStore {
     }
 }
 
-/// `v <room> <offset> <up> <down>` or `c <room> <offset> <count>`.
+/// `v <room> <offset> <up> <down>` or `p <room> <offset> <count>`.
 pub(super) fn parse_event(payload: &str) -> Option<StoreEvent> {
     let (kind, rest) = payload.split_at_checked(2)?;
     let mut parts = rest.split(' ');
@@ -130,7 +130,7 @@ pub(super) fn parse_event(payload: &str) -> Option<StoreEvent> {
             up: next()?.parse().ok()?,
             down: next()?.parse().ok()?,
         }),
-        "c " => Some(StoreEvent::Replies {
+        "p " => Some(StoreEvent::Replies {
             room: next()?.into(),
             offset: next()?.parse().ok()?,
             count: next()?.parse().ok()?,
@@ -156,12 +156,12 @@ mod tests {
         };
         assert_eq!((&*room, offset, up, down), ("ops", 7, 3, 1));
         assert!(matches!(
-            parse_event("c ops 7 2"),
+            parse_event("p ops 7 2"),
             Some(StoreEvent::Replies { count: 2, .. })
         ));
         assert!(parse_event("v ops x 1 1").is_none());
-        let event = parse_event("c ops 7 2").unwrap();
-        assert_eq!(payload(&event).as_deref(), Some("c ops 7 2"));
+        let event = parse_event("p ops 7 2").unwrap();
+        assert_eq!(payload(&event).as_deref(), Some("p ops 7 2"));
         assert!(parse_event("m e 1 ops 5 {}").is_none());
     }
 }

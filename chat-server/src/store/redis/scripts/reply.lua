@@ -3,7 +3,7 @@
 -- KEYS: stream, tally hash
 -- ARGV: parent offset, events channel, room, least sweep size
 local count = redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':r', 1)
-redis.call('PUBLISH', ARGV[2], 'c ' .. ARGV[3] .. ' ' .. ARGV[1] .. ' ' .. count)
+redis.call('PUBLISH', ARGV[2], 'p ' .. ARGV[3] .. ' ' .. ARGV[1] .. ' ' .. count)
 local least = tonumber(ARGV[4])
 local swept = tonumber(redis.call('HGET', KEYS[2], 'swept') or '0')
 if redis.call('HLEN', KEYS[2]) > 2 * math.max(swept, least) then
