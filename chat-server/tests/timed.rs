@@ -316,3 +316,99 @@ async fn memory_mode_clears_expires_and_refuses_other_intervals() {
     .await;
     server.stop().await;
 }
+
+/// Register `username` on `http` and return a signed-in socket that said hello.
+async fn voter(http: &str, ws: &str, username: &str) -> Client {
+    let body = json!({"username": username, "password": "correct horse battery"});
+    let (code, headers, reply) = common::http_request(
+        "POST",
+        &format!("{http}/api/register"),
+        &[("Content-Type", "application/json")],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(code, 201, "{reply}");
+    let cookie = headers["set-cookie"].split(';').next().unwrap().to_owned();
+    let mut c = Client::connect_with_cookie(ws, &cookie).await;
+    c.send(json!({"type": "hello", "name": username})).await;
+    c.expect("welcome").await;
+    c
+}
+
+/// Vote on and reply to the first message of `room`; returns its offset.
+async fn voted_message(c: &mut Client, room: &str) -> u64 {
+    let offset = c.say(room, "voted on", "v1").await["offset"]
+        .as_u64()
+        .unwrap();
+    c.send(json!({"type": "vote", "room": room, "offset": offset, "value": 1}))
+        .await;
+    let votes = c.expect("votes").await;
+    assert_eq!(votes["up"], 1, "{votes}");
+    c.send(
+        json!({"type": "send", "room": room, "content": "re", "client_id": "v2",
+                  "reply_to": offset}),
+    )
+    .await;
+    c.expect_where(|v| v["type"] == "ack" && v["client_id"] == "v2")
+        .await;
+    offset
+}
+
+/// A clear or an expiry takes the room's votes and reply counts with its messages: Redis keeps
+/// no tally of them, and a room made again under an expired room's name (its offsets starting
+/// over) shows none of the old counts.
+#[tokio::test]
+async fn votes_and_replies_go_with_cleared_and_expired_rooms() {
+    let (mut backends, _keep) = backends().await;
+    let mut runs: Vec<Option<Backend>> = backends.drain(..).map(Some).collect();
+    runs.push(None); // the memory mode
+    for backend in &runs {
+        // Longer "minutes" here: the votes must land before the first clear.
+        let mut args = backend.as_ref().map_or_else(Vec::new, Backend::args);
+        match args.iter().position(|a| *a == "--timed-minute-ms") {
+            Some(at) => args[at + 1] = "1500",
+            None => args.extend(["--timed-minute-ms", "1500"]),
+        }
+        let server = ServerProcess::spawn(&args).await;
+        let http = format!("http://{}", server.addr);
+        wait_ready(&http).await;
+        let mut ann = voter(&http, &server.ws_url(), "ann").await;
+
+        assert_eq!(create(&mut ann, "tick", 1, 0).await["type"], "room_created");
+        ann.join("tick").await;
+        voted_message(&mut ann, "tick").await;
+        cleared_until(&mut ann, "tick", 2).await;
+        if let Some(Backend::Redis { url, prefix }) = backend {
+            let key = format!("{prefix}:room:tick:tally");
+            let left: u64 = redis_cmd(url, &["EXISTS", &key]).await.unwrap();
+            assert_eq!(left, 0, "{key} outlived the clear");
+        }
+
+        assert_eq!(
+            create(&mut ann, "brief", 0, 2).await["type"],
+            "room_created"
+        );
+        ann.join("brief").await;
+        let offset = voted_message(&mut ann, "brief").await;
+        ann.expect_where(|v| v["type"] == "expired" && v["room"] == "brief")
+            .await;
+        assert_eq!(
+            create(&mut ann, "brief", 0, 0).await["type"],
+            "room_created"
+        );
+        ann.join("brief").await;
+        let again = ann.say("brief", "new room", "n1").await;
+        if !matches!(backend, Some(Backend::Durable { .. })) {
+            // Redis and memory start the offsets over: old counts would land on new messages.
+            assert_eq!(again["offset"], offset, "offsets start over: {again}");
+        }
+        ann.send(json!({"type": "history", "room": "brief", "after": 0}))
+            .await;
+        let page = ann.expect("history").await;
+        let fresh = &page["messages"][0];
+        assert_eq!(fresh["votes"], json!({"up": 0, "down": 0}), "{fresh}");
+        assert_eq!(fresh["reply_count"], 0, "{fresh}");
+        assert!(fresh.get("my_vote").is_none(), "{fresh}");
+        server.kill().await;
+    }
+}

@@ -174,6 +174,11 @@ impl MemoryVotes {
         counted
     }
 
+    /// Drop a room's counts: its messages were cleared, or it expired.
+    pub(super) async fn forget(&self, room: &str) {
+        self.rooms.lock().await.remove(room);
+    }
+
     async fn add_reply(&self, room: &str, parent: u64, first: u64) {
         let mut rooms = self.rooms.lock().await;
         let entry = self

@@ -96,6 +96,9 @@ impl MemoryStore {
                 inner.rooms.remove(room);
                 inner.timed.remove(room);
             }
+            // Every count of the room was of a message now gone (a clear takes all up to the head).
+            let (Fired::Expired { room } | Fired::Cleared { room, .. }) = f;
+            self.votes.forget(room).await;
         }
         // Sent under the lock, like appends, so a clear is ordered with the messages around it.
         for f in &fired {

@@ -4,7 +4,9 @@
 -- the stream and the idempotency records go, the sequence and epoch stay, and `cleared` says
 -- through which offset. The newest message's time (its idempotency record's) is kept as the
 -- room's last activity for the expiry. Nothing new since the last clear: no clear, no notice.
--- KEYS: timed, timers, stream, seq, idempotency, cleared
+-- The room's votes and reply counts (the tally hash) go with the messages: every one of them
+-- was of a message up to `head`.
+-- KEYS: timed, timers, stream, seq, idempotency, cleared, tally
 -- ARGV: room, now ms, minute ms, events channel
 -- Returns the offset cleared through, or -1.
 local member = 'c|' .. ARGV[1]
@@ -31,7 +33,7 @@ if #last > 0 and last[1][2][4] then
   if at and tonumber(at) > tonumber(active) then active = at end
 end
 redis.call('HSET', KEYS[2], ARGV[1], clear .. ' ' .. expire .. ' ' .. active)
-redis.call('DEL', KEYS[3], KEYS[5])
+redis.call('DEL', KEYS[3], KEYS[5], KEYS[7])
 redis.call('SET', KEYS[6], head)
 redis.call('PUBLISH', ARGV[4], 'c ' .. head .. ' ' .. ARGV[1])
 return head

@@ -4,7 +4,9 @@
 -- schedule entry, so of replicas racing, exactly one expires the room.
 -- The room is kept a minute in `expired`, so a heartbeat that raced the expiry does not list it
 -- again (heartbeat.lua).
--- KEYS: timed, timers, stream, seq, epoch, idempotency, cleared, rooms, expired
+-- Its votes and reply counts (the tally hash) go too, so a room made again under the name starts
+-- from none.
+-- KEYS: timed, timers, stream, seq, epoch, idempotency, cleared, rooms, expired, tally
 -- ARGV: room, now ms, minute ms, events channel
 -- Returns 1 when the room expired.
 local member = 'x|' .. ARGV[1]
@@ -30,7 +32,7 @@ if deadline > now then
   redis.call('ZADD', KEYS[1], deadline, member)
   return 0
 end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[10])
 redis.call('SREM', KEYS[8], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', now - 60000)
 redis.call('ZADD', KEYS[9], now, ARGV[1])
