@@ -831,4 +831,4 @@ mod tests;
 mod text;
 mod timed;
 mod votes;
-pub use self::votes::{Tally, frame_offset, with_tally};
+pub use self::votes::{Tally, frame_offset, is_tombstone, with_tally};

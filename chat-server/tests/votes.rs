@@ -155,6 +155,28 @@ async fn replies_and_votes(a_http: &str, a_ws: &str, b_ws: &str) -> u64 {
         "{p}"
     );
     assert!(p.get("my_vote").is_none(), "a guest has no vote: {p}");
+
+    // A deleted message keeps no counts: none served with its tombstone, no new votes or replies.
+    let doomed = on_a.say("general", "doomed", "a-2").await["offset"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(vote(&mut on_a, doomed, 1).await["up"], 1);
+    on_a.send(json!({"type":"delete","room":"general","offset":doomed}))
+        .await;
+    on_a.expect_where(|v| v["type"] == "deleted" && v["offset"] == doomed)
+        .await;
+    assert_eq!(vote(&mut on_b, doomed, 1).await["code"], "no_such_message");
+    on_b.send(json!({"type":"send","room":"general","content":"late",
+                     "client_id":"b-3","reply_to":doomed}))
+        .await;
+    assert_eq!(on_b.expect("error").await["code"], "no_such_message");
+    on_b.send(json!({"type":"history","room":"general","after":0}))
+        .await;
+    let tombstone = at(&on_b.expect("history").await["messages"], doomed);
+    assert_eq!(tombstone["deleted"], true, "{tombstone}");
+    for gone in ["votes", "reply_count", "my_vote"] {
+        assert!(tombstone.get(gone).is_none(), "{gone} on {tombstone}");
+    }
     parent
 }
 

@@ -36,8 +36,9 @@
 //   search and filters: see js/search.js
 //   #clear-every-select, #expire-after-select  the new-room form's timed-room choices;
 //                      .room-timer[data-timer] marks a timed room in #room-list
-//   .message-actions   under each confirmed message: .reply-button, .reply-count (hidden at 0;
-//                      aria-expanded, opens ul.thread of .thread-reply[data-offset] buttons),
+//   .vote-actions      (also .message-actions) under each confirmed message but a tombstone:
+//                      .reply-button, .reply-count (hidden at 0; aria-expanded, opens ul.thread
+//                      of .thread-reply[data-offset] buttons),
 //                      .vote-button.vote-up / .vote-down (aria-pressed = the user's own vote) with
 //                      .vote-count; a reply shows .reply-quote[data-parent] (jumps to the parent)
 //   #reply-bar         "Replying to …" above the message box (.reply-cancel, or Escape)

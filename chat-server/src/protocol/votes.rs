@@ -73,10 +73,17 @@ pub fn frame_offset(frame: &str) -> Option<u64> {
     frame[at..at + digits].parse().ok()
 }
 
+/// Whether a stored frame is a deleted message's tombstone (`"deleted":true`; inside a JSON
+/// string a quote is always escaped, so user text cannot forge the key). A tombstone has no
+/// replies or votes: none are served with it, and none can be added to it.
+pub fn is_tombstone(frame: &str) -> bool {
+    frame.contains("\"deleted\":true")
+}
+
 /// `frame` with its `reply_count` and `votes {up, down}` (zeros included), and `my_vote` when the
-/// reader voted.
+/// reader voted; a tombstone as it is.
 pub fn with_tally(frame: &str, tally: &Tally) -> String {
-    let Some(body) = frame.strip_suffix('}') else {
+    let Some(body) = frame.strip_suffix('}').filter(|_| !is_tombstone(frame)) else {
         return frame.to_owned();
     };
     let mut out = String::with_capacity(frame.len() + 64);

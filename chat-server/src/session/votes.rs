@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::{
-    protocol::{frame_offset, with_tally},
+    protocol::{frame_offset, is_tombstone, with_tally},
     store::{Store, Vote},
 };
 
@@ -25,7 +25,7 @@ impl Session {
             .message_exists(room, parent)
             .await
             .map_err(|e| unavailable(&self.state.metrics, e))?;
-        if !exists {
+        if !exists || self.deleted(room, parent).await? {
             return Err(ProtocolError::new(
                 ErrorCode::NoSuchMessage,
                 format!("reply_to: no message {parent} in {room} to reply to"),
@@ -65,6 +65,12 @@ impl Session {
                 format!("join {room} before voting in it"),
             )));
         }
+        if self.deleted(&room, offset).await.map_err(fail)? {
+            return Err(fail(ProtocolError::new(
+                ErrorCode::NoSuchMessage,
+                format!("message {offset} in {room} was deleted: no votes on it"),
+            )));
+        }
         let vote = Vote {
             room: &room,
             offset,
@@ -91,6 +97,20 @@ impl Session {
             mine: Some(value),
         }
         .to_json())
+    }
+
+    /// Whether the message at `offset` is a tombstone (`edits`): replies and votes are refused.
+    async fn deleted(&self, room: &str, offset: u64) -> Result<bool, ProtocolError> {
+        let page = self
+            .state
+            .store
+            .page(room, Cursor::After(offset.saturating_sub(1)), 1)
+            .await
+            .map_err(|e| unavailable(&self.state.metrics, e))?;
+        Ok(page
+            .frames
+            .first()
+            .is_some_and(|f| frame_offset(f) == Some(offset) && is_tombstone(f)))
     }
 
     /// A store read of a page, with the current counts merged into its frames.

@@ -32,7 +32,7 @@ function voteButton(m, value) {
 }
 
 function actions(m) {
-  const bar = node('div', 'message-actions');
+  const bar = node('div', 'message-actions vote-actions');
   const reply = node('button', 'reply-button link-button', 'Reply');
   reply.type = 'button';
   reply.setAttribute('aria-label', `Reply to ${m.name}`);
@@ -42,21 +42,22 @@ function actions(m) {
   return bar;
 }
 
-/** Adds the parent quote (for a reply) and the actions bar to a confirmed message's element. */
+/** Adds the parent quote (for a reply) and the actions bar to a confirmed message's element;
+ * a deleted message (tombstone) has no replies or votes, so no bar. */
 export function decorateMessage(article, m) {
   const body = article.querySelector('.message-body');
   if (!body) return;
   if (Number.isInteger(m.reply_to)) {
     body.insertBefore(parentQuote(m), body.querySelector('.message-content'));
   }
-  body.append(actions(m));
+  if (!m.deleted) body.append(actions(m));
 }
 
 /** Redraws the actions of one message if it is on screen, keeping the focus on its button. */
 function redraw(roomName, m) {
   const article = ui.messages.querySelector(
     `.message[data-room="${CSS.escape(roomName)}"][data-offset="${m.offset}"]`);
-  const old = article && article.querySelector('.message-actions');
+  const old = article && article.querySelector('.vote-actions');
   if (!old) return;
   const active = old.contains(document.activeElement) ? document.activeElement : null;
   let selector = null;
