@@ -95,7 +95,7 @@ async fn create(c: &mut Client, room: &str, clear: u32, expire: u32) -> Value {
                   "expire_after_mins": expire}),
     )
     .await;
-    c.expect_where(|v| v["room"] == room || v["type"] == "error")
+    c.expect_where(|v| (v["type"] == "room_created" && v["room"] == room) || v["type"] == "error")
         .await
 }
 
