@@ -31,6 +31,7 @@ pub mod protocol;
 mod rate;
 pub mod server;
 pub mod session;
+pub mod signals;
 pub mod state;
 pub mod store;
 mod ui;
@@ -145,6 +146,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         starts,
         background.clone(),
     ));
+    tokio::spawn(signals::run(state.clone(), background.clone()));
     tokio::spawn(presence::run(state.clone(), background));
     tokio::spawn(watch_store(state.clone()));
     presence::refresh_rooms(&state).await;

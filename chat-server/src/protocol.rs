@@ -67,6 +67,10 @@ pub enum ClientMessage {
     CreateRoom { name: String },
     /// Application-level ping.
     Ping { id: PingId },
+    /// The user is typing in a joined room (relayed, never stored; see `signals`).
+    Typing { room: String },
+    /// The user has read a room up to `offset` (registered users only).
+    Read { room: String, offset: u64 },
 }
 
 /// Machine-readable error codes of `error` frames.
@@ -272,6 +276,15 @@ impl ClientMessage {
                         "id",
                         format!("id must be at most {MAX_PING_ID_BYTES} bytes of JSON"),
                     )
+                })?,
+            },
+            "typing" => Self::Typing {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+            },
+            "read" => Self::Read {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                offset: obj.get("offset").and_then(Value::as_u64).ok_or_else(|| {
+                    ProtocolError::field("offset", "offset must be an integer >= 0")
                 })?,
             },
             other => {

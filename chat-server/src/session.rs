@@ -99,6 +99,7 @@ pub struct Session {
     abuse: Abuse,
     admission: Admission,
     guard: WriteGuard,
+    signals: SignalState,
 }
 
 impl Session {
@@ -138,6 +139,7 @@ impl Session {
             },
             admission,
             guard,
+            signals: SignalState::default(),
         }
     }
 
@@ -276,8 +278,11 @@ impl Session {
                 client_id,
             } => self.send(room, topic, content, client_id).await,
             ClientMessage::CreateRoom { name } => self.create_room(name).await,
+            ClientMessage::Typing { room } => self.typing(room).await,
+            ClientMessage::Read { room, offset } => self.read(room, offset).await,
         };
         match reply {
+            Ok(frame) if frame.is_empty() => Ok(()),
             Ok(frame) => {
                 self.budgets.reply_bytes.charge(frame.len() as f64);
                 let guard = self.guard.clone();
@@ -344,6 +349,9 @@ impl Session {
         }
         .to_json();
         self.identity = Some(Identity { name, email });
+        if let Some(key) = self.visitor.key() {
+            self.state.hub.signals.user_connected(key);
+        }
         // What follows the welcome goes through the queue, so it arrives right after it: the
         // store's health when it is down, then the room list.
         let hub = &self.state.hub;
@@ -391,6 +399,7 @@ impl Session {
         // Queued, so it follows the `joined` reply.
         let members = crate::presence::members_frame(&self.state, &room);
         self.state.hub.offer(&self.handle, Outbound::Frame(members));
+        self.state.hub.signals.room_joined(room.clone());
         self.joined_frame(room, page)
     }
 
@@ -507,6 +516,7 @@ impl Session {
             .map_err(|e| fail(unavailable(&self.state.metrics, e)))?;
         if !stored.duplicate {
             self.state.metrics.messages_in.inc();
+            self.count_mentions(&room, stored.offset, &content).await;
         }
         Ok(ServerFrame::Ack {
             client_id: &client_id,
@@ -609,10 +619,11 @@ fn text(s: String) -> Message {
 }
 
 mod budget;
+mod signals;
 mod write;
 
 pub use self::budget::Admission;
-use self::{budget::Budgets, write::WriteGuard};
+use self::{budget::Budgets, signals::SignalState, write::WriteGuard};
 
 #[cfg(test)]
 mod tests;

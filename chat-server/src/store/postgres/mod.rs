@@ -9,6 +9,7 @@
 mod accounts;
 mod commit;
 mod read;
+mod reads;
 mod retention;
 
 pub use self::retention::Retention;
@@ -82,6 +83,11 @@ pub fn migrator() -> Migrator {
                 include_str!("migrations/0001_rooms_and_messages.sql"),
             ),
             migration(2, "accounts", include_str!("migrations/0002_accounts.sql")),
+            migration(
+                7,
+                "read positions",
+                include_str!("migrations/0007_reads.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

@@ -18,6 +18,9 @@
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
 //! | `<prefix>:session:<token hash>` | string with TTL | Redis-only mode: the session's user and expiry `"<user> <expires ms>"`, gone at expiry |
 //! | `<prefix>:cache:<room>:<epoch>` | sorted set | durable mode only: the recent window of a room, score = offset, member = the frame |
+//! | `<prefix>:room:<room>:reads` | hash | Redis-only mode: user (lower case) → `"<offset> <display name>"`, the read positions (receipts) |
+//! | `<prefix>:user:<username lower case>:reads` | hash | Redis-only mode: room → the user's read position (unread counts) |
+//! | `<prefix>:user:<username lower case>:mentions` | hash | Redis-only mode: room → unread mention offsets, space-separated, newest `MAX_MENTIONS_KEPT` |
 
 /// Builds every key and channel name under one prefix.
 #[derive(Debug, Clone)]
@@ -102,6 +105,21 @@ impl Keys {
         format!("{}:strikes:{kind}:{id}", self.prefix)
     }
 
+    /// A room's read positions, by user.
+    pub(super) fn room_reads(&self, room: &str) -> String {
+        self.room(room, "reads")
+    }
+
+    /// A user's read positions, by room.
+    pub(super) fn user_reads(&self, key: &str) -> String {
+        format!("{}:user:{key}:reads", self.prefix)
+    }
+
+    /// A user's unread mention offsets, by room.
+    pub(super) fn user_mentions(&self, key: &str) -> String {
+        format!("{}:user:{key}:mentions", self.prefix)
+    }
+
     /// The pub/sub channel of store events.
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -129,5 +147,8 @@ mod tests {
         assert_eq!(k.user_sessions("ann"), "chatapp:user:ann:sessions");
         assert_eq!(k.session("ab12"), "chatapp:session:ab12");
         assert_eq!(k.strikes("account", "ann"), "chatapp:strikes:account:ann");
+        assert_eq!(k.room_reads("ops"), "chatapp:room:ops:reads");
+        assert_eq!(k.user_reads("ann"), "chatapp:user:ann:reads");
+        assert_eq!(k.user_mentions("ann"), "chatapp:user:ann:mentions");
     }
 }

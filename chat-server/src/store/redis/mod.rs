@@ -34,6 +34,7 @@ use crate::{
 mod accounts;
 mod health;
 mod keys;
+mod reads;
 mod strikes;
 
 /// A message for the durable mode's cache.
@@ -55,6 +56,7 @@ pub struct RedisStore {
     presence_ttl: Duration,
     scripts: Scripts,
     strikes: strikes::StrikeScripts,
+    reads: reads::ReadScripts,
     policy: Mutex<health::PolicyCheck>,
 }
 
@@ -145,6 +147,7 @@ impl RedisStore {
             presence_ttl,
             scripts: Scripts::load(),
             strikes: strikes::StrikeScripts::load(),
+            reads: reads::ReadScripts::load(),
             policy: Mutex::default(),
         })
     }
@@ -514,7 +517,9 @@ impl RedisStore {
                             let Ok(payload) = msg.get_payload::<String>() else {
                                 continue;
                             };
-                            let Some(event) = parse_event(&payload) else {
+                            let event = reads::parse_signal(&payload, &self.instance)
+                                .or_else(|| parse_event(&payload));
+                            let Some(event) = event else {
                                 tracing::warn!("ignoring unexpected pub/sub payload");
                                 continue;
                             };

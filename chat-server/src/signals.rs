@@ -1,0 +1,168 @@
+//! Presence signals: typing, read receipts, unread counts and mentions (issue #14, items 6-7).
+//! The rules live here: the typing rate, which offsets get receipts, how many names a receipt
+//! lists, how often receipts and `unread` are pushed, and what counts as a mention. Sessions
+//! handle the client frames (`session/signals.rs`); the stores keep positions and relay frames
+//! (`store/reads.rs`); this module's task turns "a position moved" into `receipts` for a room's
+//! local members and `unread` for a user's local connections, coalesced.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use serde::Serialize;
+
+use crate::{
+    AppState,
+    store::{ReadPosition, Unread},
+};
+
+/// At most one `typing` per connection in this interval; the rest are dropped silently.
+pub const TYPING_EVERY: Duration = Duration::from_secs(2);
+/// Receipts and `unread` pushes are coalesced: at most one per room (per user) in this interval,
+/// carrying the latest positions only.
+pub const PUSH_EVERY: Duration = Duration::from_millis(500);
+/// Receipts are sent for the newest this many distinct read positions of a room.
+pub const RECEIPT_OFFSETS: usize = 3;
+/// Most names a `receipts` frame lists (its `count` is always complete).
+pub const MAX_RECEIPT_NAMES: usize = 20;
+/// Most users one message can mention (counted); the rest are highlighted only.
+pub const MAX_MENTIONED: usize = 10;
+
+/// The `typing` frame the room's other members get.
+pub fn typing_frame(room: &str, name: &str, user: Option<&str>) -> String {
+    #[derive(Serialize)]
+    struct Typing<'a> {
+        r#type: &'static str,
+        room: &'a str,
+        name: &'a str,
+        user: Option<&'a str>,
+    }
+    serde_json::to_string(&Typing {
+        r#type: "typing",
+        room,
+        name,
+        user,
+    })
+    .expect("plain struct")
+}
+
+/// The `unread` frame of a user.
+pub fn unread_frame(rooms: &[Unread]) -> String {
+    serde_json::json!({"type": "unread", "rooms": rooms}).to_string()
+}
+
+/// The `receipts` frames of a room: for each of the newest [`RECEIPT_OFFSETS`] distinct
+/// positions, how many users have read at least that far, and who (sorted, at most
+/// [`MAX_RECEIPT_NAMES`]). Oldest offset first.
+pub fn receipts_frames(room: &str, positions: &[ReadPosition]) -> Vec<String> {
+    let mut offsets: Vec<u64> = positions
+        .iter()
+        .map(|p| p.offset)
+        .filter(|o| *o > 0)
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let newest = &offsets[offsets.len().saturating_sub(RECEIPT_OFFSETS)..];
+    newest
+        .iter()
+        .map(|&offset| {
+            let mut names: Vec<&str> = positions
+                .iter()
+                .filter(|p| p.offset >= offset)
+                .map(|p| p.display_name.as_str())
+                .collect();
+            let count = names.len();
+            names.sort_unstable();
+            names.truncate(MAX_RECEIPT_NAMES);
+            serde_json::json!({
+                "type": "receipts", "room": room, "offset": offset, "count": count, "names": names,
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+/// The users of `candidates` that `content` mentions as `@username` or `@display name` (case
+/// ignored, ended by a character that is not a letter, digit, `-` or `_`), but not `author`; at
+/// most [`MAX_MENTIONED`].
+pub fn mentioned(content: &str, candidates: &[ReadPosition], author: &str) -> Vec<String> {
+    if !content.contains('@') {
+        return Vec::new();
+    }
+    let text = content.to_lowercase();
+    let names_at = |name: &str| {
+        let needle = format!("@{}", name.to_lowercase());
+        text.match_indices(&needle).any(|(i, _)| {
+            let before_ok = !text[..i]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric);
+            let rest = &text[i + needle.len()..];
+            before_ok
+                && !rest
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
+    };
+    candidates
+        .iter()
+        .filter(|p| p.user != author && (names_at(&p.user) || names_at(&p.display_name)))
+        .map(|p| p.user.clone())
+        .take(MAX_MENTIONED)
+        .collect()
+}
+
+/// Push due receipts and `unread` frames until `stop`, at most every [`PUSH_EVERY`].
+pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    let mut sent: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+    let due = &state.hub.signals;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = due.wake.notified() => {}
+        }
+        let (rooms, users) = due.take();
+        sent.retain(|room, _| state.hub.local_count(room) > 0);
+        for (room, force) in rooms {
+            if state.hub.local_count(&room) == 0 {
+                continue;
+            }
+            push_receipts(&state, &room, force, &mut sent).await;
+        }
+        for user in users {
+            if !state.hub.has_user(&user) {
+                continue;
+            }
+            match state.store.unread(&user).await {
+                Ok(rooms) => state.hub.to_user(&user, unread_frame(&rooms).into()),
+                Err(e) => tracing::debug!(error = %e, "unread counts could not be read"),
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(PUSH_EVERY) => {}
+        }
+    }
+}
+
+async fn push_receipts(
+    state: &AppState,
+    room: &Arc<str>,
+    force: bool,
+    sent: &mut HashMap<Arc<str>, Vec<String>>,
+) {
+    let positions = match state.store.room_reads(room).await {
+        Ok(p) => p,
+        Err(e) => return tracing::debug!(error = %e, "read positions could not be read"),
+    };
+    let frames = receipts_frames(room, &positions);
+    let before = sent.get(room).cloned().unwrap_or_default();
+    for frame in &frames {
+        if force || !before.contains(frame) {
+            state.hub.to_room(room, frame.as_str().into());
+        }
+    }
+    sent.insert(room.clone(), frames);
+}
+
+#[cfg(test)]
+mod tests;
