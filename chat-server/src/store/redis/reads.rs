@@ -121,7 +121,8 @@ impl RedisStore {
     }
 
     pub(crate) async fn unread(&self, user: &str) -> Result<Vec<Unread>> {
-        let (reads, mentions): (Vec<(String, u64)>, Vec<(String, String)>) = redis::pipe()
+        type Both = (Vec<(String, u64)>, Vec<(String, String)>);
+        let (reads, mentions): Both = redis::pipe()
             .cmd("HGETALL")
             .arg(self.keys.user_reads(user))
             .cmd("HGETALL")
