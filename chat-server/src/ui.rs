@@ -66,6 +66,9 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("rooms"),
     js!("sidebar"),
     js!("storage"),
+    js!("typing"),
+    js!("receipts"),
+    js!("unread"),
 ];
 
 impl Asset {

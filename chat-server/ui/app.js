@@ -29,6 +29,10 @@
 //   #composer-hint, #composer-error
 //   #menu-button, #sidebar   the phone drawer toggle and the drawer
 //   #toasts            error and info toasts (.toast)
+//   #typing-indicator  "Ann is typing…" above the composer (hidden when nobody types)
+//   .receipt > .receipt-button ("Seen by N", names in its accessible name) + .receipt-names,
+//                      inside a .message; .room-mentions badge in a room button; mark.mention
+//                      (.mention-me for this user) inside .message-content
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -44,11 +48,16 @@ import { bindRooms, creatingRoom, disconnected, joinAll, onHistory, onJoined, on
 import { bindMessages, renderPending } from './js/messages.js';
 import { bindComposer, renderComposer } from './js/composer.js';
 import { bindSidebar } from './js/sidebar.js';
+import { bindTyping, onTyping, typingMessage } from './js/typing.js';
+import { bindReceipts, onReceipts, receiptsReset } from './js/receipts.js';
+import { bindUnread, onUnread, unreadMessage, unreadWelcome } from './js/unread.js';
 
 function onWelcome(f) {
   setLimits(f.limits);
   resetPacing();
   acceptWelcome(f);
+  unreadWelcome(f);
+  receiptsReset();
   welcomed();
   joinAll();
   renderAll();
@@ -83,11 +92,18 @@ function wire() {
   handle('joined', onJoined);
   handle('history', onHistory);
   handle('left', onLeft);
-  handle('message', onMessage);
+  handle('message', (f) => {
+    onMessage(f);
+    typingMessage(f);
+    unreadMessage(f);
+  });
   handle('ack', onAck);
   handle('room_created', onRoomCreated);
   handle('resync', onResync);
   handle('error', onError);
+  handle('typing', onTyping);
+  handle('receipts', onReceipts);
+  handle('unread', onUnread);
   on('open', () => {
     if (currentIdentity()) sendHello();
     else sendFrame({ type: 'rooms' });
@@ -109,6 +125,9 @@ function wire() {
   bindSidebar();
   bindMessages();
   bindComposer();
+  bindUnread();
+  bindTyping();
+  bindReceipts();
 }
 
 restoreIdentity();
