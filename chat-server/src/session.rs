@@ -399,7 +399,10 @@ impl Session {
         // Queued, so it follows the `joined` reply.
         let members = crate::presence::members_frame(&self.state, &room);
         self.state.hub.offer(&self.handle, Outbound::Frame(members));
-        self.state.hub.signals.room_joined(room.clone());
+        self.state
+            .hub
+            .signals
+            .room_joined(room.clone(), self.handle.clone());
         self.joined_frame(room, page)
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::{
     AppState,
+    hub::Outbound,
     store::{ReadPosition, Unread},
 };
 
@@ -120,15 +121,27 @@ pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
             () = stop.cancelled() => return,
             () = due.wake.notified() => {}
         }
-        let (rooms, users) = due.take();
+        let due = due.take();
         sent.retain(|room, _| state.hub.local_count(room) > 0);
-        for (room, force) in rooms {
-            if state.hub.local_count(&room) == 0 {
-                continue;
+        for room in due.rooms {
+            if state.hub.local_count(&room) > 0 {
+                push_receipts(&state, &room, &mut sent).await;
             }
-            push_receipts(&state, &room, force, &mut sent).await;
         }
-        for user in users {
+        for (room, conn) in due.joined {
+            if !sent.contains_key(&room) {
+                let Some(frames) = receipts_now(&state, &room).await else {
+                    continue;
+                };
+                sent.insert(room.clone(), frames);
+            }
+            for frame in &sent[&room] {
+                state
+                    .hub
+                    .offer(&conn, Outbound::Frame(frame.as_str().into()));
+            }
+        }
+        for user in due.users {
             if !state.hub.has_user(&user) {
                 continue;
             }
@@ -144,20 +157,29 @@ pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
     }
 }
 
+/// The room's receipts now, or None when the positions cannot be read.
+async fn receipts_now(state: &AppState, room: &str) -> Option<Vec<String>> {
+    match state.store.room_reads(room).await {
+        Ok(positions) => Some(receipts_frames(room, &positions)),
+        Err(e) => {
+            tracing::debug!(error = %e, "read positions could not be read");
+            None
+        }
+    }
+}
+
+/// Send the room's local members the receipts that changed since they were last sent.
 async fn push_receipts(
     state: &AppState,
     room: &Arc<str>,
-    force: bool,
     sent: &mut HashMap<Arc<str>, Vec<String>>,
 ) {
-    let positions = match state.store.room_reads(room).await {
-        Ok(p) => p,
-        Err(e) => return tracing::debug!(error = %e, "read positions could not be read"),
+    let Some(frames) = receipts_now(state, room).await else {
+        return;
     };
-    let frames = receipts_frames(room, &positions);
-    let before = sent.get(room).cloned().unwrap_or_default();
+    let before = sent.get(room).map_or(&[][..], Vec::as_slice);
     for frame in &frames {
-        if force || !before.contains(frame) {
+        if !before.contains(frame) {
             state.hub.to_room(room, frame.as_str().into());
         }
     }
