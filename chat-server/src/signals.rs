@@ -112,6 +112,40 @@ pub fn mentioned(content: &str, candidates: &[ReadPosition], author: &str) -> Ve
         .collect()
 }
 
+/// The `@username`-shaped words of `content` (3 to 32 of ASCII letters, digits, `-`, `_`, not
+/// preceded by a letter or digit), lower-cased, each once, at most [`MAX_MENTIONED`]: the
+/// accounts a message may mention besides the room's readers.
+pub fn username_words(content: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = content;
+    let mut before: Option<char> = None;
+    while let Some(i) = rest.find('@') {
+        let prev = rest[..i].chars().next_back().or(before);
+        let word: String = rest[i + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let ends_clean = !rest[i + 1 + word.len()..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric);
+        let word = word.to_ascii_lowercase();
+        if !prev.is_some_and(char::is_alphanumeric)
+            && (3..=32).contains(&word.len())
+            && ends_clean
+            && !out.contains(&word)
+        {
+            out.push(word);
+            if out.len() == MAX_MENTIONED {
+                break;
+            }
+        }
+        before = Some('@');
+        rest = &rest[i + 1..];
+    }
+    out
+}
+
 /// Push due receipts and `unread` frames until `stop`, at most every [`PUSH_EVERY`].
 pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
     let mut sent: HashMap<Arc<str>, Vec<String>> = HashMap::new();

@@ -1,7 +1,8 @@
 //! Presence signals end to end over real sockets (issue #14, items 6-7): typing reaches the room's
 //! other members on the other replica and never the sender, and is rate-limited; read positions
 //! only move up and turn into receipts with names on the other replica; unread and mention counts
-//! follow a user to a second connection and across a reconnect; one read in a room of many
+//! follow a user to a second connection and across a reconnect (and reach a user mentioned by
+//! username who never opened the room); one read in a room of many
 //! members costs a constant number of Redis writes. Run against two replicas on Redis alone, two
 //! on Redis + PostgreSQL, and the memory mode.
 
@@ -201,6 +202,15 @@ async fn reads_make_receipts_and_unread_follows_the_user(mode: Mode) {
         .send(json!({"type":"read","room":"general","offset":1}))
         .await;
     assert_eq!(guest.expect("error").await["code"], "login_required");
+    // Someone who never opened the room is counted as mentioned by their username.
+    let carol = register(&a.http_url(), "carol").await;
+    ann_a.say("general", "@carol are you there?", "c6").await;
+    let mut carol_b = signed_in(&b_ws, &carol).await;
+    assert_eq!(
+        carol_b.expect("unread").await["rooms"],
+        json!([{"room":"general","offset":0,"unread":6,"mentions":1}]),
+        "{mode:?}"
+    );
     a.stop().await;
     if let Some(b) = b {
         b.stop().await;

@@ -5,7 +5,7 @@
 //! Neither `typing` nor `read` gets a reply when it succeeds.
 
 use super::*;
-use crate::signals::{TYPING_EVERY, mentioned, typing_frame};
+use crate::signals::{MAX_MENTIONED, TYPING_EVERY, mentioned, typing_frame, username_words};
 
 /// When this connection last relayed a `typing`.
 #[derive(Debug, Default)]
@@ -79,13 +79,30 @@ impl Session {
         let author = self.visitor.key().unwrap_or("");
         let result = match store.room_reads(room).await {
             Ok(readers) => {
-                let users = mentioned(content, &readers, author);
+                let mut users = mentioned(content, &readers, author);
+                self.mentioned_accounts(content, author, &mut users).await;
                 store.add_mentions(room, offset, &users).await
             }
             Err(e) => Err(e),
         };
         if let Err(e) = result {
             tracing::debug!(error = %e, "mentions not counted");
+        }
+    }
+
+    /// Adds the accounts named `@username` that are not among `users` yet (users who never read
+    /// the room), up to [`MAX_MENTIONED`] in all: one account lookup per such word.
+    async fn mentioned_accounts(&self, content: &str, author: &str, users: &mut Vec<String>) {
+        for word in username_words(content) {
+            if users.len() >= MAX_MENTIONED {
+                return;
+            }
+            if word == author || users.contains(&word) {
+                continue;
+            }
+            if let Ok(Some(_)) = self.state.store.account(&word).await {
+                users.push(word);
+            }
         }
     }
 }

@@ -72,3 +72,18 @@ fn typing_frames_carry_room_name_and_user() {
         serde_json::json!({"type":"typing","room":"ops","name":"Ann \"A\"","user":"ann"})
     );
 }
+
+#[test]
+fn username_words_are_at_words_of_the_username_shape() {
+    assert_eq!(
+        username_words("hi @Carol, @bob-2 and @carol"),
+        ["carol", "bob-2"]
+    );
+    assert!(
+        username_words("mail x@carol.example").is_empty(),
+        "an address is no mention"
+    );
+    assert!(username_words("@ab is too short, @émile is not ascii").is_empty());
+    let many: String = (0..30).map(|i| format!("@user{i} ")).collect();
+    assert_eq!(username_words(&many).len(), MAX_MENTIONED);
+}
