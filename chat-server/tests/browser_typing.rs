@@ -11,8 +11,8 @@ mod common;
 use std::panic::AssertUnwindSafe;
 
 use browser_harness::{
-    BROWSERS, Browser, ChromeDriver, click_room, create_room, finish, require_browser,
-    sign_in_here, wait_for_message, wait_js, wait_ready,
+    BROWSERS, Browser, ChromeDriver, axe_source, click_room, create_room, finish, require_browser,
+    run_axe, sign_in_here, wait_for_message, wait_js, wait_ready,
 };
 use common::{Client, http_request};
 use futures_util::FutureExt;
@@ -22,12 +22,23 @@ const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_receipts_mentions_and_unread_badges() {
+    in_chromium(&[]).await;
+}
+
+/// The same in Chromium's dark mode (`prefers-color-scheme: dark`): axe-core checks the
+/// badges, receipts and mentions against the dark palette.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_receipts_mentions_and_unread_badges_in_dark_mode() {
+    in_chromium(&["--force-dark-mode"]).await;
+}
+
+async fn in_chromium(flags: &[&str]) {
     require_browser();
     let _turn = BROWSERS.lock().await;
     let server = common::start_server(&[]).await;
     common::wait_ready(&server.http_url()).await;
     let driver = ChromeDriver::start().await;
-    let ann = Browser::open(&driver).await;
+    let ann = Browser::open_with(&driver, flags).await;
     let outcome = AssertUnwindSafe(scenario(&ann, &server))
         .catch_unwind()
         .await;
@@ -84,6 +95,14 @@ async fn scenario(ann: &Browser, server: &common::TestServer) {
         v == &json!({"hidden": false, "text": "bob D. is typing…"})
     })
     .await;
+    // Two at once (a guest too): one sentence naming both.
+    let mut gus = Client::hello(&server.ws_url(), "Gus").await;
+    gus.join("general").await;
+    gus.send(json!({"type":"typing","room":"general"})).await;
+    wait_js(ann, "two typing", indicator, |v| {
+        v == &json!({"hidden": false, "text": "bob D. and Gus are typing…"})
+    })
+    .await;
     wait_js(ann, "the indicator to expire", indicator, |v| {
         v["hidden"] == true
     })
@@ -125,6 +144,12 @@ async fn scenario(ann: &Browser, server: &common::TestServer) {
         )
         .await;
     assert_eq!(shown, json!({"hidden": false, "text": "Ann, bob D."}));
+    let axe = axe_source();
+    assert_eq!(
+        run_axe(ann, &axe).await,
+        json!([]),
+        "axe-core with a receipt and a mention shown"
+    );
 
     // Away in another room: general counts unread messages and mentions apart.
     create_room(ann, "side").await;
@@ -132,6 +157,11 @@ async fn scenario(ann: &Browser, server: &common::TestServer) {
     bob.say("general", "@ann see this", "b3").await;
     let want = json!({"unread": "2", "mentions": "@1"});
     wait_js(ann, "badges while away", BADGES_JS, |v| v == &want).await;
+    assert_eq!(
+        run_axe(ann, &axe).await,
+        json!([]),
+        "axe-core with unread and mention badges"
+    );
 
     // After a reload (a new connection) the counts come from the server's read positions.
     ann.client.refresh().await.unwrap();
