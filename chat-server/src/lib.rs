@@ -147,6 +147,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         background.clone(),
     ));
     tokio::spawn(signals::run(state.clone(), background.clone()));
+    tokio::spawn(signals::run_reads(state.clone(), background.clone()));
     tokio::spawn(presence::run(state.clone(), background));
     tokio::spawn(watch_store(state.clone()));
     presence::refresh_rooms(&state).await;

@@ -146,6 +146,32 @@ pub fn username_words(content: &str) -> Vec<String> {
     out
 }
 
+/// Reads written at once by [`run_reads`].
+const READ_CONCURRENCY: usize = 32;
+
+/// Write queued `read`s until `stop`: each wake-up takes everything queued (the highest offset
+/// per room and user) and writes it, up to [`READ_CONCURRENCY`] at a time. A failed write is
+/// logged; the page's next `read` tries again.
+pub async fn run_reads(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    use futures_util::StreamExt;
+    let due = &state.hub.signals;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = due.reads_wake.notified() => {}
+        }
+        let (store, metrics) = (&state.store, &state.metrics);
+        futures_util::stream::iter(due.take_reads())
+            .for_each_concurrent(READ_CONCURRENCY, |(room, user, name, offset)| async move {
+                if let Err(e) = store.mark_read(&room, &user, &name, offset).await {
+                    metrics.redis_errors.inc();
+                    tracing::debug!(error = %e, "read position not stored");
+                }
+            })
+            .await;
+    }
+}
+
 /// Push due receipts and `unread` frames until `stop`, at most every [`PUSH_EVERY`].
 pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
     let mut sent: HashMap<Arc<str>, Vec<String>> = HashMap::new();

@@ -1,7 +1,7 @@
 //! The session's side of presence signals (`crate::signals` has the rules): `typing` is relayed
 //! to the room's other members through the store's bus, at most one per [`TYPING_EVERY`] per
-//! connection (the rest are dropped silently); `read` moves a signed-in user's position (guests
-//! get `login_required`); a stored message that mentions readers of the room is counted for them.
+//! connection (the rest are dropped silently); `read` queues a move of a signed-in user's
+//! position for the signals' read writer (guests get `login_required`); a stored message that mentions readers of the room is counted for them.
 //! Neither `typing` nor `read` gets a reply when it succeeds.
 
 use super::*;
@@ -62,11 +62,15 @@ impl Session {
             .in_room(&room));
         }
         let (key, display_name) = (signed_in.key.clone(), signed_in.user.display_name.clone());
-        self.state
-            .store
-            .mark_read(&room, &key, &display_name, offset)
-            .await
-            .map_err(|e| unavailable(&self.state.metrics, e).in_room(&room))?;
+        // Written by the signals' read writer, so this session never waits for the store.
+        if !self
+            .state
+            .hub
+            .signals
+            .read(room.as_str().into(), key, display_name, offset)
+        {
+            tracing::debug!(%room, "read dropped: the queue of reads is full");
+        }
         Ok(String::new())
     }
 
