@@ -147,7 +147,7 @@ pub fn username_words(content: &str) -> Vec<String> {
 }
 
 /// Reads written at once by [`run_reads`].
-const READ_CONCURRENCY: usize = 32;
+pub const READ_CONCURRENCY: usize = 32;
 
 /// Write queued `read`s until `stop`: each wake-up takes everything queued (the highest offset
 /// per room and user) and writes it, up to [`READ_CONCURRENCY`] at a time. A failed write is
