@@ -168,6 +168,8 @@ pub struct Hub {
     pub presence_changed: Notify,
     /// Signalled when rooms or counts may have changed anywhere.
     pub rooms_changed: Notify,
+    /// Receipts and `unread` pushes that are due (`signals`).
+    pub signals: Due,
 }
 
 impl Hub {
@@ -182,6 +184,7 @@ impl Hub {
             metrics,
             presence_changed: Notify::new(),
             rooms_changed: Notify::new(),
+            signals: Default::default(),
         };
         (Arc::new(hub), rx)
     }
@@ -344,6 +347,35 @@ impl Hub {
         }
     }
 
+    /// Queue a ready frame for every local member of a room but `except`.
+    pub fn to_room_except(&self, room: &str, frame: Arc<str>, except: Option<ConnId>) {
+        if let Some(members) = self.members.lock().unwrap().get(room) {
+            for (id, handle) in members {
+                if Some(*id) != except {
+                    self.offer(handle, Outbound::Frame(frame.clone()));
+                }
+            }
+        }
+    }
+
+    /// Whether a signed-in user (account key) has a connection on this replica.
+    pub fn has_user(&self, key: &str) -> bool {
+        self.conns
+            .lock()
+            .unwrap()
+            .values()
+            .any(|c| c.visitor.get().and_then(Visitor::key) == Some(key))
+    }
+
+    /// Queue a ready frame for every local connection of a signed-in user (account key).
+    pub fn to_user(&self, key: &str, frame: Arc<str>) {
+        for conn in self.conns.lock().unwrap().values() {
+            if conn.visitor.get().and_then(Visitor::key) == Some(key) {
+                self.offer(conn, Outbound::Frame(frame.clone()));
+            }
+        }
+    }
+
     fn has_members(&self, room: &str) -> bool {
         self.members
             .lock()
@@ -449,6 +481,10 @@ pub async fn run_delivery(
                         ServerFrame::ReplyCount { room: &room, offset, count };
                     hub.to_room(&room, frame.to_json().into());
                 }
+                StoreEvent::Signal { room, except, frame } => {
+                    hub.to_room_except(&room, frame, except);
+                }
+                StoreEvent::ReadsChanged { room, user } => hub.signals.reads_changed(room, user),
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();
@@ -588,6 +624,9 @@ async fn backfill_all(hub: &Hub, store: &Store, cursors: &mut HashMap<Arc<str>, 
         })
         .await;
 }
+
+mod due;
+pub use self::due::Due;
 
 #[cfg(test)]
 mod tests;

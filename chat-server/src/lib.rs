@@ -34,6 +34,7 @@ mod rate;
 mod search;
 pub mod server;
 pub mod session;
+pub mod signals;
 pub mod state;
 pub mod store;
 mod timed;
@@ -149,6 +150,8 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         starts,
         background.clone(),
     ));
+    tokio::spawn(signals::run(state.clone(), background.clone()));
+    tokio::spawn(signals::run_reads(state.clone(), background.clone()));
     tokio::spawn(presence::run(state.clone(), background));
     tokio::spawn(watch_store(state.clone()));
     tokio::spawn(timed::run(

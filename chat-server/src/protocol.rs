@@ -106,6 +106,10 @@ pub enum ClientMessage {
         offset: u64,
         value: i8,
     },
+    /// The user is typing in a joined room (relayed, never stored; see `signals`).
+    Typing { room: String },
+    /// The user has read a room up to `offset` (registered users only).
+    Read { room: String, offset: u64 },
 }
 
 /// Machine-readable error codes of `error` frames.
@@ -361,6 +365,15 @@ impl ClientMessage {
                 })?,
             },
             "vote" => votes::parse_vote(obj)?,
+            "typing" => Self::Typing {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+            },
+            "read" => Self::Read {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                offset: obj.get("offset").and_then(Value::as_u64).ok_or_else(|| {
+                    ProtocolError::field("offset", "offset must be an integer >= 0")
+                })?,
+            },
             other => {
                 let shown: String = other.chars().take(32).collect();
                 return Err(ProtocolError::new(

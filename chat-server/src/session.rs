@@ -102,6 +102,7 @@ pub struct Session {
     abuse: Abuse,
     admission: Admission,
     guard: WriteGuard,
+    signals: SignalState,
 }
 
 impl Session {
@@ -141,6 +142,7 @@ impl Session {
             },
             admission,
             guard,
+            signals: SignalState::default(),
         }
     }
 
@@ -313,6 +315,8 @@ impl Session {
                 offset,
                 value,
             } => self.vote(room, offset, value).await,
+            ClientMessage::Typing { room } => self.typing(room).await,
+            ClientMessage::Read { room, offset } => self.read(room, offset).await,
         };
         match reply {
             // Answered already (an edit's notice comes with the room's frames).
@@ -383,6 +387,9 @@ impl Session {
         }
         .to_json();
         self.identity = Some(Identity { name, email });
+        if let Some(key) = self.visitor.key() {
+            self.state.hub.signals.user_connected(key);
+        }
         // What follows the welcome goes through the queue, so it arrives right after it: the
         // store's health when it is down, then the room list.
         let hub = &self.state.hub;
@@ -436,6 +443,10 @@ impl Session {
         // Queued, so it follows the `joined` reply.
         let members = crate::presence::members_frame(&self.state, &room);
         self.state.hub.offer(&self.handle, Outbound::Frame(members));
+        self.state
+            .hub
+            .signals
+            .room_joined(room.clone(), self.handle.clone());
         self.joined_frame(room, page, filter)
     }
 
@@ -582,6 +593,7 @@ impl Session {
         if !stored.duplicate {
             self.state.metrics.messages_in.inc();
             self.count_reply(&room, reply_to, stored.offset).await;
+            self.count_mentions(&room, stored.offset, &content).await;
         }
         Ok(ServerFrame::Ack {
             client_id: &client_id,
@@ -695,11 +707,12 @@ fn text(s: String) -> Message {
 mod budget;
 mod edits;
 mod search;
+mod signals;
 mod votes;
 mod write;
 
 pub use self::budget::Admission;
-use self::{budget::Budgets, write::WriteGuard};
+use self::{budget::Budgets, signals::SignalState, write::WriteGuard};
 
 #[cfg(test)]
 mod tests;

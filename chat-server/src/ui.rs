@@ -71,6 +71,9 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("storage"),
     js!("timed"),
     js!("votes"),
+    js!("typing"),
+    js!("receipts"),
+    js!("unread"),
 ];
 
 impl Asset {

@@ -42,6 +42,10 @@
 //                      .vote-button.vote-up / .vote-down (aria-pressed = the user's own vote) with
 //                      .vote-count; a reply shows .reply-quote[data-parent] (jumps to the parent)
 //   #reply-bar         "Replying to …" above the message box (.reply-cancel, or Escape)
+//   #typing-indicator  "Ann is typing…" above the composer (hidden when nobody types)
+//   .receipt > .receipt-button ("Seen by N", names in its accessible name) + .receipt-names,
+//                      inside a .message; .room-mentions badge in a room button; mark.mention
+//                      (.mention-me for this user) inside .message-content
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -61,12 +65,17 @@ import { bindSidebar } from './js/sidebar.js';
 import { bindSearch, onSearchError, onSearchResults } from './js/search.js';
 import { bindVotes, onReplyCountFrame, onVotes } from './js/votes.js';
 import { bindReplies } from './js/replies.js';
+import { bindTyping, onTyping, typingMessage } from './js/typing.js';
+import { bindReceipts, onReceipts, receiptsReset } from './js/receipts.js';
+import { bindUnread, onUnread, unreadMessage, unreadWelcome } from './js/unread.js';
 
 function onWelcome(f) {
   setLimits(f.limits);
   resetPacing();
   acceptWelcome(f);
   noteWelcome(f);
+  unreadWelcome(f);
+  receiptsReset();
   welcomed();
   joinAll();
   renderAll();
@@ -102,7 +111,15 @@ function wire() {
   handle('joined', onJoined);
   handle('history', onHistory);
   handle('left', onLeft);
-  handle('message', (f) => (f.ephemeral === true ? showEphemeral(f) : onMessage(f)));
+  handle('message', (f) => {
+    typingMessage(f);
+    if (f.ephemeral === true) {
+      showEphemeral(f);
+      return;
+    }
+    onMessage(f);
+    unreadMessage(f);
+  });
   handle('edited', onEdited);
   handle('deleted', onDeleted);
   handle('ack', onAck);
@@ -114,6 +131,9 @@ function wire() {
   handle('expired', onExpired);
   handle('votes', onVotes);
   handle('reply_count', onReplyCountFrame);
+  handle('typing', onTyping);
+  handle('receipts', onReceipts);
+  handle('unread', onUnread);
   on('open', () => {
     if (currentIdentity()) sendHello();
     else sendFrame({ type: 'rooms' });
@@ -138,6 +158,9 @@ function wire() {
   bindSearch();
   bindVotes();
   bindReplies();
+  bindUnread();
+  bindTyping();
+  bindReceipts();
 }
 
 restoreIdentity();

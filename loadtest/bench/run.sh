@@ -7,7 +7,9 @@
 #     BACKEND   memory (one in-memory server) | redis (one server on Redis) | replicas (two
 #               servers on one Redis) | durable (one server on Redis + PostgreSQL) |
 #               durable-replicas (two servers on one Redis + one PostgreSQL)
-#     SCENARIO  a name from the table below (default: every one that fits the backend)
+#     SCENARIO  a name from the table below (default: every one that fits the backend); a name
+#               ending in -signals runs with typing and read receipts on (chat-bench --signals,
+#               one registered user's --cookie, 999 more readers seeded in Redis)
 #
 # Every run gets a fresh server (and an empty Redis, and for durable a new database), so RSS figures start from the same point
 # and no run inherits another's history. Servers run with raised send limits (--send-rate and
@@ -40,6 +42,7 @@ declare -A scenario=(
   [fanout-100x4k]="fanout --members 100 --senders 10 --rate 4000 --duration 5"
   [fanout-1000x100]="fanout --members 1000 --senders 10 --rate 100 --duration 5"
   [fanout-1000x400]="fanout --members 1000 --senders 10 --rate 400 --duration 5"
+  [fanout-1000x400-signals]="fanout --members 1000 --senders 10 --rate 400 --duration 5 --signals"
   [fanout-100x500-2k]="fanout --members 100 --senders 10 --rate 500 --size 2000 --duration 5"
   [rooms-200x5]="rooms --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
   [rooms-200x5-5k]="rooms --rooms 200 --members 5 --senders 1 --rate 5000 --duration 5"
@@ -127,6 +130,18 @@ for name in "${names[@]}"; do
       spids+=("$started_pid"); urls+=(--url "ws://127.0.0.1:$port/ws")
     done
     args=(${scenario[$name]} "${urls[@]}" --server-pid "${spids[0]}" --json)
+    if [[ "$name" == *-signals ]]; then
+      # Read receipts are for signed-in users: every client is one registered user, and the
+      # room's read positions hold 999 more readers (Redis), so receipts count and name a full room.
+      cookie=$(curl -s -i -X POST -H 'Content-Type: application/json' \
+        -d '{"username":"bench","password":"benchmark password","display_name":"Bench"}' \
+        "http://127.0.0.1:$port/api/register" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p')
+      args+=(--cookie "$cookie")
+      if [ -n "$redis_pid" ] && [ -z "$pg_pid" ]; then
+        readers=(); for i in $(seq 999); do readers+=("reader$i" "1 Reader $i"); done
+        redis-cli -p "$rport" HSET chatapp:room:bench-fanout:reads "${readers[@]}" >/dev/null
+      fi
+    fi
     before=$(for p in "${spids[@]}" $redis_pid; do cpu_ticks "$p"; done | paste -sd' ')
     line=$("$bench" "${args[@]}" | tail -n 1)
     after=$(for p in "${spids[@]}" $redis_pid; do cpu_ticks "$p"; done | paste -sd' ')

@@ -107,6 +107,10 @@ pub struct Common {
     /// Prefix of the rooms the run creates and uses.
     #[arg(long, default_value = "bench")]
     pub room_prefix: String,
+    /// A `Cookie` header every client sends with its handshake, e.g. `chatapp_session=...` of a
+    /// registered user (read receipts are for signed-in users; every client is then that user).
+    #[arg(long)]
+    pub cookie: Option<String>,
 }
 
 /// Options of the scenarios that send.
@@ -133,6 +137,11 @@ pub struct Traffic {
     /// Seconds to wait between all connected and the first send.
     #[arg(long, default_value_t = 0.5)]
     pub hold_secs: f64,
+    /// Presence signals on while sending: every sender sends `typing` before each message (the
+    /// server relays one per 2 s per connection) and every member sends `read` for the newest
+    /// offset it has, once a second (as the browser UI does). Needs --cookie for the reads.
+    #[arg(long)]
+    pub signals: bool,
 }
 
 impl Cli {
@@ -161,6 +170,8 @@ impl Cli {
             hold: Duration::ZERO,
             drain: Duration::ZERO,
             max_secs: common.max_secs,
+            signals: false,
+            cookie: common.cookie.clone(),
         };
         let prefix = &common.room_prefix;
         let plan = match &self.scenario {
@@ -226,6 +237,7 @@ impl Traffic {
             content_bytes: self.size,
             drain: secs(self.drain_secs)?,
             hold: secs(self.hold_secs)?,
+            signals: self.signals,
             ..plan
         })
     }

@@ -22,6 +22,8 @@ use crate::target::Target;
 
 /// Longest time for TCP connect + WebSocket handshake + hello + join.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a member with signals on sends `read` (the browser UI checks once a second).
+const READ_EVERY: Duration = Duration::from_secs(1);
 /// Longest time to wait for the server's close after ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Read buffer per connection. tungstenite zero-fills the free part of its read buffer before
@@ -99,6 +101,10 @@ pub(crate) struct Spec {
     pub room_index: usize,
     pub room: Arc<str>,
     pub sending: Option<Sending>,
+    /// Send `typing` (senders) and `read` (everyone, once a second) while sending.
+    pub signals: bool,
+    /// A `Cookie` header for the handshake.
+    pub cookie: Option<Arc<str>>,
 }
 
 /// What a client hands back when it is done.
@@ -157,8 +163,10 @@ pub(crate) async fn run(
         seq: 0,
         in_flight: 0,
         sending: false,
+        last_read: 0,
     };
     let mut ticker: Option<Interval> = None;
+    let mut reads: Option<Interval> = None;
     loop {
         tokio::select! {
             frame = ws.next() => match frame {
@@ -181,11 +189,21 @@ pub(crate) async fn run(
                     break;
                 }
             }
+            _ = tick(&mut reads) => {
+                if !session.read(&mut ws).await {
+                    break;
+                }
+            }
             changed = phase.changed() => {
                 let now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Closing };
                 match now {
                     Phase::Connecting => {}
                     Phase::Sending => {
+                        if spec.signals {
+                            // Spread over the second, like people's pages are.
+                            let spread = Duration::from_millis((spec.id % 1000) as u64);
+                            reads = Some(interval(spread, READ_EVERY));
+                        }
                         if let Some(plan) = spec.sending {
                             session.sending = true;
                             match plan.period {
@@ -198,7 +216,7 @@ pub(crate) async fn run(
                             }
                         }
                     }
-                    Phase::Draining => { session.sending = false; ticker = None; }
+                    Phase::Draining => { session.sending = false; ticker = None; reads = None; }
                     Phase::Closing => { close(&mut ws).await; break; }
                 }
             }
@@ -248,8 +266,15 @@ async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(1 << 20))
         .read_buffer_size(READ_BUFFER);
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(spec.target.url.as_str())
+            .map_err(|_| "ws_handshake".to_owned())?;
+    if let Some(cookie) = &spec.cookie {
+        let value = cookie.parse().map_err(|_| "bad_cookie".to_owned())?;
+        request.headers_mut().insert("Cookie", value);
+    }
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(
-        spec.target.url.as_str(),
+        request,
         MaybeTlsStream::Plain(tcp),
         Some(config),
     )
@@ -307,6 +332,8 @@ struct Session<'a> {
     seq: u64,
     in_flight: u32,
     sending: bool,
+    /// The offset of the last `read` sent.
+    last_read: u64,
 }
 
 impl Session<'_> {
@@ -388,6 +415,14 @@ impl Session<'_> {
             return true;
         }
         self.seq += 1;
+        if self.spec.signals {
+            let typing = format!(r#"{{"type":"typing","room":"{}"}}"#, self.spec.room);
+            if ws.send(Message::text(typing)).await.is_err() {
+                sent.fetch_sub(1, Relaxed);
+                self.shared.counters.error("socket_error");
+                return false;
+            }
+        }
         let frame = send_frame(
             &self.spec.room,
             self.spec.id,
@@ -401,6 +436,26 @@ impl Session<'_> {
             return false;
         }
         self.in_flight += 1;
+        true
+    }
+}
+
+impl Session<'_> {
+    /// Sends `read` for the newest offset seen, when it moved; false when the socket failed.
+    async fn read(&mut self, ws: &mut Ws) -> bool {
+        let offset = self.tracker.last;
+        if offset <= self.last_read {
+            return true;
+        }
+        self.last_read = offset;
+        let frame = format!(
+            r#"{{"type":"read","room":"{}","offset":{offset}}}"#,
+            self.spec.room
+        );
+        if ws.send(Message::text(frame)).await.is_err() {
+            self.shared.counters.error("socket_error");
+            return false;
+        }
         true
     }
 }

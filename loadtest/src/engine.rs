@@ -56,6 +56,10 @@ pub struct Plan {
     pub drain: Duration,
     /// Hard deadline of the whole run, in seconds.
     pub max_secs: u64,
+    /// Presence signals while sending (`typing` from senders, `read` from every member).
+    pub signals: bool,
+    /// A `Cookie` header for every handshake (a registered user's session).
+    pub cookie: Option<String>,
 }
 
 impl Plan {
@@ -216,6 +220,7 @@ async fn spawn_clients(
     let period =
         (plan.rate > 0.0).then(|| Duration::from_secs_f64(senders_total as f64 / plan.rate));
     let rooms: Vec<Arc<str>> = plan.rooms.iter().map(|r| Arc::from(r.as_str())).collect();
+    let cookie: Option<Arc<str>> = plan.cookie.as_deref().map(Arc::from);
     let mut set = JoinSet::new();
     let started = tokio::time::Instant::now();
     let mut sender_index = 0;
@@ -244,6 +249,8 @@ async fn spawn_clients(
             room_index,
             room: rooms[room_index].clone(),
             sending,
+            signals: plan.signals,
+            cookie: cookie.clone(),
         };
         set.spawn(client::run(spec, shared.clone(), phase.clone(), permit));
     }

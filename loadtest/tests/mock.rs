@@ -125,6 +125,8 @@ fn plan(url: String, rooms: usize, members: usize, messages: u64) -> Plan {
         hold: Duration::ZERO,
         drain: Duration::from_secs(2),
         max_secs: 30,
+        signals: false,
+        cookie: None,
     }
 }
 

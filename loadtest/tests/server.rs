@@ -26,6 +26,8 @@ fn plan(urls: Vec<String>, rooms: &[&str], members: usize, senders: usize, messa
         hold: Duration::ZERO,
         drain: Duration::from_secs(5),
         max_secs: 60,
+        signals: false,
+        cookie: None,
     }
 }
 
@@ -70,6 +72,27 @@ async fn fanout_delivers_every_message_to_every_member() {
         "{}",
         r.table()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_send_typing_and_reads_without_disturbing_delivery() {
+    let server = start_server(&[]).await;
+    let p = Plan {
+        signals: true,
+        rate: 20.0,
+        ..plan(vec![server.url()], &["bench-fanout"], 6, 2, 60)
+    };
+    let probe = Probe {
+        server_pid: None,
+        metrics_url: None,
+    };
+    let r = loadtest::run(&p, &probe).await.unwrap();
+    assert_consistent(&r, 6);
+    // Without --cookie the members are guests: each `read` they send is refused, which shows
+    // they were sent (typing from guests is relayed: guest posting is on).
+    let refused = r.error_codes.get("login_required").copied().unwrap_or(0);
+    assert!(refused > 0, "{}", r.table());
+    assert_eq!(r.errors, refused, "{}", r.table());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,8 @@ pub struct MemoryStore {
     pub(super) votes: super::votes::MemoryVotes,
     history_len: usize,
     events: mpsc::Sender<StoreEvent>,
+    /// Read positions and mentions (`store/reads.rs`).
+    pub(super) reads: std::sync::Mutex<super::reads::MemoryReads>,
 }
 
 /// What was stored for a client id in a room, and when.
@@ -100,6 +102,7 @@ impl MemoryStore {
             votes: super::votes::MemoryVotes::new(events.clone(), history_len),
             history_len,
             events,
+            reads: Default::default(),
         }
     }
 
@@ -284,6 +287,61 @@ impl MemoryStore {
     pub(super) async fn depart(&self) -> Result<()> {
         self.inner.lock().await.online.clear();
         Ok(())
+    }
+}
+
+/// Presence signals in memory (the contract is `store/reads.rs`).
+impl MemoryStore {
+    pub(super) async fn signal(&self, room: &str, from: u64, frame: &str) -> Result<()> {
+        let event = StoreEvent::Signal {
+            room: room.into(),
+            except: Some(from),
+            frame: frame.into(),
+        };
+        let _ = self.events.send(event).await;
+        Ok(())
+    }
+
+    async fn head(&self, room: &str) -> u64 {
+        self.inner
+            .lock()
+            .await
+            .rooms
+            .get(room)
+            .map_or(0, |r| r.head)
+    }
+
+    pub(super) async fn mark_read(
+        &self,
+        room: &str,
+        user: &str,
+        display_name: &str,
+        offset: u64,
+    ) -> Result<bool> {
+        let offset = offset.min(self.head(room).await);
+        let moved = self
+            .reads
+            .lock()
+            .unwrap()
+            .mark(room, user, display_name, offset);
+        if moved {
+            let event = StoreEvent::ReadsChanged {
+                room: room.into(),
+                user: user.to_owned(),
+            };
+            let _ = self.events.send(event).await;
+        }
+        Ok(moved)
+    }
+
+    pub(super) async fn unread(&self, user: &str) -> Result<Vec<super::reads::Unread>> {
+        let of_user = self.reads.lock().unwrap().of_user(user);
+        let mut out = Vec::with_capacity(of_user.len());
+        for (room, offset, mentions) in of_user {
+            let head = self.head(&room).await;
+            out.push(super::reads::unread_of(room, head, offset, &mentions));
+        }
+        Ok(out)
     }
 }
 

@@ -8,6 +8,7 @@ mod accounts;
 mod memory;
 mod postgres;
 mod presence;
+mod reads;
 mod redis;
 mod search;
 mod timed;
@@ -20,6 +21,7 @@ pub use self::{
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},
+    reads::{MAX_MENTIONS_KEPT, ReadPosition, Unread},
     redis::RedisStore,
     timed::{Clock, Fired},
     votes::{Counted, MemoryVotes, Vote},
@@ -168,6 +170,15 @@ pub enum StoreEvent {
         offset: u64,
         count: u64,
     },
+    /// A ready frame for a room's members (typing), stored nowhere; `except` is the sending
+    /// connection when it is on this replica.
+    Signal {
+        room: Arc<str>,
+        except: Option<u64>,
+        frame: Arc<str>,
+    },
+    /// A user's read position in a room moved (receipts and that user's `unread` are due).
+    ReadsChanged { room: Arc<str>, user: String },
 }
 
 /// What a health check of the store found.

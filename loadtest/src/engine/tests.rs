@@ -19,6 +19,8 @@ pub(crate) fn plan() -> Plan {
         hold: Duration::ZERO,
         drain: Duration::from_secs(1),
         max_secs: 10,
+        signals: false,
+        cookie: None,
     }
 }
 

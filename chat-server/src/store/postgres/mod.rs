@@ -10,6 +10,7 @@ mod accounts;
 mod commit;
 mod edits;
 mod read;
+mod reads;
 mod retention;
 mod search;
 mod timed;
@@ -91,6 +92,11 @@ pub fn migrator() -> Migrator {
                 6,
                 "replies and votes",
                 include_str!("migrations/0006_votes.sql"),
+            ),
+            migration(
+                7,
+                "read positions",
+                include_str!("migrations/0007_reads.sql"),
             ),
             migration(
                 8,

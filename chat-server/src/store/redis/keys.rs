@@ -23,6 +23,9 @@
 //! | `<prefix>:room:<room>:cleared` | string | Redis-only mode: the offset the room's history was last cleared through |
 //! | `<prefix>:expired` | sorted set | Redis-only mode: rooms that expired in the last minute → when; a heartbeat does not register them again |
 //! | `<prefix>:room:<room>:tally` | hash | Redis-only mode: `<offset>:u`, `<offset>:d`, `<offset>:r` → up votes, down votes, replies of a message; `<offset>:v:<username lower case>` → that user's vote (1 or -1); `swept` → the size after the last sweep of trimmed messages' fields |
+//! | `<prefix>:room:<room>:reads` | hash | Redis-only mode: user (lower case) → `"<offset> <display name>"`, the read positions (receipts) |
+//! | `<prefix>:user:<username lower case>:reads` | hash | Redis-only mode: room → the user's read position (unread counts) |
+//! | `<prefix>:user:<username lower case>:mentions` | hash | Redis-only mode: room → unread mention offsets, space-separated, newest `MAX_MENTIONS_KEPT` |
 
 /// Builds every key and channel name under one prefix.
 #[derive(Debug, Clone)]
@@ -132,6 +135,21 @@ impl Keys {
         self.room(room, "tally")
     }
 
+    /// A room's read positions, by user.
+    pub(super) fn room_reads(&self, room: &str) -> String {
+        self.room(room, "reads")
+    }
+
+    /// A user's read positions, by room.
+    pub(super) fn user_reads(&self, key: &str) -> String {
+        format!("{}:user:{key}:reads", self.prefix)
+    }
+
+    /// A user's unread mention offsets, by room.
+    pub(super) fn user_mentions(&self, key: &str) -> String {
+        format!("{}:user:{key}:mentions", self.prefix)
+    }
+
     /// The pub/sub channel of store events.
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -164,5 +182,8 @@ mod tests {
         assert_eq!(k.expired(), "chatapp:expired");
         assert_eq!(k.cleared("ops"), "chatapp:room:ops:cleared");
         assert_eq!(k.tally("ops"), "chatapp:room:ops:tally");
+        assert_eq!(k.room_reads("ops"), "chatapp:room:ops:reads");
+        assert_eq!(k.user_reads("ann"), "chatapp:user:ann:reads");
+        assert_eq!(k.user_mentions("ann"), "chatapp:user:ann:mentions");
     }
 }

@@ -35,6 +35,7 @@ mod accounts;
 mod edits;
 mod health;
 mod keys;
+mod reads;
 mod strikes;
 mod timed;
 pub(super) mod votes;
@@ -58,6 +59,7 @@ pub struct RedisStore {
     presence_ttl: Duration,
     scripts: Scripts,
     strikes: strikes::StrikeScripts,
+    reads: reads::ReadScripts,
     policy: Mutex<health::PolicyCheck>,
 }
 
@@ -148,6 +150,7 @@ impl RedisStore {
             presence_ttl,
             scripts: Scripts::load(),
             strikes: strikes::StrikeScripts::load(),
+            reads: reads::ReadScripts::load(),
             policy: Mutex::default(),
         })
     }
@@ -519,7 +522,9 @@ impl RedisStore {
                             let Ok(payload) = msg.get_payload::<String>() else {
                                 continue;
                             };
-                            let Some(event) = parse_event(&payload) else {
+                            let event = reads::parse_signal(&payload, &self.instance)
+                                .or_else(|| parse_event(&payload));
+                            let Some(event) = event else {
                                 tracing::warn!("ignoring unexpected pub/sub payload");
                                 continue;
                             };
