@@ -178,7 +178,10 @@ pub async fn sign_in(browser: &Browser, url: &str, name: &str, email: &str) {
 }
 
 /// Fills the hello form of the page shown and waits until `general` is joined and ready.
+/// (The form shows once the server's `welcome` says guests may post.)
 pub async fn sign_in_here(browser: &Browser, name: &str, email: &str) {
+    let shown = "return !document.querySelector('#hello-panel').hidden;";
+    wait_js(browser, "the hello form", shown, |v| v == true).await;
     browser
         .find("#name-input")
         .await
