@@ -11,9 +11,11 @@
 //! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
 //! - `session` (one WebSocket), `http` (routes), `origin` (which pages may open `/ws`), `ui`
 //!   (the embedded browser UI), `server` (accept loop and shutdown);
+//! - `accounts` (users, sessions, passwords and their HTTP endpoints; who is a guest);
 //! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 
+pub mod accounts;
 mod address;
 pub mod clock;
 pub mod config;
