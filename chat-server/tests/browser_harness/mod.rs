@@ -4,6 +4,8 @@
 //! WebDriver, which the page's Content-Security-Policy does not apply to.
 #![allow(dead_code)] // not every step is used by every scenario
 
+pub mod accounts;
+
 use std::{
     net::TcpListener as StdListener,
     path::{Path, PathBuf},

@@ -1,0 +1,310 @@
+//! Accounts, guests and private rooms in headless Chromium, against a server with guest posting
+//! off (the default): a guest reads live but has no composer, only a notice and a one-click
+//! Register; registering signs in and the message carries the account's display name; log out
+//! brings the guest view back; log in (a wrong password first), change password and delete the
+//! account through the account dialog, each error shown on its field; counts of registered users
+//! and guests apart and who is online; a private room that a second user sees only once added
+//! and loses when removed, and that its creator deletes; axe-core on the new views, and the new
+//! controls on screen at a phone's 390 px. Like `browser.rs`, it never skips.
+
+mod browser_harness;
+mod common;
+
+use std::{panic::AssertUnwindSafe, time::Duration};
+
+use browser_harness::{
+    BROWSERS, Browser, ChromeDriver,
+    accounts::{
+        ACCOUNT_JS, click, form_errors, log_in, log_out, on_screen, open_dialog, register,
+        type_into, wait_guest_reader, wait_member,
+    },
+    axe_source, click_room, finish, require_browser, run_axe, say, wait_for_message, wait_js,
+    wait_ready,
+};
+use fantoccini::key::Key;
+use futures_util::FutureExt;
+use serde_json::{Value as Json, json};
+
+const CLOSED: [&str; 2] = ["--guest-posting", "false"];
+const ANN_PASSWORD: &str = "correct horse battery";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_post_log_out_and_a_guest_reads_live() {
+    require_browser();
+    let axe = axe_source();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&CLOSED).await;
+    let driver = ChromeDriver::start().await;
+    let ann = Browser::open(&driver).await;
+    let guest = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(accounts_scenario(&ann, &guest, &server.http_url(), &axe))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [ann, guest]).await;
+}
+
+async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str) {
+    for browser in [ann, guest] {
+        browser.client.goto(url).await.unwrap();
+        let view = wait_guest_reader(browser).await;
+        assert_eq!(view["name"], Json::Null, "{view:#}");
+        wait_ready(browser, "general").await;
+    }
+    let notice = guest.js("return document.querySelector('#guest-notice-text').textContent;");
+    let notice = notice.await;
+    assert!(
+        notice
+            .as_str()
+            .is_some_and(|t| t.contains("Guests cannot post")),
+        "the notice says why: {notice}"
+    );
+    check_axe(guest, axe, "the guest view").await;
+    check_phone(guest, &["#guest-register", "#guest-login", "#login-button"]).await;
+
+    // The client's own checks answer at once, on their fields.
+    open_dialog(ann, "register-form").await;
+    type_into(ann, "register-username", "a").await;
+    type_into(ann, "register-password", "short").await;
+    click(ann, "register-submit").await;
+    let errors = form_errors(ann, "register-form").await;
+    assert!(
+        errors["register-username-error"].is_string()
+            && errors["register-password-error"].is_string(),
+        "{errors:#}"
+    );
+    let invalid =
+        "return document.querySelector('#register-username').getAttribute('aria-invalid');";
+    assert_eq!(ann.js(invalid).await, "true");
+    check_axe(ann, axe, "the register form with errors").await;
+    check_phone(ann, &["#register-submit", "#account-close"]).await;
+
+    // Registering signs in; the socket reconnects with the cookie and may post.
+    register(ann, "ann_1", "Ann Example", ANN_PASSWORD).await;
+    wait_ready(ann, "general").await;
+    say(ann, "hello as a member").await;
+    let seen = wait_for_message(guest, "hello as a member").await;
+    assert_eq!(seen["name"], "Ann Example", "{seen:#}");
+    let marks = "return document.querySelectorAll('#messages .message-guest').length;";
+    assert_eq!(
+        guest.js(marks).await,
+        0,
+        "a member's message is not a guest's"
+    );
+    check_phone(ann, &["#account-button", "#send-button", "#people-button"]).await;
+
+    // Counts by kind: one registered user and one guest, in the room list and for the chat.
+    let counts = r##"
+const b = document.querySelector("#room-list [data-room='general']");
+const t = document.querySelector('#online-totals');
+return {
+  registered: b?.querySelector('.room-online')?.firstChild.textContent ?? null,
+  guests: b?.querySelector('.room-guests')?.firstChild.textContent ?? null,
+  total_registered: t.dataset.registered ?? null,
+  total_guests: t.dataset.guests ?? null,
+};"##;
+    let want =
+        json!({"registered": "1", "guests": "1", "total_registered": "1", "total_guests": "1"});
+    wait_js(guest, "1 registered and 1 guest", counts, |v| v == &want).await;
+    // Who is online: Ann by name, the guest as a count.
+    click(guest, "people-button").await;
+    let members = r#"
+const s = document.querySelector('#members-summary');
+return {
+  users: [...document.querySelectorAll('#members-list .member')].map((e) => e.dataset.username),
+  guests: s.dataset.guests ?? null,
+};"#;
+    let want = json!({"users": ["ann_1"], "guests": "1"});
+    wait_js(guest, "Ann online in #general", members, |v| v == &want).await;
+    click(guest, "people-button").await;
+
+    // The username is taken, whatever its case: the server's answer lands on the form.
+    click(guest, "guest-register").await;
+    type_into(guest, "register-username", "ANN_1").await;
+    type_into(guest, "register-password", "another password").await;
+    click(guest, "register-submit").await;
+    let taken = wait_any_form_error(guest, "register-form").await;
+    assert!(!taken.is_empty());
+    click(guest, "account-close").await;
+    wait_guest_reader(guest).await;
+
+    // Log out: the composer goes, the guest notice comes back.
+    log_out(ann).await;
+    wait_guest_reader(ann).await;
+    wait_ready(ann, "general").await;
+
+    // Log in: a wrong password is refused above the form, the right one signs in.
+    open_dialog(ann, "login-form").await;
+    type_into(ann, "login-username", "ann_1").await;
+    type_into(ann, "login-password", "not the password").await;
+    click(ann, "login-submit").await;
+    wait_any_form_error(ann, "login-form").await;
+    log_in(ann, "ann_1", ANN_PASSWORD, "Ann Example").await;
+
+    // Change password: the wrong current one is refused, then it works and Ann stays signed in.
+    click(ann, "account-button").await;
+    type_into(ann, "password-current", "not the password").await;
+    type_into(ann, "password-new", "a new password 2").await;
+    click(ann, "password-submit").await;
+    wait_any_form_error(ann, "password-form").await;
+    type_into(ann, "password-current", ANN_PASSWORD).await;
+    type_into(ann, "password-new", "a new password 2").await;
+    click(ann, "password-submit").await;
+    let done = "return document.querySelector('#password-done').textContent;";
+    wait_js(ann, "the password changed", done, |v| {
+        v.as_str().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    check_axe(ann, axe, "the account settings").await;
+    click(ann, "account-close").await;
+    wait_member(ann, "Ann Example").await;
+    wait_ready(ann, "general").await;
+    say(ann, "after the password change").await;
+    wait_for_message(guest, "after the password change").await;
+
+    // Delete the account, behind a second step with the password: a guest again, and the
+    // account no longer logs in.
+    click(ann, "account-button").await;
+    click(ann, "delete-start").await;
+    type_into(ann, "delete-password", "a new password 2").await;
+    click(ann, "delete-submit").await;
+    wait_guest_reader(ann).await;
+    open_dialog(ann, "login-form").await;
+    type_into(ann, "login-username", "ann_1").await;
+    type_into(ann, "login-password", "a new password 2").await;
+    click(ann, "login-submit").await;
+    wait_any_form_error(ann, "login-form").await;
+    let view = ann.js(ACCOUNT_JS).await;
+    assert_eq!(view["account"], "guest", "{view:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_room_shows_to_its_participants_only() {
+    require_browser();
+    let axe = axe_source();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&CLOSED).await;
+    let driver = ChromeDriver::start().await;
+    let ann = Browser::open(&driver).await;
+    let bob = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(private_scenario(&ann, &bob, &server.http_url(), &axe))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [ann, bob]).await;
+}
+
+async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
+    for (browser, username, name) in [(ann, "ann_2", "Ann"), (bob, "bob_2", "Bob")] {
+        browser.client.goto(url).await.unwrap();
+        wait_guest_reader(browser).await;
+        register(browser, username, name, ANN_PASSWORD).await;
+        wait_ready(browser, "general").await;
+    }
+
+    // Ann creates a private room, then a public one; Bob sees the public one only.
+    click(ann, "new-room-private").await;
+    create_room_here(ann, "secret").await;
+    let lock = "return !document.querySelector('#room-private').hidden;";
+    wait_js(ann, "the lock on #secret", lock, |v| v == true).await;
+    say(ann, "for participants only").await;
+    wait_for_message(ann, "for participants only").await;
+    create_room_here(ann, "open").await;
+    wait_js(bob, "#open listed", &listed_js("open"), |v| v == "public").await;
+    assert_eq!(bob.js(&listed_js("secret")).await, Json::Null);
+
+    // Ann adds Bob in the People panel: the room appears in Bob's list, locked.
+    click_room(ann, "secret").await;
+    wait_ready(ann, "secret").await;
+    click(ann, "people-button").await;
+    wait_js(ann, "Ann a participant", PARTICIPANTS_JS, |v| {
+        v == &json!(["ann_2"])
+    })
+    .await;
+    type_into(ann, "participant-input", "bob_2").await;
+    ann.find("#participant-input")
+        .await
+        .send_keys(&Key::Enter)
+        .await
+        .unwrap();
+    wait_js(ann, "Bob added", PARTICIPANTS_JS, |v| {
+        v == &json!(["ann_2", "bob_2"])
+    })
+    .await;
+    wait_js(bob, "#secret listed", &listed_js("secret"), |v| {
+        v == "private"
+    })
+    .await;
+    click_room(bob, "secret").await;
+    wait_for_message(bob, "for participants only").await;
+    check_axe(ann, axe, "the People panel of a private room").await;
+    check_phone(ann, &["#participant-add", "#delete-room-button"]).await;
+
+    // Removed, Bob loses the room at once, with a notice.
+    let remove = "const b = document.querySelector(\"#participants-list .participant-remove[data-username='bob_2']\"); if (b) b.click(); return Boolean(b);";
+    wait_js(ann, "Remove next to Bob", remove, |v| v == true).await;
+    wait_js(bob, "#secret gone", &listed_js("secret"), Json::is_null).await;
+    let toasts = "return [...document.querySelectorAll('#toasts .toast-text')].map((e) => e.textContent).join(' | ');";
+    wait_js(bob, "the removal notice", toasts, |v| {
+        v.as_str()
+            .is_some_and(|t| t.contains("removed from the private room #secret"))
+    })
+    .await;
+    wait_js(ann, "Bob no longer a participant", PARTICIPANTS_JS, |v| {
+        v == &json!(["ann_2"])
+    })
+    .await;
+
+    // Ann deletes the room, behind a confirmation: it leaves her list.
+    click(ann, "delete-room-button").await;
+    click(ann, "delete-room-yes").await;
+    wait_js(ann, "#secret deleted", &listed_js("secret"), Json::is_null).await;
+}
+
+const PARTICIPANTS_JS: &str = "return [...document.querySelectorAll('#participants-list .participant')].map((e) => e.dataset.username);";
+
+/// "private" or "public" when `room` is in the room list, null when it is not.
+fn listed_js(room: &str) -> String {
+    format!(
+        "const b = document.querySelector(\"#room-list [data-room='{room}']\"); \
+         return b ? (b.dataset.private === 'true' ? 'private' : 'public') : null;"
+    )
+}
+
+/// Creates a room from the sidebar form (with whatever the Private box says) and waits for it.
+async fn create_room_here(browser: &Browser, room: &str) {
+    let input = browser.find("#new-room-input").await;
+    input.send_keys(room).await.unwrap();
+    input.send_keys(&Key::Enter).await.unwrap();
+    wait_ready(browser, room).await;
+}
+
+/// Waits until `form` shows any error (a field's or the form's); returns the first one's text.
+async fn wait_any_form_error(browser: &Browser, form: &str) -> String {
+    let script = format!(
+        "const e = [...document.querySelectorAll('#{form} .field-error')].find((e) => !e.hidden && e.textContent); \
+         return e ? e.textContent : null;"
+    );
+    let text = wait_js(browser, &format!("an error in #{form}"), &script, |v| {
+        v.is_string()
+    })
+    .await;
+    text.as_str().unwrap().to_owned()
+}
+
+async fn check_axe(browser: &Browser, axe: &str, what: &str) {
+    let violations = run_axe(browser, axe).await;
+    assert_eq!(violations, json!([]), "{what}: axe-core found violations");
+}
+
+/// At 390 px wide each of `selectors` is on screen and not covered; then back to a desktop.
+async fn check_phone(browser: &Browser, selectors: &[&str]) {
+    browser.client.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // relayout
+    for selector in selectors {
+        let shown = on_screen(browser, selector).await;
+        assert_eq!(shown, true, "{}: {selector} at 390 px", browser.name);
+    }
+    browser.client.set_window_size(1280, 800).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}

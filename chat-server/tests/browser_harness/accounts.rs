@@ -1,0 +1,154 @@
+//! The account steps a person takes in the page: register, log in and out through the account
+//! dialog, and the waits that check who the page says they are (guest or member), what the
+//! composer area shows, and whether a control is on screen at a phone's width.
+
+use serde_json::{Value as Json, json};
+
+use super::{Browser, wait_js};
+
+/// Who the page thinks it is and what it offers for posting.
+pub const ACCOUNT_JS: &str = r#"
+const shown = (id) => { const e = document.getElementById(id); return Boolean(e) && !e.hidden &&
+  e.checkVisibility(); };
+return {
+  account: document.body.dataset.account ?? null,
+  name: document.querySelector('#account-button').hidden ? null
+    : document.querySelector('#account-name').textContent,
+  composer: shown('composer-form'),
+  guest_notice: shown('guest-notice'),
+  hello: shown('hello-panel'),
+  dialog: document.querySelector('#account-dialog').open,
+};
+"#;
+
+/// Waits until the page is a guest reader: no composer, the guest notice instead.
+pub async fn wait_guest_reader(browser: &Browser) -> Json {
+    wait_js(browser, "the guest view", ACCOUNT_JS, |v| {
+        v["account"] == "guest"
+            && v["composer"] == false
+            && v["guest_notice"] == true
+            && v["hello"] == false
+    })
+    .await
+}
+
+/// Waits until the page is signed in as `display_name`, the composer back, the dialog closed.
+pub async fn wait_member(browser: &Browser, display_name: &str) -> Json {
+    wait_js(
+        browser,
+        &format!("signed in as {display_name}"),
+        ACCOUNT_JS,
+        |v| {
+            v["account"] == "user"
+                && v["name"] == display_name
+                && v["composer"] == true
+                && v["guest_notice"] == false
+                && v["dialog"] == false
+        },
+    )
+    .await
+}
+
+/// Clicks an element by id once it is there and shown (dialogs open asynchronously).
+pub async fn click(browser: &Browser, id: &str) {
+    let script = format!(
+        "const e = document.getElementById('{id}'); \
+         if (!e || e.hidden || !e.checkVisibility() || e.disabled) return false; \
+         e.click(); return true;"
+    );
+    wait_js(browser, &format!("#{id} to click"), &script, |v| v == true).await;
+}
+
+/// Replaces the value of the input `id` by typing `text` into it.
+pub async fn type_into(browser: &Browser, id: &str, text: &str) {
+    let input = browser.find(&format!("#{id}")).await;
+    input.clear().await.unwrap();
+    if !text.is_empty() {
+        input.send_keys(text).await.unwrap();
+    }
+}
+
+/// The text of each shown error in a form, by element id.
+pub async fn form_errors(browser: &Browser, form: &str) -> Json {
+    let script = r#"
+const out = {};
+for (const e of document.querySelectorAll(`#${arguments[0]} .field-error`)) {
+  if (!e.hidden) out[e.id] = e.textContent;
+}
+return out;
+"#;
+    browser.js_with(script, vec![json!(form)]).await
+}
+
+/// Waits until `form` shows an error under (or above) it, at `id`; returns its text.
+pub async fn wait_form_error(browser: &Browser, form: &str, id: &str) -> String {
+    let script = format!(
+        "const e = document.getElementById('{id}'); \
+         return e && !e.hidden && e.closest('#{form}') ? e.textContent : null;"
+    );
+    let text = wait_js(browser, &format!("#{id} in #{form}"), &script, |v| {
+        v.as_str().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    text.as_str().unwrap().to_owned()
+}
+
+/// Opens the register form from the guest notice (or the top bar) and creates the account.
+pub async fn register(browser: &Browser, username: &str, display_name: &str, password: &str) {
+    open_dialog(browser, "register-form").await;
+    type_into(browser, "register-username", username).await;
+    type_into(browser, "register-display-name", display_name).await;
+    type_into(browser, "register-password", password).await;
+    click(browser, "register-submit").await;
+    wait_member(browser, display_name).await;
+}
+
+/// Logs in from the top bar's "Log in".
+pub async fn log_in(browser: &Browser, username: &str, password: &str, display_name: &str) {
+    open_dialog(browser, "login-form").await;
+    type_into(browser, "login-username", username).await;
+    type_into(browser, "login-password", password).await;
+    click(browser, "login-submit").await;
+    wait_member(browser, display_name).await;
+}
+
+/// Logs out from the account dialog and waits for the guest view.
+pub async fn log_out(browser: &Browser) {
+    click(browser, "account-button").await;
+    click(browser, "logout-button").await;
+    wait_js(browser, "signed out", ACCOUNT_JS, |v| {
+        v["account"] == "guest" && v["dialog"] == false
+    })
+    .await;
+}
+
+/// Opens the account dialog on `form` (login-form or register-form) as a guest.
+pub async fn open_dialog(browser: &Browser, form: &str) {
+    click(browser, "login-button").await;
+    if form == "register-form" {
+        click(browser, "to-register").await;
+    }
+    let script = format!(
+        "return document.querySelector('#account-dialog').open && \
+         !document.querySelector('#{form}').hidden;"
+    );
+    wait_js(browser, &format!("the dialog on #{form}"), &script, |v| {
+        v == true
+    })
+    .await;
+}
+
+/// Whether the element `selector` is drawn, wholly inside the viewport's width, and not covered
+/// at its centre by something else (what a person at this width can see and tap).
+pub async fn on_screen(browser: &Browser, selector: &str) -> Json {
+    let script = r#"
+const e = document.querySelector(arguments[0]);
+if (!e || !e.checkVisibility()) return 'not shown';
+const r = e.getBoundingClientRect();
+if (r.width < 2 || r.height < 2) return 'no size';
+if (r.left < 0 || r.right > document.documentElement.clientWidth + 0.5) return `off screen: ${r.left}..${r.right}`;
+const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+return top && (top === e || e.contains(top)) ? true : `covered by ${top && (top.id || top.className)}`;
+"#;
+    browser.js_with(script, vec![json!(selector)]).await
+}
