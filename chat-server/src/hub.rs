@@ -20,9 +20,10 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    accounts::Visitor,
     clock::now_ms,
     metrics::{Metrics, ReasonLabel},
-    store::{Store, StoreEvent},
+    store::{SessionEnd, Store, StoreEvent},
 };
 
 /// Identifies one WebSocket connection within this process.
@@ -96,6 +97,10 @@ pub struct Conn {
     tx: mpsc::Sender<Outbound>,
     /// Cancelled when the connection must be closed as a slow consumer.
     pub kicked: CancellationToken,
+    /// Cancelled when the login session the connection was opened with ended (close 4001).
+    pub ended: CancellationToken,
+    /// Who the connection is (set once, by its session).
+    pub visitor: std::sync::OnceLock<Visitor>,
     /// Bytes offered and not yet taken off the queue by the session.
     queued_bytes: AtomicUsize,
     /// `--outbound-queue-bytes`: above this the connection is closed as a slow consumer.
@@ -114,6 +119,8 @@ impl Conn {
         let conn = Self {
             tx,
             kicked: CancellationToken::new(),
+            ended: CancellationToken::new(),
+            visitor: std::sync::OnceLock::new(),
             queued_bytes: AtomicUsize::new(0),
             max_bytes,
             rooms_pending: AtomicBool::new(false),
@@ -247,6 +254,18 @@ impl Hub {
         }
     }
 
+    /// Close the connections of ended login sessions (they see `session_ended`, then 4001).
+    pub fn end_sessions(&self, end: &SessionEnd) {
+        for conn in self.conns.lock().unwrap().values() {
+            let Some(Visitor::Registered(s)) = conn.visitor.get() else {
+                continue;
+            };
+            if end.covers(&s.key, &s.token_hash) {
+                conn.ended.cancel();
+            }
+        }
+    }
+
     /// Queue a frame for every connection.
     pub fn broadcast(&self, frame: Arc<str>) {
         for conn in self.conns.lock().unwrap().values() {
@@ -371,6 +390,7 @@ pub async fn run_delivery(
                     backfill_all(&hub, &store, &mut cursors).await;
                     hub.rooms_changed.notify_one();
                 }
+                StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();

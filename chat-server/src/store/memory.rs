@@ -21,6 +21,8 @@ use crate::protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since, complete_frame};
 #[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Accounts and login sessions.
+    pub(super) accounts: super::accounts::MemoryAccounts,
     history_len: usize,
     events: mpsc::Sender<StoreEvent>,
 }
@@ -87,6 +89,7 @@ impl MemoryStore {
         inner.rooms.insert(DEFAULT_ROOM.to_owned(), RoomLog::new());
         Self {
             inner: Mutex::new(inner),
+            accounts: Default::default(),
             history_len,
             events,
         }
@@ -254,6 +257,11 @@ impl MemoryStore {
                 online: inner.online.get(name).copied().unwrap_or(0),
             })
             .collect())
+    }
+
+    /// Hand an event to the hub (there is no other replica).
+    pub(super) async fn announce(&self, event: StoreEvent) {
+        let _ = self.events.send(event).await;
     }
 
     pub(super) async fn depart(&self) -> Result<()> {

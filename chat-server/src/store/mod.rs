@@ -4,6 +4,7 @@
 //! [`StoreEvent`]s. Delivery to sockets is the hub's job, not the store's. A store also reports its
 //! [`Health`]; what to do about it (readiness, telling clients) is `lib.rs`'s.
 
+mod accounts;
 mod memory;
 mod postgres;
 mod redis;
@@ -11,6 +12,7 @@ mod redis;
 use std::{collections::BTreeMap, sync::Arc};
 
 pub use self::{
+    accounts::{MemoryAccounts, SessionEnd},
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     redis::RedisStore,
@@ -105,6 +107,8 @@ pub enum StoreEvent {
     RoomsChanged,
     /// The event feed was (re)established: anything may have been missed before.
     Resubscribed,
+    /// Login sessions ended (logout, password change, account deletion): close their sockets.
+    SessionsEnded(SessionEnd),
 }
 
 /// What a health check of the store found.

@@ -6,6 +6,7 @@
 //! room's recent window when it holds every message asked for, else from the database, which
 //! refills the cache. Without Redis the bus is this process's own event channel: one replica only.
 
+mod accounts;
 mod commit;
 mod read;
 mod retention;
@@ -54,11 +55,14 @@ pub fn migrator() -> Migrator {
         )
     };
     Migrator {
-        migrations: Cow::Owned(vec![migration(
-            1,
-            "rooms and messages",
-            include_str!("migrations/0001_rooms_and_messages.sql"),
-        )]),
+        migrations: Cow::Owned(vec![
+            migration(
+                1,
+                "rooms and messages",
+                include_str!("migrations/0001_rooms_and_messages.sql"),
+            ),
+            migration(2, "accounts", include_str!("migrations/0002_accounts.sql")),
+        ]),
         ..Migrator::DEFAULT
     }
 }

@@ -31,6 +31,7 @@ use crate::{
     protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since},
 };
 
+mod accounts;
 mod health;
 mod keys;
 
@@ -535,10 +536,13 @@ impl RedisStore {
     }
 }
 
-/// `m <epoch> <offset> <room> <time_ms> <frame>` or `r`.
+/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, or a session end (`s1 …`, `sa …`).
 fn parse_event(payload: &str) -> Option<StoreEvent> {
     if payload == "r" {
         return Some(StoreEvent::RoomsChanged);
+    }
+    if payload.starts_with('s') {
+        return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
     }
     let rest = payload.strip_prefix("m ")?;
     let mut parts = rest.splitn(5, ' ');
@@ -580,5 +584,11 @@ mod tests {
         assert!(matches!(parse_event("r"), Some(StoreEvent::RoomsChanged)));
         assert!(parse_event("m e1 x general 1 {}").is_none());
         assert!(parse_event("garbage").is_none());
+        assert!(matches!(
+            parse_event("sa ann -"),
+            Some(StoreEvent::SessionsEnded(
+                super::super::SessionEnd::AllOf { .. }
+            ))
+        ));
     }
 }
