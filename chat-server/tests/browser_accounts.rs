@@ -93,31 +93,6 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     );
     check_phone(ann, &["#account-button", "#send-button", "#people-button"]).await;
 
-    // Counts by kind: one registered user and one guest, in the room list and for the chat.
-    let counts = r##"
-const b = document.querySelector("#room-list [data-room='general']");
-const t = document.querySelector('#online-totals');
-return {
-  registered: b?.querySelector('.room-online')?.firstChild.textContent ?? null,
-  guests: b?.querySelector('.room-guests')?.firstChild.textContent ?? null,
-  total_registered: t.dataset.registered ?? null,
-  total_guests: t.dataset.guests ?? null,
-};"##;
-    let want =
-        json!({"registered": "1", "guests": "1", "total_registered": "1", "total_guests": "1"});
-    wait_js(guest, "1 registered and 1 guest", counts, |v| v == &want).await;
-    // Who is online: Ann by name, the guest as a count.
-    click(guest, "people-button").await;
-    let members = r#"
-const s = document.querySelector('#members-summary');
-return {
-  users: [...document.querySelectorAll('#members-list .member')].map((e) => e.dataset.username),
-  guests: s.dataset.guests ?? null,
-};"#;
-    let want = json!({"users": ["ann_1"], "guests": "1"});
-    wait_js(guest, "Ann online in #general", members, |v| v == &want).await;
-    click(guest, "people-button").await;
-
     // The username is taken, whatever its case: the server's answer lands on the form.
     click(guest, "guest-register").await;
     type_into(guest, "register-username", "ANN_1").await;
@@ -179,6 +154,55 @@ return {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_users_and_guests_are_counted_apart() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&CLOSED).await;
+    let driver = ChromeDriver::start().await;
+    let ann = Browser::open(&driver).await;
+    let guest = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(counts_scenario(&ann, &guest, &server.http_url()))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [ann, guest]).await;
+}
+
+async fn counts_scenario(ann: &Browser, guest: &Browser, url: &str) {
+    for browser in [ann, guest] {
+        browser.client.goto(url).await.unwrap();
+        wait_guest_reader(browser).await;
+        wait_ready(browser, "general").await;
+    }
+    register(ann, "ann_3", "Ann", ANN_PASSWORD).await;
+    wait_ready(ann, "general").await;
+    // Counts by kind: one registered user and one guest, in the room list and for the chat.
+    let counts = r##"
+const b = document.querySelector("#room-list [data-room='general']");
+const t = document.querySelector('#online-totals');
+return {
+  registered: b?.querySelector('.room-online')?.firstChild.textContent ?? null,
+  guests: b?.querySelector('.room-guests')?.firstChild.textContent ?? null,
+  total_registered: t.dataset.registered ?? null,
+  total_guests: t.dataset.guests ?? null,
+};"##;
+    let want =
+        json!({"registered": "1", "guests": "1", "total_registered": "1", "total_guests": "1"});
+    wait_js(guest, "1 registered and 1 guest", counts, |v| v == &want).await;
+    // Who is online: Ann by name, the guest as a count.
+    click(guest, "people-button").await;
+    let members = r#"
+const s = document.querySelector('#members-summary');
+return {
+  users: [...document.querySelectorAll('#members-list .member')].map((e) => e.dataset.username),
+  guests: s.dataset.guests ?? null,
+};"#;
+    let want = json!({"users": ["ann_3"], "guests": "1"});
+    wait_js(guest, "Ann online in #general", members, |v| v == &want).await;
+    click(guest, "people-button").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_room_shows_to_its_participants_only() {
     require_browser();
     let axe = axe_source();
@@ -202,20 +226,22 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
         wait_ready(browser, "general").await;
     }
 
-    // Ann creates a private room, then a public one; Bob sees the public one only.
+    // Ann creates a private room (its name gets a random suffix), then a public one; Bob sees
+    // the public one only.
     click(ann, "new-room-private").await;
-    create_room_here(ann, "secret").await;
+    let secret = create_private_room(ann, "secret").await;
+    let secret = secret.as_str();
     let lock = "return !document.querySelector('#room-private').hidden;";
-    wait_js(ann, "the lock on #secret", lock, |v| v == true).await;
+    wait_js(ann, "the lock on the private room", lock, |v| v == true).await;
     say(ann, "for participants only").await;
     wait_for_message(ann, "for participants only").await;
     create_room_here(ann, "open").await;
     wait_js(bob, "#open listed", &listed_js("open"), |v| v == "public").await;
-    assert_eq!(bob.js(&listed_js("secret")).await, Json::Null);
+    assert_eq!(bob.js(&listed_js(secret)).await, Json::Null);
 
     // Ann adds Bob in the People panel: the room appears in Bob's list, locked.
-    click_room(ann, "secret").await;
-    wait_ready(ann, "secret").await;
+    click_room(ann, secret).await;
+    wait_ready(ann, secret).await;
     click(ann, "people-button").await;
     wait_js(ann, "Ann a participant", PARTICIPANTS_JS, |v| {
         v == &json!(["ann_2"])
@@ -231,11 +257,11 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
         v == &json!(["ann_2", "bob_2"])
     })
     .await;
-    wait_js(bob, "#secret listed", &listed_js("secret"), |v| {
+    wait_js(bob, "#secret listed", &listed_js(secret), |v| {
         v == "private"
     })
     .await;
-    click_room(bob, "secret").await;
+    click_room(bob, secret).await;
     wait_for_message(bob, "for participants only").await;
     check_axe(ann, axe, "the People panel of a private room").await;
     check_phone(ann, &["#participant-add", "#delete-room-button"]).await;
@@ -243,11 +269,11 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
     // Removed, Bob loses the room at once, with a notice.
     let remove = "const b = document.querySelector(\"#participants-list .participant-remove[data-username='bob_2']\"); if (b) b.click(); return Boolean(b);";
     wait_js(ann, "Remove next to Bob", remove, |v| v == true).await;
-    wait_js(bob, "#secret gone", &listed_js("secret"), Json::is_null).await;
+    wait_js(bob, "#secret gone", &listed_js(secret), Json::is_null).await;
     let toasts = "return [...document.querySelectorAll('#toasts .toast-text')].map((e) => e.textContent).join(' | ');";
     wait_js(bob, "the removal notice", toasts, |v| {
         v.as_str()
-            .is_some_and(|t| t.contains("removed from the private room #secret"))
+            .is_some_and(|t| t.contains(&format!("removed from the private room #{secret}")))
     })
     .await;
     wait_js(ann, "Bob no longer a participant", PARTICIPANTS_JS, |v| {
@@ -258,7 +284,7 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
     // Ann deletes the room, behind a confirmation: it leaves her list.
     click(ann, "delete-room-button").await;
     click(ann, "delete-room-yes").await;
-    wait_js(ann, "#secret deleted", &listed_js("secret"), Json::is_null).await;
+    wait_js(ann, "#secret deleted", &listed_js(secret), Json::is_null).await;
 }
 
 const PARTICIPANTS_JS: &str = "return [...document.querySelectorAll('#participants-list .participant')].map((e) => e.dataset.username);";
@@ -277,6 +303,32 @@ async fn create_room_here(browser: &Browser, room: &str) {
     input.send_keys(room).await.unwrap();
     input.send_keys(&Key::Enter).await.unwrap();
     wait_ready(browser, room).await;
+}
+
+/// Creates a private room from the sidebar form ("Private" ticked) and waits until it is open;
+/// returns its name, `name` and the server's random suffix.
+async fn create_private_room(browser: &Browser, name: &str) -> String {
+    let input = browser.find("#new-room-input").await;
+    input.send_keys(name).await.unwrap();
+    input.send_keys(&Key::Enter).await.unwrap();
+    let state = r#"return {
+      conn: document.querySelector('#conn-state').dataset.state,
+      room: document.querySelector('#messages').dataset.room ?? null,
+      ready: document.querySelector('#messages').dataset.ready ?? null,
+    };"#;
+    let prefix = format!("{name}-");
+    let open = wait_js(
+        browser,
+        &format!("the private room {name}-…"),
+        state,
+        |v| {
+            v["conn"] == "online"
+                && v["ready"] == "true"
+                && v["room"].as_str().is_some_and(|r| r.starts_with(&prefix))
+        },
+    )
+    .await;
+    open["room"].as_str().unwrap().to_owned()
 }
 
 /// Waits until `form` shows any error (a field's or the form's); returns the first one's text.

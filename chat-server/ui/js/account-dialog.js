@@ -112,7 +112,7 @@ async function login() {
   if (!answer) return;
   closeAccount();
   signedIn(answer.data && answer.data.user);
-  toast(`Signed in as ${userLabel(currentUser())}.`, 'info');
+  ui.accountButton.focus(); // its name says who is signed in now
 }
 
 async function register() {
@@ -124,7 +124,7 @@ async function register() {
   if (!answer) return;
   closeAccount();
   signedIn(answer.data && answer.data.user);
-  toast(`Welcome, ${userLabel(currentUser())}! Your account is ready.`, 'info');
+  ui.accountButton.focus();
 }
 
 async function logout() {
@@ -138,7 +138,7 @@ async function logout() {
   }
   closeAccount();
   signedOut();
-  toast('Logged out. You can still read as a guest.', 'info');
+  ui.loginButton.focus(); // the guest notice says the rest
 }
 
 async function changePassword() {

@@ -3,9 +3,10 @@
 // it, the lock marker, the "Private" box of the new-room form, and deleting a room.
 //
 // The server decides who may do what (`forbidden` otherwise); the controls show to those it
-// would allow: admins, and the room's creator when the server names one (else every member of a
-// private room, and its answer tells the rest). `removed` and `room_deleted` take the room out of
-// this tab's lists with a notice.
+// would allow: admins, and the room's creator. The server does not name a room's creator (yet:
+// a `creator` field in `rooms` or `participants` is used when present), so this browser
+// remembers the rooms each account created here. `removed` and `room_deleted` take the room out
+// of this tab's lists with a notice.
 
 import { fieldError, node, ui } from './dom.js';
 import { isIdentified, sendFrame } from './connection.js';
@@ -13,6 +14,9 @@ import { currentUser, isAdmin } from './account.js';
 import { forgetListed, listedRoom, renderMembers } from './presence.js';
 import { allRoomNames, currentName, removeRoom } from './rooms.js';
 import { toast } from './notices.js';
+import { KEYS, load, store } from './storage.js';
+
+const REMEMBERED_ROOMS = 200;
 
 const participants = new Map(); // room -> {list: [username], creator: username | null}
 let pending = null; // {room, username, kind: 'add' | 'remove' | 'delete'} awaiting an answer
@@ -27,14 +31,33 @@ function creatorOf(name) {
   return listedRoom(name)?.creator ?? participants.get(name)?.creator ?? null;
 }
 
+function createdHere() {
+  const saved = load('shared', KEYS.created, {});
+  return saved && typeof saved === 'object' ? saved : {};
+}
+
+/** `room_created` answered this account: remember that it is the room's creator. */
+export function rememberCreated(room) {
+  const user = currentUser();
+  if (!user) return;
+  const all = createdHere();
+  const key = user.username.toLowerCase();
+  const mine = Array.isArray(all[key]) ? all[key].filter((r) => r !== room) : [];
+  mine.push(room);
+  all[key] = mine.slice(-REMEMBERED_ROOMS);
+  store('shared', KEYS.created, all);
+}
+
 /** Whether this account may add, remove and delete in `name` (as far as the page knows). */
 function mayManage(name) {
   const user = currentUser();
   if (!user) return false;
   if (isAdmin()) return true;
+  const key = user.username.toLowerCase();
   const creator = creatorOf(name);
-  if (creator) return creator.toLowerCase() === user.username.toLowerCase();
-  return isPrivate(name);
+  if (creator) return creator.toLowerCase() === key;
+  const mine = createdHere()[key];
+  return Array.isArray(mine) && mine.includes(name);
 }
 
 /** `participants {room, participants}`: a private room's list, on join and on every change. */
@@ -90,7 +113,7 @@ function settle(text) {
 export function onParticipantError(f, text) {
   if (!pending) return false;
   const about = f.room === pending.room || f.field === 'username' || f.code === 'forbidden' ||
-    f.code === 'login_required';
+    f.code === 'login_required' || f.code === 'no_such_user';
   if (!about) return false;
   if (pending.kind === 'delete') {
     pending = null;

@@ -9,7 +9,7 @@ import { isIdentified, sendFrame } from './connection.js';
 import { limit, roomNameRule, validateRoomName } from './limits.js';
 import { canPost } from './identity.js';
 import { countNodes, listedRoom } from './presence.js';
-import { isPrivate } from './participants.js';
+import { isPrivate, rememberCreated } from './participants.js';
 import { currentName, getRoom, listedNames, onlineCount, openRoom, stepRoom,
   unreadTotal } from './rooms.js';
 
@@ -97,8 +97,13 @@ function createRoom(name) {
   pendingCreate = name;
 }
 
+/** `room_created`: a private room's name carries a random suffix after the one asked for. */
 export function onRoomCreated(f) {
-  if (f.room !== pendingCreate) return;
+  const asked = pendingCreate;
+  const ours = typeof f.room === 'string' && asked !== null &&
+    (f.room === asked || (f.private === true && f.room.startsWith(`${asked}-`)));
+  if (!ours) return;
+  rememberCreated(f.room);
   pendingCreate = null;
   ui.newRoomInput.value = '';
   ui.newRoomPrivate.checked = false;
