@@ -86,7 +86,8 @@ async fn api_rooms(State(state): State<AppState>) -> Response {
     if state.rooms.lock().unwrap().is_empty() {
         presence::refresh_rooms(&state).await;
     }
-    Json(serde_json::json!({ "rooms": presence::snapshot(&state) })).into_response()
+    let (rooms, totals) = presence::snapshot(&state);
+    Json(serde_json::json!({ "rooms": rooms, "totals": totals })).into_response()
 }
 
 /// The TCP peer of a request, put into its extensions by the accept loop.

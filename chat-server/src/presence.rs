@@ -1,15 +1,21 @@
-//! Online counts across replicas. This replica publishes its own per-room connection counts with a
-//! heartbeat (so a replica that dies stops counting once its heartbeat expires), and recomputes the
-//! global room list whenever anything changed, pushing a `rooms` frame to its clients only when the
-//! list differs from the last one pushed.
+//! Online counts across replicas. This replica publishes who it has online per room (registered
+//! users and guests, and the users' names) with a heartbeat (so a replica that dies stops counting
+//! once its heartbeat expires), and recomputes the global room list whenever anything changed,
+//! pushing a `rooms` frame to its clients only when the list differs from the last one pushed, and
+//! a `members` frame to a room's local members only when who is in it changed.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     AppState,
-    protocol::{RoomInfo, ServerFrame},
+    protocol::{Counts, RoomInfo, ServerFrame},
+    store::{ALL_CONNECTIONS, RoomPresence},
 };
 
 /// Coalesces bursts of joins and leaves into one update.
@@ -19,12 +25,12 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// not ten times (docs/benchmarks.md, "Joining at scale").
 const ROOMS_EVERY: Duration = Duration::from_millis(500);
 
-/// Runs until `stop`: heartbeats, count publication and `rooms` pushes.
+/// Runs until `stop`: heartbeats, presence publication, `rooms` and `members` pushes.
 pub async fn run(state: AppState, stop: CancellationToken) {
     let hub = state.hub.clone();
     let mut tick = tokio::time::interval(state.config.presence_ttl() / 3);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut published: BTreeMap<String, u64> = BTreeMap::new();
+    let mut published: BTreeMap<String, RoomPresence> = BTreeMap::new();
     let mut next_rooms = tokio::time::Instant::now();
     loop {
         let (heartbeat_changed, recompute) = tokio::select! {
@@ -34,11 +40,12 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             _ = tick.tick() => (false, true),
         };
         tokio::time::sleep(DEBOUNCE).await;
-        let counts = hub.local_counts();
-        // Rooms that dropped to zero are sent as 0 once so the store forgets this replica there.
+        let mut counts = hub.local_presence();
+        counts.retain(|room, p| room == ALL_CONNECTIONS || !p.is_empty());
+        // Rooms that emptied are sent as empty once so the store forgets this replica there.
         let mut payload = counts.clone();
         for room in published.keys() {
-            payload.entry(room.clone()).or_insert(0);
+            payload.entry(room.clone()).or_default();
         }
         let changed = heartbeat_changed && counts != published;
         match state.store.heartbeat(&payload, changed).await {
@@ -68,34 +75,104 @@ pub async fn depart(state: &AppState) {
     }
 }
 
-/// Recompute the room list; push it to every local client when it changed. The frame is built
-/// once here and shared by every connection ([`crate::hub::Hub::push_rooms`]).
+/// Recompute the room list; push it to every local client when it changed, and `members` to
+/// the rooms whose members changed. The frame is built once here and shared by every
+/// connection ([`crate::hub::Hub::push_rooms`]).
 pub async fn refresh_rooms(state: &AppState) {
-    let rooms = match state.store.rooms().await {
-        Ok(rooms) => rooms,
+    let listing = match state.store.rooms().await {
+        Ok(listing) => listing,
         Err(e) => {
             state.metrics.redis_errors.inc();
             tracing::warn!(error = %e, "listing rooms failed");
             return;
         }
     };
-    state.metrics.rooms.set(rooms.len() as i64);
-    *state.rooms.lock().unwrap() = rooms;
+    state.metrics.rooms.set(listing.rooms.len() as i64);
+    *state.rooms.lock().unwrap() = listing.rooms;
+    *state.totals.lock().unwrap() = listing.totals;
+    let (rooms, totals) = snapshot(state);
     let frame = ServerFrame::Rooms {
-        rooms: &snapshot(state),
+        rooms: &rooms,
+        totals,
     }
     .to_json();
     state.hub.push_rooms(frame.into());
+    push_members(state, &rooms);
 }
 
-/// The last known room list, with this replica's own counts as a floor (they are fresher).
-pub fn snapshot(state: &AppState) -> Vec<RoomInfo> {
-    let mut rooms = state.rooms.lock().unwrap().clone();
-    let local = state.hub.local_counts();
-    for room in &mut rooms {
-        room.online = room.online.max(local.get(&room.name).copied().unwrap_or(0));
+/// Send `members` to each room with local members whose frame changed since the last one sent.
+fn push_members(state: &AppState, rooms: &[RoomInfo]) {
+    let local = state.hub.local_presence();
+    let mut sent = state.members_sent.lock().unwrap();
+    sent.retain(|room, _| local.contains_key(room));
+    for room in rooms.iter().filter(|r| local.contains_key(&r.name)) {
+        let frame = members_of(room);
+        if sent.get(&room.name).is_some_and(|f| **f == *frame) {
+            continue;
+        }
+        sent.insert(room.name.clone(), frame.clone());
+        state.hub.to_room(&room.name, frame);
     }
-    rooms
+}
+
+fn members_of(room: &RoomInfo) -> Arc<str> {
+    ServerFrame::Members {
+        room: &room.name,
+        users: &room.users,
+        guests: room.guests,
+    }
+    .to_json()
+    .into()
+}
+
+/// The last known room list and totals, with this replica's own presence as a floor (it is
+/// fresher).
+pub fn snapshot(state: &AppState) -> (Vec<RoomInfo>, Counts) {
+    let mut rooms = state.rooms.lock().unwrap().clone();
+    let mut totals = *state.totals.lock().unwrap();
+    let mut local = state.hub.local_presence();
+    for room in &mut rooms {
+        if let Some(mine) = local.remove(&room.name) {
+            floor(room, &mine);
+        }
+    }
+    if let Some(all) = local.remove(ALL_CONNECTIONS) {
+        totals.registered = totals.registered.max(all.registered);
+        totals.guests = totals.guests.max(all.guests);
+        totals.online = totals.online.max(all.registered + all.guests);
+    }
+    (rooms, totals)
+}
+
+fn floor(room: &mut RoomInfo, mine: &RoomPresence) {
+    room.registered = room.registered.max(mine.registered);
+    room.guests = room.guests.max(mine.guests);
+    room.online = room.online.max(mine.registered + mine.guests);
+    let mut merged = RoomPresence {
+        users: std::mem::take(&mut room.users),
+        ..RoomPresence::default()
+    };
+    merged.add(mine);
+    room.users = merged.users;
+}
+
+/// The `members` frame of one room as [`snapshot`] has it (for a client that just joined).
+pub fn members_frame(state: &AppState, room: &str) -> Arc<str> {
+    let known = state
+        .rooms
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|r| r.name == room)
+        .cloned();
+    let mut info = known.unwrap_or_else(|| RoomInfo {
+        name: room.to_owned(),
+        ..RoomInfo::default()
+    });
+    if let Some(mine) = state.hub.local_presence().get(room) {
+        floor(&mut info, mine);
+    }
+    members_of(&info)
 }
 
 /// One room's online count, as [`snapshot`] has it, without copying the whole list.
@@ -109,3 +186,6 @@ pub fn online(state: &AppState, room: &str) -> u64 {
         .map_or(0, |r| r.online);
     known.max(state.hub.local_count(room))
 }
+
+/// The last `members` frame sent per room with local members.
+pub(crate) type MembersSent = HashMap<String, Arc<str>>;

@@ -388,6 +388,9 @@ impl Session {
             .hub
             .started(room.clone(), page.epoch.as_str().into(), page.head)
             .await;
+        // Queued, so it follows the `joined` reply.
+        let members = crate::presence::members_frame(&self.state, &room);
+        self.state.hub.offer(&self.handle, Outbound::Frame(members));
         self.joined_frame(room, page)
     }
 
