@@ -117,7 +117,8 @@ export async function api(method, path, body) {
   const message = typeof error.message === 'string' && error.message ? error.message
     : `The server answered ${response.status}.`;
   const retry = Number(response.headers.get('Retry-After'));
-  const wait = error.code === 'rate_limited' && retry > 0 ? ` Try again in ${retry} s.` : '';
+  // Failed logins and rate limits say when the next try is heard.
+  const wait = retry > 0 ? ` Try again in ${retry} s.` : '';
   return {
     ok: false,
     status: response.status,
