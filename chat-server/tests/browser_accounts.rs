@@ -18,8 +18,8 @@ use browser_harness::{
         ACCOUNT_JS, click, form_errors, log_in, log_out, on_screen, open_dialog, register,
         type_into, wait_guest_reader, wait_member,
     },
-    axe_source, click_room, finish, require_browser, run_axe, say, wait_for_message, wait_js,
-    wait_ready,
+    axe_source, click_room, finish, require_browser, run_axe, say, screenshot, sign_in,
+    wait_for_message, wait_js, wait_ready,
 };
 use fantoccini::key::Key;
 use futures_util::FutureExt;
@@ -61,6 +61,8 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     );
     check_axe(guest, axe, "the guest view").await;
     check_phone(guest, &["#guest-register", "#guest-login", "#login-button"]).await;
+    screenshot(guest, 390, 844, "ui-guest-phone.png").await;
+    guest.client.set_window_size(1280, 800).await.unwrap();
 
     // The client's own checks answer at once, on their fields.
     open_dialog(ann, "register-form").await;
@@ -78,6 +80,8 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     assert_eq!(ann.js(invalid).await, "true");
     check_axe(ann, axe, "the register form with errors").await;
     check_phone(ann, &["#register-submit", "#account-close"]).await;
+    screenshot(ann, 390, 844, "ui-register-phone.png").await;
+    ann.client.set_window_size(1280, 800).await.unwrap();
 
     // Registering signs in; the socket reconnects with the cookie and may post.
     register(ann, "ann_1", "Ann Example", ANN_PASSWORD).await;
@@ -151,6 +155,75 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     wait_any_form_error(ann, "login-form").await;
     let view = ann.js(ACCOUNT_JS).await;
     assert_eq!(view["account"], "guest", "{view:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_in_one_tab_signs_out_the_other() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&CLOSED).await;
+    let driver = ChromeDriver::start().await;
+    let browser = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(tabs_scenario(&browser, &server.http_url()))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [browser]).await;
+}
+
+async fn tabs_scenario(browser: &Browser, url: &str) {
+    browser.client.goto(url).await.unwrap();
+    wait_guest_reader(browser).await;
+    register(browser, "ann_4", "Ann", ANN_PASSWORD).await;
+    let first = browser.client.window().await.unwrap();
+    // A second tab carries the same cookie: signed in at once.
+    let second = browser.client.new_window(true).await.unwrap().handle;
+    browser.client.switch_to_window(second).await.unwrap();
+    browser.client.goto(url).await.unwrap();
+    wait_member(browser, "Ann").await;
+    log_out(browser).await;
+    wait_guest_reader(browser).await;
+    // The first tab's socket is closed by the server (session_ended, 4001): it says so and
+    // turns into the guest view.
+    browser.client.switch_to_window(first).await.unwrap();
+    wait_guest_reader(browser).await;
+    let toasts = "return [...document.querySelectorAll('#toasts .toast-text')].map((e) => e.textContent).join(' | ');";
+    wait_js(browser, "the signed-out notice", toasts, |v| {
+        v.as_str()
+            .is_some_and(|t| t.contains("You were signed out"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_guest_posting_a_guest_posts_marked_as_a_guest() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&["--guest-posting", "true"]).await;
+    let driver = ChromeDriver::start().await;
+    let browser = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(guest_posting_scenario(&browser, &server.http_url()))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [browser]).await;
+}
+
+async fn guest_posting_scenario(browser: &Browser, url: &str) {
+    // The hello form asks a guest's name, and offers an account instead.
+    sign_in(browser, url, "Gus", "").await;
+    let view = browser.js(ACCOUNT_JS).await;
+    assert_eq!(view["account"], "guest", "{view:#}");
+    say(browser, "posted as a guest").await;
+    wait_for_message(browser, "posted as a guest").await;
+    let mark = "return [...document.querySelectorAll('#messages .message')].map((m) => m.querySelector('.message-guest')?.textContent ?? null);";
+    assert_eq!(browser.js(mark).await, json!(["guest"]));
+    // Registering from the top bar turns the guest into a member who posts unmarked.
+    register(browser, "gus_1", "Gus Member", ANN_PASSWORD).await;
+    wait_ready(browser, "general").await;
+    say(browser, "posted as a member").await;
+    wait_for_message(browser, "posted as a member").await;
+    assert_eq!(browser.js(mark).await, json!(["guest", null]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
