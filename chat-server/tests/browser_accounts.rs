@@ -338,6 +338,9 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
     wait_for_message(bob, "for participants only").await;
     check_axe(ann, axe, "the People panel of a private room").await;
     check_phone(ann, &["#participant-add", "#delete-room-button"]).await;
+    screenshot(ann, 1280, 800, "ui-private-room.png").await;
+    screenshot(ann, 390, 844, "ui-private-room-phone.png").await;
+    ann.client.set_window_size(1280, 800).await.unwrap();
 
     // Removed, Bob loses the room at once, with a notice.
     let remove = "const b = document.querySelector(\"#participants-list .participant-remove[data-username='bob_2']\"); if (b) b.click(); return Boolean(b);";
