@@ -527,3 +527,42 @@ async fn online_counts_by_kind_and_members_are_summed_across_replicas() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn in_the_redis_only_mode_sessions_are_shared_and_end_everywhere() {
+    let (redis, _redis_server) = common::shared_redis().await;
+    let prefix = common::unique_prefix();
+    let args = ["--redis-url", &redis, "--redis-prefix", &prefix];
+    let a = common::start_server(&args).await;
+    let b = common::start_server(&args).await;
+    common::wait_ready(&a.http_url()).await;
+    common::wait_ready(&b.http_url()).await;
+    let cookie = register(&a.http_url(), "grace").await;
+    let (code, other) = login(&b.http_url(), "GRACE", PASSWORD).await;
+    assert_eq!(code, 200, "logging in ignores case: {}", other.body);
+    let other = other.cookie();
+    let (mut on_b, welcome) = signed_in(&b.ws_url(), &cookie).await;
+    assert_eq!(welcome["user"]["username"], "grace");
+    let (mut second, _) = signed_in(&a.ws_url(), &other).await;
+    let (code, _) = post(&a.http_url(), "/api/logout", Some(&cookie), json!({})).await;
+    assert_eq!(code, 204);
+    assert_eq!(on_b.expect("error").await["code"], "session_ended");
+    assert_eq!(on_b.close_code().await, Some(4001));
+    second.send(json!({"type":"ping","id":"still"})).await;
+    assert_eq!(
+        second.expect("pong").await["id"],
+        "still",
+        "only that session ended"
+    );
+    let me = format!("{}/api/me", b.http_url());
+    assert_eq!(
+        http_request("GET", &me, &[("Cookie", &cookie)], "").await.0,
+        401
+    );
+    assert_eq!(
+        http_request("GET", &me, &[("Cookie", &other)], "").await.0,
+        200
+    );
+    a.stop().await;
+    b.stop().await;
+}
