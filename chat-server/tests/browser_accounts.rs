@@ -36,7 +36,8 @@ async fn register_post_log_out_and_a_guest_reads_live() {
     let server = common::start_server(&CLOSED).await;
     let driver = ChromeDriver::start().await;
     let ann = Browser::open(&driver).await;
-    let guest = Browser::open(&driver).await;
+    // The guest's Chromium is in dark mode, so axe-core sees the new views in both schemes.
+    let guest = Browser::open_with(&driver, &["--force-dark-mode"]).await;
     let outcome = AssertUnwindSafe(accounts_scenario(&ann, &guest, &server.http_url(), &axe))
         .catch_unwind()
         .await;
@@ -59,7 +60,7 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
             .is_some_and(|t| t.contains("Guests cannot post")),
         "the notice says why: {notice}"
     );
-    check_axe(guest, axe, "the guest view").await;
+    check_axe(guest, axe, "the guest view, dark").await;
     check_phone(guest, &["#guest-register", "#guest-login", "#login-button"]).await;
     screenshot(guest, 390, 844, "ui-guest-phone.png").await;
     guest.client.set_window_size(1280, 800).await.unwrap();
@@ -104,6 +105,12 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     click(guest, "register-submit").await;
     let taken = wait_any_form_error(guest, "register-form").await;
     assert!(!taken.is_empty());
+    check_axe(
+        guest,
+        axe,
+        "the register form with the server's error, dark",
+    )
+    .await;
     click(guest, "account-close").await;
     wait_guest_reader(guest).await;
 

@@ -214,6 +214,12 @@ export function bindParticipants() {
     panelOpen = !panelOpen;
     renderPeople();
   });
+  ui.peoplePanel.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    panelOpen = false;
+    renderPeople();
+    ui.peopleButton.focus();
+  });
   ui.participantForm.addEventListener('submit', (e) => {
     e.preventDefault();
     addParticipant();
