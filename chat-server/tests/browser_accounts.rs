@@ -13,7 +13,7 @@ mod common;
 use std::{panic::AssertUnwindSafe, time::Duration};
 
 use browser_harness::{
-    BROWSERS, Browser, ChromeDriver,
+    BROWSERS, Browser, ChromeDriver, MESSAGES_JS,
     accounts::{
         ACCOUNT_JS, click, form_errors, log_in, log_out, on_screen, open_dialog, register,
         type_into, wait_guest_reader, wait_member,
@@ -200,6 +200,64 @@ async fn tabs_scenario(browser: &Browser, url: &str) {
             .is_some_and(|t| t.contains("You were signed out"))
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_typed_before_logging_out_is_not_sent_under_the_next_account() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&CLOSED).await;
+    let driver = ChromeDriver::start().await;
+    let browser = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(unsent_scenario(&browser, &server.http_url()))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [browser]).await;
+}
+
+/// While `window.__holdSends` is true the page's `send` frames are swallowed, so a message
+/// stays unconfirmed in the outbox.
+const HOLD_SENDS_JS: &str = r#"
+if (!window.__holdHooked) {
+  window.__holdHooked = true;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (window.__holdSends && JSON.parse(data).type === 'send') return;
+    return send.call(this, data);
+  };
+}
+window.__holdSends = true;
+"#;
+
+async fn unsent_scenario(browser: &Browser, url: &str) {
+    browser.client.goto(url).await.unwrap();
+    wait_guest_reader(browser).await;
+    register(browser, "ann_5", "Ann", ANN_PASSWORD).await;
+    wait_ready(browser, "general").await;
+    browser.js(HOLD_SENDS_JS).await;
+    say(browser, "typed as Ann").await;
+    wait_js(browser, "Ann's message pending", MESSAGES_JS, |v| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["content"] == "typed as Ann" && m["offset"].is_null())
+    })
+    .await;
+    log_out(browser).await;
+    browser.js("window.__holdSends = false;").await;
+    register(browser, "bob_5", "Bob", ANN_PASSWORD).await;
+    wait_ready(browser, "general").await;
+    say(browser, "typed as Bob").await;
+    wait_for_message(browser, "typed as Bob").await;
+    let shown = browser.js(MESSAGES_JS).await;
+    let contents: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(contents, ["typed as Bob"], "{shown:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,7 +65,7 @@ import { bindParticipants, forgetPrivateRooms, onParticipantError, onParticipant
   onRoomDeleted, renderPeople } from './js/participants.js';
 import { setLimits } from './js/limits.js';
 import { toast } from './js/notices.js';
-import { onAck, onSendError, resetPacing } from './js/outbox.js';
+import { dropUnsent, onAck, onSendError, resetPacing } from './js/outbox.js';
 import { bindRooms, currentName, disconnected, joinAll, onHistory, onJoined, onLeft, onMessage,
   onRoomError, onRooms, onResync, renderAll, restoreRooms, tabShown } from './js/rooms.js';
 import { bindMessages, renderPending } from './js/messages.js';
@@ -141,6 +141,7 @@ function wire() {
   handle('room_deleted', onRoomDeleted);
   on('open', sendHello);
   onAccountChange(() => {
+    dropUnsent();
     forgetPrivateRooms();
     renderAll();
   });
