@@ -141,6 +141,4 @@ export function renderAccount() {
   ui.accountName.textContent = label;
   avatarInto(ui.accountAvatar, label);
   ui.accountButton.title = `Signed in as ${user.username}${user.admin ? ' (admin)' : ''}`;
-  // The name is not drawn on phones; the button still says whose account it opens.
-  ui.accountButton.setAttribute('aria-label', `Your account: ${label}`);
 }
