@@ -11,7 +11,8 @@
 //! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
 //! - `session` (one WebSocket), `http` (routes), `origin` (which pages may open `/ws`), `ui`
 //!   (the embedded browser UI), `server` (accept loop and shutdown);
-//! - `accounts` (users, sessions, passwords and their HTTP endpoints; who is a guest);
+//! - `accounts` (users, sessions, passwords and their HTTP endpoints; who is a guest; its
+//!   `accounts::http` is a route module like `http`: it takes the [`AppState`]);
 //! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 

@@ -4,11 +4,7 @@
 //! pushing a `rooms` frame to its clients only when the list differs from the last one pushed, and
 //! a `members` frame to a room's local members only when who is in it changed.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
@@ -125,8 +121,8 @@ fn members_of(room: &RoomInfo) -> Arc<str> {
     .into()
 }
 
-/// The last known room list and totals, with this replica's own presence as a floor (it is
-/// fresher).
+/// The last known room list and totals, with this replica's own presence as a floor of each
+/// kind (it is fresher); `online` is always `registered + guests`.
 pub fn snapshot(state: &AppState) -> (Vec<RoomInfo>, Counts) {
     let mut rooms = state.rooms.lock().unwrap().clone();
     let mut totals = *state.totals.lock().unwrap();
@@ -139,7 +135,7 @@ pub fn snapshot(state: &AppState) -> (Vec<RoomInfo>, Counts) {
     if let Some(all) = local.remove(ALL_CONNECTIONS) {
         totals.registered = totals.registered.max(all.registered);
         totals.guests = totals.guests.max(all.guests);
-        totals.online = totals.online.max(all.registered + all.guests);
+        totals.online = totals.registered + totals.guests;
     }
     (rooms, totals)
 }
@@ -147,7 +143,8 @@ pub fn snapshot(state: &AppState) -> (Vec<RoomInfo>, Counts) {
 fn floor(room: &mut RoomInfo, mine: &RoomPresence) {
     room.registered = room.registered.max(mine.registered);
     room.guests = room.guests.max(mine.guests);
-    room.online = room.online.max(mine.registered + mine.guests);
+    // Each kind floored on its own, so the total is their sum (never less than either part).
+    room.online = room.registered + room.guests;
     let mut merged = RoomPresence {
         users: std::mem::take(&mut room.users),
         ..RoomPresence::default()
@@ -186,6 +183,3 @@ pub fn online(state: &AppState, room: &str) -> u64 {
         .map_or(0, |r| r.online);
     known.max(state.hub.local_count(room))
 }
-
-/// The last `members` frame sent per room with local members.
-pub(crate) type MembersSent = HashMap<String, Arc<str>>;

@@ -21,9 +21,10 @@ use super::{
 };
 use crate::{
     AppState,
+    address::{PeerAddr, client_ip},
     clock::now_ms,
-    http::{PeerAddr, client_ip},
     limits::MAX_ACCOUNT_BODY_BYTES,
+    metrics::ResultLabel,
     protocol::ProtocolError,
     store::SessionEnd,
 };
@@ -189,8 +190,15 @@ async fn check_password(
     password: &str,
     ip: IpAddr,
 ) -> Result<Account, ApiError> {
-    let wait = state.accounts.throttle.login_wait(key, ip);
+    let count = |result| {
+        let label = ResultLabel { result };
+        state.metrics.logins.get_or_create(&label).inc();
+    };
+    let throttle = &state.accounts.throttle;
+    let shared = state.store.shared_redis().map(|r| &**r);
+    let wait = throttle.wait_shared(shared, key, ip).await;
     if !wait.is_zero() {
+        count("rate_limited");
         return Err(ApiError::rate_limited(wait));
     }
     let account = state.store.account(key).await?;
@@ -198,11 +206,13 @@ async fn check_password(
     let ok = state.accounts.hasher.verify(password, hash).await?;
     match account {
         Some(account) if ok => {
-            state.accounts.throttle.succeeded(key);
+            count("ok");
+            throttle.succeeded_shared(shared, key).await;
             Ok(account)
         }
         _ => {
-            let wait = state.accounts.throttle.failed(key, ip);
+            count("bad_credentials");
+            let wait = throttle.failed_shared(shared, key, ip).await;
             tracing::info!(user = %key, %ip, wait_s = wait.as_secs(), "failed login");
             Err(ApiError::bad_credentials(wait))
         }

@@ -13,7 +13,7 @@ mod redis;
 use std::{collections::BTreeMap, sync::Arc};
 
 pub use self::{
-    accounts::{MemoryAccounts, SessionEnd},
+    accounts::{Account, MemoryAccounts, SessionEnd},
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},
@@ -201,6 +201,16 @@ impl Store {
     /// Forget this replica's members at once (graceful shutdown).
     pub async fn depart(&self) -> Result<()> {
         dispatch!(self, s => s.depart().await)
+    }
+
+    /// The Redis every replica shares, when there is one (for state that must hold across
+    /// replicas but is no store's record, like failed-login strikes).
+    pub fn shared_redis(&self) -> Option<&Arc<RedisStore>> {
+        match self {
+            Store::Memory(_) => None,
+            Store::Redis(s) => Some(s),
+            Store::Postgres(s) => s.redis(),
+        }
     }
 
     /// Whether the backend answers, accepts writes and is configured so it keeps our data.

@@ -34,6 +34,7 @@ use crate::{
 mod accounts;
 mod health;
 mod keys;
+mod strikes;
 
 /// A message for the durable mode's cache.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +54,7 @@ pub struct RedisStore {
     history_len: u32,
     presence_ttl: Duration,
     scripts: Scripts,
+    strikes: strikes::StrikeScripts,
     policy: Mutex<health::PolicyCheck>,
 }
 
@@ -142,6 +144,7 @@ impl RedisStore {
             history_len,
             presence_ttl,
             scripts: Scripts::load(),
+            strikes: strikes::StrikeScripts::load(),
             policy: Mutex::default(),
         })
     }
