@@ -366,7 +366,9 @@ pub async fn run_delivery(
                     let delivery = Delivery { epoch, offset, time_ms, frame };
                     on_message(&hub, &store, &room, cursor, delivery).await;
                 }
-                StoreEvent::RoomsChanged => hub.rooms_changed.notify_one(),
+                StoreEvent::RoomsChanged
+                | StoreEvent::AccessChanged { .. }
+                | StoreEvent::RoomDeleted { .. } => hub.rooms_changed.notify_one(),
                 StoreEvent::Resubscribed => {
                     backfill_all(&hub, &store, &mut cursors).await;
                     hub.rooms_changed.notify_one();

@@ -14,6 +14,7 @@
 //! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 
+pub mod access;
 mod address;
 pub mod clock;
 pub mod config;

@@ -480,7 +480,7 @@ impl Session {
         let created = self
             .state
             .store
-            .create_room(&name, self.state.config.max_rooms)
+            .create_room(&name, self.state.config.max_rooms, None)
             .await
             .map_err(|e| unavailable(&self.state.metrics, e))?;
         match created {
@@ -509,6 +509,9 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
             "this client_id was used for another message in this room; use a new one",
         );
     }
+    if let Error::RoomGone = e {
+        return ProtocolError::new(ErrorCode::NoSuchRoom, "the room was deleted");
+    }
     metrics.redis_errors.inc();
     tracing::warn!(error = %e, "store operation failed");
     match e {
@@ -521,9 +524,11 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",
         ),
-        Error::Corrupt(_) | Error::Listen { .. } | Error::ClientIdConflict | Error::Migrate(_) => {
-            ProtocolError::new(ErrorCode::Internal, "internal error")
-        }
+        Error::Corrupt(_)
+        | Error::Listen { .. }
+        | Error::ClientIdConflict
+        | Error::RoomGone
+        | Error::Migrate(_) => ProtocolError::new(ErrorCode::Internal, "internal error"),
     }
 }
 

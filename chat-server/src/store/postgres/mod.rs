@@ -6,6 +6,7 @@
 //! room's recent window when it holds every message asked for, else from the database, which
 //! refills the cache. Without Redis the bus is this process's own event channel: one replica only.
 
+mod access;
 mod commit;
 mod read;
 mod retention;
@@ -29,9 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::commit::{Committed, OwnedMessage, Pending};
 use super::redis::CacheEntry;
-use super::{
-    Appended, Created, Error, Health, NewMessage, RedisStore, Result, StoreEvent, new_epoch,
-};
+use super::{Appended, Error, Health, NewMessage, RedisStore, Result, StoreEvent};
 use crate::protocol::RoomInfo;
 
 /// Sends queued for the committer; a full queue makes sends wait (backpressure), not fail.
@@ -54,11 +53,18 @@ pub fn migrator() -> Migrator {
         )
     };
     Migrator {
-        migrations: Cow::Owned(vec![migration(
-            1,
-            "rooms and messages",
-            include_str!("migrations/0001_rooms_and_messages.sql"),
-        )]),
+        migrations: Cow::Owned(vec![
+            migration(
+                1,
+                "rooms and messages",
+                include_str!("migrations/0001_rooms_and_messages.sql"),
+            ),
+            migration(
+                3,
+                "private rooms",
+                include_str!("migrations/0003_private_rooms.sql"),
+            ),
+        ]),
         ..Migrator::DEFAULT
     }
 }
@@ -208,28 +214,7 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
-        let inserted = sqlx::query(
-            "INSERT INTO rooms (name, epoch) SELECT $1, $2 \
-             WHERE (SELECT count(*) FROM rooms) < $3 ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(new_epoch())
-        .bind(i64::from(max_rooms))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            self.rooms_changed().await;
-            return Ok(Created::Created);
-        }
-        if self.room_exists(name).await? {
-            Ok(Created::Exists)
-        } else {
-            Ok(Created::LimitReached)
-        }
-    }
-
+    /// Tell every replica (or, without Redis, this one) that the room list changed.
     async fn rooms_changed(&self) {
         match &self.bus {
             Bus::Redis(redis) => {
