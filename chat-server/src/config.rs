@@ -162,6 +162,25 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// Comma-separated usernames of the admins (they may delete any message and any room).
+    #[arg(long, env = "CHATAPP_ADMINS", value_delimiter = ',', default_value = "",
+          value_parser = parse_admin)]
+    pub admins: Vec<String>,
+
+    /// Whether guests (no account) may send messages and create rooms, marked as guests.
+    #[arg(long, env = "CHATAPP_GUEST_POSTING", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub guest_posting: bool,
+
+    /// When the session cookie gets `Secure`: `auto` (when --public-url is https), `always`, `never`.
+    #[arg(long, env = "CHATAPP_COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto)]
+    pub cookie_secure: CookieSecure,
+
+    /// Lifetime of a login session, in hours.
+    #[arg(long, env = "CHATAPP_SESSION_TTL_HOURS", default_value_t = 720,
+          value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub session_ttl_hours: u32,
+
     /// WebSocket ping period; no frame for two periods closes the socket (close code 4000).
     #[arg(long, env = "CHATAPP_PING_INTERVAL_SECS", default_value_t = 20,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -203,6 +222,15 @@ pub enum Command {
     Migrate,
 }
 
+/// When the session cookie is marked `Secure` (sent over HTTPS only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieSecure {
+    /// When `--public-url` is an https URL.
+    Auto,
+    Always,
+    Never,
+}
+
 /// How logs are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -238,6 +266,23 @@ impl Config {
         Duration::from_secs(self.presence_ttl_secs)
     }
 
+    /// Lifetime of a login session.
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_ttl_hours) * 3600)
+    }
+
+    /// Whether the session cookie is `Secure`.
+    pub fn cookie_is_secure(&self) -> bool {
+        match self.cookie_secure {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => self
+                .public_url
+                .as_ref()
+                .is_some_and(|u| u.scheme() == "https"),
+        }
+    }
+
     /// Origins from the allowlist, serialised as browsers send them, empties dropped.
     pub fn origin_allowlist(&self) -> Vec<String> {
         self.allowed_origins
@@ -264,6 +309,16 @@ fn parse_origin(s: &str) -> Result<String, String> {
         "" => Ok(String::new()),
         "*" => Ok("*".into()),
         origin => Ok(parse_public_url(origin)?.origin().ascii_serialization()),
+    }
+}
+
+/// An admin's username, by the username rule (an empty entry is skipped).
+fn parse_admin(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Ok(String::new()),
+        name => crate::accounts::validate_username(name)
+            .map(|_| name.to_owned())
+            .map_err(|e| e.message),
     }
 }
 

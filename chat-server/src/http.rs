@@ -139,6 +139,7 @@ async fn websocket(
         _permit: permit,
         address,
     };
+    let visitor = crate::accounts::Visitor::Guest;
     let max = state.limits.max_frame_bytes;
     let tracker = lifecycle.tracker.clone();
     // A small read buffer: tungstenite's 128 KiB default is allocated and zeroed per connection
@@ -148,7 +149,7 @@ async fn websocket(
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             let shutdown = state.lifecycle.sessions.clone();
-            let session = Session::new(state, admission);
+            let session = Session::new(state, admission, visitor);
             // Split here rather than in an `async` block: a block would keep the socket and the
             // session it moved into `run` as well, a second copy of both in every connection's
             // task (docs/benchmarks.md, "Memory per connection").

@@ -11,10 +11,13 @@
 //! - `hub` (local fan-out and ordered delivery), `presence` (online counts across replicas);
 //! - `session` (one WebSocket), `http` (routes), `origin` (which pages may open `/ws`), `ui`
 //!   (the embedded browser UI), `server` (accept loop and shutdown);
+//! - `accounts` (users, sessions, passwords and their HTTP endpoints; who is a guest) and
+//!   `access` (who sees which private room, this replica's copy of the participants);
 //! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 
 pub mod access;
+pub mod accounts;
 mod address;
 pub mod clock;
 pub mod config;

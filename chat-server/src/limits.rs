@@ -17,6 +17,12 @@ pub const MAX_CLIENT_ID_CHARS: usize = 64;
 pub const MAX_EMAIL_CHARS: usize = 254;
 /// Longest local part of an email address, in bytes (RFC 5321).
 pub const MAX_EMAIL_LOCAL_BYTES: usize = 64;
+/// Shortest and longest username, in ASCII characters.
+pub const MIN_USERNAME_CHARS: usize = 3;
+pub const MAX_USERNAME_CHARS: usize = 32;
+/// Shortest and longest password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 128;
 /// Longest epoch a client may quote back in `since`.
 pub const MAX_EPOCH_CHARS: usize = 64;
 /// Invalid frames tolerated within [`ABUSE_WINDOW`] before the connection is closed with 1008.

@@ -85,6 +85,13 @@ pub enum ErrorCode {
     Unavailable,
     ClientIdConflict,
     Internal,
+    /// A guest tried something only signed-in users may do.
+    LoginRequired,
+    /// Not allowed for this user (e.g. managing a room of someone else).
+    Forbidden,
+    /// The login session ended (logout, password change, account deletion, expiry); the socket
+    /// closes with 4001 right after.
+    SessionEnded,
 }
 
 impl ErrorCode {
@@ -104,6 +111,9 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::ClientIdConflict => "client_id_conflict",
             Self::Internal => "internal",
+            Self::LoginRequired => "login_required",
+            Self::Forbidden => "forbidden",
+            Self::SessionEnded => "session_ended",
         }
     }
 
@@ -507,8 +517,12 @@ pub struct MessageDraft<'a> {
     pub room: &'a str,
     /// Server-assigned unique id.
     pub id: &'a str,
-    /// Sender name.
+    /// Sender name (a registered user's display name).
     pub name: &'a str,
+    /// The sender's username; `None` for a guest.
+    pub user: Option<&'a str>,
+    /// True when a guest sent it (guest posting on).
+    pub guest: bool,
     /// Sender email.
     pub email: Option<&'a str>,
     /// Server time, RFC 3339 UTC.
@@ -557,6 +571,10 @@ pub enum ServerFrame<'a> {
         name: &'a str,
         email: Option<&'a str>,
         limits: &'a Limits,
+        /// The signed-in user, or null for a guest.
+        user: Option<&'a crate::accounts::User>,
+        /// Whether guests may send (`--guest-posting`).
+        guest_posting: bool,
     },
     Joined {
         room: &'a str,

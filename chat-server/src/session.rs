@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     AppState,
+    accounts::Visitor,
     clock::{now_ms, rfc3339_ms},
     error::Error,
     hub::{Conn, ConnHandle, ConnId, Delivered, NewEpoch, Outbound},
@@ -43,6 +44,7 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     pub const INTERNAL: u16 = 1011;
     pub const NO_PONG: u16 = 4000;
+    pub const SESSION_ENDED: u16 = 4001;
     pub const SLOW_CONSUMER: u16 = 4008;
 }
 
@@ -88,6 +90,8 @@ pub struct Session {
     rx: mpsc::Receiver<Outbound>,
     handle: ConnHandle,
     identity: Option<Identity>,
+    /// Signed in (from the handshake's cookie) or a guest.
+    visitor: Visitor,
     rooms: HashMap<Arc<str>, RoomView>,
     /// Messages written since the last latency sample.
     unsampled: u32,
@@ -98,8 +102,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session registered with the hub, holding its admission until it ends.
-    pub fn new(state: AppState, admission: Admission) -> Self {
+    /// A session registered with the hub, holding its admission until it ends; `visitor` is who
+    /// the handshake's cookie says it is.
+    pub fn new(state: AppState, admission: Admission, visitor: Visitor) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let c = &state.config;
         let (handle, rx) = Conn::new(c.outbound_queue as usize, c.outbound_queue_bytes as usize);
@@ -122,6 +127,7 @@ impl Session {
             rx,
             handle,
             identity: None,
+            visitor,
             rooms: HashMap::new(),
             unsampled: 0,
             budgets,
@@ -297,7 +303,13 @@ impl Session {
         Ok(())
     }
 
+    /// Identify the connection. A registered user's name and email come from the account, never
+    /// from `hello`, so nobody can post under a registered user's name.
     fn hello(&mut self, name: String, email: Option<String>) -> Result<String, ProtocolError> {
+        let (name, email) = match self.visitor.user() {
+            Some(user) => (user.display_name.clone(), user.email.clone()),
+            None => (name, email),
+        };
         let welcome = ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             session: &self.id.to_string(),
@@ -305,6 +317,8 @@ impl Session {
             name: &name,
             email: email.as_deref(),
             limits: &self.state.limits,
+            user: self.visitor.user(),
+            guest_posting: self.state.config.guest_posting,
         }
         .to_json();
         self.identity = Some(Identity { name, email });
@@ -426,6 +440,7 @@ impl Session {
         client_id: String,
     ) -> Result<String, ProtocolError> {
         let fail = |e: ProtocolError| e.in_room(&room).for_client(Some(client_id.clone()));
+        self.require_login("send messages").map_err(fail)?;
         if !self.rooms.contains_key(room.as_str()) {
             return Err(fail(ProtocolError::new(
                 ErrorCode::NotJoined,
@@ -440,6 +455,8 @@ impl Session {
             room: &room,
             id: &id,
             name,
+            user: self.visitor.user().map(|u| u.username.as_str()),
+            guest: self.visitor.is_guest(),
             email: email.as_deref(),
             time: &time,
             topic: topic.as_deref(),
@@ -476,7 +493,20 @@ impl Session {
         .to_json())
     }
 
+    /// Refuse a guest (`login_required`) unless guest posting is on. `what` ends "guests cannot …".
+    pub(crate) fn require_login(&self, what: &str) -> Result<(), ProtocolError> {
+        if self.visitor.is_guest() && !self.state.config.guest_posting {
+            return Err(ProtocolError::new(
+                ErrorCode::LoginRequired,
+                format!("guests cannot {what}; register or log in"),
+            ));
+        }
+        Ok(())
+    }
+
     async fn create_room(&mut self, name: String) -> Result<String, ProtocolError> {
+        self.require_login("create rooms")
+            .map_err(|e| e.in_room(&name))?;
         let created = self
             .state
             .store

@@ -200,6 +200,8 @@ fn message_frames_are_serialised_once_and_completed_with_the_offset() {
         room: "general",
         id: "id-1",
         name: "Ann \"A\"",
+        user: Some("ann"),
+        guest: false,
         email: None,
         time: "2026-11-23T09:00:00.000Z",
         topic: Some("intro"),
@@ -212,6 +214,10 @@ fn message_frames_are_serialised_once_and_completed_with_the_offset() {
     assert_eq!(v["offset"], 42);
     assert_eq!(v["name"], "Ann \"A\"");
     assert_eq!(v["email"], Value::Null);
+    assert_eq!(
+        (&v["user"], &v["guest"]),
+        (&Value::from("ann"), &Value::from(false))
+    );
     assert_eq!(v["content"], "<img src=x onerror=alert(1)>");
     let arr = frames_array(&[frame.clone().into(), frame.into()]).unwrap();
     let v: Value = serde_json::from_str(arr.get()).unwrap();

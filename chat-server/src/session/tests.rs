@@ -34,7 +34,7 @@ async fn start(flags: &[&str]) -> Peer {
         _permit: state.admission.clone().try_acquire_owned().unwrap(),
         address: state.addresses.admit([127, 0, 0, 1].into()).unwrap(),
     };
-    let session = Session::new(state, admission);
+    let session = Session::new(state, admission, crate::accounts::Visitor::Guest);
     let task = tokio::spawn(session.run(output, input, CancellationToken::new()));
     Peer {
         to_server,

@@ -66,6 +66,7 @@ pub async fn start_server(args: &[&str]) -> TestServer {
 pub async fn start_on(listener: tokio::net::TcpListener, args: &[&str]) -> TestServer {
     let addr = listener.local_addr().unwrap();
     let mut argv = vec!["chat-server", "--shutdown-grace-secs", "2"];
+    argv.extend_from_slice(open_mode(args));
     argv.extend_from_slice(args);
     let config = Config::try_parse_from(argv).expect("test flags parse");
     let state = chat_server::build_state(config)
@@ -207,6 +208,16 @@ pub async fn shared_redis() -> (String, Option<RedisServer>) {
     }
 }
 
+/// The suites written before accounts post as anonymous clients: servers they start allow guest
+/// posting unless the test says otherwise (the accounts tests check the closed default).
+pub fn open_mode(args: &[&str]) -> &'static [&'static str] {
+    if args.contains(&"--guest-posting") {
+        &[]
+    } else {
+        &["--guest-posting", "true"]
+    }
+}
+
 /// A chat-server child process (the real binary), killed on drop.
 pub struct ServerProcess {
     pub addr: SocketAddr,
@@ -219,6 +230,7 @@ impl ServerProcess {
         let listen = format!("127.0.0.1:{port}");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
             .args(["--listen", &listen, "--shutdown-grace-secs", "2"])
+            .args(open_mode(args))
             .args(args)
             .env("RUST_LOG", "warn")
             // Logs go to stdout; CHATAPP_TEST_LOGS=1 shows them when a test needs explaining.
