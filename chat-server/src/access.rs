@@ -14,36 +14,40 @@ use std::{
     },
 };
 
-use crate::store::Access;
+use crate::{accounts::Visitor, store::Access};
 
 /// Who is looking: a guest, or a registered user (lowercase username key), maybe an admin.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Viewer {
+/// Borrowed from the connection's [`Visitor`], so checking costs no allocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Viewer<'a> {
     /// The username's lowercase key; `None` for a guest.
-    pub user: Option<Arc<str>>,
+    pub user: Option<&'a str>,
     /// Admins see and manage every room.
     pub admin: bool,
 }
 
-impl Viewer {
+impl<'a> Viewer<'a> {
     /// A visitor without an account.
     pub fn guest() -> Self {
         Self::default()
     }
 
+    /// Who `visitor` is (a connection whose visitor is not set yet is a guest).
+    pub fn of(visitor: Option<&'a Visitor>) -> Self {
+        visitor.map_or_else(Self::guest, |v| Self {
+            user: v.key(),
+            admin: v.is_admin(),
+        })
+    }
+
     /// Whether this viewer may see (list, join, read, receive) a room with `access`.
     pub fn may_see(&self, access: &Access) -> bool {
-        !access.private
-            || self.admin
-            || self
-                .user
-                .as_deref()
-                .is_some_and(|u| access.has_participant(u))
+        !access.private || self.admin || self.user.is_some_and(|u| access.has_participant(u))
     }
 
     /// Whether this viewer may delete the room, or change its participants.
     pub fn may_manage(&self, access: &Access) -> bool {
-        self.admin || (self.user.is_some() && self.user.as_deref() == access.creator.as_deref())
+        self.admin || (self.user.is_some() && self.user == access.creator.as_deref())
     }
 }
 
@@ -136,7 +140,7 @@ impl Acl {
     }
 
     /// Whether `viewer` may see `room`: any room but a private one it is not in.
-    pub fn allows(&self, room: &str, viewer: &Viewer) -> bool {
+    pub fn allows(&self, room: &str, viewer: &Viewer<'_>) -> bool {
         let inner = self.inner.read().unwrap();
         inner.rooms.get(room).is_none_or(|a| viewer.may_see(a))
     }
@@ -148,14 +152,13 @@ impl Acl {
     }
 
     /// The private rooms `viewer` sees, by name (every one for an admin).
-    pub fn visible_to(&self, viewer: &Viewer) -> BTreeSet<Arc<str>> {
+    pub fn visible_to(&self, viewer: &Viewer<'_>) -> BTreeSet<Arc<str>> {
         let inner = self.inner.read().unwrap();
         if viewer.admin {
             return inner.rooms.keys().cloned().collect();
         }
         viewer
             .user
-            .as_ref()
             .and_then(|u| inner.by_user.get(u))
             .cloned()
             .unwrap_or_default()
@@ -167,9 +170,9 @@ mod tests {
     use super::*;
     use crate::store::Change;
 
-    fn user(name: &str) -> Viewer {
+    fn user(name: &str) -> Viewer<'_> {
         Viewer {
-            user: Some(name.into()),
+            user: Some(name),
             admin: false,
         }
     }
@@ -185,7 +188,7 @@ mod tests {
         assert!(!acl.allows("plans-1", &user("eve")));
         assert!(!acl.allows("plans-1", &Viewer::guest()));
         let admin = Viewer {
-            user: Some("root".into()),
+            user: Some("root"),
             admin: true,
         };
         assert!(acl.allows("plans-1", &admin));

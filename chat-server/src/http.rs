@@ -85,7 +85,9 @@ async fn api_rooms(State(state): State<AppState>) -> Response {
     if state.rooms.lock().unwrap().is_empty() {
         presence::refresh_rooms(&state).await;
     }
-    Json(serde_json::json!({ "rooms": presence::snapshot(&state) })).into_response()
+    let viewer = crate::access::Viewer::guest();
+    let rooms = presence::snapshot_for(&state, &viewer);
+    Json(serde_json::json!({ "rooms": rooms })).into_response()
 }
 
 /// The TCP peer of a request, put into its extensions by the accept loop.

@@ -25,6 +25,8 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 128;
 /// Longest epoch a client may quote back in `since`.
 pub const MAX_EPOCH_CHARS: usize = 64;
+/// Most participants of one private room (its creator included).
+pub const MAX_PARTICIPANTS: usize = 256;
 /// Invalid frames tolerated within [`ABUSE_WINDOW`] before the connection is closed with 1008.
 pub const ABUSE_LIMIT: u32 = 10;
 /// The window of [`ABUSE_LIMIT`].

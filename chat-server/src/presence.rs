@@ -1,14 +1,22 @@
 //! Online counts across replicas. This replica publishes its own per-room connection counts with a
 //! heartbeat (so a replica that dies stops counting once its heartbeat expires), and recomputes the
 //! global room list whenever anything changed, pushing a `rooms` frame to its clients only when the
-//! list differs from the last one pushed.
+//! list differs from the last one pushed. Private rooms are listed only to who may see them: the
+//! public part of the list is one shared frame, each viewer's private part is spliced in by the
+//! hub (`hub/rooms.rs`). Every refresh also compares the hub's copy of the private rooms'
+//! participants with the store, so an announcement lost on the way is repaired here.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashSet},
+    time::Duration,
+};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     AppState,
+    access::Viewer,
+    hub::RoomsList,
     protocol::{RoomInfo, ServerFrame},
 };
 
@@ -68,24 +76,52 @@ pub async fn depart(state: &AppState) {
     }
 }
 
-/// Recompute the room list; push it to every local client when it changed. The frame is built
-/// once here and shared by every connection ([`crate::hub::Hub::push_rooms`]).
+/// Recompute the room list; push it to every local client when it changed. The public part of
+/// the frame is built once here and shared by every connection ([`crate::hub::Hub::push_rooms`]).
 pub async fn refresh_rooms(state: &AppState) {
-    let rooms = match state.store.rooms().await {
-        Ok(rooms) => rooms,
-        Err(e) => {
-            state.metrics.redis_errors.inc();
-            tracing::warn!(error = %e, "listing rooms failed");
-            return;
-        }
+    let failed = |e: crate::error::Error, what: &str| {
+        state.metrics.redis_errors.inc();
+        tracing::warn!(error = %e, "{what} failed");
     };
+    let mut rooms = match state.store.rooms().await {
+        Ok(rooms) => rooms,
+        Err(e) => return failed(e, "listing rooms"),
+    };
+    // Read after the rooms: a private room is created with its record in one step, so every
+    // private room listed above has its record in this list.
+    let generation = state.hub.acl.generation();
+    let access = match state.store.access_list().await {
+        Ok(access) => access,
+        Err(e) => return failed(e, "listing private rooms"),
+    };
+    let private: HashSet<String> = access
+        .iter()
+        .filter(|(_, a)| a.private)
+        .map(|(room, _)| room.clone())
+        .collect();
+    for (room, old, new) in state.hub.acl.replace_all(access, generation) {
+        state.hub.enforce(&room, old.as_ref(), new.as_ref());
+    }
+    for room in &mut rooms {
+        room.private = private.contains(&room.name) || state.hub.acl.is_private(&room.name);
+    }
     state.metrics.rooms.set(rooms.len() as i64);
     *state.rooms.lock().unwrap() = rooms;
-    let frame = ServerFrame::Rooms {
-        rooms: &snapshot(state),
-    }
-    .to_json();
-    state.hub.push_rooms(frame.into());
+    let (private, public): (Vec<RoomInfo>, Vec<RoomInfo>) =
+        snapshot(state).into_iter().partition(|r| r.private);
+    let frame = ServerFrame::Rooms { rooms: &public }.to_json();
+    let array = serde_json::to_string(&public).expect("room entries serialise");
+    state
+        .hub
+        .push_rooms(RoomsList::new(frame, &array, &private));
+}
+
+/// The rooms `viewer` may see, as [`snapshot`] has them (`/api/rooms`).
+pub fn snapshot_for(state: &AppState, viewer: &Viewer<'_>) -> Vec<RoomInfo> {
+    let visible = state.hub.acl.visible_to(viewer);
+    let mut rooms = snapshot(state);
+    rooms.retain(|r| !r.private || visible.contains(r.name.as_str()));
+    rooms
 }
 
 /// The last known room list, with this replica's own counts as a floor (they are fresher).

@@ -108,6 +108,7 @@ impl Session {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let c = &state.config;
         let (handle, rx) = Conn::new(c.outbound_queue as usize, c.outbound_queue_bytes as usize);
+        let _ = handle.visitor.set(visitor.clone());
         state.hub.connect(id, handle.clone());
         let guard = WriteGuard {
             timeout: c.write_timeout(),
@@ -243,7 +244,7 @@ impl Session {
         }
         let reply = match msg {
             ClientMessage::Hello { name, email } => self.hello(name, email),
-            ClientMessage::Rooms => Ok(self.state.hub.rooms_frame().to_string()),
+            ClientMessage::Rooms => Ok(self.state.hub.rooms_frame(&self.handle).to_string()),
             ClientMessage::Ping { id } => Ok(ServerFrame::Pong { id: &id }.to_json()),
             _ if self.identity.is_none() => Err(ProtocolError::new(
                 ErrorCode::NotIdentified,
@@ -263,7 +264,14 @@ impl Session {
                 content,
                 client_id,
             } => self.send(room, topic, content, client_id).await,
-            ClientMessage::CreateRoom { name } => self.create_room(name).await,
+            ClientMessage::CreateRoom { name, private } => self.create_room(name, private).await,
+            ClientMessage::AddParticipant { room, username } => {
+                self.change_participant(room, username, true).await
+            }
+            ClientMessage::RemoveParticipant { room, username } => {
+                self.change_participant(room, username, false).await
+            }
+            ClientMessage::DeleteRoom { room } => self.delete_room(room).await,
         };
         match reply {
             Ok(frame) => {
@@ -337,22 +345,20 @@ impl Session {
     }
 
     async fn join(&mut self, room: String, since: Option<Since>) -> Result<String, ProtocolError> {
+        let access = self.visible_access(&room).await?;
         let store = &self.state.store;
-        let exists = room == DEFAULT_ROOM
-            || store
-                .room_exists(&room)
-                .await
-                .map_err(|e| unavailable(&self.state.metrics, e))?;
-        if !exists {
-            return Err(
-                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
-                    .in_room(&room),
-            );
-        }
         let room: Arc<str> = room.into();
         // Join before reading history: anything stored after the read is then delivered live, and
         // anything in both is dropped by offset in `outbound_to_message`.
         self.state.hub.join(&room, self.id, self.handle.clone());
+        // A removal announced between the store's answer and the line above found no member
+        // to take out; the hub's copy has it by now.
+        if !self.state.hub.acl.allows(&room, &self.viewer()) {
+            if !self.rooms.contains_key(&room) {
+                self.state.hub.leave(&room, self.id);
+            }
+            return Err(rooms::no_such_room(&room));
+        }
         let page = match store.history(&room, since.as_ref()).await {
             Ok(page) => page,
             Err(e) => {
@@ -366,6 +372,15 @@ impl Session {
             .hub
             .started(room.clone(), page.epoch.as_str().into(), page.head)
             .await;
+        if access.private {
+            // After the `joined` reply, which is written before anything queued.
+            let participants = ServerFrame::Participants {
+                room: &room,
+                participants: &access.participants,
+            };
+            let frame = Outbound::Frame(participants.to_json().into());
+            self.state.hub.offer(&self.handle, frame);
+        }
         self.joined_frame(room, page)
     }
 
@@ -403,15 +418,9 @@ impl Session {
         cursor: Cursor,
         limit: u32,
     ) -> Result<String, ProtocolError> {
+        self.visible_access(&room).await?;
         let store = &self.state.store;
         let fail = |e| unavailable(&self.state.metrics, e).in_room(&room);
-        let exists = room == DEFAULT_ROOM || store.room_exists(&room).await.map_err(fail)?;
-        if !exists {
-            return Err(
-                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
-                    .in_room(&room),
-            );
-        }
         let page = store.page(&room, cursor, limit).await.map_err(fail)?;
         let messages = frames_array(&page.frames).map_err(|e| {
             tracing::error!(%room, error = %e, "stored history is not JSON");
@@ -441,6 +450,10 @@ impl Session {
     ) -> Result<String, ProtocolError> {
         let fail = |e: ProtocolError| e.in_room(&room).for_client(Some(client_id.clone()));
         self.require_login("send messages").map_err(fail)?;
+        if !self.state.hub.acl.allows(&room, &self.viewer()) {
+            self.leave(&room);
+            return Err(fail(rooms::no_such_room(&room)));
+        }
         if !self.rooms.contains_key(room.as_str()) {
             return Err(fail(ProtocolError::new(
                 ErrorCode::NotJoined,
@@ -503,32 +516,6 @@ impl Session {
         }
         Ok(())
     }
-
-    async fn create_room(&mut self, name: String) -> Result<String, ProtocolError> {
-        self.require_login("create rooms")
-            .map_err(|e| e.in_room(&name))?;
-        let created = self
-            .state
-            .store
-            .create_room(&name, self.state.config.max_rooms, None)
-            .await
-            .map_err(|e| unavailable(&self.state.metrics, e))?;
-        match created {
-            Created::Created => Ok(ServerFrame::RoomCreated { room: &name }.to_json()),
-            Created::Exists => Err(ProtocolError::new(
-                ErrorCode::RoomExists,
-                format!("a room named {name} already exists"),
-            )
-            .in_room(&name)),
-            Created::LimitReached => Err(ProtocolError::new(
-                ErrorCode::TooManyRooms,
-                format!(
-                    "the server's limit of {} rooms is reached",
-                    self.state.config.max_rooms
-                ),
-            )),
-        }
-    }
 }
 
 /// A store failure as the client sees it (a `client_id` conflict is the client's own).
@@ -589,6 +576,7 @@ fn text(s: String) -> Message {
 }
 
 mod budget;
+mod rooms;
 mod write;
 
 pub use self::budget::Admission;

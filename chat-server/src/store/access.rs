@@ -5,8 +5,7 @@
 
 use serde::Serialize;
 
-/// Most participants of one private room (the creator included).
-pub const MAX_PARTICIPANTS: usize = 256;
+pub use crate::limits::MAX_PARTICIPANTS;
 
 /// A room's creator and, when it is private, its participants.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]

@@ -275,6 +275,7 @@ impl MemoryStore {
             .map(|name| RoomInfo {
                 name: name.clone(),
                 online: inner.online.get(name).copied().unwrap_or(0),
+                private: false,
             })
             .collect())
     }

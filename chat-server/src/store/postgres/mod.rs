@@ -273,6 +273,7 @@ impl PgStore {
             .map(|name| RoomInfo {
                 online: online.get(&name).copied().unwrap_or(0),
                 name,
+                private: false,
             })
             .collect())
     }

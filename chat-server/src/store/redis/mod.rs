@@ -452,6 +452,7 @@ impl RedisStore {
             rooms.push(RoomInfo {
                 name,
                 online: n.parse().unwrap_or(0),
+                private: false,
             });
         }
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
