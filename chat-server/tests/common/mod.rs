@@ -308,6 +308,14 @@ impl Client {
         }
     }
 
+    /// A client over a socket the test opened itself (e.g. with a cookie).
+    pub fn from_ws(ws: Ws) -> Self {
+        Self {
+            ws,
+            backlog: Default::default(),
+        }
+    }
+
     /// Connect, say hello and wait for the welcome.
     pub async fn hello(url: &str, name: &str) -> Self {
         let mut c = Self::connect(url).await;

@@ -1,0 +1,517 @@
+//! Private rooms and room deletion (#13) over real sockets: two replicas on one Redis (the
+//! Redis-only mode) and on Redis + PostgreSQL (the durable mode), and one in-memory server.
+//! Accounts are made through `POST /api/register` and sockets carry its cookie. What is checked:
+//! a guest and a registered non-participant cannot join, read, list, send to or otherwise learn
+//! of a private room (the answer is byte for byte the one for a room that does not exist); a
+//! participant removed on one replica stops receiving on the other and is told; an added one sees
+//! the room appear; deletion is for the creator or an admin and removes the room everywhere.
+
+mod common;
+
+use common::{Client, fresh_database, redis_cmd, shared_redis, start_server, unique_prefix};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
+
+/// Where the replicas keep their data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Memory,
+    Redis,
+    Durable,
+}
+
+/// Two replicas of one chat (one server in memory mode, reached twice).
+struct Cluster {
+    a: common::TestServer,
+    b: Option<common::TestServer>,
+    redis: Option<(String, String)>,
+    database: Option<String>,
+    _guards: (Option<common::RedisServer>, Option<common::PgServer>),
+}
+
+impl Cluster {
+    async fn start(mode: Mode) -> Self {
+        let mut args: Vec<String> = ["--admins", "root", "--guest-posting", "false"]
+            .map(String::from)
+            .to_vec();
+        let (mut redis_guard, mut pg_guard, mut redis, mut database) = (None, None, None, None);
+        if mode != Mode::Memory {
+            let (url, guard) = shared_redis().await;
+            let prefix = unique_prefix();
+            args.extend(["--redis-url".into(), url.clone()]);
+            args.extend(["--redis-prefix".into(), prefix.clone()]);
+            redis = Some((url, prefix));
+            redis_guard = guard;
+        }
+        if mode == Mode::Durable {
+            let (url, guard) = fresh_database().await;
+            args.extend(["--database-url".into(), url.clone()]);
+            database = Some(url);
+            pg_guard = guard;
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let a = start_server(&args).await;
+        common::wait_ready(&a.http_url()).await;
+        let b = if mode == Mode::Memory {
+            None
+        } else {
+            let b = start_server(&args).await;
+            common::wait_ready(&b.http_url()).await;
+            Some(b)
+        };
+        Self {
+            a,
+            b,
+            redis,
+            database,
+            _guards: (redis_guard, pg_guard),
+        }
+    }
+
+    fn b(&self) -> &common::TestServer {
+        self.b.as_ref().unwrap_or(&self.a)
+    }
+
+    async fn stop(self) {
+        if let Some(b) = self.b {
+            b.stop().await;
+        }
+        self.a.stop().await;
+    }
+}
+
+/// `POST path` with a JSON body from an allowed (same-origin) page: status, headers, body.
+async fn post_json(server: &common::TestServer, path: &str, body: &Value) -> (u16, String, String) {
+    let body = body.to_string();
+    let origin = server.http_url();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nContent-Type: application/json\r\n\
+         Content-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+        addr = server.addr,
+        len = body.len(),
+    );
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// Register `username` and return the session cookie (`chatapp_session=...`).
+async fn register(server: &common::TestServer, username: &str) -> String {
+    let (status, head, body) = post_json(
+        server,
+        "/api/register",
+        &json!({"username": username, "password": "correct horse battery"}),
+    )
+    .await;
+    assert_eq!(status, 201, "register {username}: {head}\n{body}");
+    head.lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie")
+                .then(|| value.trim().split(';').next().unwrap().to_owned())
+        })
+        .expect("a session cookie")
+}
+
+/// A socket signed in with `cookie` (None: a guest), after `hello`.
+async fn connect(server: &common::TestServer, cookie: Option<&str>) -> Client {
+    let mut req = server.ws_url().into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        req.headers_mut()
+            .insert("Cookie", HeaderValue::from_str(cookie).unwrap());
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let mut c = Client::from_ws(ws);
+    c.send(json!({"type": "hello", "name": "someone"})).await;
+    c.expect("welcome").await;
+    c
+}
+
+/// Sign up `username` on `server` and connect.
+async fn user(server: &common::TestServer, username: &str) -> Client {
+    let cookie = register(server, username).await;
+    connect(server, Some(&cookie)).await
+}
+
+/// The reply to a request about a room: the next `error` or reply frame naming it.
+async fn ask(c: &mut Client, request: Value, reply: &str) -> Value {
+    let room = request["room"]
+        .as_str()
+        .or(request["name"].as_str())
+        .unwrap()
+        .to_owned();
+    c.send(request).await;
+    c.expect_where(|v| (v["type"] == reply || v["type"] == "error") && v["room"] == room)
+        .await
+}
+
+/// Create a private room as `c`; its full name.
+async fn create_private(c: &mut Client, name: &str) -> String {
+    let created = ask(
+        c,
+        json!({"type": "create_room", "name": name, "private": true}),
+        "room_created",
+    )
+    .await;
+    assert_eq!(created["private"], true, "{created}");
+    let room = created["room"].as_str().unwrap().to_owned();
+    assert!(room.starts_with(&format!("{name}-")), "{room}");
+    room
+}
+
+/// The names in the next `rooms` frame that satisfies `pred` (names, private flags).
+async fn rooms_where(
+    c: &mut Client,
+    pred: impl Fn(&[(String, bool)]) -> bool,
+) -> Vec<(String, bool)> {
+    loop {
+        let v = c.expect("rooms").await;
+        let rooms: Vec<(String, bool)> = v["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["name"].as_str().unwrap().to_owned(), r["private"] == true))
+            .collect();
+        if pred(&rooms) {
+            return rooms;
+        }
+    }
+}
+
+fn lists(rooms: &[(String, bool)], room: &str) -> bool {
+    rooms.iter().any(|(n, _)| n == room)
+}
+
+/// The error frame with the room's name taken out, to compare two answers.
+fn anonymised(error: &Value, room: &str) -> String {
+    assert_eq!(error["type"], "error", "{error}");
+    error.to_string().replace(room, "ROOM")
+}
+
+async fn invisible_to_outsiders(mode: Mode) {
+    let cluster = Cluster::start(mode).await;
+    let mut ann = user(&cluster.a, "Ann").await;
+    let room = create_private(&mut ann, "plans").await;
+    let seen = rooms_where(&mut ann, |r| lists(r, &room)).await;
+    assert!(seen.contains(&(room.clone(), true)), "{seen:?}");
+    ann.join(&room).await;
+    let ack = ann.say(&room, "the secret", "s-1").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+
+    let missing = "plans-0000000000";
+    let eve = user(cluster.b(), "eve").await;
+    let guest = connect(cluster.b(), None).await;
+    for (who, mut c) in [("eve", eve), ("guest", guest)] {
+        for request in [
+            json!({"type": "join", "room": "ROOM"}),
+            json!({"type": "history", "room": "ROOM"}),
+            json!({"type": "send", "room": "ROOM", "content": "hi", "client_id": "x-1"}),
+        ] {
+            let for_room = |r: &str| {
+                serde_json::from_str::<Value>(&request.to_string().replace("ROOM", r)).unwrap()
+            };
+            let hidden = ask(&mut c, for_room(&room), "never").await;
+            let absent = ask(&mut c, for_room(missing), "never").await;
+            let guest_send = who == "guest" && request["type"] == "send";
+            let want = if guest_send {
+                "login_required"
+            } else {
+                "no_such_room"
+            };
+            assert_eq!(hidden["code"], want, "{who}: {hidden}");
+            assert_eq!(
+                anonymised(&hidden, &room),
+                anonymised(&absent, missing),
+                "{who} tells a private room from no room"
+            );
+        }
+        for request in [
+            json!({"type": "add_participant", "room": "ROOM", "username": "eve"}),
+            json!({"type": "remove_participant", "room": "ROOM", "username": "ann"}),
+            json!({"type": "delete_room", "room": "ROOM"}),
+        ] {
+            let for_room = |r: &str| {
+                serde_json::from_str::<Value>(&request.to_string().replace("ROOM", r)).unwrap()
+            };
+            let hidden = ask(&mut c, for_room(&room), "never").await;
+            let absent = ask(&mut c, for_room(missing), "never").await;
+            let want = if who == "guest" {
+                "login_required"
+            } else {
+                "no_such_room"
+            };
+            assert_eq!(hidden["code"], want, "{who}: {hidden}");
+            assert_eq!(anonymised(&hidden, &room), anonymised(&absent, missing));
+        }
+        c.send(json!({"type": "rooms"})).await;
+        let listed = rooms_where(&mut c, |_| true).await;
+        assert!(!lists(&listed, &room), "{who} sees {room}: {listed:?}");
+        assert!(lists(&listed, "general"));
+        let guest_create = ask(
+            &mut c,
+            json!({"type": "create_room", "name": "plans", "private": true}),
+            "room_created",
+        )
+        .await;
+        if who == "guest" {
+            assert_eq!(guest_create["code"], "login_required", "{guest_create}");
+        } else {
+            // The name asked for is free: a private room's name carries a random suffix.
+            assert_eq!(guest_create["type"], "room_created", "{guest_create}");
+        }
+    }
+    let (_, _, api) = common::http_get(&format!("{}/api/rooms", cluster.b().http_url())).await;
+    assert!(
+        !api.contains(&room),
+        "/api/rooms lists it to a guest: {api}"
+    );
+    assert!(api.contains("general"), "{api}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_private_room_is_invisible_to_guests_and_non_participants_in_memory() {
+    invisible_to_outsiders(Mode::Memory).await;
+}
+
+#[tokio::test]
+async fn a_private_room_is_invisible_to_guests_and_non_participants_with_redis() {
+    invisible_to_outsiders(Mode::Redis).await;
+}
+
+#[tokio::test]
+async fn a_private_room_is_invisible_to_guests_and_non_participants_durable() {
+    invisible_to_outsiders(Mode::Durable).await;
+}
+
+async fn removal_takes_effect_everywhere(mode: Mode) {
+    let cluster = Cluster::start(mode).await;
+    let mut ann = user(&cluster.a, "ann").await;
+    let mut bob = user(cluster.b(), "Bob").await;
+    bob.join("general").await;
+    let room = create_private(&mut ann, "team").await;
+    ann.join(&room).await;
+    let participants = ann.expect("participants").await;
+    assert_eq!(participants["participants"], json!(["ann"]));
+
+    let unknown = ask(
+        &mut ann,
+        json!({"type": "add_participant", "room": room, "username": "nobody"}),
+        "participants",
+    )
+    .await;
+    assert_eq!(unknown["code"], "no_such_user", "{unknown}");
+    assert_eq!(unknown["field"], "username", "{unknown}");
+    let added = ask(
+        &mut ann,
+        json!({"type": "add_participant", "room": room, "username": "BOB"}),
+        "participants",
+    )
+    .await;
+    assert_eq!(added["participants"], json!(["ann", "bob"]), "{added}");
+
+    // The room appears in Bob's list on the other replica, live.
+    let listed = rooms_where(&mut bob, |r| lists(r, &room)).await;
+    assert!(listed.contains(&(room.clone(), true)), "{listed:?}");
+    let joined = bob.join(&room).await;
+    assert_eq!(joined["room"], room.as_str());
+    let p = bob
+        .expect_where(|v| v["type"] == "participants" && v["room"] == room)
+        .await;
+    assert_eq!(p["participants"], json!(["ann", "bob"]));
+    assert_eq!(ann.say(&room, "welcome bob", "w-1").await["type"], "ack");
+    let got = bob.messages(&room, 1).await;
+    assert_eq!(got[0]["content"], "welcome bob");
+
+    // A participant who is not the creator manages nothing.
+    let forbidden = ask(
+        &mut bob,
+        json!({"type": "remove_participant", "room": room, "username": "ann"}),
+        "participants",
+    )
+    .await;
+    assert_eq!(forbidden["code"], "forbidden", "{forbidden}");
+
+    let removed = ask(
+        &mut ann,
+        json!({"type": "remove_participant", "room": room, "username": "bob"}),
+        "participants",
+    )
+    .await;
+    assert_eq!(removed["participants"], json!(["ann"]), "{removed}");
+    let told = bob
+        .expect_where(|v| v["type"] == "removed" && v["room"] == room)
+        .await;
+    assert_eq!(told["room"], room.as_str());
+
+    // Sent after the removal, then a marker in a room Bob is still in: the marker arrives, the
+    // private message never does (one replica delivers a replica's messages in order).
+    assert_eq!(ann.say(&room, "after bob left", "w-2").await["type"], "ack");
+    ann.join("general").await;
+    assert_eq!(ann.say("general", "marker", "m-1").await["type"], "ack");
+    loop {
+        let v = bob.next().await.expect("bob's socket stays open");
+        assert!(
+            !(v["type"] == "message" && v["room"] == room),
+            "a removed participant received {v}"
+        );
+        if v["type"] == "message" && v["content"] == "marker" {
+            break;
+        }
+    }
+    let again = ask(&mut bob, json!({"type": "join", "room": room}), "joined").await;
+    assert_eq!(again["code"], "no_such_room", "{again}");
+    let send = ask(
+        &mut bob,
+        json!({"type": "send", "room": room, "content": "still here?", "client_id": "b-1"}),
+        "ack",
+    )
+    .await;
+    assert_eq!(send["code"], "no_such_room", "{send}");
+    // Every list written after the removal was made without the room.
+    bob.send(json!({"type": "rooms"})).await;
+    let listed = rooms_where(&mut bob, |_| true).await;
+    assert!(!lists(&listed, &room), "{listed:?}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_removed_participant_stops_receiving_and_an_added_one_sees_the_room_in_memory() {
+    removal_takes_effect_everywhere(Mode::Memory).await;
+}
+
+#[tokio::test]
+async fn a_removed_participant_stops_receiving_on_the_other_replica_with_redis() {
+    removal_takes_effect_everywhere(Mode::Redis).await;
+}
+
+#[tokio::test]
+async fn a_removed_participant_stops_receiving_on_the_other_replica_durable() {
+    removal_takes_effect_everywhere(Mode::Durable).await;
+}
+
+async fn deletion_by_creator_or_admin(mode: Mode) {
+    let cluster = Cluster::start(mode).await;
+    let mut ann = user(&cluster.a, "ann").await;
+    let mut bob = user(cluster.b(), "bob").await;
+    let mut root = user(cluster.b(), "root").await;
+    let room = create_private(&mut ann, "gone").await;
+    ask(
+        &mut ann,
+        json!({"type": "add_participant", "room": room, "username": "bob"}),
+        "participants",
+    )
+    .await;
+    ann.join(&room).await;
+    bob.join(&room).await;
+    for i in 0..3 {
+        let ack = ann.say(&room, &format!("m{i}"), &format!("d-{i}")).await;
+        assert_eq!(ack["type"], "ack", "{ack}");
+    }
+    bob.messages(&room, 3).await;
+    // An admin sees every private room.
+    root.send(json!({"type": "rooms"})).await;
+    rooms_where(&mut root, |r| lists(r, &room)).await;
+
+    let by_bob = ask(
+        &mut bob,
+        json!({"type": "delete_room", "room": room}),
+        "room_deleted",
+    )
+    .await;
+    assert_eq!(by_bob["code"], "forbidden", "{by_bob}");
+    let general = ask(
+        &mut root,
+        json!({"type": "delete_room", "room": "general"}),
+        "room_deleted",
+    )
+    .await;
+    assert_eq!(general["code"], "forbidden", "{general}");
+
+    let done = ask(
+        &mut ann,
+        json!({"type": "delete_room", "room": room}),
+        "room_deleted",
+    )
+    .await;
+    assert_eq!(done["type"], "room_deleted", "{done}");
+    let told = bob
+        .expect_where(|v| v["type"] == "room_deleted" && v["room"] == room)
+        .await;
+    assert_eq!(told["room"], room.as_str());
+    for c in [&mut ann, &mut bob, &mut root] {
+        c.send(json!({"type": "rooms"})).await;
+        rooms_where(c, |r| !lists(r, &room)).await;
+        let join = ask(c, json!({"type": "join", "room": room}), "joined").await;
+        assert_eq!(join["code"], "no_such_room", "{join}");
+    }
+    if let Some(db) = &cluster.database {
+        assert!(common::stored_messages(db, &room).await.is_empty());
+    }
+    if let Some((url, prefix)) = &cluster.redis {
+        let key = format!("{prefix}:room:{room}:stream");
+        let stream: i64 = redis_cmd(url, &["EXISTS", &key]).await.unwrap();
+        assert_eq!(stream, 0, "the history is gone from Redis");
+        let key = format!("{prefix}:access");
+        let access: i64 = redis_cmd(url, &["HEXISTS", &key, &room]).await.unwrap();
+        assert_eq!(access, 0);
+    }
+
+    // A public room: its creator deletes it, someone else may not, an admin may.
+    let created = ask(
+        &mut bob,
+        json!({"type": "create_room", "name": "lobby"}),
+        "room_created",
+    )
+    .await;
+    assert_eq!(created["type"], "room_created", "{created}");
+    let by_ann = ask(
+        &mut ann,
+        json!({"type": "delete_room", "room": "lobby"}),
+        "room_deleted",
+    )
+    .await;
+    assert_eq!(by_ann["code"], "forbidden", "{by_ann}");
+    let by_root = ask(
+        &mut root,
+        json!({"type": "delete_room", "room": "lobby"}),
+        "room_deleted",
+    )
+    .await;
+    assert_eq!(by_root["type"], "room_deleted", "{by_root}");
+    // The name is free again, and the new room starts empty.
+    ask(
+        &mut bob,
+        json!({"type": "create_room", "name": "lobby"}),
+        "room_created",
+    )
+    .await;
+    let joined = bob.join("lobby").await;
+    assert_eq!(joined["messages"], json!([]), "{joined}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn delete_room_is_for_the_creator_or_an_admin_in_memory() {
+    deletion_by_creator_or_admin(Mode::Memory).await;
+}
+
+#[tokio::test]
+async fn delete_room_is_for_the_creator_or_an_admin_and_removes_it_everywhere_with_redis() {
+    deletion_by_creator_or_admin(Mode::Redis).await;
+}
+
+#[tokio::test]
+async fn delete_room_is_for_the_creator_or_an_admin_and_removes_it_everywhere_durable() {
+    deletion_by_creator_or_admin(Mode::Durable).await;
+}
