@@ -33,6 +33,7 @@ const READ_BUFFER_BYTES: usize = 1024;
 /// The router with every route.
 pub fn app(state: AppState) -> Router {
     ui::routes()
+        .merge(crate::accounts::http::routes())
         .route("/ws", get(websocket))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -81,12 +82,13 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn api_rooms(State(state): State<AppState>) -> Response {
+async fn api_rooms(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if state.rooms.lock().unwrap().is_empty() {
         presence::refresh_rooms(&state).await;
     }
-    let viewer = crate::access::Viewer::guest();
-    let rooms = presence::snapshot_for(&state, &viewer);
+    // Private rooms are listed to their participants (and admins): the cookie says who asks.
+    let visitor = crate::accounts::http::visitor(&state, &headers).await;
+    let rooms = presence::snapshot_for(&state, &crate::access::Viewer::of(Some(&visitor)));
     Json(serde_json::json!({ "rooms": rooms })).into_response()
 }
 
@@ -96,7 +98,11 @@ pub(crate) struct PeerAddr(pub(crate) SocketAddr);
 
 /// The client's address: the last entry of `--client-address-header` when configured and
 /// present (what the trusted proxy in front saw), else the TCP peer.
-fn client_ip(headers: &HeaderMap, peer: Option<PeerAddr>, header: Option<&str>) -> IpAddr {
+pub(crate) fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<PeerAddr>,
+    header: Option<&str>,
+) -> IpAddr {
     let from_header = header
         .and_then(|name| headers.get_all(name).iter().next_back())
         .and_then(|v| v.to_str().ok())
@@ -141,7 +147,7 @@ async fn websocket(
         _permit: permit,
         address,
     };
-    let visitor = crate::accounts::Visitor::Guest;
+    let visitor = crate::accounts::http::visitor(&state, &headers).await;
     let max = state.limits.max_frame_bytes;
     let tracker = lifecycle.tracker.clone();
     // A small read buffer: tungstenite's 128 KiB default is allocated and zeroed per connection

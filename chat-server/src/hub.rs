@@ -26,7 +26,7 @@ use crate::{
     accounts::Visitor,
     clock::now_ms,
     metrics::{Metrics, ReasonLabel},
-    store::{Store, StoreEvent},
+    store::{SessionEnd, Store, StoreEvent},
 };
 
 /// Identifies one WebSocket connection within this process.
@@ -106,6 +106,8 @@ pub struct Conn {
     tx: mpsc::Sender<Outbound>,
     /// Cancelled when the connection must be closed as a slow consumer.
     pub kicked: CancellationToken,
+    /// Cancelled when the login session the connection was opened with ended (close 4001).
+    pub ended: CancellationToken,
     /// Who the connection is (set once, by its session).
     pub visitor: std::sync::OnceLock<Visitor>,
     /// Bytes offered and not yet taken off the queue by the session.
@@ -126,6 +128,7 @@ impl Conn {
         let conn = Self {
             tx,
             kicked: CancellationToken::new(),
+            ended: CancellationToken::new(),
             visitor: std::sync::OnceLock::new(),
             queued_bytes: AtomicUsize::new(0),
             max_bytes,
@@ -263,6 +266,18 @@ impl Hub {
         }
     }
 
+    /// Close the connections of ended login sessions (they see `session_ended`, then 4001).
+    pub fn end_sessions(&self, end: &SessionEnd) {
+        for conn in self.conns.lock().unwrap().values() {
+            let Some(Visitor::Registered(s)) = conn.visitor.get() else {
+                continue;
+            };
+            if end.covers(&s.key, &s.token_hash) {
+                conn.ended.cancel();
+            }
+        }
+    }
+
     /// Queue a frame for every connection.
     pub fn broadcast(&self, frame: Arc<str>) {
         for conn in self.conns.lock().unwrap().values() {
@@ -381,6 +396,7 @@ pub async fn run_delivery(
                     backfill_all(&hub, &store, &mut cursors).await;
                     hub.rooms_changed.notify_one();
                 }
+                StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();

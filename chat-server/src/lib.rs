@@ -126,6 +126,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         limits: Limits::from_config(&config),
         admission: Arc::new(Semaphore::new(config.max_connections as usize)),
         addresses: Arc::new(AddressBook::new(&config)),
+        accounts: Arc::default(),
         config: Arc::new(config),
         store: store.clone(),
         hub: hub.clone(),

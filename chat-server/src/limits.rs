@@ -23,6 +23,20 @@ pub const MAX_USERNAME_CHARS: usize = 32;
 /// Shortest and longest password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 128;
+/// Failed logins of one account (or, below, one client address) answered at once; each further
+/// failure doubles the wait before the next attempt, from one second up to [`MAX_LOGIN_DELAY`].
+pub const FREE_LOGIN_FAILURES_PER_ACCOUNT: u32 = 3;
+pub const FREE_LOGIN_FAILURES_PER_ADDRESS: u32 = 10;
+/// The longest wait a run of failed logins imposes.
+pub const MAX_LOGIN_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Failures are forgotten after this long without another one.
+pub const LOGIN_FAILURES_FORGOTTEN_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Registrations one client address may make per hour on each replica (hashing is expensive).
+pub const REGISTRATIONS_PER_ADDRESS_PER_HOUR: u32 = 30;
+/// Most registered users a `members` frame names (the counts stay exact).
+pub const MAX_MEMBERS_LISTED: usize = 100;
+/// Largest JSON body of an accounts endpoint.
+pub const MAX_ACCOUNT_BODY_BYTES: usize = 4096;
 /// Longest epoch a client may quote back in `since`.
 pub const MAX_EPOCH_CHARS: usize = 64;
 /// Most participants of one private room (its creator included).

@@ -156,11 +156,22 @@ impl Session {
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut last_seen = Instant::now();
         let kicked = self.handle.kicked.clone();
+        let ended = self.handle.ended.clone();
+        // A login session ends at its expiry even when nobody logs out.
+        let expiry = self.visitor.signed_in().map_or(Duration::MAX, |s| {
+            Duration::from_millis(s.expires_ms.saturating_sub(now_ms()))
+        });
+        let expires = tokio::time::sleep(expiry.min(Duration::from_secs(10 * 366 * 86_400)));
+        tokio::pin!(expires);
         let close = loop {
             let result = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => Err(Close(close::GOING_AWAY, "server shutting down")),
                 () = kicked.cancelled() => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
+                () = ended.cancelled() => Box::pin(self.session_ended(&mut sink)).await,
+                () = &mut expires, if self.visitor.signed_in().is_some() => {
+                    Box::pin(self.session_ended(&mut sink)).await
+                }
                 () = &mut hello_deadline, if self.identity.is_none() => {
                     Err(Close(close::POLICY, "no hello in time"))
                 }
@@ -309,6 +320,16 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Tell the client its login session ended, then close with 4001.
+    async fn session_ended<S: Sink<Message> + Unpin>(&mut self, sink: &mut S) -> Result<(), Close> {
+        let err = ProtocolError::new(
+            ErrorCode::SessionEnded,
+            "your login session ended (logged out, password changed, account deleted or expired)",
+        );
+        self.reply_error(sink, err).await?;
+        Err(Close(close::SESSION_ENDED, "session ended"))
     }
 
     /// Identify the connection. A registered user's name and email come from the account, never

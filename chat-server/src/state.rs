@@ -41,6 +41,8 @@ pub struct AppState {
     pub(crate) admission: Arc<Semaphore>,
     /// Usage per client address (connections, sends, room creation).
     pub(crate) addresses: Arc<AddressBook>,
+    /// Password hashing and login brakes.
+    pub(crate) accounts: Arc<crate::accounts::Gate>,
     pub(crate) lifecycle: Lifecycle,
 }
 

@@ -11,7 +11,6 @@ mod common;
 use common::{Client, fresh_database, redis_cmd, shared_redis, start_server, unique_prefix};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
 
 /// Where the replicas keep their data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,13 +124,10 @@ async fn register(server: &common::TestServer, username: &str) -> String {
 
 /// A socket signed in with `cookie` (None: a guest), after `hello`.
 async fn connect(server: &common::TestServer, cookie: Option<&str>) -> Client {
-    let mut req = server.ws_url().into_client_request().unwrap();
-    if let Some(cookie) = cookie {
-        req.headers_mut()
-            .insert("Cookie", HeaderValue::from_str(cookie).unwrap());
-    }
-    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let mut c = Client::from_ws(ws);
+    let mut c = match cookie {
+        Some(cookie) => Client::connect_with_cookie(&server.ws_url(), cookie).await,
+        None => Client::connect(&server.ws_url()).await,
+    };
     c.send(json!({"type": "hello", "name": "someone"})).await;
     c.expect("welcome").await;
     c

@@ -5,8 +5,17 @@
 //! endpoints). Where accounts and sessions are stored is the store's business (`store::accounts`);
 //! who is an admin comes from `--admins` and is never stored.
 
+pub(crate) mod http;
 pub mod password;
+pub(crate) mod throttle;
 pub mod token;
+
+/// What the accounts endpoints share: the hashing pool and the brute-force brakes.
+#[derive(Debug, Default)]
+pub struct Gate {
+    pub hasher: password::Hasher,
+    pub throttle: throttle::Throttle,
+}
 
 use std::sync::Arc;
 

@@ -149,7 +149,15 @@ impl Session {
         }
         let key = username_key(&username);
         let fail = |e| unavailable(&self.state.metrics, e).in_room(&room);
-        if add && !self.account_exists(&key).await.map_err(fail)? {
+        if add
+            && self
+                .state
+                .store
+                .account(&key)
+                .await
+                .map_err(fail)?
+                .is_none()
+        {
             return Err(ProtocolError {
                 field: Some("username"),
                 ..ProtocolError::new(ErrorCode::NoSuchUser, format!("no user named {username}"))
@@ -222,12 +230,5 @@ impl Session {
         // This connection hears it from this reply, not again from the announcement.
         self.leave(&room);
         Ok(ServerFrame::RoomDeleted { room: &room }.to_json())
-    }
-}
-
-impl Session {
-    // TEMP-ACC: replaced by the store's account lookup once `acc` has it.
-    async fn account_exists(&self, _key: &str) -> Result<bool, Error> {
-        Ok(true)
     }
 }

@@ -18,7 +18,8 @@ struct Peer {
 }
 
 async fn start(flags: &[&str]) -> Peer {
-    let mut argv = vec!["chat-server"];
+    // These sessions are guests that post: the open mode.
+    let mut argv = vec!["chat-server", "--guest-posting", "true"];
     argv.extend_from_slice(flags);
     let state = build_state(Config::parse_from(argv)).await.unwrap();
     let (to_server, inbound) = mpsc::channel::<Message>(64);

@@ -24,6 +24,8 @@ use crate::protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since, complete_frame};
 #[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Accounts and login sessions.
+    pub(super) accounts: super::accounts::MemoryAccounts,
     history_len: usize,
     events: mpsc::Sender<StoreEvent>,
 }
@@ -95,6 +97,7 @@ impl MemoryStore {
         inner.rooms.insert(DEFAULT_ROOM.to_owned(), RoomLog::new());
         Self {
             inner: Mutex::new(inner),
+            accounts: Default::default(),
             history_len,
             events,
         }
@@ -278,6 +281,11 @@ impl MemoryStore {
                 private: false,
             })
             .collect())
+    }
+
+    /// Hand an event to the hub (there is no other replica).
+    pub(super) async fn announce(&self, event: StoreEvent) {
+        let _ = self.events.send(event).await;
     }
 
     pub(super) async fn depart(&self) -> Result<()> {

@@ -5,6 +5,7 @@
 //! [`Health`]; what to do about it (readiness, telling clients) is `lib.rs`'s.
 
 mod access;
+mod accounts;
 mod memory;
 mod postgres;
 mod redis;
@@ -13,6 +14,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 pub use self::{
     access::{Access, Change, ChangeRefused, Changed, MAX_PARTICIPANTS},
+    accounts::{MemoryAccounts, SessionEnd},
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     redis::RedisStore,
@@ -111,6 +113,8 @@ pub enum StoreEvent {
     RoomDeleted { room: Arc<str> },
     /// The event feed was (re)established: anything may have been missed before.
     Resubscribed,
+    /// Login sessions ended (logout, password change, account deletion): close their sockets.
+    SessionsEnded(SessionEnd),
 }
 
 /// What a health check of the store found.

@@ -308,8 +308,12 @@ impl Client {
         }
     }
 
-    /// A client over a socket the test opened itself (e.g. with a cookie).
-    pub fn from_ws(ws: Ws) -> Self {
+    /// Connect with a `Cookie` header (a signed-in browser).
+    pub async fn connect_with_cookie(url: &str, cookie: &str) -> Self {
+        let mut req = url.into_client_request().unwrap();
+        req.headers_mut()
+            .insert("Cookie", HeaderValue::from_str(cookie).unwrap());
+        let (ws, _) = connect_async(req).await.expect("websocket connects");
         Self {
             ws,
             backlog: Default::default(),
@@ -453,6 +457,45 @@ pub async fn http_get(url: &str) -> (u16, std::collections::HashMap<String, Stri
         .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let code = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .collect();
+    (code, headers, body.to_owned())
+}
+
+/// Any HTTP request with extra headers and a body; (status, headers lower-cased, body).
+pub async fn http_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, std::collections::HashMap<String, String>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     s.write_all(req.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.unwrap();

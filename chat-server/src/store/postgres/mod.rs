@@ -7,6 +7,7 @@
 //! refills the cache. Without Redis the bus is this process's own event channel: one replica only.
 
 mod access;
+mod accounts;
 mod commit;
 mod read;
 mod retention;
@@ -59,6 +60,7 @@ pub fn migrator() -> Migrator {
                 "rooms and messages",
                 include_str!("migrations/0001_rooms_and_messages.sql"),
             ),
+            migration(2, "accounts", include_str!("migrations/0002_accounts.sql")),
             migration(
                 3,
                 "private rooms",

@@ -14,7 +14,10 @@
 //! | `<prefix>:deleted` | set | rooms deleted and not created again: a send or heartbeat racing the deletion does not make them anew |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
-//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r` (rooms or counts changed), `p <room>` (participants changed), `d <room>` (room deleted) |
+//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r` (rooms or counts changed), `p <room>` (participants changed), `d <room>` (room deleted), or a session end `s1 <token hash>` / `sa <user> <except token hash or ->` |
+//! | `<prefix>:user:<username lower case>` | string | Redis-only mode: the account, JSON (with its Argon2id hash) |
+//! | `<prefix>:user:<username lower case>:sessions` | set | Redis-only mode: the user's session token hashes |
+//! | `<prefix>:session:<token hash>` | string with TTL | Redis-only mode: the session's user and expiry `"<user> <expires ms>"`, gone at expiry |
 //! | `<prefix>:cache:<room>:<epoch>` | sorted set | durable mode only: the recent window of a room, score = offset, member = the frame |
 
 /// Builds every key and channel name under one prefix.
@@ -90,6 +93,21 @@ impl Keys {
         format!("{}:cache:{room}:{epoch}", self.prefix)
     }
 
+    /// An account (Redis-only mode).
+    pub(super) fn user(&self, key: &str) -> String {
+        format!("{}:user:{key}", self.prefix)
+    }
+
+    /// The session token hashes of an account (Redis-only mode).
+    pub(super) fn user_sessions(&self, key: &str) -> String {
+        format!("{}:user:{key}:sessions", self.prefix)
+    }
+
+    /// A login session, by token hash (Redis-only mode).
+    pub(super) fn session(&self, token_hash: &str) -> String {
+        format!("{}:session:{token_hash}", self.prefix)
+    }
+
     /// The pub/sub channel of store events.
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -115,5 +133,8 @@ mod tests {
         assert_eq!(k.presence(), "chatapp:presence");
         assert_eq!(k.events(), "chatapp:events");
         assert_eq!(k.cache("ops", "e1"), "chatapp:cache:ops:e1");
+        assert_eq!(k.user("ann"), "chatapp:user:ann");
+        assert_eq!(k.user_sessions("ann"), "chatapp:user:ann:sessions");
+        assert_eq!(k.session("ab12"), "chatapp:session:ab12");
     }
 }

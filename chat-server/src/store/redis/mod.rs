@@ -32,6 +32,7 @@ use crate::{
 };
 
 mod access;
+mod accounts;
 mod health;
 mod keys;
 
@@ -526,7 +527,8 @@ impl RedisStore {
     }
 }
 
-/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, `p <room>` or `d <room>`.
+/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, `p <room>`, `d <room>`, or a session end
+/// (`s1 …`, `sa …`).
 fn parse_event(payload: &str) -> Option<StoreEvent> {
     if payload == "r" {
         return Some(StoreEvent::RoomsChanged);
@@ -536,6 +538,9 @@ fn parse_event(payload: &str) -> Option<StoreEvent> {
     }
     if let Some(room) = payload.strip_prefix("d ") {
         return Some(StoreEvent::RoomDeleted { room: room.into() });
+    }
+    if payload.starts_with('s') {
+        return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
     }
     let rest = payload.strip_prefix("m ")?;
     let mut parts = rest.splitn(5, ' ');
@@ -585,5 +590,11 @@ mod tests {
         ));
         assert!(parse_event("m e1 x general 1 {}").is_none());
         assert!(parse_event("garbage").is_none());
+        assert!(matches!(
+            parse_event("sa ann -"),
+            Some(StoreEvent::SessionsEnded(
+                super::super::SessionEnd::AllOf { .. }
+            ))
+        ));
     }
 }
