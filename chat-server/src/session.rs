@@ -471,15 +471,16 @@ impl Session {
     ) -> Result<String, ProtocolError> {
         let fail = |e: ProtocolError| e.in_room(&room).for_client(Some(client_id.clone()));
         self.require_login("send messages").map_err(fail)?;
-        if !self.state.hub.acl.allows(&room, &self.viewer()) {
-            self.leave(&room);
-            return Err(fail(rooms::no_such_room(&room)));
-        }
         if !self.rooms.contains_key(room.as_str()) {
             return Err(fail(ProtocolError::new(
                 ErrorCode::NotJoined,
                 format!("join {room} before sending to it"),
             )));
+        }
+        // Removed a moment ago, and the hub's notice is still queued for this connection.
+        if !self.state.hub.acl.allows(&room, &self.viewer()) {
+            self.leave(&room);
+            return Err(fail(rooms::no_such_room(&room)));
         }
         let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
         let id = uuid::Uuid::new_v4().to_string();
