@@ -80,13 +80,23 @@ impl Cluster {
     }
 }
 
-/// `POST path` with a JSON body from an allowed (same-origin) page: status, headers, body.
-async fn post_json(server: &common::TestServer, path: &str, body: &Value) -> (u16, String, String) {
-    let body = body.to_string();
+/// `method path` (with a JSON body when given) from an allowed (same-origin) page, with the
+/// session `cookie` if any: status, headers, body.
+async fn request(
+    server: &common::TestServer,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, String, String) {
+    let body = body.map(Value::to_string).unwrap_or_default();
     let origin = server.http_url();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nContent-Type: application/json\r\n\
-         Content-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\n{cookie}\
+         Content-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
         addr = server.addr,
         len = body.len(),
     );
@@ -104,14 +114,12 @@ async fn post_json(server: &common::TestServer, path: &str, body: &Value) -> (u1
     (status, head.to_owned(), body.to_owned())
 }
 
+const PASSWORD: &str = "correct horse battery";
+
 /// Register `username` and return the session cookie (`chatapp_session=...`).
 async fn register(server: &common::TestServer, username: &str) -> String {
-    let (status, head, body) = post_json(
-        server,
-        "/api/register",
-        &json!({"username": username, "password": "correct horse battery"}),
-    )
-    .await;
+    let body = json!({"username": username, "password": PASSWORD});
+    let (status, head, body) = request(server, "POST", "/api/register", None, Some(&body)).await;
     assert_eq!(status, 201, "register {username}: {head}\n{body}");
     head.lines()
         .find_map(|l| {
@@ -200,7 +208,8 @@ fn anonymised(error: &Value, room: &str) -> String {
 
 async fn invisible_to_outsiders(mode: Mode) {
     let cluster = Cluster::start(mode).await;
-    let mut ann = user(&cluster.a, "Ann").await;
+    let ann_cookie = register(&cluster.a, "Ann").await;
+    let mut ann = connect(&cluster.a, Some(&ann_cookie)).await;
     let room = create_private(&mut ann, "plans").await;
     let seen = rooms_where(&mut ann, |r| lists(r, &room)).await;
     assert!(seen.contains(&(room.clone(), true)), "{seen:?}");
@@ -278,6 +287,11 @@ async fn invisible_to_outsiders(mode: Mode) {
         "/api/rooms lists it to a guest: {api}"
     );
     assert!(api.contains("general"), "{api}");
+    let (_, _, api) = request(cluster.b(), "GET", "/api/rooms", Some(&ann_cookie), None).await;
+    assert!(
+        api.contains(&room),
+        "/api/rooms hides it from its creator: {api}"
+    );
     cluster.stop().await;
 }
 
@@ -514,4 +528,53 @@ async fn delete_room_is_for_the_creator_or_an_admin_and_removes_it_everywhere_wi
 #[tokio::test]
 async fn delete_room_is_for_the_creator_or_an_admin_and_removes_it_everywhere_durable() {
     deletion_by_creator_or_admin(Mode::Durable).await;
+}
+
+async fn deleted_accounts_leave_their_rooms(mode: Mode) {
+    let cluster = Cluster::start(mode).await;
+    let mut ann = user(&cluster.a, "ann").await;
+    let bob_cookie = register(cluster.b(), "bob").await;
+    let room = create_private(&mut ann, "club").await;
+    let added = ask(
+        &mut ann,
+        json!({"type": "add_participant", "room": room, "username": "bob"}),
+        "participants",
+    )
+    .await;
+    assert_eq!(added["participants"], json!(["ann", "bob"]), "{added}");
+    let body = json!({"password": PASSWORD});
+    let path = "/api/account/delete";
+    let (status, head, reply) =
+        request(cluster.b(), "POST", path, Some(&bob_cookie), Some(&body)).await;
+    assert_eq!(status, 204, "{head}\n{reply}");
+    // Someone else takes the name: they inherit nothing.
+    let mut new_bob = user(cluster.b(), "Bob").await;
+    let join = ask(
+        &mut new_bob,
+        json!({"type": "join", "room": room}),
+        "joined",
+    )
+    .await;
+    assert_eq!(join["code"], "no_such_room", "{join}");
+    ann.join(&room).await;
+    let p = ann
+        .expect_where(|v| v["type"] == "participants" && v["participants"] == json!(["ann"]))
+        .await;
+    assert_eq!(p["room"], room.as_str());
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_its_rooms_in_memory() {
+    deleted_accounts_leave_their_rooms(Mode::Memory).await;
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_its_rooms_with_redis() {
+    deleted_accounts_leave_their_rooms(Mode::Redis).await;
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_its_rooms_durable() {
+    deleted_accounts_leave_their_rooms(Mode::Durable).await;
 }

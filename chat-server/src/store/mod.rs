@@ -204,6 +204,12 @@ impl Store {
         dispatch!(self, s => s.change_participant(room, change).await)
     }
 
+    /// Take a user (lowercase key) out of every participant list and creator field, announcing
+    /// each private room that changed (an account deletion).
+    pub async fn forget_user(&self, user: &str) -> Result<()> {
+        dispatch!(self, s => s.forget_user(user).await)
+    }
+
     /// Delete a room (never `general`) with its history and access record, and announce it;
     /// false when there was no such room. A send racing the deletion does not bring it back.
     pub async fn delete_room(&self, room: &str) -> Result<bool> {

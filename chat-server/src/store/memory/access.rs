@@ -43,6 +43,26 @@ impl MemoryStore {
         Ok(Changed::Done(now))
     }
 
+    pub(in crate::store) async fn forget_user(&self, user: &str) -> Result<()> {
+        let mut inner = self.inner.lock().await;
+        let mut changed = Vec::new();
+        for (room, access) in &mut inner.access {
+            if access.creator.as_deref() == Some(user) {
+                access.creator = None;
+            }
+            let before = access.participants.len();
+            access.participants.retain(|p| p != user);
+            if access.participants.len() != before {
+                changed.push(room.clone());
+            }
+        }
+        for room in changed {
+            let event = StoreEvent::AccessChanged { room: room.into() };
+            let _ = self.events.send(event).await;
+        }
+        Ok(())
+    }
+
     pub(in crate::store) async fn delete_room(&self, room: &str) -> Result<bool> {
         let mut inner = self.inner.lock().await;
         if room == DEFAULT_ROOM || inner.rooms.remove(room).is_none() {

@@ -93,19 +93,42 @@ impl PgStore {
     ) -> Result<Changed> {
         let outcome = change_in_tx(&self.pool, room, change).await?;
         if let (Changed::Done(_), true) = &outcome {
-            match &self.bus {
-                Bus::Redis(redis) => {
-                    if let Err(e) = redis.announce_access(room).await {
-                        tracing::debug!(error = %e, "publish failed");
-                    }
-                }
-                Bus::Local { events, .. } => {
-                    let event = StoreEvent::AccessChanged { room: room.into() };
-                    let _ = events.send(event).await;
-                }
-            }
+            self.announce_access(room).await;
         }
         Ok(outcome.0)
+    }
+
+    /// Tell every replica that `room`'s participants changed.
+    async fn announce_access(&self, room: &str) {
+        match &self.bus {
+            Bus::Redis(redis) => {
+                if let Err(e) = redis.announce_access(room).await {
+                    tracing::debug!(error = %e, "publish failed");
+                }
+            }
+            Bus::Local { events, .. } => {
+                let event = StoreEvent::AccessChanged { room: room.into() };
+                let _ = events.send(event).await;
+            }
+        }
+    }
+
+    pub(in crate::store) async fn forget_user(&self, user: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let rooms: Vec<String> =
+            sqlx::query_scalar("DELETE FROM room_participants WHERE username = $1 RETURNING room")
+                .bind(user)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("UPDATE rooms SET creator = NULL WHERE creator = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        for room in rooms {
+            self.announce_access(&room).await;
+        }
+        Ok(())
     }
 
     pub(in crate::store) async fn delete_room(&self, room: &str) -> Result<bool> {

@@ -118,6 +118,20 @@ impl RedisStore {
         Ok(deleted == 1)
     }
 
+    /// Safe to retry: a second run finds nothing left to change.
+    pub(in crate::store) async fn forget_user(&self, user: &str) -> Result<()> {
+        let _: i64 = self
+            .run(
+                self.scripts
+                    .forget_user
+                    .key(self.keys.access())
+                    .arg(user)
+                    .arg(self.keys.events()),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The durable mode's deletion in Redis: the room's cached window goes, and every replica
     /// hears `d <room>`.
     pub(in crate::store) async fn forget_room(&self, room: &str, epoch: &str) -> Result<()> {
