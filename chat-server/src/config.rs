@@ -407,6 +407,47 @@ mod tests {
         assert_eq!(slow.send_rate, 0.5);
     }
 
+    #[test]
+    fn account_settings_parse_with_their_ranges() {
+        let c = Config::defaults();
+        assert!(c.admins.iter().all(String::is_empty));
+        assert!(!c.guest_posting);
+        assert_eq!(c.cookie_secure, CookieSecure::Auto);
+        assert!(!c.cookie_is_secure());
+        assert_eq!(c.session_ttl(), Duration::from_secs(720 * 3600));
+        let c = Config::try_parse_from([
+            "chat-server",
+            "--admins",
+            "Root, ops-1",
+            "--guest-posting",
+            "true",
+            "--public-url",
+            "https://chat.example.com",
+        ])
+        .unwrap();
+        assert_eq!(c.admins, ["Root", "ops-1"]);
+        assert!(c.guest_posting && c.cookie_is_secure());
+        let never = [
+            "chat-server",
+            "--public-url",
+            "https://x.example",
+            "--cookie-secure",
+            "never",
+        ];
+        assert!(!Config::try_parse_from(never).unwrap().cookie_is_secure());
+        for bad in [
+            ["--admins", "a b"],
+            ["--admins", "x"],
+            ["--session-ttl-hours", "0"],
+            ["--session-ttl-hours", "8761"],
+            ["--guest-posting", "yes"],
+            ["--cookie-secure", "sometimes"],
+        ] {
+            let argv = ["chat-server"].into_iter().chain(bad);
+            assert!(Config::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+    }
+
     /// Rows of the flag table in docs/configuration.md: (flag, env, default).
     fn documented(doc: &str) -> Vec<(String, String, String)> {
         doc.lines()

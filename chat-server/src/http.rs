@@ -88,8 +88,9 @@ async fn api_rooms(State(state): State<AppState>, headers: HeaderMap) -> Respons
     }
     // Private rooms are listed to their participants (and admins): the cookie says who asks.
     let visitor = crate::accounts::http::visitor(&state, &headers).await;
-    let rooms = presence::snapshot_for(&state, &crate::access::Viewer::of(Some(&visitor)));
-    Json(serde_json::json!({ "rooms": rooms })).into_response()
+    let viewer = crate::access::Viewer::of(Some(&visitor));
+    let (rooms, totals) = presence::snapshot_for(&state, &viewer);
+    Json(serde_json::json!({ "rooms": rooms, "totals": totals })).into_response()
 }
 
 /// The TCP peer of a request, put into its extensions by the accept loop.

@@ -26,7 +26,7 @@ use crate::{
     accounts::Visitor,
     clock::now_ms,
     metrics::{Metrics, ReasonLabel},
-    store::{SessionEnd, Store, StoreEvent},
+    store::{ALL_CONNECTIONS, RoomPresence, SessionEnd, Store, StoreEvent},
 };
 
 /// Identifies one WebSocket connection within this process.
@@ -232,13 +232,27 @@ impl Hub {
         }
     }
 
-    /// Connections per room on this replica.
-    pub fn local_counts(&self) -> BTreeMap<String, u64> {
-        let members = self.members.lock().unwrap();
-        members
-            .iter()
-            .map(|(room, m)| (room.to_string(), m.len() as u64))
-            .collect()
+    /// Who is online on this replica, per room, and in all ([`ALL_CONNECTIONS`]).
+    pub fn local_presence(&self) -> BTreeMap<String, RoomPresence> {
+        let mut out: BTreeMap<String, RoomPresence> = {
+            let members = self.members.lock().unwrap();
+            members
+                .iter()
+                .map(|(room, m)| {
+                    let who = m.values().map(|c| c.visitor.get());
+                    (room.to_string(), RoomPresence::of(who))
+                })
+                .collect()
+        };
+        let conns = self.conns.lock().unwrap();
+        let all = RoomPresence::of(conns.values().map(|c| c.visitor.get()));
+        out.insert(ALL_CONNECTIONS.to_owned(), all);
+        out
+    }
+
+    /// Queue a ready frame for every local member of a room.
+    pub fn to_room(&self, room: &str, frame: Arc<str>) {
+        self.deliver(&Outbound::Frame(frame), room);
     }
 
     /// Local members of a room.

@@ -133,6 +133,8 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         metrics,
         instance,
         rooms: Arc::default(),
+        totals: Arc::default(),
+        members_sent: Arc::default(),
         store_health: Arc::new(Mutex::new(health)),
         lifecycle,
     };

@@ -30,6 +30,12 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// Label of `chat_logins_total`: `ok`, `bad_credentials` or `rate_limited`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: &'static str,
+}
+
 /// Every metric the chat server exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -45,6 +51,8 @@ pub struct Metrics {
     pub rejected_connections: Counter<u64, AtomicU64>,
     pub protocol_errors: Family<CodeLabel, Counter<u64, AtomicU64>>,
     pub delivery_gaps: Family<ReasonLabel, Counter<u64, AtomicU64>>,
+    /// Password checks (logins, password changes, deletions) by outcome.
+    pub logins: Family<ResultLabel, Counter<u64, AtomicU64>>,
     /// Durable mode: sends per group-commit transaction.
     pub commit_batch: Histogram,
     /// Durable mode: time of one group-commit transaction, BEGIN to COMMIT.
@@ -69,6 +77,7 @@ impl Metrics {
         let rejected_connections = Counter::default();
         let protocol_errors = Family::default();
         let delivery_gaps = Family::default();
+        let logins = Family::default();
         let commit_batch =
             Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]);
         let commit_duration = Histogram::new(buckets);
@@ -129,6 +138,12 @@ impl Metrics {
             delivery_gaps.clone(),
         );
         r.register(
+            "logins",
+            "Password checks (login, password change, account deletion) by result: ok, \
+             bad_credentials, rate_limited",
+            logins.clone(),
+        );
+        r.register(
             "commit_batch_size",
             "Durable mode: sends carried by one group-commit transaction",
             commit_batch.clone(),
@@ -151,6 +166,7 @@ impl Metrics {
             rejected_connections,
             protocol_errors,
             delivery_gaps,
+            logins,
             commit_batch,
             commit_duration,
             registry: root,

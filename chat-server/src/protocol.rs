@@ -637,6 +637,15 @@ pub enum ServerFrame<'a> {
     },
     Rooms {
         rooms: &'a [RoomInfo],
+        /// The whole chat's online connections by kind.
+        totals: Counts,
+    },
+    /// Who is online in a room: its registered users (at most `MAX_MEMBERS_LISTED`) and the
+    /// number of guest connections.
+    Members {
+        room: &'a str,
+        users: &'a [Member],
+        guests: u64,
     },
     RoomCreated {
         room: &'a str,
@@ -681,14 +690,35 @@ impl ServerFrame<'_> {
     }
 }
 
-/// A room and its online count, as listed in `rooms` and `/api/rooms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A room and its online counts, as listed in `rooms` and `/api/rooms`: `online` connections,
+/// of which `registered` are signed in and `guests` are not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RoomInfo {
     pub name: String,
     pub online: u64,
+    pub registered: u64,
+    pub guests: u64,
     /// Listed only to its participants (and admins).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
+    /// The registered users online (for `members`; not part of the listing).
+    #[serde(skip)]
+    pub users: Vec<Member>,
+}
+
+/// A registered user online in a room, as `members` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct Member {
+    pub username: String,
+    pub display_name: String,
+}
+
+/// Online connections by kind (the `totals` of `rooms`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub online: u64,
+    pub registered: u64,
+    pub guests: u64,
 }
 
 /// A JSON array made of already-serialised message frames, checked but not re-parsed into values.

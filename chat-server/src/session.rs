@@ -393,8 +393,11 @@ impl Session {
             .hub
             .started(room.clone(), page.epoch.as_str().into(), page.head)
             .await;
+        // Queued, so it follows the `joined` reply.
+        let members = crate::presence::members_frame(&self.state, &room);
+        self.state.hub.offer(&self.handle, Outbound::Frame(members));
         if access.private {
-            // After the `joined` reply, which is written before anything queued.
+            // Queued too, after the `joined` reply.
             let participants = ServerFrame::Participants {
                 room: &room,
                 participants: &access.participants,

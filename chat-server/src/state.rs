@@ -35,6 +35,10 @@ pub struct AppState {
     pub(crate) origins: Arc<OriginPolicy>,
     /// The last room list computed (global counts).
     pub(crate) rooms: Arc<Mutex<Vec<RoomInfo>>>,
+    /// The whole chat's online counts, as last computed.
+    pub(crate) totals: Arc<Mutex<crate::protocol::Counts>>,
+    /// The last `members` frame pushed per room (`presence` pushes only changes).
+    pub(crate) members_sent: Arc<Mutex<crate::presence::MembersSent>>,
     /// What the store's last health check found (`lib.rs` keeps it current).
     pub(crate) store_health: Arc<Mutex<Health>>,
     /// One permit per open WebSocket (`--max-connections`).

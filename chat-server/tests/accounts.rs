@@ -270,6 +270,14 @@ async fn failed_logins_get_the_same_answer_and_growing_delays() {
     assert_eq!(waits, [None, None, Some(1), Some(2)]);
     let (code, ok) = login(&base, "bob", PASSWORD).await;
     assert_eq!(code, 200, "{}", ok.body);
+    let (_, _, metrics) = common::http_get(&format!("{base}/metrics")).await;
+    for line in [
+        "chat_logins_total{result=\"bad_credentials\"} 6",
+        "chat_logins_total{result=\"rate_limited\"} 2",
+        "chat_logins_total{result=\"ok\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     server.stop().await;
 }
 
@@ -452,4 +460,117 @@ async fn passwords_never_reach_the_log_output() {
     ] {
         assert!(!logs.contains(secret), "{secret} is in the logs");
     }
+}
+
+/// The counts of `general` in a `rooms` frame or `/api/rooms`: (registered, guests, online).
+fn general(listing: &Value) -> (Value, Value, Value) {
+    let room = listing["rooms"]
+        .as_array()
+        .and_then(|rooms| rooms.iter().find(|r| r["name"] == "general"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    (
+        room["registered"].clone(),
+        room["guests"].clone(),
+        room["online"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn online_counts_by_kind_and_members_are_summed_across_replicas() {
+    let (redis, _redis_server) = common::shared_redis().await;
+    let prefix = common::unique_prefix();
+    let args = [
+        "--redis-url",
+        &redis,
+        "--redis-prefix",
+        &prefix,
+        "--guest-posting",
+        "false",
+    ];
+    let a = common::start_server(&args).await;
+    let b = common::start_server(&args).await;
+    common::wait_ready(&a.http_url()).await;
+    common::wait_ready(&b.http_url()).await;
+    let cookie = register(&a.http_url(), "frank").await;
+    let (mut frank, _) = signed_in(&a.ws_url(), &cookie).await;
+    frank.join("general").await;
+    let mut guest = Client::connect(&b.ws_url()).await;
+    guest.send(json!({"type":"hello","name":"Guest"})).await;
+    guest.expect("welcome").await;
+    guest.join("general").await;
+    let want = (json!(1), json!(1), json!(2));
+    // The guest's replica learns of frank through Redis, and frank's of the guest.
+    let rooms = guest
+        .expect_where(|v| v["type"] == "rooms" && general(v) == want)
+        .await;
+    assert_eq!(
+        rooms["totals"],
+        json!({"online": 2, "registered": 1, "guests": 1})
+    );
+    let members = frank
+        .expect_where(|v| v["type"] == "members" && v["guests"] == 1)
+        .await;
+    assert_eq!(members["room"], "general");
+    assert_eq!(
+        members["users"],
+        json!([{"username": "frank", "display_name": "frank D."}])
+    );
+    let members = guest
+        .expect_where(|v| {
+            v["type"] == "members" && v["users"].as_array().is_some_and(|u| !u.is_empty())
+        })
+        .await;
+    assert_eq!(members["users"][0]["username"], "frank");
+    let (_, _, body) = common::http_get(&format!("{}/api/rooms", a.http_url())).await;
+    let listing: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(general(&listing), want, "{body}");
+    assert_eq!(listing["totals"]["registered"], 1, "{body}");
+    // Frank leaves: the guest's replica sees the room without him.
+    frank.send(json!({"type":"leave","room":"general"})).await;
+    let members = guest
+        .expect_where(|v| v["type"] == "members" && v["users"] == json!([]))
+        .await;
+    assert_eq!(members["guests"], 1);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn in_the_redis_only_mode_sessions_are_shared_and_end_everywhere() {
+    let (redis, _redis_server) = common::shared_redis().await;
+    let prefix = common::unique_prefix();
+    let args = ["--redis-url", &redis, "--redis-prefix", &prefix];
+    let a = common::start_server(&args).await;
+    let b = common::start_server(&args).await;
+    common::wait_ready(&a.http_url()).await;
+    common::wait_ready(&b.http_url()).await;
+    let cookie = register(&a.http_url(), "grace").await;
+    let (code, other) = login(&b.http_url(), "GRACE", PASSWORD).await;
+    assert_eq!(code, 200, "logging in ignores case: {}", other.body);
+    let other = other.cookie();
+    let (mut on_b, welcome) = signed_in(&b.ws_url(), &cookie).await;
+    assert_eq!(welcome["user"]["username"], "grace");
+    let (mut second, _) = signed_in(&a.ws_url(), &other).await;
+    let (code, _) = post(&a.http_url(), "/api/logout", Some(&cookie), json!({})).await;
+    assert_eq!(code, 204);
+    assert_eq!(on_b.expect("error").await["code"], "session_ended");
+    assert_eq!(on_b.close_code().await, Some(4001));
+    second.send(json!({"type":"ping","id":"still"})).await;
+    assert_eq!(
+        second.expect("pong").await["id"],
+        "still",
+        "only that session ended"
+    );
+    let me = format!("{}/api/me", b.http_url());
+    assert_eq!(
+        http_request("GET", &me, &[("Cookie", &cookie)], "").await.0,
+        401
+    );
+    assert_eq!(
+        http_request("GET", &me, &[("Cookie", &other)], "").await.0,
+        200
+    );
+    a.stop().await;
+    b.stop().await;
 }

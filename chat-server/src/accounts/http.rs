@@ -3,20 +3,20 @@
 //! form cannot send, and an allowed `Origin`). Errors are `{error: {code, message, field?}}`.
 //! Failed logins answer the same, after the same work, for a missing user and a wrong password.
 
-use std::{net::IpAddr, time::Duration};
+use std::net::IpAddr;
 
 use axum::{
     Extension, Json, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde_json::{Map, Value, json};
 
 use super::{
-    Account, SignedIn, Visitor, admin_keys, password::Busy, token, username_key,
+    Account, SignedIn, Visitor, admin_keys, error::ApiError, token, username_key,
     validate_account_email, validate_display_name, validate_password, validate_username,
 };
 use crate::{
@@ -24,111 +24,10 @@ use crate::{
     clock::now_ms,
     http::{PeerAddr, client_ip},
     limits::MAX_ACCOUNT_BODY_BYTES,
+    metrics::ResultLabel,
     protocol::ProtocolError,
     store::SessionEnd,
 };
-
-/// An error answer of the accounts API.
-#[derive(Debug)]
-pub(crate) struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    field: Option<&'static str>,
-    retry_after: Option<Duration>,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            retry_after: None,
-        }
-    }
-
-    fn bad_credentials(retry_after: Duration) -> Self {
-        Self {
-            retry_after: (!retry_after.is_zero()).then_some(retry_after),
-            ..Self::new(
-                StatusCode::UNAUTHORIZED,
-                "bad_credentials",
-                "wrong username or password",
-            )
-        }
-    }
-
-    fn rate_limited(wait: Duration) -> Self {
-        Self {
-            retry_after: Some(wait),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many attempts; try again in {} s", retry_secs(wait)),
-            )
-        }
-    }
-
-    fn login_required() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "login_required", "log in first")
-    }
-
-    fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the account store is unavailable; try again",
-        )
-    }
-}
-
-impl From<ProtocolError> for ApiError {
-    fn from(e: ProtocolError) -> Self {
-        Self {
-            field: e.field,
-            ..Self::new(StatusCode::BAD_REQUEST, "invalid_field", e.message)
-        }
-    }
-}
-
-impl From<crate::Error> for ApiError {
-    fn from(e: crate::Error) -> Self {
-        tracing::warn!(error = %e, "account store operation failed");
-        Self::unavailable()
-    }
-}
-
-impl From<Busy> for ApiError {
-    fn from(_: Busy) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the server is busy; try again",
-        )
-    }
-}
-
-/// Whole seconds to wait, rounded up, at least 1.
-fn retry_secs(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let Some(field) = self.field {
-            error["field"] = field.into();
-        }
-        let mut res = (self.status, Json(json!({ "error": error }))).into_response();
-        if let Some(wait) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(wait)));
-        }
-        res
-    }
-}
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -154,22 +53,14 @@ pub(crate) fn csrf(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the request as Content-Type: application/json",
-        ));
+        return Err(ApiError::unsupported_media_type());
     }
     let cross_site = !headers.contains_key(header::ORIGIN)
         && headers
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
     if cross_site || !state.origins.allows(headers) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "cross-site request refused",
-        ));
+        return Err(ApiError::forbidden());
     }
     Ok(())
 }
@@ -181,11 +72,7 @@ fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     }
     match serde_json::from_slice(body) {
         Ok(Value::Object(obj)) => Ok(obj),
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_json",
-            "the body must be a JSON object",
-        )),
+        _ => Err(ApiError::bad_json()),
     }
 }
 
@@ -280,7 +167,7 @@ async fn register(
         .map_err(ApiError::rate_limited)?;
     let key = username_key(&username);
     if state.store.account(&key).await?.is_some() {
-        return Err(taken());
+        return Err(ApiError::taken());
     }
     let account = Account {
         key,
@@ -290,21 +177,10 @@ async fn register(
         password_hash: state.accounts.hasher.hash(password).await?,
     };
     if !state.store.create_account(&account).await? {
-        return Err(taken());
+        return Err(ApiError::taken());
     }
     tracing::info!(user = %account.key, "account registered");
     sign_in(&state, &account, StatusCode::CREATED).await
-}
-
-fn taken() -> ApiError {
-    ApiError {
-        field: Some("username"),
-        ..ApiError::new(
-            StatusCode::CONFLICT,
-            "username_taken",
-            "this username is taken",
-        )
-    }
 }
 
 /// Check `password` for the account `key` under the brakes; the account when it matches.
@@ -314,8 +190,13 @@ async fn check_password(
     password: &str,
     ip: IpAddr,
 ) -> Result<Account, ApiError> {
+    let count = |result| {
+        let label = ResultLabel { result };
+        state.metrics.logins.get_or_create(&label).inc();
+    };
     let wait = state.accounts.throttle.login_wait(key, ip);
     if !wait.is_zero() {
+        count("rate_limited");
         return Err(ApiError::rate_limited(wait));
     }
     let account = state.store.account(key).await?;
@@ -323,10 +204,12 @@ async fn check_password(
     let ok = state.accounts.hasher.verify(password, hash).await?;
     match account {
         Some(account) if ok => {
+            count("ok");
             state.accounts.throttle.succeeded(key);
             Ok(account)
         }
         _ => {
+            count("bad_credentials");
             let wait = state.accounts.throttle.failed(key, ip);
             tracing::info!(user = %key, %ip, wait_s = wait.as_secs(), "failed login");
             Err(ApiError::bad_credentials(wait))

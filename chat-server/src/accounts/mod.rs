@@ -5,6 +5,7 @@
 //! endpoints). Where accounts and sessions are stored is the store's business (`store::accounts`);
 //! who is an admin comes from `--admins` and is never stored.
 
+mod error;
 pub(crate) mod http;
 pub mod password;
 pub(crate) mod throttle;

@@ -1,9 +1,16 @@
 //! Password hashing: Argon2id with the OWASP minimum parameters (m = 19 MiB, t = 2, p = 1), sized
 //! for a 2-core pod: one hash takes one core for tens of milliseconds and 19 MiB of memory. Hashes
 //! run on tokio's blocking threads behind a semaphore of [`HASHING_PERMITS`], so a burst of logins
-//! queues (at most [`QUEUE_WAIT`], then `Busy`) instead of taking every core from chat delivery.
+//! queues (at most [`MAX_QUEUED`] requests for at most [`QUEUE_WAIT`], then `Busy`) instead of
+//! taking every core from chat delivery.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
@@ -13,6 +20,8 @@ use tokio::sync::Semaphore;
 
 /// Hashes computed at once per replica.
 pub const HASHING_PERMITS: usize = 2;
+/// Requests waiting for a hashing slot at most; more are refused as busy at once.
+pub const MAX_QUEUED: usize = 64;
 /// Longest wait for a hashing slot before the request is refused as busy.
 const QUEUE_WAIT: Duration = Duration::from_secs(10);
 /// Argon2id memory cost in KiB, iterations and lanes.
@@ -28,6 +37,8 @@ pub struct Busy;
 #[derive(Debug, Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// Requests waiting for or holding a permit.
+    queued: Arc<AtomicUsize>,
     /// A hash of a random password: verified against when the user does not exist, so that
     /// "no such user" takes as long as "wrong password".
     dummy: Arc<str>,
@@ -60,6 +71,7 @@ impl Default for Hasher {
     fn default() -> Self {
         Self {
             permits: Arc::new(Semaphore::new(HASHING_PERMITS)),
+            queued: Arc::default(),
             dummy: hash_now(&super::token::new_token()).into(),
         }
     }
@@ -70,10 +82,23 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
+        /// Counts a request in the queue while it lives.
+        struct InQueue(Arc<AtomicUsize>);
+        impl Drop for InQueue {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED + HASHING_PERMITS {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(Busy);
+        }
+        let in_queue = InQueue(self.queued.clone());
         let permit = tokio::time::timeout(QUEUE_WAIT, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| Busy)?
             .map_err(|_| Busy)?;
+        drop(in_queue);
         tokio::task::spawn_blocking(move || {
             let out = work();
             drop(permit);
@@ -125,5 +150,19 @@ mod tests {
         let dummy = hasher.dummy.to_string();
         assert!(!hasher.verify("anything", None).await.unwrap());
         assert!(dummy.starts_with("$argon2id$"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once() {
+        let hasher = Hasher::default();
+        let held = hasher.permits.clone().acquire_many_owned(2).await.unwrap();
+        hasher
+            .queued
+            .store(MAX_QUEUED + HASHING_PERMITS, Ordering::Relaxed);
+        assert_eq!(hasher.hash("whatever1").await, Err(Busy));
+        hasher.queued.store(0, Ordering::Relaxed);
+        drop(held);
+        assert!(hasher.hash("whatever1").await.is_ok());
+        assert_eq!(hasher.queued.load(Ordering::Relaxed), 0, "released");
     }
 }

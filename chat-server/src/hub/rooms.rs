@@ -161,11 +161,17 @@ mod tests {
             name: name.into(),
             online: 1,
             private,
+            ..RoomInfo::default()
         }
     }
 
     fn list(public: &[RoomInfo], private: &[RoomInfo]) -> RoomsList {
-        let frame = ServerFrame::Rooms { rooms: public }.to_json();
+        let totals = crate::protocol::Counts::default();
+        let frame = ServerFrame::Rooms {
+            rooms: public,
+            totals,
+        }
+        .to_json();
         RoomsList::new(frame, &serde_json::to_string(public).unwrap(), private)
     }
 
@@ -178,6 +184,7 @@ mod tests {
         let seen: BTreeSet<Arc<str>> = ["plans-1".into()].into();
         let frame = l.for_user("ann", &seen);
         let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(v["totals"]["online"], 0, "the rest of the frame is kept");
         let names: Vec<&str> = v["rooms"]
             .as_array()
             .unwrap()

@@ -18,6 +18,10 @@ struct Peer {
 }
 
 async fn start(flags: &[&str]) -> Peer {
+    start_as(flags, crate::accounts::Visitor::Guest).await
+}
+
+async fn start_as(flags: &[&str], visitor: crate::accounts::Visitor) -> Peer {
     // These sessions are guests that post: the open mode.
     let mut argv = vec!["chat-server", "--guest-posting", "true"];
     argv.extend_from_slice(flags);
@@ -35,7 +39,7 @@ async fn start(flags: &[&str]) -> Peer {
         _permit: state.admission.clone().try_acquire_owned().unwrap(),
         address: state.addresses.admit([127, 0, 0, 1].into()).unwrap(),
     };
-    let session = Session::new(state, admission, crate::accounts::Visitor::Guest);
+    let session = Session::new(state, admission, visitor);
     let task = tokio::spawn(session.run(output, input, CancellationToken::new()));
     Peer {
         to_server,
@@ -134,4 +138,34 @@ async fn binary_frames_are_refused_and_abuse_ends_in_a_policy_close() {
         .await
         .expect("the session ends after closing")
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_login_session_that_expires_closes_the_socket_with_4001() {
+    use crate::accounts::{SignedIn, User, Visitor};
+    let signed_in = SignedIn {
+        user: User {
+            username: "Ann".into(),
+            display_name: "Ann A.".into(),
+            email: None,
+            admin: false,
+        },
+        key: "ann".into(),
+        token_hash: "h".into(),
+        expires_ms: now_ms() + 300,
+    };
+    let mut peer = start_as(&[], Visitor::Registered(signed_in.into())).await;
+    peer.send(json!({"type":"hello","name":"Mallory"})).await;
+    let welcome = peer.expect("welcome").await;
+    assert_eq!(
+        (welcome["name"].clone(), welcome["user"]["username"].clone()),
+        (json!("Ann A."), json!("Ann"))
+    );
+    assert_eq!(peer.expect("error").await["code"], "session_ended");
+    let close = loop {
+        if let Message::Close(frame) = peer.recv().await {
+            break frame.expect("a close code");
+        }
+    };
+    assert_eq!(close.code, close::SESSION_ENDED);
 }

@@ -236,6 +236,56 @@ mod tests {
     }
 
     #[test]
+    fn presence_travels_as_text_and_sums_into_a_listing() {
+        use crate::{
+            protocol::{Counts, Member},
+            store::{ALL_CONNECTIONS, Listing, RoomPresence},
+        };
+        let ann = Member {
+            username: "ann".into(),
+            display_name: "Ann".into(),
+        };
+        let p = RoomPresence {
+            registered: 2,
+            guests: 1,
+            users: vec![ann.clone()],
+        };
+        assert_eq!(RoomPresence::decode(&p.encode()), p);
+        assert_eq!(RoomPresence::default().encode(), "0");
+        assert_eq!(
+            RoomPresence::decode("3").guests,
+            3,
+            "an older replica's count"
+        );
+        let entries = [
+            ("general".to_owned(), p.clone()),
+            ("general".to_owned(), p.clone()),
+            (ALL_CONNECTIONS.to_owned(), p),
+        ];
+        let listing = Listing::of(vec!["ops".into(), "general".into()], entries.into_iter());
+        let general = &listing.rooms[0];
+        assert_eq!(general.name, "general");
+        assert_eq!(
+            (general.online, general.registered, general.guests),
+            (6, 4, 2)
+        );
+        assert_eq!(
+            general.users,
+            [ann],
+            "a user on two replicas is listed once"
+        );
+        assert_eq!(listing.rooms[1].online, 0);
+        assert_eq!(
+            listing.totals,
+            Counts {
+                online: 3,
+                registered: 2,
+                guests: 1
+            }
+        );
+    }
+
+    #[test]
     fn memory_sessions_expire_and_end() {
         let m = MemoryAccounts::default();
         let account = Account {

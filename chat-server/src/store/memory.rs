@@ -15,10 +15,10 @@ use std::{
 use tokio::sync::{Mutex, mpsc};
 
 use super::{
-    Access, Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range,
-    Result, StoreEvent, new_epoch, page_of,
+    Access, Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Page,
+    Range, Result, RoomPresence, StoreEvent, new_epoch, page_of,
 };
-use crate::protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since, complete_frame};
+use crate::protocol::{Cursor, DEFAULT_ROOM, Since, complete_frame};
 
 /// In-memory rooms, history and presence.
 #[derive(Debug)]
@@ -43,7 +43,7 @@ struct StoredSend {
 #[derive(Debug, Default)]
 struct Inner {
     rooms: BTreeMap<String, RoomLog>,
-    online: BTreeMap<String, u64>,
+    online: BTreeMap<String, RoomPresence>,
     /// Rooms with a creator or participants.
     access: BTreeMap<String, Access>,
     /// Deleted rooms until created again: a send or read racing the deletion does not make them
@@ -259,28 +259,22 @@ impl MemoryStore {
 
     pub(super) async fn heartbeat(
         &self,
-        counts: &BTreeMap<String, u64>,
+        counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
     ) -> Result<()> {
         let mut inner = self.inner.lock().await;
         inner.online = counts.clone();
+        inner.online.retain(|_, p| !p.is_empty());
         if changed {
             let _ = self.events.send(StoreEvent::RoomsChanged).await;
         }
         Ok(())
     }
 
-    pub(super) async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+    pub(super) async fn rooms(&self) -> Result<Listing> {
         let inner = self.inner.lock().await;
-        Ok(inner
-            .rooms
-            .keys()
-            .map(|name| RoomInfo {
-                name: name.clone(),
-                online: inner.online.get(name).copied().unwrap_or(0),
-                private: false,
-            })
-            .collect())
+        let names = inner.rooms.keys().cloned().collect();
+        Ok(Listing::of(names, inner.online.clone().into_iter()))
     }
 
     /// Hand an event to the hub (there is no other replica).
@@ -414,6 +408,7 @@ mod tests {
             .rooms()
             .await
             .unwrap()
+            .rooms
             .into_iter()
             .map(|r| r.name)
             .collect();

@@ -8,6 +8,7 @@ mod access;
 mod accounts;
 mod memory;
 mod postgres;
+mod presence;
 mod redis;
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -17,10 +18,11 @@ pub use self::{
     accounts::{MemoryAccounts, SessionEnd},
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
+    presence::{ALL_CONNECTIONS, Listing, RoomPresence},
     redis::RedisStore,
 };
 pub(crate) use crate::error::{Error, Result};
-use crate::protocol::{Cursor, RoomInfo, Since};
+use crate::protocol::{Cursor, Since};
 
 /// The longest an idempotency record (room, client_id) is remembered. Records also leave with
 /// their message when it is trimmed from the room's history, so a room holds at most
@@ -221,13 +223,18 @@ impl Store {
         dispatch!(self, s => s.room_exists(name).await)
     }
 
-    /// Record this replica as alive with its per-room connection counts.
-    pub async fn heartbeat(&self, counts: &BTreeMap<String, u64>, changed: bool) -> Result<()> {
+    /// Record this replica as alive with who it has online per room ([`ALL_CONNECTIONS`]: in
+    /// all); an empty presence removes the room.
+    pub async fn heartbeat(
+        &self,
+        counts: &BTreeMap<String, RoomPresence>,
+        changed: bool,
+    ) -> Result<()> {
         dispatch!(self, s => s.heartbeat(counts, changed).await)
     }
 
-    /// Every room with its online count across live replicas, sorted by name.
-    pub async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+    /// Every room with its online counts across live replicas, sorted by name, and the totals.
+    pub async fn rooms(&self) -> Result<Listing> {
         dispatch!(self, s => s.rooms().await)
     }
 

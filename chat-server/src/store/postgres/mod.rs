@@ -31,8 +31,9 @@ use tokio_util::sync::CancellationToken;
 
 use self::commit::{Committed, OwnedMessage, Pending};
 use super::redis::CacheEntry;
-use super::{Appended, Error, Health, NewMessage, RedisStore, Result, StoreEvent};
-use crate::protocol::RoomInfo;
+use super::{
+    Appended, Error, Health, Listing, NewMessage, RedisStore, Result, RoomPresence, StoreEvent,
+};
 
 /// Sends queued for the committer; a full queue makes sends wait (backpressure), not fail.
 const COMMIT_QUEUE: usize = 4096;
@@ -40,6 +41,26 @@ const COMMIT_QUEUE: usize = 4096;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A health probe slower than this reports the database unreachable (the watcher allows 2 s).
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A listing's counts as presence entries again (Redis's room names are not the database's).
+fn presence_of(listing: Listing) -> Vec<(String, RoomPresence)> {
+    let totals = RoomPresence {
+        registered: listing.totals.registered,
+        guests: listing.totals.guests,
+        users: Vec::new(),
+    };
+    let rooms = listing.rooms.into_iter().map(|r| {
+        let p = RoomPresence {
+            registered: r.registered,
+            guests: r.guests,
+            users: r.users,
+        };
+        (r.name, p)
+    });
+    rooms
+        .chain([(super::ALL_CONNECTIONS.to_owned(), totals)])
+        .collect()
+}
 
 /// The schema, embedded: sqlx's migrator takes an advisory lock, so replicas starting together
 /// apply each migration once.
@@ -78,7 +99,7 @@ enum Bus {
     /// This process only: the hub's event channel, and this replica's own counts.
     Local {
         events: mpsc::Sender<StoreEvent>,
-        online: Mutex<BTreeMap<String, u64>>,
+        online: Mutex<BTreeMap<String, RoomPresence>>,
     },
 }
 
@@ -240,13 +261,15 @@ impl PgStore {
 
     pub(super) async fn heartbeat(
         &self,
-        counts: &BTreeMap<String, u64>,
+        counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
     ) -> Result<()> {
         match &self.bus {
             Bus::Redis(redis) => redis.heartbeat(counts, changed).await,
             Bus::Local { events, online } => {
-                *online.lock().unwrap() = counts.clone();
+                let mut kept = counts.clone();
+                kept.retain(|_, p| !p.is_empty());
+                *online.lock().unwrap() = kept;
                 if changed {
                     let _ = events.send(StoreEvent::RoomsChanged).await;
                 }
@@ -256,28 +279,21 @@ impl PgStore {
     }
 
     /// Room names from the database, online counts from the bus (0 while Redis is away).
-    pub(super) async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+    pub(super) async fn rooms(&self) -> Result<Listing> {
         let names: Vec<String> = sqlx::query_scalar("SELECT name FROM rooms ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        let online: BTreeMap<String, u64> = match &self.bus {
+        let entries: Vec<(String, RoomPresence)> = match &self.bus {
             Bus::Redis(redis) => match redis.rooms().await {
-                Ok(rooms) => rooms.into_iter().map(|r| (r.name, r.online)).collect(),
+                Ok(listing) => presence_of(listing),
                 Err(e) => {
                     tracing::debug!(error = %e, "presence unavailable");
-                    BTreeMap::new()
+                    Vec::new()
                 }
             },
-            Bus::Local { online, .. } => online.lock().unwrap().clone(),
+            Bus::Local { online, .. } => online.lock().unwrap().clone().into_iter().collect(),
         };
-        Ok(names
-            .into_iter()
-            .map(|name| RoomInfo {
-                online: online.get(&name).copied().unwrap_or(0),
-                name,
-                private: false,
-            })
-            .collect())
+        Ok(Listing::of(names, entries.into_iter()))
     }
 
     pub(super) async fn depart(&self) -> Result<()> {

@@ -23,12 +23,12 @@ use tokio_util::sync::CancellationToken;
 
 use self::keys::Keys;
 use super::{
-    Appended, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, NewMessage, Page, Range, Result,
-    StoreEvent, new_epoch,
+    Appended, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Page, Range, Result,
+    RoomPresence, StoreEvent, new_epoch,
 };
 use crate::{
     metrics::Metrics,
-    protocol::{Cursor, DEFAULT_ROOM, RoomInfo, Since},
+    protocol::{Cursor, DEFAULT_ROOM, Since},
 };
 
 mod access;
@@ -420,7 +420,7 @@ impl RedisStore {
 
     pub(super) async fn heartbeat(
         &self,
-        counts: &BTreeMap<String, u64>,
+        counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
     ) -> Result<()> {
         let mut inv = self.scripts.heartbeat.key(self.keys.instances());
@@ -430,14 +430,15 @@ impl RedisStore {
             .arg(&self.instance)
             .arg(self.keys.events())
             .arg(if changed { "1" } else { "0" });
-        for (room, n) in counts {
-            inv.arg(room).arg(*n);
+        for (room, presence) in counts {
+            inv.arg(room).arg(presence.encode());
         }
         let _: i64 = self.run(&inv).await?;
         Ok(())
     }
 
-    pub(super) async fn rooms(&self) -> Result<Vec<RoomInfo>> {
+    /// The room names, and the presence of every live replica summed per room.
+    pub(super) async fn rooms(&self) -> Result<Listing> {
         let reply: Vec<String> = self
             .run(
                 self.scripts
@@ -449,17 +450,14 @@ impl RedisStore {
                     .arg(DEFAULT_ROOM),
             )
             .await?;
-        let mut rooms = Vec::with_capacity(reply.len() / 2);
         let mut it = reply.into_iter();
-        while let (Some(name), Some(n)) = (it.next(), it.next()) {
-            rooms.push(RoomInfo {
-                name,
-                online: n.parse().unwrap_or(0),
-                private: false,
-            });
+        let count: usize = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let names: Vec<String> = it.by_ref().take(count).collect();
+        let mut entries = Vec::new();
+        while let (Some(room), Some(value)) = (it.next(), it.next()) {
+            entries.push((room, RoomPresence::decode(&value)));
         }
-        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(rooms)
+        Ok(Listing::of(names, entries.into_iter()))
     }
 
     pub(super) async fn depart(&self) -> Result<()> {

@@ -1,9 +1,10 @@
--- Record this replica as alive (Redis clock) with its per-room member counts; 0 removes a room.
+-- Record this replica as alive (Redis clock) with its per-room presence ("<registered> <guests>
+-- <users JSON>"); '0' removes a room. Room '*' (all connections, for totals) is not a room.
 -- A room this replica has members in is (re-)registered: after Redis lost its data, the rooms
 -- people are in come back with the next heartbeat; a deleted room does not (its members are
 -- being told, and leave).
 -- KEYS: instances, presence, rooms, deleted
--- ARGV: instance, events channel, '1' to announce a change ('0' to stay quiet), then room, count pairs
+-- ARGV: instance, events channel, '1' to announce a change ('0' to stay quiet), then room, presence pairs
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
@@ -14,7 +15,8 @@ for i = 4, #ARGV, 2 do
     redis.call('HDEL', KEYS[2], field)
   else
     redis.call('HSET', KEYS[2], field, ARGV[i + 1])
-    if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0 and redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 0 then
+    if ARGV[i] ~= '*' and redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0
+        and redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 0 then
       redis.call('SADD', KEYS[3], ARGV[i])
       changed = true
     end
