@@ -105,8 +105,12 @@ pub async fn refresh_rooms(state: &AppState) {
         .filter(|(_, a)| a.private)
         .map(|(room, _)| room.clone())
         .collect();
-    for (room, old, new) in state.hub.acl.replace_all(access, generation) {
-        state.hub.enforce(&room, old.as_ref(), new.as_ref());
+    let changes = state.hub.acl.replace_all(access, generation);
+    for (room, old, new) in &changes {
+        state.hub.enforce(room, old.as_ref(), new.as_ref());
+    }
+    if !changes.is_empty() {
+        state.hub.private_rooms_changed();
     }
     let mut rooms = listing.rooms;
     for room in &mut rooms {

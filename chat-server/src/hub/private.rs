@@ -14,10 +14,11 @@ impl Hub {
     pub fn apply_access(&self, room: &Arc<str>, new: Option<Access>) {
         let old = self.acl.set(room, new.clone());
         self.enforce(room, old.as_ref(), new.as_ref());
+        self.private_rooms_changed();
     }
 
     /// Act on a change of `room`'s access from `old` to `new` (the [`crate::access::Acl`] holds
-    /// `new` already).
+    /// `new` already); the caller then calls [`Hub::private_rooms_changed`] once for all.
     pub fn enforce(&self, room: &Arc<str>, old: Option<&Access>, new: Option<&Access>) {
         match new.filter(|a| a.private) {
             // It was private and is no more: deleted (or lost with the store's data).
@@ -25,7 +26,6 @@ impl Hub {
             None => {}
             Some(new) => self.enforce_participants(room, old, new),
         }
-        self.private_rooms_changed();
     }
 
     /// `room` was deleted: its members leave it and are told.
