@@ -151,6 +151,11 @@ impl Acl {
         inner.rooms.get(room).map(|a| a.participants.clone())
     }
 
+    /// Every private room this replica knows of.
+    pub fn private_rooms(&self) -> BTreeSet<Arc<str>> {
+        self.inner.read().unwrap().rooms.keys().cloned().collect()
+    }
+
     /// The private rooms `viewer` sees, by name (every one for an admin).
     pub fn visible_to(&self, viewer: &Viewer<'_>) -> BTreeSet<Arc<str>> {
         let inner = self.inner.read().unwrap();

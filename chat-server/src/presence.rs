@@ -54,7 +54,8 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             payload.entry(room.clone()).or_default();
         }
         let changed = heartbeat_changed && counts != published;
-        match state.store.heartbeat(&payload, changed).await {
+        let private = state.hub.acl.private_rooms();
+        match state.store.heartbeat(&payload, changed, &private).await {
             Ok(()) => published = counts,
             Err(e) => {
                 state.metrics.redis_errors.inc();

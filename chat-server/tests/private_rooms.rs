@@ -586,3 +586,52 @@ async fn a_deleted_account_leaves_its_rooms_with_redis() {
 async fn a_deleted_account_leaves_its_rooms_durable() {
     deleted_accounts_leave_their_rooms(Mode::Durable).await;
 }
+
+/// Redis lost its data (every key of the chat's prefix gone) while people are in a private room:
+/// its participants are lost, so the room must not come back as a public room (presence
+/// heartbeats bring back the rooms people are in); its members are told it is gone.
+#[tokio::test]
+async fn a_private_room_does_not_come_back_public_after_redis_lost_its_data() {
+    let cluster = Cluster::start(Mode::Redis).await;
+    let (url, prefix) = cluster.redis.clone().unwrap();
+    let mut ann = user(&cluster.a, "ann").await;
+    let room = create_private(&mut ann, "vault").await;
+    ann.join(&room).await;
+    // Wait for the room list that counts Ann in the room: the presence round for her join is
+    // over, so the next one heartbeats with her in the room.
+    loop {
+        let v = ann.expect("rooms").await;
+        let counted =
+            v["rooms"].as_array().unwrap().iter().any(|r| {
+                r["name"] == room.as_str() && r["online"].as_u64().is_some_and(|n| n >= 1)
+            });
+        if counted {
+            break;
+        }
+    }
+    let keys: Vec<String> = redis_cmd(&url, &["KEYS", &format!("{prefix}:*")])
+        .await
+        .unwrap();
+    let mut del = vec!["DEL"];
+    del.extend(keys.iter().map(String::as_str));
+    let _: i64 = redis_cmd(&url, &del).await.unwrap();
+    // A presence change makes replica A heartbeat (with Ann still in the room) and then
+    // refresh its list, which finds the room's participants gone.
+    let mut bob = user(&cluster.a, "bob").await;
+    bob.join("general").await;
+    let told = ann
+        .expect_where(|v| v["type"] == "room_deleted" && v["room"] == room)
+        .await;
+    assert_eq!(told["room"], room.as_str());
+    let listed: i64 = redis_cmd(&url, &["SISMEMBER", &format!("{prefix}:rooms"), &room])
+        .await
+        .unwrap();
+    assert_eq!(
+        listed, 0,
+        "the heartbeat brought {room} back as a public room"
+    );
+    bob.send(json!({"type": "rooms"})).await;
+    let seen = rooms_where(&mut bob, |_| true).await;
+    assert!(!lists(&seen, &room), "{seen:?}");
+    cluster.stop().await;
+}

@@ -11,7 +11,10 @@ mod postgres;
 mod presence;
 mod redis;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 pub use self::{
     access::{Access, Change, ChangeRefused, Changed, MAX_PARTICIPANTS},
@@ -224,13 +227,19 @@ impl Store {
     }
 
     /// Record this replica as alive with who it has online per room ([`ALL_CONNECTIONS`]: in
-    /// all); an empty presence removes the room.
+    /// all); an empty presence removes the room. `private` rooms are never registered again by
+    /// a heartbeat (after Redis lost its data they would come back public).
     pub async fn heartbeat(
         &self,
         counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
+        private: &BTreeSet<Arc<str>>,
     ) -> Result<()> {
-        dispatch!(self, s => s.heartbeat(counts, changed).await)
+        match self {
+            Store::Memory(s) => s.heartbeat(counts, changed).await,
+            Store::Redis(s) => s.heartbeat(counts, changed, private).await,
+            Store::Postgres(s) => s.heartbeat(counts, changed, private).await,
+        }
     }
 
     /// Every room with its online counts across live replicas, sorted by name, and the totals.

@@ -263,9 +263,10 @@ impl PgStore {
         &self,
         counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
+        private: &std::collections::BTreeSet<Arc<str>>,
     ) -> Result<()> {
         match &self.bus {
-            Bus::Redis(redis) => redis.heartbeat(counts, changed).await,
+            Bus::Redis(redis) => redis.heartbeat(counts, changed, private).await,
             Bus::Local { events, online } => {
                 let mut kept = counts.clone();
                 kept.retain(|_, p| !p.is_empty());

@@ -422,14 +422,25 @@ impl RedisStore {
         &self,
         counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
+        private: &std::collections::BTreeSet<Arc<str>>,
     ) -> Result<()> {
         let mut inv = self.scripts.heartbeat.key(self.keys.instances());
+        // Only the private rooms with members here matter: the others are not re-registered.
+        let hidden: Vec<&str> = counts
+            .keys()
+            .filter(|room| private.contains(room.as_str()))
+            .map(String::as_str)
+            .collect();
         inv.key(self.keys.presence())
             .key(self.keys.rooms())
             .key(self.keys.deleted())
             .arg(&self.instance)
             .arg(self.keys.events())
-            .arg(if changed { "1" } else { "0" });
+            .arg(if changed { "1" } else { "0" })
+            .arg(hidden.len());
+        for room in hidden {
+            inv.arg(room);
+        }
         for (room, presence) in counts {
             inv.arg(room).arg(presence.encode());
         }
