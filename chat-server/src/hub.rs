@@ -392,19 +392,11 @@ pub async fn run_delivery(
                     on_message(&hub, &store, &room, cursor, delivery).await;
                 }
                 StoreEvent::RoomsChanged => hub.rooms_changed.notify_one(),
-                StoreEvent::AccessChanged { room } => match store.access(&room).await {
-                    Ok(Some(access)) => hub.apply_access(&room, Some(access)),
-                    Ok(None) => {
-                        cursors.remove(&room);
-                        hub.room_deleted(&room);
-                    }
-                    // The next room-list refresh compares every record with the store.
-                    Err(e) => tracing::warn!(%room, error = %e, "reading a room's access failed"),
-                },
+                StoreEvent::AccessChanged { room } => {
+                    private::access_changed(&hub, &store, &room, &mut cursors).await;
+                }
                 StoreEvent::RoomDeleted { room } => {
-                    cursors.remove(&room);
-                    hub.room_deleted(&room);
-                    hub.rooms_changed.notify_one();
+                    private::deleted(&hub, &room, &mut cursors);
                 }
                 StoreEvent::Resubscribed => {
                     backfill_all(&hub, &store, &mut cursors).await;

@@ -4,10 +4,37 @@
 //! handles announcements in order) and are told (`removed`, `room_deleted`); the others get the
 //! new `participants`. Every connection's room list is refreshed.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
-use super::{Hub, Outbound};
-use crate::{access::Viewer, protocol::ServerFrame, store::Access};
+use super::{Cursor, Hub, Outbound};
+use crate::{
+    access::Viewer,
+    protocol::ServerFrame,
+    store::{Access, Store},
+};
+
+/// The delivery task's handling of `p <room>`: read the room's record again and enforce it.
+/// Handled in order with the messages, so a removed member is out before the next one.
+pub(super) async fn access_changed(
+    hub: &Hub,
+    store: &Store,
+    room: &Arc<str>,
+    cursors: &mut HashMap<Arc<str>, Cursor>,
+) {
+    match store.access(room).await {
+        Ok(Some(access)) => hub.apply_access(room, Some(access)),
+        Ok(None) => deleted(hub, room, cursors),
+        // The next room-list refresh compares every record with the store.
+        Err(e) => tracing::warn!(%room, error = %e, "reading a room's access failed"),
+    }
+}
+
+/// The delivery task's handling of `d <room>`: the members leave, delivery forgets the room.
+pub(super) fn deleted(hub: &Hub, room: &Arc<str>, cursors: &mut HashMap<Arc<str>, Cursor>) {
+    cursors.remove(room);
+    hub.room_deleted(room);
+    hub.rooms_changed.notify_one();
+}
 
 impl Hub {
     /// `room`'s access is now `new`, as the store says (`None`: the room is gone).
