@@ -1,18 +1,40 @@
 //! Limits per client address, shared by every connection from that address on this replica:
 //! open WebSockets, sends and room creation. Without them one address opening 30 connections got
 //! 30 times the per-connection limits. The address is the TCP peer, or the header a trusted
-//! proxy sets (`--client-address-header`, see `http`).
+//! proxy sets (`--client-address-header`): [`client_ip`] is the one rule, for the WebSocket
+//! handshake and the accounts endpoints alike.
 //!
 //! Memory is bounded: an address is forgotten once it has no connection and its buckets are full
 //! again, checked in an amortised sweep.
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{Arc, Mutex},
 };
 
+use axum::http::HeaderMap;
+
 use crate::{Config, rate::TokenBucket};
+
+/// The TCP peer of a request, put into its extensions by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerAddr(pub(crate) SocketAddr);
+
+/// The client's address: the last entry of `--client-address-header` when configured and
+/// present (what the trusted proxy in front saw), else the TCP peer.
+pub(crate) fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<PeerAddr>,
+    header: Option<&str>,
+) -> IpAddr {
+    let from_header = header
+        .and_then(|name| headers.get_all(name).iter().next_back())
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok());
+    from_header.unwrap_or_else(|| peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip()))
+}
 
 /// Addresses kept before the first sweep for idle ones.
 const SWEEP_MIN: usize = 4096;

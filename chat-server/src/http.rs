@@ -1,10 +1,7 @@
 //! Every HTTP route: the embedded UI with its security headers, the WebSocket handshake (origin,
 //! connection limit, draining), health, readiness, metrics and the JSON room list.
 
-use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-    sync::atomic::Ordering,
-};
+use std::sync::atomic::Ordering;
 
 use axum::{
     Extension, Json, Router,
@@ -16,7 +13,9 @@ use axum::{
 use futures_util::StreamExt;
 
 use crate::{
-    AppState, presence,
+    AppState,
+    address::{PeerAddr, client_ip},
+    presence,
     session::{Admission, Session},
     ui,
 };
@@ -91,25 +90,6 @@ async fn api_rooms(State(state): State<AppState>, headers: HeaderMap) -> Respons
     let viewer = crate::access::Viewer::of(Some(&visitor));
     let (rooms, totals) = presence::snapshot_for(&state, &viewer);
     Json(serde_json::json!({ "rooms": rooms, "totals": totals })).into_response()
-}
-
-/// The TCP peer of a request, put into its extensions by the accept loop.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerAddr(pub(crate) SocketAddr);
-
-/// The client's address: the last entry of `--client-address-header` when configured and
-/// present (what the trusted proxy in front saw), else the TCP peer.
-pub(crate) fn client_ip(
-    headers: &HeaderMap,
-    peer: Option<PeerAddr>,
-    header: Option<&str>,
-) -> IpAddr {
-    let from_header = header
-        .and_then(|name| headers.get_all(name).iter().next_back())
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .and_then(|v| v.trim().parse().ok());
-    from_header.unwrap_or_else(|| peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip()))
 }
 
 async fn websocket(

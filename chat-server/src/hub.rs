@@ -26,6 +26,7 @@ use crate::{
     accounts::Visitor,
     clock::now_ms,
     metrics::{Metrics, ReasonLabel},
+    protocol::Member,
     store::{ALL_CONNECTIONS, RoomPresence, SessionEnd, Store, StoreEvent},
 };
 
@@ -137,6 +138,15 @@ impl Conn {
         (Arc::new(conn), rx)
     }
 
+    /// Who the connection is in presence: its user, or `None` for a guest.
+    fn member(&self) -> Option<Member> {
+        let user = self.visitor.get()?.user()?;
+        Some(Member {
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+        })
+    }
+
     /// The session took `out` off its queue (to write it now, or to drop it).
     pub fn taken(&self, out: &Outbound) {
         self.queued_bytes
@@ -239,13 +249,13 @@ impl Hub {
             members
                 .iter()
                 .map(|(room, m)| {
-                    let who = m.values().map(|c| c.visitor.get());
+                    let who = m.values().map(|c| c.member());
                     (room.to_string(), RoomPresence::of(who))
                 })
                 .collect()
         };
         let conns = self.conns.lock().unwrap();
-        let all = RoomPresence::of(conns.values().map(|c| c.visitor.get()));
+        let all = RoomPresence::of(conns.values().map(|c| c.member()));
         out.insert(ALL_CONNECTIONS.to_owned(), all);
         out
     }

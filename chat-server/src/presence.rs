@@ -9,7 +9,7 @@
 //! the way is repaired here.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashSet},
     sync::Arc,
     time::Duration,
 };
@@ -230,6 +230,3 @@ pub fn online(state: &AppState, room: &str) -> u64 {
         .map_or(0, |r| r.online);
     known.max(state.hub.local_count(room))
 }
-
-/// The last `members` frame sent per room with local members.
-pub(crate) type MembersSent = HashMap<String, Arc<str>>;

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::{AppState, Error, http::PeerAddr, presence};
+use crate::{AppState, Error, address::PeerAddr, presence};
 
 /// Kernel queue of connections not yet accepted. tokio's `TcpListener::bind` uses 128, which 450
 /// clients arriving at once overflow: the dropped ones retry after a 1 s SYN timeout

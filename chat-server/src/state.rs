@@ -38,7 +38,7 @@ pub struct AppState {
     /// The whole chat's online counts, as last computed.
     pub(crate) totals: Arc<Mutex<crate::protocol::Counts>>,
     /// The last `members` frame pushed per room (`presence` pushes only changes).
-    pub(crate) members_sent: Arc<Mutex<crate::presence::MembersSent>>,
+    pub(crate) members_sent: Arc<Mutex<std::collections::HashMap<String, Arc<str>>>>,
     /// What the store's last health check found (`lib.rs` keeps it current).
     pub(crate) store_health: Arc<Mutex<Health>>,
     /// One permit per open WebSocket (`--max-connections`).

@@ -105,13 +105,13 @@ async fn guests_read_but_cannot_send_or_create_rooms_by_default() {
 
 #[tokio::test]
 async fn a_registered_name_comes_from_the_account_and_guests_are_marked() {
-    let server = common::start_server(&["--guest-posting", "true"]).await;
+    let server = common::start_server(&["--guest-posting", "true", "--admins", "ALICE,root"]).await;
     let cookie = register(&server.http_url(), "Alice").await;
     let (mut alice, welcome) = signed_in(&server.ws_url(), &cookie).await;
     assert_eq!(welcome["name"], "Alice D.", "hello's name is ignored");
     assert_eq!(welcome["email"], Value::Null, "hello's email is ignored");
     assert_eq!(welcome["user"]["username"], "Alice");
-    assert_eq!(welcome["user"]["admin"], false);
+    assert_eq!(welcome["user"]["admin"], true, "--admins ignores case");
     alice.join("general").await;
     alice.say("general", "it is me", "a-1").await;
     let msg = alice.expect("message").await;
@@ -155,6 +155,17 @@ async fn a_registered_name_comes_from_the_account_and_guests_are_marked() {
         http_request("GET", &format!("{}/api/me", server.http_url()), &[], "").await;
     assert_eq!(code, 401);
     assert!(body.contains("login_required"), "{body}");
+    // DELETE /api/me deletes the account, like POST /api/account/delete.
+    let bob = register(&server.http_url(), "bob").await;
+    let me = format!("{}/api/me", server.http_url());
+    let json = ("Content-Type", "application/json");
+    let wrong = json!({"password": "not bob's password"}).to_string();
+    let (code, _, _) = http_request("DELETE", &me, &[json, ("Cookie", &bob)], &wrong).await;
+    assert_eq!(code, 401, "the password is checked");
+    let body = json!({"password": PASSWORD}).to_string();
+    let (code, _, reply) = http_request("DELETE", &me, &[json, ("Cookie", &bob)], &body).await;
+    assert_eq!(code, 204, "{reply}");
+    assert_eq!(login(&server.http_url(), "bob", PASSWORD).await.0, 401);
     server.stop().await;
 }
 
@@ -570,6 +581,36 @@ async fn in_the_redis_only_mode_sessions_are_shared_and_end_everywhere() {
     assert_eq!(
         http_request("GET", &me, &[("Cookie", &other)], "").await.0,
         200
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_count_across_replicas() {
+    let (redis, _redis_server) = common::shared_redis().await;
+    let prefix = common::unique_prefix();
+    let args = ["--redis-url", &redis, "--redis-prefix", &prefix];
+    let a = common::start_server(&args).await;
+    let b = common::start_server(&args).await;
+    common::wait_ready(&a.http_url()).await;
+    common::wait_ready(&b.http_url()).await;
+    register(&a.http_url(), "heidi").await;
+    // Spread over the replicas, the failures still add up: the fourth gets a delay...
+    let mut waits = vec![];
+    for base in [a.http_url(), b.http_url(), a.http_url(), b.http_url()] {
+        let (code, reply) = login(&base, "heidi", "wrong password").await;
+        assert_eq!(code, 401, "{}", reply.body);
+        waits.push(reply.retry_after());
+    }
+    assert_eq!(waits, [None, None, None, Some(1)]);
+    // ... which the other replica enforces.
+    let (code, reply) = login(&a.http_url(), "heidi", PASSWORD).await;
+    assert_eq!(
+        (code, reply.retry_after()),
+        (429, Some(1)),
+        "{}",
+        reply.body
     );
     a.stop().await;
     b.stop().await;

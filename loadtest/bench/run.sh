@@ -97,7 +97,7 @@ start_server() { # port; sets started_pid (no subshell: the server stays our chi
   local flags=(--listen "127.0.0.1:$1" --send-rate 100000 --send-burst 100000
     --address-send-rate 100000 --address-send-burst 100000 --max-connections-per-address 100000
     --max-connections 20000 --max-rooms 10000 --rooms-per-address-per-hour 1000000
-    --request-rate 100000 --request-burst 100000)
+    --request-rate 100000 --request-burst 100000 --guest-posting true)
   [ -n "$redis_pid" ] && flags+=(--redis-url "redis://127.0.0.1:$rport")
   [ -n "$db_url" ] && flags+=(--database-url "$db_url")
   RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &

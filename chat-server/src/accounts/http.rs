@@ -21,8 +21,8 @@ use super::{
 };
 use crate::{
     AppState,
+    address::{PeerAddr, client_ip},
     clock::now_ms,
-    http::{PeerAddr, client_ip},
     limits::MAX_ACCOUNT_BODY_BYTES,
     metrics::ResultLabel,
     protocol::ProtocolError,
@@ -194,7 +194,9 @@ async fn check_password(
         let label = ResultLabel { result };
         state.metrics.logins.get_or_create(&label).inc();
     };
-    let wait = state.accounts.throttle.login_wait(key, ip);
+    let throttle = &state.accounts.throttle;
+    let shared = state.store.shared_redis().map(|r| &**r);
+    let wait = throttle.wait_shared(shared, key, ip).await;
     if !wait.is_zero() {
         count("rate_limited");
         return Err(ApiError::rate_limited(wait));
@@ -205,12 +207,12 @@ async fn check_password(
     match account {
         Some(account) if ok => {
             count("ok");
-            state.accounts.throttle.succeeded(key);
+            throttle.succeeded_shared(shared, key).await;
             Ok(account)
         }
         _ => {
             count("bad_credentials");
-            let wait = state.accounts.throttle.failed(key, ip);
+            let wait = throttle.failed_shared(shared, key, ip).await;
             tracing::info!(user = %key, %ip, wait_s = wait.as_secs(), "failed login");
             Err(ApiError::bad_credentials(wait))
         }

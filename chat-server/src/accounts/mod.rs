@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use crate::store::Account;
 use crate::{
     limits::{MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS, MIN_USERNAME_CHARS},
     protocol::{ProtocolError, validate_email, validate_name},
@@ -37,18 +38,6 @@ pub struct User {
     pub email: Option<String>,
     /// Listed in `--admins`.
     pub admin: bool,
-}
-
-/// An account as stored: the [`User`] without its admin flag, its lookup key and password hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// The username in lower case: what uniqueness and lookups use.
-    pub key: String,
-    pub username: String,
-    pub display_name: String,
-    pub email: Option<String>,
-    /// The Argon2id PHC string (`$argon2id$...`).
-    pub password_hash: String,
 }
 
 impl Account {

@@ -23,7 +23,7 @@ pub const HASHING_PERMITS: usize = 2;
 /// Requests waiting for a hashing slot at most; more are refused as busy at once.
 pub const MAX_QUEUED: usize = 64;
 /// Longest wait for a hashing slot before the request is refused as busy.
-const QUEUE_WAIT: Duration = Duration::from_secs(10);
+pub const QUEUE_WAIT: Duration = Duration::from_secs(10);
 /// Argon2id memory cost in KiB, iterations and lanes.
 const M_COST_KIB: u32 = 19_456;
 const T_COST: u32 = 2;

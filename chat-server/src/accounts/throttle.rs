@@ -1,7 +1,9 @@
-//! Brute-force brakes, per replica: failed logins per account name (existing or not, so the
-//! answer does not reveal which) and per client address, each with a growing delay, and
-//! registrations per address (each costs an Argon2 hash). A refused attempt is told how long to
-//! wait (`rate_limited` with `Retry-After`); memory is bounded by sweeping forgotten entries.
+//! Brute-force brakes: failed logins per account name (existing or not, so the answer does not
+//! reveal which) and per client address, each with a growing delay, and registrations per address
+//! (each costs an Argon2 hash). Failures are counted on this replica and, when there is a Redis,
+//! also in Redis for every replica (`store::redis::strikes`), the longer wait of the two applying;
+//! registrations are counted per replica. A refused attempt is told how long to wait
+//! (`rate_limited` with `Retry-After`); memory is bounded by sweeping forgotten entries.
 
 use std::{
     collections::HashMap,
@@ -17,6 +19,7 @@ use crate::{
         LOGIN_FAILURES_FORGOTTEN_AFTER, MAX_LOGIN_DELAY, REGISTRATIONS_PER_ADDRESS_PER_HOUR,
     },
     rate::TokenBucket,
+    store::RedisStore,
 };
 
 /// Entries kept before the first sweep.
@@ -130,6 +133,63 @@ impl Throttle {
     /// A successful login clears the account's failures (not the address's).
     pub fn succeeded(&self, account: &str) {
         self.inner.lock().unwrap().accounts.entries.remove(account);
+    }
+
+    /// [`Self::login_wait`], and the wait Redis holds for every replica when there is one.
+    pub async fn wait_shared(
+        &self,
+        shared: Option<&RedisStore>,
+        account: &str,
+        ip: IpAddr,
+    ) -> Duration {
+        let local = self.login_wait(account, ip);
+        let Some(redis) = shared else { return local };
+        match redis.login_wait(account, ip).await {
+            Ok(wait) => wait.max(local),
+            Err(e) => {
+                tracing::warn!(error = %e, "shared login strikes unavailable; this replica's apply");
+                local
+            }
+        }
+    }
+
+    /// [`Self::failed`], counted in Redis for every replica too; the longer wait.
+    pub async fn failed_shared(
+        &self,
+        shared: Option<&RedisStore>,
+        account: &str,
+        ip: IpAddr,
+    ) -> Duration {
+        let local = self.failed(account, ip);
+        let Some(redis) = shared else { return local };
+        let counted = async {
+            let (by_account, by_address) = redis
+                .strike(account, ip, LOGIN_FAILURES_FORGOTTEN_AFTER)
+                .await?;
+            let delays = (
+                delay_after(by_account, FREE_LOGIN_FAILURES_PER_ACCOUNT),
+                delay_after(by_address, FREE_LOGIN_FAILURES_PER_ADDRESS),
+            );
+            redis.block(account, ip, delays).await?;
+            Ok::<_, crate::Error>(delays.0.max(delays.1))
+        };
+        match counted.await {
+            Ok(wait) => wait.max(local),
+            Err(e) => {
+                tracing::warn!(error = %e, "shared login strikes unavailable; this replica's apply");
+                local
+            }
+        }
+    }
+
+    /// [`Self::succeeded`], in Redis too.
+    pub async fn succeeded_shared(&self, shared: Option<&RedisStore>, account: &str) {
+        self.succeeded(account);
+        if let Some(redis) = shared
+            && let Err(e) = redis.clear_strikes(account).await
+        {
+            tracing::warn!(error = %e, "clearing shared login strikes failed");
+        }
     }
 
     /// Take one registration of this address's hourly budget; else how long until one is free.

@@ -7,7 +7,19 @@
 use std::{collections::HashMap, sync::Mutex};
 
 use super::{Result, Store, StoreEvent};
-use crate::{accounts::Account, clock::now_ms};
+use crate::clock::now_ms;
+
+/// An account as stored: what `accounts::User` shows of it without the admin flag, its lookup key and password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The username in lower case: what uniqueness and lookups use.
+    pub key: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// The Argon2id PHC string (`$argon2id$...`).
+    pub password_hash: String,
+}
 
 /// Which login sessions ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use std::{
 
 pub use self::{
     access::{Access, Change, ChangeRefused, Changed, MAX_PARTICIPANTS},
-    accounts::{MemoryAccounts, SessionEnd},
+    accounts::{Account, MemoryAccounts, SessionEnd},
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},
@@ -250,6 +250,16 @@ impl Store {
     /// Forget this replica's members at once (graceful shutdown).
     pub async fn depart(&self) -> Result<()> {
         dispatch!(self, s => s.depart().await)
+    }
+
+    /// The Redis every replica shares, when there is one (for state that must hold across
+    /// replicas but is no store's record, like failed-login strikes).
+    pub fn shared_redis(&self) -> Option<&Arc<RedisStore>> {
+        match self {
+            Store::Memory(_) => None,
+            Store::Redis(s) => Some(s),
+            Store::Postgres(s) => s.redis(),
+        }
     }
 
     /// Whether the backend answers, accepts writes and is configured so it keeps our data.

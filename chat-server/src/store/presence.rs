@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    accounts::Visitor,
     limits::MAX_MEMBERS_LISTED,
     protocol::{Counts, Member, RoomInfo},
 };
@@ -25,24 +24,21 @@ pub struct RoomPresence {
 }
 
 impl RoomPresence {
-    /// The presence of these connections.
-    pub fn of<'a>(visitors: impl Iterator<Item = Option<&'a Visitor>>) -> Self {
+    /// The presence of these connections: each a registered user, or `None` for a guest.
+    pub fn of(connections: impl Iterator<Item = Option<Member>>) -> Self {
         let mut out = Self::default();
-        let mut users = BTreeMap::new();
-        for visitor in visitors {
-            match visitor.and_then(Visitor::signed_in) {
-                Some(s) => {
+        for connection in connections {
+            match connection {
+                Some(member) => {
                     out.registered += 1;
-                    users.entry(s.key.clone()).or_insert_with(|| Member {
-                        username: s.user.username.clone(),
-                        display_name: s.user.display_name.clone(),
-                    });
+                    out.users.push(member);
                 }
                 None => out.guests += 1,
             }
         }
-        out.users = users.into_values().collect();
         out.users.sort();
+        out.users
+            .dedup_by(|a, b| a.username.eq_ignore_ascii_case(&b.username));
         out.users.truncate(MAX_MEMBERS_LISTED);
         out
     }

@@ -40,8 +40,10 @@ impl Drop for TestServer {
 /// Starts a chat-server with `extra` flags, on `127.0.0.1:0` and with generous send limits (a
 /// benchmark's senders are faster than a person) unless `extra` sets those flags itself.
 pub async fn start_server(extra: &[&str]) -> TestServer {
-    const DEFAULTS: [(&str, &str); 11] = [
+    const DEFAULTS: [(&str, &str); 12] = [
         ("--listen", "127.0.0.1:0"),
+        // The load generator's clients are anonymous: they post as guests.
+        ("--guest-posting", "true"),
         ("--send-rate", "100000"),
         ("--send-burst", "100000"),
         // Every client of a benchmark comes from one loopback address.

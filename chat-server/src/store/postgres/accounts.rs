@@ -6,9 +6,8 @@ use sqlx::Row;
 
 use super::{Bus, PgStore, Result};
 use crate::{
-    accounts::Account,
     clock::now_ms,
-    store::{SessionEnd, StoreEvent},
+    store::{Account, SessionEnd, StoreEvent},
 };
 
 fn account_of(row: &sqlx::postgres::PgRow) -> Result<Account> {

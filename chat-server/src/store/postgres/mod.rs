@@ -168,6 +168,14 @@ impl PgStore {
         store
     }
 
+    /// The Redis of the bus, when there is one.
+    pub(crate) fn redis(&self) -> Option<&Arc<RedisStore>> {
+        match &self.bus {
+            Bus::Redis(redis) => Some(redis),
+            Bus::Local { .. } => None,
+        }
+    }
+
     /// Apply the embedded migrations (idempotent; safe with several replicas at once).
     pub async fn migrate(pool: &PgPool) -> Result<()> {
         migrator().run(pool).await?;

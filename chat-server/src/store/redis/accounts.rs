@@ -5,7 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RedisStore, Result};
-use crate::{accounts::Account, clock::now_ms, store::SessionEnd};
+use crate::{
+    clock::now_ms,
+    store::{Account, SessionEnd},
+};
 
 /// An account as stored in Redis.
 #[derive(Serialize, Deserialize)]

@@ -17,6 +17,7 @@
 //! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r` (rooms or counts changed), `p <room>` (participants changed), `d <room>` (room deleted), or a session end `s1 <token hash>` / `sa <user> <except token hash or ->` |
 //! | `<prefix>:user:<username lower case>` | string | Redis-only mode: the account, JSON (with its Argon2id hash) |
 //! | `<prefix>:user:<username lower case>:sessions` | set | Redis-only mode: the user's session token hashes |
+//! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
 //! | `<prefix>:session:<token hash>` | string with TTL | Redis-only mode: the session's user and expiry `"<user> <expires ms>"`, gone at expiry |
 //! | `<prefix>:cache:<room>:<epoch>` | sorted set | durable mode only: the recent window of a room, score = offset, member = the frame |
 
@@ -108,6 +109,11 @@ impl Keys {
         format!("{}:session:{token_hash}", self.prefix)
     }
 
+    /// Failed-login strikes against an account or an address (`kind`).
+    pub(super) fn strikes(&self, kind: &str, id: &str) -> String {
+        format!("{}:strikes:{kind}:{id}", self.prefix)
+    }
+
     /// The pub/sub channel of store events.
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
@@ -136,5 +142,6 @@ mod tests {
         assert_eq!(k.user("ann"), "chatapp:user:ann");
         assert_eq!(k.user_sessions("ann"), "chatapp:user:ann:sessions");
         assert_eq!(k.session("ab12"), "chatapp:session:ab12");
+        assert_eq!(k.strikes("account", "ann"), "chatapp:strikes:account:ann");
     }
 }

@@ -35,6 +35,7 @@ mod access;
 mod accounts;
 mod health;
 mod keys;
+mod strikes;
 
 /// A message for the durable mode's cache.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +55,7 @@ pub struct RedisStore {
     history_len: u32,
     presence_ttl: Duration,
     scripts: Scripts,
+    strikes: strikes::StrikeScripts,
     policy: Mutex<health::PolicyCheck>,
 }
 
@@ -149,6 +151,7 @@ impl RedisStore {
             history_len,
             presence_ttl,
             scripts: Scripts::load(),
+            strikes: strikes::StrikeScripts::load(),
             policy: Mutex::default(),
         })
     }
