@@ -39,6 +39,8 @@ pub const MAX_MEMBERS_LISTED: usize = 100;
 pub const MAX_ACCOUNT_BODY_BYTES: usize = 4096;
 /// Longest epoch a client may quote back in `since`.
 pub const MAX_EPOCH_CHARS: usize = 64;
+/// Most participants of one private room (its creator included).
+pub const MAX_PARTICIPANTS: usize = 256;
 /// Invalid frames tolerated within [`ABUSE_WINDOW`] before the connection is closed with 1008.
 pub const ABUSE_LIMIT: u32 = 10;
 /// The window of [`ABUSE_LIMIT`].

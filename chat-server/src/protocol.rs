@@ -7,6 +7,7 @@ use serde_json::{Map, Value, value::RawValue};
 
 pub use self::json::{MAX_PING_ID_BYTES, PingId};
 use self::text::Unfit;
+use crate::accounts::validate_username;
 pub use crate::limits::Limits;
 use crate::limits::{
     MAX_CLIENT_ID_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_BYTES, MAX_EPOCH_CHARS, MAX_ROOM_CHARS,
@@ -63,8 +64,14 @@ pub enum ClientMessage {
     },
     /// List rooms.
     Rooms,
-    /// Create a room.
-    CreateRoom { name: String },
+    /// Create a room; a private one (registered users only) gets a random suffix on its name.
+    CreateRoom { name: String, private: bool },
+    /// Add a participant to a private room (its creator or an admin).
+    AddParticipant { room: String, username: String },
+    /// Remove a participant from a private room (its creator or an admin).
+    RemoveParticipant { room: String, username: String },
+    /// Delete a room and its history (its creator or an admin).
+    DeleteRoom { room: String },
     /// Application-level ping.
     Ping { id: PingId },
 }
@@ -89,6 +96,8 @@ pub enum ErrorCode {
     LoginRequired,
     /// Not allowed for this user (e.g. managing a room of someone else).
     Forbidden,
+    /// `add_participant`/`remove_participant` named a username without an account.
+    NoSuchUser,
     /// The login session ended (logout, password change, account deletion, expiry); the socket
     /// closes with 4001 right after.
     SessionEnded,
@@ -114,6 +123,7 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::Forbidden => "forbidden",
             Self::SessionEnded => "session_ended",
+            Self::NoSuchUser => "no_such_user",
         }
     }
 
@@ -265,6 +275,18 @@ impl ClientMessage {
             "rooms" => Self::Rooms,
             "create_room" => Self::CreateRoom {
                 name: validate_room(required_str(obj, "name")?, "name")?,
+                private: optional_bool(obj, "private")?,
+            },
+            "add_participant" => Self::AddParticipant {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                username: validate_username(required_str(obj, "username")?)?,
+            },
+            "remove_participant" => Self::RemoveParticipant {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                username: validate_username(required_str(obj, "username")?)?,
+            },
+            "delete_room" => Self::DeleteRoom {
+                room: validate_room(required_str(obj, "room")?, "room")?,
             },
             "ping" => Self::Ping {
                 id: PingId::from_frame(text).ok_or_else(|| {
@@ -309,6 +331,17 @@ fn optional_str<'a>(
         Some(_) => Err(ProtocolError::field(
             field,
             format!("{field} must be a string or null"),
+        )),
+    }
+}
+
+fn optional_bool(obj: &Map<String, Value>, field: &'static str) -> Result<bool, ProtocolError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ProtocolError::field(
+            field,
+            format!("{field} must be true or false"),
         )),
     }
 }
@@ -616,6 +649,23 @@ pub enum ServerFrame<'a> {
     },
     RoomCreated {
         room: &'a str,
+        /// Only on a private room's creation (whose name got a suffix).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        private: bool,
+    },
+    /// A private room's participants (lowercase usernames), to its members on join and on
+    /// every change, and in reply to `add_participant`/`remove_participant`.
+    Participants {
+        room: &'a str,
+        participants: &'a [String],
+    },
+    /// This user was removed from a private room: it is left, and leaves the room list.
+    Removed {
+        room: &'a str,
+    },
+    /// The room was deleted with its history: it is left, and leaves the room list.
+    RoomDeleted {
+        room: &'a str,
     },
     Resync {
         room: &'a str,
@@ -648,6 +698,9 @@ pub struct RoomInfo {
     pub online: u64,
     pub registered: u64,
     pub guests: u64,
+    /// Listed only to its participants (and admins).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
     /// The registered users online (for `members`; not part of the listing).
     #[serde(skip)]
     pub users: Vec<Member>,

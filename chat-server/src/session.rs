@@ -255,7 +255,7 @@ impl Session {
         }
         let reply = match msg {
             ClientMessage::Hello { name, email } => self.hello(name, email),
-            ClientMessage::Rooms => Ok(self.state.hub.rooms_frame().to_string()),
+            ClientMessage::Rooms => Ok(self.state.hub.rooms_frame(&self.handle).to_string()),
             ClientMessage::Ping { id } => Ok(ServerFrame::Pong { id: &id }.to_json()),
             _ if self.identity.is_none() => Err(ProtocolError::new(
                 ErrorCode::NotIdentified,
@@ -275,7 +275,14 @@ impl Session {
                 content,
                 client_id,
             } => self.send(room, topic, content, client_id).await,
-            ClientMessage::CreateRoom { name } => self.create_room(name).await,
+            ClientMessage::CreateRoom { name, private } => self.create_room(name, private).await,
+            ClientMessage::AddParticipant { room, username } => {
+                self.change_participant(room, username, true).await
+            }
+            ClientMessage::RemoveParticipant { room, username } => {
+                self.change_participant(room, username, false).await
+            }
+            ClientMessage::DeleteRoom { room } => self.delete_room(room).await,
         };
         match reply {
             Ok(frame) => {
@@ -359,22 +366,20 @@ impl Session {
     }
 
     async fn join(&mut self, room: String, since: Option<Since>) -> Result<String, ProtocolError> {
+        let access = self.visible_access(&room).await?;
         let store = &self.state.store;
-        let exists = room == DEFAULT_ROOM
-            || store
-                .room_exists(&room)
-                .await
-                .map_err(|e| unavailable(&self.state.metrics, e))?;
-        if !exists {
-            return Err(
-                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
-                    .in_room(&room),
-            );
-        }
         let room: Arc<str> = room.into();
         // Join before reading history: anything stored after the read is then delivered live, and
         // anything in both is dropped by offset in `outbound_to_message`.
         self.state.hub.join(&room, self.id, self.handle.clone());
+        // A removal announced between the store's answer and the line above found no member
+        // to take out; the hub's copy has it by now.
+        if !self.state.hub.acl.allows(&room, &self.viewer()) {
+            if !self.rooms.contains_key(&room) {
+                self.state.hub.leave(&room, self.id);
+            }
+            return Err(rooms::no_such_room(&room));
+        }
         let page = match store.history(&room, since.as_ref()).await {
             Ok(page) => page,
             Err(e) => {
@@ -391,6 +396,15 @@ impl Session {
         // Queued, so it follows the `joined` reply.
         let members = crate::presence::members_frame(&self.state, &room);
         self.state.hub.offer(&self.handle, Outbound::Frame(members));
+        if access.private {
+            // Queued too, after the `joined` reply.
+            let participants = ServerFrame::Participants {
+                room: &room,
+                participants: &access.participants,
+            };
+            let frame = Outbound::Frame(participants.to_json().into());
+            self.state.hub.offer(&self.handle, frame);
+        }
         self.joined_frame(room, page)
     }
 
@@ -428,15 +442,9 @@ impl Session {
         cursor: Cursor,
         limit: u32,
     ) -> Result<String, ProtocolError> {
+        self.visible_access(&room).await?;
         let store = &self.state.store;
         let fail = |e| unavailable(&self.state.metrics, e).in_room(&room);
-        let exists = room == DEFAULT_ROOM || store.room_exists(&room).await.map_err(fail)?;
-        if !exists {
-            return Err(
-                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
-                    .in_room(&room),
-            );
-        }
         let page = store.page(&room, cursor, limit).await.map_err(fail)?;
         let messages = frames_array(&page.frames).map_err(|e| {
             tracing::error!(%room, error = %e, "stored history is not JSON");
@@ -471,6 +479,11 @@ impl Session {
                 ErrorCode::NotJoined,
                 format!("join {room} before sending to it"),
             )));
+        }
+        // Removed a moment ago, and the hub's notice is still queued for this connection.
+        if !self.state.hub.acl.allows(&room, &self.viewer()) {
+            self.leave(&room);
+            return Err(fail(rooms::no_such_room(&room)));
         }
         let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
         let id = uuid::Uuid::new_v4().to_string();
@@ -528,32 +541,6 @@ impl Session {
         }
         Ok(())
     }
-
-    async fn create_room(&mut self, name: String) -> Result<String, ProtocolError> {
-        self.require_login("create rooms")
-            .map_err(|e| e.in_room(&name))?;
-        let created = self
-            .state
-            .store
-            .create_room(&name, self.state.config.max_rooms)
-            .await
-            .map_err(|e| unavailable(&self.state.metrics, e))?;
-        match created {
-            Created::Created => Ok(ServerFrame::RoomCreated { room: &name }.to_json()),
-            Created::Exists => Err(ProtocolError::new(
-                ErrorCode::RoomExists,
-                format!("a room named {name} already exists"),
-            )
-            .in_room(&name)),
-            Created::LimitReached => Err(ProtocolError::new(
-                ErrorCode::TooManyRooms,
-                format!(
-                    "the server's limit of {} rooms is reached",
-                    self.state.config.max_rooms
-                ),
-            )),
-        }
-    }
 }
 
 /// A store failure as the client sees it (a `client_id` conflict is the client's own).
@@ -563,6 +550,9 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
             ErrorCode::ClientIdConflict,
             "this client_id was used for another message in this room; use a new one",
         );
+    }
+    if let Error::RoomGone = e {
+        return ProtocolError::new(ErrorCode::NoSuchRoom, "the room was deleted");
     }
     metrics.redis_errors.inc();
     tracing::warn!(error = %e, "store operation failed");
@@ -576,9 +566,11 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",
         ),
-        Error::Corrupt(_) | Error::Listen { .. } | Error::ClientIdConflict | Error::Migrate(_) => {
-            ProtocolError::new(ErrorCode::Internal, "internal error")
-        }
+        Error::Corrupt(_)
+        | Error::Listen { .. }
+        | Error::ClientIdConflict
+        | Error::RoomGone
+        | Error::Migrate(_) => ProtocolError::new(ErrorCode::Internal, "internal error"),
     }
 }
 
@@ -609,6 +601,7 @@ fn text(s: String) -> Message {
 }
 
 mod budget;
+mod rooms;
 mod write;
 
 pub use self::budget::Admission;

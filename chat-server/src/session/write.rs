@@ -185,6 +185,15 @@ impl Session {
             Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(&*frame))),
             Outbound::Rooms => Some(Message::Text(self.state.hub.take_rooms(&self.handle))),
             Outbound::Lagged { .. } => None, // handled by `write_queued`
+            // The hub took this connection out of the room already; forget it here too.
+            Outbound::Removed { room } => {
+                self.rooms.remove(&room);
+                Some(text(ServerFrame::Removed { room: &room }.to_json()))
+            }
+            Outbound::Deleted { room } => {
+                let joined = self.rooms.remove(&room).is_some();
+                joined.then(|| text(ServerFrame::RoomDeleted { room: &room }.to_json()))
+            }
         }
     }
 }

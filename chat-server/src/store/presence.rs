@@ -113,6 +113,7 @@ impl Listing {
                     registered: p.registered,
                     guests: p.guests,
                     users: p.users,
+                    ..RoomInfo::default()
                 }
             })
             .collect();
