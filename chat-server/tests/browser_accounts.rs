@@ -401,6 +401,20 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
     .await;
     click_room(bob, secret).await;
     wait_for_message(bob, "for participants only").await;
+    // Bob sees who takes part, but managing the room is its creator's: no controls for him.
+    click(bob, "people-button").await;
+    wait_js(bob, "the participants for Bob", PARTICIPANTS_JS, |v| {
+        v == &json!(["ann_2", "bob_2"])
+    })
+    .await;
+    let controls = r#"return {
+      add: !document.querySelector('#participant-form').hidden,
+      remove: document.querySelectorAll('#participants-list .participant-remove').length,
+      delete: !document.querySelector('#room-admin').hidden,
+    };"#;
+    let shown = bob.js(controls).await;
+    assert_eq!(shown, json!({"add": false, "remove": 0, "delete": false}));
+    click(bob, "people-button").await;
     check_axe(ann, axe, "the People panel of a private room").await;
     check_phone(ann, &["#participant-add", "#delete-room-button"]).await;
     screenshot(ann, 1280, 800, "ui-private-room.png").await;
