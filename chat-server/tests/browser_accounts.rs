@@ -10,15 +10,16 @@
 mod browser_harness;
 mod common;
 
-use std::{panic::AssertUnwindSafe, time::Duration};
+use std::panic::AssertUnwindSafe;
 
 use browser_harness::{
     BROWSERS, Browser, ChromeDriver, MESSAGES_JS,
     accounts::{
-        ACCOUNT_JS, click, form_errors, log_in, log_out, on_screen, open_dialog, register,
-        type_into, wait_guest_reader, wait_member,
+        ACCOUNT_JS, HOLD_SENDS_JS, PARTICIPANTS_JS, assert_axe_clean, assert_on_phone, click,
+        create_private_room, form_errors, listed_js, log_in, log_out, open_dialog, register,
+        type_into, wait_any_form_error, wait_guest_reader, wait_member,
     },
-    axe_source, click_room, finish, require_browser, run_axe, say, screenshot, sign_in,
+    axe_source, click_room, create_room, finish, require_browser, say, screenshot, sign_in,
     wait_for_message, wait_js, wait_ready,
 };
 use fantoccini::key::Key;
@@ -60,8 +61,8 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
             .is_some_and(|t| t.contains("Guests cannot post")),
         "the notice says why: {notice}"
     );
-    check_axe(guest, axe, "the guest view, dark").await;
-    check_phone(guest, &["#guest-register", "#guest-login", "#login-button"]).await;
+    assert_axe_clean(guest, axe, "the guest view, dark").await;
+    assert_on_phone(guest, &["#guest-register", "#guest-login", "#login-button"]).await;
     screenshot(guest, 390, 844, "ui-guest-phone.png").await;
     guest.client.set_window_size(1280, 800).await.unwrap();
 
@@ -79,8 +80,8 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     let invalid =
         "return document.querySelector('#register-username').getAttribute('aria-invalid');";
     assert_eq!(ann.js(invalid).await, "true");
-    check_axe(ann, axe, "the register form with errors").await;
-    check_phone(ann, &["#register-submit", "#account-close"]).await;
+    assert_axe_clean(ann, axe, "the register form with errors").await;
+    assert_on_phone(ann, &["#register-submit", "#account-close"]).await;
     screenshot(ann, 390, 844, "ui-register-phone.png").await;
     ann.client.set_window_size(1280, 800).await.unwrap();
 
@@ -96,7 +97,7 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
         0,
         "a member's message is not a guest's"
     );
-    check_phone(ann, &["#account-button", "#send-button", "#people-button"]).await;
+    assert_on_phone(ann, &["#account-button", "#send-button", "#people-button"]).await;
 
     // The username is taken, whatever its case: the server's answer lands on the form.
     click(guest, "guest-register").await;
@@ -105,7 +106,7 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     click(guest, "register-submit").await;
     let taken = wait_any_form_error(guest, "register-form").await;
     assert!(!taken.is_empty());
-    check_axe(
+    assert_axe_clean(
         guest,
         axe,
         "the register form with the server's error, dark",
@@ -141,7 +142,7 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
         v.as_str().is_some_and(|t| !t.is_empty())
     })
     .await;
-    check_axe(ann, axe, "the account settings").await;
+    assert_axe_clean(ann, axe, "the account settings").await;
     click(ann, "account-close").await;
     wait_member(ann, "Ann Example").await;
     wait_ready(ann, "general").await;
@@ -215,20 +216,6 @@ async fn a_message_typed_before_logging_out_is_not_sent_under_the_next_account()
     server.stop().await;
     finish(outcome, driver, [browser]).await;
 }
-
-/// While `window.__holdSends` is true the page's `send` frames are swallowed, so a message
-/// stays unconfirmed in the outbox.
-const HOLD_SENDS_JS: &str = r#"
-if (!window.__holdHooked) {
-  window.__holdHooked = true;
-  const send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (data) {
-    if (window.__holdSends && JSON.parse(data).type === 'send') return;
-    return send.call(this, data);
-  };
-}
-window.__holdSends = true;
-"#;
 
 async fn unsent_scenario(browser: &Browser, url: &str) {
     browser.client.goto(url).await.unwrap();
@@ -373,7 +360,7 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
     wait_js(ann, "the lock on the private room", lock, |v| v == true).await;
     say(ann, "for participants only").await;
     wait_for_message(ann, "for participants only").await;
-    create_room_here(ann, "open").await;
+    create_room(ann, "open").await;
     wait_js(bob, "#open listed", &listed_js("open"), |v| v == "public").await;
     assert_eq!(bob.js(&listed_js(secret)).await, Json::Null);
 
@@ -415,8 +402,8 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
     let shown = bob.js(controls).await;
     assert_eq!(shown, json!({"add": false, "remove": 0, "delete": false}));
     click(bob, "people-button").await;
-    check_axe(ann, axe, "the People panel of a private room").await;
-    check_phone(ann, &["#participant-add", "#delete-room-button"]).await;
+    assert_axe_clean(ann, axe, "the People panel of a private room").await;
+    assert_on_phone(ann, &["#participant-add", "#delete-room-button"]).await;
     screenshot(ann, 1280, 800, "ui-private-room.png").await;
     screenshot(ann, 390, 844, "ui-private-room-phone.png").await;
     ann.client.set_window_size(1280, 800).await.unwrap();
@@ -440,78 +427,4 @@ async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
     click(ann, "delete-room-button").await;
     click(ann, "delete-room-yes").await;
     wait_js(ann, "#secret deleted", &listed_js(secret), Json::is_null).await;
-}
-
-const PARTICIPANTS_JS: &str = "return [...document.querySelectorAll('#participants-list .participant')].map((e) => e.dataset.username);";
-
-/// "private" or "public" when `room` is in the room list, null when it is not.
-fn listed_js(room: &str) -> String {
-    format!(
-        "const b = document.querySelector(\"#room-list [data-room='{room}']\"); \
-         return b ? (b.dataset.private === 'true' ? 'private' : 'public') : null;"
-    )
-}
-
-/// Creates a room from the sidebar form (with whatever the Private box says) and waits for it.
-async fn create_room_here(browser: &Browser, room: &str) {
-    let input = browser.find("#new-room-input").await;
-    input.send_keys(room).await.unwrap();
-    input.send_keys(&Key::Enter).await.unwrap();
-    wait_ready(browser, room).await;
-}
-
-/// Creates a private room from the sidebar form ("Private" ticked) and waits until it is open;
-/// returns its name, `name` and the server's random suffix.
-async fn create_private_room(browser: &Browser, name: &str) -> String {
-    let input = browser.find("#new-room-input").await;
-    input.send_keys(name).await.unwrap();
-    input.send_keys(&Key::Enter).await.unwrap();
-    let state = r#"return {
-      conn: document.querySelector('#conn-state').dataset.state,
-      room: document.querySelector('#messages').dataset.room ?? null,
-      ready: document.querySelector('#messages').dataset.ready ?? null,
-    };"#;
-    let prefix = format!("{name}-");
-    let open = wait_js(
-        browser,
-        &format!("the private room {name}-…"),
-        state,
-        |v| {
-            v["conn"] == "online"
-                && v["ready"] == "true"
-                && v["room"].as_str().is_some_and(|r| r.starts_with(&prefix))
-        },
-    )
-    .await;
-    open["room"].as_str().unwrap().to_owned()
-}
-
-/// Waits until `form` shows any error (a field's or the form's); returns the first one's text.
-async fn wait_any_form_error(browser: &Browser, form: &str) -> String {
-    let script = format!(
-        "const e = [...document.querySelectorAll('#{form} .field-error')].find((e) => !e.hidden && e.textContent); \
-         return e ? e.textContent : null;"
-    );
-    let text = wait_js(browser, &format!("an error in #{form}"), &script, |v| {
-        v.is_string()
-    })
-    .await;
-    text.as_str().unwrap().to_owned()
-}
-
-async fn check_axe(browser: &Browser, axe: &str, what: &str) {
-    let violations = run_axe(browser, axe).await;
-    assert_eq!(violations, json!([]), "{what}: axe-core found violations");
-}
-
-/// At 390 px wide each of `selectors` is on screen and not covered; then back to a desktop.
-async fn check_phone(browser: &Browser, selectors: &[&str]) {
-    browser.client.set_window_size(390, 844).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await; // relayout
-    for selector in selectors {
-        let shown = on_screen(browser, selector).await;
-        assert_eq!(shown, true, "{}: {selector} at 390 px", browser.name);
-    }
-    browser.client.set_window_size(1280, 800).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
 }

@@ -1,10 +1,14 @@
 //! The account steps a person takes in the page: register, log in and out through the account
-//! dialog, and the waits that check who the page says they are (guest or member), what the
-//! composer area shows, and whether a control is on screen at a phone's width.
+//! dialog, create a private room; the waits that check who the page says they are (guest or
+//! member), what the composer area shows, a form's errors, the room list and a private room's
+//! participants; axe-core and whether a control is on screen at a phone's width.
 
+use std::time::Duration;
+
+use fantoccini::key::Key;
 use serde_json::{Value as Json, json};
 
-use super::{Browser, wait_js};
+use super::{Browser, run_axe, wait_js};
 
 /// Who the page thinks it is and what it offers for posting.
 pub const ACCOUNT_JS: &str = r#"
@@ -80,19 +84,6 @@ return out;
     browser.js_with(script, vec![json!(form)]).await
 }
 
-/// Waits until `form` shows an error under (or above) it, at `id`; returns its text.
-pub async fn wait_form_error(browser: &Browser, form: &str, id: &str) -> String {
-    let script = format!(
-        "const e = document.getElementById('{id}'); \
-         return e && !e.hidden && e.closest('#{form}') ? e.textContent : null;"
-    );
-    let text = wait_js(browser, &format!("#{id} in #{form}"), &script, |v| {
-        v.as_str().is_some_and(|t| !t.is_empty())
-    })
-    .await;
-    text.as_str().unwrap().to_owned()
-}
-
 /// Opens the register form from the guest notice (or the top bar) and creates the account.
 pub async fn register(browser: &Browser, username: &str, display_name: &str, password: &str) {
     open_dialog(browser, "register-form").await;
@@ -151,4 +142,84 @@ const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2
 return top && (top === e || e.contains(top)) ? true : `covered by ${top && (top.id || top.className)}`;
 "#;
     browser.js_with(script, vec![json!(selector)]).await
+}
+
+/// While `window.__holdSends` is true the page's `send` frames are swallowed, so a message
+/// stays unconfirmed in the outbox.
+pub const HOLD_SENDS_JS: &str = r#"
+if (!window.__holdHooked) {
+  window.__holdHooked = true;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (window.__holdSends && JSON.parse(data).type === 'send') return;
+    return send.call(this, data);
+  };
+}
+window.__holdSends = true;
+"#;
+
+pub const PARTICIPANTS_JS: &str = "return [...document.querySelectorAll('#participants-list .participant')].map((e) => e.dataset.username);";
+
+/// "private" or "public" when `room` is in the room list, null when it is not.
+pub fn listed_js(room: &str) -> String {
+    format!(
+        "const b = document.querySelector(\"#room-list [data-room='{room}']\"); \
+         return b ? (b.dataset.private === 'true' ? 'private' : 'public') : null;"
+    )
+}
+
+/// Creates a private room from the sidebar form ("Private" ticked) and waits until it is open;
+/// returns its name, `name` and the server's random suffix.
+pub async fn create_private_room(browser: &Browser, name: &str) -> String {
+    let input = browser.find("#new-room-input").await;
+    input.send_keys(name).await.unwrap();
+    input.send_keys(&Key::Enter).await.unwrap();
+    let state = r#"return {
+      conn: document.querySelector('#conn-state').dataset.state,
+      room: document.querySelector('#messages').dataset.room ?? null,
+      ready: document.querySelector('#messages').dataset.ready ?? null,
+    };"#;
+    let prefix = format!("{name}-");
+    let open = wait_js(
+        browser,
+        &format!("the private room {name}-…"),
+        state,
+        |v| {
+            v["conn"] == "online"
+                && v["ready"] == "true"
+                && v["room"].as_str().is_some_and(|r| r.starts_with(&prefix))
+        },
+    )
+    .await;
+    open["room"].as_str().unwrap().to_owned()
+}
+
+/// Waits until `form` shows any error (a field's or the form's); returns the first one's text.
+pub async fn wait_any_form_error(browser: &Browser, form: &str) -> String {
+    let script = format!(
+        "const e = [...document.querySelectorAll('#{form} .field-error')].find((e) => !e.hidden && e.textContent); \
+         return e ? e.textContent : null;"
+    );
+    let text = wait_js(browser, &format!("an error in #{form}"), &script, |v| {
+        v.is_string()
+    })
+    .await;
+    text.as_str().unwrap().to_owned()
+}
+
+pub async fn assert_axe_clean(browser: &Browser, axe: &str, what: &str) {
+    let violations = run_axe(browser, axe).await;
+    assert_eq!(violations, json!([]), "{what}: axe-core found violations");
+}
+
+/// At 390 px wide each of `selectors` is on screen and not covered; then back to a desktop.
+pub async fn assert_on_phone(browser: &Browser, selectors: &[&str]) {
+    browser.client.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // relayout
+    for selector in selectors {
+        let shown = on_screen(browser, selector).await;
+        assert_eq!(shown, true, "{}: {selector} at 390 px", browser.name);
+    }
+    browser.client.set_window_size(1280, 800).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
 }
