@@ -328,6 +328,58 @@ return {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_deleted_by_its_creator_leaves_every_list() {
+    require_browser();
+    let _turn = BROWSERS.lock().await;
+    let server = common::start_server(&CLOSED).await;
+    let driver = ChromeDriver::start().await;
+    let ann = Browser::open(&driver).await;
+    let guest = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(deletion_scenario(&ann, &guest, &server.http_url()))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [ann, guest]).await;
+}
+
+async fn deletion_scenario(ann: &Browser, guest: &Browser, url: &str) {
+    for browser in [ann, guest] {
+        browser.client.goto(url).await.unwrap();
+        wait_guest_reader(browser).await;
+    }
+    register(ann, "ann_7", "Ann", ANN_PASSWORD).await;
+    wait_ready(ann, "general").await;
+    // A guest cannot create a room: the form says so without asking the server.
+    type_into(guest, "new-room-input", "lobby").await;
+    click(guest, "new-room-button").await;
+    let refused = "const e = document.querySelector('#new-room-error'); return e.hidden ? null : e.textContent;";
+    let text = wait_js(guest, "the new-room refusal", refused, Json::is_string).await;
+    assert!(
+        text.as_str().unwrap().contains("register or log in"),
+        "{text}"
+    );
+
+    // Ann creates a public room and the guest reads in it; Ann deletes it behind a confirmation.
+    create_room(ann, "town").await;
+    click_room(guest, "town").await;
+    wait_ready(guest, "town").await;
+    click(ann, "people-button").await;
+    click(ann, "delete-room-button").await;
+    click(ann, "delete-room-no").await;
+    click(ann, "delete-room-button").await;
+    click(ann, "delete-room-yes").await;
+    for browser in [ann, guest] {
+        wait_js(browser, "#town gone", &listed_js("town"), Json::is_null).await;
+        wait_ready(browser, "general").await;
+    }
+    let toasts = "return [...document.querySelectorAll('#toasts .toast-text')].map((e) => e.textContent).join(' | ');";
+    wait_js(guest, "the deletion notice", toasts, |v| {
+        v.as_str().is_some_and(|t| t.contains("#town was deleted"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_room_shows_to_its_participants_only() {
     require_browser();
     let axe = axe_source();
