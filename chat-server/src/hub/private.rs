@@ -119,3 +119,87 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::{
+        accounts::{SignedIn, User, Visitor},
+        hub::Conn,
+        store::Change,
+    };
+
+    fn signed_in(name: &str) -> Visitor {
+        let user = User {
+            username: name.into(),
+            display_name: name.into(),
+            email: None,
+            admin: false,
+        };
+        Visitor::Registered(Arc::new(SignedIn {
+            user,
+            key: name.into(),
+            token_hash: String::new(),
+            expires_ms: u64::MAX,
+        }))
+    }
+
+    /// What is queued, `rooms` pushes left out, as text for the assertions.
+    fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<String> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .filter_map(|out| match out {
+                Outbound::Frame(f) => Some(f.to_string()),
+                Outbound::Removed { room } => Some(format!("removed {room}")),
+                Outbound::Deleted { room } => Some(format!("deleted {room}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_removed_member_is_out_of_the_room_before_the_next_delivery_and_told_everywhere() {
+        let (hub, _starts) = Hub::new(Arc::default());
+        let room: Arc<str> = "plans-1".into();
+        let mut queues = Vec::new();
+        for (id, name) in [(1, "ann"), (2, "bob")] {
+            let (conn, rx) = Conn::new(16, 1 << 20);
+            conn.visitor.set(signed_in(name)).unwrap();
+            hub.connect(id, conn.clone());
+            hub.join(&room, id, conn);
+            queues.push(rx);
+        }
+        // Bob's second tab, which has not joined the room.
+        let (tab, mut tab_rx) = Conn::new(16, 1 << 20);
+        tab.visitor.set(signed_in("bob")).unwrap();
+        hub.connect(3, tab);
+
+        let mut access = Access::private_of("ann");
+        access.apply(&Change::Add("bob")).unwrap();
+        hub.apply_access(&room, Some(access.clone()));
+        access.apply(&Change::Remove("bob")).unwrap();
+        hub.apply_access(&room, Some(access));
+        hub.deliver(&Outbound::Frame("after".into()), &room);
+
+        let ann = drain(&mut queues[0]);
+        let bob = drain(&mut queues[1]);
+        assert_eq!(ann.last().map(String::as_str), Some("after"), "{ann:?}");
+        assert!(
+            ann.iter().any(|f| f.contains(r#""participants":["ann"]"#)),
+            "{ann:?}"
+        );
+        assert_eq!(
+            bob.last().map(String::as_str),
+            Some("removed plans-1"),
+            "{bob:?}"
+        );
+        assert!(!bob.iter().any(|f| f == "after"), "{bob:?}");
+        assert_eq!(drain(&mut tab_rx), ["removed plans-1"]);
+        assert_eq!(hub.local_count("plans-1"), 1);
+
+        hub.room_deleted(&room);
+        assert_eq!(drain(&mut queues[0]), ["deleted plans-1"]);
+        assert_eq!(hub.local_count("plans-1"), 0);
+    }
+}

@@ -82,9 +82,6 @@ impl RoomsList {
 
     /// The frame for a user who sees `visible` (at least one private room).
     fn for_user(&mut self, user: &str, visible: &BTreeSet<Arc<str>>) -> Utf8Bytes {
-        if let Some(frame) = self.per_user.get(user) {
-            return frame.clone();
-        }
         let Some(close) = self.close else {
             return self.shared.clone();
         };
@@ -142,12 +139,20 @@ impl Hub {
     /// The newest room list as `conn` may see it.
     pub fn rooms_frame(&self, conn: &Conn) -> Utf8Bytes {
         let viewer = Viewer::of(conn.visitor.get());
-        let visible = self.acl.visible_to(&viewer);
         let mut list = self.rooms_list.lock().unwrap();
-        match viewer.user {
-            Some(user) if !visible.is_empty() => list.for_user(user, &visible),
-            _ => list.shared.clone(),
+        let Some(user) = viewer.user else {
+            return list.shared.clone();
+        };
+        // A user's other connections made it already (the `Acl` never takes this lock, so
+        // reading it while holding the list cannot deadlock).
+        if let Some(frame) = list.per_user.get(user) {
+            return frame.clone();
         }
+        let visible = self.acl.visible_to(&viewer);
+        if visible.is_empty() {
+            return list.shared.clone();
+        }
+        list.for_user(user, &visible)
     }
 }
 
