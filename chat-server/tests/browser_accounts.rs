@@ -2,10 +2,12 @@
 //! off (the default): a guest reads live but has no composer, only a notice and a one-click
 //! Register; registering signs in and the message carries the account's display name; log out
 //! brings the guest view back; log in (a wrong password first), change password and delete the
-//! account through the account dialog, each error shown on its field; counts of registered users
-//! and guests apart and who is online; a private room that a second user sees only once added
-//! and loses when removed, and that its creator deletes; axe-core on the new views, and the new
-//! controls on screen at a phone's 390 px. Like `browser.rs`, it never skips.
+//! account through the account dialog, each error shown on its field; logging out in one tab
+//! signs out the other; a message unsent when the account changes is never sent under the next
+//! one; with guest posting on, a guest's message is marked; counts of registered users and guests
+//! apart and who is online; axe-core on the new views (light and dark), and the new controls on
+//! screen at a phone's 390 px. Private rooms and deletion: `browser_private_rooms.rs`. Like
+//! `browser.rs`, it never skips.
 
 mod browser_harness;
 mod common;
@@ -15,14 +17,13 @@ use std::panic::AssertUnwindSafe;
 use browser_harness::{
     BROWSERS, Browser, ChromeDriver, MESSAGES_JS,
     accounts::{
-        ACCOUNT_JS, HOLD_SENDS_JS, PARTICIPANTS_JS, assert_axe_clean, assert_on_phone, click,
-        create_private_room, form_errors, listed_js, log_in, log_out, open_dialog, register,
-        type_into, wait_any_form_error, wait_guest_reader, wait_member,
+        ACCOUNT_JS, HOLD_SENDS_JS, assert_axe_clean, assert_on_phone, click, form_errors, log_in,
+        log_out, open_dialog, register, type_into, wait_any_form_error, wait_guest_reader,
+        wait_member,
     },
-    axe_source, click_room, create_room, finish, require_browser, say, screenshot, sign_in,
-    wait_for_message, wait_js, wait_ready,
+    axe_source, finish, require_browser, say, screenshot, sign_in, wait_for_message, wait_js,
+    wait_ready,
 };
-use fantoccini::key::Key;
 use futures_util::FutureExt;
 use serde_json::{Value as Json, json};
 
@@ -325,158 +326,4 @@ return {
     let want = json!({"users": ["ann_3"], "guests": "1"});
     wait_js(guest, "Ann online in #general", members, |v| v == &want).await;
     click(guest, "people-button").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_room_deleted_by_its_creator_leaves_every_list() {
-    require_browser();
-    let _turn = BROWSERS.lock().await;
-    let server = common::start_server(&CLOSED).await;
-    let driver = ChromeDriver::start().await;
-    let ann = Browser::open(&driver).await;
-    let guest = Browser::open(&driver).await;
-    let outcome = AssertUnwindSafe(deletion_scenario(&ann, &guest, &server.http_url()))
-        .catch_unwind()
-        .await;
-    server.stop().await;
-    finish(outcome, driver, [ann, guest]).await;
-}
-
-async fn deletion_scenario(ann: &Browser, guest: &Browser, url: &str) {
-    for browser in [ann, guest] {
-        browser.client.goto(url).await.unwrap();
-        wait_guest_reader(browser).await;
-    }
-    register(ann, "ann_7", "Ann", ANN_PASSWORD).await;
-    wait_ready(ann, "general").await;
-    // A guest cannot create a room: the form says so without asking the server.
-    type_into(guest, "new-room-input", "lobby").await;
-    click(guest, "new-room-button").await;
-    let refused = "const e = document.querySelector('#new-room-error'); return e.hidden ? null : e.textContent;";
-    let text = wait_js(guest, "the new-room refusal", refused, Json::is_string).await;
-    assert!(
-        text.as_str().unwrap().contains("register or log in"),
-        "{text}"
-    );
-
-    // Ann creates a public room and the guest reads in it; Ann deletes it behind a confirmation.
-    create_room(ann, "town").await;
-    click_room(guest, "town").await;
-    wait_ready(guest, "town").await;
-    click(ann, "people-button").await;
-    click(ann, "delete-room-button").await;
-    click(ann, "delete-room-no").await;
-    click(ann, "delete-room-button").await;
-    click(ann, "delete-room-yes").await;
-    for browser in [ann, guest] {
-        wait_js(browser, "#town gone", &listed_js("town"), Json::is_null).await;
-        wait_ready(browser, "general").await;
-    }
-    let toasts = "return [...document.querySelectorAll('#toasts .toast-text')].map((e) => e.textContent).join(' | ');";
-    wait_js(guest, "the deletion notice", toasts, |v| {
-        v.as_str().is_some_and(|t| t.contains("#town was deleted"))
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_private_room_shows_to_its_participants_only() {
-    require_browser();
-    let axe = axe_source();
-    let _turn = BROWSERS.lock().await;
-    let server = common::start_server(&CLOSED).await;
-    let driver = ChromeDriver::start().await;
-    let ann = Browser::open(&driver).await;
-    let bob = Browser::open(&driver).await;
-    let outcome = AssertUnwindSafe(private_scenario(&ann, &bob, &server.http_url(), &axe))
-        .catch_unwind()
-        .await;
-    server.stop().await;
-    finish(outcome, driver, [ann, bob]).await;
-}
-
-async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
-    for (browser, username, name) in [(ann, "ann_2", "Ann"), (bob, "bob_2", "Bob")] {
-        browser.client.goto(url).await.unwrap();
-        wait_guest_reader(browser).await;
-        register(browser, username, name, ANN_PASSWORD).await;
-        wait_ready(browser, "general").await;
-    }
-
-    // Ann creates a private room (its name gets a random suffix), then a public one; Bob sees
-    // the public one only.
-    click(ann, "new-room-private").await;
-    let secret = create_private_room(ann, "secret").await;
-    let secret = secret.as_str();
-    let lock = "return !document.querySelector('#room-private').hidden;";
-    wait_js(ann, "the lock on the private room", lock, |v| v == true).await;
-    say(ann, "for participants only").await;
-    wait_for_message(ann, "for participants only").await;
-    create_room(ann, "open").await;
-    wait_js(bob, "#open listed", &listed_js("open"), |v| v == "public").await;
-    assert_eq!(bob.js(&listed_js(secret)).await, Json::Null);
-
-    // Ann adds Bob in the People panel: the room appears in Bob's list, locked.
-    click_room(ann, secret).await;
-    wait_ready(ann, secret).await;
-    click(ann, "people-button").await;
-    wait_js(ann, "Ann a participant", PARTICIPANTS_JS, |v| {
-        v == &json!(["ann_2"])
-    })
-    .await;
-    type_into(ann, "participant-input", "bob_2").await;
-    ann.find("#participant-input")
-        .await
-        .send_keys(&Key::Enter)
-        .await
-        .unwrap();
-    wait_js(ann, "Bob added", PARTICIPANTS_JS, |v| {
-        v == &json!(["ann_2", "bob_2"])
-    })
-    .await;
-    wait_js(bob, "#secret listed", &listed_js(secret), |v| {
-        v == "private"
-    })
-    .await;
-    click_room(bob, secret).await;
-    wait_for_message(bob, "for participants only").await;
-    // Bob sees who takes part, but managing the room is its creator's: no controls for him.
-    click(bob, "people-button").await;
-    wait_js(bob, "the participants for Bob", PARTICIPANTS_JS, |v| {
-        v == &json!(["ann_2", "bob_2"])
-    })
-    .await;
-    let controls = r#"return {
-      add: !document.querySelector('#participant-form').hidden,
-      remove: document.querySelectorAll('#participants-list .participant-remove').length,
-      delete: !document.querySelector('#room-admin').hidden,
-    };"#;
-    let shown = bob.js(controls).await;
-    assert_eq!(shown, json!({"add": false, "remove": 0, "delete": false}));
-    click(bob, "people-button").await;
-    assert_axe_clean(ann, axe, "the People panel of a private room").await;
-    assert_on_phone(ann, &["#participant-add", "#delete-room-button"]).await;
-    screenshot(ann, 1280, 800, "ui-private-room.png").await;
-    screenshot(ann, 390, 844, "ui-private-room-phone.png").await;
-    ann.client.set_window_size(1280, 800).await.unwrap();
-
-    // Removed, Bob loses the room at once, with a notice.
-    let remove = "const b = document.querySelector(\"#participants-list .participant-remove[data-username='bob_2']\"); if (b) b.click(); return Boolean(b);";
-    wait_js(ann, "Remove next to Bob", remove, |v| v == true).await;
-    wait_js(bob, "#secret gone", &listed_js(secret), Json::is_null).await;
-    let toasts = "return [...document.querySelectorAll('#toasts .toast-text')].map((e) => e.textContent).join(' | ');";
-    wait_js(bob, "the removal notice", toasts, |v| {
-        v.as_str()
-            .is_some_and(|t| t.contains(&format!("removed from the private room #{secret}")))
-    })
-    .await;
-    wait_js(ann, "Bob no longer a participant", PARTICIPANTS_JS, |v| {
-        v == &json!(["ann_2"])
-    })
-    .await;
-
-    // Ann deletes the room, behind a confirmation: it leaves her list.
-    click(ann, "delete-room-button").await;
-    click(ann, "delete-room-yes").await;
-    wait_js(ann, "#secret deleted", &listed_js(secret), Json::is_null).await;
 }
