@@ -40,7 +40,9 @@ impl RedisStore {
     }
 
     pub(in crate::store) async fn access(&self, room: &str) -> Result<Option<Access>> {
+        // In one MULTI: a deletion between the two reads would make a private room look public.
         let mut pipe = redis::pipe();
+        pipe.atomic();
         pipe.cmd("SISMEMBER").arg(self.keys.rooms()).arg(room);
         pipe.cmd("HGET").arg(self.keys.access()).arg(room);
         let (member, record): (bool, Option<String>) = self.query_pipe(&pipe).await?;
