@@ -1,6 +1,7 @@
 //! Rooms' access records and deletion in Redis: one hash holds every record (`access`, so a
 //! replica reads them all with one `HGETALL`), changes are Lua scripts that write and announce
-//! in one step (`create_room.lua`, `participant.lua`, `delete_room.lua`).
+//! in one step (`create_room.lua`, `participant.lua`, `delete_room.lua`, `forget_user.lua`); a
+//! room's existence and record are read together (`access.lua`).
 
 use super::RedisStore;
 use crate::{
@@ -40,16 +41,21 @@ impl RedisStore {
     }
 
     pub(in crate::store) async fn access(&self, room: &str) -> Result<Option<Access>> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("SISMEMBER").arg(self.keys.rooms()).arg(room);
-        pipe.cmd("HGET").arg(self.keys.access()).arg(room);
-        let (member, record): (bool, Option<String>) = self.query_pipe(&pipe).await?;
-        if !member && room != DEFAULT_ROOM {
-            return Ok(None);
-        }
-        match record {
-            None => Ok(Some(Access::default())),
-            Some(raw) => decode(room, &raw).map(Some),
+        let reply: Vec<String> = self
+            .run(
+                self.scripts
+                    .access
+                    .key(self.keys.rooms())
+                    .key(self.keys.access())
+                    .arg(room)
+                    .arg(DEFAULT_ROOM),
+            )
+            .await?;
+        match reply.as_slice() {
+            [exists] if exists == "0" => Ok(None),
+            [_] => Ok(Some(Access::default())),
+            [_, raw] => decode(room, raw).map(Some),
+            _ => Err(Error::Corrupt(format!("access reply {reply:?}"))),
         }
     }
 
@@ -148,15 +154,6 @@ impl RedisStore {
     /// The durable mode's announcement that a room's participants changed.
     pub(in crate::store) async fn announce_access(&self, room: &str) -> Result<()> {
         self.publish(vec![format!("p {room}")]).await
-    }
-
-    /// Runs a pipeline of reads, retrying like [`Self::query`].
-    async fn query_pipe<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T> {
-        Ok(super::retrying(|| {
-            let mut conn = self.conn.clone();
-            async move { pipe.query_async(&mut conn).await }
-        })
-        .await?)
     }
 }
 
