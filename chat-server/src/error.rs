@@ -34,6 +34,9 @@ pub enum Error {
     /// A send reused a `client_id` of the room for another message (other sender or content).
     #[error("client_id already used for another message")]
     ClientIdConflict,
+    /// The room was deleted (a send or read that raced its deletion).
+    #[error("the room was deleted")]
+    RoomGone,
     /// The listening socket could not be opened.
     #[error("cannot listen on {addr}")]
     Listen {

@@ -81,11 +81,14 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn api_rooms(State(state): State<AppState>) -> Response {
+async fn api_rooms(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if state.rooms.lock().unwrap().is_empty() {
         presence::refresh_rooms(&state).await;
     }
-    let (rooms, totals) = presence::snapshot(&state);
+    // Private rooms are listed to their participants (and admins): the cookie says who asks.
+    let visitor = crate::accounts::http::visitor(&state, &headers).await;
+    let viewer = crate::access::Viewer::of(Some(&visitor));
+    let (rooms, totals) = presence::snapshot_for(&state, &viewer);
     Json(serde_json::json!({ "rooms": rooms, "totals": totals })).into_response()
 }
 

@@ -2,8 +2,9 @@
 //! store events into per-connection frames. Per room it delivers offsets in order exactly once,
 //! filling any gap from the store (pub/sub is at-most-once; the stream is the truth). Sessions own
 //! their sockets; the hub only ever `try_send`s into their bounded queues (frames and bytes) and
-//! kicks a connection whose queue is full instead of letting memory grow. It also holds the one
-//! current `rooms` frame, which connections share.
+//! kicks a connection whose queue is full instead of letting memory grow. It also holds the
+//! current room list (`hub/rooms.rs`: shared, with each viewer's private rooms spliced in) and
+//! this replica's copy of the private rooms' participants, which it enforces (`hub/private.rs`).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -19,7 +20,9 @@ use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+pub use self::rooms::RoomsList;
 use crate::{
+    access::Acl,
     accounts::Visitor,
     clock::now_ms,
     metrics::{Metrics, ReasonLabel},
@@ -30,8 +33,6 @@ use crate::{
 /// Identifies one WebSocket connection within this process.
 pub type ConnId = u64;
 
-/// The `rooms` frame until the presence task computed the first list.
-const NO_ROOMS: &str = r#"{"type":"rooms","rooms":[]}"#;
 /// Most events buffered for a room whose first local member is still reading its history.
 const MAX_PENDING: usize = 10_000;
 /// How often rooms with local members are compared with the store, in case the very last
@@ -80,6 +81,10 @@ pub enum Outbound {
     Lagged { room: Arc<str> },
     /// The timed room expired: the connection is no longer in it (`expired` is written).
     Expired(Arc<str>),
+    /// The connection's user was removed from this private room: it no longer receives it.
+    Removed { room: Arc<str> },
+    /// The room was deleted: the connection no longer receives it.
+    Deleted { room: Arc<str> },
 }
 
 impl Outbound {
@@ -89,7 +94,12 @@ impl Outbound {
             Self::Message(message) => message.frame.len(),
             Self::Frame(frame) => frame.len(),
             // Small, or (rooms) one at a time: counted as a token amount.
-            Self::Resync(_) | Self::Rooms | Self::Lagged { .. } | Self::Expired(_) => 64,
+            Self::Resync(_)
+            | Self::Rooms
+            | Self::Lagged { .. }
+            | Self::Expired(_)
+            | Self::Removed { .. }
+            | Self::Deleted { .. } => 64,
         }
     }
 }
@@ -160,8 +170,10 @@ pub struct RoomStart {
 pub struct Hub {
     members: Mutex<HashMap<Arc<str>, HashMap<ConnId, ConnHandle>>>,
     conns: Mutex<HashMap<ConnId, ConnHandle>>,
-    /// The newest `rooms` frame, built once per change and shared by every connection.
-    rooms_frame: Mutex<Utf8Bytes>,
+    /// The newest room list, built once per change and shared by every connection.
+    rooms_list: Mutex<RoomsList>,
+    /// This replica's copy of who is in which private room.
+    pub acl: Acl,
     starts: mpsc::Sender<RoomStart>,
     metrics: Arc<Metrics>,
     /// Signalled when a local room count changes.
@@ -179,7 +191,8 @@ impl Hub {
         let hub = Self {
             members: Mutex::default(),
             conns: Mutex::default(),
-            rooms_frame: Mutex::new(Utf8Bytes::from_static(NO_ROOMS)),
+            rooms_list: Mutex::new(RoomsList::empty()),
+            acl: Acl::default(),
             starts,
             metrics,
             presence_changed: Notify::new(),
@@ -302,21 +315,6 @@ impl Hub {
         }
     }
 
-    /// Make `frame` the room list and tell every connection, unless it is the one they have.
-    /// Costs one flag per connection: a connection with a push still queued gets no second one.
-    pub fn push_rooms(&self, frame: Utf8Bytes) {
-        {
-            let mut current = self.rooms_frame.lock().unwrap();
-            if *current == frame {
-                return;
-            }
-            *current = frame;
-        }
-        for conn in self.conns.lock().unwrap().values() {
-            self.offer_rooms(conn);
-        }
-    }
-
     /// Queue a `rooms` push for one connection unless one is pending already.
     pub fn offer_rooms(&self, conn: &Conn) {
         if !conn.rooms_pending.swap(true, Ordering::AcqRel) {
@@ -324,16 +322,11 @@ impl Hub {
         }
     }
 
-    /// The newest room list.
-    pub fn rooms_frame(&self) -> Utf8Bytes {
-        self.rooms_frame.lock().unwrap().clone()
-    }
-
     /// The newest room list, for a connection writing its [`Outbound::Rooms`]. The flag is
     /// cleared before the read, so a change that lands meanwhile queues another push.
     pub fn take_rooms(&self, conn: &Conn) -> Utf8Bytes {
         conn.rooms_pending.store(false, Ordering::Release);
-        self.rooms_frame()
+        self.rooms_frame(conn)
     }
 
     /// A timed room expired: tell its local members, who are members no more.
@@ -455,6 +448,12 @@ pub async fn run_delivery(
                     on_message(&hub, &store, &room, cursor, delivery).await;
                 }
                 StoreEvent::RoomsChanged => hub.rooms_changed.notify_one(),
+                StoreEvent::AccessChanged { room } => {
+                    private::access_changed(&hub, &store, &room, &mut cursors).await;
+                }
+                StoreEvent::RoomDeleted { room } => {
+                    private::deleted(&hub, &room, &mut cursors);
+                }
                 StoreEvent::Resubscribed => {
                     backfill_all(&hub, &store, &mut cursors).await;
                     hub.rooms_changed.notify_one();
@@ -626,6 +625,8 @@ async fn backfill_all(hub: &Hub, store: &Store, cursors: &mut HashMap<Arc<str>, 
 }
 
 mod due;
+mod private;
+mod rooms;
 pub use self::due::Due;
 
 #[cfg(test)]

@@ -14,9 +14,11 @@
 //!   (the embedded browser UI), `server` (accept loop and shutdown);
 //! - `accounts` (users, sessions, passwords and their HTTP endpoints; who is a guest; its
 //!   `accounts::http` is a route module like `http`: it takes the [`AppState`]);
+//! - `access` (who sees which private room, this replica's copy of the participants);
 //! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
 
+pub mod access;
 pub mod accounts;
 mod address;
 pub mod clock;

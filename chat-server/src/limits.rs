@@ -48,6 +48,8 @@ pub const MAX_QUERY_DEPTH: usize = 8;
 /// Most stored messages one `search` request reads (after the database's index narrowed them):
 /// a query that matches rarely answers with `more` and a cursor instead of reading on.
 pub const MAX_SEARCH_SCAN: usize = 2000;
+/// Most participants of one private room (its creator included).
+pub const MAX_PARTICIPANTS: usize = 256;
 /// Invalid frames tolerated within [`ABUSE_WINDOW`] before the connection is closed with 1008.
 pub const ABUSE_LIMIT: u32 = 10;
 /// The window of [`ABUSE_LIMIT`].

@@ -2,14 +2,24 @@
 //! users and guests, and the users' names) with a heartbeat (so a replica that dies stops counting
 //! once its heartbeat expires), and recomputes the global room list whenever anything changed,
 //! pushing a `rooms` frame to its clients only when the list differs from the last one pushed, and
-//! a `members` frame to a room's local members only when who is in it changed.
+//! a `members` frame to a room's local members only when who is in it changed. Private rooms are
+//! listed only to who may see them: the public part of the list is one shared frame, each
+//! viewer's private part is spliced in by the hub (`hub/rooms.rs`). Every refresh also compares
+//! the hub's copy of the private rooms' participants with the store, so an announcement lost on
+//! the way is repaired here.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     AppState,
+    access::Viewer,
+    hub::RoomsList,
     protocol::{Counts, RoomInfo, ServerFrame},
     store::{ALL_CONNECTIONS, RoomPresence},
 };
@@ -44,7 +54,8 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             payload.entry(room.clone()).or_default();
         }
         let changed = heartbeat_changed && counts != published;
-        match state.store.heartbeat(&payload, changed).await {
+        let private = state.hub.acl.private_rooms();
+        match state.store.heartbeat(&payload, changed, &private).await {
             Ok(()) => published = counts,
             Err(e) => {
                 state.metrics.redis_errors.inc();
@@ -72,28 +83,64 @@ pub async fn depart(state: &AppState) {
 }
 
 /// Recompute the room list; push it to every local client when it changed, and `members` to
-/// the rooms whose members changed. The frame is built once here and shared by every
-/// connection ([`crate::hub::Hub::push_rooms`]).
+/// the rooms whose members changed. The public part of the frame is built once here and shared
+/// by every connection ([`crate::hub::Hub::push_rooms`]).
 pub async fn refresh_rooms(state: &AppState) {
+    let failed = |e: crate::error::Error, what: &str| {
+        state.metrics.redis_errors.inc();
+        tracing::warn!(error = %e, "{what} failed");
+    };
     let listing = match state.store.rooms().await {
         Ok(listing) => listing,
-        Err(e) => {
-            state.metrics.redis_errors.inc();
-            tracing::warn!(error = %e, "listing rooms failed");
-            return;
-        }
+        Err(e) => return failed(e, "listing rooms"),
     };
-    state.metrics.rooms.set(listing.rooms.len() as i64);
-    *state.rooms.lock().unwrap() = listing.rooms;
+    // Read after the rooms: a private room is created with its record in one step, so every
+    // private room listed above has its record in this list.
+    let generation = state.hub.acl.generation();
+    let access = match state.store.access_list().await {
+        Ok(access) => access,
+        Err(e) => return failed(e, "listing private rooms"),
+    };
+    let private: HashSet<String> = access
+        .iter()
+        .filter(|(_, a)| a.private)
+        .map(|(room, _)| room.clone())
+        .collect();
+    let changes = state.hub.acl.replace_all(access, generation);
+    for (room, old, new) in &changes {
+        state.hub.enforce(room, old.as_ref(), new.as_ref());
+    }
+    if !changes.is_empty() {
+        state.hub.private_rooms_changed();
+    }
+    let mut rooms = listing.rooms;
+    for room in &mut rooms {
+        room.private = private.contains(&room.name) || state.hub.acl.is_private(&room.name);
+    }
+    state.metrics.rooms.set(rooms.len() as i64);
+    *state.rooms.lock().unwrap() = rooms;
     *state.totals.lock().unwrap() = listing.totals;
     let (rooms, totals) = snapshot(state);
+    push_members(state, &rooms);
+    let (private, public): (Vec<RoomInfo>, Vec<RoomInfo>) =
+        rooms.into_iter().partition(|r| r.private);
     let frame = ServerFrame::Rooms {
-        rooms: &rooms,
+        rooms: &public,
         totals,
     }
     .to_json();
-    state.hub.push_rooms(frame.into());
-    push_members(state, &rooms);
+    let array = serde_json::to_string(&public).expect("room entries serialise");
+    state
+        .hub
+        .push_rooms(RoomsList::new(frame, &array, &private));
+}
+
+/// The rooms `viewer` may see and the totals, as [`snapshot`] has them (`/api/rooms`).
+pub fn snapshot_for(state: &AppState, viewer: &Viewer<'_>) -> (Vec<RoomInfo>, Counts) {
+    let visible = state.hub.acl.visible_to(viewer);
+    let (mut rooms, totals) = snapshot(state);
+    rooms.retain(|r| !r.private || visible.contains(r.name.as_str()));
+    (rooms, totals)
 }
 
 /// Send `members` to each room with local members whose frame changed since the last one sent.

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, value::RawValue};
 pub use self::json::{MAX_PING_ID_BYTES, PingId};
 use self::text::Unfit;
 pub use self::timed::{CLEAR_CHOICES, EXPIRE_CHOICES, Timers};
+use crate::accounts::validate_username;
 pub use crate::limits::Limits;
 use crate::limits::{
     MAX_CLIENT_ID_CHARS, MAX_EMAIL_CHARS, MAX_EMAIL_LOCAL_BYTES, MAX_EPOCH_CHARS, MAX_ROOM_CHARS,
@@ -72,8 +73,19 @@ pub enum ClientMessage {
     },
     /// List rooms.
     Rooms,
-    /// Create a room, optionally timed (cleared every so often, deleted when idle).
-    CreateRoom { name: String, timers: Timers },
+    /// Create a room, optionally timed (cleared every so often, deleted when idle); a private one
+    /// (registered users only) gets a random suffix on its name.
+    CreateRoom {
+        name: String,
+        timers: Timers,
+        private: bool,
+    },
+    /// Add a participant to a private room (its creator or an admin).
+    AddParticipant { room: String, username: String },
+    /// Remove a participant from a private room (its creator or an admin).
+    RemoveParticipant { room: String, username: String },
+    /// Delete a room and its history (its creator or an admin).
+    DeleteRoom { room: String },
     /// Application-level ping.
     Ping { id: PingId },
     /// Messages of a room matching a query, newest first, below the offset `before`.
@@ -132,6 +144,8 @@ pub enum ErrorCode {
     LoginRequired,
     /// Not allowed for this user (e.g. managing a room of someone else).
     Forbidden,
+    /// `add_participant`/`remove_participant` named a username without an account.
+    NoSuchUser,
     /// The login session ended (logout, password change, account deletion, expiry); the socket
     /// closes with 4001 right after.
     SessionEnded,
@@ -164,6 +178,7 @@ impl ErrorCode {
             Self::SessionEnded => "session_ended",
             Self::BadQuery => "bad_query",
             Self::NoSuchMessage => "no_such_message",
+            Self::NoSuchUser => "no_such_user",
         }
     }
 
@@ -355,6 +370,18 @@ impl ClientMessage {
             "create_room" => Self::CreateRoom {
                 name: validate_room(required_str(obj, "name")?, "name")?,
                 timers: Timers::parse(obj)?,
+                private: optional_bool(obj, "private")?,
+            },
+            "add_participant" => Self::AddParticipant {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                username: validate_username(required_str(obj, "username")?)?,
+            },
+            "remove_participant" => Self::RemoveParticipant {
+                room: validate_room(required_str(obj, "room")?, "room")?,
+                username: validate_username(required_str(obj, "username")?)?,
+            },
+            "delete_room" => Self::DeleteRoom {
+                room: validate_room(required_str(obj, "room")?, "room")?,
             },
             "ping" => Self::Ping {
                 id: PingId::from_frame(text).ok_or_else(|| {
@@ -409,6 +436,17 @@ fn optional_str<'a>(
         Some(_) => Err(ProtocolError::field(
             field,
             format!("{field} must be a string or null"),
+        )),
+    }
+}
+
+fn optional_bool(obj: &Map<String, Value>, field: &'static str) -> Result<bool, ProtocolError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ProtocolError::field(
+            field,
+            format!("{field} must be true or false"),
         )),
     }
 }
@@ -733,6 +771,23 @@ pub enum ServerFrame<'a> {
         room: &'a str,
         #[serde(flatten)]
         timers: Timers,
+        /// Only on a private room's creation (whose name got a suffix).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        private: bool,
+    },
+    /// A private room's participants (lowercase usernames), to its members on join and on
+    /// every change, and in reply to `add_participant`/`remove_participant`.
+    Participants {
+        room: &'a str,
+        participants: &'a [String],
+    },
+    /// This user was removed from a private room: it is left, and leaves the room list.
+    Removed {
+        room: &'a str,
+    },
+    /// The room was deleted with its history: it is left, and leaves the room list.
+    RoomDeleted {
+        room: &'a str,
     },
     Resync {
         room: &'a str,
@@ -803,6 +858,9 @@ pub struct RoomInfo {
     /// The room's timers (0 = never).
     #[serde(flatten)]
     pub timers: Timers,
+    /// Listed only to its participants (and admins).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
     /// The registered users online (for `members`; not part of the listing).
     #[serde(skip)]
     pub users: Vec<Member>,

@@ -260,7 +260,7 @@ impl Session {
         }
         let reply = match msg {
             ClientMessage::Hello { name, email } => self.hello(name, email),
-            ClientMessage::Rooms => Ok(self.state.hub.rooms_frame().to_string()),
+            ClientMessage::Rooms => Ok(self.state.hub.rooms_frame(&self.handle).to_string()),
             ClientMessage::Ping { id } => Ok(ServerFrame::Pong { id: &id }.to_json()),
             _ if self.identity.is_none() => Err(ProtocolError::new(
                 ErrorCode::NotIdentified,
@@ -285,7 +285,18 @@ impl Session {
                 client_id,
                 reply_to,
             } => self.send(room, topic, content, client_id, reply_to).await,
-            ClientMessage::CreateRoom { name, timers } => self.create_room(name, timers).await,
+            ClientMessage::CreateRoom {
+                name,
+                timers,
+                private,
+            } => self.create_room(name, timers, private).await,
+            ClientMessage::AddParticipant { room, username } => {
+                self.change_participant(room, username, true).await
+            }
+            ClientMessage::RemoveParticipant { room, username } => {
+                self.change_participant(room, username, false).await
+            }
+            ClientMessage::DeleteRoom { room } => self.delete_room(room).await,
             ClientMessage::Search {
                 room,
                 query,
@@ -410,22 +421,20 @@ impl Session {
         since: Option<Since>,
         filter: Option<Box<Query>>,
     ) -> Result<String, ProtocolError> {
+        let access = self.visible_access(&room).await?;
         let store = &self.state.store;
-        let exists = room == DEFAULT_ROOM
-            || store
-                .room_exists(&room)
-                .await
-                .map_err(|e| unavailable(&self.state.metrics, e))?;
-        if !exists {
-            return Err(
-                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
-                    .in_room(&room),
-            );
-        }
         let room: Arc<str> = room.into();
         // Join before reading history: anything stored after the read is then delivered live, and
         // anything in both is dropped by offset in `outbound_to_message`.
         self.state.hub.join(&room, self.id, self.handle.clone());
+        // A removal announced between the store's answer and the line above found no member
+        // to take out; the hub's copy has it by now.
+        if !self.state.hub.acl.allows(&room, &self.viewer()) {
+            if !self.rooms.contains_key(&room) {
+                self.state.hub.leave(&room, self.id);
+            }
+            return Err(rooms::no_such_room(&room));
+        }
         let history = store.history(&room, since.as_ref()).await;
         let page = match self.with_counts(&room, history).await {
             Ok(page) => page,
@@ -447,6 +456,15 @@ impl Session {
             .hub
             .signals
             .room_joined(room.clone(), self.handle.clone());
+        if access.private {
+            // Queued too, after the `joined` reply.
+            let participants = ServerFrame::Participants {
+                room: &room,
+                participants: &access.participants,
+            };
+            let frame = Outbound::Frame(participants.to_json().into());
+            self.state.hub.offer(&self.handle, frame);
+        }
         self.joined_frame(room, page, filter)
     }
 
@@ -515,22 +533,11 @@ impl Session {
         .to_json())
     }
 
-    /// Whether this connection may read `room`'s messages: `history` and `search` both ask here.
+    /// Whether this connection may read `room`'s messages: `history`, `search` and every request
+    /// about a room's messages ask here. A private room this user may not see is answered like a
+    /// room that does not exist (`rooms::no_such_room`).
     async fn check_readable(&self, room: &str) -> Result<(), ProtocolError> {
-        let exists = room == DEFAULT_ROOM
-            || self
-                .state
-                .store
-                .room_exists(room)
-                .await
-                .map_err(|e| unavailable(&self.state.metrics, e).in_room(room))?;
-        if !exists {
-            return Err(
-                ProtocolError::new(ErrorCode::NoSuchRoom, format!("no room named {room}"))
-                    .in_room(room),
-            );
-        }
-        Ok(())
+        self.visible_access(room).await.map(drop)
     }
 
     fn leave(&mut self, room: &str) -> String {
@@ -554,6 +561,11 @@ impl Session {
                 ErrorCode::NotJoined,
                 format!("join {room} before sending to it"),
             )));
+        }
+        // Removed a moment ago, and the hub's notice is still queued for this connection.
+        if !self.state.hub.acl.allows(&room, &self.viewer()) {
+            self.leave(&room);
+            return Err(fail(rooms::no_such_room(&room)));
         }
         self.check_parent(&room, reply_to).await.map_err(fail)?;
         let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
@@ -615,41 +627,6 @@ impl Session {
         }
         Ok(())
     }
-
-    async fn create_room(&mut self, name: String, timers: Timers) -> Result<String, ProtocolError> {
-        self.require_login("create rooms")
-            .map_err(|e| e.in_room(&name))?;
-        let created = self
-            .state
-            .store
-            .create_room(&name, self.state.config.max_rooms)
-            .await
-            .map_err(|e| unavailable(&self.state.metrics, e))?;
-        match created {
-            Created::Created => {
-                crate::timed::start(&self.state, &name, timers)
-                    .await
-                    .map_err(|e| unavailable(&self.state.metrics, e).in_room(&name))?;
-                Ok(ServerFrame::RoomCreated {
-                    room: &name,
-                    timers,
-                }
-                .to_json())
-            }
-            Created::Exists => Err(ProtocolError::new(
-                ErrorCode::RoomExists,
-                format!("a room named {name} already exists"),
-            )
-            .in_room(&name)),
-            Created::LimitReached => Err(ProtocolError::new(
-                ErrorCode::TooManyRooms,
-                format!(
-                    "the server's limit of {} rooms is reached",
-                    self.state.config.max_rooms
-                ),
-            )),
-        }
-    }
 }
 
 /// A store failure as the client sees it (a `client_id` conflict is the client's own).
@@ -659,6 +636,9 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
             ErrorCode::ClientIdConflict,
             "this client_id was used for another message in this room; use a new one",
         );
+    }
+    if let Error::RoomGone = e {
+        return ProtocolError::new(ErrorCode::NoSuchRoom, "the room was deleted");
     }
     metrics.redis_errors.inc();
     tracing::warn!(error = %e, "store operation failed");
@@ -672,9 +652,11 @@ fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",
         ),
-        Error::Corrupt(_) | Error::Listen { .. } | Error::ClientIdConflict | Error::Migrate(_) => {
-            ProtocolError::new(ErrorCode::Internal, "internal error")
-        }
+        Error::Corrupt(_)
+        | Error::Listen { .. }
+        | Error::ClientIdConflict
+        | Error::RoomGone
+        | Error::Migrate(_) => ProtocolError::new(ErrorCode::Internal, "internal error"),
     }
 }
 
@@ -706,6 +688,7 @@ fn text(s: String) -> Message {
 
 mod budget;
 mod edits;
+mod rooms;
 mod search;
 mod signals;
 mod votes;

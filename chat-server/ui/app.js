@@ -46,22 +46,50 @@
 //   .receipt > .receipt-button ("Seen by N", names in its accessible name) + .receipt-names,
 //                      inside a .message; .room-mentions badge in a room button; mark.mention
 //                      (.mention-me for this user) inside .message-content
+//   body[data-account] unknown (before a welcome) | guest | user
+//   #login-button      "Log in" in the top bar for a guest; #account-button (#account-name) for
+//                      a member, opening #account-dialog (a modal <dialog>) with
+//     #login-form      #login-username, #login-password, #login-submit, #to-register
+//     #register-form   #register-username, #register-display-name, #register-email,
+//                      #register-password, #register-submit, #to-login
+//     #account-settings  #account-who, #logout-button, #password-form (#password-current,
+//                      #password-new, #password-submit, #password-done), #delete-start, then
+//                      #delete-form (#delete-password, #delete-submit, #delete-cancel)
+//     errors: #<form>-error above a form, #<form>-<field>-error under a field (server names)
+//   #guest-notice      replaces #composer-form for a guest who may not post: #guest-notice-text,
+//                      #guest-register, #guest-login; #hello-register, #hello-login likewise
+//   #online-totals     the whole chat's counts, data-registered / data-guests
+//   #room-list button  also .room-online (registered, or the total) and .room-guests per room,
+//                      data-private="true" and .room-lock for a private room
+//   #new-room-private  the "Private" box of the new-room form (members only)
+//   #room-private      the open room's lock marker; #people-button opens #people-panel:
+//     #members-summary (data-users, data-guests), #members-list li.member[data-username],
+//     #participants-section, #participants-list li.participant[data-username] with
+//     .participant-remove, #participant-form (#participant-input, #participant-add,
+//     #participant-error), #room-admin (#delete-room-button, #delete-room-yes, #delete-room-no)
+//   .message-guest     the "guest" mark on a guest's message
 
-import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
+import { handle, isAwaitingHello, isIdentified, on, reconnectNow, start,
   storeUnavailable, welcomed } from './js/connection.js';
 import { ui } from './js/dom.js';
-import { acceptWelcome, bindIdentity, currentIdentity, helloRefused, restoreIdentity, sendHello,
-  showHello } from './js/identity.js';
+import { acceptWelcome, bindIdentity, helloRefused, restoreIdentity,
+  sendHello } from './js/identity.js';
+import { acceptAccount, currentUser, onAccountChange, renderAccount,
+  sessionEnded } from './js/account.js';
+import { bindAccountDialog } from './js/account-dialog.js';
+import { onMembers } from './js/presence.js';
+import { bindParticipants, forgetPrivateRooms, onParticipantError, onParticipants, onRemoved,
+  onRoomDeleted, renderPeople } from './js/participants.js';
 import { setLimits } from './js/limits.js';
 import { toast } from './js/notices.js';
-import { onAck, onSendError, resetPacing } from './js/outbox.js';
-import { bindRooms, creatingRoom, disconnected, joinAll, onHistory, onJoined, onLeft, onMessage,
-  onRoomCreated, onRoomError, onRooms, onResync, renderAll, restoreRooms,
-  tabShown, onCleared, onExpired } from './js/rooms.js';
+import { dropUnsent, onAck, onSendError, resetPacing } from './js/outbox.js';
+import { bindRooms, currentName, disconnected, joinAll, onCleared, onExpired, onHistory, onJoined,
+  onLeft, onMessage, onRoomError, onRooms, onResync, renderAll, restoreRooms,
+  tabShown } from './js/rooms.js';
 import { bindMessages, renderPending } from './js/messages.js';
 import { noteWelcome, onDeleted, onEdited, showEphemeral } from './js/edits.js';
 import { bindComposer, renderComposer } from './js/composer.js';
-import { bindSidebar } from './js/sidebar.js';
+import { bindSidebar, creatingRoom, onCreateError, onRoomCreated } from './js/sidebar.js';
 import { bindSearch, onSearchError, onSearchResults } from './js/search.js';
 import { bindVotes, onReplyCountFrame, onVotes } from './js/votes.js';
 import { bindReplies } from './js/replies.js';
@@ -72,6 +100,7 @@ import { bindUnread, onUnread, unreadMessage, unreadWelcome } from './js/unread.
 function onWelcome(f) {
   setLimits(f.limits);
   resetPacing();
+  acceptAccount(f);
   acceptWelcome(f);
   noteWelcome(f);
   unreadWelcome(f);
@@ -87,9 +116,27 @@ function isHelloError(f) {
     (f.field === 'name' || f.field === 'email') && !(creatingRoom() && f.field === 'name');
 }
 
+/** The account errors: the session ended, or only members may do that. True when handled. */
+function onAccountError(f, text) {
+  if (f.code === 'session_ended') {
+    if (sessionEnded()) {
+      toast('You were signed out (logged out elsewhere, the password changed, the account was ' +
+        'deleted or the session expired). You can keep reading as a guest.', 'error');
+    }
+    return true;
+  }
+  if (f.code === 'login_required') {
+    toast(currentUser() ? text : `${text} Register or log in to do that.`, 'error');
+    return true;
+  }
+  return false;
+}
+
 function onError(f) {
   const text = typeof f.message === 'string' && f.message ? f.message : String(f.code);
   if (typeof f.client_id === 'string' && onSendError(f, text)) return;
+  if (onCreateError(f, text) || onParticipantError(f, text)) return;
+  if (onAccountError(f, text)) return;
   if (f.code === 'unavailable') storeUnavailable(text);
   if (isHelloError(f)) {
     helloRefused(f, text);
@@ -98,8 +145,7 @@ function onError(f) {
   if (onRoomError(f, text)) return;
   if (onSearchError(f, text)) return;
   if (f.code === 'not_identified') {
-    if (currentIdentity()) sendHello();
-    else showHello(false);
+    sendHello();
     return;
   }
   toast(text, 'error');
@@ -134,9 +180,17 @@ function wire() {
   handle('typing', onTyping);
   handle('receipts', onReceipts);
   handle('unread', onUnread);
-  on('open', () => {
-    if (currentIdentity()) sendHello();
-    else sendFrame({ type: 'rooms' });
+  handle('members', (f) => {
+    if (onMembers(f) === currentName()) renderPeople();
+  });
+  handle('participants', onParticipants);
+  handle('removed', onRemoved);
+  handle('room_deleted', onRoomDeleted);
+  on('open', sendHello);
+  onAccountChange(() => {
+    dropUnsent();
+    forgetPrivateRooms();
+    renderAll();
   });
   on('close', () => {
     disconnected();
@@ -161,11 +215,13 @@ function wire() {
   bindUnread();
   bindTyping();
   bindReceipts();
+  bindAccountDialog();
+  bindParticipants();
 }
 
 restoreIdentity();
 restoreRooms();
 wire();
 renderAll();
-if (!currentIdentity()) showHello(false);
+renderAccount();
 start();

@@ -166,15 +166,20 @@ fn the_queue_is_bounded_in_bytes_as_well_as_frames() {
 fn room_list_pushes_coalesce_to_one_queued_frame_with_the_newest_list() {
     let (hub, conn, mut rx) = one_conn(1000, 1 << 20);
     for n in 0..5 {
-        hub.push_rooms(Utf8Bytes::from(format!(r#"{{"type":"rooms","n":{n}}}"#)));
+        let frame = Utf8Bytes::from(format!(r#"{{"type":"rooms","n":{n}}}"#));
+        hub.push_rooms(RoomsList::shared_only(frame));
     }
     // The same list again is no change at all.
-    hub.push_rooms(Utf8Bytes::from(r#"{"type":"rooms","n":4}"#));
+    hub.push_rooms(RoomsList::shared_only(Utf8Bytes::from(
+        r#"{"type":"rooms","n":4}"#,
+    )));
     assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)));
     assert!(rx.try_recv().is_err(), "one push queued for five changes");
     assert_eq!(hub.take_rooms(&conn), r#"{"type":"rooms","n":4}"#);
     // Once taken, the next change queues again.
-    hub.push_rooms(Utf8Bytes::from(r#"{"type":"rooms","n":5}"#));
+    hub.push_rooms(RoomsList::shared_only(Utf8Bytes::from(
+        r#"{"type":"rooms","n":5}"#,
+    )));
     assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)));
 }
 

@@ -54,8 +54,40 @@ fn parses_every_documented_client_frame() {
         parse(r#"{"type":"create_room","name":"ops"}"#).unwrap(),
         ClientMessage::CreateRoom {
             name: "ops".into(),
-            timers: Default::default()
+            timers: Default::default(),
+            private: false
         }
+    );
+    assert_eq!(
+        parse(r#"{"type":"create_room","name":"ops","private":true}"#).unwrap(),
+        ClientMessage::CreateRoom {
+            name: "ops".into(),
+            timers: Default::default(),
+            private: true
+        }
+    );
+    assert_eq!(
+        parse(r#"{"type":"create_room","name":"ops","private":"yes"}"#)
+            .unwrap_err()
+            .field,
+        Some("private")
+    );
+    assert_eq!(
+        parse(r#"{"type":"add_participant","room":"ops-1","username":"Bob_2"}"#).unwrap(),
+        ClientMessage::AddParticipant {
+            room: "ops-1".into(),
+            username: "Bob_2".into()
+        }
+    );
+    assert_eq!(
+        parse(r#"{"type":"remove_participant","room":"ops-1","username":"b"}"#)
+            .unwrap_err()
+            .field,
+        Some("username")
+    );
+    assert_eq!(
+        parse(r#"{"type":"delete_room","room":"ops"}"#).unwrap(),
+        ClientMessage::DeleteRoom { room: "ops".into() }
     );
     assert_eq!(
         pong_for(r#"{"type":"ping","id":7}"#),

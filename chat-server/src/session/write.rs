@@ -199,6 +199,15 @@ impl Session {
                 self.rooms.remove(&room);
                 Some(text(ServerFrame::Expired { room: &room }.to_json()))
             }
+            // The hub took this connection out of the room already; forget it here too.
+            Outbound::Removed { room } => {
+                self.rooms.remove(&room);
+                Some(text(ServerFrame::Removed { room: &room }.to_json()))
+            }
+            Outbound::Deleted { room } => {
+                let joined = self.rooms.remove(&room).is_some();
+                joined.then(|| text(ServerFrame::RoomDeleted { room: &room }.to_json()))
+            }
         }
     }
 }

@@ -165,13 +165,17 @@ impl Store {
         }
     }
 
-    /// Delete an account and every session of it; false when it was not there.
+    /// Delete an account and every session of it; false when it was not there. The user leaves
+    /// every participant list and stops being any room's creator, so an account made later
+    /// under the same name inherits no room.
     pub async fn delete_account(&self, key: &str) -> Result<bool> {
-        match self {
+        let deleted = match self {
             Store::Memory(s) => Ok(s.accounts.delete_account(key)),
             Store::Redis(s) => s.delete_account(key).await,
             Store::Postgres(s) => s.delete_account(key).await,
-        }
+        }?;
+        self.forget_user(key).await?;
+        Ok(deleted)
     }
 
     /// Record a session (by token hash) of a user until `expires_ms`.

@@ -1,9 +1,12 @@
 //! The embedded backend: one process, nothing to install. Same contract as Redis; the lock is a
 //! tokio mutex held across the event send so events leave in offset order. Idempotency records
 //! live in their room and leave with their message, so memory stays bounded by `history_len`.
+//! Rooms' access records and deletion are in `memory/access.rs`.
+
+mod access;
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     hash::{DefaultHasher, Hash, Hasher},
     sync::Arc,
     time::{Duration, Instant},
@@ -12,8 +15,8 @@ use std::{
 use tokio::sync::{Mutex, mpsc};
 
 use super::{
-    Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Page, Range,
-    Result, RoomPresence, StoreEvent, new_epoch, page_of,
+    Access, Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Page,
+    Range, Result, RoomPresence, StoreEvent, new_epoch, page_of,
 };
 use crate::protocol::{Cursor, DEFAULT_ROOM, Since, complete_frame};
 
@@ -50,6 +53,11 @@ struct Inner {
     online: BTreeMap<String, RoomPresence>,
     /// Timed rooms' schedules (`timed.rs`).
     timed: BTreeMap<String, timed::Schedule>,
+    /// Rooms with a creator or participants.
+    access: BTreeMap<String, Access>,
+    /// Deleted rooms until created again: a send or read racing the deletion does not make them
+    /// anew (every other room is made by its first message or read, like in Redis).
+    deleted: HashSet<String>,
 }
 
 /// One room: its epoch, last offset, the frames kept (oldest first) and the idempotency records
@@ -108,6 +116,9 @@ impl MemoryStore {
 
     pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
         let mut inner = self.inner.lock().await;
+        if inner.deleted.contains(msg.room) {
+            return Err(Error::RoomGone);
+        }
         let digest = digest(msg);
         let log = inner
             .rooms
@@ -168,6 +179,9 @@ impl MemoryStore {
 
     pub(super) async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {
         let mut inner = self.inner.lock().await;
+        if inner.deleted.contains(room) {
+            return Err(Error::RoomGone);
+        }
         let cleared = inner.timed.get(room).map_or(0, |s| s.cleared);
         let log = inner
             .rooms
@@ -242,7 +256,12 @@ impl MemoryStore {
         })
     }
 
-    pub(super) async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
+    pub(super) async fn create_room(
+        &self,
+        name: &str,
+        max_rooms: u32,
+        access: Option<&Access>,
+    ) -> Result<Created> {
         let mut inner = self.inner.lock().await;
         if inner.rooms.contains_key(name) {
             return Ok(Created::Exists);
@@ -251,6 +270,10 @@ impl MemoryStore {
             return Ok(Created::LimitReached);
         }
         inner.rooms.insert(name.to_owned(), RoomLog::new());
+        inner.deleted.remove(name);
+        if let Some(access) = access {
+            inner.access.insert(name.to_owned(), access.clone());
+        }
         let _ = self.events.send(StoreEvent::RoomsChanged).await;
         Ok(Created::Created)
     }
@@ -449,10 +472,16 @@ mod tests {
     async fn rooms_are_created_once_within_the_limit() {
         let (tx, _rx) = mpsc::channel(16);
         let store = MemoryStore::new(10, tx);
-        assert_eq!(store.create_room("ops", 2).await.unwrap(), Created::Created);
-        assert_eq!(store.create_room("ops", 2).await.unwrap(), Created::Exists);
         assert_eq!(
-            store.create_room("dev", 2).await.unwrap(),
+            store.create_room("ops", 2, None).await.unwrap(),
+            Created::Created
+        );
+        assert_eq!(
+            store.create_room("ops", 2, None).await.unwrap(),
+            Created::Exists
+        );
+        assert_eq!(
+            store.create_room("dev", 2, None).await.unwrap(),
             Created::LimitReached
         );
         let names: Vec<_> = store

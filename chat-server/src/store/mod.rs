@@ -4,6 +4,7 @@
 //! [`StoreEvent`]s. Delivery to sockets is the hub's job, not the store's. A store also reports its
 //! [`Health`]; what to do about it (readiness, telling clients) is `lib.rs`'s.
 
+mod access;
 mod accounts;
 mod memory;
 mod postgres;
@@ -14,9 +15,13 @@ mod search;
 mod timed;
 mod votes;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 pub use self::{
+    access::{Access, Change, ChangeRefused, Changed, MAX_PARTICIPANTS},
     accounts::{Account, MemoryAccounts, SessionEnd},
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
@@ -146,6 +151,10 @@ pub enum StoreEvent {
     },
     /// Rooms or online counts changed somewhere.
     RoomsChanged,
+    /// A room's participants changed: read its [`Access`] again.
+    AccessChanged { room: Arc<str> },
+    /// A room was deleted, with its history.
+    RoomDeleted { room: Arc<str> },
     /// The event feed was (re)established: anything may have been missed before.
     Resubscribed,
     /// Login sessions ended (logout, password change, account deletion): close their sockets.
@@ -254,9 +263,43 @@ impl Store {
         dispatch!(self, s => s.range(room, after).await)
     }
 
-    /// Create a room unless it exists or the limit is reached.
-    pub async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
-        dispatch!(self, s => s.create_room(name, max_rooms).await)
+    /// Create a room unless it exists or the limit is reached, with its creator and privacy
+    /// (`None`: a public room nobody owns).
+    pub async fn create_room(
+        &self,
+        name: &str,
+        max_rooms: u32,
+        access: Option<&Access>,
+    ) -> Result<Created> {
+        dispatch!(self, s => s.create_room(name, max_rooms, access).await)
+    }
+
+    /// A room's creator and participants: `None` when it does not exist, the default (public,
+    /// nobody's) when it has no record.
+    pub async fn access(&self, room: &str) -> Result<Option<Access>> {
+        dispatch!(self, s => s.access(room).await)
+    }
+
+    /// Every room that has an access record (a creator or participants), by name.
+    pub async fn access_list(&self) -> Result<Vec<(String, Access)>> {
+        dispatch!(self, s => s.access_list().await)
+    }
+
+    /// Add or remove a participant of a private room, atomically, and announce it.
+    pub async fn change_participant(&self, room: &str, change: Change<'_>) -> Result<Changed> {
+        dispatch!(self, s => s.change_participant(room, change).await)
+    }
+
+    /// Take a user (lowercase key) out of every participant list and creator field, announcing
+    /// each private room that changed (an account deletion).
+    pub async fn forget_user(&self, user: &str) -> Result<()> {
+        dispatch!(self, s => s.forget_user(user).await)
+    }
+
+    /// Delete a room (never `general`) with its history and access record, and announce it;
+    /// false when there was no such room. A send racing the deletion does not bring it back.
+    pub async fn delete_room(&self, room: &str) -> Result<bool> {
+        dispatch!(self, s => s.delete_room(room).await)
     }
 
     /// Whether a room exists.
@@ -265,13 +308,19 @@ impl Store {
     }
 
     /// Record this replica as alive with who it has online per room ([`ALL_CONNECTIONS`]: in
-    /// all); an empty presence removes the room.
+    /// all); an empty presence removes the room. `private` rooms are never registered again by
+    /// a heartbeat (after Redis lost its data they would come back public).
     pub async fn heartbeat(
         &self,
         counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
+        private: &BTreeSet<Arc<str>>,
     ) -> Result<()> {
-        dispatch!(self, s => s.heartbeat(counts, changed).await)
+        match self {
+            Store::Memory(s) => s.heartbeat(counts, changed).await,
+            Store::Redis(s) => s.heartbeat(counts, changed, private).await,
+            Store::Postgres(s) => s.heartbeat(counts, changed, private).await,
+        }
     }
 
     /// Every room with its online counts across live replicas, sorted by name, and the totals.

@@ -113,7 +113,7 @@ impl Listing {
                     registered: p.registered,
                     guests: p.guests,
                     users: p.users,
-                    timers: Default::default(),
+                    ..RoomInfo::default()
                 }
             })
             .collect();

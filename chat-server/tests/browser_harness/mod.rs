@@ -4,6 +4,8 @@
 //! WebDriver, which the page's Content-Security-Policy does not apply to.
 #![allow(dead_code)] // not every step is used by every scenario
 
+pub mod accounts;
+
 use std::{
     net::TcpListener as StdListener,
     path::{Path, PathBuf},
@@ -178,7 +180,10 @@ pub async fn sign_in(browser: &Browser, url: &str, name: &str, email: &str) {
 }
 
 /// Fills the hello form of the page shown and waits until `general` is joined and ready.
+/// (The form shows once the server's `welcome` says guests may post.)
 pub async fn sign_in_here(browser: &Browser, name: &str, email: &str) {
+    let shown = "return !document.querySelector('#hello-panel').hidden;";
+    wait_js(browser, "the hello form", shown, |v| v == true).await;
     browser
         .find("#name-input")
         .await

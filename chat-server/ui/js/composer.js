@@ -1,10 +1,12 @@
 // The message box of the open room: topic and text, live validation against the server's limits
 // with a byte counter, Enter/Shift+Enter, per-room drafts, and the hint under it, which says when
 // messages are only kept for later (offline, or the server's store is down), phones included.
+// A guest who may not post sees, in its place, a notice saying why, with Register and Log in.
 
 import { coarsePointerOnly, fieldError, ui } from './dom.js';
 import { connState } from './connection.js';
-import { currentIdentity } from './identity.js';
+import { canPost } from './identity.js';
+import { accountKnown, currentUser } from './account.js';
 import { limit, utf8Bytes, validateContent, validateTopic } from './limits.js';
 import { enqueue } from './outbox.js';
 import { currentRoom, saveRooms } from './rooms.js';
@@ -53,9 +55,21 @@ function hint() {
   }
 }
 
+/** A guest where guests may not post: the composer gives way to a notice saying why. */
+function renderGuestNotice() {
+  const readOnly = accountKnown() && !currentUser() && !canPost();
+  ui.composerForm.hidden = readOnly;
+  ui.guestNotice.hidden = !readOnly;
+  if (readOnly) {
+    ui.guestNoticeText.textContent = 'You are reading as a guest. Guests cannot post here: ' +
+      'register (it takes a username and a password) or log in to join the conversation.';
+  }
+}
+
 /** Enables, validates and counts; `showEmpty` also complains about an empty message. */
 export function renderComposer(showEmpty) {
-  const enabled = Boolean(currentRoom() && currentIdentity());
+  renderGuestNotice();
+  const enabled = Boolean(currentRoom() && canPost());
   ui.composerInput.disabled = !enabled;
   ui.topicInput.disabled = !enabled;
   const value = ui.composerInput.value;
@@ -86,7 +100,7 @@ function autosize() {
 
 function submitComposer() {
   const room = currentRoom();
-  if (!room || !currentIdentity()) return;
+  if (!room || !canPost()) return;
   const content = validateContent(ui.composerInput.value);
   const topic = validateTopic(ui.topicInput.value);
   if (content.error || topic.error) {

@@ -21,6 +21,7 @@ const CLOSE_REASONS = new Map([
   [1009, 'The server closed the connection: a frame was too large.'],
   [1011, 'The server could not catch this tab up on missed messages. Reconnecting…'],
   [4008, 'The connection fell behind and was reset. Catching up…'],
+  // 4001 (session ended) is told by the `session_ended` error that comes before it.
 ]);
 
 const conn = {
@@ -213,6 +214,27 @@ function scheduleReconnect() {
   conn.retryAt = Date.now() + delay;
   conn.timer = setTimeout(connect, delay);
   setState(navigator.onLine === false ? 'offline' : 'reconnecting');
+}
+
+/**
+ * Drops the socket and opens a new one at once, so the server reads the session cookie again
+ * (after a sign-in or sign-out). The old socket's frames are ignored from here on.
+ */
+export function restart() {
+  const ws = conn.ws;
+  if (ws) {
+    conn.ws = null;
+    conn.identified = false;
+    conn.awaitingHello = false;
+    emit('close', 1000);
+    try {
+      ws.close(1000);
+    } catch {
+      // already closing
+    }
+  }
+  conn.attempt = 0;
+  connect();
 }
 
 /** Tries again at once (the "Retry now" button, coming back online or to the tab). */

@@ -1,4 +1,8 @@
-// Who this tab is: the hello form, the `hello` frame, the identity button in the top bar.
+// Who this tab posts as: the hello form, the `hello` frame, the identity button in the top bar.
+//
+// A signed-in member posts as their account (account.js): the server ignores the name in their
+// `hello`. A guest reads without a name (the `hello` carries a placeholder), and chooses one in
+// the hello form only where the server lets guests post (`welcome.guest_posting`).
 //
 // The identity belongs to this tab (sessionStorage), so two tabs are two members; the last name
 // and email entered anywhere are remembered (localStorage) only to prefill a new tab's form.
@@ -7,13 +11,30 @@
 import { avatarInto, fieldError, ui } from './dom.js';
 import { isOpen, sendFrame, setAwaitingHello } from './connection.js';
 import { validateEmail, validateName } from './limits.js';
+import { accountKnown, currentUser, guestPosting, userLabel } from './account.js';
 import { KEYS, load, madeHere, store } from './storage.js';
 import { renderAll, renderMain } from './rooms.js';
 
-let identity = null; // {name, email}; email '' when none
+let identity = null; // a guest's chosen {name, email}; email '' when none
+// What a guest who has not chosen a name says in `hello` (it is never shown with a message).
+const READER_NAME = 'Guest';
 
-/** This tab's identity, or null before the hello form was filled. */
-export const currentIdentity = () => identity;
+/** Who this tab posts as: the account, else the guest's chosen name, else null. */
+export function currentIdentity() {
+  const user = currentUser();
+  if (user) return { name: userLabel(user), email: user.email };
+  return identity;
+}
+
+/** Whether the composer may send: a member, or a named guest where guests may post. */
+export function canPost() {
+  return Boolean(currentUser() || (guestPosting() && identity));
+}
+
+/** A guest where guests may post, who has not chosen a name yet. */
+export function helloNeeded() {
+  return accountKnown() && !currentUser() && guestPosting() && !identity;
+}
 
 function parseIdentity(saved) {
   if (!saved || typeof saved.name !== 'string') return null;
@@ -43,18 +64,20 @@ export function isMine(m) {
 }
 
 export function sendHello() {
-  const frame = { type: 'hello', name: identity.name };
-  if (identity.email) frame.email = identity.email;
+  const who = currentIdentity() || { name: READER_NAME, email: '' };
+  const frame = { type: 'hello', name: who.name };
+  if (who.email) frame.email = who.email;
   if (sendFrame(frame)) setAwaitingHello(true);
 }
 
-/** `welcome` carries the name and email as the server stored them. */
+/** `welcome` carries a guest's name and email as the server stored them. */
 export function acceptWelcome(f) {
-  if (typeof f.name === 'string') {
+  if (!currentUser() && identity && typeof f.name === 'string') {
     identity = { name: f.name, email: typeof f.email === 'string' ? f.email : '' };
     keep();
   }
-  hideHello();
+  if (helloNeeded()) showHello(false);
+  else hideHello();
 }
 
 export function showHello(editing) {
@@ -98,8 +121,8 @@ function submitHello() {
 }
 
 export function renderIdentity() {
-  ui.identityButton.hidden = !identity;
-  if (!identity) return;
+  ui.identityButton.hidden = !identity || Boolean(currentUser()) || !guestPosting();
+  if (ui.identityButton.hidden) return;
   ui.identityName.textContent = identity.name;
   avatarInto(ui.identityAvatar, identity.name);
   ui.identityButton.title = identity.email

@@ -4,11 +4,13 @@
 //
 // Every message shows its sender's name, email (when given), time, topic (when given) and content
 // as visible text, touch screens included; consecutive messages of one sender only drop the
-// avatar.
+// avatar. A guest's message (where guests may post) is marked "guest", so a guest cannot pass
+// for the member whose name they type.
 
 import { avatarInto, node, ui } from './dom.js';
 import { isIdentified } from './connection.js';
 import { currentIdentity, isMine } from './identity.js';
+import { currentUser } from './account.js';
 import { discardPending, retriesByItself, retryPending } from './outbox.js';
 import { currentRoom, loadOlder } from './rooms.js';
 import { useTopic } from './composer.js';
@@ -88,6 +90,9 @@ export function showNewMessage(room, m, atEnd, mine, wasPending) {
 
 function sameGroup(prev, m) {
   if (!prev || prev.name !== m.name || (prev.email || '') !== (m.email || '')) return false;
+  if ((prev.user ?? null) !== (m.user ?? null) || Boolean(prev.guest) !== Boolean(m.guest)) {
+    return false;
+  }
   const gap = Date.parse(m.time) - Date.parse(prev.time);
   return gap >= 0 && gap < GROUP_WINDOW_MS && dayKey(prev.time) === dayKey(m.time);
 }
@@ -152,6 +157,7 @@ export function messageElement(m, grouped) {
   const body = node('div', 'message-body');
   const head = node('div', 'message-head');
   head.append(node('span', 'message-name', String(m.name)));
+  if (m.guest === true) head.append(node('span', 'message-guest', 'guest'));
   if (m.email) head.append(node('span', 'message-email', String(m.email)));
   head.append(timeElement(m.time));
   body.append(head);
@@ -199,12 +205,15 @@ function pendingStatus(p) {
 export function renderPending() {
   const room = currentRoom();
   const identity = currentIdentity();
+  const user = currentUser();
   const out = document.createDocumentFragment();
   let prev = room && view.room === room.name ? view.last : null;
   for (const p of room ? room.pending.values() : []) {
     // Shaped like a message, so it groups under the sender's previous one.
     const m = {
       name: identity ? identity.name : '',
+      user: user ? user.username : null,
+      guest: !user,
       email: identity ? identity.email : '',
       time: new Date(p.created).toISOString(),
       topic: p.topic,

@@ -203,6 +203,16 @@ export function retryPending(roomName, clientId, byHand) {
   if (room === currentRoom()) renderPending();
 }
 
+/** The account changed: what was typed under the old one is never sent under the new one. */
+export function dropUnsent() {
+  for (const room of allRooms()) {
+    for (const p of room.pending.values()) clearTimeout(p.retryTimer);
+    room.pending.clear();
+  }
+  saveOutbox();
+  renderPending();
+}
+
 export function discardPending(roomName, clientId) {
   const room = getRoom(roomName);
   if (!room) return;

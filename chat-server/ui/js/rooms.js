@@ -1,4 +1,4 @@
-// The rooms this tab is in: joining (with `since` after a reconnect), leaving, creating, each
+// The rooms this tab is in: joining (with `since` after a reconnect), leaving, each
 // room's history by offset within its epoch, unread counts, and which room is open.
 //
 // Each room keeps the highest offset it has seen; a reconnect rejoins with `since`, and every
@@ -10,7 +10,7 @@
 // page stopped short (`after` the newest recovered, until `more` is false; meanwhile a rejoin
 // asks `since` from there, not from the room's head).
 
-import { coarsePointerOnly, fieldError, ui } from './dom.js';
+import { coarsePointerOnly, ui } from './dom.js';
 import { isIdentified, sendFrame } from './connection.js';
 import { isMine, renderIdentity } from './identity.js';
 import { validateRoomName } from './limits.js';
@@ -22,13 +22,12 @@ import { closeDrawer, renderSidebar, renderUnread } from './sidebar.js';
 import { keepDraft, renderComposer, restoreDraft } from './composer.js';
 import { toast } from './notices.js';
 import { filterOf, renderSearch } from './search.js';
-import { CLEARED_NOTICE, expiredNotice, rememberTimers, resetTimerChoice,
-  timerChoice } from './timed.js';
+import { CLEARED_NOTICE, expiredNotice, rememberTimers } from './timed.js';
+import { forgetListed, listedNames as serverListed, listedRoom, takeRooms } from './presence.js';
+import { renderNewRoomPrivate, renderPeople } from './participants.js';
 
 const rooms = new Map(); // joined rooms by name
-let roomsOnline = new Map(); // every room the server lists -> online count
 let current = null; // name of the open room
-let pendingCreate = null; // room name of an outstanding create_room
 let hiddenUnread = 0; // messages that arrived in the open room while the tab was hidden
 
 /** A joined room: its history (by offset, within one epoch) and its unconfirmed sends. */
@@ -59,13 +58,14 @@ export const allRooms = () => rooms.values();
 export const getRoom = (name) => rooms.get(name);
 export const currentName = () => current;
 export const currentRoom = () => rooms.get(current);
+/** Names of the rooms joined here. */
+export const allRoomNames = () => [...rooms.keys()];
 /** Names of joined rooms and of every room the server lists, sorted. */
-export const listedNames = () => [...new Set([...roomsOnline.keys(), ...rooms.keys()])].sort();
+export const listedNames = () => [...new Set([...serverListed(), ...rooms.keys()])].sort();
 /** The room's online count as last heard. */
 export function onlineCount(name) {
-  return roomsOnline.has(name) ? roomsOnline.get(name) : rooms.get(name)?.online;
+  return listedRoom(name)?.online ?? rooms.get(name)?.online;
 }
-export const creatingRoom = () => pendingCreate;
 
 /** Unread messages over all joined rooms, and in the open room while the tab was hidden. */
 export function unreadTotal() {
@@ -141,11 +141,7 @@ export function disconnected() {
 // ---- server frames ---------------------------------------------------------------------------
 
 export function onRooms(f) {
-  if (!Array.isArray(f.rooms)) return;
-  roomsOnline = new Map();
-  for (const r of f.rooms) {
-    if (r && typeof r.name === 'string') roomsOnline.set(r.name, Number(r.online) || 0);
-  }
+  if (!takeRooms(f)) return;
   rememberTimers(f.rooms);
   renderSidebar();
   renderRoomHeader();
@@ -249,14 +245,6 @@ export function onMessage(f) {
   insertMessage(room, f, true);
 }
 
-export function onRoomCreated(f) {
-  if (f.room !== pendingCreate) return;
-  pendingCreate = null;
-  ui.newRoomInput.value = '';
-  resetTimerChoice();
-  openRoom(f.room);
-}
-
 export function onResync(f) {
   const room = rooms.get(f.room);
   if (!room) return;
@@ -283,7 +271,7 @@ export function onCleared(f) {
 /** A timed room expired: it leaves this tab and the list. */
 export function onExpired(f) {
   if (typeof f.room !== 'string') return;
-  roomsOnline.delete(f.room);
+  forgetListed(f.room);
   if (rooms.has(f.room)) removeRoom(f.room);
   else renderSidebar();
   toast(expiredNotice(f.room), 'info');
@@ -291,13 +279,6 @@ export function onExpired(f) {
 
 /** Room errors without a client_id; true when handled. */
 export function onRoomError(f, text) {
-  if (pendingCreate && (f.code === 'room_exists' || f.code === 'too_many_rooms' ||
-    (f.code === 'invalid_field' &&
-      ['name', 'clear_every_mins', 'expire_after_mins'].includes(f.field)))) {
-    pendingCreate = null;
-    fieldError(ui.newRoomError, text);
-    return true;
-  }
   if (typeof f.room !== 'string' || !rooms.has(f.room)) return false;
   if (f.code === 'no_such_room') {
     removeRoom(f.room);
@@ -365,22 +346,6 @@ export function openRoom(name) {
   switchTo(name);
 }
 
-export function createRoom(name) {
-  const error = validateRoomName(name);
-  fieldError(ui.newRoomError, error);
-  if (error) return;
-  if (rooms.has(name) || roomsOnline.has(name)) {
-    ui.newRoomInput.value = '';
-    openRoom(name);
-    return;
-  }
-  if (!isIdentified() || !sendFrame({ type: 'create_room', name, ...timerChoice() })) {
-    fieldError(ui.newRoomError, 'Not connected: try again when online.');
-    return;
-  }
-  pendingCreate = name;
-}
-
 function leaveRoom(name) {
   const room = rooms.get(name);
   if (!room) return;
@@ -392,7 +357,11 @@ function leaveRoom(name) {
 }
 
 /** Forgets a room: its unread messages stop counting everywhere, the tab title included. */
-function removeRoom(name) {
+export function removeRoom(name) {
+  if (!rooms.has(name)) {
+    renderSidebar();
+    return;
+  }
   rooms.delete(name);
   saveRooms();
   saveOutbox();
@@ -437,6 +406,7 @@ export function tabShown() {
 
 export function renderAll() {
   renderIdentity();
+  renderNewRoomPrivate();
   renderSidebar();
   renderMain();
 }
@@ -460,6 +430,7 @@ function renderRoomHeader() {
   ui.roomOnline.textContent = online === null || online === undefined ? '' : `${online} online`;
   ui.composerInput.placeholder = `Message #${room.name}`;
   renderSearch();
+  renderPeople();
 }
 
 /** The room's filter changed (search.js): start over from a fresh page, filtered as now set. */

@@ -1,12 +1,23 @@
 // The room list (the sidebar on desktops, a drawer on phones), the new-room form, and the unread
 // counts wherever they show: per room, on the phone's menu button and in the tab title. All three
 // are drawn from the joined rooms each time, so a room that is left or removed stops counting.
+// Each room shows its online counts (presence.js) and a lock when it is private. The new-room
+// form (`create_room`, public or private) is here too.
 
 import { fieldError, node, ui } from './dom.js';
-import { limit, roomNameRule } from './limits.js';
-import { timerMark } from './timed.js';
-import { createRoom, currentName, getRoom, listedNames, onlineCount, openRoom, stepRoom,
+import { isIdentified, sendFrame } from './connection.js';
+import { limit, roomNameRule, validateRoomName } from './limits.js';
+import { resetTimerChoice, timerChoice, timerMark } from './timed.js';
+import { canPost } from './identity.js';
+import { countNodes, listedRoom } from './presence.js';
+import { isPrivate, rememberCreated } from './participants.js';
+import { currentName, getRoom, listedNames, onlineCount, openRoom, stepRoom,
   unreadTotal } from './rooms.js';
+
+let pendingCreate = null; // room name of an outstanding create_room
+
+/** The name of a room this tab asked to create and has no answer for yet. */
+export const creatingRoom = () => pendingCreate;
 
 export function renderSidebar() {
   // Rebuilding the list must not throw a keyboard user's focus away.
@@ -24,17 +35,20 @@ export function renderSidebar() {
     button.append(node('span', 'room-name', name));
     const timer = timerMark(name);
     if (timer) button.append(timer);
+    if (isPrivate(name)) {
+      button.dataset.private = 'true';
+      const lock = node('span', 'room-lock');
+      lock.title = 'Private room';
+      lock.append(node('span', 'visually-hidden', ' (private)'));
+      button.append(lock);
+    }
     if (!room) button.append(node('span', 'visually-hidden', ' (not joined)'));
     if (room && room.unread) {
       const badge = node('span', 'room-unread', String(room.unread));
       badge.append(node('span', 'visually-hidden', ' unread'));
       button.append(badge);
     }
-    const online = onlineCount(name) ?? 0;
-    const count = node('span', 'room-online', String(online));
-    count.title = `${online} online`;
-    count.append(node('span', 'visually-hidden', ' online'));
-    button.append(count);
+    button.append(...countNodes(name, onlineCount(name)));
     li.append(button);
     list.append(li);
   }
@@ -62,6 +76,54 @@ function renderNewRoomRule() {
   if (max) ui.newRoomInput.maxLength = max;
   else ui.newRoomInput.removeAttribute('maxlength');
   ui.newRoomHelp.textContent = roomNameRule();
+}
+
+function createRoom(name) {
+  const error = validateRoomName(name);
+  fieldError(ui.newRoomError, error);
+  if (error) return;
+  if (getRoom(name) || listedRoom(name)) {
+    ui.newRoomInput.value = '';
+    openRoom(name);
+    return;
+  }
+  if (!canPost()) {
+    fieldError(ui.newRoomError, 'Guests cannot create rooms: register or log in first.');
+    return;
+  }
+  const frame = { type: 'create_room', name, ...timerChoice() };
+  if (ui.newRoomPrivate.checked) frame.private = true;
+  if (!isIdentified() || !sendFrame(frame)) {
+    fieldError(ui.newRoomError, 'Not connected: try again when online.');
+    return;
+  }
+  pendingCreate = name;
+}
+
+/** `room_created`: a private room's name carries a random suffix after the one asked for. */
+export function onRoomCreated(f) {
+  const asked = pendingCreate;
+  const ours = typeof f.room === 'string' && asked !== null &&
+    (f.room === asked || (f.private === true && f.room.startsWith(`${asked}-`)));
+  if (!ours) return;
+  rememberCreated(f.room);
+  pendingCreate = null;
+  ui.newRoomInput.value = '';
+  ui.newRoomPrivate.checked = false;
+  resetTimerChoice();
+  openRoom(f.room);
+}
+
+/** An error answering this tab's `create_room`; true when it was one. */
+export function onCreateError(f, text) {
+  if (!pendingCreate) return false;
+  const about = f.code === 'room_exists' || f.code === 'too_many_rooms' ||
+    f.code === 'login_required' || (f.code === 'invalid_field' &&
+      ['name', 'clear_every_mins', 'expire_after_mins'].includes(f.field));
+  if (!about) return false;
+  pendingCreate = null;
+  fieldError(ui.newRoomError, text);
+  return true;
 }
 
 function openDrawer() {

@@ -10,6 +10,7 @@ export const KEYS = Object.freeze({
   identity: 'chatapp.identity', // both: this tab's identity / the remembered one
   rooms: 'chatapp.rooms', // both: this tab's rooms / the remembered list
   outbox: 'chatapp.outbox', // sessionStorage: this tab's unsent messages
+  created: 'chatapp.created', // localStorage: rooms each account created in this browser
 });
 
 /** `tab` is this tab's sessionStorage, `shared` is localStorage. */

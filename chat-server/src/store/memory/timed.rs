@@ -139,7 +139,7 @@ mod tests {
             now_ms,
             minute_ms: 1000,
         };
-        store.create_room("ops", 10).await.unwrap();
+        store.create_room("ops", 10, None).await.unwrap();
         let timers = Timers {
             clear_every_mins: 1,
             expire_after_mins: 2,

@@ -89,6 +89,8 @@ enum Decision {
     /// The same key earlier in this batch.
     SameAs(usize),
     Conflict,
+    /// The room was deleted (and not created again): nothing is stored.
+    Gone,
 }
 
 /// Runs until every sender is gone: batches, commits, answers, hands committed messages on.
@@ -157,7 +159,12 @@ async fn commit(pool: &PgPool, msgs: &[&OwnedMessage]) -> Result<Outcomes> {
     rooms.dedup();
     let mut tx = pool.begin().await?;
     let (heads, known) = lock_and_look_up(&mut tx, &rooms, msgs).await?;
-    let decisions = decide(msgs, &known);
+    let mut decisions = decide(msgs, &known);
+    for (d, m) in decisions.iter_mut().zip(msgs) {
+        if !heads.contains_key(m.room.as_str()) {
+            *d = Decision::Gone;
+        }
+    }
     let plan = assign(msgs, &decisions, &heads);
     if !plan.new.is_empty() {
         insert(&mut tx, msgs, &plan).await?;
@@ -176,6 +183,7 @@ async fn commit(pool: &PgPool, msgs: &[&OwnedMessage]) -> Result<Outcomes> {
             Decision::Stored(a) => Ok(a.clone()),
             Decision::SameAs(j) => Ok(appended(*j, true)),
             Decision::Conflict => Err(Error::ClientIdConflict),
+            Decision::Gone => Err(Error::RoomGone),
         })
         .collect();
     let committed = plan
@@ -200,7 +208,8 @@ type Known = HashMap<(String, String), (u64, String, String)>;
 /// of the batch's keys. The records are read in the statement's snapshot, taken before a lock
 /// wait: a record committed by the transaction waited for is then missed, the insert meets the
 /// unique key, and the batch is tried again ([`lost_race`]). Missing room rows are made first (a
-/// room that lost its row gets a new epoch, which is what tells clients).
+/// room that lost its row gets a new epoch, which is what tells clients), except for a deleted
+/// room: it has no head, and its sends fail.
 async fn lock_and_look_up<'r>(
     tx: &mut Transaction<'_, Postgres>,
     rooms: &[&'r str],
@@ -232,6 +241,7 @@ async fn lock_and_look_up<'r>(
         let epochs: Vec<String> = rooms.iter().map(|_| new_epoch()).collect();
         sqlx::query(
             "INSERT INTO rooms (name, epoch) SELECT * FROM UNNEST($1::text[], $2::text[]) \
+             AS n(name, epoch) WHERE NOT EXISTS (SELECT 1 FROM deleted_rooms d WHERE d.name = n.name) \
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(rooms)

@@ -6,6 +6,7 @@
 //! room's recent window when it holds every message asked for, else from the database, which
 //! refills the cache. Without Redis the bus is this process's own event channel: one replica only.
 
+mod access;
 mod accounts;
 mod commit;
 mod edits;
@@ -36,8 +37,7 @@ use tokio_util::sync::CancellationToken;
 use self::commit::{Committed, OwnedMessage, Pending};
 use super::redis::CacheEntry;
 use super::{
-    Appended, Created, Error, Health, Listing, NewMessage, RedisStore, Result, RoomPresence,
-    StoreEvent, new_epoch,
+    Appended, Error, Health, Listing, NewMessage, RedisStore, Result, RoomPresence, StoreEvent,
 };
 
 /// Sends queued for the committer; a full queue makes sends wait (backpressure), not fail.
@@ -87,6 +87,11 @@ pub fn migrator() -> Migrator {
                 include_str!("migrations/0001_rooms_and_messages.sql"),
             ),
             migration(2, "accounts", include_str!("migrations/0002_accounts.sql")),
+            migration(
+                3,
+                "private rooms",
+                include_str!("migrations/0003_private_rooms.sql"),
+            ),
             migration(4, "search", include_str!("migrations/0004_search.sql")),
             migration(
                 6,
@@ -261,28 +266,7 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
-        let inserted = sqlx::query(
-            "INSERT INTO rooms (name, epoch) SELECT $1, $2 \
-             WHERE (SELECT count(*) FROM rooms) < $3 ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(new_epoch())
-        .bind(i64::from(max_rooms))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            self.rooms_changed().await;
-            return Ok(Created::Created);
-        }
-        if self.room_exists(name).await? {
-            Ok(Created::Exists)
-        } else {
-            Ok(Created::LimitReached)
-        }
-    }
-
+    /// Tell every replica (or, without Redis, this one) that the room list changed.
     async fn rooms_changed(&self) {
         match &self.bus {
             Bus::Redis(redis) => {
@@ -308,9 +292,10 @@ impl PgStore {
         &self,
         counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
+        private: &std::collections::BTreeSet<Arc<str>>,
     ) -> Result<()> {
         match &self.bus {
-            Bus::Redis(redis) => redis.heartbeat(counts, changed).await,
+            Bus::Redis(redis) => redis.heartbeat(counts, changed, private).await,
             Bus::Local { events, online } => {
                 let mut kept = counts.clone();
                 kept.retain(|_, p| !p.is_empty());

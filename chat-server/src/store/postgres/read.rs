@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::{Bus, PgStore};
 use crate::{
     protocol::{Cursor, MAX_PAGE, Since},
-    store::{HistoryPage, Page, Range, Result, new_epoch, redis::CacheEntry},
+    store::{Error, HistoryPage, Page, Range, Result, new_epoch, redis::CacheEntry},
 };
 
 /// The longest a cache read or refill may take before the database answers instead.
@@ -54,7 +54,8 @@ impl Wanted {
 }
 
 impl PgStore {
-    /// The room's epoch and head, the row made when it is missing.
+    /// The room's epoch and head, the row made when it is missing (unless the room was
+    /// deleted: [`Error::RoomGone`]).
     async fn room_row(&self, room: &str) -> Result<(String, u64)> {
         let select = "SELECT epoch, head FROM rooms WHERE name = $1";
         let row = match sqlx::query(select)
@@ -65,13 +66,18 @@ impl PgStore {
             Some(row) => row,
             None => {
                 sqlx::query(
-                    "INSERT INTO rooms (name, epoch) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                    "INSERT INTO rooms (name, epoch) SELECT $1, $2 WHERE NOT EXISTS \
+                     (SELECT 1 FROM deleted_rooms WHERE name = $1) ON CONFLICT (name) DO NOTHING",
                 )
                 .bind(room)
                 .bind(new_epoch())
                 .execute(&self.pool)
                 .await?;
-                sqlx::query(select).bind(room).fetch_one(&self.pool).await?
+                sqlx::query(select)
+                    .bind(room)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(Error::RoomGone)?
             }
         };
         let head: i64 = row.try_get("head")?;

@@ -149,8 +149,17 @@ impl RedisStore {
             SessionEnd::AllOf { user, except } => {
                 let set = self.keys.user_sessions(user);
                 let hashes: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(&set)).await?;
+                let ended: Vec<&String> = hashes
+                    .iter()
+                    .filter(|h| Some(*h) != except.as_ref())
+                    .collect();
+                // An empty pipeline is an error to redis-rs (account deletion after the sessions
+                // were already ended got `unavailable`).
+                if ended.is_empty() {
+                    return Ok(());
+                }
                 let mut pipe = redis::pipe();
-                for h in hashes.iter().filter(|h| Some(*h) != except.as_ref()) {
+                for h in ended {
                     pipe.cmd("DEL").arg(self.keys.session(h)).ignore();
                     pipe.cmd("SREM").arg(&set).arg(h).ignore();
                 }

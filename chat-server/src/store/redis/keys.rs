@@ -10,9 +10,11 @@
 //! | `<prefix>:room:<room>:idem` | hash with TTL | client id → `"<offset> <id> <digest> <time_ms>"` |
 //! | `<prefix>:incarnation` | string | random per dataset; a room's epoch is derived from it |
 //! | `<prefix>:rooms` | set | room names |
+//! | `<prefix>:access` | hash | room → `private <creator> <participant>...` or `public <creator>` (rooms with a creator or participants; usernames are lowercase keys) |
+//! | `<prefix>:deleted` | set | rooms deleted and not created again: a send or heartbeat racing the deletion does not make them anew |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
-//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, votes `v <room> <offset> <up> <down>`, replies `p <room> <offset> <count>`, a timed room cleared `c <through> <room>` or expired `x <room>`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
+//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r` (rooms or counts changed), votes `v <room> <offset> <up> <down>`, replies `p <room> <offset> <count>`, a timed room cleared `c <through> <room>` or expired `x <room>`, a private room's participants changed `a <room>`, a room deleted `d <room>`, typing `t <replica> <conn> <room> <frame>`, a read position moved `u <room> <user>`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
 //! | `<prefix>:user:<username lower case>` | string | Redis-only mode: the account, JSON (with its Argon2id hash) |
 //! | `<prefix>:user:<username lower case>:sessions` | set | Redis-only mode: the user's session token hashes |
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
@@ -73,6 +75,16 @@ impl Keys {
     /// The set of room names.
     pub(super) fn rooms(&self) -> String {
         format!("{}:rooms", self.prefix)
+    }
+
+    /// Rooms' creators and participants, by room.
+    pub(super) fn access(&self) -> String {
+        format!("{}:access", self.prefix)
+    }
+
+    /// Rooms deleted and not created again.
+    pub(super) fn deleted(&self) -> String {
+        format!("{}:deleted", self.prefix)
     }
 
     /// Live replicas and their last heartbeat.
@@ -169,6 +181,8 @@ mod tests {
         assert_eq!(k.idempotency("ops"), "chatapp:room:ops:idem");
         assert_eq!(k.incarnation(), "chatapp:incarnation");
         assert_eq!(k.rooms(), "chatapp:rooms");
+        assert_eq!(k.access(), "chatapp:access");
+        assert_eq!(k.deleted(), "chatapp:deleted");
         assert_eq!(k.instances(), "chatapp:instances");
         assert_eq!(k.presence(), "chatapp:presence");
         assert_eq!(k.events(), "chatapp:events");

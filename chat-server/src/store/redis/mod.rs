@@ -23,14 +23,15 @@ use tokio_util::sync::CancellationToken;
 
 use self::keys::Keys;
 use super::{
-    Appended, Created, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Page, Range,
-    Result, RoomPresence, StoreEvent, new_epoch,
+    Appended, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Page, Range, Result,
+    RoomPresence, StoreEvent, new_epoch,
 };
 use crate::{
     metrics::Metrics,
     protocol::{Cursor, DEFAULT_ROOM, Since},
 };
 
+mod access;
 mod accounts;
 mod edits;
 mod health;
@@ -76,6 +77,10 @@ struct Scripts {
     history: Script,
     range: Script,
     create_room: Script,
+    participant: Script,
+    delete_room: Script,
+    forget_user: Script,
+    access: Script,
     heartbeat: Script,
     rooms: Script,
     depart: Script,
@@ -88,6 +93,10 @@ impl Scripts {
             history: Script::new(include_str!("scripts/history.lua")),
             range: Script::new(include_str!("scripts/range.lua")),
             create_room: Script::new(include_str!("scripts/create_room.lua")),
+            participant: Script::new(include_str!("scripts/participant.lua")),
+            delete_room: Script::new(include_str!("scripts/delete_room.lua")),
+            forget_user: Script::new(include_str!("scripts/forget_user.lua")),
+            access: Script::new(include_str!("scripts/access.lua")),
             heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
             rooms: Script::new(include_str!("scripts/rooms.lua")),
             depart: Script::new(include_str!("scripts/depart.lua")),
@@ -194,6 +203,7 @@ impl RedisStore {
                     .key(self.keys.idempotency(room))
                     .key(self.keys.rooms())
                     .key(self.keys.incarnation())
+                    .key(self.keys.deleted())
                     .arg(msg.frame_prefix)
                     .arg(self.history_len)
                     .arg(IDEMPOTENCY_TTL_SECS)
@@ -212,8 +222,10 @@ impl RedisStore {
         let [dup, stored] = reply.as_slice() else {
             return Err(corrupt());
         };
-        if dup == "conflict" {
-            return Err(Error::ClientIdConflict);
+        match dup.as_str() {
+            "conflict" => return Err(Error::ClientIdConflict),
+            "deleted" => return Err(Error::RoomGone),
+            _ => {}
         }
         let (offset, id) = stored.split_once(' ').ok_or_else(corrupt)?;
         Ok(Appended {
@@ -408,25 +420,6 @@ impl RedisStore {
         Ok(reply.into_iter().map(|(f, o)| (o, f)).collect())
     }
 
-    pub(super) async fn create_room(&self, name: &str, max_rooms: u32) -> Result<Created> {
-        let reply: String = self
-            .scripts
-            .create_room
-            .key(self.keys.rooms())
-            .arg(name)
-            .arg(max_rooms)
-            .arg(self.keys.events())
-            .arg(DEFAULT_ROOM)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        match reply.as_str() {
-            "created" => Ok(Created::Created),
-            "exists" => Ok(Created::Exists),
-            "full" => Ok(Created::LimitReached),
-            other => Err(Error::Corrupt(format!("create_room reply {other}"))),
-        }
-    }
-
     pub(super) async fn room_exists(&self, name: &str) -> Result<bool> {
         if name == DEFAULT_ROOM {
             return Ok(true);
@@ -441,14 +434,26 @@ impl RedisStore {
         &self,
         counts: &BTreeMap<String, RoomPresence>,
         changed: bool,
+        private: &std::collections::BTreeSet<Arc<str>>,
     ) -> Result<()> {
         let mut inv = self.scripts.heartbeat.key(self.keys.instances());
+        // Only the private rooms with members here matter: the others are not re-registered.
+        let hidden: Vec<&str> = counts
+            .keys()
+            .filter(|room| private.contains(room.as_str()))
+            .map(String::as_str)
+            .collect();
         inv.key(self.keys.presence())
             .key(self.keys.rooms())
+            .key(self.keys.deleted())
             .key(self.keys.expired())
             .arg(&self.instance)
             .arg(self.keys.events())
-            .arg(if changed { "1" } else { "0" });
+            .arg(if changed { "1" } else { "0" })
+            .arg(hidden.len());
+        for room in hidden {
+            inv.arg(room);
+        }
         for (room, presence) in counts {
             inv.arg(room).arg(presence.encode());
         }
@@ -549,14 +554,21 @@ impl RedisStore {
 }
 
 /// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end (`s1 …`, `sa …`), a notice
-/// `n <room> <frame>` (`edits.rs`), or a timed room's clear (`c <through> <room>`) or expiry
-/// (`x <room>`).
+/// `n <room> <frame>` (`edits.rs`), a timed room's clear (`c <through> <room>`) or expiry
+/// (`x <room>`), a private room's participants changed (`a <room>`) or a room deleted
+/// (`d <room>`); votes and replies (`v …`, `p …`) are `votes.rs`'.
 fn parse_event(payload: &str) -> Option<StoreEvent> {
     if payload == "r" {
         return Some(StoreEvent::RoomsChanged);
     }
     if let Some(rest) = payload.strip_prefix("n ") {
         return edits::parse_notice(rest);
+    }
+    if let Some(room) = payload.strip_prefix("a ") {
+        return Some(StoreEvent::AccessChanged { room: room.into() });
+    }
+    if let Some(room) = payload.strip_prefix("d ") {
+        return Some(StoreEvent::RoomDeleted { room: room.into() });
     }
     if payload.starts_with('s') {
         return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
@@ -605,6 +617,19 @@ mod tests {
         );
         assert_eq!(&*frame, r#"{"type":"message","content":"a b"}"#);
         assert!(matches!(parse_event("r"), Some(StoreEvent::RoomsChanged)));
+        assert!(matches!(
+            parse_event("a plans"),
+            Some(StoreEvent::AccessChanged { room }) if &*room == "plans"
+        ));
+        assert!(matches!(
+            parse_event("d plans"),
+            Some(StoreEvent::RoomDeleted { room }) if &*room == "plans"
+        ));
+        // `p` is a reply count (votes.rs), not a private room's participants (`a`).
+        assert!(matches!(
+            parse_event("p ops 7 2"),
+            Some(StoreEvent::Replies { room, offset: 7, count: 2 }) if &*room == "ops"
+        ));
         assert!(parse_event("m e1 x general 1 {}").is_none());
         assert!(parse_event("garbage").is_none());
         assert!(matches!(

@@ -4,9 +4,12 @@
 -- is random per Redis dataset, so a Redis that lost its data gives every room a new epoch.
 -- Idempotency records live in one hash per room, `client id -> "offset id digest time_ms"`, and
 -- leave it when their message leaves the stream (or after the ttl): at most history_len of them.
--- KEYS: stream, seq, epoch, idempotency hash, rooms, incarnation
+-- A deleted room (in the deleted set) takes no message: a send racing the deletion gets
+-- {'deleted', ''} instead of making the room anew.
+-- KEYS: stream, seq, epoch, idempotency hash, rooms, incarnation, deleted
 -- ARGV: frame prefix, history_len, idempotency ttl (s), fresh incarnation, events channel, room,
 --       id, time_ms, client id, name, topic, content
+if redis.call('SISMEMBER', KEYS[7], ARGV[6]) == 1 then return {'deleted', ''} end
 local digest = redis.sha1hex(ARGV[10] .. '\0' .. ARGV[11] .. '\0' .. ARGV[12])
 local now = tonumber(ARGV[8])
 local record = redis.call('HGET', KEYS[4], ARGV[9])
