@@ -540,6 +540,24 @@ impl Session {
         self.visible_access(room).await.map(drop)
     }
 
+    /// Whether this connection is in `room` and may still see it: `send`, `edit`, `delete`,
+    /// `vote`, `typing` and `read` all ask here. A user removed from a private room a moment ago
+    /// gets `no_such_room` (the hub took the connection out already; its `removed` notice, still
+    /// queued for this connection, makes the session forget the room).
+    fn check_joined(&self, room: &str, doing: &str) -> Result<(), ProtocolError> {
+        if !self.rooms.contains_key(room) {
+            return Err(ProtocolError::new(
+                ErrorCode::NotJoined,
+                format!("join {room} before {doing}"),
+            )
+            .in_room(room));
+        }
+        if !self.state.hub.acl.allows(room, &self.viewer()) {
+            return Err(rooms::no_such_room(room));
+        }
+        Ok(())
+    }
+
     fn leave(&mut self, room: &str) -> String {
         self.rooms.remove(room);
         self.state.hub.leave(room, self.id);
@@ -556,17 +574,7 @@ impl Session {
     ) -> Result<String, ProtocolError> {
         let fail = |e: ProtocolError| e.in_room(&room).for_client(Some(client_id.clone()));
         self.require_login("send messages").map_err(fail)?;
-        if !self.rooms.contains_key(room.as_str()) {
-            return Err(fail(ProtocolError::new(
-                ErrorCode::NotJoined,
-                format!("join {room} before sending to it"),
-            )));
-        }
-        // Removed a moment ago, and the hub's notice is still queued for this connection.
-        if !self.state.hub.acl.allows(&room, &self.viewer()) {
-            self.leave(&room);
-            return Err(fail(rooms::no_such_room(&room)));
-        }
+        self.check_joined(&room, "sending to it").map_err(fail)?;
         self.check_parent(&room, reply_to).await.map_err(fail)?;
         let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
         let id = uuid::Uuid::new_v4().to_string();

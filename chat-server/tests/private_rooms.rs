@@ -1,8 +1,9 @@
 //! Private rooms and room deletion (#13) over real sockets: two replicas on one Redis (the
 //! Redis-only mode) and on Redis + PostgreSQL (the durable mode), and one in-memory server.
 //! Accounts are made through `POST /api/register` and sockets carry its cookie. What is checked:
-//! a guest and a registered non-participant cannot join, read, list, send to or otherwise learn
-//! of a private room (the answer is byte for byte the one for a room that does not exist); a
+//! a guest and a registered non-participant cannot join, read, search, list, send to, type in,
+//! vote or edit in, or otherwise learn of a private room (the answer is byte for byte the one for
+//! a room that does not exist); a
 //! participant removed on one replica stops receiving on the other and is told; an added one sees
 //! the room appear; deletion is for the creator or an admin and removes the room everywhere.
 
@@ -225,6 +226,12 @@ async fn invisible_to_outsiders(mode: Mode) {
             json!({"type": "join", "room": "ROOM"}),
             json!({"type": "history", "room": "ROOM"}),
             json!({"type": "send", "room": "ROOM", "content": "hi", "client_id": "x-1"}),
+            // Everything added since private rooms asks the same checks.
+            json!({"type": "search", "room": "ROOM", "query": "secret"}),
+            json!({"type": "typing", "room": "ROOM"}),
+            json!({"type": "vote", "room": "ROOM", "offset": 1, "value": 1}),
+            json!({"type": "read", "room": "ROOM", "offset": 1}),
+            json!({"type": "edit", "room": "ROOM", "offset": 1, "content": "mine"}),
         ] {
             let for_room = |r: &str| {
                 serde_json::from_str::<Value>(&request.to_string().replace("ROOM", r)).unwrap()
@@ -232,9 +239,9 @@ async fn invisible_to_outsiders(mode: Mode) {
             let hidden = ask(&mut c, for_room(&room), "never").await;
             let absent = ask(&mut c, for_room(missing), "never").await;
             // A send names a room the sender has not joined: `not_joined`, for any room.
-            let want = match (who, request["type"].as_str()) {
-                ("guest", Some("send")) => "login_required",
-                (_, Some("send")) => "not_joined",
+            let want = match (who, request["type"].as_str().unwrap()) {
+                ("guest", "send" | "vote" | "read" | "edit") => "login_required",
+                (_, "send" | "vote" | "read" | "edit" | "typing") => "not_joined",
                 _ => "no_such_room",
             };
             assert_eq!(hidden["code"], want, "{who}: {hidden}");
@@ -489,14 +496,37 @@ async fn deletion_by_creator_or_admin(mode: Mode) {
         assert_eq!(access, 0);
     }
 
-    // A public room: its creator deletes it, someone else may not, an admin may.
+    // A public room (timed, voted on, read): its creator deletes it, someone else may not, an
+    // admin may; its timers, votes and read positions go with it.
     let created = ask(
         &mut bob,
-        json!({"type": "create_room", "name": "lobby"}),
+        json!({"type": "create_room", "name": "lobby", "clear_every_mins": 10}),
         "room_created",
     )
     .await;
     assert_eq!(created["type"], "room_created", "{created}");
+    bob.join("lobby").await;
+    bob.say("lobby", "old", "l-1").await;
+    let votes = ask(
+        &mut bob,
+        json!({"type": "vote", "room": "lobby", "offset": 1, "value": 1}),
+        "votes",
+    )
+    .await;
+    assert_eq!(votes["up"], 1, "{votes}");
+    bob.send(json!({"type": "read", "room": "lobby", "offset": 1}))
+        .await;
+    if let Some((url, prefix)) = &cluster.redis {
+        let key = format!("{prefix}:room:lobby:reads");
+        let deadline = std::time::Instant::now() + common::WAIT;
+        while redis_cmd::<i64>(url, &["EXISTS", &key]).await.unwrap() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the read was not written"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
     let by_ann = ask(
         &mut ann,
         json!({"type": "delete_room", "room": "lobby"}),
@@ -520,6 +550,27 @@ async fn deletion_by_creator_or_admin(mode: Mode) {
     .await;
     let joined = bob.join("lobby").await;
     assert_eq!(joined["messages"], json!([]), "{joined}");
+    assert_eq!(joined["offset"], 0, "{joined}");
+    bob.say("lobby", "new", "l-2").await;
+    bob.send(json!({"type": "history", "room": "lobby"})).await;
+    let page = bob
+        .expect_where(|v| v["type"] == "history" && v["room"] == "lobby")
+        .await;
+    let first = &page["messages"][0];
+    assert_eq!(first["content"], "new", "{page}");
+    assert_eq!(
+        first["votes"],
+        json!({"up": 0, "down": 0}),
+        "old votes: {page}"
+    );
+    assert!(first.get("my_vote").is_none(), "{page}");
+    if let Some((url, prefix)) = &cluster.redis {
+        for what in ["tally", "reads"] {
+            let key = format!("{prefix}:room:lobby:{what}");
+            let n: i64 = redis_cmd(url, &["EXISTS", &key]).await.unwrap();
+            assert_eq!(n, 0, "{key} outlived the deletion");
+        }
+    }
     cluster.stop().await;
 }
 

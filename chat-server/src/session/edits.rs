@@ -26,13 +26,7 @@ impl Session {
             };
             return Err(ProtocolError::new(ErrorCode::LoginRequired, why).in_room(&room));
         };
-        if !self.rooms.contains_key(room.as_str()) {
-            return Err(ProtocolError::new(
-                ErrorCode::NotJoined,
-                format!("join {room} before changing its messages"),
-            )
-            .in_room(&room));
-        }
+        self.check_joined(&room, "changing its messages")?;
         let request = Rewrite {
             room: &room,
             offset,
@@ -62,12 +56,7 @@ impl Session {
     ) -> Result<String, ProtocolError> {
         let fail = |e: ProtocolError| e.in_room(&room).for_client(Some(client_id.clone()));
         self.require_login("send messages").map_err(fail)?;
-        if !self.rooms.contains_key(room.as_str()) {
-            return Err(fail(ProtocolError::new(
-                ErrorCode::NotJoined,
-                format!("join {room} before sending to it"),
-            )));
-        }
+        self.check_joined(&room, "sending to it").map_err(fail)?;
         let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
         let id = uuid::Uuid::new_v4().to_string();
         let time = rfc3339_ms(now_ms());

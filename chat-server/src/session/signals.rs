@@ -16,13 +16,7 @@ pub(super) struct SignalState {
 impl Session {
     /// Relay "typing" to the room's other members; `Ok("")` means nothing to reply.
     pub(super) async fn typing(&mut self, room: String) -> Result<String, ProtocolError> {
-        if !self.rooms.contains_key(room.as_str()) {
-            return Err(ProtocolError::new(
-                ErrorCode::NotJoined,
-                format!("join {room} before typing in it"),
-            )
-            .in_room(&room));
-        }
+        self.check_joined(&room, "typing in it")?;
         let may_send = self.require_login("type").is_ok();
         let recent = self
             .signals
@@ -54,13 +48,7 @@ impl Session {
             )
             .in_room(&room));
         };
-        if !self.rooms.contains_key(room.as_str()) {
-            return Err(ProtocolError::new(
-                ErrorCode::NotJoined,
-                format!("join {room} before marking it read"),
-            )
-            .in_room(&room));
-        }
+        self.check_joined(&room, "marking it read")?;
         let (key, display_name) = (signed_in.key.clone(), signed_in.user.display_name.clone());
         // Written by the signals' read writer, so this session never waits for the store.
         if !self

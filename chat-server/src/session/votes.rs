@@ -59,12 +59,7 @@ impl Session {
                 "guests cannot vote; register or log in",
             )));
         };
-        if !self.rooms.contains_key(room.as_str()) {
-            return Err(fail(ProtocolError::new(
-                ErrorCode::NotJoined,
-                format!("join {room} before voting in it"),
-            )));
-        }
+        self.check_joined(&room, "voting in it").map_err(fail)?;
         if self.deleted(&room, offset).await.map_err(fail)? {
             return Err(fail(ProtocolError::new(
                 ErrorCode::NoSuchMessage,

@@ -122,6 +122,14 @@ impl MemoryReads {
         true
     }
 
+    /// Drop everything about a deleted room: its read positions and the mentions in it.
+    pub(super) fn forget_room(&mut self, room: &str) {
+        self.rooms.remove(room);
+        for of_user in self.mentions.values_mut() {
+            of_user.remove(room);
+        }
+    }
+
     fn room_reads(&self, room: &str) -> Vec<ReadPosition> {
         self.rooms.get(room).map_or_else(Vec::new, |users| {
             users

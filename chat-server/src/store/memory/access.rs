@@ -70,7 +70,11 @@ impl MemoryStore {
         }
         inner.access.remove(room);
         inner.online.remove(room);
+        inner.timed.remove(room);
         inner.deleted.insert(room.to_owned());
+        // Its votes, reply counts, read positions and mentions go with it, as with an expiry.
+        self.votes.forget(room).await;
+        self.reads.lock().unwrap().forget_room(room);
         let _ = self
             .events
             .send(StoreEvent::RoomDeleted { room: room.into() })

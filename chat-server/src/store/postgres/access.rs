@@ -145,10 +145,14 @@ impl PgStore {
         let Some(epoch) = epoch else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM messages WHERE room = $1")
-            .bind(room)
-            .execute(&mut *tx)
-            .await?;
+        // Votes and replies cascade with the messages; timers, read positions and mentions are
+        // the room's too (and `room_timers` references the row).
+        for table in ["messages", "room_timers", "read_positions", "mentions"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE room = $1"))
+                .bind(room)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM rooms WHERE name = $1")
             .bind(room)
             .execute(&mut *tx)
