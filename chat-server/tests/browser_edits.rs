@@ -11,7 +11,7 @@ use std::panic::AssertUnwindSafe;
 
 use browser_harness::{
     BROWSERS, Browser, ChromeDriver, MESSAGES_JS, axe_source, finish, require_browser, run_axe,
-    say, sign_in_here, wait_for_message, wait_js,
+    say, wait_for_message, wait_js,
 };
 use fantoccini::key::Key;
 use futures_util::FutureExt;
@@ -30,9 +30,9 @@ return [...document.querySelectorAll('#messages .message')].map((m) => ({
 "#;
 
 /// Registers `username` from the page (same origin, so the cookie is the page's), reloads and
-/// says hello (`fresh`: through the hello form; else the tab says it by itself): the socket is
+/// waits until the tab said hello by itself (a signed-in page has no hello form): the socket is
 /// then signed in.
-async fn register_here(browser: &Browser, url: &str, username: &str, fresh: bool) {
+async fn register_here(browser: &Browser, url: &str, username: &str) {
     browser.client.goto(url).await.unwrap();
     let script = r#"
 const done = arguments[arguments.length - 1];
@@ -49,11 +49,7 @@ fetch('/api/register', {
         .unwrap();
     assert_eq!(status, 201, "{}: register {username}", browser.name);
     browser.client.goto(url).await.unwrap();
-    if fresh {
-        sign_in_here(browser, username, "").await;
-    } else {
-        wait_signed_in(browser, username).await;
-    }
+    wait_signed_in(browser, username).await;
 }
 
 /// Waits until the page (which said hello by itself) shows `name` in `#general`, ready.
@@ -91,8 +87,8 @@ async fn edit_and_delete_from_the_page() {
 }
 
 async fn scenario(ann: &Browser, bob: &Browser, url: &str) {
-    register_here(ann, url, "ann", true).await;
-    register_here(bob, url, "bob", true).await;
+    register_here(ann, url, "ann").await;
+    register_here(bob, url, "bob").await;
     say(ann, "first draft").await;
     say(bob, "bob was here").await;
     wait_for_message(ann, "bob was here").await;
@@ -152,7 +148,7 @@ async fn scenario(ann: &Browser, bob: &Browser, url: &str) {
     assert_eq!(shown.as_array().unwrap().len(), 2, "{shown:#}");
 
     // An admin may delete anyone's message (but edit only their own).
-    register_here(ann, url, "root", false).await;
+    register_here(ann, url, "root").await;
     wait_edits(ann, "root's actions", |l| {
         l.iter()
             .any(|m| m["content"] == "bob was here" && m["delete"] == true && m["edit"] == false)

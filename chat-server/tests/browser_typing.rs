@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 
 use browser_harness::{
     BROWSERS, Browser, ChromeDriver, axe_source, click_room, create_room, finish, require_browser,
-    run_axe, sign_in_here, wait_for_message, wait_js, wait_ready,
+    run_axe, wait_for_message, wait_js, wait_ready,
 };
 use common::{Client, http_request};
 use futures_util::FutureExt;
@@ -84,7 +84,8 @@ async fn scenario(ann: &Browser, server: &common::TestServer) {
         .await;
     assert_eq!(status, 201, "registering from the page signs it in");
     ann.client.refresh().await.unwrap();
-    sign_in_here(ann, "Ann", "").await;
+    // A signed-in page says hello by itself (no hello form).
+    wait_ready(ann, "general").await;
     let mut bob = bob(server).await;
 
     // Typing shows, then goes away by itself.

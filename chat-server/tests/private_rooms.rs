@@ -686,3 +686,53 @@ async fn a_private_room_does_not_come_back_public_after_redis_lost_its_data() {
     assert!(!lists(&seen, &room), "{seen:?}");
     cluster.stop().await;
 }
+
+/// A timed private room that expires leaves its participants' lists like any room: its access
+/// record goes with it (memory and Redis; PostgreSQL drops the row and its participants).
+async fn expired_private_room_leaves_the_lists(redis: bool) {
+    let mut args = vec!["--timed-minute-ms".to_owned(), "200".to_owned()];
+    let _guard = if redis {
+        let (url, guard) = shared_redis().await;
+        args.extend([
+            "--redis-url".into(),
+            url,
+            "--redis-prefix".into(),
+            unique_prefix(),
+        ]);
+        guard
+    } else {
+        None
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = start_server(&args).await;
+    common::wait_ready(&server.http_url()).await;
+    let mut ann = user(&server, "ann").await;
+    ann.send(
+        json!({"type": "create_room", "name": "brief", "private": true, "expire_after_mins": 2}),
+    )
+    .await;
+    let created = ann.expect("room_created").await;
+    let room = created["room"].as_str().unwrap().to_owned();
+    assert_eq!(created["expire_after_mins"], 2, "{created}");
+    ann.join(&room).await;
+    ann.expect_where(|v| v["type"] == "expired" && v["room"] == room)
+        .await;
+    ann.send(json!({"type": "rooms"})).await;
+    rooms_where(&mut ann, |r| !lists(r, &room)).await;
+    // Not listed again by a later refresh either (the hub's copy is repaired from the store).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    ann.send(json!({"type": "rooms"})).await;
+    let listed = rooms_where(&mut ann, |_| true).await;
+    assert!(!lists(&listed, &room), "{listed:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_private_room_leaves_the_lists_in_memory() {
+    expired_private_room_leaves_the_lists(false).await;
+}
+
+#[tokio::test]
+async fn an_expired_private_room_leaves_the_lists_with_redis() {
+    expired_private_room_leaves_the_lists(true).await;
+}

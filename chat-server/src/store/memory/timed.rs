@@ -95,6 +95,10 @@ impl MemoryStore {
             if let Fired::Expired { room } = f {
                 inner.rooms.remove(room);
                 inner.timed.remove(room);
+                // A private room's record and the room's read positions go with it, as with a
+                // deletion: its participants no longer list it.
+                inner.access.remove(room);
+                self.reads.lock().unwrap().forget_room(room);
             }
             // Every count of the room was of a message now gone (a clear takes all up to the head).
             let (Fired::Expired { room } | Fired::Cleared { room, .. }) = f;

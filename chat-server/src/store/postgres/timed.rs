@@ -197,6 +197,8 @@ impl PgStore {
         for sql in [
             "DELETE FROM messages WHERE room = $1",
             "DELETE FROM room_timers WHERE room = $1",
+            "DELETE FROM read_positions WHERE room = $1",
+            "DELETE FROM mentions WHERE room = $1",
             "DELETE FROM rooms WHERE name = $1",
         ] {
             sqlx::query(sql).bind(&room).execute(&mut *tx).await?;

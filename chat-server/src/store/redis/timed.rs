@@ -143,6 +143,8 @@ impl RedisStore {
             .key(self.keys.rooms())
             .key(self.keys.expired())
             .key(self.keys.tally(room))
+            .key(self.keys.access())
+            .key(self.keys.room_reads(room))
             .arg(room)
             .arg(clock.now_ms)
             .arg(clock.minute_ms)

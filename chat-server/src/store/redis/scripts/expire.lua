@@ -6,7 +6,9 @@
 -- again (heartbeat.lua).
 -- Its votes and reply counts (the tally hash) go too, so a room made again under the name starts
 -- from none.
--- KEYS: timed, timers, stream, seq, epoch, idempotency, cleared, rooms, expired, tally
+-- A private room's access record and the room's read positions go as well (as with a deletion).
+-- KEYS: timed, timers, stream, seq, epoch, idempotency, cleared, rooms, expired, tally, access,
+--       room reads
 -- ARGV: room, now ms, minute ms, events channel
 -- Returns 1 when the room expired.
 local member = 'x|' .. ARGV[1]
@@ -32,7 +34,8 @@ if deadline > now then
   redis.call('ZADD', KEYS[1], deadline, member)
   return 0
 end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[10])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[10], KEYS[12])
+redis.call('HDEL', KEYS[11], ARGV[1])
 redis.call('SREM', KEYS[8], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', now - 60000)
 redis.call('ZADD', KEYS[9], now, ARGV[1])
