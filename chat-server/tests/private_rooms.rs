@@ -736,3 +736,20 @@ async fn an_expired_private_room_leaves_the_lists_in_memory() {
 async fn an_expired_private_room_leaves_the_lists_with_redis() {
     expired_private_room_leaves_the_lists(true).await;
 }
+
+/// `@eve` in a private room eve is not in counts no mention for her: her `unread` (sent after
+/// every `welcome`) does not name the room.
+#[tokio::test]
+async fn a_mention_in_a_private_room_tells_a_non_participant_nothing() {
+    let cluster = Cluster::start(Mode::Memory).await;
+    let mut ann = user(&cluster.a, "ann").await;
+    let eve_cookie = register(&cluster.a, "eve").await;
+    let room = create_private(&mut ann, "hush").await;
+    ann.join(&room).await;
+    let ack = ann.say(&room, "ask @eve about it", "m-1").await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    let mut eve = connect(&cluster.a, Some(&eve_cookie)).await;
+    let unread = eve.expect("unread").await;
+    assert!(!unread.to_string().contains(&room), "{unread}");
+    cluster.stop().await;
+}

@@ -73,6 +73,11 @@ impl Session {
             Ok(readers) => {
                 let mut users = mentioned(content, &readers, author);
                 self.mentioned_accounts(content, author, &mut users).await;
+                // A private room's mentions count for its participants only: anyone else's
+                // `unread` would name the room.
+                if let Some(participants) = self.state.hub.acl.participants(room) {
+                    users.retain(|u| participants.contains(u));
+                }
                 store.add_mentions(room, offset, &users).await
             }
             Err(e) => Err(e),
