@@ -58,7 +58,7 @@ async fn wait_signed_in(browser: &Browser, name: &str) {
       conn: document.querySelector('#conn-state').dataset.state,
       room: document.querySelector('#messages').dataset.room ?? null,
       ready: document.querySelector('#messages').dataset.ready ?? null,
-      identity: document.querySelector('#identity-name').textContent,
+      identity: document.querySelector('#account-name').textContent,
     };"#;
     wait_js(browser, &format!("{name} in #general"), state, |v| {
         v == &json!({"conn": "online", "room": "general", "ready": "true", "identity": name})
