@@ -54,11 +54,13 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("/", "index.html", HTML),
     asset!("/app.js", "app.js", JS),
     asset!("/app.css", "app.css", CSS),
+    asset!("/theme.css", "theme.css", CSS),
     asset!("/favicon.svg", "favicon.svg", SVG),
     js!("composer"),
     js!("connection"),
     js!("dom"),
     js!("edits"),
+    js!("ephemeral"),
     js!("identity"),
     js!("limits"),
     js!("messages"),
@@ -68,6 +70,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("search"),
     js!("sidebar"),
     js!("storage"),
+    js!("theme"),
     js!("timed"),
 ];
 
@@ -91,6 +94,9 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         router.route(asset.path, get(move || async move { asset.response() }))
     })
 }
+
+#[cfg(test)]
+mod theme_tests;
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,9 @@
 //   search and filters: see js/search.js
 //   #clear-every-select, #expire-after-select  the new-room form's timed-room choices;
 //                      .room-timer[data-timer] marks a timed room in #room-list
+//   #theme-button, #theme-panel  the appearance picker: radios name=theme-mode (system | light |
+//                      dark) and name=theme-accent; <html data-theme data-accent> (js/theme.js)
+//   #ephemeral-toggle  the composer's "Ephemeral: not saved" checkbox (js/ephemeral.js)
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, sendFrame, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -53,6 +56,8 @@ import { noteWelcome, onDeleted, onEdited, showEphemeral } from './js/edits.js';
 import { bindComposer, renderComposer } from './js/composer.js';
 import { bindSidebar } from './js/sidebar.js';
 import { bindSearch, onSearchError, onSearchResults } from './js/search.js';
+import { bindTheme } from './js/theme.js';
+import { bindEphemeral } from './js/ephemeral.js';
 
 function onWelcome(f) {
   setLimits(f.limits);
@@ -126,6 +131,8 @@ function wire() {
   bindMessages();
   bindComposer();
   bindSearch();
+  bindTheme();
+  bindEphemeral();
 }
 
 restoreIdentity();

@@ -7,6 +7,7 @@ import { connState } from './connection.js';
 import { currentIdentity } from './identity.js';
 import { limit, utf8Bytes, validateContent, validateTopic } from './limits.js';
 import { enqueue } from './outbox.js';
+import { takeEphemeral } from './ephemeral.js';
 import { currentRoom, saveRooms } from './rooms.js';
 import { renderPending, scrollToBottom } from './messages.js';
 
@@ -95,7 +96,7 @@ function submitComposer() {
   saveRooms();
   ui.composerInput.value = '';
   room.draft = '';
-  enqueue(room, topic.value, content.value);
+  enqueue(room, topic.value, content.value, takeEphemeral());
   renderPending();
   scrollToBottom();
   renderComposer(false);

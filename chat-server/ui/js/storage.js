@@ -10,6 +10,7 @@ export const KEYS = Object.freeze({
   identity: 'chatapp.identity', // both: this tab's identity / the remembered one
   rooms: 'chatapp.rooms', // both: this tab's rooms / the remembered list
   outbox: 'chatapp.outbox', // sessionStorage: this tab's unsent messages
+  theme: 'chatapp.theme', // localStorage: light / dark / system and the accent (theme.js)
 });
 
 /** `tab` is this tab's sessionStorage, `shared` is localStorage. */
