@@ -184,6 +184,31 @@ async fn themes_scenario(ann: &Browser, dark: &Browser, url: &str, axe: &str) {
     close_panel(dark).await;
     assert_eq!(colours(dark).await, dark_rose, "back to the system's dark");
     assert_eq!(run_axe(dark, axe).await, json!([]), "system dark, rose");
+
+    // On a phone: the button, the open panel and the ephemeral switch fit the screen.
+    dark.client.set_window_size(390, 844).await.unwrap();
+    dark.find("#theme-button").await.click().await.unwrap();
+    let fits = r#"
+const w = document.documentElement.clientWidth;
+const inside = (sel) => {
+  const r = document.querySelector(sel).getBoundingClientRect();
+  return r.width > 0 && r.left >= 0 && r.right <= w;
+};
+return {
+  width: w,
+  button: inside('#theme-button'),
+  panel: inside('#theme-panel'),
+  toggle: inside('#ephemeral-toggle'),
+  topbar: document.querySelector('.topbar').scrollWidth <= w,
+};
+"#;
+    wait_js(dark, "the picker on a 390px screen", fits, |v| {
+        v == &json!({"width": v["width"], "button": true, "panel": true, "toggle": true, "topbar": true})
+            && v["width"].as_i64().unwrap() <= 390
+    })
+    .await;
+    dark.screenshot_to("ui-themes-phone.png").await;
+    assert_eq!(run_axe(dark, axe).await, json!([]), "phone, picker open");
 }
 
 /// The open room's messages with their ephemeral mark.
