@@ -112,13 +112,13 @@ function buildButton() {
   return button;
 }
 
-/** Adds the button to the top bar (before the identity button) and the panel to the page. */
+/** Adds the button and, right after it in the tab order, its panel (drawn fixed below the top
+ * bar) before the top bar's identity button. */
 export function bindTheme() {
   const button = buildButton();
   const panel = buildPanel();
-  const topbar = document.querySelector('.topbar');
-  topbar.insertBefore(button, document.querySelector('#identity-button'));
-  document.body.append(panel);
+  const identity = document.querySelector('#identity-button');
+  identity.before(button, panel);
   const setOpen = (open, focusBack) => {
     panel.hidden = !open;
     button.setAttribute('aria-expanded', String(open));
@@ -128,6 +128,11 @@ export function bindTheme() {
   button.addEventListener('click', () => setOpen(panel.hidden, false));
   panel.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') setOpen(false, true);
+  });
+  // Tabbing out of the panel closes it, as clicking elsewhere does.
+  panel.addEventListener('focusout', (e) => {
+    const to = e.relatedTarget;
+    if (to && !panel.contains(to) && to !== button) setOpen(false, false);
   });
   document.addEventListener('click', (e) => {
     if (!panel.hidden && !panel.contains(e.target) && !button.contains(e.target)) {
