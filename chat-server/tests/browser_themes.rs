@@ -155,6 +155,26 @@ async fn themes_scenario(ann: &Browser, dark: &Browser, url: &str, axe: &str) {
     wait_for_message(ann, "see https://example.com/docs").await;
     assert_eq!(colours(ann).await, before, "after a reload");
 
+    // Another tab of the browser starts with the choice, and a change there reaches this one.
+    let first = ann.client.window().await.unwrap();
+    let second = ann.client.new_window(true).await.unwrap().handle;
+    ann.client.switch_to_window(second).await.unwrap();
+    ann.client.goto(url).await.unwrap();
+    let attributes =
+        "return [document.documentElement.dataset.theme, document.documentElement.dataset.accent];";
+    wait_js(ann, "the second tab's theme", attributes, |v| {
+        v == &json!(["dark", "teal"])
+    })
+    .await;
+    ann.find("#theme-button").await.click().await.unwrap();
+    pick(ann, "theme-accent", "violet").await;
+    ann.client.close_window().await.unwrap();
+    ann.client.switch_to_window(first).await.unwrap();
+    wait_js(ann, "the first tab following", attributes, |v| {
+        v == &json!(["dark", "violet"])
+    })
+    .await;
+
     // `system` follows Chromium's dark mode, and a forced light wins over it.
     sign_in(dark, url, "Dee", "").await;
     let system = "return matchMedia('(prefers-color-scheme: dark)').matches;";
