@@ -55,6 +55,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("/app.js", "app.js", JS),
     asset!("/app.css", "app.css", CSS),
     asset!("/accounts.css", "accounts.css", CSS),
+    asset!("/theme.css", "theme.css", CSS),
     asset!("/favicon.svg", "favicon.svg", SVG),
     js!("account"),
     js!("account-dialog"),
@@ -62,6 +63,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("connection"),
     js!("dom"),
     js!("edits"),
+    js!("ephemeral"),
     js!("identity"),
     js!("limits"),
     js!("messages"),
@@ -74,6 +76,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("search"),
     js!("sidebar"),
     js!("storage"),
+    js!("theme"),
     js!("timed"),
     js!("votes"),
     js!("typing"),
@@ -101,6 +104,9 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         router.route(asset.path, get(move || async move { asset.response() }))
     })
 }
+
+#[cfg(test)]
+mod theme_tests;
 
 #[cfg(test)]
 mod tests {

@@ -68,6 +68,9 @@
 //     .participant-remove, #participant-form (#participant-input, #participant-add,
 //     #participant-error), #room-admin (#delete-room-button, #delete-room-yes, #delete-room-no)
 //   .message-guest     the "guest" mark on a guest's message
+//   #theme-button, #theme-panel  the appearance picker: radios name=theme-mode (system | light |
+//                      dark) and name=theme-accent; <html data-theme data-accent> (js/theme.js)
+//   #ephemeral-toggle  the composer's "Ephemeral: not saved" checkbox (js/ephemeral.js)
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -96,6 +99,8 @@ import { bindReplies } from './js/replies.js';
 import { bindTyping, onTyping, typingMessage } from './js/typing.js';
 import { bindReceipts, onReceipts, receiptsReset } from './js/receipts.js';
 import { bindUnread, onUnread, unreadMessage, unreadWelcome } from './js/unread.js';
+import { bindTheme } from './js/theme.js';
+import { bindEphemeral } from './js/ephemeral.js';
 
 function onWelcome(f) {
   setLimits(f.limits);
@@ -217,6 +222,8 @@ function wire() {
   bindReceipts();
   bindAccountDialog();
   bindParticipants();
+  bindTheme();
+  bindEphemeral();
 }
 
 restoreIdentity();

@@ -9,6 +9,7 @@ import { canPost } from './identity.js';
 import { accountKnown, currentUser } from './account.js';
 import { limit, utf8Bytes, validateContent, validateTopic } from './limits.js';
 import { enqueue } from './outbox.js';
+import { takeEphemeral } from './ephemeral.js';
 import { currentRoom, saveRooms } from './rooms.js';
 import { renderPending, scrollToBottom } from './messages.js';
 import { renderReplyBar, takeReplyTo } from './replies.js';
@@ -111,7 +112,7 @@ function submitComposer() {
   saveRooms();
   ui.composerInput.value = '';
   room.draft = '';
-  enqueue(room, topic.value, content.value, takeReplyTo(room));
+  enqueue(room, topic.value, content.value, takeReplyTo(room), takeEphemeral());
   renderPending();
   scrollToBottom();
   renderComposer(false);

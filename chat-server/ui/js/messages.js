@@ -223,6 +223,7 @@ export function renderPending() {
     prev = m;
     article.classList.add('pending', 'mine');
     if (p.status === 'failed') article.classList.add('failed');
+    if (p.ephemeral) article.classList.add('ephemeral');
     article.dataset.room = p.room;
     article.dataset.clientId = p.clientId;
     article.dataset.status = p.status;

@@ -1,6 +1,7 @@
 // Messages typed here until the server stored them: queued, sent in order, acked, failed and
 // retried. A message is kept (in memory and in this tab's sessionStorage) until it is acked, and
-// resent with the same client_id after a reconnect, so the server stores it once.
+// resent with the same client_id after a reconnect, so the server stores it once. Ephemeral ones
+// are the exception (ephemeral.js says why): memory only, and dropped if in flight at a close.
 //
 // Pacing follows `welcome.limits` only: at most `send_burst` sends unanswered, and no faster than
 // a `send_rate_per_s` token bucket of `send_burst` tokens. Nothing is sent before a welcome.
@@ -10,6 +11,7 @@ import { limit, utf8Bytes } from './limits.js';
 import { KEYS, load, newClientId, remove, store } from './storage.js';
 import { allRooms, currentRoom, getRoom, roomOf, sendJoin } from './rooms.js';
 import { renderPending } from './messages.js';
+import { toast } from './notices.js';
 
 const AUTO_RETRY_MS = 2000;
 const AUTO_RETRY_MAX = 5;
@@ -24,9 +26,9 @@ const PACING_SLACK_S = 0.1;
 const bucket = { tokens: 0, at: 0, timer: 0 };
 
 /** One message on its way: `status` is queued | sending | acked | failed. */
-function makePending(roomName, clientId, topic, content, created, replyTo = null) {
+function makePending(roomName, clientId, topic, content, created, replyTo = null, ephemeral = false) {
   return {
-    room: roomName, clientId, topic, content, created, replyTo,
+    room: roomName, clientId, topic, content, created, replyTo, ephemeral,
     status: 'queued',
     error: null,
     offset: null,
@@ -40,6 +42,7 @@ export function saveOutbox() {
   for (const room of allRooms()) {
     for (const p of room.pending.values()) {
       if (p.status === 'acked') continue; // stored on the server already
+      if (p.ephemeral) continue; // stale after a reload: never kept
       const { clientId, topic, content, created, replyTo } = p;
       outbox.push({ client_id: clientId, room: room.name, topic, content, created,
         reply_to: replyTo });
@@ -71,10 +74,11 @@ export function restoreOutbox(ensureRoom, validRoom) {
   saveOutbox();
 }
 
-/** Queues a new message for `room` and sends it when it may. */
-export function enqueue(room, topic, content, replyTo = null) {
+/** Queues a new message for `room` (a reply to `replyTo`; `ephemeral`: stored nowhere) and sends
+ * it when it may. */
+export function enqueue(room, topic, content, replyTo = null, ephemeral = false) {
   const p = makePending(room.name, newClientId(limit('max_client_id_chars')), topic, content,
-    Date.now(), replyTo);
+    Date.now(), replyTo, ephemeral);
   room.pending.set(p.clientId, p);
   saveOutbox();
   flushPending(room);
@@ -126,15 +130,30 @@ export function flushPending(room) {
     const frame = { type: 'send', room: room.name, content: p.content, client_id: p.clientId };
     if (p.topic) frame.topic = p.topic;
     if (p.replyTo) frame.reply_to = p.replyTo;
+    if (p.ephemeral) frame.ephemeral = true;
     if (!sendFrame(frame)) break;
     p.status = 'sending';
     inFlight++;
   }
 }
 
-/** Messages sent but not answered go back to the queue when the socket closes. */
+/** Messages sent but not answered go back to the queue when the socket closes; ephemeral ones
+ * are dropped instead (the server may have delivered them, and they would be stale). */
 export function requeueSending(room) {
-  for (const p of room.pending.values()) if (p.status === 'sending') p.status = 'queued';
+  let dropped = 0;
+  for (const p of room.pending.values()) {
+    if (p.status !== 'sending') continue;
+    if (p.ephemeral) {
+      room.pending.delete(p.clientId);
+      dropped++;
+    } else {
+      p.status = 'queued';
+    }
+  }
+  if (dropped) {
+    toast(`The connection dropped while an ephemeral message to ${room.name} was on its way: ` +
+      'it may not have arrived, and it is not sent again.', 'error');
+  }
 }
 
 export function onAck(f) {
@@ -142,6 +161,13 @@ export function onAck(f) {
   const room = getRoom(f.room) || roomOf(f.client_id);
   const p = room && room.pending.get(f.client_id);
   if (!p) return;
+  if (f.ephemeral === true) {
+    // Delivered, and shown from the room's own `message` frame: nothing to keep.
+    room.pending.delete(p.clientId);
+    flushPending(room);
+    if (room === currentRoom()) renderPending();
+    return;
+  }
   p.status = 'acked';
   p.offset = f.offset;
   if (room.offsets.has(f.offset)) room.pending.delete(p.clientId);

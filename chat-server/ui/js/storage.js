@@ -11,6 +11,7 @@ export const KEYS = Object.freeze({
   rooms: 'chatapp.rooms', // both: this tab's rooms / the remembered list
   outbox: 'chatapp.outbox', // sessionStorage: this tab's unsent messages
   created: 'chatapp.created', // localStorage: rooms each account created in this browser
+  theme: 'chatapp.theme', // localStorage: light / dark / system and the accent (theme.js)
 });
 
 /** `tab` is this tab's sessionStorage, `shared` is localStorage. */
