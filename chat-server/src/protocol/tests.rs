@@ -1,5 +1,7 @@
 use super::*;
 
+use serde_json::Value;
+
 fn parse(s: &str) -> Result<ClientMessage, ProtocolError> {
     ClientMessage::parse(s, &Limits::default())
 }
