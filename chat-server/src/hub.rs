@@ -1,6 +1,6 @@
-//! Local fan-out: which connection of this replica is in which room, and the one task that turns
-//! store events into per-connection frames. Per room it delivers offsets in order exactly once,
-//! filling any gap from the store (pub/sub is at-most-once; the stream is the truth). Sessions own
+//! Local fan-out: which connection of this replica is in which room, fed by the one task that
+//! turns store events into per-connection frames (`hub/delivery.rs`: per room, offsets in order
+//! exactly once, any gap filled from the store). Sessions own
 //! their sockets; the hub only ever `try_send`s into their bounded queues (frames and bytes) and
 //! kicks a connection whose queue is full instead of letting memory grow. It also holds the
 //! current room list (`hub/rooms.rs`: shared, with each viewer's private rooms spliced in) and
@@ -12,37 +12,25 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    time::Duration,
 };
 
 use axum::extract::ws::Utf8Bytes;
-use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use self::delivery::Cursor;
+pub use self::delivery::run_delivery;
 pub use self::rooms::RoomsList;
 use crate::{
     access::Acl,
     accounts::Visitor,
-    clock::now_ms,
-    metrics::{Metrics, ReasonLabel},
-    protocol::{Member, ServerFrame},
-    store::{ALL_CONNECTIONS, RoomPresence, SessionEnd, Store, StoreEvent},
+    metrics::Metrics,
+    protocol::Member,
+    store::{ALL_CONNECTIONS, RoomPresence, SessionEnd},
 };
 
 /// Identifies one WebSocket connection within this process.
 pub type ConnId = u64;
-
-/// Most events buffered for a room whose first local member is still reading its history.
-const MAX_PENDING: usize = 10_000;
-/// How often rooms with local members are compared with the store, in case the very last
-/// pub/sub notification was lost.
-const BACKFILL_EVERY: Duration = Duration::from_secs(2);
-/// Rooms whose history the periodic backfill reads at once.
-const BACKFILL_CONCURRENCY: usize = 64;
-/// Most missed messages a backfill pushes into members' queues; a larger gap is handed to the
-/// sessions to pull ([`Outbound::Lagged`]), so a burst never overflows a healthy reader's queue.
-const BACKFILL_PUSH_MAX: usize = 32;
 
 /// A stored message on its way to a room's local members: one per message, shared by all of
 /// them. The frame is `Utf8Bytes`, reference-counted: every recipient writes the same buffer.
@@ -402,228 +390,7 @@ fn remove_member(
     removed
 }
 
-/// A stored message as the delivery task handles it (the room is known from context).
-#[derive(Debug)]
-struct Delivery {
-    epoch: Arc<str>,
-    offset: u64,
-    time_ms: u64,
-    frame: Utf8Bytes,
-}
-
-/// Per-room delivery position of this replica.
-#[derive(Debug, Default)]
-struct Cursor {
-    epoch: Option<Arc<str>>,
-    /// Highest offset delivered; `None` until the first joiner's page says where to start.
-    last: Option<u64>,
-    /// Deliveries that arrived before the first joiner's page, by offset.
-    pending: BTreeMap<u64, Delivery>,
-}
-
-/// The delivery task: store events and joiners' starting points in, ordered frames out.
-pub async fn run_delivery(
-    hub: Arc<Hub>,
-    store: Store,
-    mut events: mpsc::Receiver<StoreEvent>,
-    mut starts: mpsc::Receiver<RoomStart>,
-    stop: CancellationToken,
-) {
-    let mut cursors: HashMap<Arc<str>, Cursor> = HashMap::new();
-    let mut tick = tokio::time::interval(BACKFILL_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            Some(event) = events.recv() => match event {
-                StoreEvent::Message { epoch, room, offset, time_ms, frame } => {
-                    if !hub.has_members(&room) {
-                        cursors.remove(&room);
-                        continue;
-                    }
-                    let cursor = cursors.entry(room.clone()).or_default();
-                    // One copy per message; every recipient then shares it.
-                    let frame = Utf8Bytes::from(&*frame);
-                    let delivery = Delivery { epoch, offset, time_ms, frame };
-                    on_message(&hub, &store, &room, cursor, delivery).await;
-                }
-                StoreEvent::RoomsChanged => hub.rooms_changed.notify_one(),
-                StoreEvent::AccessChanged { room } => {
-                    private::access_changed(&hub, &store, &room, &mut cursors).await;
-                }
-                StoreEvent::RoomDeleted { room } => {
-                    private::deleted(&hub, &room, &mut cursors);
-                }
-                StoreEvent::Resubscribed => {
-                    backfill_all(&hub, &store, &mut cursors).await;
-                    hub.rooms_changed.notify_one();
-                }
-                StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
-                StoreEvent::Notice { room, frame } => hub.to_room(&room, frame),
-                StoreEvent::Cleared { room, through } => {
-                    let frame = ServerFrame::Cleared { room: &room, through }.to_json();
-                    hub.to_room(&room, frame.into());
-                }
-                StoreEvent::Expired { room } => {
-                    cursors.remove(&room);
-                    hub.expire(&room);
-                    hub.rooms_changed.notify_one();
-                }
-                StoreEvent::Votes { room, offset, up, down } => {
-                    let frame = ServerFrame::Votes {
-                        room: &room, offset, up, down, mine: None,
-                    };
-                    hub.to_room(&room, frame.to_json().into());
-                }
-                StoreEvent::Replies { room, offset, count } => {
-                    let frame =
-                        ServerFrame::ReplyCount { room: &room, offset, count };
-                    hub.to_room(&room, frame.to_json().into());
-                }
-                StoreEvent::Signal { room, except, frame } => {
-                    hub.to_room_except(&room, frame, except);
-                }
-                StoreEvent::ReadsChanged { room, user } => hub.signals.reads_changed(room, user),
-            },
-            Some(start) = starts.recv() => {
-                let cursor = cursors.entry(start.room.clone()).or_default();
-                if cursor.last.is_none() {
-                    cursor.last = Some(start.head);
-                    cursor.epoch = Some(start.epoch);
-                    let pending = std::mem::take(&mut cursor.pending);
-                    for delivery in pending.into_values() {
-                        on_message(&hub, &store, &start.room, cursor, delivery).await;
-                    }
-                }
-            }
-            _ = tick.tick() => backfill_all(&hub, &store, &mut cursors).await,
-        }
-    }
-}
-
-async fn on_message(
-    hub: &Hub,
-    store: &Store,
-    room: &Arc<str>,
-    cursor: &mut Cursor,
-    delivery: Delivery,
-) {
-    let Some(last) = cursor.last else {
-        if cursor.pending.len() < MAX_PENDING {
-            cursor.pending.insert(delivery.offset, delivery);
-        }
-        return;
-    };
-    let Delivery {
-        epoch,
-        offset,
-        time_ms,
-        frame,
-    } = delivery;
-    if cursor.epoch.as_ref() != Some(&epoch) {
-        resync(hub, room, cursor, epoch.clone());
-        return backfill(hub, store, room, cursor).await;
-    }
-    if offset <= last {
-        return;
-    }
-    if offset != last + 1 {
-        backfill(hub, store, room, cursor).await;
-    }
-    let last = cursor.last.unwrap_or(last);
-    if last + 1 < offset {
-        // The backfill could not read the missing range (the store failed): deliver this one
-        // and let the sessions pull the gap, rather than stall the room or skip silently.
-        lagged(hub, room, cursor, offset - 1, "unreadable");
-    }
-    if cursor.last.is_some_and(|l| l < offset) {
-        let out = Outbound::Message(Arc::new(Delivered {
-            room: room.clone(),
-            offset,
-            time_ms,
-            frame,
-        }));
-        hub.deliver(&out, room);
-        cursor.last = Some(offset);
-    }
-}
-
-fn resync(hub: &Hub, room: &Arc<str>, cursor: &mut Cursor, epoch: Arc<str>) {
-    tracing::warn!(%room, %epoch, "room history was lost; resyncing members");
-    hub.deliver(
-        &Outbound::Resync(Arc::new(NewEpoch {
-            room: room.clone(),
-            epoch: epoch.clone(),
-        })),
-        room,
-    );
-    cursor.epoch = Some(epoch);
-    cursor.last = Some(0);
-}
-
-async fn backfill(hub: &Hub, store: &Store, room: &Arc<str>, cursor: &mut Cursor) {
-    let Some(last) = cursor.last else { return };
-    let range = match store.range(room, last).await {
-        Ok(range) => range,
-        Err(e) => {
-            hub.metrics.redis_errors.inc();
-            tracing::warn!(%room, error = %e, "backfill failed; will retry");
-            return;
-        }
-    };
-    if !range.epoch.is_empty() && cursor.epoch.as_deref() != Some(range.epoch.as_str()) {
-        resync(hub, room, cursor, range.epoch.into());
-        return Box::pin(backfill(hub, store, room, cursor)).await;
-    }
-    let Some(&(first, _)) = range.entries.first() else {
-        return;
-    };
-    let newest = range.entries.last().map_or(first, |(o, _)| *o);
-    if first > last + 1 || range.entries.len() > BACKFILL_PUSH_MAX {
-        let reason = if first > last + 1 { "trimmed" } else { "burst" };
-        return lagged(hub, room, cursor, newest, reason);
-    }
-    let now_ms = now_ms();
-    for (offset, frame) in range.entries {
-        if cursor.last.is_some_and(|l| offset > l) {
-            // A backfilled message's original timestamp is inside its frame; latency is measured
-            // from now so a recovered gap does not look like slow delivery.
-            let out = Outbound::Message(Arc::new(Delivered {
-                room: room.clone(),
-                offset,
-                time_ms: now_ms,
-                frame: Utf8Bytes::from(&*frame),
-            }));
-            hub.deliver(&out, room);
-            cursor.last = Some(offset);
-        }
-    }
-}
-
-/// Hand the room's members everything after the cursor to pull themselves, and move the cursor
-/// to `through` (the newest offset known to be stored).
-fn lagged(hub: &Hub, room: &Arc<str>, cursor: &mut Cursor, through: u64, reason: &'static str) {
-    tracing::info!(%room, ?cursor.last, through, reason, "members pull a gap from the store");
-    hub.metrics
-        .delivery_gaps
-        .get_or_create(&ReasonLabel { reason })
-        .inc();
-    hub.deliver(&Outbound::Lagged { room: room.clone() }, room);
-    cursor.last = Some(through);
-}
-
-async fn backfill_all(hub: &Hub, store: &Store, cursors: &mut HashMap<Arc<str>, Cursor>) {
-    cursors.retain(|room, _| hub.has_members(room));
-    // Rooms are independent, so their reads go out together (pipelined on the store's one
-    // connection). One after another, 200 rooms on a busy Redis held up live delivery for about
-    // a second every BACKFILL_EVERY (docs/benchmarks.md, "rooms").
-    futures_util::stream::iter(cursors.iter_mut())
-        .for_each_concurrent(BACKFILL_CONCURRENCY, |(room, cursor)| {
-            backfill(hub, store, room, cursor)
-        })
-        .await;
-}
-
+mod delivery;
 mod due;
 mod private;
 mod rooms;

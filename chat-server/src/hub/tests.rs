@@ -2,7 +2,9 @@
 //! lost and repeated notifications must still give every member each offset once, in order.
 
 use super::*;
-use crate::store::{MemoryStore, NewMessage};
+use std::time::Duration;
+
+use crate::store::{MemoryStore, NewMessage, Store, StoreEvent};
 
 struct Fixture {
     hub: Arc<Hub>,
