@@ -123,13 +123,14 @@ mod tests {
     #[test]
     fn notices_round_trip_through_their_payload() {
         let payload = notice_payload("ops", r#"{"type":"deleted","room":"ops","offset":3}"#);
-        let Some(StoreEvent::Notice { room, frame }) = super::super::parse_event(&payload) else {
+        let Some(StoreEvent::Notice { room, frame }) = super::super::events::parse_event(&payload)
+        else {
             panic!("not a notice: {payload}")
         };
         assert_eq!(
             (&*room, &*frame),
             ("ops", r#"{"type":"deleted","room":"ops","offset":3}"#)
         );
-        assert!(super::super::parse_event("n ops").is_none());
+        assert!(super::super::events::parse_event("n ops").is_none());
     }
 }

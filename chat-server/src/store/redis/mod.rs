@@ -14,28 +14,24 @@ use std::{
     time::Duration,
 };
 
-use futures_util::StreamExt;
 use redis::{
     Cmd, FromRedisValue, RedisError, RedisResult, Script, ScriptInvocation, aio::ConnectionManager,
 };
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use self::keys::Keys;
 use super::{
-    Appended, Error, HistoryPage, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Page, Range, Result,
-    RoomPresence, StoreEvent, new_epoch,
+    Appended, Error, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Result, RoomPresence, StoreEvent,
+    new_epoch,
 };
-use crate::{
-    metrics::Metrics,
-    protocol::{Cursor, DEFAULT_ROOM, Since},
-};
+use crate::protocol::DEFAULT_ROOM;
 
 mod access;
 mod accounts;
 mod edits;
+mod events;
 mod health;
 mod keys;
+mod reading;
 mod reads;
 mod strikes;
 mod timed;
@@ -235,119 +231,6 @@ impl RedisStore {
         })
     }
 
-    pub(super) async fn history(&self, room: &str, since: Option<&Since>) -> Result<Page> {
-        let reply: Vec<String> = self
-            .run(
-                self.scripts
-                    .history
-                    .key(self.keys.stream(room))
-                    .key(self.keys.seq(room))
-                    .key(self.keys.epoch(room))
-                    .key(self.keys.incarnation())
-                    .key(self.keys.cleared(room))
-                    .arg(room)
-                    .arg(self.history_len)
-                    .arg(since.map_or("", |s| s.epoch.as_str()))
-                    .arg(since.map_or(0, |s| s.offset)),
-            )
-            .await?;
-        let mut it = reply.into_iter();
-        let (Some(epoch), Some(head), Some(recovered)) = (it.next(), it.next(), it.next()) else {
-            return Err(Error::Corrupt("short history reply".into()));
-        };
-        Ok(Page {
-            epoch,
-            head: head
-                .parse()
-                .map_err(|_| Error::Corrupt(format!("head {head}")))?,
-            recovered: recovered == "1",
-            frames: it.map(Arc::from).collect(),
-            more: false,
-        })
-    }
-
-    /// One `XRANGE`/`XREVRANGE` of `limit + 1` entries: the extra one only says `more`. Plain
-    /// reads, so paging works while Redis refuses writes.
-    pub(super) async fn page(&self, room: &str, cursor: Cursor, limit: u32) -> Result<HistoryPage> {
-        let epoch: Option<String> = self
-            .query(redis::cmd("GET").arg(self.keys.epoch(room)))
-            .await?;
-        let epoch = epoch.unwrap_or_default();
-        let stream = self.keys.stream(room);
-        let cmd = match cursor {
-            Cursor::Before(b) if b <= 1 => None,
-            Cursor::After(u64::MAX) => None,
-            Cursor::Before(u64::MAX) => Some(
-                redis::cmd("XREVRANGE")
-                    .arg(&stream)
-                    .arg("+")
-                    .arg("-")
-                    .clone(),
-            ),
-            Cursor::Before(b) => Some(
-                redis::cmd("XREVRANGE")
-                    .arg(&stream)
-                    .arg(format!("(0-{b}"))
-                    .arg("-")
-                    .clone(),
-            ),
-            Cursor::After(a) => Some(
-                redis::cmd("XRANGE")
-                    .arg(&stream)
-                    .arg(format!("(0-{a}"))
-                    .arg("+")
-                    .clone(),
-            ),
-        };
-        let Some(mut cmd) = cmd else {
-            return Ok(HistoryPage {
-                epoch,
-                frames: Vec::new(),
-                more: false,
-            });
-        };
-        cmd.arg("COUNT").arg(limit + 1);
-        let entries: Vec<(String, Vec<String>)> = self.query(&cmd).await?;
-        let more = entries.len() > limit as usize;
-        let mut frames: Vec<Arc<str>> = entries
-            .into_iter()
-            .take(limit as usize)
-            .filter_map(|(_, fields)| fields.into_iter().nth(1).map(Arc::from))
-            .collect();
-        if matches!(cursor, Cursor::Before(_)) {
-            frames.reverse();
-        }
-        Ok(HistoryPage {
-            epoch,
-            frames,
-            more,
-        })
-    }
-
-    pub(super) async fn range(&self, room: &str, after: u64) -> Result<Range> {
-        let reply: Vec<String> = self
-            .run(
-                self.scripts
-                    .range
-                    .key(self.keys.stream(room))
-                    .key(self.keys.epoch(room))
-                    .arg(after)
-                    .arg(self.history_len),
-            )
-            .await?;
-        let mut it = reply.into_iter();
-        let epoch = it.next().unwrap_or_default();
-        let mut entries = Vec::new();
-        while let (Some(id), Some(frame)) = (it.next(), it.next()) {
-            let offset = id
-                .strip_prefix("0-")
-                .and_then(|o| o.parse().ok())
-                .ok_or_else(|| Error::Corrupt(format!("stream id {id}")))?;
-            entries.push((offset, Arc::from(frame)));
-        }
-        Ok(Range { epoch, entries })
-    }
-
     /// Publish payloads on the events channel in one round trip (the durable mode's bus).
     pub(super) async fn publish(&self, payloads: Vec<String>) -> Result<()> {
         self.cache_and_publish(&[], 0, payloads).await
@@ -392,32 +275,6 @@ impl RedisStore {
         }
         let () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())
-    }
-
-    /// Up to `limit` cached (offset, frame) of a room's epoch with `low < offset <= high`, the
-    /// lowest first (or the highest first when `newest_first`). One try, no retry: a cache that
-    /// does not answer is a miss.
-    pub(super) async fn cached(
-        &self,
-        room: &str,
-        epoch: &str,
-        (low, high): (u64, u64),
-        limit: u32,
-        newest_first: bool,
-    ) -> Result<Vec<(u64, String)>> {
-        let key = self.keys.cache(room, epoch);
-        let mut cmd = if newest_first {
-            let mut c = redis::cmd("ZREVRANGEBYSCORE");
-            c.arg(&key).arg(high).arg(format!("({low}"));
-            c
-        } else {
-            let mut c = redis::cmd("ZRANGEBYSCORE");
-            c.arg(&key).arg(format!("({low}")).arg(high);
-            c
-        };
-        cmd.arg("WITHSCORES").arg("LIMIT").arg(0).arg(limit);
-        let reply: Vec<(String, u64)> = cmd.query_async(&mut self.conn.clone()).await?;
-        Ok(reply.into_iter().map(|(f, o)| (o, f)).collect())
     }
 
     pub(super) async fn room_exists(&self, name: &str) -> Result<bool> {
@@ -496,147 +353,5 @@ impl RedisStore {
             )
             .await?;
         Ok(())
-    }
-
-    /// Forward pub/sub notifications as [`StoreEvent`]s until `stop`, resubscribing with backoff
-    /// after every connection loss and announcing each (re)subscription so the hub backfills.
-    pub async fn run_subscriber(
-        self: Arc<Self>,
-        events: mpsc::Sender<StoreEvent>,
-        metrics: Arc<Metrics>,
-        stop: CancellationToken,
-    ) {
-        let channel = self.keys.events();
-        let mut backoff = Duration::from_millis(100);
-        while !stop.is_cancelled() {
-            match self.client.get_async_pubsub().await {
-                Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                    Ok(()) => {
-                        backoff = Duration::from_millis(100);
-                        tracing::info!(%channel, "subscribed to redis");
-                        if events.send(StoreEvent::Resubscribed).await.is_err() {
-                            return;
-                        }
-                        let mut stream = pubsub.on_message();
-                        loop {
-                            let msg = tokio::select! {
-                                () = stop.cancelled() => return,
-                                msg = stream.next() => msg,
-                            };
-                            let Some(msg) = msg else { break };
-                            let Ok(payload) = msg.get_payload::<String>() else {
-                                continue;
-                            };
-                            let event = reads::parse_signal(&payload, &self.instance)
-                                .or_else(|| parse_event(&payload));
-                            let Some(event) = event else {
-                                tracing::warn!("ignoring unexpected pub/sub payload");
-                                continue;
-                            };
-                            if events.send(event).await.is_err() {
-                                return;
-                            }
-                        }
-                        tracing::warn!("redis pub/sub connection lost; resubscribing");
-                    }
-                    Err(e) => tracing::warn!(error = %e, "redis subscribe failed"),
-                },
-                Err(e) => tracing::warn!(error = %e, "redis pub/sub connect failed"),
-            }
-            metrics.redis_errors.inc();
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-        }
-    }
-}
-
-/// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end (`s1 …`, `sa …`), a notice
-/// `n <room> <frame>` (`edits.rs`), a timed room's clear (`c <through> <room>`) or expiry
-/// (`x <room>`), a private room's participants changed (`a <room>`) or a room deleted
-/// (`d <room>`); votes and replies (`v …`, `p …`) are `votes.rs`'.
-fn parse_event(payload: &str) -> Option<StoreEvent> {
-    if payload == "r" {
-        return Some(StoreEvent::RoomsChanged);
-    }
-    if let Some(rest) = payload.strip_prefix("n ") {
-        return edits::parse_notice(rest);
-    }
-    if let Some(room) = payload.strip_prefix("a ") {
-        return Some(StoreEvent::AccessChanged { room: room.into() });
-    }
-    if let Some(room) = payload.strip_prefix("d ") {
-        return Some(StoreEvent::RoomDeleted { room: room.into() });
-    }
-    if payload.starts_with('s') {
-        return super::SessionEnd::from_payload(payload).map(StoreEvent::SessionsEnded);
-    }
-    if let Some(fired) = timed::parse_payload(payload) {
-        return Some(fired.into());
-    }
-    if let Some(event) = votes::parse_event(payload) {
-        return Some(event);
-    }
-    let rest = payload.strip_prefix("m ")?;
-    let mut parts = rest.splitn(5, ' ');
-    let epoch = parts.next()?;
-    let offset = parts.next()?.parse().ok()?;
-    let room = parts.next()?;
-    let time_ms = parts.next()?.parse().ok()?;
-    let frame = parts.next()?;
-    Some(StoreEvent::Message {
-        epoch: epoch.into(),
-        room: room.into(),
-        offset,
-        time_ms,
-        frame: frame.into(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pubsub_payloads_parse() {
-        let Some(StoreEvent::Message {
-            epoch,
-            room,
-            offset,
-            time_ms,
-            frame,
-        }) = parse_event(r#"m e1 42 general 1700 {"type":"message","content":"a b"}"#)
-        else {
-            panic!("not a message event")
-        };
-        assert_eq!(
-            (&*epoch, &*room, offset, time_ms),
-            ("e1", "general", 42, 1700)
-        );
-        assert_eq!(&*frame, r#"{"type":"message","content":"a b"}"#);
-        assert!(matches!(parse_event("r"), Some(StoreEvent::RoomsChanged)));
-        assert!(matches!(
-            parse_event("a plans"),
-            Some(StoreEvent::AccessChanged { room }) if &*room == "plans"
-        ));
-        assert!(matches!(
-            parse_event("d plans"),
-            Some(StoreEvent::RoomDeleted { room }) if &*room == "plans"
-        ));
-        // `p` is a reply count (votes.rs), not a private room's participants (`a`).
-        assert!(matches!(
-            parse_event("p ops 7 2"),
-            Some(StoreEvent::Replies { room, offset: 7, count: 2 }) if &*room == "ops"
-        ));
-        assert!(parse_event("m e1 x general 1 {}").is_none());
-        assert!(parse_event("garbage").is_none());
-        assert!(matches!(
-            parse_event("sa ann -"),
-            Some(StoreEvent::SessionsEnded(
-                super::super::SessionEnd::AllOf { .. }
-            ))
-        ));
     }
 }
