@@ -36,19 +36,6 @@ use crate::{
     store::{Created, NewMessage, Page},
 };
 
-/// Close codes of `docs/protocol.md`.
-pub mod close {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    pub const POLICY: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
-    pub const INTERNAL: u16 = 1011;
-    pub const NO_PONG: u16 = 4000;
-    pub const SESSION_ENDED: u16 = 4001;
-    pub const SLOW_CONSUMER: u16 = 4008;
-}
-
 /// Queued frames written per flush, so a busy room is batched into few syscalls.
 const WRITE_BATCH: usize = 64;
 /// Bytes after which a batch is flushed early. tungstenite's write buffer grows to the largest
@@ -60,9 +47,6 @@ const WRITE_BATCH_BYTES: usize = 16 * 1024;
 const LATENCY_SAMPLE_EVERY: u32 = 16;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Why the session ends with a close frame.
-struct Close(u16, &'static str);
 
 #[derive(Debug)]
 struct RoomView {
@@ -380,33 +364,12 @@ impl Session {
     }
 }
 
-/// The close a failed read calls for (RFC 6455 7.4.1): 1009 over `--max-frame-bytes`, 1007 for
-/// a text frame that is not UTF-8, 1002 for any other violation of the framing; None when the
-/// peer is simply gone and there is no one to tell.
-fn read_error_close(e: &(dyn std::error::Error + 'static)) -> Option<Close> {
-    use tungstenite::{Error as WsError, error::ProtocolError as Violation};
-    let mut source = Some(e);
-    while let Some(e) = source {
-        let Some(ws) = e.downcast_ref::<WsError>() else {
-            source = e.source();
-            continue;
-        };
-        return match ws {
-            WsError::Capacity(_) => Some(Close(close::TOO_BIG, "frame too large")),
-            WsError::Utf8(_) => Some(Close(close::INVALID_PAYLOAD, "text frame is not UTF-8")),
-            WsError::Protocol(Violation::ResetWithoutClosingHandshake) => None,
-            WsError::Protocol(_) => Some(Close(close::PROTOCOL_ERROR, "protocol error")),
-            _ => None,
-        };
-    }
-    None
-}
-
 fn text(s: String) -> Message {
     Message::Text(s.into())
 }
 
 mod budget;
+pub mod close;
 mod edits;
 mod identity;
 mod membership;
@@ -418,7 +381,13 @@ mod votes;
 mod write;
 
 pub use self::budget::Admission;
-use self::{budget::Budgets, send::unavailable, signals::SignalState, write::WriteGuard};
+use self::{
+    budget::Budgets,
+    close::{Close, read_error_close},
+    send::unavailable,
+    signals::SignalState,
+    write::WriteGuard,
+};
 
 #[cfg(test)]
 mod tests;
