@@ -1,23 +1,20 @@
 //! Local fan-out: which connection of this replica is in which room, fed by the one task that
 //! turns store events into per-connection frames (`hub/delivery.rs`: per room, offsets in order
-//! exactly once, any gap filled from the store). Sessions own
-//! their sockets; the hub only ever `try_send`s into their bounded queues (frames and bytes) and
-//! kicks a connection whose queue is full instead of letting memory grow. It also holds the
-//! current room list (`hub/rooms.rs`: shared, with each viewer's private rooms spliced in) and
-//! this replica's copy of the private rooms' participants, which it enforces (`hub/private.rs`).
+//! exactly once, any gap filled from the store). Sessions own their sockets; the hub only ever
+//! `try_send`s into their bounded queues (`hub/conn.rs`) and kicks a connection whose queue is
+//! full instead of letting memory grow. It also holds the current room list (`hub/rooms.rs`:
+//! shared, with each viewer's private rooms spliced in) and this replica's copy of the private
+//! rooms' participants, which it enforces (`hub/private.rs`).
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex, atomic::Ordering},
 };
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{Notify, mpsc};
-use tokio_util::sync::CancellationToken;
 
+pub use self::conn::{Conn, ConnHandle, ConnId, Delivered, NewEpoch, Outbound};
 use self::delivery::Cursor;
 pub use self::delivery::run_delivery;
 pub use self::rooms::RoomsList;
@@ -25,125 +22,8 @@ use crate::{
     access::Acl,
     accounts::Visitor,
     metrics::Metrics,
-    protocol::Member,
     store::{ALL_CONNECTIONS, RoomPresence, SessionEnd},
 };
-
-/// Identifies one WebSocket connection within this process.
-pub type ConnId = u64;
-
-/// A stored message on its way to a room's local members: one per message, shared by all of
-/// them. The frame is `Utf8Bytes`, reference-counted: every recipient writes the same buffer.
-#[derive(Debug)]
-pub struct Delivered {
-    pub room: Arc<str>,
-    pub offset: u64,
-    /// The message's server timestamp (or, when backfilled, the time it was read back).
-    pub time_ms: u64,
-    pub frame: Utf8Bytes,
-}
-
-/// A room whose history was lost, and the epoch its offsets restart in.
-#[derive(Debug)]
-pub struct NewEpoch {
-    pub room: Arc<str>,
-    pub epoch: Arc<str>,
-}
-
-/// What the hub queues for a connection. Every variant is at most a fat pointer: a connection's
-/// channel allocates its slots 32 at a time, up front, so this size is memory per connection.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A stored message of a room the connection is in.
-    Message(Arc<Delivered>),
-    /// The room's history was lost; offsets restart in a new epoch.
-    Resync(Arc<NewEpoch>),
-    /// A ready frame (a `health` notice: rare, so plain `Arc<str>` keeps this enum small).
-    Frame(Arc<str>),
-    /// The room list changed: write the newest one ([`Hub::take_rooms`]). At most one is queued
-    /// per connection, so a burst of changes costs a slow reader one frame, not one per change.
-    Rooms,
-    /// This replica could not deliver the room's messages contiguously (a burst too large to
-    /// queue, or messages trimmed before it could read them): the session pulls what its client
-    /// is missing from the store, paced by its own socket.
-    Lagged { room: Arc<str> },
-    /// The timed room expired: the connection is no longer in it (`expired` is written).
-    Expired(Arc<str>),
-    /// The connection's user was removed from this private room: it no longer receives it.
-    Removed { room: Arc<str> },
-    /// The room was deleted: the connection no longer receives it.
-    Deleted { room: Arc<str> },
-}
-
-impl Outbound {
-    /// What this entry counts against the connection's `--outbound-queue-bytes`.
-    fn queued_bytes(&self) -> usize {
-        match self {
-            Self::Message(message) => message.frame.len(),
-            Self::Frame(frame) => frame.len(),
-            // Small, or (rooms) one at a time: counted as a token amount.
-            Self::Resync(_)
-            | Self::Rooms
-            | Self::Lagged { .. }
-            | Self::Expired(_)
-            | Self::Removed { .. }
-            | Self::Deleted { .. } => 64,
-        }
-    }
-}
-
-/// The hub's side of one connection, shared (one `Arc`) by every room it is a member of.
-#[derive(Debug)]
-pub struct Conn {
-    tx: mpsc::Sender<Outbound>,
-    /// Cancelled when the connection must be closed as a slow consumer.
-    pub kicked: CancellationToken,
-    /// Cancelled when the login session the connection was opened with ended (close 4001).
-    pub ended: CancellationToken,
-    /// Who the connection is (set once, by its session).
-    pub visitor: std::sync::OnceLock<Visitor>,
-    /// Bytes offered and not yet taken off the queue by the session.
-    queued_bytes: AtomicUsize,
-    /// `--outbound-queue-bytes`: above this the connection is closed as a slow consumer.
-    max_bytes: usize,
-    /// An [`Outbound::Rooms`] is queued and not yet taken.
-    rooms_pending: AtomicBool,
-}
-
-/// How the hub and the rooms refer to a connection.
-pub type ConnHandle = Arc<Conn>;
-
-impl Conn {
-    /// A connection's queue: at most `frames` entries and about `max_bytes` bytes of frames.
-    pub fn new(frames: usize, max_bytes: usize) -> (ConnHandle, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(frames);
-        let conn = Self {
-            tx,
-            kicked: CancellationToken::new(),
-            ended: CancellationToken::new(),
-            visitor: std::sync::OnceLock::new(),
-            queued_bytes: AtomicUsize::new(0),
-            max_bytes,
-            rooms_pending: AtomicBool::new(false),
-        };
-        (Arc::new(conn), rx)
-    }
-
-    /// Who the connection is in presence: its user, or `None` for a guest.
-    fn member(&self) -> Option<Member> {
-        let user = self.visitor.get()?.user()?;
-        Some(Member {
-            username: user.username.clone(),
-            display_name: user.display_name.clone(),
-        })
-    }
-
-    /// The session took `out` off its queue (to write it now, or to drop it).
-    pub fn taken(&self, out: &Outbound) {
-        self.queued_bytes
-            .fetch_sub(out.queued_bytes(), Ordering::Relaxed);
-    }
-}
 
 /// A joiner's view of where a room's history stood, sent so the hub can start delivering after it.
 #[derive(Debug)]
@@ -390,6 +270,7 @@ fn remove_member(
     removed
 }
 
+mod conn;
 mod delivery;
 mod due;
 mod private;

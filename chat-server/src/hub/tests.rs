@@ -1,9 +1,11 @@
 //! The delivery task against the in-memory store, with the event feed under the test's control:
 //! lost and repeated notifications must still give every member each offset once, in order.
 
-use super::*;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
+use super::*;
 use crate::store::{MemoryStore, NewMessage, Store, StoreEvent};
 
 struct Fixture {
