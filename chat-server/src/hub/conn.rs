@@ -45,7 +45,7 @@ pub enum Outbound {
     Resync(Arc<NewEpoch>),
     /// A ready frame (a `health` notice: rare, so plain `Arc<str>` keeps this enum small).
     Frame(Arc<str>),
-    /// The room list changed: write the newest one ([`Hub::take_rooms`]). At most one is queued
+    /// The room list changed: write the newest one ([`Hub::take_rooms`](super::Hub::take_rooms)). At most one is queued
     /// per connection, so a burst of changes costs a slow reader one frame, not one per change.
     Rooms,
     /// This replica could not deliver the room's messages contiguously (a burst too large to

@@ -1,4 +1,4 @@
-//! How a session ends: the close codes of `docs/protocol.md`, [`Close`] (a code and its reason;
+//! How a session ends: the close codes of `docs/protocol.md`, `Close` (a code and its reason;
 //! a handler returning it ends the loop with that close frame), and the close a failed read of
 //! the socket calls for.
 
