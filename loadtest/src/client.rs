@@ -181,8 +181,14 @@ pub(crate) async fn run(
                     break;
                 }
                 Some(Ok(_)) => {}
-                Some(Err(_)) => { shared.counters.error("socket_error"); break; }
-                None => { shared.counters.error("socket_eof"); break; }
+                Some(Err(_)) => {
+                    shared.counters.error("socket_error");
+                    break;
+                }
+                None => {
+                    shared.counters.error("socket_eof");
+                    break;
+                }
             },
             _ = tick(&mut ticker) => {
                 if !session.send(&mut ws, &phase).await {
@@ -222,6 +228,8 @@ pub(crate) async fn run(
             }
         }
     }
+    // However the connection ended, sends still waiting for an answer will never get one.
+    session.lose_in_flight();
     outcome.tracker = Some(session.tracker);
     outcome
 }
@@ -375,10 +383,15 @@ impl Session<'_> {
                 self.settled()
             }
             "error" => {
-                self.shared
-                    .counters
-                    .error(frame.code.as_deref().unwrap_or("error"));
-                frame.client_id.is_some() && self.settled()
+                let counters = &self.shared.counters;
+                counters.error(frame.code.as_deref().unwrap_or("error"));
+                // An error with a `client_id` answers one of our sends; without one it answers
+                // something else (a guest's `read`, a refused `typing`).
+                if frame.client_id.is_none() {
+                    return false;
+                }
+                counters.send_errors.fetch_add(1, Relaxed);
+                self.settled()
             }
             _ => false,
         }
@@ -389,6 +402,15 @@ impl Session<'_> {
         self.in_flight = self.in_flight.saturating_sub(1);
         let closed_loop = self.spec.sending.is_some_and(|s| s.period.is_none());
         closed_loop && self.sending
+    }
+
+    /// The connection is ending: its sends still waiting for an answer are settled as lost.
+    fn lose_in_flight(&mut self) {
+        let lost = std::mem::take(&mut self.in_flight);
+        self.shared
+            .counters
+            .send_errors
+            .fetch_add(u64::from(lost), Relaxed);
     }
 
     /// Sends one message if the run's budget allows; false when the socket failed.
@@ -433,6 +455,7 @@ impl Session<'_> {
         if ws.send(Message::text(frame)).await.is_err() {
             // Still counted as sent: its error is its answer.
             self.shared.counters.error("socket_error");
+            self.shared.counters.send_errors.fetch_add(1, Relaxed);
             return false;
         }
         self.in_flight += 1;
