@@ -158,7 +158,10 @@ async fn run_resolved(plan: &Plan, targets: &[Target], probe: &Probe) -> Result<
     let _ = phase_tx.send(Phase::Draining);
     wait_until(plan.drain, || {
         let c = &shared.counters;
-        let settled = Counters::get(&c.acked) + Counters::get(&c.errors) >= Counters::get(&c.sent);
+        // Only answers to sends settle them: a guest's refused `read` is an error too, and
+        // counting it here once ended the drain before the last ack came in.
+        let answered = Counters::get(&c.acked) + Counters::get(&c.send_errors);
+        let settled = answered >= Counters::get(&c.sent);
         settled && Counters::get(&c.delivered) >= expected_deliveries(&shared.rooms)
     })
     .await;

@@ -86,6 +86,10 @@ pub struct Counters {
     pub delivered: AtomicU64,
     /// Error frames, failed sends and unexpected closes.
     pub errors: AtomicU64,
+    /// Sends answered by an error frame carrying their `client_id`, or lost with their
+    /// connection: with `acked`, the sends that will get no further answer. Not `errors`, which
+    /// also counts refused `typing`/`read` signals that answer no send.
+    pub send_errors: AtomicU64,
     codes: Mutex<BTreeMap<String, u64>>,
 }
 

@@ -22,6 +22,10 @@ struct Faults {
     repeat_every: u64,
     /// What `welcome.guest_posting` says (absent: a server from before accounts).
     guest_posting: Option<bool>,
+    /// Answer every `typing` and `read` with `login_required` (no `client_id`: it answers no send).
+    refuse_signals: bool,
+    /// Send each `ack` this long after the message's deliveries.
+    ack_delay: Duration,
 }
 
 #[derive(Default)]
@@ -100,7 +104,19 @@ async fn session(tcp: tokio::net::TcpStream, rooms: Arc<Mutex<HashMap<String, Ro
                         let _ = member.send(message.clone());
                     }
                 }
-                json!({"type": "ack", "client_id": v["client_id"], "room": room, "offset": o, "id": "x", "duplicate": false})
+                let ack = json!({"type": "ack", "client_id": v["client_id"], "room": room, "offset": o, "id": "x", "duplicate": false});
+                if !f.ack_delay.is_zero() {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(f.ack_delay).await;
+                        let _ = tx.send(ack.to_string());
+                    });
+                    continue;
+                }
+                ack
+            }
+            "typing" | "read" if f.refuse_signals => {
+                json!({"type": "error", "code": "login_required", "message": "guests cannot", "room": room})
             }
             _ => json!({"type": "error", "code": "unknown_type", "message": "?"}),
         };
@@ -201,6 +217,35 @@ async fn repeated_offsets_are_gaps() {
         .await
         .unwrap();
     assert_eq!((r.missing, r.duplicates), (0, 3 * 2), "{}", r.table());
+}
+
+#[tokio::test]
+async fn refused_signals_do_not_end_the_drain_before_the_last_ack() {
+    // Guests' `read`s (here every signal) are refused with errors that answer no send, and the
+    // acks come late: the drain must still wait for every ack. Counting those errors as answers
+    // once ended it early, and a run that lost nothing reported 59 acks for 60 sends.
+    let url = mock_server(Faults {
+        refuse_signals: true,
+        ack_delay: Duration::from_millis(400),
+        ..Faults::default()
+    })
+    .await;
+    let p = Plan {
+        signals: true,
+        rate: 20.0,
+        drain: Duration::from_secs(10),
+        ..plan(url, 1, 3, 10)
+    };
+    let r = loadtest::run(&p, &Probe::default()).await.unwrap();
+    assert_eq!(
+        (r.sent, r.acked, r.delivered),
+        (10, 10, 30),
+        "{}",
+        r.table()
+    );
+    let refused = r.error_codes.get("login_required").copied().unwrap_or(0);
+    assert!(refused >= 10, "{}", r.table());
+    assert_eq!(r.errors, refused, "{}", r.table());
 }
 
 #[tokio::test]
