@@ -3,7 +3,7 @@
 //! form cannot send, and an allowed `Origin`). Errors are `{error: {code, message, field?}}`.
 //! Failed logins answer the same, after the same work, for a missing user and a wrong password.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use axum::{
     Extension, Json, Router,
@@ -268,16 +268,22 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
     }
 }
 
+/// The signed-in user of a state-changing request (CSRF-checked), or `login_required`.
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Arc<SignedIn>, ApiError> {
+    csrf(state, headers)?;
+    match visitor(state, headers).await {
+        Visitor::Registered(session) => Ok(session),
+        Visitor::Guest => Err(ApiError::login_required()),
+    }
+}
+
 async fn change_password(
     State(state): State<AppState>,
     peer: Option<Extension<PeerAddr>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    csrf(&state, &headers)?;
-    let Visitor::Registered(session) = visitor(&state, &headers).await else {
-        return Err(ApiError::login_required());
-    };
+    let session = signed_in(&state, &headers).await?;
     let obj = object(&body)?;
     let current = string(&obj, "current_password")?;
     let new = string(&obj, "new_password")?;
@@ -307,10 +313,7 @@ async fn delete_account(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    csrf(&state, &headers)?;
-    let Visitor::Registered(session) = visitor(&state, &headers).await else {
-        return Err(ApiError::login_required());
-    };
+    let session = signed_in(&state, &headers).await?;
     let obj = object(&body)?;
     let password = string(&obj, "password")?;
     let ip = ip(&state, &headers, peer);
