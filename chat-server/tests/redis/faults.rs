@@ -139,6 +139,9 @@ async fn a_redis_out_of_memory_refuses_sends_but_still_serves_joins_and_recovery
     let redis = RedisServer::start(false).await;
     let url = redis.url();
     let server = ServerProcess::spawn(&replica_args(&url, "chatapp")).await;
+    // Until its first health check a replica calls the store unreachable, and a client that
+    // connects then is told so: wait for it, so the only `ready: false` below is the OOM.
+    wait_status(&http(&server, "/readyz"), 200).await;
     let mut ann = Client::hello(&server.ws_url(), "Ann").await;
     ann.send(json!({"type":"create_room","name":"quiet"})).await;
     ann.expect("room_created").await;
