@@ -396,3 +396,21 @@ async fn concurrent_takes_have_one_winner_with_redis() {
 async fn concurrent_takes_have_one_winner_durable() {
     races(Mode::Durable).await;
 }
+
+#[tokio::test]
+async fn support_rooms_do_not_count_towards_max_rooms() {
+    let cluster = Cluster::start_with(Mode::Redis, &["--max-rooms", "1"]).await;
+    for name in ["carol", "dave"] {
+        let mut client = user(&cluster.a, name).await;
+        let opened = open(&mut client).await;
+        assert_eq!(opened["type"], "support_opened", "{opened}");
+    }
+    let mut erin = user(cluster.b(), "erin").await;
+    erin.send(json!({"type": "create_room", "name": "ops"}))
+        .await;
+    let full = erin
+        .expect_where(|v| v["type"] == "room_created" || v["type"] == "error")
+        .await;
+    assert_eq!(full["code"], "too_many_rooms", "{full}");
+    cluster.stop().await;
+}
