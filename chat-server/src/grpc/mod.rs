@@ -62,3 +62,6 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled_owned())
         .await
 }
+
+#[cfg(test)]
+mod tests;
