@@ -49,18 +49,17 @@ struct Replica {
 }
 
 impl Replica {
-    async fn start(redis: &str, prefix: &str) -> Self {
+    async fn start(redis: &str, prefix: &str, extra: &[&str]) -> Self {
         let grpc_listen = format!("127.0.0.1:{}", free_port());
-        let args = [
+        let mut args = vec![
             "--redis-url",
             redis,
             "--redis-prefix",
             prefix,
-            "--support-agents",
-            "ann",
             "--grpc-listen",
             &grpc_listen,
         ];
+        args.extend_from_slice(extra);
         let server =
             ServerProcess::spawn_with_env(&args, &[("CHATAPP_SUPPORT_API_TOKEN", TOKEN)]).await;
         common::wait_ready(&format!("http://{}", server.addr)).await;
@@ -132,7 +131,7 @@ fn send(id: &str, content: &str, msg_id: &str) -> SendRequest {
 #[tokio::test]
 async fn calls_without_the_token_are_unauthenticated_and_bad_ids_invalid() {
     let (redis, _guard) = shared_redis().await;
-    let replica = Replica::start(&redis, &unique_prefix()).await;
+    let replica = Replica::start(&redis, &unique_prefix(), &[]).await;
     for token in [None, Some("wrong-token-0123456789abcdef0123456789")] {
         let mut desk = replica.desk(token).await;
         let status = desk.open(open("c1")).await.unwrap_err();
@@ -165,8 +164,9 @@ async fn calls_without_the_token_are_unauthenticated_and_bad_ids_invalid() {
 async fn a_platform_client_and_an_agent_on_another_replica_talk_both_ways() {
     let (redis, _guard) = shared_redis().await;
     let prefix = unique_prefix();
-    let a = Replica::start(&redis, &prefix).await;
-    let b = Replica::start(&redis, &prefix).await;
+    let agents = ["--support-agents", "ann"];
+    let a = Replica::start(&redis, &prefix, &agents).await;
+    let b = Replica::start(&redis, &prefix, &agents).await;
     let mut ann = agent(&a.server, "ann").await;
     ann.expect("support_queue").await;
 

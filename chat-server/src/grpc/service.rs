@@ -3,12 +3,16 @@
 //! Unary calls end their session when they answer; `Stream` keeps it for the call's life.
 
 use std::{
+    collections::HashMap,
     net::{IpAddr, Ipv4Addr},
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
 
 use serde_json::json;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    time::Instant,
+};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -25,16 +29,46 @@ use crate::{
     AppState,
     limits::MAX_SUPPORT_API_CALLS,
     protocol::{validate_client_id, validate_content},
+    signals::TYPING_EVERY,
 };
 
 /// Events buffered per `Stream` call before the bridge waits for the caller.
 const STREAM_BUFFER: usize = 64;
+/// Clients whose last typing notice the gate remembers; past it, notices are dropped until old
+/// entries expire, so a flood of client ids costs bounded memory.
+const TYPING_CLIENTS: usize = 10_000;
+
+/// When each client's last typing notice went out. A session relays one per [`TYPING_EVERY`],
+/// but every call is a new session, so the API keeps that rule per client here.
+#[derive(Default)]
+struct TypingGate(Mutex<HashMap<String, Instant>>);
+
+impl TypingGate {
+    /// Whether a notice of `key` may go now (and remember it if so).
+    fn admit(&self, key: &str) -> bool {
+        let mut last = self.0.lock().unwrap();
+        let now = Instant::now();
+        let recent = |t: &Instant| now.duration_since(*t) < TYPING_EVERY;
+        if last.get(key).is_some_and(recent) {
+            return false;
+        }
+        if last.len() >= TYPING_CLIENTS {
+            last.retain(|_, t| recent(t));
+            if last.len() >= TYPING_CLIENTS {
+                return false;
+            }
+        }
+        last.insert(key.to_owned(), now);
+        true
+    }
+}
 
 /// The service; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct SupportDesk {
     state: AppState,
     calls: Arc<Semaphore>,
+    typing: Arc<TypingGate>,
 }
 
 impl SupportDesk {
@@ -42,6 +76,7 @@ impl SupportDesk {
         Self {
             state,
             calls: Arc::new(Semaphore::new(MAX_SUPPORT_API_CALLS)),
+            typing: Arc::default(),
         }
     }
 
@@ -135,6 +170,12 @@ impl support_desk_server::SupportDesk for SupportDesk {
         let _call = self.admit()?;
         let r = request.get_ref();
         let client = self.client(&r.client_id, r.client_name.as_deref())?;
+        if !self.typing.admit(&client.key) {
+            // Too soon after the last one: dropped, as a session drops it, without a session.
+            return Ok(Response::new(TypingAck {
+                room: String::new(),
+            }));
+        }
         let (mut bridge, conversation) = self.join_as(&request, &client).await?;
         let typing = json!({"type": "typing", "room": conversation.room});
         bridge.request_quiet(typing).await?;
@@ -161,5 +202,32 @@ impl support_desk_server::SupportDesk for SupportDesk {
             drop(call);
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn one_typing_notice_per_client_per_interval() {
+        let gate = TypingGate::default();
+        assert!(gate.admit("ext:a"));
+        assert!(!gate.admit("ext:a"), "too soon");
+        assert!(gate.admit("ext:b"), "another client");
+        tokio::time::advance(TYPING_EVERY).await;
+        assert!(gate.admit("ext:a"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_gate_forgets_old_clients_and_stays_bounded() {
+        let gate = TypingGate::default();
+        for i in 0..TYPING_CLIENTS {
+            assert!(gate.admit(&format!("ext:{i}")));
+        }
+        assert!(!gate.admit("ext:new"), "full of recent clients");
+        tokio::time::advance(TYPING_EVERY).await;
+        assert!(gate.admit("ext:new"));
+        assert_eq!(gate.0.lock().unwrap().len(), 1);
     }
 }
