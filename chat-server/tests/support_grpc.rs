@@ -5,124 +5,23 @@
 //! agent on the other sees it in `support_queue` as `ext:<id>`, takes it and answers; the answer,
 //! the agent's typing, the take and the read receipts arrive on the client's `Stream`; the
 //! client's typing and reads reach the agent; a retried send is stored once; `since_offset`
-//! resumes; shutdown ends a stream with UNAVAILABLE; gRPC without a token refuses to start. In
-//! the durable mode (PostgreSQL + Redis), a bidirectional `Chat` resumes through history pages
-//! without a gap, gets acks and refusals, and sees an agent's close and its own reopen.
+//! resumes; shutdown ends a stream with UNAVAILABLE; gRPC without a token refuses to start.
+//! The durable mode and `Chat`: support_grpc_chat.rs.
 
 mod common;
 
 use std::time::Duration;
 
 use chat_server::grpc::proto::{
-    self, ChatRequest, ChatSend, OpenRequest, ReadRequest, SendRequest, State, StreamRequest,
-    TypingRequest, event::Event as E, support_desk_client::SupportDeskClient,
+    ReadRequest, SendRequest, State, StreamRequest, TypingRequest, event::Event as E,
 };
 use common::{
-    Client, FAST_SENDS, ServerProcess, WAIT, free_port, fresh_database, http_request, shared_redis,
-    unique_prefix,
+    WAIT,
+    grpc::{Replica, TOKEN, agent, event_where, open},
+    shared_redis, unique_prefix,
 };
 use serde_json::json;
-use tonic::{
-    Code, Request, Status, Streaming,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
-
-const TOKEN: &str = "test-token-0123456789abcdef0123456789";
-const PASSWORD: &str = "correct horse battery";
-
-/// Adds `authorization` to every call (None: no header).
-#[derive(Clone)]
-struct Bearer(Option<String>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(token) = &self.0 {
-            let value = format!("Bearer {token}").parse().unwrap();
-            request.metadata_mut().insert("authorization", value);
-        }
-        Ok(request)
-    }
-}
-
-type Desk = SupportDeskClient<InterceptedService<Channel, Bearer>>;
-
-/// A chat-server process with the support API on, sharing `redis` and `prefix`.
-struct Replica {
-    server: ServerProcess,
-    grpc: String,
-}
-
-impl Replica {
-    async fn start(redis: &str, prefix: &str, extra: &[&str]) -> Self {
-        let grpc_listen = format!("127.0.0.1:{}", free_port());
-        let mut args = vec![
-            "--redis-url",
-            redis,
-            "--redis-prefix",
-            prefix,
-            "--grpc-listen",
-            &grpc_listen,
-        ];
-        args.extend_from_slice(extra);
-        let server =
-            ServerProcess::spawn_with_env(&args, &[("CHATAPP_SUPPORT_API_TOKEN", TOKEN)]).await;
-        common::wait_ready(&format!("http://{}", server.addr)).await;
-        Self {
-            server,
-            grpc: format!("http://{grpc_listen}"),
-        }
-    }
-
-    async fn desk(&self, token: Option<&str>) -> Desk {
-        let channel = Channel::from_shared(self.grpc.clone())
-            .unwrap()
-            .connect()
-            .await
-            .expect("the gRPC port accepts");
-        SupportDeskClient::with_interceptor(channel, Bearer(token.map(str::to_owned)))
-    }
-}
-
-/// Register `username` on `server` and return a signed-in socket after `hello`.
-async fn agent(server: &ServerProcess, username: &str) -> Client {
-    let base = format!("http://{}", server.addr);
-    let body = json!({"username": username, "password": PASSWORD}).to_string();
-    let headers = [
-        ("Origin", base.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let (status, head, text) =
-        http_request("POST", &format!("{base}/api/register"), &headers, &body).await;
-    assert_eq!(status, 201, "register {username}: {head:?} {text}");
-    let cookie = head["set-cookie"].split(';').next().unwrap().to_owned();
-    let mut c = Client::connect_with_cookie(&server.ws_url(), &cookie).await;
-    c.send(json!({"type":"hello","name":username})).await;
-    c.expect("welcome").await;
-    c
-}
-
-/// The stream's next event that `pick` accepts, skipping others.
-async fn event_where(stream: &mut Streaming<proto::Event>, pick: impl Fn(&E) -> bool) -> E {
-    let found = tokio::time::timeout(WAIT, async {
-        loop {
-            let event = stream.message().await.expect("the stream goes on");
-            let event = event.expect("not ended").event.expect("an event");
-            if pick(&event) {
-                return event;
-            }
-        }
-    });
-    found.await.expect("the expected event in time")
-}
-
-fn open(id: &str) -> OpenRequest {
-    OpenRequest {
-        client_id: id.into(),
-        client_name: "Carla".into(),
-        email: Some("carla@example.com".into()),
-    }
-}
+use tonic::Code;
 
 fn send(id: &str, content: &str, msg_id: &str) -> SendRequest {
     SendRequest {
@@ -374,97 +273,4 @@ async fn grpc_without_a_strong_token_refuses_to_start() {
             "{token:?}: {stderr}"
         );
     }
-}
-
-#[tokio::test]
-async fn a_durable_chat_resumes_through_history_pages_and_sees_close_and_reopen() {
-    let (db, _pg) = fresh_database().await;
-    let (redis, _guard) = shared_redis().await;
-    let mut args = vec!["--database-url", db.as_str(), "--support-agents", "ann"];
-    args.extend_from_slice(&FAST_SENDS);
-    let replica = Replica::start(&redis, &unique_prefix(), &args).await;
-    let mut desk = replica.desk(Some(TOKEN)).await;
-    let room = desk.open(open("bulk")).await.unwrap().into_inner().room;
-    let mut ann = agent(&replica.server, "ann").await;
-    ann.send(json!({"type":"join","room":room})).await;
-    ann.expect("joined").await;
-    // More than one page (200), so resuming from offset 3 reads history pages first.
-    const SENT: u64 = 230;
-    for i in 1..=SENT {
-        let ack = ann.say(&room, &format!("m{i}"), &format!("a-{i}")).await;
-        assert_eq!(ack["offset"], i, "{ack}");
-    }
-
-    let (requests, rx) = tokio::sync::mpsc::channel::<ChatRequest>(8);
-    let start = StreamRequest {
-        client_id: "bulk".into(),
-        since_offset: Some(3),
-        client_name: Some("Bulk".into()),
-    };
-    requests
-        .send(ChatRequest {
-            request: Some(proto::chat_request::Request::Start(start)),
-        })
-        .await
-        .unwrap();
-    let call = desk.chat(tokio_stream::wrappers::ReceiverStream::new(rx));
-    let mut chat = call.await.unwrap().into_inner();
-    assert!(matches!(
-        event_where(&mut chat, |_| true).await,
-        E::Conversation(_)
-    ));
-    let mut offsets = Vec::new();
-    while offsets.len() < (SENT - 3) as usize {
-        if let E::Message(m) = event_where(&mut chat, |e| matches!(e, E::Message(_))).await {
-            offsets.push(m.offset);
-        }
-    }
-    assert_eq!(
-        offsets,
-        (4..=SENT).collect::<Vec<_>>(),
-        "in order, each once"
-    );
-
-    let send = |content: &str, id: &str| ChatRequest {
-        request: Some(proto::chat_request::Request::Send(ChatSend {
-            content: content.into(),
-            client_msg_id: id.into(),
-        })),
-    };
-    requests.send(send("thanks", "c-1")).await.unwrap();
-    let ack = event_where(&mut chat, |e| matches!(e, E::Ack(_))).await;
-    assert!(
-        matches!(&ack, E::Ack(a) if a.offset == SENT + 1 && a.client_msg_id == "c-1"),
-        "{ack:?}"
-    );
-    requests.send(send("", "c-2")).await.unwrap();
-    let refused = event_where(&mut chat, |e| matches!(e, E::Refused(_))).await;
-    assert!(
-        matches!(&refused, E::Refused(r) if r.client_msg_id == "c-2" && r.code == "invalid_field"),
-        "{refused:?}"
-    );
-
-    ann.send(json!({"type":"support_close","room":room})).await;
-    let closed = event_where(&mut chat, |e| matches!(e, E::State(_))).await;
-    assert!(
-        matches!(&closed, E::State(c) if c.state() == State::Closed),
-        "{closed:?}"
-    );
-    requests.send(send("still there?", "c-3")).await.unwrap();
-    let reopened = event_where(&mut chat, |e| matches!(e, E::State(_))).await;
-    assert!(
-        matches!(&reopened, E::State(c) if c.state() == State::Waiting),
-        "{reopened:?}"
-    );
-
-    drop(requests);
-    let end = tokio::time::timeout(WAIT, async {
-        loop {
-            match chat.message().await {
-                Ok(Some(_)) => continue,
-                other => return other.map(|_| ()),
-            }
-        }
-    });
-    end.await.expect("the call ends").expect("without an error");
 }
