@@ -13,6 +13,7 @@ import { countNodes, listedRoom } from './presence.js';
 import { isPrivate, rememberCreated } from './participants.js';
 import { currentName, getRoom, listedNames, onlineCount, openRoom, stepRoom,
   unreadTotal } from './rooms.js';
+import { supportCount } from './support-queue.js';
 
 let pendingCreate = null; // room name of an outstanding create_room
 
@@ -68,7 +69,9 @@ export function renderUnread() {
   // The visible count is part of the button's name ("Rooms 3 unread"), as axe-core asks.
   ui.menuUnread.replaceChildren(String(unread), node('span', 'visually-hidden', ' unread'));
   const where = currentName() ? `#${currentName()} · ` : '';
-  document.title = `${unread ? `(${unread}) ` : ''}${where}chatapp`;
+  // An agent's badge: support conversations waiting or with unread client messages.
+  const support = supportCount();
+  document.title = `${support ? `[${support} support] ` : ''}${unread ? `(${unread}) ` : ''}${where}chatapp`;
 }
 
 function renderNewRoomRule() {
