@@ -16,7 +16,7 @@ import { node, ui } from './dom.js';
 import { isIdentified, sendFrame } from './connection.js';
 import { currentUser, isAgent } from './account.js';
 import { currentIdentity } from './identity.js';
-import { currentName, getRoom, openRoom } from './rooms.js';
+import { allRoomNames, currentName, getRoom, openRoom, removeRoom } from './rooms.js';
 import { renderMessages } from './messages.js';
 import { toast } from './notices.js';
 import { KEYS, load, remove, store } from './storage.js';
@@ -191,6 +191,7 @@ export function renderSupportBar() {
 
 /** After a change of account: nothing known about conversations holds any more. */
 export function forgetSupport() {
+  for (const name of allRoomNames()) if (isSupportRoom(name)) removeRoom(name);
   conversations.clear();
   told.clear();
   renderContact();
