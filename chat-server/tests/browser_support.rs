@@ -229,6 +229,7 @@ async fn scenario(client: &Browser, ann: &Browser, bob: &Browser, url: &str, axe
     })
     .await;
     assert_axe_clean(client, axe, "the client's conversation").await;
+    screenshot(client, 1280, 800, "ui-support-client.png").await;
     assert_axe_clean(ann, axe, "the support page with a conversation open").await;
     screenshot(ann, 1280, 800, "ui-support-desk.png").await;
 
@@ -313,4 +314,77 @@ async fn scenario(client: &Browser, ann: &Browser, bob: &Browser, url: &str, axe
         })
         .await;
     }
+}
+
+/// With `--guest-support`: a guest (who may not post in rooms) contacts support, is answered,
+/// and after a reload gets the same conversation back through the token the browser kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_gets_the_same_conversation_after_a_reload() {
+    require_browser();
+    let axe = axe_source();
+    let _turn = BROWSERS.lock().await;
+    let flags = [FLAGS.as_slice(), &["--guest-support", "true"]].concat();
+    let server = common::start_server(&flags).await;
+    let driver = ChromeDriver::start().await;
+    let guest = Browser::open(&driver).await;
+    let ann = Browser::open(&driver).await;
+    let outcome = AssertUnwindSafe(guest_scenario(&guest, &ann, &server.http_url(), &axe))
+        .catch_unwind()
+        .await;
+    server.stop().await;
+    finish(outcome, driver, [guest, ann]).await;
+}
+
+async fn guest_scenario(guest: &Browser, ann: &Browser, url: &str, axe: &str) {
+    guest.client.goto(url).await.unwrap();
+    wait_guest_reader(guest).await;
+    sign_up(ann, url, "agent_ann", "Ann").await;
+    open_desk(ann).await;
+
+    // The guest reads `general` without a composer, but may write to support.
+    click(guest, "support-contact").await;
+    let state = r#"return {
+      room: document.querySelector('#messages').dataset.room ?? null,
+      ready: document.querySelector('#messages').dataset.ready ?? null,
+      composer: !document.querySelector('#composer-form').hidden &&
+        !document.querySelector('#composer-input').disabled,
+    };"#;
+    let opened = wait_js(guest, "the guest's conversation", state, |v| {
+        v["ready"] == "true"
+            && v["composer"] == true
+            && v["room"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("support-"))
+    })
+    .await;
+    let room = opened["room"].as_str().unwrap().to_owned();
+    say(guest, "Can a guest ask something?").await;
+    wait_for_message(guest, "Can a guest ask something?").await;
+    assert_axe_clean(guest, axe, "a guest's conversation").await;
+
+    let waiting = wait_item(ann, &room, "the guest waiting", |v| {
+        v["group"] == "waiting" && v["last"] == "Can a guest ask something?"
+    })
+    .await;
+    assert!(
+        waiting["client"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("guest:")),
+        "{waiting:#}"
+    );
+    let mark =
+        "return document.querySelector('#support-waiting .support-guest')?.textContent ?? null;";
+    assert_eq!(ann.js(mark).await, "guest");
+    act(ann, &room, "take").await;
+    wait_ready(ann, &room).await;
+    say(ann, "Of course, go ahead").await;
+    wait_for_message(guest, "Of course, go ahead").await;
+
+    // A reload is a new connection: the kept token binds the same conversation again.
+    guest.client.refresh().await.unwrap();
+    wait_ready(guest, &room).await;
+    wait_for_message(guest, "Of course, go ahead").await;
+    wait_for_message(guest, "Can a guest ask something?").await;
+    say(guest, "Thanks!").await;
+    wait_for_message(ann, "Thanks!").await;
 }
