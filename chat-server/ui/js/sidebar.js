@@ -14,6 +14,7 @@ import { isPrivate, rememberCreated } from './participants.js';
 import { currentName, getRoom, listedNames, onlineCount, openRoom, stepRoom,
   unreadTotal } from './rooms.js';
 import { supportCount } from './support-queue.js';
+import { isSupportRoom, roomLabel } from './support.js';
 
 let pendingCreate = null; // room name of an outstanding create_room
 
@@ -33,7 +34,8 @@ export function renderSidebar() {
     button.dataset.room = name;
     if (room) button.dataset.joined = 'true';
     if (name === currentName()) button.setAttribute('aria-current', 'page');
-    button.append(node('span', 'room-name', name));
+    button.append(node('span', 'room-name', roomLabel(name))); // "Support" for a conversation
+    if (isSupportRoom(name)) button.dataset.support = 'true';
     const timer = timerMark(name);
     if (timer) button.append(timer);
     if (isPrivate(name)) {
