@@ -2,7 +2,8 @@
 //! `--support-agents`), each in their own browser. The client presses "Contact support" and
 //! writes; both agents see the conversation waiting in their queue with the client's identifier,
 //! name and message; agent 1 takes it (agent 2 sees it taken, the client sees "Ann from support
-//! joined" and "Seen"), hands it over to agent 2 in the transfer dialog (an unknown username is
+//! joined" and "Seen"; a take or close from a stale button of agent 2 is refused with `taken` /
+//! `forbidden`, told in an alert), hands it over to agent 2 in the transfer dialog (an unknown username is
 //! refused on its field first), agent 2 types ("Support is typing…" for the client) and replies;
 //! the client sees the reply; agent 2 closes it, the client sees it closed and reopens it by
 //! writing. axe-core finds nothing on the support page in light mode (agent 1) and dark mode
@@ -103,6 +104,35 @@ async fn act(browser: &Browser, room: &str, action: &str) {
         "{}: no {action} button for {room}",
         browser.name
     );
+}
+
+/// Clicks an `action` button for `room` as a queue item drawn before the last change had it:
+/// the page sends the request, and the server decides.
+async fn stale_click(browser: &Browser, room: &str, action: &str) {
+    let script = r#"
+const box = document.createElement('div');
+box.className = 'support-actions';
+const b = document.createElement('button');
+b.dataset.room = arguments[0];
+b.dataset.action = arguments[1];
+box.append(b);
+document.body.append(box);
+b.click();
+box.remove();
+"#;
+    browser
+        .js_with(script, vec![json!(room), json!(action)])
+        .await;
+}
+
+/// Waits for a toast with exactly `text`, shown as an alert.
+async fn wait_toast(browser: &Browser, text: &str) {
+    let toasts = "return [...document.querySelectorAll('#toasts .toast[role=alert] .toast-text')] \
+                  .map((t) => t.textContent);";
+    wait_js(browser, &format!("the toast {text:?}"), toasts, |v| {
+        v.as_array().unwrap().iter().any(|t| t == text)
+    })
+    .await;
 }
 
 /// The texts of the notices in the open room's log.
@@ -218,6 +248,17 @@ async fn scenario(client: &Browser, ann: &Browser, bob: &Browser, url: &str, axe
     );
     wait_ready(ann, &room).await;
     wait_for_message(ann, "My order 42 never arrived").await;
+    // A button from before Bob's queue showed the take: the server's refusals are told plainly.
+    stale_click(bob, &room, "take").await;
+    wait_toast(bob, "Another agent took this conversation first. (Carla)").await;
+    stale_click(bob, &room, "close").await;
+    wait_toast(
+        bob,
+        "Only the agent holding this conversation, or an admin, can do that. (Carla)",
+    )
+    .await;
+    bob.js("for (const b of document.querySelectorAll('#toasts .toast-close')) b.click();")
+        .await;
     wait_notice(client, "Ann from support joined").await;
     let seen = "return [...document.querySelectorAll('#messages .receipt-button')].map((b) => \
                 [b.textContent, b.getAttribute('aria-label')]);";
