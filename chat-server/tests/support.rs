@@ -296,6 +296,11 @@ async fn guests(mode: Mode) {
         .expect("a resume token")
         .to_owned();
     assert_eq!(resume.len(), 32);
+    let twice = open(&mut gus).await;
+    assert_eq!(
+        (&twice["room"], &twice["resume"]),
+        (&opened["room"], &opened["resume"])
+    );
     gus.join(&room).await;
     let ack = gus.say(&room, "hi, guest here", "g-1").await;
     assert_eq!(

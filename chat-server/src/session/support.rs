@@ -29,12 +29,13 @@ pub(super) enum Act {
     Close,
 }
 
-/// A guest's support conversation on this connection.
+/// A guest's support conversation on this connection (its client key is the connection's
+/// `support_guest`).
 #[derive(Debug, Clone)]
 pub(super) struct SupportGuest {
-    /// `guest:<hex>`.
-    pub(super) key: String,
-    pub(super) room: String,
+    /// The resume token: a connection stays one client, so opening again finds the same one.
+    token: String,
+    room: String,
 }
 
 impl Session {
@@ -51,7 +52,10 @@ impl Session {
         let (client, token) = match self.visitor.key() {
             Some(key) => (key.to_owned(), None),
             None if self.state.config.guest_support => {
-                let token = self.guest_token(resume).await?;
+                let token = match &self.support_guest {
+                    Some(guest) => guest.token.clone(),
+                    None => self.guest_token(resume).await?,
+                };
                 (guest_key(&token), Some(token))
             }
             None => {
@@ -64,9 +68,10 @@ impl Session {
         let conv = self
             .conversation_of(&client, &name, token.as_deref())
             .await?;
-        if token.is_some() {
+        if let Some(token) = &token {
+            let _ = self.handle.support_guest.set(client);
             self.support_guest = Some(SupportGuest {
-                key: client,
+                token: token.clone(),
                 room: conv.room.clone(),
             });
         }
@@ -338,11 +343,7 @@ impl Session {
     /// This connection as an access check sees it: a guest with a support conversation is its
     /// client key.
     pub(super) fn support_viewer(&self) -> Viewer<'_> {
-        let mut viewer = Viewer::of(Some(&self.visitor));
-        if viewer.user.is_none() {
-            viewer.user = self.support_guest.as_ref().map(|g| g.key.as_str());
-        }
-        viewer
+        self.handle.viewer()
     }
 }
 
