@@ -53,6 +53,22 @@ async fn a_client_two_agents_and_a_hand_over() {
     finish(outcome, driver, [client, ann, bob]).await;
 }
 
+/// Replaces the browser's Notification by one that is granted on request and records what it
+/// shows, counting the requests.
+const FAKE_NOTIFICATIONS_JS: &str = r#"
+window.__notifications = [];
+window.__notificationAsks = 0;
+window.Notification = class {
+  static permission = 'default';
+  static requestPermission() {
+    window.__notificationAsks++;
+    window.Notification.permission = 'granted';
+    return Promise.resolve('granted');
+  }
+  constructor(title, options) { window.__notifications.push([title, options?.body ?? '']); }
+};
+"#;
+
 /// One queue item as the agent sees it, by group, or null when the room is in no group.
 const ITEM_JS: &str = r#"
 for (const group of ['waiting', 'mine', 'others', 'closed']) {
@@ -358,7 +374,9 @@ async fn scenario(client: &Browser, ann: &Browser, bob: &Browser, url: &str, axe
 }
 
 /// With `--guest-support`: a guest (who may not post in rooms) contacts support, is answered,
-/// and after a reload gets the same conversation back through the token the browser kept.
+/// and after a reload gets the same conversation back through the token the browser kept. The
+/// agent turned browser notifications on by a click and, away from the desk, is notified of the
+/// new conversation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_gets_the_same_conversation_after_a_reload() {
     require_browser();
@@ -381,6 +399,19 @@ async fn guest_scenario(guest: &Browser, ann: &Browser, url: &str, axe: &str) {
     wait_guest_reader(guest).await;
     sign_up(ann, url, "agent_ann", "Ann").await;
     open_desk(ann).await;
+    // Notifications are asked for on a click only; then, with the desk out of view, a new
+    // conversation notifies. (A stand-in for the browser's Notification records them.)
+    ann.js(FAKE_NOTIFICATIONS_JS).await;
+    ann.js("document.querySelector('#support-notify').click();")
+        .await;
+    let notify = "return {button: !document.querySelector('#support-notify').hidden, \
+                  state: document.querySelector('#support-notify-state').textContent, \
+                  asked: window.__notificationAsks};";
+    wait_js(ann, "notifications on", notify, |v| {
+        v == &json!({"button": false, "state": "Browser notifications are on.", "asked": 1})
+    })
+    .await;
+    click(ann, "support-nav").await;
 
     // The guest reads `general` without a composer, but may write to support.
     click(guest, "support-contact").await;
@@ -403,6 +434,15 @@ async fn guest_scenario(guest: &Browser, ann: &Browser, url: &str, axe: &str) {
     wait_for_message(guest, "Can a guest ask something?").await;
     assert_axe_clean(guest, axe, "a guest's conversation").await;
 
+    let shown = "return window.__notifications;";
+    wait_js(ann, "a notification", shown, |v| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n[0] == "New support conversation: Guest")
+    })
+    .await;
+    click(ann, "support-nav").await;
     let waiting = wait_item(ann, &room, "the guest waiting", |v| {
         v["group"] == "waiting" && v["last"] == "Can a guest ask something?"
     })
