@@ -112,7 +112,7 @@ import { bindReceipts, onReceipts, receiptsReset } from './js/receipts.js';
 import { bindUnread, onUnread, unreadMessage, unreadWelcome } from './js/unread.js';
 import { bindTheme } from './js/theme.js';
 import { bindEphemeral } from './js/ephemeral.js';
-import { bindSupport, forgetSupport, onSupportOpened, onSupportState,
+import { bindSupport, forgetSupport, onContactError, onSupportOpened, onSupportState,
   supportWelcome } from './js/support.js';
 import { bindSupportQueue, onSupportQueue } from './js/support-queue.js';
 import { bindSupportActions, onSupportError } from './js/support-actions.js';
@@ -159,7 +159,7 @@ function onError(f) {
   const text = typeof f.message === 'string' && f.message ? f.message : String(f.code);
   if (typeof f.client_id === 'string' && onSendError(f, text)) return;
   if (onCreateError(f, text) || onParticipantError(f, text)) return;
-  if (onSupportError(f, text)) return;
+  if (onSupportError(f, text) || onContactError(f, text)) return;
   if (onAccountError(f, text)) return;
   if (f.code === 'unavailable') storeUnavailable(text);
   if (isHelloError(f)) {

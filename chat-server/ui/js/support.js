@@ -13,7 +13,7 @@
 // conversation records they share.
 
 import { node, ui } from './dom.js';
-import { isIdentified, sendFrame } from './connection.js';
+import { isIdentified, sendFrame, storeUnavailable } from './connection.js';
 import { currentUser, isAgent } from './account.js';
 import { currentIdentity } from './identity.js';
 import { allRoomNames, currentName, getRoom, openRoom, removeRoom } from './rooms.js';
@@ -67,6 +67,8 @@ function savedGuest() {
 /** `welcome`: may this visitor seek support; a guest's own conversation is bound again first. */
 export function supportWelcome(f) {
   guestSupport = f.guest_support === true;
+  asked = false; // a request of an older connection is answered nowhere
+  ui.supportContact.disabled = false;
   const saved = savedGuest();
   if (!currentUser() && guestSupport && saved) {
     sendFrame({ type: 'support_open', resume: saved.resume });
@@ -85,6 +87,18 @@ function contact() {
   }
   asked = true;
   ui.supportContact.disabled = true;
+}
+
+/** An error while "Contact support" waits for its answer (a rate limit, the store down, guests
+ * not allowed after all); true when it answered that. */
+export function onContactError(f, text) {
+  if (!asked || typeof f.client_id === 'string' || typeof f.room === 'string') return false;
+  if (!['rate_limited', 'login_required', 'unavailable', 'internal'].includes(f.code)) return false;
+  if (f.code === 'unavailable') storeUnavailable(text);
+  asked = false;
+  ui.supportContact.disabled = false;
+  toast(`Could not contact support: ${text}`, 'error');
+  return true;
 }
 
 /** `support_opened {room, state, taken_by, taken_by_name, resume?}`: our own conversation. */
