@@ -353,3 +353,64 @@ async fn without_guest_support_a_guest_may_not_open() {
     assert_eq!(refused["code"], "login_required", "{refused}");
     cluster.stop().await;
 }
+
+/// Four agents, two per replica, all take each of three conversations at once: each has exactly
+/// one winner, and every other take is `taken`.
+async fn races(mode: Mode) {
+    let cluster = Cluster::start_with(mode, &["--support-agents", "ann,bob,cyd,dee"]).await;
+    let mut agents = Vec::new();
+    for (i, name) in ["ann", "bob", "cyd", "dee"].into_iter().enumerate() {
+        let server = if i % 2 == 0 { &cluster.a } else { cluster.b() };
+        agents.push(agent(server, name).await.0);
+    }
+    let mut rooms = Vec::new();
+    for name in ["cl1", "cl2", "cl3"] {
+        let mut client = user(&cluster.a, name).await;
+        rooms.push(open(&mut client).await["room"].as_str().unwrap().to_owned());
+    }
+    for room in &rooms {
+        for a in &mut agents {
+            a.send(json!({"type": "support_take", "room": room})).await;
+        }
+    }
+    for room in &rooms {
+        let mut winners = Vec::new();
+        for a in &mut agents {
+            let reply = act_reply(a, room).await;
+            match reply["type"].as_str() {
+                Some("support_state") => winners.push(reply["taken_by"].clone()),
+                _ => assert_eq!(reply["code"], "taken", "{reply}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{room}: {winners:?}");
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_takes_have_one_winner_with_redis() {
+    races(Mode::Redis).await;
+}
+
+#[tokio::test]
+async fn concurrent_takes_have_one_winner_durable() {
+    races(Mode::Durable).await;
+}
+
+#[tokio::test]
+async fn support_rooms_do_not_count_towards_max_rooms() {
+    let cluster = Cluster::start_with(Mode::Redis, &["--max-rooms", "1"]).await;
+    for name in ["carol", "dave"] {
+        let mut client = user(&cluster.a, name).await;
+        let opened = open(&mut client).await;
+        assert_eq!(opened["type"], "support_opened", "{opened}");
+    }
+    let mut erin = user(cluster.b(), "erin").await;
+    erin.send(json!({"type": "create_room", "name": "ops"}))
+        .await;
+    let full = erin
+        .expect_where(|v| v["type"] == "room_created" || v["type"] == "error")
+        .await;
+    assert_eq!(full["code"], "too_many_rooms", "{full}");
+    cluster.stop().await;
+}

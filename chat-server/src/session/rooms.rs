@@ -23,7 +23,7 @@ impl Session {
     /// Who this connection is, for access checks (a guest with a support conversation is its
     /// client key).
     pub(super) fn viewer(&self) -> Viewer<'_> {
-        self.support_viewer()
+        self.handle.viewer()
     }
 
     /// `room`'s access record, read from the store, if this user may see the room; otherwise
@@ -124,7 +124,12 @@ impl Session {
         access: Option<&Access>,
         timers: Timers,
     ) -> Result<bool, ProtocolError> {
-        let max_rooms = self.state.config.max_rooms;
+        // A support conversation's room is bounded by its client (one each), not by the room
+        // limit: a support desk outlives any number of clients.
+        let max_rooms = match access {
+            Some(a) if a.support => u32::MAX,
+            _ => self.state.config.max_rooms,
+        };
         let created = self
             .state
             .store

@@ -7,7 +7,6 @@
 
 use super::*;
 use crate::{
-    access::Viewer,
     accounts::{Roles, username_key},
     protocol::Timers,
     store::{
@@ -15,7 +14,7 @@ use crate::{
         support::{Opened, Outcome},
     },
     support::{
-        self, Action, Actor, Conversation, Refusal, guest_key, new_resume_token, new_room_name,
+        Action, Actor, Conversation, Refusal, guest_key, new_resume_token, new_room_name,
         queue_frame, resume_hash,
     },
 };
@@ -339,12 +338,6 @@ impl Session {
             _ => self.require_login(what),
         }
     }
-
-    /// This connection as an access check sees it: a guest with a support conversation is its
-    /// client key.
-    pub(super) fn support_viewer(&self) -> Viewer<'_> {
-        self.handle.viewer()
-    }
 }
 
 /// The `support_state` frame of `conv`.
@@ -356,9 +349,4 @@ fn state_frame(conv: &Conversation) -> String {
         taken_by_name: conv.taken_by_name.as_deref(),
     }
     .to_json()
-}
-
-/// Whether `room` belongs to the support desk (its messages and reads update a conversation).
-pub(super) fn is_support_room(room: &str) -> bool {
-    support::is_support_room(room)
 }
