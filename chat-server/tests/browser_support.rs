@@ -18,8 +18,8 @@ use std::{panic::AssertUnwindSafe, time::Duration};
 use browser_harness::{
     BROWSERS, Browser, ChromeDriver,
     accounts::{
-        assert_axe_clean, click, on_screen, register, type_into, wait_any_form_error,
-        wait_guest_reader,
+        assert_axe_clean, assert_on_phone, click, on_screen, register, type_into,
+        wait_any_form_error, wait_guest_reader,
     },
     axe_source, finish, require_browser, say, screenshot, wait_for_message, wait_js, wait_ready,
 };
@@ -330,6 +330,7 @@ async fn scenario(client: &Browser, ann: &Browser, bob: &Browser, url: &str, axe
         .unwrap();
     composer.send_keys(&Key::Enter).await.unwrap();
     wait_for_message(client, "Sorry about that, a new parcel leaves today").await;
+    assert_on_phone(client, &["#support-bar", "#composer-input", "#send-button"]).await;
     let tabs = "return [...document.querySelectorAll('#support-tab-list button[data-tab]')] \
                 .filter((b) => b.dataset.kind === 'open').map((b) => b.textContent);";
     assert_eq!(bob.js(tabs).await, json!(["Carla"]));
