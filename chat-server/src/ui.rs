@@ -56,6 +56,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("/app.css", "app.css", CSS),
     asset!("/accounts.css", "accounts.css", CSS),
     asset!("/theme.css", "theme.css", CSS),
+    asset!("/support.css", "support.css", CSS),
     asset!("/favicon.svg", "favicon.svg", SVG),
     js!("account"),
     js!("account-dialog"),
@@ -82,6 +83,10 @@ pub(crate) const ASSETS: &[Asset] = &[
     js!("typing"),
     js!("receipts"),
     js!("unread"),
+    js!("support"),
+    js!("support-actions"),
+    js!("support-desk"),
+    js!("support-queue"),
 ];
 
 impl Asset {

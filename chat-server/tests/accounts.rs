@@ -82,6 +82,7 @@ async fn guests_read_but_cannot_send_or_create_rooms_by_default() {
     let welcome = guest.expect("welcome").await;
     assert_eq!(welcome["user"], Value::Null);
     assert_eq!(welcome["guest_posting"], false);
+    assert_eq!(welcome["guest_support"], false);
     assert_eq!(guest.join("general").await["type"], "joined");
     let refused = guest.say("general", "hi", "g-1").await;
     assert_eq!(refused["code"], "login_required", "{refused}");

@@ -71,6 +71,17 @@
 //   #theme-button, #theme-panel  the appearance picker: radios name=theme-mode (system | light |
 //                      dark) and name=theme-accent; <html data-theme data-accent> (js/theme.js)
 //   #ephemeral-toggle  the composer's "Ephemeral: not saved" checkbox (js/ephemeral.js)
+//   support desk (js/support*.js): #support-contact ("Contact support"), #support-bar (the
+//                      open conversation's state; agents: its .support-action buttons),
+//                      #support-nav (agents: the page switch, #support-nav-badge), body[data-page]
+//                      chat | support, #support-view with #support-waiting, #support-mine,
+//                      #support-others, #support-closed: li.support-item[data-room][data-state]
+//                      with .support-name, .support-client, .support-unread, .support-last,
+//                      time.support-waited, .support-taken and button[data-action] = open |
+//                      take | transfer | close; #support-announce (live region), #support-notify;
+//                      #support-tabs > #support-tab-list button[data-tab] (the open
+//                      conversations), #support-back (phones); #transfer-dialog with
+//                      #transfer-input, #transfer-submit, #transfer-cancel, #transfer-error
 
 import { handle, isAwaitingHello, isIdentified, on, reconnectNow, start,
   storeUnavailable, welcomed } from './js/connection.js';
@@ -101,6 +112,11 @@ import { bindReceipts, onReceipts, receiptsReset } from './js/receipts.js';
 import { bindUnread, onUnread, unreadMessage, unreadWelcome } from './js/unread.js';
 import { bindTheme } from './js/theme.js';
 import { bindEphemeral } from './js/ephemeral.js';
+import { bindSupport, forgetSupport, onContactError, onSupportOpened, onSupportState,
+  supportWelcome } from './js/support.js';
+import { bindSupportQueue, onSupportQueue } from './js/support-queue.js';
+import { bindSupportActions, onSupportError } from './js/support-actions.js';
+import { bindSupportDesk, renderDesk } from './js/support-desk.js';
 
 function onWelcome(f) {
   setLimits(f.limits);
@@ -111,8 +127,10 @@ function onWelcome(f) {
   unreadWelcome(f);
   receiptsReset();
   welcomed();
+  supportWelcome(f); // a guest's conversation is bound again before its room is joined
   joinAll();
   renderAll();
+  renderDesk();
 }
 
 // The protocol does not say which request an error answers; this follows what is outstanding.
@@ -141,6 +159,7 @@ function onError(f) {
   const text = typeof f.message === 'string' && f.message ? f.message : String(f.code);
   if (typeof f.client_id === 'string' && onSendError(f, text)) return;
   if (onCreateError(f, text) || onParticipantError(f, text)) return;
+  if (onSupportError(f, text) || onContactError(f, text)) return;
   if (onAccountError(f, text)) return;
   if (f.code === 'unavailable') storeUnavailable(text);
   if (isHelloError(f)) {
@@ -191,11 +210,16 @@ function wire() {
   handle('participants', onParticipants);
   handle('removed', onRemoved);
   handle('room_deleted', onRoomDeleted);
+  handle('support_opened', onSupportOpened);
+  handle('support_state', onSupportState);
+  handle('support_queue', onSupportQueue);
   on('open', sendHello);
   onAccountChange(() => {
     dropUnsent();
     forgetPrivateRooms();
     renderAll();
+    forgetSupport();
+    renderDesk();
   });
   on('close', () => {
     disconnected();
@@ -224,6 +248,10 @@ function wire() {
   bindParticipants();
   bindTheme();
   bindEphemeral();
+  bindSupport();
+  bindSupportQueue();
+  bindSupportActions();
+  bindSupportDesk();
 }
 
 restoreIdentity();

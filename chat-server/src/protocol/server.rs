@@ -80,6 +80,8 @@ pub enum ServerFrame<'a> {
         user: Option<&'a crate::accounts::User>,
         /// Whether guests may send (`--guest-posting`).
         guest_posting: bool,
+        /// Whether guests may open a support conversation (`--guest-support`).
+        guest_support: bool,
     },
     Joined {
         room: &'a str,

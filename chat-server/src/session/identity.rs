@@ -25,6 +25,7 @@ impl Session {
             limits: &self.state.limits,
             user: self.visitor.user(),
             guest_posting: self.state.config.guest_posting,
+            guest_support: self.state.config.guest_support,
         }
         .to_json();
         self.identity = Some(Identity { name, email });

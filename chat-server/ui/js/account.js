@@ -11,7 +11,7 @@ import { avatarInto, ui } from './dom.js';
 import { restart } from './connection.js';
 
 const account = {
-  user: null, // {username, display_name, email, admin} or null for a guest
+  user: null, // {username, display_name, email, admin, agent} or null for a guest
   guestPosting: false,
   known: false, // a `welcome` said so on some socket
   changing: false, // a password change is under way: our old session ends on purpose
@@ -25,6 +25,8 @@ export const guestPosting = () => account.guestPosting;
 /** Whether a `welcome` told us who we are yet. */
 export const accountKnown = () => account.known;
 export const isAdmin = () => Boolean(account.user && account.user.admin);
+/** Whether the signed-in user answers support conversations (`welcome.user.agent`). */
+export const isAgent = () => Boolean(account.user && account.user.agent);
 /** The name a person sees for a user object: the display name, else the username. */
 export const userLabel = (u) => (u && (u.display_name || u.username)) || '';
 
@@ -40,6 +42,7 @@ function parseUser(u) {
     display_name: typeof u.display_name === 'string' ? u.display_name : u.username,
     email: typeof u.email === 'string' ? u.email : '',
     admin: u.admin === true,
+    agent: u.agent === true, // answers support conversations (true for admins too)
   };
 }
 

@@ -58,7 +58,7 @@ function hint() {
 
 /** A guest where guests may not post: the composer gives way to a notice saying why. */
 function renderGuestNotice() {
-  const readOnly = accountKnown() && !currentUser() && !canPost();
+  const readOnly = accountKnown() && !currentUser() && !canPost(currentRoom()?.name);
   ui.composerForm.hidden = readOnly;
   ui.guestNotice.hidden = !readOnly;
   if (readOnly) {
@@ -70,7 +70,7 @@ function renderGuestNotice() {
 /** Enables, validates and counts; `showEmpty` also complains about an empty message. */
 export function renderComposer(showEmpty) {
   renderGuestNotice();
-  const enabled = Boolean(currentRoom() && canPost());
+  const enabled = Boolean(currentRoom() && canPost(currentRoom().name));
   ui.composerInput.disabled = !enabled;
   ui.topicInput.disabled = !enabled;
   const value = ui.composerInput.value;
@@ -101,7 +101,7 @@ function autosize() {
 
 function submitComposer() {
   const room = currentRoom();
-  if (!room || !canPost()) return;
+  if (!room || !canPost(room.name)) return;
   const content = validateContent(ui.composerInput.value);
   const topic = validateTopic(ui.topicInput.value);
   if (content.error || topic.error) {

@@ -96,6 +96,25 @@ export const ui = Object.freeze({
   deleteRoomQuestion: $('delete-room-question'),
   deleteRoomYes: $('delete-room-yes'),
   deleteRoomNo: $('delete-room-no'),
+  // support.js, support-queue.js, support-actions.js, support-desk.js
+  supportNav: $('support-nav'),
+  supportNavBadge: $('support-nav-badge'),
+  supportContact: $('support-contact'),
+  supportView: $('support-view'),
+  supportTitle: $('support-title'),
+  supportNotify: $('support-notify'),
+  supportNotifyState: $('support-notify-state'),
+  supportAnnounce: $('support-announce'),
+  supportTabs: $('support-tabs'),
+  supportTabList: $('support-tab-list'),
+  supportBack: $('support-back'),
+  supportEmpty: $('support-empty'),
+  transferDialog: $('transfer-dialog'),
+  transferForm: $('transfer-form'),
+  transferQuestion: $('transfer-question'),
+  transferInput: $('transfer-input'),
+  transferError: $('transfer-error'),
+  transferCancel: $('transfer-cancel'),
 });
 
 /** A new element with an optional class and text (as text, never HTML). */

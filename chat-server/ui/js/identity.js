@@ -14,6 +14,7 @@ import { validateEmail, validateName } from './limits.js';
 import { accountKnown, currentUser, guestPosting, userLabel } from './account.js';
 import { KEYS, load, madeHere, store } from './storage.js';
 import { renderAll, renderMain } from './rooms.js';
+import { isOwnConversation } from './support.js';
 
 let identity = null; // a guest's chosen {name, email}; email '' when none
 // What a guest who has not chosen a name says in `hello` (it is never shown with a message).
@@ -26,9 +27,10 @@ export function currentIdentity() {
   return identity;
 }
 
-/** Whether the composer may send: a member, or a named guest where guests may post. */
-export function canPost() {
-  return Boolean(currentUser() || (guestPosting() && identity));
+/** Whether the composer may send: a member, a named guest where guests may post, or a guest in
+ * their own support conversation (`room`, where guest support is on). */
+export function canPost(room = null) {
+  return Boolean(currentUser() || (guestPosting() && identity) || isOwnConversation(room));
 }
 
 /** A guest where guests may post, who has not chosen a name yet. */

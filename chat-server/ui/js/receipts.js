@@ -8,6 +8,7 @@ import { node, ui } from './dom.js';
 import { sendFrame } from './connection.js';
 import { currentName } from './rooms.js';
 import { signedInUser } from './unread.js';
+import { supportSeen } from './support.js';
 
 const KEPT = 3;
 const CHECK_EVERY_MS = 1000;
@@ -37,11 +38,13 @@ function render() {
   for (const [offset, r] of room) {
     const article = ui.stream.querySelector(`.message[data-offset="${offset}"]`);
     if (!article || r.count < 1) continue;
+    const support = supportSeen(currentName(), r); // a client's conversation: "Seen"
+    if (support && !support.text) continue;
     const box = node('div', 'receipt');
-    const button = node('button', 'receipt-button', `Seen by ${r.count}`);
+    const button = node('button', 'receipt-button', support?.text ?? `Seen by ${r.count}`);
     button.type = 'button';
     const who = r.names.join(', ') + (r.count > r.names.length ? ` and ${r.count - r.names.length} more` : '');
-    button.setAttribute('aria-label', `Seen by ${r.count}: ${who}`);
+    button.setAttribute('aria-label', support?.label ?? `Seen by ${r.count}: ${who}`);
     button.setAttribute('aria-expanded', 'false');
     const list = node('span', 'receipt-names', who);
     list.id = `receipt-${offset}`;

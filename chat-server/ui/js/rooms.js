@@ -25,6 +25,7 @@ import { filterOf, renderSearch } from './search.js';
 import { CLEARED_NOTICE, expiredNotice, rememberTimers } from './timed.js';
 import { forgetListed, listedNames as serverListed, listedRoom, takeRooms } from './presence.js';
 import { renderNewRoomPrivate, renderPeople } from './participants.js';
+import { isSupportRoom, roomLabel, supportPlaceholder } from './support.js';
 
 const rooms = new Map(); // joined rooms by name
 let current = null; // name of the open room
@@ -425,10 +426,11 @@ export function renderMain() {
 function renderRoomHeader() {
   const room = rooms.get(current);
   if (!room) return;
-  ui.roomTitle.textContent = room.name;
+  ui.roomTitle.textContent = roomLabel(room.name);
+  ui.roomTitle.classList.toggle('support-title', isSupportRoom(room.name));
   const online = onlineCount(room.name);
   ui.roomOnline.textContent = online === null || online === undefined ? '' : `${online} online`;
-  ui.composerInput.placeholder = `Message #${room.name}`;
+  ui.composerInput.placeholder = supportPlaceholder(room.name) ?? `Message #${room.name}`;
   renderSearch();
   renderPeople();
 }

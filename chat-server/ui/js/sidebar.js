@@ -13,6 +13,8 @@ import { countNodes, listedRoom } from './presence.js';
 import { isPrivate, rememberCreated } from './participants.js';
 import { currentName, getRoom, listedNames, onlineCount, openRoom, stepRoom,
   unreadTotal } from './rooms.js';
+import { supportCount } from './support-queue.js';
+import { isSupportRoom, roomLabel } from './support.js';
 
 let pendingCreate = null; // room name of an outstanding create_room
 
@@ -32,7 +34,8 @@ export function renderSidebar() {
     button.dataset.room = name;
     if (room) button.dataset.joined = 'true';
     if (name === currentName()) button.setAttribute('aria-current', 'page');
-    button.append(node('span', 'room-name', name));
+    button.append(node('span', 'room-name', roomLabel(name))); // "Support" for a conversation
+    if (isSupportRoom(name)) button.dataset.support = 'true';
     const timer = timerMark(name);
     if (timer) button.append(timer);
     if (isPrivate(name)) {
@@ -68,7 +71,9 @@ export function renderUnread() {
   // The visible count is part of the button's name ("Rooms 3 unread"), as axe-core asks.
   ui.menuUnread.replaceChildren(String(unread), node('span', 'visually-hidden', ' unread'));
   const where = currentName() ? `#${currentName()} · ` : '';
-  document.title = `${unread ? `(${unread}) ` : ''}${where}chatapp`;
+  // An agent's badge: support conversations waiting or with unread client messages.
+  const support = supportCount();
+  document.title = `${support ? `[${support} support] ` : ''}${unread ? `(${unread}) ` : ''}${where}chatapp`;
 }
 
 function renderNewRoomRule() {

@@ -12,6 +12,8 @@ export const KEYS = Object.freeze({
   outbox: 'chatapp.outbox', // sessionStorage: this tab's unsent messages
   created: 'chatapp.created', // localStorage: rooms each account created in this browser
   theme: 'chatapp.theme', // localStorage: light / dark / system and the accent (theme.js)
+  support: 'chatapp.support', // localStorage: a guest's support room and resume token
+  desk: 'chatapp.desk', // sessionStorage: an agent's page, chat or support (support-desk.js)
 });
 
 /** `tab` is this tab's sessionStorage, `shared` is localStorage. */

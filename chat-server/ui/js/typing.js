@@ -7,6 +7,7 @@ import { node, ui } from './dom.js';
 import { sendFrame } from './connection.js';
 import { currentName } from './rooms.js';
 import { signedInUser } from './unread.js';
+import { supportTyping } from './support.js';
 
 /** How long "is typing" shows after the last `typing` frame of a person. */
 export const TYPING_TTL_MS = 5000;
@@ -54,7 +55,8 @@ function render() {
   }
   const here = typists.get(currentName());
   const names = here ? [...here.values()].map((t) => t.name) : [];
-  indicator.textContent = names.length ? sentence(names) : '';
+  const text = names.length ? supportTyping(currentName()) ?? sentence(names) : '';
+  indicator.textContent = text;
   indicator.hidden = names.length === 0;
   if (next !== Infinity) timer = setTimeout(render, next - now + 10);
 }
