@@ -59,6 +59,7 @@ pub(crate) async fn run(
     };
     board.agent_ready.store(true, Relaxed);
     let mut holding: HashSet<String> = HashSet::new();
+    let mut took = false;
     loop {
         tokio::select! {
             frame = ws.next() => match frame {
@@ -72,7 +73,9 @@ pub(crate) async fn run(
             changed = phase.changed() => {
                 let now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Closing };
                 match now {
-                    Phase::Taking => {
+                    // A watch keeps only the newest phase: take on whichever comes first.
+                    Phase::Taking | Phase::Sending | Phase::Draining if !took => {
+                        took = true;
                         let rooms: Vec<String> = lock(&board.to_take).iter().cloned().collect();
                         if !take(&mut ws, &rooms).await {
                             board.counters.error("agent_closed");
