@@ -72,6 +72,8 @@ async fn mock_server(faults: Faults) -> String {
 
 async fn session(tcp: tokio::net::TcpStream, desk: Arc<Mutex<Desk>>, f: Faults) {
     let mut agent = false;
+    // The callback's type is tungstenite's (its error is a whole HTTP response).
+    #[allow(clippy::result_large_err)]
     let check = |req: &Request, resp: Response| {
         agent = req.headers().get("cookie").is_some_and(|c| c == AGENT);
         Ok(resp)
