@@ -24,6 +24,8 @@ pub struct Viewer<'a> {
     pub user: Option<&'a str>,
     /// Admins see and manage every room.
     pub admin: bool,
+    /// Support agents (admins are) see every support conversation's room.
+    pub agent: bool,
 }
 
 impl<'a> Viewer<'a> {
@@ -37,12 +39,16 @@ impl<'a> Viewer<'a> {
         visitor.map_or_else(Self::guest, |v| Self {
             user: v.key(),
             admin: v.is_admin(),
+            agent: v.is_agent(),
         })
     }
 
     /// Whether this viewer may see (list, join, read, receive) a room with `access`.
     pub fn may_see(&self, access: &Access) -> bool {
-        !access.private || self.admin || self.user.is_some_and(|u| access.has_participant(u))
+        !access.private
+            || self.admin
+            || (self.agent && access.support)
+            || self.user.is_some_and(|u| access.has_participant(u))
     }
 
     /// Whether this viewer may delete the room, or change its participants.
@@ -82,7 +88,12 @@ impl Inner {
                 }
             }
         }
-        for p in new.iter().flat_map(|a| &a.participants) {
+        // Support rooms are in nobody's room list (the support frames list them).
+        for p in new
+            .iter()
+            .filter(|a| !a.support)
+            .flat_map(|a| &a.participants)
+        {
             let user: Arc<str> = p.as_str().into();
             self.by_user.entry(user).or_default().insert(room.clone());
         }
@@ -156,11 +167,13 @@ impl Acl {
         self.inner.read().unwrap().rooms.keys().cloned().collect()
     }
 
-    /// The private rooms `viewer` sees, by name (every one for an admin).
+    /// The private rooms `viewer` sees in room lists, by name (every one for an admin); support
+    /// conversations' rooms are listed by the support frames instead, never here.
     pub fn visible_to(&self, viewer: &Viewer<'_>) -> BTreeSet<Arc<str>> {
         let inner = self.inner.read().unwrap();
         if viewer.admin {
-            return inner.rooms.keys().cloned().collect();
+            let listed = inner.rooms.iter().filter(|(_, a)| !a.support);
+            return listed.map(|(room, _)| room.clone()).collect();
         }
         viewer
             .user
@@ -179,6 +192,7 @@ mod tests {
         Viewer {
             user: Some(name),
             admin: false,
+            agent: false,
         }
     }
 
@@ -195,6 +209,7 @@ mod tests {
         let admin = Viewer {
             user: Some("root"),
             admin: true,
+            agent: true,
         };
         assert!(acl.allows("plans-1", &admin));
         assert!(acl.allows("general", &Viewer::guest()), "public");
@@ -209,6 +224,37 @@ mod tests {
         assert_eq!(old, Some(access));
         assert!(acl.visible_to(&user("bob")).is_empty());
         assert!(!acl.is_private("plans-1"));
+    }
+
+    #[test]
+    fn agents_and_the_client_see_a_support_room_which_no_room_list_shows() {
+        let acl = Acl::default();
+        let room: Arc<str> = "support-0123456789".into();
+        acl.set(&room, Some(Access::support_of("carol")));
+        let agent = Viewer {
+            user: Some("ann"),
+            admin: false,
+            agent: true,
+        };
+        let admin = Viewer {
+            user: Some("root"),
+            admin: true,
+            agent: true,
+        };
+        assert!(acl.allows(&room, &user("carol")), "the client");
+        assert!(acl.allows(&room, &agent) && acl.allows(&room, &admin));
+        assert!(!acl.allows(&room, &user("eve")) && !acl.allows(&room, &Viewer::guest()));
+        let guest_client = Viewer {
+            user: Some("guest:00ff"),
+            ..Viewer::guest()
+        };
+        assert!(!acl.allows(&room, &guest_client), "another client key");
+        for viewer in [user("carol"), agent, admin] {
+            assert!(acl.visible_to(&viewer).is_empty(), "{viewer:?}");
+        }
+        // An agent sees no other private room for being an agent.
+        acl.set(&"plans-1".into(), Some(Access::private_of("bob")));
+        assert!(!acl.allows("plans-1", &agent));
     }
 
     #[test]

@@ -167,6 +167,17 @@ pub struct Config {
           value_parser = parse_admin)]
     pub admins: Vec<String>,
 
+    /// Comma-separated usernames of the support agents (admins are agents too): they see the
+    /// support queue and answer clients' support conversations.
+    #[arg(long, env = "CHATAPP_SUPPORT_AGENTS", value_delimiter = ',', default_value = "",
+          value_parser = parse_admin)]
+    pub support_agents: Vec<String>,
+
+    /// Whether guests (no account) may open support conversations.
+    #[arg(long, env = "CHATAPP_GUEST_SUPPORT", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub guest_support: bool,
+
     /// Whether guests (no account) may send messages and create rooms, marked as guests.
     #[arg(long, env = "CHATAPP_GUEST_POSTING", default_value_t = false,
           action = clap::ArgAction::Set)]
@@ -438,6 +449,16 @@ mod tests {
         .unwrap();
         assert_eq!(c.admins, ["Root", "ops-1"]);
         assert!(c.guest_posting && c.cookie_is_secure());
+        let c = Config::try_parse_from([
+            "chat-server",
+            "--support-agents",
+            "Ann,bob_2",
+            "--guest-support",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(c.support_agents, ["Ann", "bob_2"]);
+        assert!(c.guest_support && !Config::defaults().guest_support);
         let never = [
             "chat-server",
             "--public-url",
@@ -449,6 +470,8 @@ mod tests {
         for bad in [
             ["--admins", "a b"],
             ["--admins", "x"],
+            ["--support-agents", "a b"],
+            ["--guest-support", "yes"],
             ["--session-ttl-hours", "0"],
             ["--session-ttl-hours", "8761"],
             ["--guest-posting", "yes"],

@@ -34,6 +34,10 @@ pub enum Error {
     /// A send reused a `client_id` of the room for another message (other sender or content).
     #[error("client_id already used for another message")]
     ClientIdConflict,
+    /// A compare-and-set kept losing to concurrent changes (a support conversation changed by
+    /// many at once); nothing was changed by this call.
+    #[error("too many concurrent changes of {0}")]
+    Contended(String),
     /// The room was deleted (a send or read that raced its deletion).
     #[error("the room was deleted")]
     RoomGone,

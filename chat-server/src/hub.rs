@@ -4,7 +4,8 @@
 //! `try_send`s into their bounded queues (`hub/conn.rs`) and kicks a connection whose queue is
 //! full instead of letting memory grow. It also holds the current room list (`hub/rooms.rs`:
 //! shared, with each viewer's private rooms spliced in) and this replica's copy of the private
-//! rooms' participants, which it enforces (`hub/private.rs`).
+//! rooms' participants, which it enforces (`hub/private.rs`), and the newest support queue for
+//! the agents connected here (`hub/support.rs`).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -50,6 +51,8 @@ pub struct Hub {
     pub rooms_changed: Notify,
     /// Receipts and `unread` pushes that are due (`signals`).
     pub signals: Due,
+    /// The newest `support_queue` for this replica's agents (`hub/support.rs`).
+    pub support: SupportFeed,
 }
 
 impl Hub {
@@ -66,6 +69,7 @@ impl Hub {
             presence_changed: Notify::new(),
             rooms_changed: Notify::new(),
             signals: Default::default(),
+            support: Default::default(),
         };
         (Arc::new(hub), rx)
     }
@@ -275,7 +279,9 @@ mod delivery;
 mod due;
 mod private;
 mod rooms;
+mod support;
 pub use self::due::Due;
+pub use self::support::SupportFeed;
 
 #[cfg(test)]
 mod tests;

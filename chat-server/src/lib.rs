@@ -39,6 +39,7 @@ pub mod session;
 pub mod signals;
 pub mod state;
 pub mod store;
+pub(crate) mod support;
 mod timed;
 mod ui;
 
@@ -154,6 +155,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     ));
     tokio::spawn(signals::run(state.clone(), background.clone()));
     tokio::spawn(signals::run_reads(state.clone(), background.clone()));
+    tokio::spawn(support::run(state.clone(), background.clone()));
     tokio::spawn(presence::run(state.clone(), background));
     tokio::spawn(watch_store(state.clone()));
     tokio::spawn(timed::run(

@@ -50,6 +50,16 @@ pub const MAX_QUERY_DEPTH: usize = 8;
 pub const MAX_SEARCH_SCAN: usize = 2000;
 /// Most participants of one private room (its creator included).
 pub const MAX_PARTICIPANTS: usize = 256;
+/// Most conversations one `support_queue` lists (waiting first, then open, then closed).
+pub const MAX_SUPPORT_LISTED: usize = 1000;
+/// Most closed conversations one `support_queue` lists (the most recently changed).
+pub const MAX_SUPPORT_CLOSED_LISTED: usize = 50;
+/// Characters of a conversation's last message shown in the queue.
+pub const SUPPORT_PREVIEW_CHARS: usize = 200;
+/// Unanswered client messages a conversation counts as `unread` at most (their offsets are kept).
+pub const MAX_SUPPORT_UNREAD: usize = 100;
+/// The shortest time between two `support_queue` pushes to one connection.
+pub const SUPPORT_PUSH_EVERY: Duration = Duration::from_millis(100);
 /// Invalid frames tolerated within [`ABUSE_WINDOW`] before the connection is closed with 1008.
 pub const ABUSE_LIMIT: u32 = 10;
 /// The window of [`ABUSE_LIMIT`].

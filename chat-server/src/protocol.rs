@@ -2,7 +2,7 @@
 //! server frames. Plain functions over strings, no IO, so every rule is unit-tested here; the
 //! session decides what to do with a parsed frame. `client` holds the client frames and their
 //! parser, `fields` the field rules, `server` the server frames, `error` the error codes; the
-//! features with frames of their own have theirs in `edits`, `votes` and `timed`.
+//! features with frames of their own have theirs in `edits`, `votes`, `timed` and `support`.
 
 pub use self::client::{ClientMessage, Cursor, Since};
 pub use self::error::{ErrorCode, ProtocolError};
@@ -16,6 +16,7 @@ use self::server::to_json;
 pub use self::server::{
     Counts, Member, MessageDraft, RoomInfo, ServerFrame, complete_frame, frames_array,
 };
+pub use self::support::{RESUME_TOKEN_CHARS, SupportEntry, SupportLast};
 pub use self::timed::{CLEAR_CHOICES, EXPIRE_CHOICES, Timers};
 pub use self::votes::{Tally, frame_offset, is_tombstone, with_tally};
 pub use crate::limits::Limits;
@@ -36,6 +37,7 @@ mod error;
 mod fields;
 mod json;
 mod server;
+mod support;
 #[cfg(test)]
 mod tests;
 mod text;

@@ -87,6 +87,8 @@ pub struct Session {
     admission: Admission,
     guard: WriteGuard,
     signals: SignalState,
+    /// A guest's support conversation, once opened (`--guest-support`).
+    support_guest: Option<SupportGuest>,
 }
 
 impl Session {
@@ -127,6 +129,7 @@ impl Session {
             admission,
             guard,
             signals: SignalState::default(),
+            support_guest: None,
         }
     }
 
@@ -312,6 +315,13 @@ impl Session {
             } => self.vote(room, offset, value).await,
             ClientMessage::Typing { room } => self.typing(room).await,
             ClientMessage::Read { room, offset } => self.read(room, offset).await,
+            ClientMessage::SupportOpen { resume } => self.support_open(resume).await,
+            ClientMessage::SupportQueue => self.support_queue().await,
+            ClientMessage::SupportTake { room } => self.support_act(room, Act::Take).await,
+            ClientMessage::SupportTransfer { room, to } => {
+                self.support_act(room, Act::Transfer(to)).await
+            }
+            ClientMessage::SupportClose { room } => self.support_act(room, Act::Close).await,
         };
         match reply {
             // Answered already (an edit's notice comes with the room's frames).
@@ -377,6 +387,7 @@ mod rooms;
 mod search;
 mod send;
 mod signals;
+mod support;
 mod votes;
 mod write;
 
@@ -386,6 +397,7 @@ use self::{
     close::{Close, read_error_close},
     send::unavailable,
     signals::SignalState,
+    support::{Act, SupportGuest},
     write::WriteGuard,
 };
 

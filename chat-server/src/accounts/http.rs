@@ -16,7 +16,7 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use super::{
-    Account, SignedIn, Visitor, admin_keys, error::ApiError, token, username_key,
+    Account, Roles, SignedIn, Visitor, error::ApiError, token, username_key,
     validate_account_email, validate_display_name, validate_password, validate_username,
 };
 use crate::{
@@ -104,7 +104,7 @@ pub(crate) async fn visitor(state: &AppState, headers: &HeaderMap) -> Visitor {
     match state.store.session(&token_hash).await {
         Ok(Some((account, expires_ms))) => Visitor::Registered(
             SignedIn {
-                user: account.user(&admin_keys(&state.config.admins)),
+                user: account.user(&Roles::of(&state.config)),
                 key: account.key,
                 token_hash,
                 expires_ms,
@@ -129,7 +129,7 @@ async fn sign_in(state: &AppState, account: &Account, status: StatusCode) -> Api
         .create_session(&token::token_hash(&token), &account.key, expires_ms)
         .await?;
     let cookie = token::set_cookie(&token, ttl.as_secs(), state.config.cookie_is_secure());
-    let user = account.user(&admin_keys(&state.config.admins));
+    let user = account.user(&Roles::of(&state.config));
     Ok((
         status,
         [(header::SET_COOKIE, cookie)],

@@ -3,7 +3,8 @@
 //! are built from: `password` (Argon2id on a bounded blocking pool), `token` (session tokens, their
 //! hashes and the cookie), `throttle` (growing delays after failed logins) and `http` (the
 //! endpoints). Where accounts and sessions are stored is the store's business (`store::accounts`);
-//! who is an admin comes from `--admins` and is never stored.
+//! who is an admin or a support agent ([`Roles`]) comes from `--admins` and `--support-agents` and
+//! is never stored.
 
 mod error;
 pub(crate) mod http;
@@ -38,17 +39,53 @@ pub struct User {
     pub email: Option<String>,
     /// Listed in `--admins`.
     pub admin: bool,
+    /// A support agent: listed in `--support-agents`, or an admin.
+    pub agent: bool,
 }
 
 impl Account {
-    /// The account as clients see it; `admins` holds lower-case usernames.
-    pub fn user(&self, admins: &[String]) -> User {
+    /// The account as clients see it, with its roles.
+    pub fn user(&self, roles: &Roles) -> User {
         User {
             username: self.username.clone(),
             display_name: self.display_name.clone(),
             email: self.email.clone(),
-            admin: admins.contains(&self.key),
+            admin: roles.is_admin(&self.key),
+            agent: roles.is_agent(&self.key),
         }
+    }
+}
+
+/// Who has which role, by lower-case username: the one reading of `--admins` and
+/// `--support-agents` (admins are agents too).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roles {
+    admins: Vec<String>,
+    agents: Vec<String>,
+}
+
+impl Roles {
+    /// The roles `config` grants.
+    pub fn of(config: &crate::Config) -> Self {
+        Self::new(&config.admins, &config.support_agents)
+    }
+
+    /// Roles from the two lists of usernames as configured (any case, blanks ignored).
+    pub fn new(admins: &[String], agents: &[String]) -> Self {
+        Self {
+            admins: admin_keys(admins),
+            agents: admin_keys(agents),
+        }
+    }
+
+    /// Whether `key` (a lower-case username) is an admin.
+    pub fn is_admin(&self, key: &str) -> bool {
+        self.admins.iter().any(|a| a == key)
+    }
+
+    /// Whether `key` (a lower-case username) is a support agent (admins are).
+    pub fn is_agent(&self, key: &str) -> bool {
+        self.is_admin(key) || self.agents.iter().any(|a| a == key)
     }
 }
 
@@ -101,6 +138,11 @@ impl Visitor {
     /// True for a user listed in `--admins`.
     pub fn is_admin(&self) -> bool {
         self.user().is_some_and(|u| u.admin)
+    }
+
+    /// True for a support agent (`--support-agents` or an admin).
+    pub fn is_agent(&self) -> bool {
+        self.user().is_some_and(|u| u.agent)
     }
 }
 
@@ -238,7 +280,11 @@ mod tests {
             email: None,
             password_hash: String::new(),
         };
-        assert!(account.user(&admin_keys(&["ROOT".into()])).admin);
-        assert!(!account.user(&[]).admin);
+        let root = account.user(&Roles::new(&["ROOT".into()], &[]));
+        assert!(root.admin && root.agent, "admins are agents");
+        let agent = account.user(&Roles::new(&[], &["Root".into()]));
+        assert!(!agent.admin && agent.agent);
+        let plain = account.user(&Roles::default());
+        assert!(!plain.admin && !plain.agent);
     }
 }

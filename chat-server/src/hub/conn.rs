@@ -58,6 +58,9 @@ pub enum Outbound {
     Removed { room: Arc<str> },
     /// The room was deleted: the connection no longer receives it.
     Deleted { room: Arc<str> },
+    /// The support queue changed: write the newest one (an agent's connection; at most one is
+    /// queued, like [`Outbound::Rooms`]).
+    SupportQueue,
 }
 
 impl Outbound {
@@ -69,6 +72,7 @@ impl Outbound {
             // Small, or (rooms) one at a time: counted as a token amount.
             Self::Resync(_)
             | Self::Rooms
+            | Self::SupportQueue
             | Self::Lagged { .. }
             | Self::Expired(_)
             | Self::Removed { .. }
@@ -93,6 +97,8 @@ pub struct Conn {
     pub(super) max_bytes: usize,
     /// An [`Outbound::Rooms`] is queued and not yet taken.
     pub(super) rooms_pending: AtomicBool,
+    /// An [`Outbound::SupportQueue`] is queued and not yet taken.
+    pub(super) support_pending: AtomicBool,
 }
 
 /// How the hub and the rooms refer to a connection.
@@ -110,6 +116,7 @@ impl Conn {
             queued_bytes: AtomicUsize::new(0),
             max_bytes,
             rooms_pending: AtomicBool::new(false),
+            support_pending: AtomicBool::new(false),
         };
         (Arc::new(conn), rx)
     }

@@ -89,6 +89,7 @@ pub async fn run_delivery(
                 StoreEvent::Resubscribed => {
                     backfill_all(&hub, &store, &mut cursors).await;
                     hub.rooms_changed.notify_one();
+                    hub.support.changed.notify_one();
                 }
                 StoreEvent::SessionsEnded(end) => hub.end_sessions(&end),
                 StoreEvent::Notice { room, frame } => hub.to_room(&room, frame),
@@ -116,6 +117,7 @@ pub async fn run_delivery(
                     hub.to_room_except(&room, frame, except);
                 }
                 StoreEvent::ReadsChanged { room, user } => hub.signals.reads_changed(room, user),
+                StoreEvent::SupportChanged { .. } => hub.support.changed.notify_one(),
             },
             Some(start) = starts.recv() => {
                 let cursor = cursors.entry(start.room.clone()).or_default();

@@ -137,6 +137,7 @@ mod tests {
             display_name: name.into(),
             email: None,
             admin: false,
+            agent: false,
         };
         Visitor::Registered(Arc::new(SignedIn {
             user,

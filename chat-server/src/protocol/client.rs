@@ -10,7 +10,7 @@ use super::fields::{
 };
 use super::{
     DEFAULT_PAGE, ErrorCode, MAX_PAGE, MAX_PING_ID_BYTES, PingId, ProtocolError, Timers, edits,
-    json, votes,
+    json, support, votes,
 };
 use crate::accounts::validate_username;
 use crate::limits::{Limits, MAX_EPOCH_CHARS};
@@ -114,6 +114,17 @@ pub enum ClientMessage {
     Typing { room: String },
     /// The user has read a room up to `offset` (registered users only).
     Read { room: String, offset: u64 },
+    /// Open (or find again) this client's support conversation; a guest may quote the
+    /// `resume` token it was given (`support`).
+    SupportOpen { resume: Option<String> },
+    /// An agent asks for the support queue now.
+    SupportQueue,
+    /// An agent takes a conversation.
+    SupportTake { room: String },
+    /// The holder (or an admin) hands a conversation to the agent `to`.
+    SupportTransfer { room: String, to: String },
+    /// Close a conversation.
+    SupportClose { room: String },
 }
 
 impl ClientMessage {
@@ -239,15 +250,18 @@ impl ClientMessage {
                     ProtocolError::field("offset", "offset must be an integer >= 0")
                 })?,
             },
-            other => {
-                let shown: String = other.chars().take(32).collect();
-                return Err(ProtocolError::new(
-                    ErrorCode::UnknownType,
-                    format!("unknown type \"{shown}\""),
-                ));
-            }
+            other if other.starts_with("support_") => match support::parse(other, obj) {
+                Some(parsed) => parsed?,
+                None => return Err(unknown_type(other)),
+            },
+            other => return Err(unknown_type(other)),
         })
     }
+}
+
+fn unknown_type(kind: &str) -> ProtocolError {
+    let shown: String = kind.chars().take(32).collect();
+    ProtocolError::new(ErrorCode::UnknownType, format!("unknown type \"{shown}\""))
 }
 
 fn parse_since(raw: Option<&Value>) -> Result<Option<Since>, ProtocolError> {

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     SessionEnded,
     /// A search query or filter that does not parse; the error carries its `position`.
     BadQuery,
+    /// `support_take` lost the race: another agent holds the conversation.
+    Taken,
     /// No message at that offset in the room (a reply's parent, a vote's target, an
     /// `edit`/`delete` target), or `edit` of a deleted message.
     NoSuchMessage,
@@ -62,6 +64,7 @@ impl ErrorCode {
             Self::BadQuery => "bad_query",
             Self::NoSuchMessage => "no_such_message",
             Self::NoSuchUser => "no_such_user",
+            Self::Taken => "taken",
         }
     }
 

@@ -190,6 +190,26 @@ pub enum ServerFrame<'a> {
         offset: u64,
         count: u64,
     },
+    /// The answer to `support_open`: the client's conversation (a guest's carries `resume`).
+    SupportOpened {
+        room: &'a str,
+        state: &'a str,
+        taken_by: Option<&'a str>,
+        taken_by_name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume: Option<&'a str>,
+    },
+    /// A conversation was taken, handed over, closed or reopened: to its room's members.
+    SupportState {
+        room: &'a str,
+        state: &'a str,
+        taken_by: Option<&'a str>,
+        taken_by_name: Option<&'a str>,
+    },
+    /// Every agent's view of the support desk, on connect and after every change.
+    SupportQueue {
+        conversations: &'a [super::SupportEntry],
+    },
 }
 
 impl ServerFrame<'_> {

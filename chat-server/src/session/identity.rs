@@ -42,6 +42,9 @@ impl Session {
             hub.offer(&self.handle, Outbound::Frame(health.to_json().into()));
         }
         hub.offer_rooms(&self.handle);
+        if self.visitor.is_agent() {
+            hub.agent_connected(&self.handle);
+        }
         Ok(welcome)
     }
 

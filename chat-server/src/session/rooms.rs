@@ -20,9 +20,10 @@ pub(super) fn no_such_room(room: &str) -> ProtocolError {
 }
 
 impl Session {
-    /// Who this connection is, for access checks.
+    /// Who this connection is, for access checks (a guest with a support conversation is its
+    /// client key).
     pub(super) fn viewer(&self) -> Viewer<'_> {
-        Viewer::of(Some(&self.visitor))
+        self.support_viewer()
     }
 
     /// `room`'s access record, read from the store, if this user may see the room; otherwise
@@ -57,6 +58,13 @@ impl Session {
         timers: Timers,
         private: bool,
     ) -> Result<String, ProtocolError> {
+        if crate::support::is_reserved_name(&name) {
+            return Err(ProtocolError::field(
+                "name",
+                "names starting with support- are kept for support conversations",
+            )
+            .in_room(&name));
+        }
         if !private {
             self.require_login("create rooms")
                 .map_err(|e| e.in_room(&name))?;
@@ -110,7 +118,7 @@ impl Session {
     }
 
     /// Create a room (timed when `timers` say so); false when the name is taken.
-    async fn create(
+    pub(super) async fn create(
         &self,
         name: &str,
         access: Option<&Access>,

@@ -2,6 +2,7 @@
 //! answers `ack`; [`unavailable`] is how any store failure looks to the client.
 
 use super::*;
+use crate::session::support;
 
 impl Session {
     pub(super) async fn send(
@@ -13,7 +14,7 @@ impl Session {
         reply_to: Option<u64>,
     ) -> Result<String, ProtocolError> {
         let fail = |e: ProtocolError| e.in_room(&room).for_client(Some(client_id.clone()));
-        self.require_login("send messages").map_err(fail)?;
+        self.require_poster(&room, "send messages").map_err(fail)?;
         self.check_joined(&room, "sending to it").map_err(fail)?;
         self.check_parent(&room, reply_to).await.map_err(fail)?;
         let Identity { name, email } = self.identity.as_ref().expect("checked by on_text");
@@ -54,6 +55,10 @@ impl Session {
             self.state.metrics.messages_in.inc();
             self.count_reply(&room, reply_to, stored.offset).await;
             self.count_mentions(&room, stored.offset, &content).await;
+            if support::is_support_room(&room) {
+                self.support_message(&room, &content, time_ms, stored.offset)
+                    .await;
+            }
         }
         Ok(ServerFrame::Ack {
             client_id: &client_id,
@@ -85,6 +90,7 @@ pub(super) fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
         | Error::Misconfigured(_)
         | Error::Database(_)
         | Error::CommitFailed(_)
+        | Error::Contended(_)
         | Error::CommitterGone => ProtocolError::new(
             ErrorCode::Unavailable,
             "the message store is unavailable; nothing was stored, try again",

@@ -17,7 +17,7 @@ impl Session {
     /// Relay "typing" to the room's other members; `Ok("")` means nothing to reply.
     pub(super) async fn typing(&mut self, room: String) -> Result<String, ProtocolError> {
         self.check_joined(&room, "typing in it")?;
-        let may_send = self.require_login("type").is_ok();
+        let may_send = self.require_poster(&room, "type").is_ok();
         let recent = self
             .signals
             .last_typing
@@ -58,6 +58,9 @@ impl Session {
             .read(room.as_str().into(), key, display_name, offset)
         {
             tracing::debug!(%room, "read dropped: the queue of reads is full");
+        }
+        if super::support::is_support_room(&room) {
+            self.support_read(&room, offset).await;
         }
         Ok(String::new())
     }

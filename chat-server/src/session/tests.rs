@@ -149,6 +149,7 @@ async fn a_login_session_that_expires_closes_the_socket_with_4001() {
             display_name: "Ann A.".into(),
             email: None,
             admin: false,
+            agent: false,
         },
         key: "ann".into(),
         token_hash: "h".into(),

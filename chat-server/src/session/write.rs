@@ -194,6 +194,11 @@ impl Session {
             }
             Outbound::Frame(frame) => Some(Message::Text(Utf8Bytes::from(&*frame))),
             Outbound::Rooms => Some(Message::Text(self.state.hub.take_rooms(&self.handle))),
+            Outbound::SupportQueue => self
+                .state
+                .hub
+                .take_support_queue(&self.handle)
+                .map(Message::Text),
             Outbound::Lagged { .. } => None, // handled by `write_queued`
             Outbound::Expired(room) => {
                 self.rooms.remove(&room);

@@ -1,7 +1,9 @@
 //! Who may see a room: the record every backend keeps for a room with a creator or a participant
 //! list (a public room created by a guest, and `general`, have none). Usernames are the accounts'
 //! lowercase keys. The stores only keep and change this record; what a viewer may do with it is
-//! decided by `crate::access`, and the creator/admin checks by the session.
+//! decided by `crate::access`, and the creator/admin checks by the session. A support
+//! conversation's room is private with the client as its only participant and no creator, and
+//! marked `support`: agents may see it too.
 
 use serde::Serialize;
 
@@ -16,6 +18,8 @@ pub struct Access {
     pub private: bool,
     /// Sorted, without duplicates; the creator is always one. Empty for a public room.
     pub participants: Vec<String>,
+    /// A support conversation's room (private, the client its participant): agents see it.
+    pub support: bool,
 }
 
 impl Access {
@@ -25,6 +29,7 @@ impl Access {
             creator: Some(creator.to_owned()),
             private: true,
             participants: vec![creator.to_owned()],
+            support: false,
         }
     }
 
@@ -34,6 +39,18 @@ impl Access {
             creator: Some(creator.to_owned()),
             private: false,
             participants: Vec::new(),
+            support: false,
+        }
+    }
+
+    /// The room of `client`'s support conversation (a client key: a username, `ext:<id>` or
+    /// `guest:<hex>`): private, nobody's, the client its only participant.
+    pub fn support_of(client: &str) -> Self {
+        Self {
+            creator: None,
+            private: true,
+            participants: vec![client.to_owned()],
+            support: true,
         }
     }
 
@@ -65,10 +82,15 @@ impl Access {
         Ok(())
     }
 
-    /// The one-line form Redis keeps: `private <creator> <participant>...` or
-    /// `public <creator>` (`-` for no creator). Usernames never contain a space.
+    /// The one-line form Redis keeps: `private <creator> <participant>...`,
+    /// `support - <client>` or `public <creator>` (`-` for no creator). Usernames never contain
+    /// a space.
     pub(crate) fn encode(&self) -> String {
-        let mut out = String::from(if self.private { "private " } else { "public " });
+        let mut out = String::from(match (self.support, self.private) {
+            (true, _) => "support ",
+            (false, true) => "private ",
+            (false, false) => "public ",
+        });
         out.push_str(self.creator.as_deref().unwrap_or("-"));
         for p in &self.participants {
             out.push(' ');
@@ -80,9 +102,10 @@ impl Access {
     /// The inverse of [`Self::encode`]; `None` for anything it did not write.
     pub(crate) fn decode(raw: &str) -> Option<Self> {
         let mut words = raw.split(' ');
-        let private = match words.next()? {
-            "private" => true,
-            "public" => false,
+        let (private, support) = match words.next()? {
+            "private" => (true, false),
+            "support" => (true, true),
+            "public" => (false, false),
             _ => return None,
         };
         let creator = match words.next()? {
@@ -96,6 +119,7 @@ impl Access {
             creator,
             private,
             participants,
+            support,
         })
     }
 }
@@ -148,6 +172,9 @@ mod tests {
         assert_eq!(Access::decode(&p.encode()), Some(p));
         assert_eq!(Access::decode("public -"), Some(Access::default()));
         assert_eq!(Access::decode("secret x"), None);
+        let s = Access::support_of("guest:0a1b");
+        assert_eq!(s.encode(), "support - guest:0a1b");
+        assert_eq!(Access::decode(&s.encode()), Some(s));
     }
 
     #[test]

@@ -58,8 +58,13 @@ impl SessionEnd {
         })
     }
 
-    /// Whether a socket signed in as `user` with `token_hash` belongs to the ended sessions.
+    /// Whether a socket signed in as `user` with `token_hash` belongs to the ended sessions. A
+    /// session without a token (an in-process one, like the gRPC API's `ext:<id>` visitors) is
+    /// named by no session end.
     pub fn covers(&self, user: &str, token_hash: &str) -> bool {
+        if token_hash.is_empty() {
+            return false;
+        }
         match self {
             Self::One { token_hash: t } => t == token_hash,
             Self::AllOf { user: u, except } => u == user && except.as_deref() != Some(token_hash),
@@ -244,6 +249,13 @@ mod tests {
         assert!(one.covers("bob", "h1") && !one.covers("ann", "h2"));
         assert!(all.covers("ann", "h1") && !all.covers("ann", "h2") && !all.covers("bob", "h1"));
         assert!(every.covers("ann", "h2"));
+        let blank = SessionEnd::One {
+            token_hash: String::new(),
+        };
+        assert!(
+            !blank.covers("ext:p1", "") && !every.covers("ann", ""),
+            "a session without a token (gRPC's) is ended by nothing"
+        );
         assert_eq!(SessionEnd::from_payload("sa ann"), None);
     }
 

@@ -1,9 +1,11 @@
 //! The embedded backend: one process, nothing to install. Same contract as Redis; the lock is a
 //! tokio mutex held across the event send so events leave in offset order. Idempotency records
 //! live in their room and leave with their message, so memory stays bounded by `history_len`.
-//! Rooms' access records and deletion are in `memory/access.rs`.
+//! Rooms' access records and deletion are in `memory/access.rs`, support conversations in
+//! `memory/support.rs`.
 
 mod access;
+mod support;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
@@ -35,6 +37,8 @@ pub struct MemoryStore {
     events: mpsc::Sender<StoreEvent>,
     /// Read positions and mentions (`store/reads.rs`).
     pub(super) reads: std::sync::Mutex<super::reads::MemoryReads>,
+    /// Support conversations (`memory/support.rs`).
+    support: std::sync::Mutex<support::MemorySupport>,
 }
 
 /// What was stored for a client id in a room, and when.
@@ -111,6 +115,7 @@ impl MemoryStore {
             history_len,
             events,
             reads: Default::default(),
+            support: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ mod presence;
 mod reads;
 mod redis;
 mod search;
+pub(crate) mod support;
 mod timed;
 mod votes;
 
@@ -188,6 +189,8 @@ pub enum StoreEvent {
     },
     /// A user's read position in a room moved (receipts and that user's `unread` are due).
     ReadsChanged { room: Arc<str>, user: String },
+    /// A support conversation was opened or changed: agents' queues are due.
+    SupportChanged { room: Arc<str> },
 }
 
 /// What a health check of the store found.

@@ -2,6 +2,8 @@
 //! `redis-server`s on free loopback ports, and a small WebSocket client speaking the protocol.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod cluster;
+
 use std::{
     net::SocketAddr,
     process::Stdio,

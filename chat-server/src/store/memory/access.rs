@@ -28,7 +28,11 @@ impl MemoryStore {
         change: Change<'_>,
     ) -> Result<Changed> {
         let mut inner = self.inner.lock().await;
-        let Some(access) = inner.access.get_mut(room).filter(|a| a.private) else {
+        let Some(access) = inner
+            .access
+            .get_mut(room)
+            .filter(|a| a.private && !a.support)
+        else {
             return Ok(Changed::NotPrivate);
         };
         let before = access.participants.len();

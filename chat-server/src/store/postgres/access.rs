@@ -8,7 +8,7 @@ use super::{Bus, PgStore};
 use crate::store::{Access, Change, Changed, Created, Result, StoreEvent, new_epoch};
 
 /// A room's access record, participants sorted, from a row of [`ACCESS_SELECT`].
-const ACCESS_SELECT: &str = "SELECT r.name, r.creator, r.private, \
+const ACCESS_SELECT: &str = "SELECT r.name, r.creator, r.private, r.support, \
      COALESCE(array_agg(p.username ORDER BY p.username) FILTER (WHERE p.username IS NOT NULL), \
      '{}') AS participants \
      FROM rooms r LEFT JOIN room_participants p ON p.room = r.name";
@@ -18,6 +18,7 @@ fn access_of(row: &PgRow) -> Result<Access> {
         creator: row.try_get("creator")?,
         private: row.try_get("private")?,
         participants: row.try_get("participants")?,
+        support: row.try_get("support")?,
     })
 }
 
@@ -32,7 +33,7 @@ impl PgStore {
         let access = access.unwrap_or(&default);
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO rooms (name, epoch, creator, private) SELECT $1, $2, $4, $5 \
+            "INSERT INTO rooms (name, epoch, creator, private, support) SELECT $1, $2, $4, $5, $6 \
              WHERE (SELECT count(*) FROM rooms) < $3 ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
@@ -40,6 +41,7 @@ impl PgStore {
         .bind(i64::from(max_rooms))
         .bind(&access.creator)
         .bind(access.private)
+        .bind(access.support)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -181,10 +183,13 @@ impl PgStore {
 /// The change in one transaction under the room row's lock; true when it changed anything.
 async fn change_in_tx(pool: &PgPool, room: &str, change: Change<'_>) -> Result<(Changed, bool)> {
     let mut tx = pool.begin().await?;
-    let locked = sqlx::query("SELECT private FROM rooms WHERE name = $1 FOR UPDATE")
-        .bind(room)
-        .fetch_optional(&mut *tx)
-        .await?;
+    // A support conversation's participant is its client, for good.
+    let locked = sqlx::query(
+        "SELECT private AND NOT support AS private FROM rooms WHERE name = $1 FOR UPDATE",
+    )
+    .bind(room)
+    .fetch_optional(&mut *tx)
+    .await?;
     if !locked.is_some_and(|r| r.get::<bool, _>("private")) {
         return Ok((Changed::NotPrivate, false));
     }

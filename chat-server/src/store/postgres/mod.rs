@@ -14,6 +14,7 @@ mod read;
 mod reads;
 mod retention;
 mod search;
+mod support;
 mod timed;
 mod votes;
 
@@ -107,6 +108,11 @@ pub fn migrator() -> Migrator {
                 8,
                 "timed rooms",
                 include_str!("migrations/0008_timed_rooms.sql"),
+            ),
+            migration(
+                9,
+                "support desk",
+                include_str!("migrations/0009_support.sql"),
             ),
         ]),
         ..Migrator::DEFAULT

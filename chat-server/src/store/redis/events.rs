@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{RedisStore, edits, reads, timed, votes};
+use super::{RedisStore, edits, reads, support, timed, votes};
 use crate::{
     metrics::Metrics,
     store::{SessionEnd, StoreEvent},
@@ -73,7 +73,8 @@ impl RedisStore {
 /// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end (`s1 …`, `sa …`), a notice
 /// `n <room> <frame>` (`edits.rs`), a timed room's clear (`c <through> <room>`) or expiry
 /// (`x <room>`), a private room's participants changed (`a <room>`) or a room deleted
-/// (`d <room>`); votes and replies (`v …`, `p …`) are `votes.rs`'.
+/// (`d <room>`); votes and replies (`v …`, `p …`) are `votes.rs`', a support conversation's
+/// change (`q <room>`) `support.rs`'.
 pub(super) fn parse_event(payload: &str) -> Option<StoreEvent> {
     if payload == "r" {
         return Some(StoreEvent::RoomsChanged);
@@ -94,6 +95,9 @@ pub(super) fn parse_event(payload: &str) -> Option<StoreEvent> {
         return Some(fired.into());
     }
     if let Some(event) = votes::parse_event(payload) {
+        return Some(event);
+    }
+    if let Some(event) = support::parse_event(payload) {
         return Some(event);
     }
     let rest = payload.strip_prefix("m ")?;
@@ -149,6 +153,10 @@ mod tests {
         ));
         assert!(parse_event("m e1 x general 1 {}").is_none());
         assert!(parse_event("garbage").is_none());
+        assert!(matches!(
+            parse_event("q support-0123456789"),
+            Some(StoreEvent::SupportChanged { room }) if &*room == "support-0123456789"
+        ));
         assert!(matches!(
             parse_event("sa ann -"),
             Some(StoreEvent::SessionsEnded(SessionEnd::AllOf { .. }))

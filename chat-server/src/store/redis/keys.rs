@@ -11,10 +11,12 @@
 //! | `<prefix>:incarnation` | string | random per dataset; a room's epoch is derived from it |
 //! | `<prefix>:rooms` | set | room names |
 //! | `<prefix>:access` | hash | room → `private <creator> <participant>...` or `public <creator>` (rooms with a creator or participants; usernames are lowercase keys) |
+//! | `<prefix>:support` | hash | support conversation's room → its record (JSON, `support::Conversation`); changed only by `support_swap.lua` (compare-and-set) |
+//! | `<prefix>:support:clients` | hash | client key (username lower case, `ext:<id>`, `guest:<hex>`) → its support room (`support_open.lua`) |
 //! | `<prefix>:deleted` | set | rooms deleted and not created again: a send or heartbeat racing the deletion does not make them anew |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
-//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r` (rooms or counts changed), votes `v <room> <offset> <up> <down>`, replies `p <room> <offset> <count>`, a timed room cleared `c <through> <room>` or expired `x <room>`, a private room's participants changed `a <room>`, a room deleted `d <room>`, typing `t <replica> <conn> <room> <frame>`, a read position moved `u <room> <user>`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
+//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r` (rooms or counts changed), votes `v <room> <offset> <up> <down>`, replies `p <room> <offset> <count>`, a timed room cleared `c <through> <room>` or expired `x <room>`, a private room's participants changed `a <room>`, a room deleted `d <room>`, typing `t <replica> <conn> <room> <frame>`, a read position moved `u <room> <user>`, a support conversation opened or changed `q <room>`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
 //! | `<prefix>:user:<username lower case>` | string | Redis-only mode: the account, JSON (with its Argon2id hash) |
 //! | `<prefix>:user:<username lower case>:sessions` | set | Redis-only mode: the user's session token hashes |
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
@@ -80,6 +82,16 @@ impl Keys {
     /// Rooms' creators and participants, by room.
     pub(super) fn access(&self) -> String {
         format!("{}:access", self.prefix)
+    }
+
+    /// Support conversations, by room (JSON records, `support::Conversation`).
+    pub(super) fn support(&self) -> String {
+        format!("{}:support", self.prefix)
+    }
+
+    /// Each client key's support room.
+    pub(super) fn support_clients(&self) -> String {
+        format!("{}:support:clients", self.prefix)
     }
 
     /// Rooms deleted and not created again.

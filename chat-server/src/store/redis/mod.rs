@@ -34,6 +34,7 @@ mod keys;
 mod reading;
 mod reads;
 mod strikes;
+mod support;
 mod timed;
 pub(super) mod votes;
 
@@ -57,6 +58,7 @@ pub struct RedisStore {
     scripts: Scripts,
     strikes: strikes::StrikeScripts,
     reads: reads::ReadScripts,
+    support: support::SupportScripts,
     policy: Mutex<health::PolicyCheck>,
 }
 
@@ -156,6 +158,7 @@ impl RedisStore {
             scripts: Scripts::load(),
             strikes: strikes::StrikeScripts::load(),
             reads: reads::ReadScripts::load(),
+            support: support::SupportScripts::load(),
             policy: Mutex::default(),
         })
     }
