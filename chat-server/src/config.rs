@@ -162,6 +162,11 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// Address:port of the support desk's gRPC API (docs/support-api.md); unset = off. Needs
+    /// `CHATAPP_SUPPORT_API_TOKEN` (env only).
+    #[arg(long, env = "CHATAPP_GRPC_LISTEN")]
+    pub grpc_listen: Option<SocketAddr>,
+
     /// Comma-separated usernames of the admins (they may delete any message and any room).
     #[arg(long, env = "CHATAPP_ADMINS", value_delimiter = ',', default_value = "",
           value_parser = parse_admin)]

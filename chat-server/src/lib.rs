@@ -14,6 +14,7 @@
 //!   (the embedded browser UI), `server` (accept loop and shutdown);
 //! - `accounts` (users, sessions, passwords and their HTTP endpoints; who is a guest; its
 //!   `accounts::http` is a route module like `http`: it takes the [`AppState`]);
+//! - `grpc` (the support desk's server-to-server gRPC API: each call an in-process `session`);
 //! - `access` (who sees which private room, this replica's copy of the participants);
 //! - `rate` (token buckets) and `address` (limits shared by the connections of one address);
 //! - `state` ([`AppState`]), `metrics`, `error` (the crate's [`Error`]).
@@ -24,6 +25,7 @@ mod address;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod grpc;
 pub mod http;
 pub mod hub;
 pub mod limits;

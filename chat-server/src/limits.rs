@@ -64,6 +64,20 @@ pub const SUPPORT_PUSH_EVERY: Duration = Duration::from_millis(100);
 pub const ABUSE_LIMIT: u32 = 10;
 /// The window of [`ABUSE_LIMIT`].
 pub const ABUSE_WINDOW: Duration = Duration::from_secs(10);
+/// Longest `client_id` of a platform's client on the support API (`A-Z a-z 0-9 . _ -`).
+pub const MAX_EXTERNAL_ID_CHARS: usize = 64;
+/// Shortest support API token (`CHATAPP_SUPPORT_API_TOKEN`).
+pub const MIN_SUPPORT_API_TOKEN_CHARS: usize = 32;
+/// Largest gRPC message the support API decodes or encodes: a request carries at most one
+/// message's content, an event at most one history message.
+pub const MAX_SUPPORT_API_MESSAGE_BYTES: usize = 256 * 1024;
+/// Support API calls served at once per replica (each runs one in-process session, counted in
+/// `--max-connections` too); the next one gets `RESOURCE_EXHAUSTED`.
+pub const MAX_SUPPORT_API_CALLS: usize = 1000;
+/// Frames a `Stream` call holds back while it reads older history before going live; a
+/// conversation busier than that ends the call (`RESOURCE_EXHAUSTED`: reconnect with
+/// `since_offset`).
+pub const MAX_SUPPORT_STREAM_BACKLOG: usize = 1024;
 
 /// The limits in force on this server, as validation uses them and `welcome` announces them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

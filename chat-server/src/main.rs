@@ -32,6 +32,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let listener = chat_server::server::bind(config.listen)?;
     let addr = listener.local_addr()?;
+    // The support API refuses to start without its token: it is never anonymous.
+    let grpc = match config.grpc_listen {
+        None => None,
+        Some(grpc_addr) => {
+            let token = chat_server::grpc::ApiToken::from_env()
+                .context("the support API (--grpc-listen) cannot start")?;
+            Some((chat_server::server::bind(grpc_addr)?, token))
+        }
+    };
     let backend = match (&config.database_url, &config.redis_url) {
         (Some(_), Some(_)) => "postgres + redis",
         (Some(_), None) => "postgres, one replica",
@@ -41,7 +50,20 @@ async fn main() -> anyhow::Result<()> {
     let state = chat_server::build_state(config).await?;
     tracing::info!(%addr, backend, "chat-server ready");
     println!("chat-server listening on http://{addr} ({backend} backend)");
+    let grpc = grpc.map(|(grpc_listener, token)| {
+        let grpc_addr = grpc_listener.local_addr().ok();
+        tracing::info!(addr = ?grpc_addr, "support API (gRPC) ready");
+        tokio::spawn(chat_server::grpc::serve(
+            grpc_listener,
+            state.clone(),
+            token,
+        ))
+    });
     chat_server::serve(listener, state, shutdown_signal()).await?;
+    if let Some(grpc) = grpc {
+        // Its calls ended with the sessions; this waits for their last answers to go out.
+        grpc.await?.context("the support API failed")?;
+    }
     Ok(())
 }
 

@@ -228,12 +228,18 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_env(args, &[]).await
+    }
+
+    /// [`Self::spawn`] with extra environment variables (secrets that are never flags).
+    pub async fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
             .args(["--listen", &listen, "--shutdown-grace-secs", "2"])
             .args(open_mode(args))
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             // Logs go to stdout; CHATAPP_TEST_LOGS=1 shows them when a test needs explaining.
             .stdout(if std::env::var_os("CHATAPP_TEST_LOGS").is_some() {

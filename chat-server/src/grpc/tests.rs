@@ -1,0 +1,150 @@
+//! The bridge and the `Stream` follower over a real in-memory server state, without sockets:
+//! sessions as the platform's clients, in a public room (the support frames are the chat's,
+//! tested with the socket suites and end to end in tests/support_grpc.rs).
+
+use std::time::Duration;
+
+use clap::Parser;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tonic::Code;
+
+use super::{
+    bridge::Bridge,
+    client::PlatformClient,
+    proto::{Conversation, event::Event as E},
+    stream::Follower,
+};
+use crate::{AppState, Config, build_state};
+
+async fn state() -> AppState {
+    let argv = ["chat-server", "--send-rate", "1000", "--send-burst", "1000"];
+    build_state(Config::parse_from(argv)).await.unwrap()
+}
+
+async fn bridge(state: &AppState, id: &str) -> (Bridge, PlatformClient) {
+    let client = PlatformClient::new(id, Some(id), None, &state.limits).unwrap();
+    let bridge = Bridge::connect(state, &client, [127, 0, 0, 1].into())
+        .await
+        .unwrap();
+    (bridge, client)
+}
+
+async fn say(bridge: &mut Bridge, content: &str, id: &str) -> u64 {
+    let send = json!({"type":"send","room":"general","content":content,"client_id":id});
+    bridge.request(send, "ack").await.unwrap()["offset"]
+        .as_u64()
+        .unwrap()
+}
+
+/// A follower of `general` for `client`, from `since`; its events.
+async fn follow(
+    state: &AppState,
+    client: &str,
+    since: Option<u64>,
+) -> mpsc::Receiver<Result<super::proto::Event, tonic::Status>> {
+    let (bridge, client) = bridge(state, client).await;
+    let conversation = Conversation {
+        room: "general".into(),
+        client: client.key,
+        ..Default::default()
+    };
+    let (events, rx) = mpsc::channel(16);
+    let follower = Follower::new(bridge, &conversation, events);
+    tokio::spawn(follower.run(conversation, since));
+    rx
+}
+
+async fn next(rx: &mut mpsc::Receiver<Result<super::proto::Event, tonic::Status>>) -> E {
+    let event = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+    event
+        .expect("an event in time")
+        .expect("open")
+        .unwrap()
+        .event
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bridge_session_is_the_platform_client_and_its_errors_are_statuses() {
+    let state = state().await;
+    let (mut writer, _) = bridge(&state, "Writer-1").await;
+    writer
+        .request(json!({"type":"join","room":"general"}), "joined")
+        .await
+        .unwrap();
+    assert_eq!(say(&mut writer, "hi", "m-1").await, 1);
+    let status = writer
+        .request(
+            json!({"type":"send","room":"nowhere","content":"x","client_id":"m-2"}),
+            "ack",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let quiet = json!({"type":"typing","room":"general"});
+    writer.request_quiet(quiet).await.unwrap();
+    let status = writer
+        .request_quiet(json!({"type":"read","room":"nowhere","offset":1}))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_follower_sends_the_conversation_then_history_after_since_then_live_events() {
+    let state = state().await;
+    let (mut writer, _) = bridge(&state, "w").await;
+    writer
+        .request(json!({"type":"join","room":"general"}), "joined")
+        .await
+        .unwrap();
+    for i in 1..=3 {
+        say(&mut writer, &format!("m{i}"), &format!("id-{i}")).await;
+    }
+    let mut events = follow(&state, "reader", Some(1)).await;
+    assert!(matches!(next(&mut events).await, E::Conversation(c) if c.room == "general"));
+    for offset in [2, 3] {
+        let event = next(&mut events).await;
+        assert!(
+            matches!(&event, E::Message(m) if m.offset == offset && !m.from_client && m.user == "ext:w"),
+            "{event:?}"
+        );
+    }
+    say(&mut writer, "live", "id-4").await;
+    let live = next(&mut events).await;
+    assert!(
+        matches!(&live, E::Message(m) if m.offset == 4 && m.content == "live"),
+        "{live:?}"
+    );
+    writer
+        .request_quiet(json!({"type":"typing","room":"general"}))
+        .await
+        .unwrap();
+    let typing = next(&mut events).await;
+    assert!(
+        matches!(&typing, E::Typing(t) if t.user == "ext:w"),
+        "{typing:?}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_ends_a_follower_with_unavailable() {
+    let state = state().await;
+    let mut events = follow(&state, "reader", None).await;
+    assert!(matches!(next(&mut events).await, E::Conversation(_)));
+    state.lifecycle.sessions.cancel();
+    let end = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
+    let status = end
+        .expect("the stream ends")
+        .expect("with a status")
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let refused = Bridge::connect(
+        &state,
+        &PlatformClient::new("late", None, None, &state.limits).unwrap(),
+        [127, 0, 0, 1].into(),
+    )
+    .await;
+    assert_eq!(refused.err().map(|s| s.code()), Some(Code::Unavailable));
+}
