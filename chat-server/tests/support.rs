@@ -12,7 +12,7 @@ mod common;
 
 use common::{
     Client,
-    cluster::{Cluster, Mode, ask, connect, register, user},
+    cluster::{Cluster, Mode, PASSWORD, ask, connect, register, request, user},
 };
 use serde_json::{Value, json};
 
@@ -232,6 +232,34 @@ async fn flows(mode: Mode) {
     assert_eq!(listed[0]["room"], room, "waiting longest: {queue}");
     assert_eq!(listed[0]["client"], "carol");
     root.join(&room).await;
+    let (status, _, me) = request(a, "GET", "/api/me", Some(&carol_cookie), None).await;
+    assert!(
+        status == 200 && me.contains(r#""agent":false"#),
+        "{status} {me}"
+    );
+
+    // A deleted account's conversation goes with it: the same name later starts afresh.
+    let body = json!({"password": PASSWORD});
+    let (status, head, _) = request(
+        a,
+        "POST",
+        "/api/account/delete",
+        Some(&carol_cookie),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 204, "{head}");
+    loop {
+        let queue = root.expect("support_queue").await;
+        if !queue.to_string().contains(&room) {
+            break;
+        }
+    }
+    let mut carol = user(b, "carol").await;
+    let fresh = open(&mut carol).await;
+    assert_ne!(fresh["room"], room, "{fresh}");
+    let gone = ask(&mut carol, json!({"type": "join", "room": room}), "never").await;
+    assert_eq!(gone["code"], "no_such_room", "{gone}");
     cluster.stop().await;
 }
 

@@ -45,8 +45,9 @@ impl PlatformClient {
         })
     }
 
-    /// The identity the bridge's session runs as: a registered non-agent user whose username and
-    /// key are the client key; no login session (empty token hash) and no expiry.
+    /// The identity the bridge's session runs as: a registered user, neither admin nor agent,
+    /// whose username and key are the client key; no login session (empty token hash) and no
+    /// expiry.
     pub(crate) fn visitor(&self) -> Visitor {
         Visitor::Registered(Arc::new(SignedIn {
             user: User {
@@ -54,6 +55,7 @@ impl PlatformClient {
                 display_name: self.name.clone(),
                 email: self.email.clone(),
                 admin: false,
+                agent: false,
             },
             key: self.key.clone(),
             token_hash: String::new(),
@@ -107,7 +109,9 @@ mod tests {
             (s.key.as_str(), s.user.username.as_str()),
             ("ext:crm-42.a_b", "ext:crm-42.a_b")
         );
-        assert!(!s.user.admin && s.token_hash.is_empty() && s.expires_ms == u64::MAX);
+        assert!(
+            !s.user.admin && !s.user.agent && s.token_hash.is_empty() && s.expires_ms == u64::MAX
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::proto::{
-    Conversation, Deleted, Edited, Event, Message, Receipt, Resync, State, Typing,
+    Ack, Conversation, Deleted, Edited, Event, Message, Receipt, Refused, Resync, State, Typing,
     event::Event as E,
 };
 
@@ -42,6 +42,32 @@ pub(crate) fn message_of(frame: &Value, client_key: &str) -> Option<Message> {
         client_msg_id: text("client_id"),
         deleted: frame["deleted"].as_bool().unwrap_or(false),
     })
+}
+
+/// An `ack` frame as the API's `Ack`.
+pub(crate) fn ack_of(frame: &Value) -> Ack {
+    let text = |field: &str| frame[field].as_str().unwrap_or_default().to_owned();
+    Ack {
+        room: text("room"),
+        offset: frame["offset"].as_u64().unwrap_or(0),
+        id: text("id"),
+        duplicate: frame["duplicate"].as_bool().unwrap_or(false),
+        client_msg_id: text("client_id"),
+    }
+}
+
+/// An `error` frame as a refused request of a `Chat` call.
+pub(crate) fn refused_of(frame: &Value) -> Refused {
+    let text = |field: &str| frame[field].as_str().unwrap_or_default().to_owned();
+    let message = match frame["field"].as_str() {
+        Some(field) => format!("{field}: {}", text("message")),
+        None => text("message"),
+    };
+    Refused {
+        client_msg_id: text("client_id"),
+        code: text("code"),
+        message,
+    }
 }
 
 /// The event a live frame of the conversation's room is, if any (messages are handled by the
@@ -136,6 +162,27 @@ mod tests {
             panic!("a receipt")
         };
         assert_eq!((r.offset, r.count, r.names), (4, 1, vec!["Ann".to_owned()]));
+    }
+
+    #[test]
+    fn acks_and_errors_keep_the_senders_message_id() {
+        let ack =
+            json!({"type":"ack","client_id":"m1","room":ROOM,"offset":5,"id":"i","duplicate":true});
+        let ack = ack_of(&ack);
+        assert_eq!(
+            (ack.offset, ack.duplicate, ack.client_msg_id.as_str()),
+            (5, true, "m1")
+        );
+        let error = json!({"type":"error","code":"invalid_field","field":"content","message":"too long","client_id":"m2"});
+        let refused = refused_of(&error);
+        assert_eq!(
+            (
+                refused.client_msg_id.as_str(),
+                refused.code.as_str(),
+                refused.message.as_str()
+            ),
+            ("m2", "invalid_field", "content: too long")
+        );
     }
 
     #[test]

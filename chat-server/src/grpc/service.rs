@@ -14,14 +14,15 @@ use tokio::{
     time::Instant,
 };
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use super::{
     bridge::Bridge,
     client::{PlatformClient, invalid},
+    events::ack_of,
     proto::{
-        Ack, Conversation, Event, OpenRequest, ReadAck, ReadRequest, SendRequest, StreamRequest,
-        TypingAck, TypingRequest, support_desk_server,
+        Ack, ChatRequest, Conversation, Event, OpenRequest, ReadAck, ReadRequest, SendRequest,
+        StreamRequest, TypingAck, TypingRequest, chat_request, support_desk_server,
     },
     stream::Follower,
 };
@@ -94,9 +95,15 @@ impl SupportDesk {
         request: &Request<T>,
         client: &PlatformClient,
     ) -> Result<(Bridge, Conversation), Status> {
-        let peer = request
-            .remote_addr()
-            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
+        self.open_from(peer_of(request), client).await
+    }
+
+    /// [`Self::open_as`] for a call from `peer`.
+    async fn open_from(
+        &self,
+        peer: IpAddr,
+        client: &PlatformClient,
+    ) -> Result<(Bridge, Conversation), Status> {
         let mut bridge = Bridge::connect(&self.state, client, peer).await?;
         let conversation = bridge.open(client).await?;
         Ok((bridge, conversation))
@@ -116,6 +123,13 @@ impl SupportDesk {
     fn client(&self, id: &str, name: Option<&str>) -> Result<PlatformClient, Status> {
         PlatformClient::new(id, name, None, &self.state.limits)
     }
+}
+
+/// The calling platform's address: its calls count as its connections.
+fn peer_of<T>(request: &Request<T>) -> IpAddr {
+    request
+        .remote_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip())
 }
 
 #[tonic::async_trait]
@@ -145,12 +159,7 @@ impl support_desk_server::SupportDesk for SupportDesk {
         let (mut bridge, conversation) = self.join_as(&request, &client).await?;
         let send = json!({"type": "send", "room": conversation.room, "content": content, "client_id": msg_id});
         let ack = bridge.request(send, "ack").await?;
-        Ok(Response::new(Ack {
-            room: conversation.room,
-            offset: ack["offset"].as_u64().unwrap_or(0),
-            id: ack["id"].as_str().unwrap_or_default().to_owned(),
-            duplicate: ack["duplicate"].as_bool().unwrap_or(false),
-        }))
+        Ok(Response::new(ack_of(&ack)))
     }
 
     async fn read(&self, request: Request<ReadRequest>) -> Result<Response<ReadAck>, Status> {
@@ -199,6 +208,34 @@ impl support_desk_server::SupportDesk for SupportDesk {
         let follower = Follower::new(bridge, &conversation, events);
         tokio::spawn(async move {
             follower.run(conversation, since).await;
+            drop(call);
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type ChatStream = ReceiverStream<Result<Event, Status>>;
+
+    async fn chat(
+        &self,
+        request: Request<Streaming<ChatRequest>>,
+    ) -> Result<Response<Self::ChatStream>, Status> {
+        let call = self.admit()?;
+        let peer = peer_of(&request);
+        let mut requests = request.into_inner();
+        let Some(chat_request::Request::Start(start)) =
+            requests.message().await?.and_then(|r| r.request)
+        else {
+            return Err(Status::invalid_argument(
+                "the first request of Chat is start",
+            ));
+        };
+        let client = self.client(&start.client_id, start.client_name.as_deref())?;
+        let (bridge, conversation) = self.open_from(peer, &client).await?;
+        let (events, rx) = mpsc::channel(STREAM_BUFFER);
+        let follower =
+            Follower::new(bridge, &conversation, events).with_requests(Box::pin(requests));
+        tokio::spawn(async move {
+            follower.run(conversation, start.since_offset).await;
             drop(call);
         });
         Ok(Response::new(ReceiverStream::new(rx)))

@@ -1,24 +1,37 @@
-//! The `Stream` call: follow one client's conversation. First the conversation as it stands, then
-//! the messages after `since_offset` (read with `history` pages while live frames wait in a
-//! bounded backlog), then live messages, typing, receipts and state changes, each message once
-//! and in offset order. It ends when the caller goes away, or with a status when the session ends
-//! (shutdown, a slow caller) or the conversation is deleted.
+//! The `Stream` and `Chat` calls: follow one client's conversation. First the conversation as it
+//! stands, then the messages after `since_offset` (read with `history` pages while live frames
+//! wait in a bounded backlog), then live messages, typing, receipts and state changes, each
+//! message once and in offset order. `Chat` also writes the caller's requests into the session as
+//! they come, and its acks and errors become `ack` and `refused` events. The call ends when the
+//! caller goes away, or with a status when the session ends (shutdown, a slow caller) or the
+//! conversation is deleted.
 
 use std::collections::VecDeque;
 
+use futures_util::{StreamExt, stream::BoxStream};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tonic::Status;
 
 use super::{
     bridge::{Bridge, status_of},
-    events::{event_of, message_of},
-    proto::{Conversation, Event, event::Event as E},
+    events::{ack_of, event_of, message_of, refused_of},
+    proto::{
+        ChatRequest, Conversation, Event, Refused, chat_request::Request as R, event::Event as E,
+    },
 };
 use crate::{limits::MAX_SUPPORT_STREAM_BACKLOG, protocol::MAX_PAGE};
 
 /// What the caller receives.
 pub(crate) type Events = mpsc::Sender<Result<Event, Status>>;
+/// What a `Chat` caller sends after its `start`.
+pub(crate) type Requests = BoxStream<'static, Result<ChatRequest, Status>>;
+
+/// What the live loop woke up for.
+enum Next {
+    Frame(Result<Value, Status>),
+    Request(Option<Result<ChatRequest, Status>>),
+}
 
 /// One `Stream` call's state.
 pub(crate) struct Follower {
@@ -28,6 +41,10 @@ pub(crate) struct Follower {
     events: Events,
     /// The offset of the last message sent to the caller.
     last: u64,
+    /// `Chat` only: the caller's requests, until the live loop takes them.
+    requests: Option<Requests>,
+    /// A `Chat` call: acks and errors are events, not the end.
+    chat: bool,
 }
 
 impl Follower {
@@ -38,6 +55,17 @@ impl Follower {
             client_key: conversation.client.clone(),
             events,
             last: 0,
+            requests: None,
+            chat: false,
+        }
+    }
+
+    /// A `Chat` follower: `requests` are written into the session once it is live.
+    pub(crate) fn with_requests(self, requests: Requests) -> Self {
+        Self {
+            requests: Some(requests),
+            chat: true,
+            ..self
         }
     }
 
@@ -77,10 +105,45 @@ impl Follower {
         while let Some(frame) = backlog.pop_front() {
             self.live(&frame).await?;
         }
+        let Some(mut requests) = self.requests.take() else {
+            loop {
+                let frame = self.bridge.next().await?;
+                self.live(&frame).await?;
+            }
+        };
         loop {
-            let frame = self.bridge.next().await?;
-            self.live(&frame).await?;
+            let next = tokio::select! {
+                frame = self.bridge.next() => Next::Frame(frame),
+                request = requests.next() => Next::Request(request),
+            };
+            match next {
+                Next::Frame(frame) => self.live(&frame?).await?,
+                Next::Request(Some(Ok(request))) => self.handle(request).await?,
+                // The caller closed its side (or it broke): the call is over.
+                Next::Request(Some(Err(_)) | None) => return Ok(()),
+            }
         }
+    }
+
+    /// Write a `Chat` request into the session; its answer comes as a frame.
+    async fn handle(&mut self, request: ChatRequest) -> Result<(), Status> {
+        let room = self.room.as_str();
+        let frame = match request.request {
+            Some(R::Send(send)) => json!({
+                "type": "send", "room": room, "content": send.content, "client_id": send.client_msg_id,
+            }),
+            Some(R::Read(read)) => json!({"type": "read", "room": room, "offset": read.offset}),
+            Some(R::Typing(_)) => json!({"type": "typing", "room": room}),
+            Some(R::Start(_)) | None => {
+                let refused = Refused {
+                    code: "bad_request".into(),
+                    message: "start comes once, first; then send, read or typing".into(),
+                    ..Default::default()
+                };
+                return self.emit(E::Refused(refused)).await;
+            }
+        };
+        self.bridge.post(frame).await
     }
 
     /// Read `history` pages after `last` up to `head`, holding back the live frames that arrive
@@ -131,6 +194,8 @@ impl Follower {
             "removed" | "room_deleted" | "expired" if in_room => {
                 Err(Status::not_found("the conversation was deleted"))
             }
+            "ack" if self.chat => self.emit(E::Ack(ack_of(frame))).await,
+            "error" if self.chat => self.emit(E::Refused(refused_of(frame))).await,
             "error" => Err(status_of(frame)),
             _ => match event_of(frame, &self.room, &self.client_key) {
                 Some(Event { event: Some(event) }) => self.emit(event).await,
@@ -153,7 +218,7 @@ impl Follower {
         Ok(())
     }
 
-    async fn emit(&self, event: E) -> Result<(), Status> {
+    async fn emit(&mut self, event: E) -> Result<(), Status> {
         self.events
             .send(Ok(Event { event: Some(event) }))
             .await

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tonic::Code;
@@ -12,7 +13,10 @@ use tonic::Code;
 use super::{
     bridge::Bridge,
     client::PlatformClient,
-    proto::{Conversation, event::Event as E},
+    proto::{
+        ChatRequest, ChatSend, Conversation, StreamRequest, chat_request::Request as R,
+        event::Event as E,
+    },
     stream::Follower,
 };
 use crate::{AppState, Config, build_state};
@@ -147,4 +151,68 @@ async fn shutdown_ends_a_follower_with_unavailable() {
     )
     .await;
     assert_eq!(refused.err().map(|s| s.code()), Some(Code::Unavailable));
+}
+
+#[tokio::test]
+async fn a_chat_writes_requests_and_answers_acks_and_refusals_as_events() {
+    let state = state().await;
+    let (bridge, client) = bridge(&state, "chatter").await;
+    let conversation = Conversation {
+        room: "general".into(),
+        client: client.key,
+        ..Default::default()
+    };
+    let (requests, inbound) = mpsc::channel::<ChatRequest>(4);
+    let inbound = tokio_stream::wrappers::ReceiverStream::new(inbound).map(Ok);
+    let (events, mut rx) = mpsc::channel(16);
+    let follower = Follower::new(bridge, &conversation, events).with_requests(Box::pin(inbound));
+    tokio::spawn(follower.run(conversation, None));
+    assert!(matches!(next(&mut rx).await, E::Conversation(_)));
+    let send = |content: &str, id: &str| ChatRequest {
+        request: Some(R::Send(ChatSend {
+            content: content.into(),
+            client_msg_id: id.into(),
+        })),
+    };
+    requests.send(send("hello", "c-1")).await.unwrap();
+    let (mut acked, mut seen) = (None, None);
+    while acked.is_none() || seen.is_none() {
+        match next(&mut rx).await {
+            E::Ack(ack) => acked = Some(ack),
+            E::Message(m) => seen = Some(m),
+            _ => {}
+        }
+    }
+    let (ack, message) = (acked.unwrap(), seen.unwrap());
+    assert_eq!(
+        (ack.client_msg_id.as_str(), ack.offset),
+        ("c-1", message.offset)
+    );
+    assert!(
+        message.from_client && message.content == "hello",
+        "{message:?}"
+    );
+
+    requests.send(send("", "c-2")).await.unwrap();
+    let refused = next(&mut rx).await;
+    assert!(
+        matches!(&refused, E::Refused(r) if r.client_msg_id == "c-2" && r.code == "invalid_field"),
+        "{refused:?}"
+    );
+    let again = ChatRequest {
+        request: Some(R::Start(StreamRequest::default())),
+    };
+    requests.send(again).await.unwrap();
+    let refused = next(&mut rx).await;
+    assert!(
+        matches!(&refused, E::Refused(r) if r.code == "bad_request"),
+        "{refused:?}"
+    );
+
+    drop(requests);
+    let end = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+    assert!(
+        end.expect("the call ends").is_none(),
+        "ends without an error"
+    );
 }

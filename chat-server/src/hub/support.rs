@@ -72,3 +72,63 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::accounts::{SignedIn, User};
+
+    fn signed_in(name: &str, agent: bool) -> Visitor {
+        let user = User {
+            username: name.into(),
+            display_name: name.into(),
+            email: None,
+            admin: false,
+            agent,
+        };
+        Visitor::Registered(Arc::new(SignedIn {
+            user,
+            key: name.into(),
+            token_hash: String::new(),
+            expires_ms: u64::MAX,
+        }))
+    }
+
+    fn queued(rx: &mut mpsc::Receiver<Outbound>) -> usize {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .filter(|out| matches!(out, Outbound::SupportQueue))
+            .count()
+    }
+
+    #[test]
+    fn agents_get_one_push_at_a_time_and_write_the_newest() {
+        let (hub, _starts) = Hub::new(Arc::default());
+        let (ann, mut ann_rx) = Conn::new(16, 1 << 20);
+        ann.visitor.set(signed_in("ann", true)).unwrap();
+        let (eve, mut eve_rx) = Conn::new(16, 1 << 20);
+        eve.visitor.set(signed_in("eve", false)).unwrap();
+        hub.connect(1, ann.clone());
+        hub.connect(2, eve);
+        assert!(hub.has_agents());
+
+        hub.agent_connected(&ann);
+        assert_eq!(
+            queued(&mut ann_rx),
+            0,
+            "nothing built yet: the feed is woken instead"
+        );
+        hub.push_support_queue("q1".into());
+        hub.push_support_queue("q2".into());
+        assert_eq!(queued(&mut ann_rx), 1, "one push queued for two changes");
+        assert_eq!(queued(&mut eve_rx), 0, "not an agent");
+        assert_eq!(hub.take_support_queue(&ann).as_deref(), Some("q2"));
+        hub.push_support_queue("q2".into());
+        assert_eq!(queued(&mut ann_rx), 0, "the same queue is not pushed again");
+        hub.agent_connected(&ann);
+        assert_eq!(queued(&mut ann_rx), 1, "a new agent gets the current one");
+    }
+}

@@ -180,6 +180,7 @@ impl Store {
             Store::Postgres(s) => s.delete_account(key).await,
         }?;
         self.forget_user(key).await?;
+        self.support_forget(key).await?;
         Ok(deleted)
     }
 

@@ -106,6 +106,20 @@ impl Store {
         Err(Error::Contended(room.to_owned()))
     }
 
+    /// Forget `client`'s conversation with its room and history (an account deletion: a later
+    /// account of the same name inherits nothing), announcing it.
+    pub(crate) async fn support_forget(&self, client: &str) -> Result<()> {
+        let Some(conv) = self.support_find(client).await? else {
+            return Ok(());
+        };
+        self.delete_room(&conv.room).await?;
+        match self {
+            Store::Memory(s) => s.support_remove(&conv).await,
+            Store::Redis(s) => s.support_remove(&conv).await,
+            Store::Postgres(s) => s.support_remove(&conv).await,
+        }
+    }
+
     /// Replace `old` by `new` if the stored record is still `old`, and announce it; false when
     /// it is not.
     async fn support_swap(&self, old: &Conversation, new: &Conversation) -> Result<bool> {

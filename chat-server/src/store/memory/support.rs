@@ -78,6 +78,18 @@ impl MemoryStore {
         Ok(true)
     }
 
+    pub(in crate::store) async fn support_remove(&self, conv: &Conversation) -> Result<()> {
+        {
+            let mut s = self.support.lock().unwrap();
+            s.by_room.remove(&conv.room);
+            if s.by_client.get(&conv.client) == Some(&conv.room) {
+                s.by_client.remove(&conv.client);
+            }
+        }
+        self.announce_support(&conv.room).await;
+        Ok(())
+    }
+
     async fn announce_support(&self, room: &str) {
         let event = StoreEvent::SupportChanged { room: room.into() };
         let _ = self.events.send(event).await;

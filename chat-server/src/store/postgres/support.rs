@@ -94,6 +94,15 @@ impl PgStore {
         Ok(swapped == 1)
     }
 
+    pub(in crate::store) async fn support_remove(&self, conv: &Conversation) -> Result<()> {
+        sqlx::query("DELETE FROM support_conversations WHERE room = $1")
+            .bind(&conv.room)
+            .execute(&self.pool)
+            .await?;
+        self.announce_support(&conv.room).await;
+        Ok(())
+    }
+
     /// Tell every replica that `room`'s conversation changed.
     async fn announce_support(&self, room: &str) {
         match &self.bus {

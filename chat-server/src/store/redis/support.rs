@@ -1,7 +1,8 @@
 //! Support conversations in Redis: one hash of records by room (`support`, so a replica reads
 //! every one with one `HGETALL`) and an index by client (`support:clients`); opening is
 //! `scripts/support_open.lua` (one conversation per client, whoever races), every change is the
-//! compare-and-set `scripts/support_swap.lua`; both announce `q <room>`.
+//! compare-and-set `scripts/support_swap.lua`, forgetting one (an account deletion)
+//! `scripts/support_forget.lua`; each announces `q <room>`.
 
 use redis::Script;
 
@@ -15,6 +16,7 @@ use crate::{
 pub(super) struct SupportScripts {
     open: Script,
     swap: Script,
+    forget: Script,
 }
 
 impl SupportScripts {
@@ -22,6 +24,7 @@ impl SupportScripts {
         Self {
             open: Script::new(include_str!("scripts/support_open.lua")),
             swap: Script::new(include_str!("scripts/support_swap.lua")),
+            forget: Script::new(include_str!("scripts/support_forget.lua")),
         }
     }
 }
@@ -107,6 +110,22 @@ impl RedisStore {
             )
             .await?;
         Ok(swapped == 1)
+    }
+
+    /// Safe to retry: a second run finds nothing to remove.
+    pub(in crate::store) async fn support_remove(&self, conv: &Conversation) -> Result<()> {
+        let _: i64 = self
+            .run(
+                self.support
+                    .forget
+                    .key(self.keys.support())
+                    .key(self.keys.support_clients())
+                    .arg(&conv.room)
+                    .arg(&conv.client)
+                    .arg(self.keys.events()),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Tell every replica that `room`'s conversation changed (the durable mode's bus).
