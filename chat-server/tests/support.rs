@@ -296,6 +296,11 @@ async fn guests(mode: Mode) {
         .expect("a resume token")
         .to_owned();
     assert_eq!(resume.len(), 32);
+    let twice = open(&mut gus).await;
+    assert_eq!(
+        (&twice["room"], &twice["resume"]),
+        (&opened["room"], &opened["resume"])
+    );
     gus.join(&room).await;
     let ack = gus.say(&room, "hi, guest here", "g-1").await;
     assert_eq!(
@@ -347,4 +352,47 @@ async fn without_guest_support_a_guest_may_not_open() {
     let refused = open(&mut guest).await;
     assert_eq!(refused["code"], "login_required", "{refused}");
     cluster.stop().await;
+}
+
+/// Four agents, two per replica, all take each of three conversations at once: each has exactly
+/// one winner, and every other take is `taken`.
+async fn races(mode: Mode) {
+    let cluster = Cluster::start_with(mode, &["--support-agents", "ann,bob,cyd,dee"]).await;
+    let mut agents = Vec::new();
+    for (i, name) in ["ann", "bob", "cyd", "dee"].into_iter().enumerate() {
+        let server = if i % 2 == 0 { &cluster.a } else { cluster.b() };
+        agents.push(agent(server, name).await.0);
+    }
+    let mut rooms = Vec::new();
+    for name in ["cl1", "cl2", "cl3"] {
+        let mut client = user(&cluster.a, name).await;
+        rooms.push(open(&mut client).await["room"].as_str().unwrap().to_owned());
+    }
+    for room in &rooms {
+        for a in &mut agents {
+            a.send(json!({"type": "support_take", "room": room})).await;
+        }
+    }
+    for room in &rooms {
+        let mut winners = Vec::new();
+        for a in &mut agents {
+            let reply = act_reply(a, room).await;
+            match reply["type"].as_str() {
+                Some("support_state") => winners.push(reply["taken_by"].clone()),
+                _ => assert_eq!(reply["code"], "taken", "{reply}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{room}: {winners:?}");
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_takes_have_one_winner_with_redis() {
+    races(Mode::Redis).await;
+}
+
+#[tokio::test]
+async fn concurrent_takes_have_one_winner_durable() {
+    races(Mode::Durable).await;
 }

@@ -12,7 +12,7 @@ use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{accounts::Visitor, protocol::Member};
+use crate::{access::Viewer, accounts::Visitor, protocol::Member};
 
 /// Identifies one WebSocket connection within this process.
 pub type ConnId = u64;
@@ -91,6 +91,9 @@ pub struct Conn {
     pub ended: CancellationToken,
     /// Who the connection is (set once, by its session).
     pub visitor: std::sync::OnceLock<Visitor>,
+    /// A guest's support client key (`guest:<hex>`), once it opened its conversation (set once:
+    /// a connection is one client).
+    pub support_guest: std::sync::OnceLock<String>,
     /// Bytes offered and not yet taken off the queue by the session.
     pub(super) queued_bytes: AtomicUsize,
     /// `--outbound-queue-bytes`: above this the connection is closed as a slow consumer.
@@ -113,12 +116,22 @@ impl Conn {
             kicked: CancellationToken::new(),
             ended: CancellationToken::new(),
             visitor: std::sync::OnceLock::new(),
+            support_guest: std::sync::OnceLock::new(),
             queued_bytes: AtomicUsize::new(0),
             max_bytes,
             rooms_pending: AtomicBool::new(false),
             support_pending: AtomicBool::new(false),
         };
         (Arc::new(conn), rx)
+    }
+
+    /// Who the connection is to access checks: its account, or a guest's support client key.
+    pub fn viewer(&self) -> Viewer<'_> {
+        let mut viewer = Viewer::of(self.visitor.get());
+        if viewer.user.is_none() {
+            viewer.user = self.support_guest.get().map(String::as_str);
+        }
+        viewer
     }
 
     /// Who the connection is in presence: its user, or `None` for a guest.

@@ -8,7 +8,6 @@ use std::{collections::HashMap, sync::Arc};
 
 use super::{Cursor, Hub, Outbound};
 use crate::{
-    access::Viewer,
     protocol::ServerFrame,
     store::{Access, Store},
 };
@@ -83,7 +82,7 @@ impl Hub {
             let mut members = self.members.lock().unwrap();
             if let Some(m) = members.get_mut(room) {
                 m.retain(|id, conn| {
-                    let allowed = Viewer::of(conn.visitor.get()).may_see(new);
+                    let allowed = conn.viewer().may_see(new);
                     if allowed {
                         self.offer(conn, Outbound::Frame(participants.clone()));
                     } else {
@@ -107,7 +106,7 @@ impl Hub {
             .collect();
         if !removed.is_empty() {
             for (id, conn) in self.conns.lock().unwrap().iter() {
-                let viewer = Viewer::of(conn.visitor.get());
+                let viewer = conn.viewer();
                 let is_removed = viewer.user.is_some_and(|u| removed.contains(&u));
                 if is_removed && !viewer.admin && !evicted.contains(id) {
                     self.offer(conn, Outbound::Removed { room: room.clone() });
@@ -202,5 +201,25 @@ mod tests {
         hub.room_deleted(&room);
         assert_eq!(drain(&mut queues[0]), ["deleted plans-1"]);
         assert_eq!(hub.local_count("plans-1"), 0);
+    }
+
+    #[test]
+    fn a_guest_in_its_support_room_stays_when_this_replica_learns_of_the_room() {
+        let (hub, _starts) = Hub::new(Arc::default());
+        let room: Arc<str> = "support-0123456789".into();
+        let (gus, mut gus_rx) = Conn::new(16, 1 << 20);
+        gus.visitor.set(Visitor::Guest).unwrap();
+        gus.support_guest.set("guest:00ff".into()).unwrap();
+        let (other, mut other_rx) = Conn::new(16, 1 << 20);
+        other.visitor.set(Visitor::Guest).unwrap();
+        for (id, conn) in [(1, gus), (2, other)] {
+            hub.connect(id, conn.clone());
+            hub.join(&room, id, conn);
+        }
+        // Joined on this replica before its copy of the access records had the room.
+        hub.apply_access(&room, Some(Access::support_of("guest:00ff")));
+        assert!(!drain(&mut gus_rx).iter().any(|f| f.starts_with("removed")));
+        assert_eq!(drain(&mut other_rx), ["removed support-0123456789"]);
+        assert_eq!(hub.local_count(&room), 1);
     }
 }

@@ -14,7 +14,7 @@ use std::{
 use axum::extract::ws::Utf8Bytes;
 
 use super::{Conn, Hub};
-use crate::{access::Viewer, protocol::RoomInfo};
+use crate::protocol::RoomInfo;
 
 /// The `rooms` frame until the presence task computed the first list.
 const NO_ROOMS: &str = r#"{"type":"rooms","rooms":[]}"#;
@@ -138,7 +138,7 @@ impl Hub {
 
     /// The newest room list as `conn` may see it.
     pub fn rooms_frame(&self, conn: &Conn) -> Utf8Bytes {
-        let viewer = Viewer::of(conn.visitor.get());
+        let viewer = conn.viewer();
         let mut list = self.rooms_list.lock().unwrap();
         let Some(user) = viewer.user else {
             return list.shared.clone();

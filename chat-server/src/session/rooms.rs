@@ -23,7 +23,7 @@ impl Session {
     /// Who this connection is, for access checks (a guest with a support conversation is its
     /// client key).
     pub(super) fn viewer(&self) -> Viewer<'_> {
-        self.support_viewer()
+        self.handle.viewer()
     }
 
     /// `room`'s access record, read from the store, if this user may see the room; otherwise

@@ -2,7 +2,7 @@
 //! answers `ack`; [`unavailable`] is how any store failure looks to the client.
 
 use super::*;
-use crate::session::support;
+use crate::support;
 
 impl Session {
     pub(super) async fn send(

@@ -59,7 +59,7 @@ impl Session {
         {
             tracing::debug!(%room, "read dropped: the queue of reads is full");
         }
-        if super::support::is_support_room(&room) {
+        if crate::support::is_support_room(&room) {
             self.support_read(&room, offset).await;
         }
         Ok(String::new())

@@ -7,7 +7,6 @@
 
 use super::*;
 use crate::{
-    access::Viewer,
     accounts::{Roles, username_key},
     protocol::Timers,
     store::{
@@ -15,7 +14,7 @@ use crate::{
         support::{Opened, Outcome},
     },
     support::{
-        self, Action, Actor, Conversation, Refusal, guest_key, new_resume_token, new_room_name,
+        Action, Actor, Conversation, Refusal, guest_key, new_resume_token, new_room_name,
         queue_frame, resume_hash,
     },
 };
@@ -29,12 +28,13 @@ pub(super) enum Act {
     Close,
 }
 
-/// A guest's support conversation on this connection.
+/// A guest's support conversation on this connection (its client key is the connection's
+/// `support_guest`).
 #[derive(Debug, Clone)]
 pub(super) struct SupportGuest {
-    /// `guest:<hex>`.
-    pub(super) key: String,
-    pub(super) room: String,
+    /// The resume token: a connection stays one client, so opening again finds the same one.
+    token: String,
+    room: String,
 }
 
 impl Session {
@@ -51,7 +51,10 @@ impl Session {
         let (client, token) = match self.visitor.key() {
             Some(key) => (key.to_owned(), None),
             None if self.state.config.guest_support => {
-                let token = self.guest_token(resume).await?;
+                let token = match &self.support_guest {
+                    Some(guest) => guest.token.clone(),
+                    None => self.guest_token(resume).await?,
+                };
                 (guest_key(&token), Some(token))
             }
             None => {
@@ -64,9 +67,10 @@ impl Session {
         let conv = self
             .conversation_of(&client, &name, token.as_deref())
             .await?;
-        if token.is_some() {
+        if let Some(token) = &token {
+            let _ = self.handle.support_guest.set(client);
             self.support_guest = Some(SupportGuest {
-                key: client,
+                token: token.clone(),
                 room: conv.room.clone(),
             });
         }
@@ -334,16 +338,6 @@ impl Session {
             _ => self.require_login(what),
         }
     }
-
-    /// This connection as an access check sees it: a guest with a support conversation is its
-    /// client key.
-    pub(super) fn support_viewer(&self) -> Viewer<'_> {
-        let mut viewer = Viewer::of(Some(&self.visitor));
-        if viewer.user.is_none() {
-            viewer.user = self.support_guest.as_ref().map(|g| g.key.as_str());
-        }
-        viewer
-    }
 }
 
 /// The `support_state` frame of `conv`.
@@ -355,9 +349,4 @@ fn state_frame(conv: &Conversation) -> String {
         taken_by_name: conv.taken_by_name.as_deref(),
     }
     .to_json()
-}
-
-/// Whether `room` belongs to the support desk (its messages and reads update a conversation).
-pub(super) fn is_support_room(room: &str) -> bool {
-    support::is_support_room(room)
 }

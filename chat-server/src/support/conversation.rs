@@ -58,6 +58,9 @@ pub(crate) struct Conversation {
     /// When the oldest client message no agent answered was sent (ms); `None` when answered or
     /// closed.
     pub(crate) waiting_since_ms: Option<u64>,
+    /// The newest offset an agent wrote at: client messages before it are answered.
+    #[serde(default)]
+    pub(crate) answered: u64,
     /// The newest offset any agent has read.
     pub(crate) agent_read: u64,
     /// Offsets of client messages after `agent_read`, oldest first, the newest
@@ -125,6 +128,7 @@ impl Conversation {
             taken_by_name: None,
             last: None,
             waiting_since_ms: None,
+            answered: 0,
             agent_read: 0,
             unread: Vec::new(),
             opened_ms: now,
@@ -147,17 +151,26 @@ impl Conversation {
                 if !from_client && !by.agent {
                     return Ok(None);
                 }
-                next.last = Some(Last {
-                    name: by.name.to_owned(),
-                    content: content.chars().take(SUPPORT_PREVIEW_CHARS).collect(),
-                    time_ms,
-                    offset,
-                });
+                // Updates of two messages may land in either order: each field keeps the newest.
+                if self.last.as_ref().is_none_or(|l| l.offset < offset) {
+                    next.last = Some(Last {
+                        name: by.name.to_owned(),
+                        content: content.chars().take(SUPPORT_PREVIEW_CHARS).collect(),
+                        time_ms,
+                        offset,
+                    });
+                }
                 if from_client {
-                    next.client_name = by.name.to_owned();
-                    next.waiting_since_ms.get_or_insert(time_ms);
+                    if self.last.as_ref().is_none_or(|l| l.offset < offset) {
+                        next.client_name = by.name.to_owned();
+                    }
+                    if offset > self.answered {
+                        let since = next.waiting_since_ms.get_or_insert(time_ms);
+                        *since = (*since).min(time_ms);
+                    }
                     if offset > next.agent_read && !next.unread.contains(&offset) {
-                        next.unread.push(offset);
+                        let at = next.unread.partition_point(|&o| o < offset);
+                        next.unread.insert(at, offset);
                         let extra = next.unread.len().saturating_sub(MAX_SUPPORT_UNREAD);
                         next.unread.drain(..extra);
                     }
@@ -166,7 +179,8 @@ impl Conversation {
                         next.taken_by = None;
                         next.taken_by_name = None;
                     }
-                } else {
+                } else if offset > self.answered {
+                    next.answered = offset;
                     next.waiting_since_ms = None;
                 }
             }

@@ -91,6 +91,22 @@ fn client_messages_wait_and_count_until_an_agent_answers_and_reads() {
 }
 
 #[test]
+fn updates_landing_out_of_order_keep_the_newest() {
+    let c = Conversation::new("support-0123456789", "carol", "Carol", false, 0);
+    // The agent's answer at 3 lands before the client's message at 2 it answered.
+    let c = step(&c, message(ANN, 3));
+    let c = step(&c, message(CLIENT, 2));
+    assert_eq!(c.last.as_ref().unwrap().offset, 3, "the newest stays last");
+    assert_eq!(c.waiting_since_ms, None, "2 was answered by 3");
+    assert_eq!(c.unread, [2], "but not read");
+    let c = step(&c, message(CLIENT, 5));
+    let c = step(&c, message(CLIENT, 4));
+    assert_eq!(c.waiting_since_ms, Some(4000), "the oldest unanswered");
+    assert_eq!(c.unread, [2, 4, 5]);
+    assert_eq!(c.last.unwrap().offset, 5);
+}
+
+#[test]
 fn unread_keeps_the_newest_offsets_only() {
     let mut c = Conversation::new("support-0123456789", "carol", "Carol", false, 0);
     for offset in 1..=(MAX_SUPPORT_UNREAD as u64 + 10) {
