@@ -9,7 +9,11 @@
 #               durable-replicas (two servers on one Redis + one PostgreSQL)
 #     SCENARIO  a name from the table below (default: every one that fits the backend); a name
 #               ending in -signals runs with typing and read receipts on (chat-bench --signals,
-#               one registered user's --cookie, 999 more readers seeded in Redis)
+#               one registered user's --cookie, 999 more readers seeded in Redis); support-*
+#               runs the support desk (issue #15: the servers get CHATAPP_SUPPORT_AGENTS=bench-agent,
+#               CHATAPP_GUEST_SUPPORT=true and, for --register, CHATAPP_CLIENT_ADDRESS_HEADER so
+#               chat-bench's sign-ups each count against their own X-Forwarded-For); not in the
+#               default list, name it
 #
 # Every run gets a fresh server (and an empty Redis, and for durable a new database), so RSS figures start from the same point
 # and no run inherits another's history. Servers run with raised send limits (--send-rate and
@@ -52,6 +56,9 @@ declare -A scenario=(
   [replicas-200x5]="replicas --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
   [replicas-200x5-5k]="replicas --rooms 200 --members 5 --senders 1 --rate 5000 --duration 5"
   [replicas-200x5-max]="replicas --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
+  [support-200]="support --clients 200 --take 20 --rate 100 --duration 10"
+  [support-200-registered]="support --clients 200 --take 20 --rate 100 --duration 10 --register"
+  [support-1000]="support --clients 1000 --take 20 --rate 500 --duration 10"
 )
 if [ $# -gt 0 ]; then
   names=("$@")
@@ -104,8 +111,12 @@ start_server() { # port; sets started_pid (no subshell: the server stays our chi
     --request-rate 100000 --request-burst 100000)
   [ -n "$redis_pid" ] && flags+=(--redis-url "redis://127.0.0.1:$rport")
   [ -n "$db_url" ] && flags+=(--database-url "$db_url")
-  # The variable, not --guest-posting: an older CHAT_SERVER (before accounts) ignores it.
-  CHATAPP_GUEST_POSTING=true RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &
+  # Variables, not flags: an older CHAT_SERVER (before accounts, before the support desk)
+  # ignores them. Only support runs get the support settings, so other runs stay as they were.
+  local support=()
+  [[ "$name" == support* ]] && support=(CHATAPP_SUPPORT_AGENTS=bench-agent CHATAPP_GUEST_SUPPORT=true
+    CHATAPP_CLIENT_ADDRESS_HEADER=X-Forwarded-For)
+  env "${support[@]}" CHATAPP_GUEST_POSTING=true RUST_LOG=warn "$server" "${flags[@]}" >/dev/null 2>&1 &
   started_pid=$!
   for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && break
@@ -162,6 +173,12 @@ r.update(backend=backend, name=name, run=int(run), command=cmd,
          redis_cpu_s=cpu.pop() if has_redis else None, servers_cpu_s=cpu)
 print(json.dumps(r))
 PY
-    tail -n 1 "$out" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r["backend"], r["name"], r["run"], "conn/s", r["connections_per_s"], "deliv/s", r["deliveries_per_s"], "p99", r["latency_ms"]["p99"], "err", r["errors"], "gaps", r["gaps"], "cpu srv", r["servers_cpu_s"], "bench", r["client_cpu_s"])' >&2
+    tail -n 1 "$out" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+if r["scenario"] == "support":
+    print(r["backend"], r["name"], r["run"], "queue p99", r["queue_latency_ms"]["p99"], "agent p99", r["agent_latency_ms"]["p99"], "unreflected", r["queue_unreflected"], "err", r["errors"], "cpu srv", r["servers_cpu_s"], "bench", r["client_cpu_s"])
+else:
+    print(r["backend"], r["name"], r["run"], "conn/s", r["connections_per_s"], "deliv/s", r["deliveries_per_s"], "p99", r["latency_ms"]["p99"], "err", r["errors"], "gaps", r["gaps"], "cpu srv", r["servers_cpu_s"], "bench", r["client_cpu_s"])' >&2
   done
 done

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::Plan;
 use crate::error::{Error, Result};
 use crate::probe::Probe;
+use crate::support::SupportPlan;
 
 /// chat-bench: load chat-server over its WebSocket protocol and report throughput, latency,
 /// errors, gaps and the server's memory. Targets loopback only; every run is bounded.
@@ -60,6 +61,58 @@ pub enum Scenario {
         #[command(flatten)]
         common: Common,
     },
+    /// The support desk (issue #15): N waiting clients each open a support conversation and
+    /// write at --rate in total; one agent takes --take of them and keeps them open. Queue
+    /// update latency (send -> the agent's `support_queue` showing it), the agent's delivery
+    /// latency in its open conversations, server CPU and RSS. Needs the server's
+    /// --support-agents to name --agent, and --guest-support true unless --register.
+    Support(SupportArgs),
+}
+
+/// Options of `support`.
+#[derive(Debug, Args)]
+pub struct SupportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Waiting clients, one conversation each.
+    #[arg(long, default_value_t = 200)]
+    pub clients: usize,
+    /// Conversations the agent takes and keeps open.
+    #[arg(long, default_value_t = 20)]
+    pub take: usize,
+    /// Client messages per second over all clients.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Length of the writing phase, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Content bytes per message (>= 17: the send time travels in it).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Seconds between the agent holding its conversations and the first message.
+    #[arg(long, default_value_t = 0.5)]
+    pub hold_secs: f64,
+    /// Longest wait for the queue and the agent to catch up after writing stops, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain_secs: f64,
+    /// Clients are registered users chat-bench signs up over HTTP (each with its own
+    /// X-Forwarded-For: run the server with --client-address-header X-Forwarded-For, or its
+    /// 30 registrations per address and hour stop the run), instead of guests.
+    #[arg(long)]
+    pub register: bool,
+    /// The agent's username: signed up (or logged in when it exists) before the run; the server
+    /// must list it in --support-agents. With --cookie, that session is the agent instead.
+    #[arg(long, default_value = "bench-agent")]
+    pub agent: String,
+}
+
+/// What the command line asks for: a run of the rooms engine, or of the `support` scenario.
+#[derive(Debug)]
+pub enum Job {
+    /// `connect`, `fanout`, `rooms`, `replicas`, `seed450`.
+    Rooms(Plan),
+    /// `support`.
+    Support(SupportPlan),
 }
 
 /// Options of `rooms` and `replicas`.
@@ -145,7 +198,34 @@ pub struct Traffic {
 }
 
 impl Cli {
-    /// The run this command line asks for, where to probe the server, and whether to print JSON.
+    /// The job this command line asks for, where to probe the server, and whether to print JSON.
+    pub fn job(&self) -> Result<(Job, Probe, bool)> {
+        let Scenario::Support(a) = &self.scenario else {
+            let (plan, probe, json) = self.plan()?;
+            return Ok((Job::Rooms(plan), probe, json));
+        };
+        let c = &a.common;
+        let plan = SupportPlan {
+            urls: c.urls.clone(),
+            clients: a.clients,
+            take: a.take,
+            rate: a.rate,
+            duration: secs(a.duration)?,
+            content_bytes: a.size,
+            concurrency: c.concurrency.unwrap_or(256),
+            hold: secs(a.hold_secs)?,
+            drain: secs(a.drain_secs)?,
+            max_secs: c.max_secs,
+            register: a.register,
+            agent: a.agent.clone(),
+            agent_cookie: c.cookie.clone(),
+        };
+        plan.validate()?;
+        Ok((Job::Support(plan), probe_of(c), c.json))
+    }
+
+    /// The rooms-engine run this command line asks for, where to probe the server, and whether
+    /// to print JSON (`support` is not one: see [`Cli::job`]).
     pub fn plan(&self) -> Result<(Plan, Probe, bool)> {
         let (name, common) = match &self.scenario {
             Scenario::Connect { common, .. } => ("connect", common),
@@ -153,6 +233,9 @@ impl Cli {
             Scenario::Rooms(a) => ("rooms", &a.common),
             Scenario::Replicas(a) => ("replicas", &a.common),
             Scenario::Seed450 { common } => ("seed450", common),
+            Scenario::Support(_) => {
+                return Err(Error::InvalidPlan("support is not a rooms run".into()));
+            }
         };
         let base = Plan {
             scenario: name.to_owned(),
@@ -204,17 +287,21 @@ impl Cli {
                 ..base
             })?,
             Scenario::Rooms(a) | Scenario::Replicas(a) => traffic_rooms(a, prefix, base)?,
+            Scenario::Support(_) => unreachable!("refused above"),
         };
         if name == "replicas" && plan.urls.len() < 2 {
             return Err(Error::InvalidPlan(
                 "replicas needs two or more --url".into(),
             ));
         }
-        let probe = Probe {
-            server_pid: common.server_pid,
-            metrics_url: common.metrics_url.clone(),
-        };
-        Ok((plan, probe, common.json))
+        Ok((plan, probe_of(common), common.json))
+    }
+}
+
+fn probe_of(common: &Common) -> Probe {
+    Probe {
+        server_pid: common.server_pid,
+        metrics_url: common.metrics_url.clone(),
     }
 }
 

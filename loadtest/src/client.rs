@@ -21,11 +21,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::stats::{Counters, Latencies, OffsetTracker, read_stamp, write_stamp};
 use crate::target::Target;
 use session::Session;
-#[cfg(test)]
-use session::{send_frame, stamp_of_client_id};
+pub(crate) use session::{send_frame, stamp_of_client_id};
 
 /// Longest time for TCP connect + WebSocket handshake + hello + join.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a member with signals on sends `read` (the browser UI checks once a second).
 const READ_EVERY: Duration = Duration::from_secs(1);
 /// Longest time to wait for the server's close after ours.
@@ -260,7 +259,7 @@ async fn tick(ticker: &mut Option<Interval>) {
     }
 }
 
-async fn close(ws: &mut Ws) {
+pub(crate) async fn close(ws: &mut Ws) {
     let _ = ws.close(None).await;
     let _ = timeout(CLOSE_TIMEOUT, async {
         while let Some(Ok(_)) = ws.next().await {}
@@ -270,31 +269,7 @@ async fn close(ws: &mut Ws) {
 
 /// Connect, `hello`, `join`: returns the socket and the `joined` frame's offset, or an error code.
 async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
-    let tcp = TcpStream::connect(spec.target.addr)
-        .await
-        .map_err(|_| "tcp_connect".to_owned())?;
-    tcp.set_nodelay(true)
-        .map_err(|_| "tcp_connect".to_owned())?;
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(1 << 20))
-        .read_buffer_size(READ_BUFFER);
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(spec.target.url.as_str())
-            .map_err(|_| "ws_handshake".to_owned())?;
-    if let Some(cookie) = &spec.cookie {
-        let value = cookie.parse().map_err(|_| "bad_cookie".to_owned())?;
-        request.headers_mut().insert("Cookie", value);
-    }
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(
-        request,
-        MaybeTlsStream::Plain(tcp),
-        Some(config),
-    )
-    .await
-    .map_err(|e| match e {
-        tungstenite::Error::Http(r) => format!("http_{}", r.status().as_u16()),
-        _ => "ws_handshake".to_owned(),
-    })?;
+    let mut ws = open(&spec.target, spec.cookie.as_deref()).await?;
     let hello = format!(r#"{{"type":"hello","name":"bench-{}"}}"#, spec.id);
     send_text(&mut ws, hello).await?;
     expect(&mut ws, "welcome").await?;
@@ -307,7 +282,38 @@ async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
     Ok((ws, offset))
 }
 
-async fn send_text(ws: &mut Ws, text: String) -> Result<(), String> {
+/// Opens a WebSocket to `target` (TCP without Nagle, the small read buffer), sending `cookie` as
+/// the handshake's `Cookie` header; on failure, the error code the report counts.
+pub(crate) async fn open(target: &Target, cookie: Option<&str>) -> Result<Ws, String> {
+    let tcp = TcpStream::connect(target.addr)
+        .await
+        .map_err(|_| "tcp_connect".to_owned())?;
+    tcp.set_nodelay(true)
+        .map_err(|_| "tcp_connect".to_owned())?;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(1 << 20))
+        .read_buffer_size(READ_BUFFER);
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(target.url.as_str())
+            .map_err(|_| "ws_handshake".to_owned())?;
+    if let Some(cookie) = cookie {
+        let value = cookie.parse().map_err(|_| "bad_cookie".to_owned())?;
+        request.headers_mut().insert("Cookie", value);
+    }
+    let (ws, _) = tokio_tungstenite::client_async_with_config(
+        request,
+        MaybeTlsStream::Plain(tcp),
+        Some(config),
+    )
+    .await
+    .map_err(|e| match e {
+        tungstenite::Error::Http(r) => format!("http_{}", r.status().as_u16()),
+        _ => "ws_handshake".to_owned(),
+    })?;
+    Ok(ws)
+}
+
+pub(crate) async fn send_text(ws: &mut Ws, text: String) -> Result<(), String> {
     ws.send(Message::text(text))
         .await
         .map_err(|_| "socket_error".to_owned())

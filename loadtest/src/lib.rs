@@ -1,6 +1,7 @@
 //! chat-bench, the chatapp load generator: it speaks the WebSocket protocol of docs/protocol.md,
-//! runs named scenarios (`connect`, `fanout`, `rooms`, `replicas`, `seed450`) against loopback
-//! servers, and reports throughput, latency, errors, offset gaps and the server's memory.
+//! runs named scenarios (`connect`, `fanout`, `rooms`, `replicas`, `seed450`, and the support
+//! desk's `support` in [`support`]) against loopback servers, and reports throughput, latency,
+//! errors, offset gaps and the server's memory.
 //!
 //! The CLI ([`cli`]) turns a scenario into a [`Plan`]; the [`engine`] runs it with one task per
 //! simulated client (the private `client` module); [`stats`] holds what is measured and [`report`] prints it. The
@@ -13,6 +14,7 @@ pub mod error;
 pub mod probe;
 pub mod report;
 pub mod stats;
+pub mod support;
 pub mod target;
 
 pub use engine::{Plan, run};

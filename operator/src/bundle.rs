@@ -109,8 +109,9 @@ pub const RULES: &[(&str, &str, &[&str])] = &[
         &["create", "delete", "patch"],
     ),
     ("", "pods", &["list"]),
-    // The Secrets `spec.redis.external` and `spec.database.external` name, to check they hold
-    // their key before switching (get); the managed database's own Secret, created once (create).
+    // The Secrets `spec.redis.external`, `spec.database.external` and `spec.supportApi.tokenSecret`
+    // name, to check they hold their key before switching (get); the managed database's and the
+    // support API's own Secrets, created once (create). Never list, watch, update or delete.
     ("", "secrets", &["create", "get"]),
     ("events.k8s.io", "events", &["create", "patch"]),
     // Leader election: read, create, and replace (conditionally) the one Lease.

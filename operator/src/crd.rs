@@ -17,9 +17,11 @@ use serde::{Deserialize, Serialize};
 
 mod chat;
 mod optional;
+mod support;
 
 pub use chat::{ChatSettings, CookieSecure, ORIGINS_RULE};
 pub use optional::{AutoscalingSpec, IngressSpec, MonitoringSpec};
+pub use support::{DEFAULT_SUPPORT_API_PORT, SUPPORT_API_TOKEN_KEY, SupportApiSpec};
 
 /// Image the chat server runs when `spec.image` is not given.
 /// Every image default is tagged with the workspace version, which `.github/workflows/release.yml`
@@ -155,6 +157,11 @@ pub struct ChatAppSpec {
     /// subresource: it then owns spec.replicas, and the operator follows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<AutoscalingSpec>,
+
+    /// The support desk's server-to-server gRPC API, for a platform that opens support
+    /// conversations on behalf of its clients: off unless enabled.
+    #[serde(default)]
+    pub support_api: SupportApiSpec,
 }
 
 /// Whether the operator fences the chat's pods with NetworkPolicies.

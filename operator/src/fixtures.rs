@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::crd::{
     ChatApp, ChatAppSpec, ChatAppStatus, ChatSettings, ExternalRedis, ManagedDatabase, ManagedRedis,
 };
-use crate::crd::{Persistence, SecretKeyRef};
+use crate::crd::{Persistence, SecretKeyRef, SupportApiSpec};
 
 /// Chained builders for test ChatApps.
 pub(crate) trait TestApp: Sized {
@@ -42,6 +42,12 @@ pub(crate) trait TestApp: Sized {
     fn with_status(self, status: ChatAppStatus) -> Self;
     fn with_ingress(self, host: &str) -> Self;
     fn with_autoscaling(self, connections_per_pod: Option<i32>) -> Self;
+    /// `supportApi` enabled, reading its token from `token_secret` (None: the operator's own).
+    fn with_support_api(
+        self,
+        token_secret: Option<&str>,
+        f: impl FnOnce(&mut SupportApiSpec),
+    ) -> Self;
 }
 
 impl TestApp for ChatApp {
@@ -130,6 +136,17 @@ impl TestApp for ChatApp {
         let mut a: crate::crd::AutoscalingSpec = serde_json::from_value(json!({})).unwrap();
         a.target_connections_per_pod = connections_per_pod;
         self.spec.autoscaling = Some(a);
+        self
+    }
+    fn with_support_api(
+        mut self,
+        token_secret: Option<&str>,
+        f: impl FnOnce(&mut SupportApiSpec),
+    ) -> Self {
+        let api = &mut self.spec.support_api;
+        api.enabled = true;
+        api.token_secret = token_secret.map(str::to_owned);
+        f(api);
         self
     }
 }

@@ -21,7 +21,9 @@
 //! public URL) and an HPA on the ChatApp appear and go with their fields, monitoring is applied
 //! or said unavailable as discovery finds the Prometheus Operator, a new image rolls the pods and
 //! a restarted operator adopts the children; the NodePort keeps client addresses and Redis never
-//! evicts. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
+//! evicts. Issue #15: with `supportApi.enabled` the Service and the token Secret NAME-support-api
+//! exist, owned by the ChatApp, the chat's NetworkPolicy opens the gRPC port, a spec change keeps
+//! the token, and a `tokenSecret` naming a missing Secret says SupportApiSecretMissing. With `CHATAPP_E2E_PODS=1` it also waits for pods to be ready
 //! (a fresh ChatApp reaching Available with no chat pod restarted, though its Redis starts with
 //! it) and for the chat and Locust to answer through the API server's service proxy; images come from
 //! `CHATAPP_E2E_CHAT_IMAGE` / `CHATAPP_E2E_LOCUST_IMAGE` (kind/minikube: load them first).
@@ -178,6 +180,7 @@ impl E2e {
         self.a_pending_claim_is_explained().await;
         self.a_missing_redis_secret_changes_nothing().await;
         self.a_managed_database_is_kept().await;
+        self.the_support_api_gets_its_service_and_token().await;
         self.invalid_specs_are_refused().await;
         if self.pods {
             self.fresh_install_needs_no_restart().await;
@@ -898,6 +901,78 @@ impl E2e {
             .unwrap();
         ok(&format!(
             "a missing Redis Secret keeps the managed Redis ({message}); it goes once the Secret exists"
+        ));
+    }
+
+    /// Issue #15: `supportApi.enabled` gives the chat a ClusterIP Service NAME-support-api and a
+    /// token Secret of the same name, owned by the ChatApp, whose token a spec change keeps; a
+    /// `tokenSecret` naming a missing Secret is explained and changes nothing.
+    async fn the_support_api_gets_its_service_and_token(&self) {
+        let apps: Api<ChatApp> = self.api();
+        let spec = json!({"replicas": 0, "service": {"type": "ClusterIP"},
+            "chat": {"supportAgents": ["ann"]}, "supportApi": {"enabled": true}});
+        let app = apps
+            .create(&PostParams::default(), &chatapp("desk", spec))
+            .await
+            .unwrap();
+        let uid = app.uid().unwrap();
+        let owned = |meta: &kube::api::ObjectMeta| {
+            let owner = meta.owner_references.iter().flatten().next();
+            owner.is_some_and(|o| o.uid == uid && o.controller == Some(true))
+        };
+        let (service, secret) = eventually("desk-support-api", self.limit, || async {
+            let e = |err: kube::Error| err.to_string();
+            let service = self.api::<Service>().get_opt("desk-support-api").await;
+            let service = service.map_err(e)?.ok_or("no Service yet")?;
+            let secret = self.api::<Secret>().get_opt("desk-support-api").await;
+            let secret = secret.map_err(e)?.ok_or("no Secret yet")?;
+            Ok::<_, String>((service, secret))
+        })
+        .await;
+        assert!(owned(&service.metadata) && owned(&secret.metadata));
+        let spec = service.spec.clone().unwrap();
+        assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+        let port = &spec.ports.unwrap()[0];
+        assert_eq!((port.name.as_deref(), port.port), (Some("grpc"), 50051));
+        let token = secret.data.clone().unwrap()["token"].clone();
+        assert_eq!(token.0.len(), 64, "a 256-bit token in hex");
+        let policy = self.api::<NetworkPolicy>().get("desk").await.unwrap();
+        let rules = policy.spec.unwrap().ingress.unwrap();
+        let ports = format!("{:?}", rules[0].ports);
+        assert!(ports.contains("50051"), "{ports}");
+
+        let change = json!({"spec": {"chat": {"guestSupport": true}}});
+        apps.patch("desk", &PatchParams::default(), &Patch::Merge(&change))
+            .await
+            .unwrap();
+        eventually("desk rolled to guestSupport", self.limit, || async {
+            let d = self.api::<Deployment>().get("desk").await;
+            let d = d.map_err(|e| e.to_string())?;
+            let env = format!(
+                "{:?}",
+                d.spec.unwrap().template.spec.unwrap().containers[0].env
+            );
+            env.contains("CHATAPP_GUEST_SUPPORT")
+                .then_some(())
+                .ok_or(env)
+        })
+        .await;
+        let again = self.api::<Secret>().get("desk-support-api").await.unwrap();
+        assert_eq!(
+            again.data.unwrap()["token"],
+            token,
+            "the token is never changed"
+        );
+
+        let given = json!({"spec": {"supportApi": {"tokenSecret": "desk-platform"}}});
+        apps.patch("desk", &PatchParams::default(), &Patch::Merge(&given))
+            .await
+            .unwrap();
+        let message = self.degraded("desk", "SupportApiSecretMissing").await;
+        assert!(message.contains("desk-platform"), "{message}");
+        apps.delete("desk", &DeleteParams::default()).await.unwrap();
+        ok(&format!(
+            "support API: Service and token Secret owned by the ChatApp, the token kept across a change; a missing tokenSecret is explained ({message})"
         ));
     }
 

@@ -144,7 +144,8 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
         .with_persistence()
         .with_load_test(10, 2)
         .with_ingress("chat.example.com")
-        .with_autoscaling(Some(500));
+        .with_autoscaling(Some(500))
+        .with_support_api(None, |_| {});
     app.spec.load_test.node_port = Some(30223);
     app.spec.monitoring.enabled = true;
     fake.serve_api("custom.metrics.k8s.io/v1beta1", &["pods/chat_connections"]);
@@ -169,6 +170,7 @@ async fn rbac_is_derived_from_what_the_operator_calls() {
     smaller.spec.ingress = None;
     smaller.spec.autoscaling = None;
     smaller.spec.monitoring.enabled = false;
+    smaller.spec.support_api.enabled = false;
     fake.insert_app(&smaller);
     fake.set_pods_ready(false);
     reconcile(Arc::new(fake.app("demo")), ctx.clone())
@@ -235,7 +237,8 @@ fn the_role_has_no_wildcards_and_only_gets_secrets() {
         for word in words {
             assert_ne!(word, "*", "{rule:?}");
         }
-        // Secrets: `get` of the ones the spec names and `create` of the managed database's,
+        // Secrets: `get` of the ones the spec names and `create` of the managed database's and
+        // the support API's,
         // never list or watch (which would hand every Secret of the namespace to the operator).
         if rule
             .resources

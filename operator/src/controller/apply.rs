@@ -22,7 +22,8 @@ use crate::crd::ChatApp;
 use crate::error::{Error, Result};
 use crate::resources::postgres::{new_password, with_password};
 use crate::resources::{
-    Component, Desired, owner_reference, prometheus_rule_resource, service_monitor_resource,
+    Component, Desired, new_token, owner_reference, prometheus_rule_resource,
+    service_monitor_resource, with_token,
 };
 
 /// The one field manager of every write the operator makes.
@@ -75,13 +76,14 @@ where
     }
 }
 
-/// Creates the managed database's Secret with a fresh password when it does not exist yet. Never
-/// an apply: server-side apply would replace the password on every reconcile, and the database
-/// (initialised with the first one) would refuse the chat pods. An existing Secret is left as is.
-async fn create_once(client: &Client, app: &ChatApp, ns: &str, secret: Secret) -> Result<()> {
+/// Creates a Secret holding a generated credential (the managed database's password, the
+/// support API's token) when it does not exist yet. Never an apply: server-side apply would
+/// replace the credential on every reconcile, and the database (initialised with the first
+/// password) would refuse the chat pods, a platform holding the token would be locked out. An
+/// existing Secret is left as is.
+async fn create_once(client: &Client, ns: &str, secret: Secret) -> Result<()> {
     let name = secret.name_any();
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let secret = with_password(app, secret, &new_password());
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
@@ -158,9 +160,11 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         redis_deployment,
         redis_service,
         redis_network_policy,
+        support_api_secret,
         chat_network_policy,
         chat_deployment,
         chat_service,
+        support_api_service,
         chat_pdb,
         chat_ingress,
         chat_hpa,
@@ -183,7 +187,7 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
     if let (Some(secret), Some(service), Some(set)) =
         (postgres_secret, postgres_service, postgres_statefulset)
     {
-        create_once(client, app, ns, secret).await?;
+        create_once(client, ns, with_password(app, secret, &new_password())).await?;
         let name = Component::Postgres.name(app);
         apply_opt::<NetworkPolicy>(client, ns, postgres_network_policy, &name).await?;
         apply::<Service>(client, ns, service).await?;
@@ -205,8 +209,16 @@ pub async fn apply_all(client: &Client, app: &ChatApp, desired: Desired) -> Resu
         }
         _ => None,
     };
+    // The support API's token before the pods that read it (a pod naming a missing Secret
+    // would not start). Turned off, the Secret stays (the same token when turned on again) and
+    // goes with the ChatApp; its Service goes at once.
+    if let Some(secret) = support_api_secret {
+        create_once(client, ns, with_token(secret, &new_token())).await?;
+    }
     apply_opt::<NetworkPolicy>(client, ns, chat_network_policy, &app.name_any()).await?;
     let service = apply::<Service>(client, ns, chat_service).await?;
+    let support_api = Component::SupportApi.name(app);
+    apply_opt::<Service>(client, ns, support_api_service, &support_api).await?;
     let chat = apply::<Deployment>(client, ns, chat_deployment).await?;
     let redis_retiring = redis.is_none() && !retire_managed_redis(client, app, &chat).await?;
     apply_opt::<PodDisruptionBudget>(client, ns, chat_pdb, &app.name_any()).await?;

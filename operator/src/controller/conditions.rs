@@ -56,6 +56,9 @@ pub mod reason {
     pub const REDIS_SECRET_MISSING: &str = "RedisSecretMissing";
     /// `spec.database.external` names a Secret or key that does not exist: nothing was changed.
     pub const DATABASE_SECRET_MISSING: &str = "DatabaseSecretMissing";
+    /// `spec.supportApi.tokenSecret` names a Secret, or one without the key `token`, that does
+    /// not exist: nothing was changed.
+    pub const SUPPORT_API_SECRET_MISSING: &str = "SupportApiSecretMissing";
     /// Progressing: chat pods move to the external Redis; the managed one is kept meanwhile.
     pub const SWITCHING_REDIS: &str = "SwitchingRedis";
     /// Degraded: the managed Redis's PersistentVolumeClaim is not bound.

@@ -20,6 +20,7 @@ use crate::crd::ChatApp;
 use crate::error::{Error, Result};
 use crate::resources::{
     ClusterApis, Component, DataStorage, instance_labels, label_selector, postgres,
+    support_api_token_ref,
 };
 
 /// Waiting reasons of a container whose image cannot be pulled.
@@ -137,8 +138,8 @@ pub struct SecretUse {
     pub reason: &'static str,
 }
 
-/// Every Secret key the spec points the chat pods at (external Redis, external database): the
-/// one list both checks share.
+/// Every Secret key the spec points the chat pods at (external Redis, external database, the
+/// support API's token Secret): the one list both checks share.
 pub fn secret_uses(app: &ChatApp) -> Vec<SecretUse> {
     let mut uses = Vec::new();
     if let Some(external) = &app.spec.redis.external {
@@ -157,6 +158,19 @@ pub fn secret_uses(app: &ChatApp) -> Vec<SecretUse> {
             field: "spec.database.external",
             what: "database",
             reason: reason::DATABASE_SECRET_MISSING,
+        });
+    }
+    // Only a Secret the spec names: the operator's own is created in the apply step.
+    if let (Some((name, key)), Some(_)) = (
+        support_api_token_ref(app),
+        &app.spec.support_api.token_secret,
+    ) {
+        uses.push(SecretUse {
+            name,
+            key: key.to_owned(),
+            field: "spec.supportApi.tokenSecret",
+            what: "support API token",
+            reason: reason::SUPPORT_API_SECRET_MISSING,
         });
     }
     uses

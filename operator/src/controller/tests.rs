@@ -18,6 +18,7 @@ mod database;
 mod features;
 mod redis;
 mod storage;
+mod support;
 
 fn context(client: kube::Client) -> Arc<Context> {
     let reporter = Reporter {

@@ -7,6 +7,7 @@
 use kube::ResourceExt;
 
 use crate::crd::{ChatApp, ServiceType};
+use crate::resources::CHAT_PORT;
 
 /// One reason a spec cannot be reconciled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,25 +169,32 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
         "spec.chat.publicUrl",
         "must be an http:// or https:// URL with a host",
     );
-    let bad_admins: Vec<&str> = chat
-        .admins
-        .iter()
-        .filter(|a| !is_username(a))
-        .map(String::as_str)
-        .collect();
-    check(
-        &mut p,
-        bad_admins.is_empty(),
-        "spec.chat.admins",
-        format!(
-            "entries must be usernames of 3 to 32 ASCII letters, digits, '-' or '_' (not {bad_admins:?})"
-        ),
-    );
+    check_usernames(&mut p, &chat.admins, "spec.chat.admins");
+    check_usernames(&mut p, &chat.support_agents, "spec.chat.supportAgents");
     check(
         &mut p,
         (1..=8760).contains(&chat.session_ttl_hours),
         "spec.chat.sessionTtlHours",
         "must be 1 to 8760",
+    );
+    let support = &spec.support_api;
+    check(
+        &mut p,
+        (1024..=65_535).contains(&support.port),
+        "spec.supportApi.port",
+        "must be 1024 to 65535 (the chat-server runs without privileges)",
+    );
+    check(
+        &mut p,
+        support.port != CHAT_PORT,
+        "spec.supportApi.port",
+        format!("must differ from the chat port {CHAT_PORT}"),
+    );
+    check(
+        &mut p,
+        support.token_secret.as_deref().is_none_or(is_dns_subdomain),
+        "spec.supportApi.tokenSecret",
+        "must be a Secret name: 1 to 253 of lowercase letters, digits, '-' and '.'",
     );
     if let Some(a) = &spec.autoscaling {
         check(
@@ -245,8 +253,36 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
     p
 }
 
+/// Every entry of `names` (at `field`) must be a username, as the server's parser of the same
+/// setting requires.
+fn check_usernames(problems: &mut Vec<Invalid>, names: &[String], field: &'static str) {
+    let bad: Vec<&str> = names
+        .iter()
+        .filter(|a| !is_username(a))
+        .map(String::as_str)
+        .collect();
+    check(
+        problems,
+        bad.is_empty(),
+        field,
+        format!(
+            "entries must be usernames of 3 to 32 ASCII letters, digits, '-' or '_' (not {bad:?})"
+        ),
+    );
+}
+
+/// A Secret's name: a DNS subdomain (the CRD's `supportApi.tokenSecret` pattern).
+fn is_dns_subdomain(s: &str) -> bool {
+    (1..=253).contains(&s.len())
+        && !s.starts_with(['-', '.'])
+        && !s.ends_with(['-', '.'])
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+}
+
 /// A username as the chat-server's accounts have them: 3 to 32 of ASCII letters, digits, `-`, `_`
-/// (the CRD's `chat.admins` pattern; the drift tests hold the server to the same rule).
+/// (the CRD's `chat.admins` and `chat.supportAgents` pattern; the drift tests hold the server to
+/// the same rule).
 pub fn is_username(s: &str) -> bool {
     (3..=32).contains(&s.len())
         && s.chars()

@@ -175,6 +175,21 @@ pub struct ChatSettings {
     #[serde(default)]
     pub guest_posting: bool,
 
+    /// Usernames of the support desk's agents, who see the support queue and answer clients
+    /// (CHATAPP_SUPPORT_AGENTS); admins are agents too. Each 3 to 32 of ASCII letters, digits,
+    /// `-`, `_`, as for admins.
+    #[serde(default)]
+    #[schemars(
+        length(max = 256),
+        inner(length(min = 3, max = 32), regex(pattern = r"^[A-Za-z0-9_-]+$"))
+    )]
+    pub support_agents: Vec<String>,
+
+    /// Let guests (visitors without an account) open support conversations
+    /// (CHATAPP_GUEST_SUPPORT). false (the default): contacting support needs an account.
+    #[serde(default)]
+    pub guest_support: bool,
+
     /// When the session cookie is marked Secure (CHATAPP_COOKIE_SECURE): auto (when the public
     /// URL is https), always (TLS ends at a proxy the server cannot see), never.
     #[serde(default)]

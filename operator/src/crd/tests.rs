@@ -142,7 +142,7 @@ fn cel_rules_compile_stay_in_scope_and_within_budget() {
     let compiled = compile_schema(&schema);
     let mut all = Vec::new();
     rules(&schema, "", &mut all);
-    assert_eq!(all.len(), 9, "{all:?}");
+    assert_eq!(all.len(), 10, "{all:?}");
     fn errors(c: &kube::core::cel::CompiledSchema, out: &mut Vec<String>) {
         out.extend(c.compilation_errors().iter().map(|e| format!("{e:?}")));
         c.properties.values().for_each(|p| errors(p, out));
@@ -216,6 +216,11 @@ fn cel_allows_good_specs() {
             "c10",
             json!({"database": {"external": {"secretName": "pg-app"}, "retentionDays": 30}}),
         ),
+        object(
+            "c11",
+            json!({"supportApi": {"enabled": true, "port": 9090, "tokenSecret": "platform-token"},
+                "chat": {"supportAgents": ["ann", "Bob_2"], "guestSupport": true}}),
+        ),
     ];
     for obj in good {
         assert_eq!(cel(&obj), Vec::<String>::new(), "{obj}");
@@ -270,6 +275,10 @@ fn cel_refuses_bad_specs_naming_the_field() {
             ),
             "exactly one of database.managed and database.external",
         ),
+        (
+            object("c", json!({"supportApi": {"enabled": true, "port": 8080}})),
+            "supportApi.port",
+        ),
         (object(&"a".repeat(49), json!({})), "metadata.name"),
         (object("1chat", json!({})), "metadata.name"),
         (object("chat.app", json!({})), "metadata.name"),
@@ -297,6 +306,8 @@ fn controller_validation_agrees_with_cel() {
         json!({"autoscaling": {"minReplicas": 5, "maxReplicas": 3}}),
         json!({"ingress": {"tlsSecretName": "t"}}),
         json!({"ingress": {"host": "h", "tlsSecretName": "t"}}),
+        json!({"supportApi": {"enabled": true, "port": 8080}}),
+        json!({"supportApi": {"enabled": true, "port": 50051, "tokenSecret": "t"}}),
     ];
     for spec in specs {
         let obj = object("c", spec);
@@ -400,4 +411,21 @@ fn issue_11_field_names() {
             "spec.{parent}.{field} missing"
         );
     }
+}
+
+/// Field names fixed by issue #15 and its plan (outside checks rely on them), with their defaults.
+#[test]
+fn issue_15_field_names() {
+    let spec = &schema()["properties"]["spec"]["properties"];
+    let chat = &spec["chat"]["properties"];
+    assert_eq!(chat["supportAgents"]["type"], "array", "{chat:#}");
+    assert_eq!(chat["guestSupport"]["default"], false);
+    let api = &spec["supportApi"]["properties"];
+    assert_eq!(api["enabled"]["default"], false, "{api:#}");
+    assert_eq!(api["port"]["default"], 50051);
+    assert_eq!(api["tokenSecret"]["type"], "string");
+    assert!(
+        api["tokenSecret"]["default"].is_null(),
+        "unset: the operator's own Secret"
+    );
 }

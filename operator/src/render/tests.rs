@@ -81,3 +81,22 @@ fn the_production_sample_renders_ingress_hpa_and_a_capped_redis() {
         "the comment says {max}"
     );
 }
+
+/// The support sample: the gRPC API's Service and token Secret, the port in the pods and in the
+/// fence, the token read from that Secret.
+#[test]
+fn the_support_sample_renders_the_api_service_and_its_token_secret() {
+    let out = render(include_str!("../../../deploy/samples/support.yaml")).unwrap();
+    for needle in [
+        "name: support-support-api\n",
+        "name: CHATAPP_GRPC_LISTEN\n          value: 0.0.0.0:50051\n",
+        "name: CHATAPP_SUPPORT_AGENTS\n          value: ann,bob\n",
+        "name: CHATAPP_GUEST_SUPPORT\n          value: 'true'\n",
+        "name: grpc\n",
+    ] {
+        assert!(out.contains(needle), "{needle:?} not in {out}");
+    }
+    let kinds = kinds(&out);
+    assert!(kinds.contains(&"Secret".to_owned()), "{kinds:?}");
+    assert!(!out.contains("token:"), "no token is rendered: {out}");
+}

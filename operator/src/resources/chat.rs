@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::surge_one_at_a_time;
 use super::{CHAT_PORT, Component, REDIS_PORT, child_meta, container_security, pod_security};
-use super::{selector_labels, stable_hash};
+use super::{GRPC_PORT_NAME, selector_labels, stable_hash, support_api_token_ref};
 use crate::crd::{ChatApp, ServiceType};
 
 /// uid of the chat-server image (images/chat-server/Dockerfile, docs/configuration.md).
@@ -82,6 +82,8 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
         env("CHATAPP_ALLOWED_ORIGINS", c.allowed_origins.join(",")),
         env("CHATAPP_ADMINS", c.admins.join(",")),
         env("CHATAPP_GUEST_POSTING", c.guest_posting),
+        env("CHATAPP_SUPPORT_AGENTS", c.support_agents.join(",")),
+        env("CHATAPP_GUEST_SUPPORT", c.guest_support),
         env("CHATAPP_COOKIE_SECURE", c.cookie_secure.as_str()),
         env("CHATAPP_SESSION_TTL_HOURS", c.session_ttl_hours),
         env("CHATAPP_PING_INTERVAL_SECS", c.ping_interval_secs),
@@ -98,6 +100,14 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
     }
     if let Some(url) = public_url(app) {
         vars.push(env("CHATAPP_PUBLIC_URL", url));
+    }
+    // gRPC is off in the server unless it has an address to listen on (and then needs its token).
+    if let Some((secret, key)) = support_api_token_ref(app) {
+        let port = app.spec.support_api.port;
+        vars.extend([
+            env("CHATAPP_GRPC_LISTEN", format!("0.0.0.0:{port}")),
+            secret_env("CHATAPP_SUPPORT_API_TOKEN", &secret, key),
+        ]);
     }
     // Durable mode only: without a database the server would ignore the rest.
     if let Some(db) = &app.spec.database {
@@ -163,6 +173,22 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     }
 }
 
+/// The chat port, and the support API's `grpc` port while it is on.
+fn container_ports(app: &ChatApp) -> Vec<ContainerPort> {
+    let port = |name: &str, container_port: i32| ContainerPort {
+        name: Some(name.into()),
+        container_port,
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    };
+    let support = &app.spec.support_api;
+    let mut ports = vec![port("http", CHAT_PORT)];
+    if support.enabled {
+        ports.push(port(GRPC_PORT_NAME, support.port));
+    }
+    ports
+}
+
 fn chat_container(app: &ChatApp) -> Container {
     let drain = i64::from(app.spec.chat.drain_delay_secs);
     Container {
@@ -170,12 +196,7 @@ fn chat_container(app: &ChatApp) -> Container {
         image: Some(app.spec.image.clone()),
         image_pull_policy: Some(app.spec.image_pull_policy.as_str().into()),
         env: Some(chat_env(app)),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".into()),
-            container_port: CHAT_PORT,
-            protocol: Some("TCP".into()),
-            ..Default::default()
-        }]),
+        ports: Some(container_ports(app)),
         // A server waiting for Redis is alive but not ready: /healthz answers without Redis,
         // /readyz only with it. So only /readyz gates traffic, and nothing that needs Redis can
         // restart the pod (a fresh install starts the chat before its Redis is up).

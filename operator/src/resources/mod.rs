@@ -12,6 +12,7 @@ mod monitoring;
 mod network;
 pub(crate) mod postgres;
 pub(crate) mod redis;
+mod support;
 
 pub use autoscaling::{CONNECTIONS_METRIC, chat_hpa};
 pub use chat::{chat_deployment, chat_env, chat_pdb, chat_service, config_hash, public_url};
@@ -27,6 +28,10 @@ pub use monitoring::{
 pub use network::{chat_network_policy, postgres_network_policy, redis_network_policy};
 pub use postgres::{DataStorage, postgres_secret, postgres_service, postgres_statefulset};
 pub use redis::{redis_deployment, redis_pvc, redis_service};
+pub use support::{
+    GRPC_PORT_NAME, new_token, support_api_secret, support_api_service, support_api_token_ref,
+    with_token,
+};
 
 use std::collections::BTreeMap;
 
@@ -81,12 +86,17 @@ pub struct Desired {
     pub redis_service: Option<Service>,
     /// Managed Redis NetworkPolicy, with `networkPolicy.enabled`.
     pub redis_network_policy: Option<NetworkPolicy>,
+    /// The support API's token Secret, with `supportApi.enabled` and no `supportApi.tokenSecret`:
+    /// created once, never applied, so its token is never regenerated.
+    pub support_api_secret: Option<Secret>,
     /// The chat-server NetworkPolicy, with `networkPolicy.enabled`.
     pub chat_network_policy: Option<NetworkPolicy>,
     /// The chat-server Deployment.
     pub chat_deployment: Deployment,
     /// The chat's Service.
     pub chat_service: Service,
+    /// The support API's ClusterIP Service, with `supportApi.enabled`.
+    pub support_api_service: Option<Service>,
     /// PodDisruptionBudget, only when replicas > 1.
     pub chat_pdb: Option<PodDisruptionBudget>,
     /// The chat's Ingress, with `spec.ingress`.
@@ -123,9 +133,11 @@ impl Desired {
             redis_deployment,
             redis_service,
             redis_network_policy,
+            support_api_secret,
             chat_network_policy,
             chat_deployment,
             chat_service,
+            support_api_service,
             chat_pdb,
             chat_ingress,
             chat_hpa,
@@ -149,9 +161,11 @@ impl Desired {
             redis_network_policy.as_ref().map(json),
             redis_deployment.as_ref().map(json),
             redis_service.as_ref().map(json),
+            support_api_secret.as_ref().map(json),
             chat_network_policy.as_ref().map(json),
             Some(json(chat_deployment)),
             Some(json(chat_service)),
+            support_api_service.as_ref().map(json),
             chat_pdb.as_ref().map(json),
             chat_ingress.as_ref().map(json),
             chat_hpa.as_ref().map(json),
@@ -184,6 +198,8 @@ impl Desired {
         let monitored = app.spec.monitoring.enabled && caps.monitoring;
         let storage = postgres::data_storage(app, caps.storage);
         let database = storage.is_some();
+        let support = &app.spec.support_api;
+        let own_token = support.enabled && support.token_secret.is_none();
         Self {
             postgres_secret: database.then(|| postgres_secret(app)),
             postgres_network_policy: (database && fenced).then(|| postgres_network_policy(app)),
@@ -193,9 +209,11 @@ impl Desired {
             redis_deployment: managed.then(|| redis_deployment(app)),
             redis_service: managed.then(|| redis_service(app)),
             redis_network_policy: (managed && fenced).then(|| redis_network_policy(app)),
+            support_api_secret: own_token.then(|| support_api_secret(app)),
             chat_network_policy: fenced.then(|| chat_network_policy(app)),
             chat_deployment: chat_deployment(app),
             chat_service: chat_service(app),
+            support_api_service: support.enabled.then(|| support_api_service(app)),
             chat_pdb: (app.spec.replicas > 1).then(|| chat_pdb(app)),
             chat_ingress: chat_ingress(app),
             chat_hpa: chat_hpa(app, caps.custom_metrics),
@@ -235,6 +253,8 @@ pub enum Component {
     Locust,
     /// The Locust workers.
     LocustWorker,
+    /// The support desk's gRPC API: its Service and token Secret (the pods are the chat's).
+    SupportApi,
 }
 
 impl Component {
@@ -245,6 +265,7 @@ impl Component {
             Self::Postgres => "postgres",
             Self::Locust => "locust",
             Self::LocustWorker => "locust-worker",
+            Self::SupportApi => "support-api",
         }
     }
 
@@ -257,6 +278,7 @@ impl Component {
             Self::Postgres => format!("{}-pg", app.name_any()),
             Self::Locust => format!("{}-locust", app.name_any()),
             Self::LocustWorker => format!("{}-locust-worker", app.name_any()),
+            Self::SupportApi => format!("{}-support-api", app.name_any()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! NetworkPolicies: the managed Redis accepts connections only from the chat pods of its own
 //! ChatApp, and the chat pods accept traffic on the chat port only (from anywhere: the Service,
-//! its NodePort, Locust, a metrics scraper). Only ingress is fenced; the operator itself talks to
+//! its NodePort, Locust, a metrics scraper), plus the support API's gRPC port while it is on
+//! (from anywhere too: platforms in other namespaces call it, with its token). Only ingress is fenced; the operator itself talks to
 //! the API server, never to these pods, so it needs no rule.
 
 use k8s_openapi::api::networking::v1::{
@@ -28,11 +29,11 @@ fn tcp(port: i32) -> NetworkPolicyPort {
     }
 }
 
-/// Ingress to `component`'s pods on `port`, from `from` (None: from anywhere).
+/// Ingress to `component`'s pods on `ports`, from `from` (None: from anywhere).
 fn policy(
     app: &ChatApp,
     component: Component,
-    port: i32,
+    ports: &[i32],
     from: Option<Vec<NetworkPolicyPeer>>,
 ) -> NetworkPolicy {
     NetworkPolicy {
@@ -42,7 +43,7 @@ fn policy(
             policy_types: Some(vec!["Ingress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
                 from,
-                ports: Some(vec![tcp(port)]),
+                ports: Some(ports.iter().copied().map(tcp).collect()),
             }]),
             ..Default::default()
         }),
@@ -55,7 +56,7 @@ pub fn redis_network_policy(app: &ChatApp) -> NetworkPolicy {
         pod_selector: Some(selecting(app, Component::Chat)),
         ..Default::default()
     };
-    policy(app, Component::Redis, REDIS_PORT, Some(vec![chat_pods]))
+    policy(app, Component::Redis, &[REDIS_PORT], Some(vec![chat_pods]))
 }
 
 /// The managed PostgreSQL accepts only this ChatApp's chat-server pods, on the PostgreSQL port.
@@ -67,12 +68,19 @@ pub fn postgres_network_policy(app: &ChatApp) -> NetworkPolicy {
     policy(
         app,
         Component::Postgres,
-        POSTGRES_PORT,
+        &[POSTGRES_PORT],
         Some(vec![chat_pods]),
     )
 }
 
-/// The chat-server pods accept traffic on the chat port only.
+/// The chat-server pods accept traffic on the chat port only, and on the support API's port
+/// while it is on.
 pub fn chat_network_policy(app: &ChatApp) -> NetworkPolicy {
-    policy(app, Component::Chat, CHAT_PORT, None)
+    let support = &app.spec.support_api;
+    let ports: &[i32] = if support.enabled {
+        &[CHAT_PORT, support.port]
+    } else {
+        &[CHAT_PORT]
+    };
+    policy(app, Component::Chat, ports, None)
 }

@@ -43,6 +43,26 @@ fn each_rule_names_its_field() {
             "spec.chat.admins",
         ),
         (
+            ChatApp::test().with_chat(|c| c.support_agents = vec!["ok".into()]),
+            "spec.chat.supportAgents",
+        ),
+        (
+            ChatApp::test().with_support_api(None, |a| a.port = 8080),
+            "spec.supportApi.port",
+        ),
+        (
+            ChatApp::test().with_support_api(None, |a| a.port = 1023),
+            "spec.supportApi.port",
+        ),
+        (
+            ChatApp::test().with_support_api(None, |a| a.port = 65_536),
+            "spec.supportApi.port",
+        ),
+        (
+            ChatApp::test().with_support_api(Some("Not_A_Secret"), |_| {}),
+            "spec.supportApi.tokenSecret",
+        ),
+        (
             ChatApp::test().with_chat(|c| c.session_ttl_hours = 8761),
             "spec.chat.sessionTtlHours",
         ),
@@ -76,5 +96,30 @@ fn admins_are_usernames() {
     assert!(
         problems[0].message.contains("\"x y\""),
         "the message names the entry: {problems:?}"
+    );
+}
+
+#[test]
+fn support_agents_follow_the_admin_rule_and_ports_their_range() {
+    let app = ChatApp::test()
+        .with_chat(|c| c.support_agents = vec!["ann".into(), "Bo-b_1".into()])
+        .with_support_api(Some("platform.token-1"), |a| a.port = 1024);
+    assert!(validate(&app).is_empty(), "{:?}", validate(&app));
+    let app = ChatApp::test().with_support_api(None, |a| a.port = 65_535);
+    assert!(validate(&app).is_empty());
+    let app = ChatApp::test().with_chat(|c| c.support_agents = vec!["ann".into(), "x y".into()]);
+    let problems = validate(&app);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].field, "spec.chat.supportAgents");
+    assert!(
+        problems[0].message.contains("\"x y\"") && !problems[0].message.contains("ann"),
+        "the message names the bad entry only: {problems:?}"
+    );
+    let problems = validate(&ChatApp::test().with_support_api(None, |a| a.port = 8080));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.contains("chat port 8080")),
+        "{problems:?}"
     );
 }

@@ -66,6 +66,13 @@ const NOT_PASSED: &[(&str, &str)] = &[(
     "test only: shortens the timed rooms' minute so tests need not wait minutes",
 )];
 
+/// Settings the server reads from its environment only (never a flag: a secret has no place on a
+/// command line), with the reason. The operator passes them; the docs list them.
+const ENV_ONLY: &[(&str, &str)] = &[(
+    "CHATAPP_SUPPORT_API_TOKEN",
+    "the support API's bearer token, from a Secret",
+)];
+
 /// The durable mode's settings live in `spec.database`, next to the database they are about.
 const DATABASE_SETTINGS: &[(&str, &str)] = &[
     ("CHATAPP_DATABASE_MAX_CONNECTIONS", "maxConnections"),
@@ -113,23 +120,44 @@ fn server_accepts(arg: &Arg, value: &str) -> bool {
 
 /// The command line equivalent to `app`'s environment: each variable becomes the flag that
 /// declares it as its `env`. A Secret-backed variable gets a stand-in value.
-fn server_config(app: &ChatApp) -> Result<Config, clap::Error> {
+fn server_argv(app: &ChatApp) -> Vec<String> {
     let flags = server_flags();
     let mut argv = vec!["chat-server".to_owned()];
     for var in chat_env(app) {
         if var.name == "RUST_LOG" {
             continue; // read by tracing's EnvFilter, not by the flag parser
         }
-        let arg = flags
-            .get(&var.name)
-            .unwrap_or_else(|| panic!("{} is no chat-server flag's env", var.name));
+        let Some(arg) = flags.get(&var.name) else {
+            let env_only = ENV_ONLY.iter().any(|(n, _)| *n == var.name);
+            assert!(env_only, "{} is no chat-server flag's env", var.name);
+            continue;
+        };
         let value = var.value.unwrap_or_else(|| match var.name.as_str() {
             "CHATAPP_DATABASE_URL" => "postgres://chat:pw@from-the-secret:5432/chat".to_owned(),
+            "CHATAPP_SUPPORT_API_TOKEN" => "t".repeat(64),
             _ => "redis://from-the-secret:6379".to_owned(),
         });
         argv.push(format!("--{}={value}", arg.get_long().unwrap()));
     }
-    Config::try_parse_from(argv)
+    argv
+}
+
+fn server_config(app: &ChatApp) -> Result<Config, clap::Error> {
+    Config::try_parse_from(server_argv(app))
+}
+
+/// What the server's parser read for the setting `env` from `app`'s environment, as written
+/// (for settings this test reads without naming the server's struct fields).
+fn server_value(app: &ChatApp, env: &str) -> Option<String> {
+    let matches = Config::command()
+        .try_get_matches_from(server_argv(app))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let id = server_flags()[env].get_id().clone();
+    let raw: Vec<String> = matches
+        .get_raw(id.as_str())?
+        .map(|v| v.to_string_lossy().into_owned())
+        .collect();
+    Some(raw.join(","))
 }
 
 fn at_the_edges() -> Vec<ChatSettings> {
@@ -162,6 +190,7 @@ fn at_the_edges() -> Vec<ChatSettings> {
         c.session_ttl_hours = 1;
         c.cookie_secure = CookieSecure::Never;
         c.admins = vec!["abc".into()];
+        c.support_agents = vec!["abc".into()];
         c.general_clear_minutes = 0;
     };
     let high = |c: &mut ChatSettings| {
@@ -198,6 +227,8 @@ fn at_the_edges() -> Vec<ChatSettings> {
         c.cookie_secure = CookieSecure::Always;
         c.guest_posting = true;
         c.admins = vec!["Ann-Marie_2".into(), "x".repeat(32)];
+        c.support_agents = vec!["Ann-Marie_2".into(), "y".repeat(32)];
+        c.guest_support = true;
     };
     let mut out = vec![ChatSettings::default()];
     for f in [low, high] {
@@ -274,7 +305,34 @@ fn the_server_accepts_the_operators_environment_at_every_edge() {
             settings.cookie_secure.as_str()
         );
         assert_eq!(config.session_ttl_hours, settings.session_ttl_hours as u32);
+        assert_eq!(
+            server_value(&app, "CHATAPP_SUPPORT_AGENTS").unwrap_or_default(),
+            settings.support_agents.join(",")
+        );
+        assert_eq!(
+            server_value(&app, "CHATAPP_GUEST_SUPPORT").as_deref(),
+            Some(settings.guest_support.to_string().as_str())
+        );
     }
+}
+
+#[test]
+fn the_support_api_reaches_the_server_at_every_port() {
+    for port in [1024, 50051, 65_535] {
+        let app = ChatApp::test().with_support_api(None, |a| a.port = port);
+        server_config(&app).unwrap_or_else(|e| panic!("{port}: {e}"));
+        assert_eq!(
+            server_value(&app, "CHATAPP_GRPC_LISTEN"),
+            Some(format!("0.0.0.0:{port}"))
+        );
+    }
+    // Off: no listener, so the server's gRPC stays off and wants no token.
+    let env = chat_env(&ChatApp::test());
+    assert!(
+        !env.iter()
+            .any(|v| v.name.contains("GRPC") || v.name.contains("SUPPORT_API")),
+        "{env:?}"
+    );
 }
 
 #[test]
@@ -344,10 +402,13 @@ fn every_env_var_is_a_real_server_setting_and_every_setting_is_passed() {
     let server = server_flags();
     assert!(server.len() >= 20, "{:?}", server.keys());
     // The two settings without a default are passed only when set: set them here.
-    let app = ChatApp::test().with_external_database().with_chat(|c| {
-        c.client_address_header = Some("X-Forwarded-For".into());
-        c.public_url = Some("http://chat.example.com".into());
-    });
+    let app = ChatApp::test()
+        .with_external_database()
+        .with_support_api(None, |_| {})
+        .with_chat(|c| {
+            c.client_address_header = Some("X-Forwarded-For".into());
+            c.public_url = Some("http://chat.example.com".into());
+        });
     let unset: Vec<String> = chat_env(&ChatApp::test())
         .into_iter()
         .map(|e| e.name)
@@ -358,10 +419,12 @@ fn every_env_var_is_a_real_server_setting_and_every_setting_is_passed() {
     );
     assert!(!unset.contains(&"CHATAPP_CLIENT_ADDRESS_HEADER".to_owned()));
     assert!(!unset.contains(&"CHATAPP_DATABASE_URL".to_owned()));
+    assert!(!unset.contains(&"CHATAPP_GRPC_LISTEN".to_owned()));
     let set: Vec<String> = chat_env(&app).into_iter().map(|e| e.name).collect();
     for name in &set {
+        let env_only = ENV_ONLY.iter().any(|(n, _)| n == name);
         assert!(
-            server.contains_key(name) || name == "RUST_LOG",
+            server.contains_key(name) || name == "RUST_LOG" || env_only,
             "{name} is not a chat-server setting"
         );
         assert!(
@@ -555,19 +618,30 @@ fn every_crd_enum_is_the_servers() {
 
 #[test]
 fn the_admin_rule_is_the_servers() {
+    same_username_rule("admins", "CHATAPP_ADMINS");
+}
+
+#[test]
+fn the_support_agent_rule_is_the_servers() {
+    same_username_rule("supportAgents", "CHATAPP_SUPPORT_AGENTS");
+}
+
+/// The CRD's rule for the usernames of `spec.chat.<field>`, the controller's and the server's
+/// parser of `env` accept and refuse the same names.
+fn same_username_rule(field: &str, env: &str) {
     let schema = chat_schema();
-    let item = &schema["admins"]["items"];
+    let item = &schema[field]["items"];
     let pattern = regex_lite(item["pattern"].as_str().expect("a pattern"));
     let (min, max) = (item["minLength"].as_u64(), item["maxLength"].as_u64());
     assert_eq!((min, max), (Some(3), Some(32)), "{item}");
-    let admins = &server_flags()["CHATAPP_ADMINS"];
+    let flag = &server_flags()[env];
     for name in ["abc", "Ann-Marie_2", &"x".repeat(32)] {
-        assert!(pattern(name) && server_accepts(admins, name), "{name}");
+        assert!(pattern(name) && server_accepts(flag, name), "{name}");
         assert!(crate::controller::validate::is_username(name), "{name}");
     }
     for bad in ["ab", &"x".repeat(33), "a b", "ann.m", "émile"] {
         let crd_ok = pattern(bad) && (3..=32).contains(&bad.chars().count());
-        assert!(!crd_ok && !server_accepts(admins, bad), "{bad}");
+        assert!(!crd_ok && !server_accepts(flag, bad), "{field}: {bad}");
         assert!(!crate::controller::validate::is_username(bad), "{bad}");
     }
 }
