@@ -133,6 +133,30 @@ async fn a_follower_sends_the_conversation_then_history_after_since_then_live_ev
 }
 
 #[tokio::test]
+async fn a_follower_resuming_past_the_head_gets_a_resync_and_the_page() {
+    let state = state().await;
+    let (mut writer, _) = bridge(&state, "w").await;
+    writer
+        .request(json!({"type":"join","room":"general"}), "joined")
+        .await
+        .unwrap();
+    for i in 1..=2 {
+        say(&mut writer, &format!("m{i}"), &format!("id-{i}")).await;
+    }
+    // From before the history was lost: offsets restarted, so 10 is past the head (2).
+    let mut events = follow(&state, "reader", Some(10)).await;
+    assert!(matches!(next(&mut events).await, E::Conversation(_)));
+    assert!(matches!(next(&mut events).await, E::Resync(_)));
+    for offset in [1, 2] {
+        let event = next(&mut events).await;
+        assert!(
+            matches!(&event, E::Message(m) if m.offset == offset),
+            "{event:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn shutdown_ends_a_follower_with_unavailable() {
     let state = state().await;
     let mut events = follow(&state, "reader", None).await;
