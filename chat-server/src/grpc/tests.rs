@@ -157,6 +157,33 @@ async fn a_follower_resuming_past_the_head_gets_a_resync_and_the_page() {
 }
 
 #[tokio::test]
+async fn a_session_whose_call_went_away_mid_write_ends_cleanly() {
+    let state = state().await;
+    let (mut writer, _) = bridge(&state, "w").await;
+    let (mut reader, _) = bridge(&state, "r").await;
+    for bridge in [&mut writer, &mut reader] {
+        let join = json!({"type":"join","room":"general"});
+        bridge.request(join, "joined").await.unwrap();
+    }
+    assert_eq!(state.metrics.connections.get(), 2);
+    // The reader never reads: its session's writes wait on a full channel.
+    for i in 0..100 {
+        say(&mut writer, "x", &format!("id-{i}")).await;
+    }
+    drop(reader);
+    // The pending write fails, the session writes its close and cleans up (a panic there would
+    // skip the clean-up and leave the connection counted).
+    let gone = async {
+        while state.metrics.connections.get() != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the reader's session ended and was counted out");
+}
+
+#[tokio::test]
 async fn shutdown_ends_a_follower_with_unavailable() {
     let state = state().await;
     let mut events = follow(&state, "reader", None).await;
