@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = chat_server::server::bind(config.listen)?;
     let addr = listener.local_addr()?;
     // The support API refuses to start without its token: it is never anonymous.
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
     let grpc = match config.grpc_listen {
         None => None,
         Some(grpc_addr) => {
@@ -62,7 +63,10 @@ async fn main() -> anyhow::Result<()> {
     chat_server::serve(listener, state, shutdown_signal()).await?;
     if let Some(grpc) = grpc {
         // Its calls ended with the sessions; this waits for their last answers to go out.
-        grpc.await?.context("the support API failed")?;
+        match tokio::time::timeout(grace, grpc).await {
+            Ok(served) => served?.context("the support API failed")?,
+            Err(_) => tracing::warn!("support API calls still open after the grace period"),
+        }
     }
     Ok(())
 }

@@ -30,6 +30,14 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// Label of `chat_support_api_calls_total`: the gRPC method (`-` when refused before one was
+/// picked, i.e. unauthenticated) and its status code as tonic names it (`Ok`, `InvalidArgument`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiCallLabel {
+    pub call: &'static str,
+    pub code: String,
+}
+
 /// Label of `chat_logins_total`: `ok`, `bad_credentials` or `rate_limited`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
@@ -53,6 +61,8 @@ pub struct Metrics {
     pub delivery_gaps: Family<ReasonLabel, Counter<u64, AtomicU64>>,
     /// Password checks (logins, password changes, deletions) by outcome.
     pub logins: Family<ResultLabel, Counter<u64, AtomicU64>>,
+    /// Support API (gRPC) calls by method and status; a stream counts when it opens.
+    pub support_api_calls: Family<ApiCallLabel, Counter<u64, AtomicU64>>,
     /// Durable mode: sends per group-commit transaction.
     pub commit_batch: Histogram,
     /// Durable mode: time of one group-commit transaction, BEGIN to COMMIT.
@@ -78,6 +88,7 @@ impl Metrics {
         let protocol_errors = Family::default();
         let delivery_gaps = Family::default();
         let logins = Family::default();
+        let support_api_calls = Family::default();
         let commit_batch =
             Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]);
         let commit_duration = Histogram::new(buckets);
@@ -144,6 +155,11 @@ impl Metrics {
             logins.clone(),
         );
         r.register(
+            "support_api_calls",
+            "Support API (gRPC) calls by method and status code (a stream counts when it opens)",
+            support_api_calls.clone(),
+        );
+        r.register(
             "commit_batch_size",
             "Durable mode: sends carried by one group-commit transaction",
             commit_batch.clone(),
@@ -167,6 +183,7 @@ impl Metrics {
             protocol_errors,
             delivery_gaps,
             logins,
+            support_api_calls,
             commit_batch,
             commit_duration,
             registry: root,

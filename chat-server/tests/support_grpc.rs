@@ -62,6 +62,16 @@ async fn calls_without_the_token_are_unauthenticated_and_bad_ids_invalid() {
     let too_long = "x".repeat(4097);
     let status = desk.send(send("c1", &too_long, "m-1")).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+
+    let (_, _, metrics) =
+        common::http_get(&format!("http://{}/metrics", replica.server.addr)).await;
+    for counted in [
+        r#"chat_support_api_calls_total{call="-",code="Unauthenticated"} 4"#,
+        r#"chat_support_api_calls_total{call="Open",code="InvalidArgument"} 4"#,
+        r#"chat_support_api_calls_total{call="Send",code="InvalidArgument"} 2"#,
+    ] {
+        assert!(metrics.contains(counted), "{counted} in:\n{metrics}");
+    }
 }
 
 #[tokio::test]

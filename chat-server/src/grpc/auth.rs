@@ -48,7 +48,8 @@ impl ApiToken {
         })
     }
 
-    /// The token from [`TOKEN_ENV`].
+    /// The token from [`TOKEN_ENV`], surrounding whitespace ignored (a Secret written with a
+    /// trailing newline works).
     pub fn from_env() -> Result<Self, TokenError> {
         match std::env::var(TOKEN_ENV) {
             Ok(token) => Self::new(token.trim()),
@@ -64,10 +65,13 @@ impl ApiToken {
 
     /// The interceptor of every call: `authorization: Bearer <token>` or `UNAUTHENTICATED`.
     pub(crate) fn check<T>(&self, request: Request<T>) -> Result<Request<T>, Status> {
+        // The scheme is case-insensitive (RFC 9110, 11.1); the token is compared exactly.
         let presented = request
             .metadata()
             .get("authorization")
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+            .and_then(|v| v.as_bytes().split_at_checked(7))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+            .map(|(_, token)| token);
         match presented {
             Some(token) if self.matches(token) => Ok(request),
             _ => Err(Status::unauthenticated(
@@ -96,11 +100,12 @@ mod tests {
     #[test]
     fn only_the_bearer_token_passes() {
         assert!(call(Some(&format!("Bearer {TOKEN}"))).is_ok());
+        assert!(call(Some(&format!("bearer {TOKEN}"))).is_ok());
         for bad in [
             None,
             Some(TOKEN),
             Some("Bearer "),
-            Some("bearer 0123456789abcdef0123456789abcdef"),
+            Some("Bearer  0123456789abcdef0123456789abcdef"),
             Some("Bearer 0123456789abcdef0123456789abcdeF"),
             Some("Bearer 0123456789abcdef0123456789abcdef0"),
             Some("Basic 0123456789abcdef0123456789abcdef"),

@@ -7,9 +7,10 @@
 use std::{convert::Infallible, net::IpAddr, sync::atomic::Ordering};
 
 use axum::extract::ws::{CloseFrame, Message};
-use futures_util::{sink, stream};
+use futures_util::stream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio_util::sync::PollSender;
 use tonic::Status;
 
 use super::{client::PlatformClient, events::conversation_of, proto::Conversation};
@@ -58,10 +59,9 @@ impl Bridge {
         let input = Box::pin(stream::unfold(inbound, |mut rx| async move {
             rx.recv().await.map(|m| (Ok::<_, Infallible>(m), rx))
         }));
-        let output = Box::pin(sink::unfold(outbound, |tx, m: Message| async move {
-            tx.send(m).await.map_err(|_| ())?;
-            Ok::<_, ()>(tx)
-        }));
+        // Not `sink::unfold`: after one failed write (the call went away) the session still
+        // writes its close frame, which `unfold` answers with a panic; `PollSender` with an error.
+        let output = Box::pin(PollSender::new(outbound));
         let session = Session::new(state.clone(), admission, client.visitor());
         // Tracked with the WebSockets: shutdown closes it (1001) and waits for it.
         lifecycle

@@ -25,7 +25,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{service::interceptor::InterceptedService, transport::Server};
 
 pub use self::auth::{ApiToken, TOKEN_ENV, TokenError};
-use crate::{AppState, limits::MAX_SUPPORT_API_MESSAGE_BYTES};
+use crate::{AppState, limits::MAX_SUPPORT_API_MESSAGE_BYTES, metrics::ApiCallLabel};
 
 /// The code generated from the `.proto` (build.rs): messages, the server and a client.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -52,7 +52,18 @@ pub async fn serve(
     ))
     .max_decoding_message_size(MAX_SUPPORT_API_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_SUPPORT_API_MESSAGE_BYTES);
-    let desk = InterceptedService::new(desk, move |request| token.check(request));
+    let metrics = state.metrics.clone();
+    let desk = InterceptedService::new(desk, move |request| {
+        let checked = token.check(request);
+        if checked.is_err() {
+            let label = ApiCallLabel {
+                call: "-",
+                code: "Unauthenticated".into(),
+            };
+            metrics.support_api_calls.get_or_create(&label).inc();
+        }
+        checked
+    });
     let stop = state.lifecycle.sessions.clone();
     Server::builder()
         .timeout(CALL_TIMEOUT)

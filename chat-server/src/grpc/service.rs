@@ -29,6 +29,7 @@ use super::{
 use crate::{
     AppState,
     limits::MAX_SUPPORT_API_CALLS,
+    metrics::ApiCallLabel,
     protocol::{validate_client_id, validate_content},
     signals::TYPING_EVERY,
 };
@@ -132,9 +133,12 @@ fn peer_of<T>(request: &Request<T>) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip())
 }
 
-#[tonic::async_trait]
-impl support_desk_server::SupportDesk for SupportDesk {
-    async fn open(&self, request: Request<OpenRequest>) -> Result<Response<Conversation>, Status> {
+/// The calls; the trait's methods below count each one's status.
+impl SupportDesk {
+    async fn open_call(
+        &self,
+        request: Request<OpenRequest>,
+    ) -> Result<Response<Conversation>, Status> {
         let _call = self.admit()?;
         let r = request.get_ref();
         let limits = &self.state.limits;
@@ -148,7 +152,7 @@ impl support_desk_server::SupportDesk for SupportDesk {
         Ok(Response::new(conversation))
     }
 
-    async fn send(&self, request: Request<SendRequest>) -> Result<Response<Ack>, Status> {
+    async fn send_call(&self, request: Request<SendRequest>) -> Result<Response<Ack>, Status> {
         let _call = self.admit()?;
         let r = request.get_ref();
         let client = self.client(&r.client_id, Some(&r.client_name))?;
@@ -162,7 +166,7 @@ impl support_desk_server::SupportDesk for SupportDesk {
         Ok(Response::new(ack_of(&ack)))
     }
 
-    async fn read(&self, request: Request<ReadRequest>) -> Result<Response<ReadAck>, Status> {
+    async fn read_call(&self, request: Request<ReadRequest>) -> Result<Response<ReadAck>, Status> {
         let _call = self.admit()?;
         let r = request.get_ref();
         let client = self.client(&r.client_id, r.client_name.as_deref())?;
@@ -175,7 +179,10 @@ impl support_desk_server::SupportDesk for SupportDesk {
         }))
     }
 
-    async fn typing(&self, request: Request<TypingRequest>) -> Result<Response<TypingAck>, Status> {
+    async fn typing_call(
+        &self,
+        request: Request<TypingRequest>,
+    ) -> Result<Response<TypingAck>, Status> {
         let _call = self.admit()?;
         let r = request.get_ref();
         let client = self.client(&r.client_id, r.client_name.as_deref())?;
@@ -193,12 +200,10 @@ impl support_desk_server::SupportDesk for SupportDesk {
         }))
     }
 
-    type StreamStream = ReceiverStream<Result<Event, Status>>;
-
-    async fn stream(
+    async fn stream_call(
         &self,
         request: Request<StreamRequest>,
-    ) -> Result<Response<Self::StreamStream>, Status> {
+    ) -> Result<Response<EventStream>, Status> {
         let call = self.admit()?;
         let r = request.get_ref();
         let client = self.client(&r.client_id, r.client_name.as_deref())?;
@@ -213,12 +218,10 @@ impl support_desk_server::SupportDesk for SupportDesk {
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
-    type ChatStream = ReceiverStream<Result<Event, Status>>;
-
-    async fn chat(
+    async fn chat_call(
         &self,
         request: Request<Streaming<ChatRequest>>,
-    ) -> Result<Response<Self::ChatStream>, Status> {
+    ) -> Result<Response<EventStream>, Status> {
         let call = self.admit()?;
         let peer = peer_of(&request);
         let mut requests = request.into_inner();
@@ -239,6 +242,63 @@ impl support_desk_server::SupportDesk for SupportDesk {
             drop(call);
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// What `Stream` and `Chat` answer.
+type EventStream = ReceiverStream<Result<Event, Status>>;
+
+/// Count a call's status into `chat_support_api_calls_total`.
+fn counted<T>(
+    state: &AppState,
+    call: &'static str,
+    result: Result<T, Status>,
+) -> Result<T, Status> {
+    let code = result
+        .as_ref()
+        .map_or_else(Status::code, |_| tonic::Code::Ok);
+    let label = ApiCallLabel {
+        call,
+        code: format!("{code:?}"),
+    };
+    state.metrics.support_api_calls.get_or_create(&label).inc();
+    result
+}
+
+#[tonic::async_trait]
+impl support_desk_server::SupportDesk for SupportDesk {
+    async fn open(&self, request: Request<OpenRequest>) -> Result<Response<Conversation>, Status> {
+        counted(&self.state, "Open", self.open_call(request).await)
+    }
+
+    async fn send(&self, request: Request<SendRequest>) -> Result<Response<Ack>, Status> {
+        counted(&self.state, "Send", self.send_call(request).await)
+    }
+
+    async fn read(&self, request: Request<ReadRequest>) -> Result<Response<ReadAck>, Status> {
+        counted(&self.state, "Read", self.read_call(request).await)
+    }
+
+    async fn typing(&self, request: Request<TypingRequest>) -> Result<Response<TypingAck>, Status> {
+        counted(&self.state, "Typing", self.typing_call(request).await)
+    }
+
+    type StreamStream = EventStream;
+
+    async fn stream(
+        &self,
+        request: Request<StreamRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        counted(&self.state, "Stream", self.stream_call(request).await)
+    }
+
+    type ChatStream = EventStream;
+
+    async fn chat(
+        &self,
+        request: Request<Streaming<ChatRequest>>,
+    ) -> Result<Response<EventStream>, Status> {
+        counted(&self.state, "Chat", self.chat_call(request).await)
     }
 }
 

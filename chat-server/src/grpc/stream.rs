@@ -91,7 +91,12 @@ impl Follower {
         let head = joined["offset"].as_u64().unwrap_or(0);
         let page = joined["messages"].as_array().cloned().unwrap_or_default();
         let mut backlog = VecDeque::new();
-        if let Some(since) = since {
+        // An offset past the head comes from before the history was lost (offsets restarted):
+        // say so, and send the page as after a `resync`.
+        if let Some(since) = since.filter(|since| *since > head) {
+            tracing::debug!(room = %self.room, since, head, "stream resumes past the head");
+            self.emit(E::Resync(Default::default())).await?;
+        } else if let Some(since) = since {
             self.last = since;
             let first = page
                 .first()

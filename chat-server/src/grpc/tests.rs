@@ -133,6 +133,57 @@ async fn a_follower_sends_the_conversation_then_history_after_since_then_live_ev
 }
 
 #[tokio::test]
+async fn a_follower_resuming_past_the_head_gets_a_resync_and_the_page() {
+    let state = state().await;
+    let (mut writer, _) = bridge(&state, "w").await;
+    writer
+        .request(json!({"type":"join","room":"general"}), "joined")
+        .await
+        .unwrap();
+    for i in 1..=2 {
+        say(&mut writer, &format!("m{i}"), &format!("id-{i}")).await;
+    }
+    // From before the history was lost: offsets restarted, so 10 is past the head (2).
+    let mut events = follow(&state, "reader", Some(10)).await;
+    assert!(matches!(next(&mut events).await, E::Conversation(_)));
+    assert!(matches!(next(&mut events).await, E::Resync(_)));
+    for offset in [1, 2] {
+        let event = next(&mut events).await;
+        assert!(
+            matches!(&event, E::Message(m) if m.offset == offset),
+            "{event:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_whose_call_went_away_mid_write_ends_cleanly() {
+    let state = state().await;
+    let (mut writer, _) = bridge(&state, "w").await;
+    let (mut reader, _) = bridge(&state, "r").await;
+    for bridge in [&mut writer, &mut reader] {
+        let join = json!({"type":"join","room":"general"});
+        bridge.request(join, "joined").await.unwrap();
+    }
+    assert_eq!(state.metrics.connections.get(), 2);
+    // The reader never reads: its session's writes wait on a full channel.
+    for i in 0..100 {
+        say(&mut writer, "x", &format!("id-{i}")).await;
+    }
+    drop(reader);
+    // The pending write fails, the session writes its close and cleans up (a panic there would
+    // skip the clean-up and leave the connection counted).
+    let gone = async {
+        while state.metrics.connections.get() != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the reader's session ended and was counted out");
+}
+
+#[tokio::test]
 async fn shutdown_ends_a_follower_with_unavailable() {
     let state = state().await;
     let mut events = follow(&state, "reader", None).await;
