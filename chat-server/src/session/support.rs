@@ -193,14 +193,18 @@ impl Session {
                 "an agent without a name",
             ));
         };
-        let target = match &act {
-            Act::Transfer(to) => Some(self.agent_named(to).await.map_err(|e| e.in_room(&room))?),
-            Act::Take | Act::Close => None,
-        };
-        let action = match (&act, &target) {
-            (Act::Transfer(_), Some((to, to_name))) => Action::Transfer { by, to, to_name },
-            (Act::Take, _) => Action::Take { by },
-            _ => Action::Close { by },
+        let named;
+        let action = match &act {
+            Act::Take => Action::Take { by },
+            Act::Close => Action::Close { by },
+            Act::Transfer(to) => {
+                named = self.agent_named(to).await.map_err(|e| e.in_room(&room))?;
+                Action::Transfer {
+                    by,
+                    to: &named.0,
+                    to_name: &named.1,
+                }
+            }
         };
         let outcome = self
             .state

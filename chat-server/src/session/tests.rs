@@ -170,3 +170,36 @@ async fn a_login_session_that_expires_closes_the_socket_with_4001() {
     };
     assert_eq!(close.code, close::SESSION_ENDED);
 }
+
+/// The gRPC API's in-process visitor: a registered `ext:<id>` without a token opens, joins and
+/// writes in its support conversation like any client (no account is looked up for it).
+#[tokio::test]
+async fn an_in_process_platform_client_opens_and_writes_in_its_support_conversation() {
+    use crate::accounts::{SignedIn, User, Visitor};
+    let signed_in = SignedIn {
+        user: User {
+            username: "ext:shop-42".into(),
+            display_name: "Pat from the shop".into(),
+            email: None,
+            admin: false,
+            agent: false,
+        },
+        key: "ext:shop-42".into(),
+        token_hash: String::new(),
+        expires_ms: u64::MAX,
+    };
+    let mut peer = start_as(&[], Visitor::Registered(signed_in.into())).await;
+    peer.send(json!({"type":"hello","name":"x"})).await;
+    assert_eq!(peer.expect("welcome").await["user"]["agent"], false);
+    peer.send(json!({"type":"support_open"})).await;
+    let opened = peer.expect("support_opened").await;
+    let room = opened["room"].as_str().unwrap().to_owned();
+    assert!(room.starts_with("support-") && opened.get("resume").is_none());
+    peer.send(json!({"type":"join","room":room})).await;
+    peer.expect("joined").await;
+    peer.send(json!({"type":"send","room":room,"content":"where is my parcel","client_id":"p-1"}))
+        .await;
+    assert_eq!(peer.expect("ack").await["room"], room.as_str());
+    peer.send(json!({"type":"support_queue"})).await;
+    assert_eq!(peer.expect("error").await["code"], "forbidden");
+}
