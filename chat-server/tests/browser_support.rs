@@ -3,8 +3,8 @@
 //! writes; both agents see the conversation waiting in their queue with the client's identifier,
 //! name and message; agent 1 takes it (agent 2 sees it taken, the client sees "Ann from support
 //! joined" and "Seen"; a take or close from a stale button of agent 2 is refused with `taken` /
-//! `forbidden`, told in an alert), hands it over to agent 2 in the transfer dialog (an unknown username is
-//! refused on its field first), agent 2 types ("Support is typing…" for the client) and replies;
+//! `forbidden`, told in an alert), hands it over to agent 2 in the transfer dialog (a username
+//! that is not an agent's is refused on its field first), agent 2 types ("Support is typing…" for the client) and replies;
 //! the client sees the reply; agent 2 closes it, the client sees it closed and reopens it by
 //! writing. axe-core finds nothing on the support page in light mode (agent 1) and dark mode
 //! (agent 2) nor on the client's conversation, and at 390 px the queue and one conversation show
@@ -18,14 +18,19 @@ use std::{panic::AssertUnwindSafe, time::Duration};
 use browser_harness::{
     BROWSERS, Browser, ChromeDriver,
     accounts::{
-        assert_axe_clean, assert_on_phone, click, on_screen, register, type_into,
-        wait_any_form_error, wait_guest_reader,
+        assert_axe_clean, assert_on_phone, click, on_screen, type_into, wait_any_form_error,
+        wait_guest_reader,
     },
-    axe_source, finish, require_browser, say, screenshot, wait_for_message, wait_js, wait_ready,
+    axe_source, finish, require_browser, say, screenshot,
+    support::{
+        FAKE_NOTIFICATIONS_JS, act, open_desk, sign_up, stale_click, wait_item, wait_notice,
+        wait_toast,
+    },
+    wait_for_message, wait_js, wait_ready,
 };
 use fantoccini::key::Key;
 use futures_util::FutureExt;
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 const FLAGS: [&str; 4] = [
     "--guest-posting",
@@ -33,7 +38,6 @@ const FLAGS: [&str; 4] = [
     "--support-agents",
     "agent_ann,agent_bob",
 ];
-const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_two_agents_and_a_hand_over() {
@@ -51,130 +55,6 @@ async fn a_client_two_agents_and_a_hand_over() {
         .await;
     server.stop().await;
     finish(outcome, driver, [client, ann, bob]).await;
-}
-
-/// Replaces the browser's Notification by one that is granted on request and records what it
-/// shows, counting the requests.
-const FAKE_NOTIFICATIONS_JS: &str = r#"
-window.__notifications = [];
-window.__notificationAsks = 0;
-window.Notification = class {
-  static permission = 'default';
-  static requestPermission() {
-    window.__notificationAsks++;
-    window.Notification.permission = 'granted';
-    return Promise.resolve('granted');
-  }
-  constructor(title, options) { window.__notifications.push([title, options?.body ?? '']); }
-};
-"#;
-
-/// One queue item as the agent sees it, by group, or null when the room is in no group.
-const ITEM_JS: &str = r#"
-for (const group of ['waiting', 'mine', 'others', 'closed']) {
-  const li = document.querySelector(`#support-${group} .support-item[data-room="${arguments[0]}"]`);
-  if (!li) continue;
-  const text = (s) => li.querySelector(s)?.textContent ?? null;
-  return {
-    group,
-    client: text('.support-client'),
-    name: text('.support-name'),
-    last: text('.support-last-text'),
-    waited: text('.support-waited'),
-    taken: text('.support-taken'),
-    actions: [...li.querySelectorAll('button[data-action]')].map((b) => b.dataset.action),
-  };
-}
-return null;
-"#;
-
-async fn item(browser: &Browser, room: &str) -> Json {
-    browser.js_with(ITEM_JS, vec![json!(room)]).await
-}
-
-/// Waits until the queue item of `room` satisfies `ok`; returns it.
-async fn wait_item(browser: &Browser, room: &str, what: &str, ok: impl Fn(&Json) -> bool) -> Json {
-    let deadline = std::time::Instant::now() + browser_harness::WAIT;
-    loop {
-        let value = item(browser, room).await;
-        if ok(&value) {
-            return value;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}: timed out waiting for {what}; last value: {value:#}",
-            browser.name
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Clicks the `action` button of `room`'s queue item.
-async fn act(browser: &Browser, room: &str, action: &str) {
-    let script = "const b = document.querySelector(`#support-view .support-item[data-room=\"${arguments[0]}\"] button[data-action=\"${arguments[1]}\"]`); if (b) b.click(); return Boolean(b);";
-    let clicked = browser
-        .js_with(script, vec![json!(room), json!(action)])
-        .await;
-    assert_eq!(
-        clicked, true,
-        "{}: no {action} button for {room}",
-        browser.name
-    );
-}
-
-/// Clicks an `action` button for `room` as a queue item drawn before the last change had it:
-/// the page sends the request, and the server decides.
-async fn stale_click(browser: &Browser, room: &str, action: &str) {
-    let script = r#"
-const box = document.createElement('div');
-box.className = 'support-actions';
-const b = document.createElement('button');
-b.dataset.room = arguments[0];
-b.dataset.action = arguments[1];
-box.append(b);
-document.body.append(box);
-b.click();
-box.remove();
-"#;
-    browser
-        .js_with(script, vec![json!(room), json!(action)])
-        .await;
-}
-
-/// Waits for a toast with exactly `text`, shown as an alert.
-async fn wait_toast(browser: &Browser, text: &str) {
-    let toasts = "return [...document.querySelectorAll('#toasts .toast[role=alert] .toast-text')] \
-                  .map((t) => t.textContent);";
-    wait_js(browser, &format!("the toast {text:?}"), toasts, |v| {
-        v.as_array().unwrap().iter().any(|t| t == text)
-    })
-    .await;
-}
-
-/// The texts of the notices in the open room's log.
-const NOTICES_JS: &str =
-    "return [...document.querySelectorAll('#messages .notice')].map((n) => n.textContent);";
-
-async fn wait_notice(browser: &Browser, text: &str) {
-    wait_js(browser, &format!("the notice {text:?}"), NOTICES_JS, |v| {
-        v.as_array().unwrap().iter().any(|n| n == text)
-    })
-    .await;
-}
-
-async fn sign_up(browser: &Browser, url: &str, username: &str, name: &str) {
-    browser.client.goto(url).await.unwrap();
-    wait_guest_reader(browser).await;
-    register(browser, username, name, PASSWORD).await;
-    wait_ready(browser, "general").await;
-}
-
-/// Opens the support page and waits for the queue.
-async fn open_desk(agent: &Browser) {
-    click(agent, "support-nav").await;
-    let shown = "return document.body.dataset.page === 'support' && \
-                 !document.querySelector('#support-view').hidden;";
-    wait_js(agent, "the support page", shown, |v| v == true).await;
 }
 
 async fn scenario(client: &Browser, ann: &Browser, bob: &Browser, url: &str, axe: &str) {

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // not every step is used by every scenario
 
 pub mod accounts;
+pub mod support;
 
 use std::{
     net::TcpListener as StdListener,
