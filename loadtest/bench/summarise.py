@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Markdown tables from loadtest/bench/run.sh output, one table per scenario: one row per
+"""Markdown tables from loadtest/bench/run.sh output (the `support` scenario's figures too), one table per scenario: one row per
 (backend or label, preset), each figure the median over that row's runs (each column on its own),
 followed by the chat-bench command of each row (ports and pids as placeholders).
 
@@ -75,6 +75,31 @@ TRAFFIC = (
     ],
 )
 
+SUPPORT = (
+    ["clients", "held", "sent/s", "queue update p50 / p95 / p99 / max ms", "timed",
+     "queue frames (mean B)", "unreflected", "agent delivery p50 / p95 / p99 / max ms",
+     "agent delivered / expected", "ack p99 ms", "errors", "RSS before / connected / after MiB",
+     "CPU s server / redis / chat-bench"],
+    lambda runs: [
+        fmt(med([r["connections"] for r in runs])),
+        fmt(med([r["taken"] for r in runs])),
+        fmt(med([r["sent_per_s"] for r in runs])),
+        pcts(runs, "queue_latency_ms"),
+        fmt(med([r["queue_latency_ms"]["count"] for r in runs])),
+        f'{fmt(med([r["queue_frames"] for r in runs]))} ({fmt(med([r["queue_frame_bytes"] for r in runs]))})',
+        fmt(med([r["queue_unreflected"] for r in runs])),
+        pcts(runs, "agent_latency_ms"),
+        f'{fmt(med([r["agent_delivered"] for r in runs]))} / {fmt(med([r["agent_expected"] for r in runs]))}',
+        fmt(med([r["ack_latency_ms"]["p99"] for r in runs]), 2),
+        fmt(med([r["errors"] for r in runs])),
+        " / ".join(
+            fmt(med([(r["server_rss_kb"] or [None] * 3)[i] and r["server_rss_kb"][i] / 1024 for r in runs]))
+            for i in range(3)
+        ),
+        cpu(runs),
+    ],
+)
+
 
 def main(args):
     by_scenario = defaultdict(lambda: defaultdict(list))
@@ -86,7 +111,11 @@ def main(args):
                     r = json.loads(line)
                     by_scenario[r["scenario"]][(label or r["backend"], r["name"])].append(r)
     for scenario, rows in by_scenario.items():
-        heads, cells = CONNECT if scenario in ("connect", "seed450") else TRAFFIC
+        heads, cells = (
+            CONNECT if scenario in ("connect", "seed450")
+            else SUPPORT if scenario == "support"
+            else TRAFFIC
+        )
         print(f"#### {scenario}\n")
         print("| server | preset | runs | " + " | ".join(heads) + " |")
         print("|---" * (len(heads) + 3) + "|")

@@ -124,9 +124,10 @@ async fn session(tcp: tokio::net::TcpStream, desk: Arc<Mutex<Desk>>, f: Faults) 
                 let o = c.1;
                 c.0 = Some(json!({"name": "c", "content": v["content"], "time": "t", "offset": o}));
                 d.dirty = true;
-                let message =
-                    json!({"type": "message", "room": room, "offset": o, "content": v["content"]})
-                        .to_string();
+                // As from a registered sender: `user` is its username (a string).
+                let message = json!({"type": "message", "room": room, "offset": o,
+                    "user": "client-1", "content": v["content"]})
+                .to_string();
                 for m in &d.members[&room] {
                     let _ = m.send(message.clone());
                 }

@@ -31,8 +31,9 @@ struct Frame<'a> {
     code: Option<Cow<'a, str>>,
     #[serde(default)]
     conversations: Vec<Listed>,
+    /// `welcome`'s signed-in user (an object); in a `message`, the sender's username (a string).
     #[serde(default)]
-    user: Option<User>,
+    user: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,7 +108,10 @@ async fn start(target: &Target, cookie: &str) -> Result<Ws, String> {
             continue;
         };
         if frame.kind == "welcome" {
-            return match frame.user {
+            let user = frame
+                .user
+                .and_then(|u| serde_json::from_value::<User>(u).ok());
+            return match user {
                 Some(u) if u.agent => Ok(ws),
                 Some(u) => Err(format!(
                     "{} is signed in but not an agent: run the server with --support-agents {} (CHATAPP_SUPPORT_AGENTS)",
