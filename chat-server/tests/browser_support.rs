@@ -18,7 +18,7 @@ use std::{panic::AssertUnwindSafe, time::Duration};
 use browser_harness::{
     BROWSERS, Browser, ChromeDriver,
     accounts::{
-        assert_axe_clean, assert_on_phone, click, on_screen, register, type_into,
+        assert_axe_clean, assert_on_phone, click, on_screen, sign_up, type_into,
         wait_any_form_error, wait_guest_reader,
     },
     axe_source, finish, require_browser, say, screenshot, wait_for_message, wait_js, wait_ready,
@@ -33,7 +33,6 @@ const FLAGS: [&str; 4] = [
     "--support-agents",
     "agent_ann,agent_bob",
 ];
-const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_two_agents_and_a_hand_over() {
@@ -160,13 +159,6 @@ async fn wait_notice(browser: &Browser, text: &str) {
         v.as_array().unwrap().iter().any(|n| n == text)
     })
     .await;
-}
-
-async fn sign_up(browser: &Browser, url: &str, username: &str, name: &str) {
-    browser.client.goto(url).await.unwrap();
-    wait_guest_reader(browser).await;
-    register(browser, username, name, PASSWORD).await;
-    wait_ready(browser, "general").await;
 }
 
 /// Opens the support page and waits for the queue.
