@@ -6,10 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, http_request};
+use common::{
+    Client,
+    accounts::{PASSWORD, connect_at, register_at},
+    http_request,
+};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery";
 
 /// POST JSON as a same-origin script would.
 async fn post(base: &str, path: &str, cookie: Option<&str>, body: Value) -> (u16, Reply) {
@@ -46,13 +48,9 @@ impl Reply {
     }
 }
 
-/// Register a user and return the session cookie.
+/// Register a user (display name "<username> D.") and return the session cookie.
 async fn register(base: &str, username: &str) -> String {
-    let body = json!({"username": username, "password": PASSWORD, "display_name": format!("{username} D.")});
-    let (code, reply) = post(base, "/api/register", None, body).await;
-    assert_eq!(code, 201, "{}", reply.body);
-    assert_eq!(reply.json()["user"]["username"], username);
-    reply.cookie()
+    register_at(base, username, Some(&format!("{username} D."))).await
 }
 
 async fn login(base: &str, username: &str, password: &str) -> (u16, Reply) {
@@ -67,11 +65,8 @@ async fn login(base: &str, username: &str, password: &str) -> (u16, Reply) {
 
 /// A signed-in socket that said hello (with a name that must be ignored).
 async fn signed_in(ws: &str, cookie: &str) -> (Client, Value) {
-    let mut c = Client::connect_with_cookie(ws, cookie).await;
-    c.send(json!({"type":"hello","name":"Mallory","email":"mallory@evil.example"}))
-        .await;
-    let welcome = c.expect("welcome").await;
-    (c, welcome)
+    let hello = json!({"type":"hello","name":"Mallory","email":"mallory@evil.example"});
+    connect_at(ws, Some(cookie), hello).await
 }
 
 #[tokio::test]

@@ -24,11 +24,11 @@ use browser_harness::{
     axe_source, finish, require_browser, say, screenshot, sign_in, wait_for_message, wait_js,
     wait_ready,
 };
+use common::accounts::PASSWORD;
 use futures_util::FutureExt;
 use serde_json::{Value as Json, json};
 
 const CLOSED: [&str; 2] = ["--guest-posting", "false"];
-const ANN_PASSWORD: &str = "correct horse battery";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_post_log_out_and_a_guest_reads_live() {
@@ -87,7 +87,7 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     ann.client.set_window_size(1280, 800).await.unwrap();
 
     // Registering signs in; the socket reconnects with the cookie and may post.
-    register(ann, "ann_1", "Ann Example", ANN_PASSWORD).await;
+    register(ann, "ann_1", "Ann Example", PASSWORD).await;
     wait_ready(ann, "general").await;
     say(ann, "hello as a member").await;
     let seen = wait_for_message(guest, "hello as a member").await;
@@ -127,7 +127,7 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     type_into(ann, "login-password", "not the password").await;
     click(ann, "login-submit").await;
     wait_any_form_error(ann, "login-form").await;
-    log_in(ann, "ann_1", ANN_PASSWORD, "Ann Example").await;
+    log_in(ann, "ann_1", PASSWORD, "Ann Example").await;
 
     // Change password: the wrong current one is refused, then it works and Ann stays signed in.
     click(ann, "account-button").await;
@@ -135,7 +135,7 @@ async fn accounts_scenario(ann: &Browser, guest: &Browser, url: &str, axe: &str)
     type_into(ann, "password-new", "a new password 2").await;
     click(ann, "password-submit").await;
     wait_any_form_error(ann, "password-form").await;
-    type_into(ann, "password-current", ANN_PASSWORD).await;
+    type_into(ann, "password-current", PASSWORD).await;
     type_into(ann, "password-new", "a new password 2").await;
     click(ann, "password-submit").await;
     let done = "return document.querySelector('#password-done').textContent;";
@@ -183,7 +183,7 @@ async fn logging_out_in_one_tab_signs_out_the_other() {
 async fn tabs_scenario(browser: &Browser, url: &str) {
     browser.client.goto(url).await.unwrap();
     wait_guest_reader(browser).await;
-    register(browser, "ann_4", "Ann", ANN_PASSWORD).await;
+    register(browser, "ann_4", "Ann", PASSWORD).await;
     let first = browser.client.window().await.unwrap();
     // A second tab carries the same cookie: signed in at once.
     let second = browser.client.new_window(true).await.unwrap().handle;
@@ -221,7 +221,7 @@ async fn a_message_typed_before_logging_out_is_not_sent_under_the_next_account()
 async fn unsent_scenario(browser: &Browser, url: &str) {
     browser.client.goto(url).await.unwrap();
     wait_guest_reader(browser).await;
-    register(browser, "ann_5", "Ann", ANN_PASSWORD).await;
+    register(browser, "ann_5", "Ann", PASSWORD).await;
     wait_ready(browser, "general").await;
     browser.js(HOLD_SENDS_JS).await;
     say(browser, "typed as Ann").await;
@@ -234,7 +234,7 @@ async fn unsent_scenario(browser: &Browser, url: &str) {
     .await;
     log_out(browser).await;
     browser.js("window.__holdSends = false;").await;
-    register(browser, "bob_5", "Bob", ANN_PASSWORD).await;
+    register(browser, "bob_5", "Bob", PASSWORD).await;
     wait_ready(browser, "general").await;
     say(browser, "typed as Bob").await;
     wait_for_message(browser, "typed as Bob").await;
@@ -272,7 +272,7 @@ async fn guest_posting_scenario(browser: &Browser, url: &str) {
     let mark = "return [...document.querySelectorAll('#messages .message')].map((m) => m.querySelector('.message-guest')?.textContent ?? null);";
     assert_eq!(browser.js(mark).await, json!(["guest"]));
     // Registering from the top bar turns the guest into a member who posts unmarked.
-    register(browser, "gus_1", "Gus Member", ANN_PASSWORD).await;
+    register(browser, "gus_1", "Gus Member", PASSWORD).await;
     wait_ready(browser, "general").await;
     say(browser, "posted as a member").await;
     wait_for_message(browser, "posted as a member").await;
@@ -300,7 +300,7 @@ async fn counts_scenario(ann: &Browser, guest: &Browser, url: &str) {
         wait_guest_reader(browser).await;
         wait_ready(browser, "general").await;
     }
-    register(ann, "ann_3", "Ann", ANN_PASSWORD).await;
+    register(ann, "ann_3", "Ann", PASSWORD).await;
     wait_ready(ann, "general").await;
     // Counts by kind: one registered user and one guest, in the room list and for the chat.
     let counts = r##"

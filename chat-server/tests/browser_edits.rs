@@ -10,8 +10,8 @@ mod common;
 use std::panic::AssertUnwindSafe;
 
 use browser_harness::{
-    BROWSERS, Browser, ChromeDriver, MESSAGES_JS, axe_source, finish, require_browser, run_axe,
-    say, wait_for_message, wait_js,
+    BROWSERS, Browser, ChromeDriver, MESSAGES_JS, accounts::register_from_page, axe_source, finish,
+    require_browser, run_axe, say, wait_for_message, wait_js,
 };
 use fantoccini::key::Key;
 use futures_util::FutureExt;
@@ -33,22 +33,7 @@ return [...document.querySelectorAll('#messages .message')].map((m) => ({
 /// waits until the tab said hello by itself (a signed-in page has no hello form): the socket is
 /// then signed in.
 async fn register_here(browser: &Browser, url: &str, username: &str) {
-    browser.client.goto(url).await.unwrap();
-    let script = r#"
-const done = arguments[arguments.length - 1];
-fetch('/api/register', {
-  method: 'POST',
-  headers: { 'Content-Type': 'application/json' },
-  body: JSON.stringify({ username: arguments[0], password: 'correct horse battery' }),
-}).then((r) => done(r.status), (e) => done(String(e)));
-"#;
-    let status = browser
-        .client
-        .execute_async(script, vec![json!(username)])
-        .await
-        .unwrap();
-    assert_eq!(status, 201, "{}: register {username}", browser.name);
-    browser.client.goto(url).await.unwrap();
+    register_from_page(browser, url, username).await;
     wait_signed_in(browser, username).await;
 }
 

@@ -14,17 +14,17 @@ use browser_harness::{
     BROWSERS, Browser, ChromeDriver,
     accounts::{
         PARTICIPANTS_JS, assert_axe_clean, assert_on_phone, click, create_private_room, listed_js,
-        register, type_into, wait_guest_reader,
+        register, sign_up, type_into, wait_guest_reader,
     },
     axe_source, click_room, create_room, finish, require_browser, say, screenshot,
     wait_for_message, wait_js, wait_ready,
 };
+use common::accounts::PASSWORD;
 use fantoccini::key::Key;
 use futures_util::FutureExt;
 use serde_json::{Value as Json, json};
 
 const CLOSED: [&str; 2] = ["--guest-posting", "false"];
-const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_deleted_by_its_creator_leaves_every_list() {
@@ -96,10 +96,7 @@ async fn a_private_room_shows_to_its_participants_only() {
 
 async fn private_scenario(ann: &Browser, bob: &Browser, url: &str, axe: &str) {
     for (browser, username, name) in [(ann, "ann_2", "Ann"), (bob, "bob_2", "Bob")] {
-        browser.client.goto(url).await.unwrap();
-        wait_guest_reader(browser).await;
-        register(browser, username, name, PASSWORD).await;
-        wait_ready(browser, "general").await;
+        sign_up(browser, url, username, name).await;
     }
 
     // Ann creates a private room (its name gets a random suffix), then a public one; Bob sees

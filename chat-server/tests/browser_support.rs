@@ -18,13 +18,12 @@ use std::{panic::AssertUnwindSafe, time::Duration};
 use browser_harness::{
     BROWSERS, Browser, ChromeDriver,
     accounts::{
-        assert_axe_clean, assert_on_phone, click, on_screen, type_into, wait_any_form_error,
-        wait_guest_reader,
+        assert_axe_clean, assert_on_phone, click, on_screen, sign_up, type_into,
+        wait_any_form_error, wait_guest_reader,
     },
     axe_source, finish, require_browser, say, screenshot,
     support::{
-        FAKE_NOTIFICATIONS_JS, act, open_desk, sign_up, stale_click, wait_item, wait_notice,
-        wait_toast,
+        FAKE_NOTIFICATIONS_JS, act, open_desk, stale_click, wait_item, wait_notice, wait_toast,
     },
     wait_for_message, wait_js, wait_ready,
 };

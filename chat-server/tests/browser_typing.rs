@@ -14,11 +14,12 @@ use browser_harness::{
     BROWSERS, Browser, ChromeDriver, axe_source, click_room, create_room, finish, require_browser,
     run_axe, wait_for_message, wait_js, wait_ready,
 };
-use common::{Client, http_request};
+use common::{
+    Client,
+    accounts::{connect_at, register_at},
+};
 use futures_util::FutureExt;
 use serde_json::{Value as Json, json};
-
-const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_receipts_mentions_and_unread_badges() {
@@ -48,19 +49,9 @@ async fn in_chromium(flags: &[&str]) {
 
 /// Registers bob over HTTP and returns his signed-in socket, joined to `general`.
 async fn bob(server: &common::TestServer) -> Client {
-    let body = json!({"username":"bob","password":PASSWORD,"display_name":"bob D."});
-    let (code, headers, reply) = http_request(
-        "POST",
-        &format!("{}/api/register", server.http_url()),
-        &[("Content-Type", "application/json")],
-        &body.to_string(),
-    )
-    .await;
-    assert_eq!(code, 201, "{reply}");
-    let cookie = headers["set-cookie"].split(';').next().unwrap().to_owned();
-    let mut bob = Client::connect_with_cookie(&server.ws_url(), &cookie).await;
-    bob.send(json!({"type":"hello","name":"x"})).await;
-    bob.expect("welcome").await;
+    let cookie = register_at(&server.http_url(), "bob", Some("bob D.")).await;
+    let hello = json!({"type":"hello","name":"x"});
+    let (mut bob, _) = connect_at(&server.ws_url(), Some(&cookie), hello).await;
     bob.join("general").await;
     bob
 }

@@ -12,8 +12,8 @@ mod common;
 use std::panic::AssertUnwindSafe;
 
 use browser_harness::{
-    BROWSERS, Browser, ChromeDriver, axe_source, finish, require_browser, run_axe, say, screenshot,
-    wait_for_message, wait_js, wait_ready,
+    BROWSERS, Browser, ChromeDriver, accounts::register_from_page, axe_source, finish,
+    require_browser, run_axe, say, screenshot, wait_for_message, wait_js, wait_ready,
 };
 use fantoccini::key::Key;
 use futures_util::FutureExt;
@@ -39,19 +39,8 @@ async fn reply_and_vote_in_the_page() {
 /// Registers `username` from the page (so the browser holds the cookie), reloads so the socket
 /// is opened signed in, says hello and waits for `general`.
 async fn register_and_enter(browser: &Browser, url: &str, username: &str) {
-    browser.client.goto(url).await.unwrap();
-    let status = browser
-        .js_with(
-            "return fetch('/api/register', {method: 'POST', \
-               headers: {'Content-Type': 'application/json'}, \
-               body: JSON.stringify({username: arguments[0], password: 'correct horse battery'})}) \
-             .then((r) => r.status);",
-            vec![json!(username)],
-        )
-        .await;
-    assert_eq!(status, 201, "{}: registration", browser.name);
     // A signed-in page says hello by itself (no hello form).
-    browser.client.goto(url).await.unwrap();
+    register_from_page(browser, url, username).await;
     wait_ready(browser, "general").await;
 }
 

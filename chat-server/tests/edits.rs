@@ -7,10 +7,11 @@
 
 mod common;
 
-use common::{Client, RedisServer, TestServer, http_request};
+use common::{
+    Client, RedisServer, TestServer,
+    accounts::{connect_at, register_at},
+};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -86,20 +87,9 @@ impl Setup {
 
     /// Register `username` and open a signed-in socket on `server` that said hello.
     async fn user(&self, server: &TestServer, username: &str) -> Client {
-        let body = json!({"username": username, "password": PASSWORD});
-        let (code, headers, reply) = http_request(
-            "POST",
-            &format!("{}/api/register", self.a.http_url()),
-            &[("Content-Type", "application/json")],
-            &body.to_string(),
-        )
-        .await;
-        assert_eq!(code, 201, "{reply}");
-        let cookie = headers["set-cookie"].split(';').next().unwrap().to_owned();
-        let mut c = Client::connect_with_cookie(&server.ws_url(), &cookie).await;
-        c.send(json!({"type": "hello", "name": "ignored"})).await;
-        c.expect("welcome").await;
-        c
+        let cookie = register_at(&self.a.http_url(), username, None).await;
+        let hello = json!({"type": "hello", "name": "ignored"});
+        connect_at(&server.ws_url(), Some(&cookie), hello).await.0
     }
 
     /// Every value of every Redis key of this test, and every stored frame in the database, as

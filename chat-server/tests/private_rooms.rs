@@ -11,7 +11,8 @@ mod common;
 
 use common::{
     Client,
-    cluster::{Cluster, Mode, PASSWORD, ask, connect, register, request, user},
+    accounts::{PASSWORD, connect, register, user},
+    cluster::{Cluster, Mode, ask, request},
     redis_cmd, shared_redis, start_server, unique_prefix,
 };
 use serde_json::{Value, json};

@@ -12,7 +12,8 @@ mod common;
 
 use common::{
     Client,
-    cluster::{Cluster, Mode, PASSWORD, ask, connect, register, request, user},
+    accounts::{PASSWORD, connect, register, user},
+    cluster::{Cluster, Mode, ask, request},
 };
 use serde_json::{Value, json};
 

@@ -9,8 +9,10 @@
 mod common;
 
 use common::{
-    Client, ServerProcess, fresh_database, redis_cmd, shared_redis, start_server, stored_messages,
-    unique_prefix, wait_ready,
+    Client, ServerProcess,
+    accounts::{connect_at, register_at},
+    fresh_database, redis_cmd, shared_redis, start_server, stored_messages, unique_prefix,
+    wait_ready,
 };
 use serde_json::{Value, json};
 
@@ -319,20 +321,9 @@ async fn memory_mode_clears_expires_and_refuses_other_intervals() {
 
 /// Register `username` on `http` and return a signed-in socket that said hello.
 async fn voter(http: &str, ws: &str, username: &str) -> Client {
-    let body = json!({"username": username, "password": "correct horse battery"});
-    let (code, headers, reply) = common::http_request(
-        "POST",
-        &format!("{http}/api/register"),
-        &[("Content-Type", "application/json")],
-        &body.to_string(),
-    )
-    .await;
-    assert_eq!(code, 201, "{reply}");
-    let cookie = headers["set-cookie"].split(';').next().unwrap().to_owned();
-    let mut c = Client::connect_with_cookie(ws, &cookie).await;
-    c.send(json!({"type": "hello", "name": username})).await;
-    c.expect("welcome").await;
-    c
+    let cookie = register_at(http, username, None).await;
+    let hello = json!({"type": "hello", "name": username});
+    connect_at(ws, Some(&cookie), hello).await.0
 }
 
 /// Vote on and reply to the first message of `room`; returns its offset.

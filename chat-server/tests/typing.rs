@@ -8,31 +8,21 @@
 
 mod common;
 
-use common::{Client, http_request};
+use common::{
+    Client,
+    accounts::{connect_at, register_at},
+};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery";
 
 /// Register a user (display name "<username> D.") and return the session cookie.
 async fn register(base: &str, username: &str) -> String {
-    let body = json!({"username": username, "password": PASSWORD, "display_name": format!("{username} D.")});
-    let (code, headers, reply) = http_request(
-        "POST",
-        &format!("{base}/api/register"),
-        &[("Content-Type", "application/json")],
-        &body.to_string(),
-    )
-    .await;
-    assert_eq!(code, 201, "{reply}");
-    headers["set-cookie"].split(';').next().unwrap().to_owned()
+    register_at(base, username, Some(&format!("{username} D."))).await
 }
 
 /// A signed-in socket that said hello.
 async fn signed_in(ws: &str, cookie: &str) -> Client {
-    let mut c = Client::connect_with_cookie(ws, cookie).await;
-    c.send(json!({"type":"hello","name":"ignored"})).await;
-    c.expect("welcome").await;
-    c
+    let hello = json!({"type":"hello","name":"ignored"});
+    connect_at(ws, Some(cookie), hello).await.0
 }
 
 #[derive(Clone, Copy, Debug)]

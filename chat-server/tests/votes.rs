@@ -6,30 +6,16 @@
 
 mod common;
 
-use common::{Client, http_request};
+use common::{
+    Client,
+    accounts::{connect_at, register_at},
+};
 use serde_json::{Value, json};
-
-const PASSWORD: &str = "correct horse battery";
-
-/// Register a user on `base` and return the session cookie.
-async fn register(base: &str, username: &str) -> String {
-    let body = json!({"username": username, "password": PASSWORD});
-    let (code, headers, reply) = http_request(
-        "POST",
-        &format!("{base}/api/register"),
-        &[("Content-Type", "application/json")],
-        &body.to_string(),
-    )
-    .await;
-    assert_eq!(code, 201, "{reply}");
-    headers["set-cookie"].split(';').next().unwrap().to_owned()
-}
 
 /// A signed-in socket, said hello and joined `general`.
 async fn member(ws: &str, cookie: &str) -> Client {
-    let mut c = Client::connect_with_cookie(ws, cookie).await;
-    c.send(json!({"type":"hello","name":"ignored"})).await;
-    c.expect("welcome").await;
+    let hello = json!({"type":"hello","name":"ignored"});
+    let (mut c, _) = connect_at(ws, Some(cookie), hello).await;
     assert_eq!(c.join("general").await["type"], "joined");
     c
 }
@@ -67,8 +53,8 @@ fn at(messages: &Value, offset: u64) -> Value {
 /// The whole story on servers `a` and `b` (the same one in the memory mode); returns the
 /// parent's offset. Ann is on A, Bob on B.
 async fn replies_and_votes(a_http: &str, a_ws: &str, b_ws: &str) -> u64 {
-    let ann = register(a_http, "ann").await;
-    let bob = register(a_http, "bob").await;
+    let ann = register_at(a_http, "ann", None).await;
+    let bob = register_at(a_http, "bob", None).await;
     let mut on_a = member(a_ws, &ann).await;
     let mut on_b = member(b_ws, &bob).await;
 
@@ -249,7 +235,7 @@ async fn durable_counts_survive_a_redis_flush_and_come_back_with_recovery() {
     assert_eq!(p["votes"], json!({"up": 0, "down": 1}), "{p}");
     assert_eq!(p["reply_count"], 1, "{p}");
     // And a vote after the flush still counts from the record.
-    let cookie = register(&a.http_url(), "cyd").await;
+    let cookie = register_at(&a.http_url(), "cyd", None).await;
     let mut cyd = member(&b.ws_url(), &cookie).await;
     let counted = vote(&mut cyd, parent, 1).await;
     assert_eq!(
@@ -283,7 +269,7 @@ async fn concurrent_votes_are_each_counted_and_announced_in_order() {
     common::wait_ready(&b.http_url()).await;
     let mut voters = Vec::new();
     for i in 0..VOTERS {
-        let cookie = register(&a.http_url(), &format!("voter{i}")).await;
+        let cookie = register_at(&a.http_url(), &format!("voter{i}"), None).await;
         let ws = if i % 2 == 0 { a.ws_url() } else { b.ws_url() };
         voters.push(member(&ws, &cookie).await);
     }
@@ -344,7 +330,7 @@ async fn redis_forgets_the_votes_of_trimmed_messages() {
     args.extend(common::FAST_SENDS);
     let server = common::start_server(&args).await;
     common::wait_ready(&server.http_url()).await;
-    let cookie = register(&server.http_url(), "ann").await;
+    let cookie = register_at(&server.http_url(), "ann", None).await;
     let mut ann = member(&server.ws_url(), &cookie).await;
     let mut last = 0;
     for i in 0..60 {
@@ -382,7 +368,7 @@ async fn redis_forgets_the_votes_of_trimmed_messages() {
 #[tokio::test]
 async fn votes_are_rate_limited_like_other_requests() {
     let server = common::start_server(&["--request-rate", "0.1", "--request-burst", "6"]).await;
-    let cookie = register(&server.http_url(), "ann").await;
+    let cookie = register_at(&server.http_url(), "ann", None).await;
     let mut ann = member(&server.ws_url(), &cookie).await;
     let offset = ann.say("general", "vote on me", "c-1").await["offset"]
         .as_u64()

@@ -8,7 +8,8 @@ use std::time::Duration;
 use fantoccini::key::Key;
 use serde_json::{Value as Json, json};
 
-use super::{Browser, run_axe, wait_js};
+use super::{Browser, run_axe, wait_js, wait_ready};
+use crate::common::accounts::PASSWORD;
 
 /// Who the page thinks it is and what it offers for posting.
 pub const ACCOUNT_JS: &str = r#"
@@ -92,6 +93,32 @@ pub async fn register(browser: &Browser, username: &str, display_name: &str, pas
     type_into(browser, "register-password", password).await;
     click(browser, "register-submit").await;
     wait_member(browser, display_name).await;
+}
+
+/// Opens `url` as a guest reader, registers `username` (password [`PASSWORD`]) through the page's
+/// form and waits for `general`.
+pub async fn sign_up(browser: &Browser, url: &str, username: &str, display_name: &str) {
+    browser.client.goto(url).await.unwrap();
+    wait_guest_reader(browser).await;
+    register(browser, username, display_name, PASSWORD).await;
+    wait_ready(browser, "general").await;
+}
+
+/// Registers `username` (password [`PASSWORD`]) with a `fetch` from the page at `url` (same
+/// origin, so the browser holds the cookie) and reloads it, so its socket opens signed in.
+pub async fn register_from_page(browser: &Browser, url: &str, username: &str) {
+    browser.client.goto(url).await.unwrap();
+    let status = browser
+        .js_with(
+            "return fetch('/api/register', {method: 'POST', \
+               headers: {'Content-Type': 'application/json'}, \
+               body: JSON.stringify({username: arguments[0], password: arguments[1]})}) \
+             .then((r) => r.status);",
+            vec![json!(username), json!(PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, 201, "{}: register {username}", browser.name);
+    browser.client.goto(url).await.unwrap();
 }
 
 /// Logs in from the top bar's "Log in".

@@ -1,20 +1,13 @@
 //! The support desk's steps in the page: an agent's queue items (what each shows, by group), its
 //! actions (also from a stale button, so the server's refusals show), the notices and toasts a
-//! conversation shows, signing up and opening the desk, and a stand-in for the browser's
+//! conversation shows, opening the desk, and a stand-in for the browser's
 //! Notification that records what the page shows.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 
-use super::{
-    Browser,
-    accounts::{click, register, wait_guest_reader},
-    wait_js, wait_ready,
-};
-
-/// The password of every account of the support scenarios.
-pub const PASSWORD: &str = "correct horse battery";
+use super::{Browser, accounts::click, wait_js};
 
 /// Replaces the browser's Notification by one that is granted on request and records what it
 /// shows, counting the requests.
@@ -128,13 +121,6 @@ pub async fn wait_notice(browser: &Browser, text: &str) {
         v.as_array().unwrap().iter().any(|n| n == text)
     })
     .await;
-}
-
-pub async fn sign_up(browser: &Browser, url: &str, username: &str, name: &str) {
-    browser.client.goto(url).await.unwrap();
-    wait_guest_reader(browser).await;
-    register(browser, username, name, PASSWORD).await;
-    wait_ready(browser, "general").await;
 }
 
 /// Opens the support page and waits for the queue.

@@ -1,8 +1,8 @@
 //! Two replicas of one chat for the suites about accounts and rooms: [`Cluster`] in memory mode
-//! (one server, reached twice), on one Redis, or on Redis + PostgreSQL, with accounts registered
-//! through `POST /api/register` and sockets carrying their cookie.
+//! (one server, reached twice), on one Redis, or on Redis + PostgreSQL; accounts and their
+//! sockets come from `accounts.rs`.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
@@ -119,39 +119,6 @@ pub async fn request(
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, head.to_owned(), body.to_owned())
-}
-
-pub const PASSWORD: &str = "correct horse battery";
-
-/// Register `username` and return the session cookie (`chatapp_session=...`).
-pub async fn register(server: &TestServer, username: &str) -> String {
-    let body = json!({"username": username, "password": PASSWORD});
-    let (status, head, body) = request(server, "POST", "/api/register", None, Some(&body)).await;
-    assert_eq!(status, 201, "register {username}: {head}\n{body}");
-    head.lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("set-cookie")
-                .then(|| value.trim().split(';').next().unwrap().to_owned())
-        })
-        .expect("a session cookie")
-}
-
-/// A socket signed in with `cookie` (None: a guest), after `hello`.
-pub async fn connect(server: &TestServer, cookie: Option<&str>) -> Client {
-    let mut c = match cookie {
-        Some(cookie) => Client::connect_with_cookie(&server.ws_url(), cookie).await,
-        None => Client::connect(&server.ws_url()).await,
-    };
-    c.send(json!({"type": "hello", "name": "someone"})).await;
-    c.expect("welcome").await;
-    c
-}
-
-/// Sign up `username` on `server` and connect.
-pub async fn user(server: &TestServer, username: &str) -> Client {
-    let cookie = register(server, username).await;
-    connect(server, Some(&cookie)).await
 }
 
 /// The reply to a request about a room: the next `error` or reply frame naming it.

@@ -4,6 +4,7 @@
 
 pub mod grpc;
 
+pub mod accounts;
 pub mod cluster;
 
 use std::{
