@@ -1,6 +1,7 @@
 //! chat-bench, the chatapp load generator: it speaks the WebSocket protocol of docs/protocol.md,
 //! runs named scenarios (`connect`, `fanout`, `rooms`, `replicas`, `seed450`) against loopback
-//! servers, and reports throughput, latency, errors, offset gaps and the server's memory.
+//! servers, and reports throughput, latency, errors, offset gaps and the server's memory. The
+//! [`protocol`] adapters let it load socket.io and nats-server the same way, for comparison.
 //!
 //! The CLI ([`cli`]) turns a scenario into a [`Plan`]; the [`engine`] runs it with one task per
 //! simulated client (the private `client` module); [`stats`] holds what is measured and [`report`] prints it. The
@@ -11,6 +12,7 @@ mod client;
 pub mod engine;
 pub mod error;
 pub mod probe;
+pub mod protocol;
 pub mod report;
 pub mod stats;
 pub mod target;

@@ -91,3 +91,23 @@ fn replicas_need_several_urls() {
 fn a_url_is_required() {
     assert!(Cli::try_parse_from(["chat-bench", "connect"]).is_err());
 }
+
+#[test]
+fn the_protocol_is_chatapp_unless_asked() {
+    let url = ["--url", "ws://127.0.0.1:1"];
+    let (p, _, _) = plan(&["fanout", url[0], url[1]]).unwrap();
+    assert_eq!(p.protocol, Protocol::Chatapp);
+    let (p, _, _) = plan(&["rooms", url[0], url[1], "--protocol", "socketio"]).unwrap();
+    assert_eq!(p.protocol, Protocol::Socketio);
+    let (p, _, _) = plan(&["connect", url[0], url[1], "--protocol", "nats"]).unwrap();
+    assert_eq!(p.protocol, Protocol::Nats);
+    let bad = Cli::try_parse_from([
+        "chat-bench",
+        "connect",
+        url[0],
+        url[1],
+        "--protocol",
+        "mqtt",
+    ]);
+    assert!(bad.is_err());
+}
