@@ -28,6 +28,8 @@ use session::Session;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a member with signals on sends `read` (the browser UI checks once a second).
 const READ_EVERY: Duration = Duration::from_secs(1);
+/// Most bytes of a handshake step cut across frames.
+const MAX_HANDSHAKE_CARRY: usize = 1 << 20;
 /// Longest time to wait for the server's close after ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Read buffer per connection. tungstenite zero-fills the free part of its read buffer before
@@ -284,6 +286,8 @@ async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
     if let Some(opening) = spec.protocol.opening(spec.id) {
         send_frame(&mut ws, spec.protocol, opening).await?;
     }
+    // The start of a handshake step cut across frames (NATS), read again with the next frame.
+    let mut carry = String::new();
     loop {
         let message = match ws.next().await {
             Some(Ok(Message::Close(f))) => {
@@ -297,9 +301,21 @@ async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
             Message::Binary(data) => String::from_utf8_lossy(data),
             _ => continue,
         };
-        match spec.protocol.handshake(&text, &spec.room) {
-            Step::Wait => {}
-            Step::Send(frame) => send_frame(&mut ws, spec.protocol, frame).await?,
+        if !carry.is_empty() {
+            carry.push_str(&text);
+        }
+        let frame: &str = if carry.is_empty() { &text } else { &carry };
+        match spec.protocol.handshake(frame, &spec.room) {
+            Step::More if carry.len() + text.len() > MAX_HANDSHAKE_CARRY => {
+                return Err("bad_frame".to_owned());
+            }
+            Step::More if carry.is_empty() => carry.push_str(&text),
+            Step::More => {}
+            Step::Wait => carry.clear(),
+            Step::Send(reply) => {
+                carry.clear();
+                send_frame(&mut ws, spec.protocol, reply).await?;
+            }
             Step::Joined(offset) => return Ok((ws, offset)),
             Step::Fail(code) => return Err(code),
         }

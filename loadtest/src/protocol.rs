@@ -66,6 +66,8 @@ pub(crate) enum Event<'a> {
 pub(crate) enum Step {
     /// Keep reading.
     Wait,
+    /// The frame ends in the middle of something: read the next one and call again with both.
+    More,
     /// Send this frame, then keep reading.
     Send(String),
     /// Joined; the room's offset at the join (0 where there are no offsets).

@@ -32,8 +32,12 @@ struct Payload<'a> {
     content: Option<Cow<'a, str>>,
 }
 
-/// `INFO` -> connect, subscribe, ping; `PONG` -> done.
+/// `INFO` -> connect, subscribe, ping; `PONG` -> done. Operations may be cut across frames: a
+/// frame that does not end a line asks for [`Step::More`].
 pub(super) fn handshake(text: &str, room: &str) -> Step {
+    if !text.ends_with("\r\n") {
+        return Step::More;
+    }
     for line in text.split("\r\n") {
         match line.split(' ').next().unwrap_or("") {
             "INFO" => {
@@ -196,6 +200,10 @@ mod tests {
             Step::Fail("nats_err".into())
         );
         assert_eq!(handshake("+OK\r\n", "r"), Step::Wait);
+        // Cut frames wait for the rest of the line.
+        assert_eq!(handshake("PO", "r"), Step::More);
+        assert_eq!(handshake("PONG\r\nMS", "r"), Step::More);
+        assert_eq!(handshake("INFO {\"a\":", "r"), Step::More);
     }
 
     #[test]
