@@ -4,8 +4,12 @@
 followed by the chat-bench command of each row (ports and pids as placeholders).
 
     python3 loadtest/bench/summarise.py results.jsonl [LABEL=more.jsonl ...]
+    python3 loadtest/bench/summarise.py --compare peers.jsonl [...]
 
 A LABEL= prefix shows that file's rows under LABEL instead of their backend (for before/after).
+`--compare` prints one side-by-side table of loadtest/bench/peers.sh output instead: one row per
+preset, one column per server, the headline figures of each cell (medians, as above). Runs of a
+peer protocol (socket.io, NATS) have no offsets, so their `gaps` is shown as "n/a".
 """
 
 import json
@@ -29,8 +33,9 @@ def fmt(v, digits=1):
 
 
 def command(cmd):
-    cmd = re.sub(r"ws://127\.0\.0\.1:\d+/ws", "ws://127.0.0.1:$PORT/ws", cmd, count=1)
-    cmd = re.sub(r"ws://127\.0\.0\.1:\d+/ws", "ws://127.0.0.1:$PORT2/ws", cmd)
+    # chat-server's URLs end in /ws, the peers' (loadtest/bench/peers.sh) in the port.
+    cmd = re.sub(r"ws://127\.0\.0\.1:\d+(/ws)?\b", r"ws://127.0.0.1:$PORT\1", cmd, count=1)
+    cmd = re.sub(r"ws://127\.0\.0\.1:\d+(/ws)?\b", r"ws://127.0.0.1:$PORT2\1", cmd)
     cmd = re.sub(r"--server-pid \d+", "--server-pid $PID", cmd)
     return cmd.replace(" --json", "") + " --json"
 
@@ -69,7 +74,7 @@ TRAFFIC = (
         pcts(runs, "latency_ms"),
         fmt(med([r["ack_latency_ms"]["p99"] for r in runs]), 2),
         fmt(med([r["errors"] for r in runs])),
-        fmt(med([r["gaps"] for r in runs])),
+        gaps(runs),
         fmt(med([r["rss_per_connection_kb"] for r in runs])),
         cpu(runs),
     ],
@@ -99,6 +104,58 @@ SUPPORT = (
         cpu(runs),
     ],
 )
+
+
+def gaps(runs):
+    if any(r.get("protocol", "chatapp") != "chatapp" for r in runs):
+        return "n/a"
+    return fmt(med([r["gaps"] for r in runs]))
+
+
+def cell(runs):
+    """The headline of one (preset, server): what the side-by-side table shows."""
+    scenario = runs[0]["scenario"]
+    cpu_s = med([sum(r["servers_cpu_s"]) for r in runs])
+    if scenario == "connect" or runs[0]["sent"] == 0 and scenario != "fanout":
+        text = (f"{fmt(med([r['connect_s'] for r in runs]), 2)} s, "
+                f"{fmt(med([r['rss_per_connection_kb'] for r in runs]))} KiB/conn")
+    else:
+        # Every member joined before the first send and stays: each message sent is owed to
+        # every member of its room. Late (after the drain) and lost deliveries both fall short.
+        owed = med([r["sent"] * r["connections"] / max(r["rooms"], 1) for r in runs])
+        done = med([r["delivered"] for r in runs])
+        text = (f"{fmt(med([r['deliveries_per_s'] for r in runs]), 0)} deliveries/s "
+                f"({fmt(med([r['sent_per_s'] for r in runs]), 0)} msg/s), "
+                f"p99 {fmt(med([r['latency_ms']['p99'] for r in runs]), 1)} ms")
+        if owed and done < owed:
+            text += f", {100 * done / owed:.0f}% delivered by the end"
+    errors = med([r["errors"] for r in runs]) + med([r["connect_failures"] for r in runs])
+    if errors:
+        text += f", {fmt(errors)} errors"
+    return text + f"; CPU {fmt(cpu_s, 1)} s"
+
+
+def compare(paths):
+    rows = defaultdict(lambda: defaultdict(list))
+    servers = []
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    rows[r["name"]][r["server"]].append(r)
+                    if r["server"] not in servers:
+                        servers.append(r["server"])
+    print("| preset | " + " | ".join(servers) + " |")
+    print("|---" * (len(servers) + 1) + "|")
+    for name, by_server in rows.items():
+        cells = [cell(by_server[s]) + f" (n={len(by_server[s])})" if s in by_server else "-"
+                 for s in servers]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    for name, by_server in rows.items():
+        cmd = command(next(iter(by_server.values()))[0]["command"])
+        print(f"- `{name}`: `{re.sub(r'--protocol [a-z]+', '--protocol PROTOCOL', cmd)}`")
 
 
 def main(args):
@@ -131,4 +188,7 @@ def main(args):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--compare"]:
+        compare(sys.argv[2:])
+    else:
+        main(sys.argv[1:])

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::Plan;
 use crate::error::{Error, Result};
 use crate::probe::Probe;
+use crate::protocol::Protocol;
 use crate::support::SupportPlan;
 
 /// chat-bench: load chat-server over its WebSocket protocol and report throughput, latency,
@@ -139,6 +140,10 @@ pub struct Common {
     /// WebSocket endpoint, e.g. ws://127.0.0.1:8080/ws (loopback only); repeat for replicas.
     #[arg(long = "url", required = true)]
     pub urls: Vec<String>,
+    /// The servers' wire protocol: chat-server's, or a peer's for loadtest/bench/peers.sh
+    /// (socket.io 4 with the events of loadtest/bench/peers/socketio/server.js; NATS over WebSocket).
+    #[arg(long, value_enum, default_value_t)]
+    pub protocol: Protocol,
     /// Print the report as one JSON object on the last line, after the table.
     #[arg(long)]
     pub json: bool,
@@ -205,6 +210,11 @@ impl Cli {
             return Ok((Job::Rooms(plan), probe, json));
         };
         let c = &a.common;
+        if c.protocol != Protocol::Chatapp {
+            return Err(Error::InvalidPlan(
+                "support is chat-server's support desk: use --protocol chatapp".into(),
+            ));
+        }
         let plan = SupportPlan {
             urls: c.urls.clone(),
             clients: a.clients,
@@ -239,6 +249,7 @@ impl Cli {
         };
         let base = Plan {
             scenario: name.to_owned(),
+            protocol: common.protocol,
             urls: common.urls.clone(),
             rooms: vec!["general".into()],
             members_per_room: 0,

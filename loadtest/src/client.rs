@@ -3,14 +3,15 @@
 //! sender, sends on its own schedule while the engine's [`Phase`] says so. The engine owns the
 //! schedule of phases and the totals; a client only reports into [`Shared`]. This file has the
 //! connection (handshake, phases, close); `client/session.rs` what a joined client does per frame.
+//! What the frames say is the run's [`Protocol`]'s business (`crate::protocol`).
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::{Interval, MissedTickBehavior, timeout};
@@ -18,15 +19,17 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::stats::{Counters, Latencies, OffsetTracker, read_stamp, write_stamp};
+use crate::protocol::{Event, Protocol, Step};
+use crate::stats::{Counters, Latencies, OffsetTracker};
 use crate::target::Target;
 use session::Session;
-pub(crate) use session::{send_frame, stamp_of_client_id};
 
 /// Longest time for TCP connect + WebSocket handshake + hello + join.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a member with signals on sends `read` (the browser UI checks once a second).
 const READ_EVERY: Duration = Duration::from_secs(1);
+/// Most bytes of a handshake step cut across frames.
+const MAX_HANDSHAKE_CARRY: usize = 1 << 20;
 /// Longest time to wait for the server's close after ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Read buffer per connection. tungstenite zero-fills the free part of its read buffer before
@@ -100,6 +103,7 @@ pub(crate) struct Sending {
 #[derive(Debug, Clone)]
 pub(crate) struct Spec {
     pub id: usize,
+    pub protocol: Protocol,
     pub target: Target,
     pub room_index: usize,
     pub room: Arc<str>,
@@ -116,23 +120,6 @@ pub(crate) struct Outcome {
     pub room_index: usize,
     /// `None` when the client never joined.
     pub tracker: Option<OffsetTracker>,
-}
-
-/// The fields of a server frame the benchmark reads; everything else is skipped unparsed.
-#[derive(Debug, Deserialize)]
-struct Frame<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(default, borrow)]
-    room: Option<Cow<'a, str>>,
-    #[serde(default)]
-    offset: Option<u64>,
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    client_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    code: Option<Cow<'a, str>>,
 }
 
 /// Runs one client to the end of the run. `permit` bounds concurrent handshakes.
@@ -163,6 +150,8 @@ pub(crate) async fn run(
         spec: &spec,
         shared: &shared,
         tracker: OffsetTracker::new(joined_offset),
+        decoder: spec.protocol.decoder(),
+        stamps: VecDeque::new(),
         seq: 0,
         in_flight: 0,
         sending: false,
@@ -173,17 +162,16 @@ pub(crate) async fn run(
     loop {
         tokio::select! {
             frame = ws.next() => match frame {
-                Some(Ok(Message::Text(text))) => {
-                    if session.on_text(&text) && !session.send(&mut ws, &phase).await {
-                        break;
-                    }
-                }
                 Some(Ok(Message::Close(frame))) => {
                     let code = frame.map_or(1005, |f| u16::from(f.code));
                     shared.counters.error(&format!("closed_{code}"));
                     break;
                 }
-                Some(Ok(_)) => {}
+                Some(Ok(message)) => {
+                    if !session.answer(&mut ws, &message, &phase).await {
+                        break;
+                    }
+                }
                 Some(Err(_)) => {
                     shared.counters.error("socket_error");
                     break;
@@ -267,19 +255,48 @@ pub(crate) async fn close(ws: &mut Ws) {
     .await;
 }
 
-/// Connect, `hello`, `join`: returns the socket and the `joined` frame's offset, or an error code.
+/// Connect and join (for chat-server `hello` then `join`): returns the socket and the room's
+/// offset at the join (0 on protocols without offsets), or an error code. The socket is [`open`]'s;
+/// what is said on it is the run's [`Protocol`]'s.
 async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
     let mut ws = open(&spec.target, spec.cookie.as_deref()).await?;
-    let hello = format!(r#"{{"type":"hello","name":"bench-{}"}}"#, spec.id);
-    send_text(&mut ws, hello).await?;
-    expect(&mut ws, "welcome").await?;
-    send_text(
-        &mut ws,
-        format!(r#"{{"type":"join","room":"{}"}}"#, spec.room),
-    )
-    .await?;
-    let offset = expect(&mut ws, "joined").await?;
-    Ok((ws, offset))
+    if let Some(opening) = spec.protocol.opening(spec.id) {
+        send_frame(&mut ws, spec.protocol, opening).await?;
+    }
+    // The start of a handshake step cut across frames (NATS), read again with the next frame.
+    let mut carry = String::new();
+    loop {
+        let message = match ws.next().await {
+            Some(Ok(Message::Close(f))) => {
+                return Err(format!("closed_{}", f.map_or(1005, |f| u16::from(f.code))));
+            }
+            Some(Ok(message)) => message,
+            Some(Err(_)) | None => return Err("socket_error".to_owned()),
+        };
+        let text = match &message {
+            Message::Text(text) => Cow::Borrowed(text.as_str()),
+            Message::Binary(data) => String::from_utf8_lossy(data),
+            _ => continue,
+        };
+        if !carry.is_empty() {
+            carry.push_str(&text);
+        }
+        let frame: &str = if carry.is_empty() { &text } else { &carry };
+        match spec.protocol.handshake(frame, &spec.room) {
+            Step::More if carry.len() + text.len() > MAX_HANDSHAKE_CARRY => {
+                return Err("bad_frame".to_owned());
+            }
+            Step::More if carry.is_empty() => carry.push_str(&text),
+            Step::More => {}
+            Step::Wait => carry.clear(),
+            Step::Send(reply) => {
+                carry.clear();
+                send_frame(&mut ws, spec.protocol, reply).await?;
+            }
+            Step::Joined(offset) => return Ok((ws, offset)),
+            Step::Fail(code) => return Err(code),
+        }
+    }
 }
 
 /// Opens a WebSocket to `target` (TCP without Nagle, the small read buffer), sending `cookie` as
@@ -313,35 +330,17 @@ pub(crate) async fn open(target: &Target, cookie: Option<&str>) -> Result<Ws, St
     Ok(ws)
 }
 
-pub(crate) async fn send_text(ws: &mut Ws, text: String) -> Result<(), String> {
-    ws.send(Message::text(text))
+/// Sends one frame as `protocol`'s message type (text, or binary for NATS); on failure, the
+/// error code the report counts.
+async fn send_frame(ws: &mut Ws, protocol: Protocol, frame: String) -> Result<(), String> {
+    ws.send(protocol.message(frame))
         .await
         .map_err(|_| "socket_error".to_owned())
 }
 
-/// Reads frames until one of type `kind`; returns its `offset` (0 when absent).
-async fn expect(ws: &mut Ws, kind: &str) -> Result<u64, String> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => {
-                let frame: Frame<'_> =
-                    serde_json::from_str(&text).map_err(|_| "bad_frame".to_owned())?;
-                if frame.kind == kind {
-                    return Ok(frame.offset.unwrap_or(0));
-                }
-                if frame.kind == "error" {
-                    return Err(frame.code.map_or("error".into(), |c| c.into_owned()));
-                }
-            }
-            Some(Ok(Message::Close(f))) => {
-                return Err(format!("closed_{}", f.map_or(1005, |f| u16::from(f.code))));
-            }
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => return Err("socket_error".to_owned()),
-        }
-    }
+/// Sends one chat-server frame (the `support` scenario speaks only chat-server's protocol).
+pub(crate) async fn send_text(ws: &mut Ws, text: String) -> Result<(), String> {
+    send_frame(ws, Protocol::Chatapp, text).await
 }
 
 mod session;
-#[cfg(test)]
-mod tests;

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::client::{self, Phase, RoomStats, Sending, Shared, Spec};
 use crate::error::{Error, Result};
 use crate::probe::Probe;
+use crate::protocol::Protocol;
 use crate::report::Report;
 use crate::stats::Counters;
 use crate::target::{self, Target};
@@ -32,6 +33,8 @@ const POLL: Duration = Duration::from_millis(5);
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub scenario: String,
+    /// The wire protocol of the servers (`chatapp` unless a peer server is measured).
+    pub protocol: Protocol,
     pub urls: Vec<String>,
     /// Rooms to use; `general` always exists, the others are created when missing.
     pub rooms: Vec<String>,
@@ -102,6 +105,9 @@ impl Plan {
                 "--size must be 17..=4096 bytes (16 digits of send time and a space)".into(),
             );
         }
+        if self.protocol != Protocol::Chatapp && (self.signals || self.cookie.is_some()) {
+            return bad("--signals and --cookie are chat-server's: use --protocol chatapp".into());
+        }
         Ok(())
     }
 }
@@ -111,7 +117,9 @@ pub async fn run(plan: &Plan, probe: &Probe) -> Result<Report> {
     plan.validate()?;
     let mut targets = Vec::with_capacity(plan.urls.len());
     for url in &plan.urls {
-        targets.push(target::resolve(url).await?);
+        let mut target = target::resolve(url).await?;
+        target.url = plan.protocol.handshake_url(&target.url);
+        targets.push(target);
     }
     let deadline = Duration::from_secs(plan.max_secs);
     tokio::time::timeout(deadline, run_resolved(plan, &targets, probe))
@@ -120,7 +128,10 @@ pub async fn run(plan: &Plan, probe: &Probe) -> Result<Report> {
 }
 
 async fn run_resolved(plan: &Plan, targets: &[Target], probe: &Probe) -> Result<Report> {
-    create_rooms(plan, &targets[0]).await?;
+    // Peers make rooms on the first join.
+    if plan.protocol == Protocol::Chatapp {
+        create_rooms(plan, &targets[0]).await?;
+    }
     let before = probe.sample().await;
     let shared = Arc::new(Shared {
         counters: Counters::default(),
@@ -248,6 +259,7 @@ async fn spawn_clients(
         });
         let spec = Spec {
             id,
+            protocol: plan.protocol,
             target: targets[id % targets.len()].clone(),
             room_index,
             room: rooms[room_index].clone(),

@@ -1,7 +1,8 @@
 //! chat-bench, the chatapp load generator: it speaks the WebSocket protocol of docs/protocol.md,
 //! runs named scenarios (`connect`, `fanout`, `rooms`, `replicas`, `seed450`, and the support
 //! desk's `support` in [`support`]) against loopback servers, and reports throughput, latency,
-//! errors, offset gaps and the server's memory.
+//! errors, offset gaps and the server's memory. The [`protocol`] adapters let it load socket.io
+//! and nats-server the same way, for comparison (all scenarios but `support`).
 //!
 //! The CLI ([`cli`]) turns a scenario into a [`Plan`]; the [`engine`] runs it with one task per
 //! simulated client (the private `client` module); [`stats`] holds what is measured and [`report`] prints it. The
@@ -12,6 +13,7 @@ mod client;
 pub mod engine;
 pub mod error;
 pub mod probe;
+pub mod protocol;
 pub mod report;
 pub mod stats;
 pub mod support;

@@ -10,12 +10,16 @@ use serde::Serialize;
 use crate::client::Shared;
 use crate::engine::Plan;
 use crate::probe::Sample;
+use crate::protocol::Protocol;
 use crate::stats::{Counters, Percentiles};
 
 /// Figures of one run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub scenario: String,
+    /// The servers' wire protocol: `chatapp`, or a peer's (`socketio`, `nats`), which have no
+    /// offsets, so `gaps` is not measured there (compare `delivered` with `expected_deliveries`).
+    pub protocol: Protocol,
     pub urls: Vec<String>,
     pub rooms: usize,
     /// Clients that completed hello + join.
@@ -101,6 +105,7 @@ impl Report {
         let cpu = |f: fn(&Sample) -> Option<f64>| Some(round2(f(&after)? - f(&before)?));
         Self {
             scenario: i.plan.scenario.clone(),
+            protocol: i.plan.protocol,
             urls: i.plan.urls.clone(),
             rooms: i.plan.rooms.len(),
             connections,
@@ -164,6 +169,10 @@ impl Report {
                 ),
             ),
         ];
+        if self.protocol != Protocol::Chatapp {
+            let name = format!("{:?} (no offsets: gaps not measured)", self.protocol);
+            rows.insert(1, ("protocol", name.to_lowercase()));
+        }
         if let Some([b, p, a]) = self.server_rss_kb {
             let kb =
                 |v: Option<u64>| v.map_or("?".into(), |v| format!("{:.1} MiB", v as f64 / 1024.0));

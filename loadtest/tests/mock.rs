@@ -143,6 +143,7 @@ fn plan(url: String, rooms: usize, members: usize, messages: u64) -> Plan {
         max_secs: 30,
         signals: false,
         cookie: None,
+        protocol: Default::default(),
     }
 }
 

@@ -28,6 +28,7 @@ fn plan(urls: Vec<String>, rooms: &[&str], members: usize, senders: usize, messa
         max_secs: 60,
         signals: false,
         cookie: None,
+        protocol: Default::default(),
     }
 }
 

@@ -91,3 +91,57 @@ fn replicas_need_several_urls() {
 fn a_url_is_required() {
     assert!(Cli::try_parse_from(["chat-bench", "connect"]).is_err());
 }
+
+#[test]
+fn the_protocol_is_chatapp_unless_asked() {
+    let url = ["--url", "ws://127.0.0.1:1"];
+    let (p, _, _) = plan(&["fanout", url[0], url[1]]).unwrap();
+    assert_eq!(p.protocol, Protocol::Chatapp);
+    let (p, _, _) = plan(&["rooms", url[0], url[1], "--protocol", "socketio"]).unwrap();
+    assert_eq!(p.protocol, Protocol::Socketio);
+    let (p, _, _) = plan(&["connect", url[0], url[1], "--protocol", "nats"]).unwrap();
+    assert_eq!(p.protocol, Protocol::Nats);
+    let bad = Cli::try_parse_from([
+        "chat-bench",
+        "connect",
+        url[0],
+        url[1],
+        "--protocol",
+        "mqtt",
+    ]);
+    assert!(bad.is_err());
+}
+
+#[test]
+fn support_is_a_job_of_chat_server_only() {
+    let job = |args: &[&str]| {
+        let mut argv = vec!["chat-bench", "support", "--url", "ws://127.0.0.1:1"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("parses").job()
+    };
+    let (job_, _, _) = job(&["--clients", "3", "--take", "2"]).unwrap();
+    let Job::Support(p) = job_ else {
+        panic!("support runs the support scenario: {job_:?}")
+    };
+    assert_eq!((p.clients, p.take), (3, 2));
+    let (job_, _, _) = job(&["--protocol", "chatapp"]).unwrap();
+    assert!(matches!(job_, Job::Support(_)));
+    for peer in ["socketio", "nats"] {
+        let err = job(&["--protocol", peer]).unwrap_err().to_string();
+        assert!(err.contains("--protocol chatapp"), "{err}");
+    }
+    // The rooms scenarios still go through the same entry point, with their protocol.
+    let argv = [
+        "chat-bench",
+        "fanout",
+        "--url",
+        "ws://127.0.0.1:1",
+        "--protocol",
+        "nats",
+    ];
+    let (job_, _, _) = Cli::try_parse_from(argv).unwrap().job().unwrap();
+    let Job::Rooms(p) = job_ else {
+        panic!("fanout is a rooms run: {job_:?}")
+    };
+    assert_eq!(p.protocol, Protocol::Nats);
+}

@@ -1,14 +1,18 @@
-//! A joined client's live part, [`Session`]: what it does with each frame it reads (deliveries,
-//! acks, errors), how it sends (`send`, with `typing` before it when signals are on) and `read`,
-//! and what counts as the answer to a send. Also the `send` frame with its stamps.
+//! A joined client's live part, [`Session`]: what it does with each event its protocol's decoder
+//! finds in a frame (deliveries, acks, errors, keep-alives), how it sends (`send`, with `typing`
+//! before it when signals are on) and `read`, and what counts as the answer to a send.
 
 use super::*;
+use crate::protocol::Decoder;
 
 /// The live part of a client: counts, offsets and its send sequence.
 pub(super) struct Session<'a> {
     pub(super) spec: &'a Spec,
     pub(super) shared: &'a Shared,
     pub(super) tracker: OffsetTracker,
+    pub(super) decoder: Decoder,
+    /// Send stamps of sends waiting for their ack, on protocols whose acks do not say (NATS).
+    pub(super) stamps: VecDeque<u64>,
     pub(super) seq: u64,
     pub(super) in_flight: u32,
     pub(super) sending: bool,
@@ -16,56 +20,88 @@ pub(super) struct Session<'a> {
     pub(super) last_read: u64,
 }
 
+/// What a frame asks of the client.
+#[derive(Debug, Default)]
+pub(super) struct Answer {
+    /// Closed-loop sends to make (one per send answered).
+    pub(super) resend: u32,
+    /// A keep-alive to answer.
+    pub(super) pong: Option<&'static str>,
+}
+
 impl Session<'_> {
-    /// Handles one text frame; returns true when a closed-loop sender should send again.
-    pub(super) fn on_text(&mut self, text: &str) -> bool {
-        // Online-count pushes are the most frequent frame while thousands join: skip them unparsed.
-        if text.starts_with(r#"{"type":"rooms""#) {
+    /// Handles one message and does what it asks; false when the socket failed.
+    pub(super) async fn answer(
+        &mut self,
+        ws: &mut Ws,
+        message: &Message,
+        phase: &watch::Receiver<Phase>,
+    ) -> bool {
+        let answer = self.on_message(message);
+        if let Some(pong) = answer.pong
+            && ws
+                .send(self.spec.protocol.message(pong.into()))
+                .await
+                .is_err()
+        {
+            self.shared.counters.error("socket_error");
             return false;
         }
-        let Ok(frame) = serde_json::from_str::<Frame<'_>>(text) else {
-            self.shared.counters.error("bad_frame");
-            return false;
-        };
+        for _ in 0..answer.resend {
+            if !self.send(ws, phase).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Accounts for every event in one message.
+    pub(super) fn on_message(&mut self, message: &Message) -> Answer {
+        let mut decoder = std::mem::take(&mut self.decoder);
+        let mut answer = Answer::default();
+        decoder.decode(message, &mut |event| self.on_event(event, &mut answer));
+        self.decoder = decoder;
+        answer
+    }
+
+    fn on_event(&mut self, event: Event<'_>, answer: &mut Answer) {
         let now = self.shared.micros();
-        match frame.kind.as_ref() {
-            "message" if frame.room.as_deref() == Some(&*self.spec.room) => {
-                if let Some(offset) = frame.offset {
+        match event {
+            Event::Message { room, offset, sent } if room.as_deref() == Some(&*self.spec.room) => {
+                if let Some(offset) = offset {
                     self.tracker.see(offset);
                 }
-                if let Some(sent) = frame.content.as_deref().and_then(read_stamp) {
+                if let Some(sent) = sent {
                     self.shared.counters.delivered.fetch_add(1, Relaxed);
                     self.shared
                         .delivery
                         .record(self.spec.id, now.saturating_sub(sent));
                 }
-                false
             }
-            "ack" => {
+            Event::Ack { offset, sent } => {
                 self.shared.counters.acked.fetch_add(1, Relaxed);
                 let room = &self.shared.rooms[self.spec.room_index];
                 room.acked.fetch_add(1, Relaxed);
-                room.final_offset
-                    .fetch_max(frame.offset.unwrap_or(0), Relaxed);
-                if let Some(sent) = frame.client_id.as_deref().and_then(stamp_of_client_id) {
+                room.final_offset.fetch_max(offset.unwrap_or(0), Relaxed);
+                let sent = sent.or_else(|| self.stamps.pop_front());
+                if let Some(sent) = sent {
                     self.shared
                         .ack
                         .record(self.spec.id, now.saturating_sub(sent));
                 }
-                self.settled()
+                answer.resend += u32::from(self.settled());
             }
-            "error" => {
+            Event::Error { code, answers_send } => {
                 let counters = &self.shared.counters;
-                counters.error(frame.code.as_deref().unwrap_or("error"));
-                // An error with a `client_id` answers one of our sends; without one it answers
-                // something else (a guest's `read`, a refused `typing`).
-                if frame.client_id.is_none() {
-                    return false;
+                counters.error(&code);
+                if answers_send {
+                    counters.send_errors.fetch_add(1, Relaxed);
+                    answer.resend += u32::from(self.settled());
                 }
-                counters.send_errors.fetch_add(1, Relaxed);
-                self.settled()
             }
-            _ => false,
+            Event::Ping(pong) => answer.pong = Some(pong),
+            Event::Bad => self.shared.counters.error("bad_frame"),
+            Event::Message { .. } | Event::Other => {}
         }
     }
 
@@ -117,14 +153,19 @@ impl Session<'_> {
                 return false;
             }
         }
-        let frame = send_frame(
+        let micros = self.shared.micros();
+        let protocol = self.spec.protocol;
+        let frame = protocol.send_frame(
             &self.spec.room,
             self.spec.id,
             self.seq,
-            self.shared.micros(),
+            micros,
             plan.content_bytes,
         );
-        if ws.send(Message::text(frame)).await.is_err() {
+        if protocol.acks_in_order() {
+            self.stamps.push_back(micros);
+        }
+        if ws.send(protocol.message(frame)).await.is_err() {
             // Still counted as sent: its error is its answer.
             self.shared.counters.error("socket_error");
             self.shared.counters.send_errors.fetch_add(1, Relaxed);
@@ -153,32 +194,4 @@ impl Session<'_> {
         }
         true
     }
-}
-
-/// `{"type":"send",...}` with the send time stamped into both the content and the client id, so
-/// that every recipient times the delivery and the sender times the ack without any lookup table.
-pub(crate) fn send_frame(
-    room: &str,
-    id: usize,
-    seq: u64,
-    micros: u64,
-    content_bytes: usize,
-) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(96 + room.len() + content_bytes);
-    let _ = write!(
-        out,
-        r#"{{"type":"send","room":"{room}","client_id":"{id}.{seq}.{micros}","content":""#
-    );
-    write_stamp(&mut out, micros);
-    out.push(' ');
-    let padding = content_bytes.saturating_sub(17);
-    out.extend(std::iter::repeat_n('x', padding));
-    out.push_str("\"}");
-    out
-}
-
-/// The send time in a client id written by [`send_frame`].
-pub(crate) fn stamp_of_client_id(client_id: &str) -> Option<u64> {
-    client_id.rsplit('.').next()?.parse().ok()
 }

@@ -5,6 +5,7 @@ use super::*;
 pub(crate) fn plan() -> Plan {
     Plan {
         scenario: "test".into(),
+        protocol: Default::default(),
         urls: vec!["ws://127.0.0.1:1/ws".into()],
         rooms: vec!["general".into()],
         members_per_room: 2,
@@ -92,4 +93,22 @@ async fn refuses_a_non_loopback_target_before_connecting() {
     };
     let err = run(&p, &Probe::default()).await.unwrap_err();
     assert!(matches!(err, Error::NotLoopback { .. }), "{err}");
+}
+
+#[test]
+fn peer_protocols_refuse_what_only_chat_server_has() {
+    for protocol in [Protocol::Socketio, Protocol::Nats] {
+        let p = Plan { protocol, ..plan() };
+        assert!(p.validate().is_ok(), "{protocol:?}");
+        let signals = Plan {
+            signals: true,
+            ..p.clone()
+        };
+        assert!(signals.validate().is_err(), "{protocol:?} with --signals");
+        let cookie = Plan {
+            cookie: Some("chatapp_session=x".into()),
+            ..p
+        };
+        assert!(cookie.validate().is_err(), "{protocol:?} with --cookie");
+    }
 }

@@ -16,9 +16,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::Phase;
 use super::board::Board;
-use crate::client::{
-    HANDSHAKE_TIMEOUT, Ws, close, open, send_frame, send_text, stamp_of_client_id,
-};
+use crate::client::{HANDSHAKE_TIMEOUT, Ws, close, open, send_text};
+use crate::protocol::{Protocol, stamp_of_client_id};
 use crate::target::Target;
 
 /// One waiting client.
@@ -87,7 +86,13 @@ pub(crate) async fn run(
                 }
                 seq += 1;
                 board.counters.sent.fetch_add(1, Relaxed);
-                let frame = send_frame(&room, me.id, seq, board.micros(), me.content_bytes);
+                let frame = Protocol::Chatapp.send_frame(
+                    &room,
+                    me.id,
+                    seq,
+                    board.micros(),
+                    me.content_bytes,
+                );
                 if send_text(&mut ws, frame).await.is_err() {
                     board.counters.send_errors.fetch_add(1, Relaxed);
                     board.counters.error("socket_error");
