@@ -3,18 +3,24 @@
 //! run on tokio's blocking threads behind a semaphore of [`HASHING_PERMITS`], so a burst of logins
 //! queues (at most [`MAX_QUEUED`] requests for at most [`QUEUE_WAIT`], then `Busy`) instead of
 //! taking every core from chat delivery.
+//!
+//! The 19 MiB of working memory come from a pool of at most [`HASHING_PERMITS`] buffers, made on
+//! first use and reused. Allocating them per hash, as the crate's `hash_password` does, left the
+//! memory with the allocator's per-thread arenas of the blocking threads: 200 sign-ups grew a
+//! replica from 9 MiB to 772 MiB that it never gave back, so a login burst could get a pod killed
+//! at its memory limit. Now hashing holds at most 2 x 19 MiB, whatever the burst.
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
-    password_hash::SaltString,
+    Algorithm, Argon2, Block, Params, PasswordHash, Version,
+    password_hash::{Output, ParamsString, SaltString},
 };
 use tokio::sync::Semaphore;
 
@@ -39,40 +45,93 @@ pub struct Hasher {
     permits: Arc<Semaphore>,
     /// Requests waiting for or holding a permit.
     queued: Arc<AtomicUsize>,
+    /// Argon2 working memory not in use; a permit holder takes one (or makes it when none is
+    /// left), so there are never more than [`HASHING_PERMITS`].
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// How many working memories were made (for the test of the bound).
+    made: Arc<AtomicUsize>,
     /// A hash of a random password: verified against when the user does not exist, so that
     /// "no such user" takes as long as "wrong password".
     dummy: Arc<str>,
 }
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None).expect("valid Argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn params() -> Params {
+    Params::new(M_COST_KIB, T_COST, P_COST, None).expect("valid Argon2 parameters")
 }
 
-fn hash_now(password: &str) -> String {
+/// Argon2id of `password` with a fresh random salt, as a PHC string, in `memory`.
+fn hash_now(memory: &mut Vec<Block>, password: &str) -> String {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the OS random source is available");
-    let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("Argon2 hashes any password of our lengths")
-        .to_string()
+    let salt_string = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
+    let params = params();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let hash = compute(&argon2, memory, password, &salt, Params::DEFAULT_OUTPUT_LEN)
+        .expect("Argon2 hashes any password of our lengths");
+    PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).expect("our parameters encode"),
+        salt: Some(salt_string.as_salt()),
+        hash: Some(hash),
+    }
+    .to_string()
 }
 
-fn verify_now(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
+/// Whether `password` matches the PHC string `hash`, computed in `memory` (the comparison of the
+/// outputs is constant-time: `Output`'s `==`).
+fn verify_now(memory: &mut Vec<Block>, password: &str, hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    compute(&argon2, memory, password, salt, expected.len()).is_ok_and(|out| out == expected)
+}
+
+/// The raw Argon2 output of `len` bytes, in `memory` (grown when a stored hash asks for more).
+fn compute(
+    argon2: &Argon2<'_>,
+    memory: &mut Vec<Block>,
+    password: &str,
+    salt: &[u8],
+    len: usize,
+) -> argon2::password_hash::Result<Output> {
+    let blocks = argon2.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    Output::init_with(len, |out| {
+        Ok(argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut **memory)?)
     })
 }
 
 impl Default for Hasher {
     fn default() -> Self {
+        let mut memory = Vec::new();
+        let dummy = hash_now(&mut memory, &super::token::new_token()).into();
         Self {
             permits: Arc::new(Semaphore::new(HASHING_PERMITS)),
             queued: Arc::default(),
-            dummy: hash_now(&super::token::new_token()).into(),
+            memory: Arc::new(Mutex::new(vec![memory])),
+            made: Arc::new(AtomicUsize::new(1)),
+            dummy,
         }
     }
 }
@@ -80,7 +139,7 @@ impl Default for Hasher {
 impl Hasher {
     async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, Busy> {
         /// Counts a request in the queue while it lives.
         struct InQueue(Arc<AtomicUsize>);
@@ -99,8 +158,15 @@ impl Hasher {
             .map_err(|_| Busy)?
             .map_err(|_| Busy)?;
         drop(in_queue);
+        let (pool, made) = (self.memory.clone(), self.made.clone());
         tokio::task::spawn_blocking(move || {
-            let out = work();
+            let taken = pool.lock().unwrap().pop();
+            let mut memory = taken.unwrap_or_else(|| {
+                made.fetch_add(1, Ordering::Relaxed);
+                Vec::new()
+            });
+            let out = work(&mut memory);
+            pool.lock().unwrap().push(memory);
             drop(permit);
             out
         })
@@ -111,7 +177,8 @@ impl Hasher {
     /// The Argon2id PHC string of `password`, with a fresh random salt.
     pub async fn hash(&self, password: &str) -> Result<String, Busy> {
         let password = password.to_owned();
-        self.blocking(move || hash_now(&password)).await
+        self.blocking(move |memory| hash_now(memory, &password))
+            .await
     }
 
     /// Whether `password` matches `hash`; with no hash (no such user) a dummy hash is verified
@@ -122,7 +189,7 @@ impl Hasher {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy.to_string(), false),
         };
-        self.blocking(move || verify_now(&password, &hash) && real)
+        self.blocking(move |memory| verify_now(memory, &password, &hash) && real)
             .await
     }
 }
@@ -150,6 +217,54 @@ mod tests {
         let dummy = hasher.dummy.to_string();
         assert!(!hasher.verify("anything", None).await.unwrap());
         assert!(dummy.starts_with("$argon2id$"));
+    }
+
+    #[tokio::test]
+    async fn hashes_of_the_argon2_crate_verify_and_ours_verify_there() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let hasher = Hasher::default();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
+        let salt = SaltString::encode_b64(b"sixteen byte sal").unwrap();
+        let theirs = argon2
+            .hash_password(b"pass phrase", &salt)
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify("pass phrase", Some(&theirs)).await.unwrap());
+        assert!(!hasher.verify("pass phrasE", Some(&theirs)).await.unwrap());
+        let ours = hasher.hash("pass phrase").await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2.verify_password(b"pass phrase", &parsed).is_ok());
+        // A hash stored with more memory than a slot holds still verifies (the slot grows).
+        let bigger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(M_COST_KIB * 2, 1, 1, None).unwrap(),
+        );
+        let big = bigger
+            .hash_password(b"pass phrase", &salt)
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify("pass phrase", Some(&big)).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_hashes_reuses_at_most_one_memory_per_permit() {
+        let hasher = Hasher::default();
+        let burst: Vec<_> = (0..12)
+            .map(|i| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(&format!("password {i}")).await })
+            })
+            .collect();
+        for hash in burst {
+            assert!(hash.await.unwrap().is_ok());
+        }
+        let made = hasher.made.load(Ordering::Relaxed);
+        assert!(
+            made <= HASHING_PERMITS,
+            "{made} working memories for 12 hashes"
+        );
+        assert_eq!(hasher.memory.lock().unwrap().len(), made, "all returned");
     }
 
     #[tokio::test]
