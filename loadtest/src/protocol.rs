@@ -2,7 +2,7 @@
 //! default), socket.io 4 over a raw WebSocket and core NATS over WebSocket, the last two so that
 //! `loadtest/bench/peers.sh` measures those servers with the same generator. Each adapter is a set
 //! of pure functions in its own module: the handshake up to "joined", the send frame carrying the
-//! send stamp, and a decoder turning what the server sends into [`Event`]s. The client (socket,
+//! send stamp, and a decoder turning what the server sends into `Event`s. The client (socket,
 //! phases, accounting) is the same for every protocol and lives in the private `client` module.
 
 use std::borrow::Cow;
