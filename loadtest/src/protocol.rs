@@ -16,7 +16,7 @@ mod chatapp;
 mod nats;
 mod socketio;
 
-pub(crate) use chatapp::stamp_of_client_id;
+pub(crate) use chatapp::{Frame, stamp_of_client_id};
 
 /// A wire protocol.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]

@@ -189,18 +189,23 @@ impl Report {
         } else if let Some(c) = self.client_cpu_s {
             rows.push(("CPU s", format!("chat-bench {c:.2}")));
         }
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        let mut out = String::new();
-        for (k, v) in rows {
-            let _ = writeln!(out, "{k:<width$}  {v}");
-        }
-        out
+        table(&rows)
     }
 
     /// The report as one line of JSON.
     pub fn json(&self) -> String {
         serde_json::to_string(self).expect("a report always serialises")
     }
+}
+
+/// Rows of `label  value`, the labels padded to one width: the human form of a report.
+pub(crate) fn table(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in rows {
+        let _ = writeln!(out, "{k:<width$}  {v}");
+    }
+    out
 }
 
 fn round3(x: f64) -> f64 {

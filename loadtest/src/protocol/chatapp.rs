@@ -12,19 +12,19 @@ use crate::stats::read_stamp;
 
 /// The fields of a server frame the benchmark reads; everything else is skipped unparsed.
 #[derive(Debug, Deserialize)]
-struct Frame<'a> {
+pub(crate) struct Frame<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
+    pub kind: Cow<'a, str>,
     #[serde(default, borrow)]
-    room: Option<Cow<'a, str>>,
+    pub room: Option<Cow<'a, str>>,
     #[serde(default)]
-    offset: Option<u64>,
+    pub offset: Option<u64>,
     #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
+    pub content: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    client_id: Option<Cow<'a, str>>,
+    pub client_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    code: Option<Cow<'a, str>>,
+    pub code: Option<Cow<'a, str>>,
 }
 
 /// The `hello` of client `id`.

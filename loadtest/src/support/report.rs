@@ -2,7 +2,6 @@
 //! scripts, like the other scenarios' [`crate::Report`].
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -176,12 +175,7 @@ impl SupportReport {
         if let (Some(s), Some(c)) = (self.server_cpu_s, self.client_cpu_s) {
             rows.push(("CPU s", format!("server {s:.2}, chat-bench {c:.2}")));
         }
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        let mut out = String::new();
-        for (k, v) in rows {
-            let _ = writeln!(out, "{k:<width$}  {v}");
-        }
-        out
+        crate::report::table(&rows)
     }
 
     /// The report as one line of JSON.

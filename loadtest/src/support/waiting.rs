@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::{Interval, MissedTickBehavior, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -17,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::Phase;
 use super::board::Board;
 use crate::client::{HANDSHAKE_TIMEOUT, Ws, close, open, send_text};
-use crate::protocol::{Protocol, stamp_of_client_id};
+use crate::protocol::{Frame, Protocol, stamp_of_client_id};
 use crate::target::Target;
 
 /// One waiting client.
@@ -31,20 +30,6 @@ pub(crate) struct Waiting {
     pub period: Duration,
     pub offset: Duration,
     pub content_bytes: usize,
-}
-
-#[derive(Debug, Deserialize)]
-struct Frame<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(default, borrow)]
-    room: Option<Cow<'a, str>>,
-    #[serde(default)]
-    offset: Option<u64>,
-    #[serde(default, borrow)]
-    client_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    code: Option<Cow<'a, str>>,
 }
 
 /// Runs one waiting client to the end of the run. `permit` bounds concurrent handshakes.
