@@ -23,7 +23,7 @@ use crate::{
     access::Acl,
     accounts::Visitor,
     metrics::Metrics,
-    store::{ALL_CONNECTIONS, RoomPresence, SessionEnd},
+    store::{ALL_CONNECTIONS, RoomFeeds, RoomPresence, SessionEnd},
 };
 
 /// A joiner's view of where a room's history stood, sent so the hub can start delivering after it.
@@ -53,11 +53,22 @@ pub struct Hub {
     pub signals: Due,
     /// The newest `support_queue` for this replica's agents (`hub/support.rs`).
     pub support: SupportFeed,
+    /// The rooms with local members, whose events the store's subscriber follows: a room is
+    /// wanted with its first member and unwanted with its last, under the members lock.
+    pub feeds: Arc<RoomFeeds>,
 }
 
 impl Hub {
     /// A hub and the receiver its delivery task reads joiners' starting points from.
     pub fn new(metrics: Arc<Metrics>) -> (Arc<Self>, mpsc::Receiver<RoomStart>) {
+        Self::with_feeds(metrics, Arc::new(RoomFeeds::new(false)))
+    }
+
+    /// [`Self::new`] telling `feeds` which rooms have local members (a Redis subscriber follows).
+    pub fn with_feeds(
+        metrics: Arc<Metrics>,
+        feeds: Arc<RoomFeeds>,
+    ) -> (Arc<Self>, mpsc::Receiver<RoomStart>) {
         let (starts, rx) = mpsc::channel(1024);
         let hub = Self {
             members: Mutex::default(),
@@ -70,6 +81,7 @@ impl Hub {
             rooms_changed: Notify::new(),
             signals: Default::default(),
             support: Default::default(),
+            feeds,
         };
         (Arc::new(hub), rx)
     }
@@ -85,7 +97,7 @@ impl Hub {
         let mut members = self.members.lock().unwrap();
         let mut changed = false;
         for room in rooms {
-            changed |= remove_member(&mut members, &room, id);
+            changed |= remove_member(&mut members, &room, id, &self.feeds);
         }
         drop(members);
         if changed {
@@ -93,12 +105,16 @@ impl Hub {
         }
     }
 
-    /// Add a connection to a room; deliveries start now, before its history is read.
+    /// Add a connection to a room; deliveries start now, before its history is read (which
+    /// waits for [`RoomFeeds::ready`] when this is the room's first local member).
     pub fn join(&self, room: &Arc<str>, id: ConnId, handle: ConnHandle) {
         let mut members = self.members.lock().unwrap();
         let inserted = members
             .entry(room.clone())
-            .or_default()
+            .or_insert_with(|| {
+                self.feeds.want(room);
+                HashMap::new()
+            })
             .insert(id, handle)
             .is_none();
         drop(members);
@@ -114,7 +130,7 @@ impl Hub {
 
     /// Remove a connection from a room.
     pub fn leave(&self, room: &str, id: ConnId) {
-        let removed = remove_member(&mut self.members.lock().unwrap(), room, id);
+        let removed = remove_member(&mut self.members.lock().unwrap(), room, id, &self.feeds);
         if removed {
             self.presence_changed.notify_one();
         }
@@ -203,7 +219,7 @@ impl Hub {
 
     /// A timed room expired: tell its local members, who are members no more.
     pub fn expire(&self, room: &Arc<str>) {
-        let gone = self.members.lock().unwrap().remove(room);
+        let gone = self.take_room(room);
         for handle in gone.iter().flat_map(|m| m.values()) {
             self.offer(handle, Outbound::Expired(room.clone()));
         }
@@ -241,6 +257,16 @@ impl Hub {
         }
     }
 
+    /// Every local member of a room leaves it at once (the room expired or was deleted).
+    fn take_room(&self, room: &str) -> Option<HashMap<ConnId, ConnHandle>> {
+        let mut members = self.members.lock().unwrap();
+        let gone = members.remove(room);
+        if gone.is_some() {
+            self.feeds.unwant(room);
+        }
+        gone
+    }
+
     fn has_members(&self, room: &str) -> bool {
         self.members
             .lock()
@@ -263,6 +289,7 @@ fn remove_member(
     members: &mut HashMap<Arc<str>, HashMap<ConnId, ConnHandle>>,
     room: &str,
     id: ConnId,
+    feeds: &RoomFeeds,
 ) -> bool {
     let Some(m) = members.get_mut(room) else {
         return false;
@@ -270,6 +297,7 @@ fn remove_member(
     let removed = m.remove(&id).is_some();
     if m.is_empty() {
         members.remove(room);
+        feeds.unwant(room);
     }
     removed
 }

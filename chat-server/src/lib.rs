@@ -81,6 +81,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     let metrics = Arc::new(Metrics::new());
     let lifecycle = Lifecycle::default();
     let (events_tx, events_rx) = mpsc::channel(4096);
+    let feeds = Arc::new(store::RoomFeeds::new(config.redis_url.is_some()));
     let redis = match &config.redis_url {
         None => None,
         Some(url) => {
@@ -92,6 +93,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
                 config.presence_ttl(),
             )?);
             let subscriber = redis.clone().run_subscriber(
+                feeds.clone(),
                 events_tx.clone(),
                 metrics.clone(),
                 lifecycle.background.clone(),
@@ -129,7 +131,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         Store::Memory(_) => Health::Ready,
         Store::Redis(_) | Store::Postgres(_) => Health::Down(Health::UNREACHABLE.into()),
     };
-    let (hub, starts) = Hub::new(metrics.clone());
+    let (hub, starts) = Hub::with_feeds(metrics.clone(), feeds);
     let state = AppState {
         origins: Arc::new(origin::OriginPolicy::from_config(&config)),
         limits: Limits::from_config(&config),

@@ -53,6 +53,10 @@ pub struct Metrics {
     pub messages_out: Counter<u64, AtomicU64>,
     pub delivery_latency: Histogram,
     pub redis_errors: Counter<u64, AtomicU64>,
+    /// Payloads this replica's Redis subscriber received (its rooms' channels and the global one).
+    pub redis_pubsub_received: Counter<u64, AtomicU64>,
+    /// Rooms whose sharded channel this replica is subscribed to.
+    pub redis_subscribed_rooms: Gauge<i64, AtomicI64>,
     /// 1 while the store accepts writes, 0 while it refuses them or is unreachable.
     pub store_writable: Gauge<i64, AtomicI64>,
     pub slow_consumer_drops: Counter<u64, AtomicU64>,
@@ -82,6 +86,8 @@ impl Metrics {
         ];
         let delivery_latency = Histogram::new(buckets);
         let redis_errors = Counter::default();
+        let redis_pubsub_received = Counter::default();
+        let redis_subscribed_rooms = Gauge::default();
         let store_writable = Gauge::default();
         let slow_consumer_drops = Counter::default();
         let rejected_connections = Counter::default();
@@ -121,6 +127,17 @@ impl Metrics {
             "redis_errors",
             "Failed Redis operations and lost subscriptions",
             redis_errors.clone(),
+        );
+        r.register(
+            "redis_pubsub_received",
+            "Pub/sub payloads this replica's Redis subscriber received (its rooms' channels and \
+             the global events channel)",
+            redis_pubsub_received.clone(),
+        );
+        r.register(
+            "redis_subscribed_rooms",
+            "Rooms whose sharded Redis channel this replica is subscribed to",
+            redis_subscribed_rooms.clone(),
         );
         r.register(
             "store_writable",
@@ -177,6 +194,8 @@ impl Metrics {
             messages_out,
             delivery_latency,
             redis_errors,
+            redis_pubsub_received,
+            redis_subscribed_rooms,
             store_writable,
             slow_consumer_drops,
             rejected_connections,

@@ -1,10 +1,13 @@
 //! Several real `chat-server` processes on one real Redis behave as one chat: ordering and
 //! exactly-once delivery across replicas, global presence that expires with a dead replica,
-//! recovery on another replica, and a Redis restart during traffic that loses nothing acked.
+//! recovery on another replica, and a Redis restart during traffic that loses nothing acked;
+//! per-room subscriptions in `redis/shards.rs`, Redis faults in `redis/faults.rs`.
 
 mod common;
 #[path = "redis/faults.rs"]
 mod faults;
+#[path = "redis/shards.rs"]
+mod shards;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

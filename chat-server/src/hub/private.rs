@@ -62,8 +62,9 @@ impl Hub {
     }
 
     fn evict_all(&self, room: &Arc<str>) {
-        let gone = self.members.lock().unwrap().remove(room);
-        let Some(gone) = gone else { return };
+        let Some(gone) = self.take_room(room) else {
+            return;
+        };
         for conn in gone.values() {
             self.offer(conn, Outbound::Deleted { room: room.clone() });
         }
@@ -93,6 +94,7 @@ impl Hub {
                 });
                 if m.is_empty() {
                     members.remove(room);
+                    self.feeds.unwant(room);
                 }
             }
         }

@@ -25,6 +25,8 @@ impl Session {
             }
             return Err(rooms::no_such_room(&room));
         }
+        // The room's events must reach this replica before its history is read.
+        self.state.hub.feeds.ready(&room).await;
         let history = store.history(&room, since.as_ref()).await;
         let page = match self.with_counts(&room, history).await {
             Ok(page) => page,

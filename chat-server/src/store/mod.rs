@@ -6,6 +6,7 @@
 
 mod access;
 mod accounts;
+mod feeds;
 mod memory;
 mod postgres;
 mod presence;
@@ -24,6 +25,7 @@ use std::{
 pub use self::{
     access::{Access, Change, ChangeRefused, Changed, MAX_PARTICIPANTS},
     accounts::{Account, MemoryAccounts, SessionEnd},
+    feeds::RoomFeeds,
     memory::MemoryStore,
     postgres::{PgStore, Retention, migrator, pool as pg_pool},
     presence::{ALL_CONNECTIONS, Listing, RoomPresence},

@@ -65,7 +65,7 @@ impl RedisStore {
                         .arg(r.offset)
                         .arg(&stored)
                         .arg(&frame)
-                        .arg(self.keys.events())
+                        .arg(self.keys.room_events(r.room))
                         .arg(notice_payload(r.room, &notice)),
                 )
                 .await?;
@@ -98,17 +98,17 @@ impl RedisStore {
                     .key(self.keys.cache(room, epoch))
                     .arg(offset)
                     .arg(frame)
-                    .arg(self.keys.events())
+                    .arg(self.keys.room_events(room))
                     .arg(notice.map_or_else(String::new, |n| notice_payload(room, n))),
             )
             .await?;
         Ok(())
     }
 
-    /// One `PUBLISH`, not retried: a retry could deliver an ephemeral message twice.
+    /// One `SPUBLISH`, not retried: a retry could deliver an ephemeral message twice.
     pub(in crate::store) async fn notify(&self, room: &str, frame: &str) -> Result<()> {
-        let _receivers: i64 = redis::cmd("PUBLISH")
-            .arg(self.keys.events())
+        let _receivers: i64 = redis::cmd("SPUBLISH")
+            .arg(self.keys.room_events(room))
             .arg(notice_payload(room, frame))
             .query_async(&mut self.conn.clone())
             .await?;

@@ -1,73 +1,44 @@
-//! Pub/sub in: the subscriber that forwards the events channel as [`StoreEvent`]s (resubscribing
-//! with backoff, each time announcing it so the hub backfills), and the parser of every payload
-//! on the bus (`docs/architecture.md` lists them); a feature's own payloads parse in its module.
+//! The payloads on the bus (`docs/architecture.md` lists them): where each travels ([`route`]: a
+//! room's own events on its sharded channel, the rare global ones on the events channel) and the
+//! parser of every payload; a feature's own payloads parse in its module. The connection that
+//! hears them is `subscriber.rs`'.
 
-use std::{sync::Arc, time::Duration};
+use super::{edits, reads, support, timed, votes};
+use crate::store::{SessionEnd, StoreEvent};
 
-use futures_util::StreamExt;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+/// Where a payload is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route<'a> {
+    /// The room's sharded channel (`Keys::room_events`): only replicas with members there hear it.
+    Room(&'a str),
+    /// The events channel every replica hears (`Keys::events`).
+    Everyone,
+}
 
-use super::{RedisStore, edits, reads, support, timed, votes};
-use crate::{
-    metrics::Metrics,
-    store::{SessionEnd, StoreEvent},
-};
-
-impl RedisStore {
-    /// Forward pub/sub notifications as [`StoreEvent`]s until `stop`, resubscribing with backoff
-    /// after every connection loss and announcing each (re)subscription so the hub backfills.
-    pub async fn run_subscriber(
-        self: Arc<Self>,
-        events: mpsc::Sender<StoreEvent>,
-        metrics: Arc<Metrics>,
-        stop: CancellationToken,
-    ) {
-        let channel = self.keys.events();
-        let mut backoff = Duration::from_millis(100);
-        while !stop.is_cancelled() {
-            match self.client.get_async_pubsub().await {
-                Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                    Ok(()) => {
-                        backoff = Duration::from_millis(100);
-                        tracing::info!(%channel, "subscribed to redis");
-                        if events.send(StoreEvent::Resubscribed).await.is_err() {
-                            return;
-                        }
-                        let mut stream = pubsub.on_message();
-                        loop {
-                            let msg = tokio::select! {
-                                () = stop.cancelled() => return,
-                                msg = stream.next() => msg,
-                            };
-                            let Some(msg) = msg else { break };
-                            let Ok(payload) = msg.get_payload::<String>() else {
-                                continue;
-                            };
-                            let event = reads::parse_signal(&payload, &self.instance)
-                                .or_else(|| parse_event(&payload));
-                            let Some(event) = event else {
-                                tracing::warn!("ignoring unexpected pub/sub payload");
-                                continue;
-                            };
-                            if events.send(event).await.is_err() {
-                                return;
-                            }
-                        }
-                        tracing::warn!("redis pub/sub connection lost; resubscribing");
-                    }
-                    Err(e) => tracing::warn!(error = %e, "redis subscribe failed"),
-                },
-                Err(e) => tracing::warn!(error = %e, "redis pub/sub connect failed"),
-            }
-            metrics.redis_errors.inc();
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-        }
+/// The channel of a payload: a room's messages, notices, votes, replies, typing and timed
+/// clears/expiries go to that room's channel; the room list, access, deletions, read positions
+/// (a user's `unread` is due on every replica they are connected to, in the room or not),
+/// support and session ends go to everyone. The scripts that publish (`append.lua`, `vote.lua`,
+/// ...) follow the same split.
+pub(super) fn route(payload: &str) -> Route<'_> {
+    let mut words = payload.split(' ');
+    let kind = words.next().unwrap_or("");
+    // The room is the nth word after the kind.
+    let nth = match kind {
+        "n" | "v" | "p" | "x" => 0,
+        "c" => 1,
+        "m" | "t" => 2,
+        _ => return Route::Everyone,
+    };
+    match words.nth(nth) {
+        Some(room) if !room.is_empty() => Route::Room(room),
+        _ => Route::Everyone,
     }
+}
+
+/// Any payload heard on the bus, as the event it announces (`None` for one we do not know).
+pub(super) fn parse(payload: &str, instance: &str) -> Option<StoreEvent> {
+    reads::parse_signal(payload, instance).or_else(|| parse_event(payload))
 }
 
 /// `m <epoch> <offset> <room> <time_ms> <frame>`, `r`, a session end (`s1 …`, `sa …`), a notice
@@ -119,6 +90,51 @@ pub(super) fn parse_event(payload: &str) -> Option<StoreEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn room_of(event: &StoreEvent) -> Option<&str> {
+        match event {
+            StoreEvent::Message { room, .. }
+            | StoreEvent::Notice { room, .. }
+            | StoreEvent::Cleared { room, .. }
+            | StoreEvent::Expired { room }
+            | StoreEvent::Votes { room, .. }
+            | StoreEvent::Replies { room, .. }
+            | StoreEvent::Signal { room, .. } => Some(room),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_rooms_own_events_travel_on_its_channel_and_the_rest_to_everyone() {
+        let per_room = [
+            r#"m e1 42 ops 1700 {"type":"message","content":"a b"}"#,
+            r#"n ops {"type":"deleted","room":"ops","offset":3}"#,
+            "v ops 7 1 0",
+            "p ops 7 2",
+            "c 9 ops",
+            "x ops",
+            r#"t replica-1 5 ops {"type":"typing"}"#,
+        ];
+        for payload in per_room {
+            let event = parse(payload, "replica-2").expect(payload);
+            assert_eq!(room_of(&event), Some("ops"), "{payload}");
+            assert_eq!(route(payload), Route::Room("ops"), "{payload}");
+        }
+        let everyone = [
+            "r",
+            "a ops",
+            "d ops",
+            "u ops ann",
+            "q support-1",
+            "s1 ab12",
+            "sa ann -",
+        ];
+        for payload in everyone {
+            assert!(parse(payload, "replica-2").is_some(), "{payload}");
+            assert_eq!(route(payload), Route::Everyone, "{payload}");
+        }
+        assert_eq!(route("m e1"), Route::Everyone, "malformed: no room");
+    }
 
     #[test]
     fn pubsub_payloads_parse() {

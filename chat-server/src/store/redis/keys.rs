@@ -16,7 +16,8 @@
 //! | `<prefix>:deleted` | set | rooms deleted and not created again: a send or heartbeat racing the deletion does not make them anew |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
-//! | `<prefix>:events` | pub/sub channel | `m <epoch> <offset> <room> <time_ms> <frame>`, `r` (rooms or counts changed), votes `v <room> <offset> <up> <down>`, replies `p <room> <offset> <count>`, a timed room cleared `c <through> <room>` or expired `x <room>`, a private room's participants changed `a <room>`, a room deleted `d <room>`, typing `t <replica> <conn> <room> <frame>`, a read position moved `u <room> <user>`, a support conversation opened or changed `q <room>`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
+//! | `<prefix>:room:<room>:events` | sharded pub/sub channel (`SPUBLISH`/`SSUBSCRIBE`) | the room's own events, heard only by replicas with members in it: `m <epoch> <offset> <room> <time_ms> <frame>`, votes `v <room> <offset> <up> <down>`, replies `p <room> <offset> <count>`, a timed room cleared `c <through> <room>` or expired `x <room>`, typing `t <replica> <conn> <room> <frame>`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
+//! | `<prefix>:events` | pub/sub channel | the rare events every replica hears: `r` (rooms or counts changed), a private room's participants changed `a <room>`, a room deleted `d <room>`, a read position moved `u <room> <user>` (the user's `unread` is due wherever they are connected, in the room or not), a support conversation opened or changed `q <room>`, a session end `s1 <token hash>` / `sa <user> <except token hash or ->` |
 //! | `<prefix>:user:<username lower case>` | string | Redis-only mode: the account, JSON (with its Argon2id hash) |
 //! | `<prefix>:user:<username lower case>:sessions` | set | Redis-only mode: the user's session token hashes |
 //! | `<prefix>:strikes:account:<username lower case>`, `<prefix>:strikes:address:<ip>` | hash with TTL | failed logins (`failures`) and the end of the current block (`until`, ms, Redis clock); gone an hour after the last failure |
@@ -174,9 +175,15 @@ impl Keys {
         format!("{}:user:{key}:mentions", self.prefix)
     }
 
-    /// The pub/sub channel of store events.
+    /// The pub/sub channel of the events every replica hears (`events.rs` routes them).
     pub(super) fn events(&self) -> String {
         format!("{}:events", self.prefix)
+    }
+
+    /// A room's sharded pub/sub channel: its messages and other events, heard only by the
+    /// replicas with members in it. Named like the room's keys, so it lives in their slot.
+    pub(super) fn room_events(&self, room: &str) -> String {
+        self.room(room, "events")
     }
 }
 
@@ -198,6 +205,7 @@ mod tests {
         assert_eq!(k.instances(), "chatapp:instances");
         assert_eq!(k.presence(), "chatapp:presence");
         assert_eq!(k.events(), "chatapp:events");
+        assert_eq!(k.room_events("ops"), "chatapp:room:ops:events");
         assert_eq!(k.cache("ops", "e1"), "chatapp:cache:ops:e1");
         assert_eq!(k.user("ann"), "chatapp:user:ann");
         assert_eq!(k.user_sessions("ann"), "chatapp:user:ann:sessions");

@@ -2,9 +2,11 @@
 //! (so offsets are the stream's own order and trimming keeps the last `history_len`), a counter, an
 //! epoch and a hash of idempotency records trimmed with the stream. Appends are one Lua script that
 //! stores, trims and publishes, so a message is announced if and only if it is stored; reads are
-//! `no-writes` scripts, so they keep working while Redis refuses writes. Pub/sub only wakes
-//! replicas up: the stream is the source of truth and the hub backfills from it whenever it sees a
-//! gap. The connection is made lazily and remade in the background, so a Redis that is not there
+//! `no-writes` scripts, so they keep working while Redis refuses writes. A room's events are
+//! published on its own sharded channel (`SPUBLISH`), heard only by the replicas with members in
+//! it (`subscriber.rs`); the rare global ones on one channel every replica hears (`events.rs`
+//! routes them). Pub/sub only wakes replicas up: the stream is the source of truth and the hub
+//! backfills from it whenever it sees a gap. The connection is made lazily and remade in the background, so a Redis that is not there
 //! yet only makes the store unhealthy; [`RedisStore::health`] also refuses a Redis configured to
 //! evict keys.
 
@@ -15,10 +17,11 @@ use std::{
 };
 
 use redis::{
-    Cmd, FromRedisValue, RedisError, RedisResult, Script, ScriptInvocation, aio::ConnectionManager,
+    Cmd, FromRedisValue, IntoConnectionInfo, ProtocolVersion, RedisError, RedisResult, Script,
+    ScriptInvocation, aio::ConnectionManager,
 };
 
-use self::keys::Keys;
+use self::{events::Route, keys::Keys};
 use super::{
     Appended, Error, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Result, RoomPresence, StoreEvent,
     new_epoch,
@@ -34,6 +37,7 @@ mod keys;
 mod reading;
 mod reads;
 mod strikes;
+mod subscriber;
 mod support;
 mod timed;
 pub(super) mod votes;
@@ -49,7 +53,8 @@ pub(super) struct CacheEntry<'a> {
 
 /// Rooms, history and presence in Redis.
 pub struct RedisStore {
-    client: redis::Client,
+    /// The same Redis over RESP3, for the subscriber (sharded pub/sub arrives as push messages).
+    pubsub: redis::Client,
     conn: ConnectionManager,
     keys: Keys,
     instance: String,
@@ -141,6 +146,12 @@ impl RedisStore {
         presence_ttl: Duration,
     ) -> Result<Self> {
         let client = redis::Client::open(url).map_err(Error::Connect)?;
+        let info = url.into_connection_info().map_err(Error::Connect)?;
+        let resp3 = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let pubsub = redis::Client::open(info.set_redis_settings(resp3)).map_err(Error::Connect)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(3)))
@@ -149,7 +160,7 @@ impl RedisStore {
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(Error::Connect)?;
         Ok(Self {
-            client,
+            pubsub,
             conn,
             keys: Keys::new(prefix),
             instance: instance.to_owned(),
@@ -207,7 +218,7 @@ impl RedisStore {
                     .arg(self.history_len)
                     .arg(IDEMPOTENCY_TTL_SECS)
                     .arg(new_epoch())
-                    .arg(self.keys.events())
+                    .arg(self.keys.room_events(room))
                     .arg(room)
                     .arg(msg.id)
                     .arg(msg.time_ms)
@@ -234,7 +245,8 @@ impl RedisStore {
         })
     }
 
-    /// Publish payloads on the events channel in one round trip (the durable mode's bus).
+    /// Publish payloads in one round trip, each on its channel ([`events::route`]; the durable
+    /// mode's bus).
     pub(super) async fn publish(&self, payloads: Vec<String>) -> Result<()> {
         self.cache_and_publish(&[], 0, payloads).await
     }
@@ -272,9 +284,14 @@ impl RedisStore {
                 .arg(IDEMPOTENCY_TTL_SECS)
                 .ignore();
         }
-        let channel = self.keys.events();
+        let everyone = self.keys.events();
         for p in &payloads {
-            pipe.cmd("PUBLISH").arg(&channel).arg(p).ignore();
+            match events::route(p) {
+                Route::Room(room) => pipe.cmd("SPUBLISH").arg(self.keys.room_events(room)),
+                Route::Everyone => pipe.cmd("PUBLISH").arg(&everyone),
+            }
+            .arg(p)
+            .ignore();
         }
         let () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())

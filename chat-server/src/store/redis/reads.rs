@@ -1,5 +1,5 @@
-//! Presence signals in Redis (the contract is `store/reads.rs`): typing frames are one `PUBLISH`
-//! (`t <replica> <conn> <room> <frame>`), a read is one script (`read.lua`: two `HSET`s and a
+//! Presence signals in Redis (the contract is `store/reads.rs`): typing frames are one `SPUBLISH`
+//! on the room's channel (`t <replica> <conn> <room> <frame>`), a read is one script (`read.lua`: two `HSET`s and a
 //! `PUBLISH u <room> <user>`, whatever the room's size), mentions one script per message
 //! (`mention.lua`). Reads of positions are plain `HGETALL`/`GET`s.
 
@@ -52,8 +52,8 @@ impl RedisStore {
 
     pub(crate) async fn signal(&self, room: &str, from: u64, frame: &str) -> Result<()> {
         let payload = format!("t {} {from} {room} {frame}", self.instance);
-        let cmd = redis::cmd("PUBLISH")
-            .arg(self.keys.events())
+        let cmd = redis::cmd("SPUBLISH")
+            .arg(self.keys.room_events(room))
             .arg(payload)
             .clone();
         let _: i64 = cmd.query_async(&mut self.conn.clone()).await?;

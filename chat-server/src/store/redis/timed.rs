@@ -127,7 +127,7 @@ impl RedisStore {
             .arg(room)
             .arg(clock.now_ms)
             .arg(clock.minute_ms)
-            .arg(self.keys.events());
+            .arg(self.keys.room_events(room));
         call
     }
 
@@ -148,6 +148,7 @@ impl RedisStore {
             .arg(room)
             .arg(clock.now_ms)
             .arg(clock.minute_ms)
+            .arg(self.keys.room_events(room))
             .arg(self.keys.events());
         call
     }

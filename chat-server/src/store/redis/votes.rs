@@ -33,7 +33,7 @@ impl RedisStore {
                     .arg(vote.offset)
                     .arg(vote.user)
                     .arg(vote.value)
-                    .arg(self.keys.events())
+                    .arg(self.keys.room_events(vote.room))
                     .arg(vote.room)
                     .arg(self.least_sweep()),
             )
@@ -51,7 +51,7 @@ impl RedisStore {
             .key(self.keys.stream(room))
             .key(self.keys.tally(room))
             .arg(parent)
-            .arg(self.keys.events())
+            .arg(self.keys.room_events(room))
             .arg(room)
             .arg(self.least_sweep())
             .invoke_async(&mut conn)

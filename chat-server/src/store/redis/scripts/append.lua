@@ -7,7 +7,7 @@
 -- A deleted room (in the deleted set) takes no message: a send racing the deletion gets
 -- {'deleted', ''} instead of making the room anew.
 -- KEYS: stream, seq, epoch, idempotency hash, rooms, incarnation, deleted
--- ARGV: frame prefix, history_len, idempotency ttl (s), fresh incarnation, events channel, room,
+-- ARGV: frame prefix, history_len, idempotency ttl (s), fresh incarnation, the room's channel, room,
 --       id, time_ms, client id, name, topic, content
 if redis.call('SISMEMBER', KEYS[7], ARGV[6]) == 1 then return {'deleted', ''} end
 local digest = redis.sha1hex(ARGV[10] .. '\0' .. ARGV[11] .. '\0' .. ARGV[12])
@@ -45,5 +45,5 @@ redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '0-' .. off, 'f', frame, 'c', ARG
 redis.call('HSET', KEYS[4], ARGV[9], off .. ' ' .. ARGV[7] .. ' ' .. digest .. ' ' .. ARGV[8])
 redis.call('EXPIRE', KEYS[4], ARGV[3])
 redis.call('SADD', KEYS[5], ARGV[6])
-redis.call('PUBLISH', ARGV[5], 'm ' .. epoch .. ' ' .. off .. ' ' .. ARGV[6] .. ' ' .. ARGV[8] .. ' ' .. frame)
+redis.call('SPUBLISH', ARGV[5], 'm ' .. epoch .. ' ' .. off .. ' ' .. ARGV[6] .. ' ' .. ARGV[8] .. ' ' .. frame)
 return {'0', off .. ' ' .. ARGV[7]}

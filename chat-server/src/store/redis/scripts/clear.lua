@@ -7,7 +7,7 @@
 -- The room's votes and reply counts (the tally hash) go with the messages: every one of them
 -- was of a message up to `head`.
 -- KEYS: timed, timers, stream, seq, idempotency, cleared, tally
--- ARGV: room, now ms, minute ms, events channel
+-- ARGV: room, now ms, minute ms, the room's channel
 -- Returns the offset cleared through, or -1.
 local member = 'c|' .. ARGV[1]
 local now = tonumber(ARGV[2])
@@ -35,5 +35,5 @@ end
 redis.call('HSET', KEYS[2], ARGV[1], clear .. ' ' .. expire .. ' ' .. active)
 redis.call('DEL', KEYS[3], KEYS[5], KEYS[7])
 redis.call('SET', KEYS[6], head)
-redis.call('PUBLISH', ARGV[4], 'c ' .. head .. ' ' .. ARGV[1])
+redis.call('SPUBLISH', ARGV[4], 'c ' .. head .. ' ' .. ARGV[1])
 return head

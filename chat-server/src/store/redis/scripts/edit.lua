@@ -7,7 +7,7 @@
 -- the same offsets, the same length (the trim in append.lua is unchanged), the old text gone.
 -- The work is proportional to the messages after the edited one (at most --history-len).
 -- KEYS: stream
--- ARGV: offset, expected frame, new frame, events channel, notice payload
+-- ARGV: offset, expected frame, new frame, the room's channel, notice payload
 local id = '0-' .. ARGV[1]
 local tail = redis.call('XRANGE', KEYS[1], id, '+')
 if #tail == 0 or tail[1][1] ~= id then return 'missing' end
@@ -24,5 +24,5 @@ for i, e in ipairs(tail) do
   if i == 1 then fields[2] = ARGV[3] end
   redis.call('XADD', KEYS[1], e[1], unpack(fields))
 end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('SPUBLISH', ARGV[4], ARGV[5])
 return 'ok'

@@ -9,7 +9,7 @@
 -- A private room's access record and the room's read positions go as well (as with a deletion).
 -- KEYS: timed, timers, stream, seq, epoch, idempotency, cleared, rooms, expired, tally, access,
 --       room reads
--- ARGV: room, now ms, minute ms, events channel
+-- ARGV: room, now ms, minute ms, the room's channel, events channel (the room list changed)
 -- Returns 1 when the room expired.
 local member = 'x|' .. ARGV[1]
 local now = tonumber(ARGV[2])
@@ -41,6 +41,6 @@ redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', now - 60000)
 redis.call('ZADD', KEYS[9], now, ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[1], member, 'c|' .. ARGV[1])
-redis.call('PUBLISH', ARGV[4], 'x ' .. ARGV[1])
-redis.call('PUBLISH', ARGV[4], 'r')
+redis.call('SPUBLISH', ARGV[4], 'x ' .. ARGV[1])
+redis.call('PUBLISH', ARGV[5], 'r')
 return 1

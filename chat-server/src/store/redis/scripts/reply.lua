@@ -1,9 +1,9 @@
 -- Count a stored reply to a parent message and announce the parent's new reply count; sweeps
 -- the fields of trimmed messages from the tally hash like vote.lua.
 -- KEYS: stream, tally hash
--- ARGV: parent offset, events channel, room, least sweep size
+-- ARGV: parent offset, the room's channel, room, least sweep size
 local count = redis.call('HINCRBY', KEYS[2], ARGV[1] .. ':r', 1)
-redis.call('PUBLISH', ARGV[2], 'p ' .. ARGV[3] .. ' ' .. ARGV[1] .. ' ' .. count)
+redis.call('SPUBLISH', ARGV[2], 'p ' .. ARGV[3] .. ' ' .. ARGV[1] .. ' ' .. count)
 local least = tonumber(ARGV[4])
 local swept = tonumber(redis.call('HGET', KEYS[2], 'swept') or '0')
 if redis.call('HLEN', KEYS[2]) > 2 * math.max(swept, least) then

@@ -6,7 +6,7 @@
 -- by what the stream keeps. reply.lua sweeps the same way.
 -- Returns {1, up, down}, or {0, 0, 0} when the stream no longer holds the message.
 -- KEYS: stream, tally hash
--- ARGV: offset, username (lower case), value (1, -1, 0), events channel, room, least sweep size
+-- ARGV: offset, username (lower case), value (1, -1, 0), the room's channel, room, least sweep size
 local off = ARGV[1]
 if #redis.call('XRANGE', KEYS[1], '0-' .. off, '0-' .. off) == 0 then return {0, 0, 0} end
 local voter = off .. ':v:' .. ARGV[2]
@@ -25,7 +25,7 @@ end
 local up = tonumber(redis.call('HGET', KEYS[2], field[1]) or '0')
 local down = tonumber(redis.call('HGET', KEYS[2], field[-1]) or '0')
 if old ~= new then
-  redis.call('PUBLISH', ARGV[4], 'v ' .. ARGV[5] .. ' ' .. off .. ' ' .. up .. ' ' .. down)
+  redis.call('SPUBLISH', ARGV[4], 'v ' .. ARGV[5] .. ' ' .. off .. ' ' .. up .. ' ' .. down)
 end
 local least = tonumber(ARGV[6])
 local swept = tonumber(redis.call('HGET', KEYS[2], 'swept') or '0')

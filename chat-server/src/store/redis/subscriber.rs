@@ -1,0 +1,163 @@
+//! Pub/sub in: one RESP3 connection that `SUBSCRIBE`s the events channel every replica hears and
+//! `SSUBSCRIBE`s the sharded channel of each room this replica has members in ([`RoomFeeds`]:
+//! subscribed before the room's first local member reads its history, unsubscribed after the
+//! last leaves), forwarding what it hears as [`StoreEvent`]s. After every connection loss it
+//! connects again with backoff, subscribes every wanted room again and announces
+//! [`StoreEvent::Resubscribed`], so the hub backfills whatever was missed meanwhile. A replica
+//! therefore receives the messages of its own rooms only, whatever the total traffic.
+
+use std::{sync::Arc, time::Duration};
+
+use redis::{AsyncConnectionConfig, PushKind, RedisResult, aio::MultiplexedConnection};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{RedisStore, events};
+use crate::{
+    metrics::Metrics,
+    store::{RoomFeeds, StoreEvent},
+};
+
+/// Room channels (un)subscribed per pipeline, one channel per command: a command naming several
+/// shard channels must keep them in one slot.
+const BATCH: usize = 512;
+
+/// Why a connection's life ended.
+enum Ended {
+    Stopped,
+    Lost,
+}
+
+/// What the subscriber follows, feeds and counts.
+struct Listener {
+    feeds: Arc<RoomFeeds>,
+    events: mpsc::Sender<StoreEvent>,
+    metrics: Arc<Metrics>,
+}
+
+impl RedisStore {
+    /// Forward pub/sub notifications as [`StoreEvent`]s until `stop`, connecting again with
+    /// backoff after every loss and announcing each (re)subscription so the hub backfills.
+    pub async fn run_subscriber(
+        self: Arc<Self>,
+        feeds: Arc<RoomFeeds>,
+        events: mpsc::Sender<StoreEvent>,
+        metrics: Arc<Metrics>,
+        stop: CancellationToken,
+    ) {
+        let to = Listener {
+            feeds,
+            events,
+            metrics,
+        };
+        let mut backoff = Duration::from_millis(100);
+        while !stop.is_cancelled() {
+            match self.listen(&to, &stop, &mut backoff).await {
+                Ok(Ended::Stopped) => return,
+                Ok(Ended::Lost) => tracing::warn!("redis pub/sub connection lost; resubscribing"),
+                Err(e) => tracing::warn!(error = %e, "redis pub/sub failed"),
+            }
+            to.feeds.connection(false);
+            to.metrics.redis_subscribed_rooms.set(0);
+            to.metrics.redis_errors.inc();
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// One connection's life: subscribe, then forward and follow the wanted rooms until it ends.
+    async fn listen(
+        &self,
+        to: &Listener,
+        stop: &CancellationToken,
+        backoff: &mut Duration,
+    ) -> RedisResult<Ended> {
+        let (tx, mut pushes) = mpsc::unbounded_channel();
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_push_sender(tx);
+        let mut conn = self
+            .pubsub
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        conn.subscribe(self.keys.events()).await?;
+        to.feeds.connection(true);
+        self.follow_rooms(&mut conn, to).await?;
+        *backoff = Duration::from_millis(100);
+        tracing::info!(rooms = to.feeds.subscribed_count(), "subscribed to redis");
+        if to.events.send(StoreEvent::Resubscribed).await.is_err() {
+            return Ok(Ended::Stopped);
+        }
+        loop {
+            let push = tokio::select! {
+                () = stop.cancelled() => return Ok(Ended::Stopped),
+                () = to.feeds.changed.notified() => {
+                    self.follow_rooms(&mut conn, to).await?;
+                    continue;
+                }
+                push = pushes.recv() => push,
+            };
+            let Some(push) = push else {
+                return Ok(Ended::Lost);
+            };
+            match push.kind {
+                PushKind::Disconnection => return Ok(Ended::Lost),
+                PushKind::Message | PushKind::SMessage => {
+                    to.metrics.redis_pubsub_received.inc();
+                    let payload = push
+                        .data
+                        .get(1)
+                        .and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
+                    let event = payload.and_then(|p| events::parse(&p, &self.instance));
+                    let Some(event) = event else {
+                        tracing::warn!("ignoring unexpected pub/sub payload");
+                        continue;
+                    };
+                    if to.events.send(event).await.is_err() {
+                        return Ok(Ended::Stopped);
+                    }
+                }
+                // Confirmations of our own (un)subscriptions.
+                _ => {}
+            }
+        }
+    }
+
+    /// Unsubscribe the rooms nobody here is in any more, subscribe the newly wanted ones, and
+    /// tell the feeds which subscriptions Redis confirmed.
+    async fn follow_rooms(
+        &self,
+        conn: &mut MultiplexedConnection,
+        to: &Listener,
+    ) -> RedisResult<()> {
+        let changes = to.feeds.take_changes();
+        for chunk in changes.unsubscribe.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            for room in chunk {
+                pipe.cmd("SUNSUBSCRIBE")
+                    .arg(self.keys.room_events(room))
+                    .ignore();
+            }
+            let () = pipe.query_async(conn).await?;
+        }
+        for chunk in changes.subscribe.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            for room in chunk {
+                pipe.cmd("SSUBSCRIBE")
+                    .arg(self.keys.room_events(room))
+                    .ignore();
+            }
+            let () = pipe.query_async(conn).await?;
+            to.feeds.confirmed(chunk);
+        }
+        let rooms = to.feeds.subscribed_count();
+        to.metrics
+            .redis_subscribed_rooms
+            .set(i64::try_from(rooms).unwrap_or(i64::MAX));
+        Ok(())
+    }
+}
