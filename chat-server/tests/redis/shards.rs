@@ -197,3 +197,46 @@ async fn members_joining_on_another_replica_while_a_room_is_written_miss_nothing
         );
     }
 }
+
+#[tokio::test]
+async fn after_redis_comes_back_every_room_is_subscribed_again() {
+    let mut redis = RedisServer::start(true).await;
+    let (url, prefix) = (redis.url(), unique_prefix());
+    let one = ServerProcess::spawn(&replica_args(&url, &prefix)).await;
+    let two = ServerProcess::spawn(&replica_args(&url, &prefix)).await;
+    let mut ann = Client::hello(&one.ws_url(), "Ann").await;
+    let mut bob = Client::hello(&two.ws_url(), "Bob").await;
+    ann.join("general").await;
+    bob.join("general").await;
+    wait_metric(&one, SUBSCRIBED, 1.0).await;
+
+    let errors = metric(&one, "chat_redis_errors_total").await;
+    redis.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metric(&one, "chat_redis_errors_total").await <= errors {
+        assert!(
+            Instant::now() < deadline,
+            "the lost connection went unnoticed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_metric(&one, SUBSCRIBED, 1.0).await;
+
+    // Bob's message reaches Ann's replica over the room's channel again.
+    let heard = metric(&one, RECEIVED).await;
+    let mut ack = bob.say("general", "back", "back").await;
+    let retry = Instant::now() + Duration::from_secs(20);
+    while ack["type"] != "ack" {
+        assert!(Instant::now() < retry, "{ack}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ack = bob.say("general", "back", "back").await;
+    }
+    let got = ann
+        .expect_where(|v| v["type"] == "message" && v["content"] == "back")
+        .await;
+    assert_eq!(got["offset"], ack["offset"], "{got}");
+    assert!(
+        metric(&one, RECEIVED).await > heard,
+        "not heard over pub/sub"
+    );
+}
