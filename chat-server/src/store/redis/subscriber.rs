@@ -8,7 +8,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use redis::{AsyncConnectionConfig, PushKind, RedisResult, aio::MultiplexedConnection};
+use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisResult, aio::MultiplexedConnection};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -92,20 +92,32 @@ impl RedisStore {
         if to.events.send(StoreEvent::Resubscribed).await.is_err() {
             return Ok(Ended::Stopped);
         }
-        loop {
-            let push = tokio::select! {
-                () = stop.cancelled() => return Ok(Ended::Stopped),
-                () = to.feeds.changed.notified() => {
-                    self.follow_rooms(&mut conn, to).await?;
-                    continue;
+        // Following the rooms runs beside the forwarding, so a joiner's subscription is never
+        // queued behind a hub that is slow to take events.
+        let follow = async {
+            loop {
+                to.feeds.changed.notified().await;
+                if let Err(e) = self.follow_rooms(&mut conn, to).await {
+                    return Err::<Ended, _>(e);
                 }
-                push = pushes.recv() => push,
-            };
-            let Some(push) = push else {
-                return Ok(Ended::Lost);
-            };
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => Ok(Ended::Stopped),
+            failed = follow => failed,
+            ended = self.forward(&mut pushes, to) => Ok(ended),
+        }
+    }
+
+    /// Hand every payload heard to the hub until the connection ends.
+    async fn forward(
+        &self,
+        pushes: &mut mpsc::UnboundedReceiver<PushInfo>,
+        to: &Listener,
+    ) -> Ended {
+        while let Some(push) = pushes.recv().await {
             match push.kind {
-                PushKind::Disconnection => return Ok(Ended::Lost),
+                PushKind::Disconnection => return Ended::Lost,
                 PushKind::Message | PushKind::SMessage => {
                     to.metrics.redis_pubsub_received.inc();
                     let payload = push
@@ -118,13 +130,14 @@ impl RedisStore {
                         continue;
                     };
                     if to.events.send(event).await.is_err() {
-                        return Ok(Ended::Stopped);
+                        return Ended::Stopped;
                     }
                 }
                 // Confirmations of our own (un)subscriptions.
                 _ => {}
             }
         }
+        Ended::Lost
     }
 
     /// Unsubscribe the rooms nobody here is in any more, subscribe the newly wanted ones, and
