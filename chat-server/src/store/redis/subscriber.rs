@@ -94,18 +94,18 @@ impl RedisStore {
         }
         // Following the rooms runs beside the forwarding, so a joiner's subscription is never
         // queued behind a hub that is slow to take events.
-        let follow = async {
-            loop {
-                to.feeds.changed.notified().await;
-                if let Err(e) = self.follow_rooms(&mut conn, to).await {
-                    return Err::<Ended, _>(e);
-                }
-            }
-        };
         tokio::select! {
             () = stop.cancelled() => Ok(Ended::Stopped),
-            failed = follow => failed,
+            failed = self.follow(&mut conn, to) => failed,
             ended = self.forward(&mut pushes, to) => Ok(ended),
+        }
+    }
+
+    /// Follow the wanted rooms until a (un)subscription fails.
+    async fn follow(&self, conn: &mut MultiplexedConnection, to: &Listener) -> RedisResult<Ended> {
+        loop {
+            to.feeds.changed.notified().await;
+            self.follow_rooms(conn, to).await?;
         }
     }
 
