@@ -193,3 +193,37 @@ fn a_queued_message_is_as_small_as_a_pointer_plus_a_tag() {
     // per connection (docs/benchmarks.md, "Memory per connection").
     assert!(std::mem::size_of::<Outbound>() <= 24);
 }
+
+#[test]
+fn a_room_is_wanted_from_its_first_local_member_to_its_last_whichever_way_they_go() {
+    use crate::store::RoomFeeds;
+    let feeds = Arc::new(RoomFeeds::new(true));
+    let (hub, _starts) = Hub::with_feeds(Arc::default(), feeds.clone());
+    let room: Arc<str> = "ops".into();
+    let ops = || vec![room.clone()];
+    let member = || Conn::new(16, 1 << 20).0;
+    let subscribe = |feeds: &RoomFeeds| {
+        let changes = feeds.take_changes();
+        feeds.confirmed(&changes.subscribe);
+        changes.subscribe
+    };
+
+    hub.join(&room, 1, member());
+    hub.join(&room, 2, member());
+    assert_eq!(subscribe(&feeds), ops());
+    hub.leave(&room, 1);
+    let changes = feeds.take_changes();
+    assert!(changes.subscribe.is_empty() && changes.unsubscribe.is_empty());
+    hub.disconnect(2, [room.clone()]);
+    assert_eq!(feeds.take_changes().unsubscribe, ops(), "the last one left");
+
+    hub.join(&room, 3, member());
+    assert_eq!(subscribe(&feeds), ops());
+    hub.expire(&room);
+    assert_eq!(feeds.take_changes().unsubscribe, ops(), "expired");
+
+    hub.join(&room, 4, member());
+    assert_eq!(subscribe(&feeds), ops());
+    hub.room_deleted(&room);
+    assert_eq!(feeds.take_changes().unsubscribe, ops(), "deleted");
+}
