@@ -22,7 +22,7 @@ pub fn raised(limit: &Rlimit) -> Option<Rlimit> {
         (Some(_), None) => true,
         (None, _) => false,
     };
-    below.then(|| Rlimit {
+    below.then_some(Rlimit {
         current: limit.maximum,
         maximum: limit.maximum,
     })

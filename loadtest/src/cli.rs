@@ -350,7 +350,7 @@ fn connect_rooms(
     match rooms {
         0 => Err(Error::InvalidPlan("--rooms must be >= 1".into())),
         1 => Ok(vec![room.to_owned()]),
-        n if connections % n != 0 => Err(Error::InvalidPlan(format!(
+        n if !connections.is_multiple_of(n) => Err(Error::InvalidPlan(format!(
             "--connections {connections} does not divide evenly over --rooms {n}"
         ))),
         n => Ok((0..n).map(|i| format!("{prefix}-idle-{i}")).collect()),
