@@ -78,8 +78,8 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_rooms: u32,
 
-    /// Open WebSocket connections per replica.
-    #[arg(long, env = "CHATAPP_MAX_CONNECTIONS", default_value_t = 10_000,
+    /// Open WebSocket connections per replica (one open file each: see `open_files`).
+    #[arg(long, env = "CHATAPP_MAX_CONNECTIONS", default_value_t = 19_000,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 

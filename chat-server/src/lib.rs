@@ -5,6 +5,7 @@
 //!
 //! The map, one module per responsibility (none imports a module that imports it back):
 //! - `config` (flags and env vars) and `limits` (every limit a client meets, defined once);
+//!   `open_files` (the open-files limit at start, against `--max-connections`);
 //! - `protocol` (wire format and validation, no IO) and `clock` (timestamps);
 //! - `query` (the filter and search language, no IO) and `search` (search pages over the store);
 //! - `store` (memory, Redis, or PostgreSQL with Redis: history, rooms, presence) with
@@ -30,6 +31,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod open_files;
 pub mod origin;
 pub mod presence;
 pub mod protocol;

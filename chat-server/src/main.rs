@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
             .init(),
         LogFormat::Pretty => tracing_subscriber::fmt().with_env_filter(filter).init(),
     }
+    chat_server::open_files::raise_and_check(config.max_connections);
     if config.command == Some(Command::Migrate) {
         let url = config
             .database_url

@@ -1,6 +1,7 @@
 //! The command line: one subcommand per scenario, each turned into an engine [`Plan`]. Scenario
 //! defaults live here and nowhere else.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -9,6 +10,7 @@ use crate::engine::Plan;
 use crate::error::{Error, Result};
 use crate::probe::Probe;
 use crate::protocol::Protocol;
+use crate::source::SourceAddrs;
 use crate::support::SupportPlan;
 
 /// chat-bench: load chat-server over its WebSocket protocol and report throughput, latency,
@@ -31,9 +33,13 @@ pub enum Scenario {
         /// Connections to open.
         #[arg(long, default_value_t = 1000)]
         connections: usize,
-        /// Room every client joins.
+        /// Room every client joins (with --rooms 1).
         #[arg(long, default_value = "general")]
         room: String,
+        /// Spread the connections evenly over this many rooms, `<room-prefix>-idle-<i>`
+        /// (created when missing), instead of --room; --connections must divide by it.
+        #[arg(long, default_value_t = 1)]
+        rooms: usize,
         /// Seconds to stay connected before closing (the RSS reading is taken at the end).
         #[arg(long, default_value_t = 1.0)]
         hold_secs: f64,
@@ -169,6 +175,20 @@ pub struct Common {
     /// registered user (read receipts are for signed-in users; every client is then that user).
     #[arg(long)]
     pub cookie: Option<String>,
+    /// Local addresses to connect from, round robin over the clients, e.g.
+    /// `127.0.0.2-127.0.0.9` (loopback only; ranges and commas): each source address has its own
+    /// ephemeral ports, so one machine can open more than ~28,000 connections to one server port.
+    #[arg(long, value_parser = SourceAddrs::parse)]
+    pub source_addrs: Option<SourceAddrs>,
+    /// Write this file once every client has connected and joined (or failed): its one line is
+    /// `<connected> <failed>`. For scripts that start several chat-bench processes.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+    /// After the hold, keep every connection open until this file exists (checked every 100 ms,
+    /// bounded by --max-secs), then go on with the run. For scripts that hold many processes'
+    /// connections while another one runs a fanout.
+    #[arg(long)]
+    pub hold_until: Option<PathBuf>,
 }
 
 /// Options of the scenarios that send.
@@ -266,17 +286,21 @@ impl Cli {
             max_secs: common.max_secs,
             signals: false,
             cookie: common.cookie.clone(),
+            source_addrs: common.source_addrs.clone().unwrap_or_default(),
+            ready_file: common.ready_file.clone(),
+            hold_until: common.hold_until.clone(),
         };
         let prefix = &common.room_prefix;
         let plan = match &self.scenario {
             Scenario::Connect {
                 connections,
                 room,
+                rooms,
                 hold_secs,
                 ..
             } => Plan {
-                rooms: vec![room.clone()],
-                members_per_room: *connections,
+                rooms: connect_rooms(room, *rooms, *connections, prefix)?,
+                members_per_room: connections / (*rooms).max(1),
                 hold: secs(*hold_secs)?,
                 ..base
             },
@@ -313,6 +337,23 @@ fn probe_of(common: &Common) -> Probe {
     Probe {
         server_pid: common.server_pid,
         metrics_url: common.metrics_url.clone(),
+    }
+}
+
+/// The rooms of `connect`: --room, or --rooms of them with --connections spread evenly.
+fn connect_rooms(
+    room: &str,
+    rooms: usize,
+    connections: usize,
+    prefix: &str,
+) -> Result<Vec<String>> {
+    match rooms {
+        0 => Err(Error::InvalidPlan("--rooms must be >= 1".into())),
+        1 => Ok(vec![room.to_owned()]),
+        n if !connections.is_multiple_of(n) => Err(Error::InvalidPlan(format!(
+            "--connections {connections} does not divide evenly over --rooms {n}"
+        ))),
+        n => Ok((0..n).map(|i| format!("{prefix}-idle-{i}")).collect()),
     }
 }
 

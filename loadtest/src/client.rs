@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -105,6 +106,8 @@ pub(crate) struct Spec {
     pub id: usize,
     pub protocol: Protocol,
     pub target: Target,
+    /// The local address to connect from (`--source-addrs`), or the kernel's choice.
+    pub source: Option<Ipv4Addr>,
     pub room_index: usize,
     pub room: Arc<str>,
     pub sending: Option<Sending>,
@@ -259,7 +262,7 @@ pub(crate) async fn close(ws: &mut Ws) {
 /// offset at the join (0 on protocols without offsets), or an error code. The socket is [`open`]'s;
 /// what is said on it is the run's [`Protocol`]'s.
 async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
-    let mut ws = open(&spec.target, spec.cookie.as_deref()).await?;
+    let mut ws = open(&spec.target, spec.source, spec.cookie.as_deref()).await?;
     if let Some(opening) = spec.protocol.opening(spec.id) {
         send_frame(&mut ws, spec.protocol, opening).await?;
     }
@@ -299,10 +302,15 @@ async fn handshake(spec: &Spec) -> Result<(Ws, u64), String> {
     }
 }
 
-/// Opens a WebSocket to `target` (TCP without Nagle, the small read buffer), sending `cookie` as
-/// the handshake's `Cookie` header; on failure, the error code the report counts.
-pub(crate) async fn open(target: &Target, cookie: Option<&str>) -> Result<Ws, String> {
-    let tcp = TcpStream::connect(target.addr)
+/// Opens a WebSocket to `target` from `source` (TCP without Nagle, the small read buffer),
+/// sending `cookie` as the handshake's `Cookie` header; on failure, the error code the report
+/// counts.
+pub(crate) async fn open(
+    target: &Target,
+    source: Option<Ipv4Addr>,
+    cookie: Option<&str>,
+) -> Result<Ws, String> {
+    let tcp = crate::source::connect(source, target.addr)
         .await
         .map_err(|_| "tcp_connect".to_owned())?;
     tcp.set_nodelay(true)

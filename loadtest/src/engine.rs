@@ -3,6 +3,7 @@
 //! flight, close, then add it all up into a [`Report`]. Every phase has a time bound, and the whole
 //! run has a hard deadline, so a run always stops by itself.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::probe::Probe;
 use crate::protocol::Protocol;
 use crate::report::Report;
+use crate::source::SourceAddrs;
 use crate::stats::Counters;
 use crate::target::{self, Target};
 
@@ -28,6 +30,10 @@ pub const MAX_DURATION: Duration = Duration::from_secs(600);
 pub const MAX_MESSAGES: u64 = 10_000_000;
 /// How often the engine looks at the counters while it waits.
 const POLL: Duration = Duration::from_millis(5);
+/// How often a run held by `--hold-until` looks for its file.
+const FILE_POLL: Duration = Duration::from_millis(100);
+/// Time kept after a `--hold-until` wait to close every client and report before `--max-secs`.
+const CLOSE_MARGIN: Duration = Duration::from_secs(20);
 
 /// Everything a run does, decided before it starts (the CLI builds it from a scenario).
 #[derive(Debug, Clone)]
@@ -63,6 +69,12 @@ pub struct Plan {
     pub signals: bool,
     /// A `Cookie` header for every handshake (a registered user's session).
     pub cookie: Option<String>,
+    /// Local addresses the clients connect from, round robin (empty: the kernel's choice).
+    pub source_addrs: SourceAddrs,
+    /// Written with `<connected> <failed>` once every client has connected or failed.
+    pub ready_file: Option<PathBuf>,
+    /// After the hold, the run waits for this file to exist before it goes on.
+    pub hold_until: Option<PathBuf>,
 }
 
 impl Plan {
@@ -154,7 +166,23 @@ async fn run_resolved(plan: &Plan, targets: &[Target], probe: &Probe) -> Result<
     })
     .await;
     let connect_time = started.elapsed();
+    if let Some(path) = &plan.ready_file {
+        let c = &shared.counters;
+        let line = format!(
+            "{} {}\n",
+            Counters::get(&c.connected),
+            Counters::get(&c.connect_failures)
+        );
+        std::fs::write(path, line)
+            .map_err(|e| Error::Setup(format!("cannot write {}: {e}", path.display())))?;
+    }
     tokio::time::sleep(plan.hold).await;
+    if let Some(path) = &plan.hold_until {
+        // Leave time to close and report before the run's hard deadline.
+        let left =
+            Duration::from_secs(plan.max_secs).saturating_sub(started.elapsed() + CLOSE_MARGIN);
+        wait_for_file(path, left).await;
+    }
     let connected = probe.sample().await;
 
     let send_started = Instant::now();
@@ -212,6 +240,14 @@ fn expected_deliveries(rooms: &[RoomStats]) -> u64 {
         .sum()
 }
 
+/// Waits until `path` exists or `limit` has passed.
+async fn wait_for_file(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() && start.elapsed() < limit {
+        tokio::time::sleep(FILE_POLL).await;
+    }
+}
+
 /// Polls `done` until it holds or `limit` has passed.
 async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -261,6 +297,7 @@ async fn spawn_clients(
             id,
             protocol: plan.protocol,
             target: targets[id % targets.len()].clone(),
+            source: plan.source_addrs.pick(id),
             room_index,
             room: rooms[room_index].clone(),
             sending,

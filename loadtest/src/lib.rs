@@ -15,6 +15,7 @@ pub mod error;
 pub mod probe;
 pub mod protocol;
 pub mod report;
+pub mod source;
 pub mod stats;
 pub mod support;
 pub mod target;

@@ -143,6 +143,9 @@ fn plan(url: String, rooms: usize, members: usize, messages: u64) -> Plan {
         max_secs: 30,
         signals: false,
         cookie: None,
+        source_addrs: Default::default(),
+        ready_file: None,
+        hold_until: None,
         protocol: Default::default(),
     }
 }

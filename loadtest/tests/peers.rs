@@ -173,6 +173,9 @@ fn plan(protocol: Protocol, url: String) -> Plan {
         max_secs: 30,
         signals: false,
         cookie: None,
+        source_addrs: Default::default(),
+        ready_file: None,
+        hold_until: None,
     }
 }
 

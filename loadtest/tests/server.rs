@@ -28,6 +28,9 @@ fn plan(urls: Vec<String>, rooms: &[&str], members: usize, senders: usize, messa
         max_secs: 60,
         signals: false,
         cookie: None,
+        source_addrs: Default::default(),
+        ready_file: None,
+        hold_until: None,
         protocol: Default::default(),
     }
 }
@@ -171,4 +174,33 @@ async fn replicas_on_one_redis_act_as_one_chat() {
     assert_eq!((r.connections, r.sent), (12, 60), "{}", r.table());
     assert_consistent(&r, 4);
     assert_eq!(r.errors, 0, "{}", r.table());
+}
+
+/// The flags scale.sh holds several processes with: clients from several loopback source
+/// addresses, a ready file once all joined, and no sending until the hold file exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_from_several_source_addresses_holds_until_told() {
+    let server = start_server(&[]).await;
+    let dir = std::env::temp_dir().join(format!("chat-bench-hold-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ready, go) = (dir.join("ready"), dir.join("go"));
+    let p = Plan {
+        source_addrs: loadtest::source::SourceAddrs::parse("127.0.0.2-127.0.0.4").unwrap(),
+        ready_file: Some(ready.clone()),
+        hold_until: Some(go.clone()),
+        ..plan(vec![server.url()], &["bench-fanout"], 6, 2, 20)
+    };
+    let run = tokio::spawn(async move { loadtest::run(&p, &Probe::default()).await });
+    while !ready.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&ready).unwrap(), "6 0\n");
+    // Held: everyone joined, nothing sent, the run waits for the file.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!run.is_finished(), "the run went on without its hold file");
+    std::fs::write(&go, "").unwrap();
+    let r = run.await.unwrap().unwrap();
+    assert_eq!((r.connections, r.sent), (6, 20), "{}", r.table());
+    assert_consistent(&r, 6);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -145,3 +145,61 @@ fn support_is_a_job_of_chat_server_only() {
     };
     assert_eq!(p.protocol, Protocol::Nats);
 }
+
+#[test]
+fn connect_spreads_over_rooms_from_source_addresses() {
+    let (p, _, _) = plan(&[
+        "connect",
+        "--url",
+        "ws://127.0.0.1:1/ws",
+        "--connections",
+        "30",
+        "--rooms",
+        "3",
+        "--source-addrs",
+        "127.0.0.2-127.0.0.4",
+        "--hold-until",
+        "/tmp/stop",
+    ])
+    .unwrap();
+    assert_eq!(p.rooms, ["bench-idle-0", "bench-idle-1", "bench-idle-2"]);
+    assert_eq!((p.members_per_room, p.connections()), (10, 30));
+    assert_eq!(p.source_addrs.addrs().len(), 3);
+    assert_eq!(
+        p.hold_until.as_deref(),
+        Some(std::path::Path::new("/tmp/stop"))
+    );
+
+    // One room is --room, as before; no --source-addrs is the kernel's choice.
+    let (p, _, _) = plan(&["connect", "--url", "ws://127.0.0.1:1/ws"]).unwrap();
+    assert_eq!(p.rooms, ["general"]);
+    assert_eq!(p.source_addrs.pick(0), None);
+
+    for (rooms, why) in [("7", "divide evenly"), ("0", ">= 1")] {
+        let err = plan(&[
+            "connect",
+            "--url",
+            "ws://127.0.0.1:1/ws",
+            "--connections",
+            "30",
+            "--rooms",
+            rooms,
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+    }
+}
+
+#[test]
+fn bad_source_addrs_are_refused_by_the_parser() {
+    let err = Cli::try_parse_from([
+        "chat-bench",
+        "connect",
+        "--url",
+        "ws://127.0.0.1:1/ws",
+        "--source-addrs",
+        "10.0.0.1",
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("not a loopback"), "{err}");
+}

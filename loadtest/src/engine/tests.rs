@@ -22,6 +22,9 @@ pub(crate) fn plan() -> Plan {
         max_secs: 10,
         signals: false,
         cookie: None,
+        source_addrs: Default::default(),
+        ready_file: None,
+        hold_until: None,
     }
 }
 

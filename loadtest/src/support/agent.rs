@@ -97,7 +97,7 @@ fn fail(board: &Board, why: String) {
 
 /// Connects with the agent's cookie and checks its `welcome` names an agent.
 async fn start(target: &Target, cookie: &str) -> Result<Ws, String> {
-    let mut ws = open(target, Some(cookie)).await?;
+    let mut ws = open(target, None, Some(cookie)).await?;
     send_text(&mut ws, r#"{"type":"hello","name":"bench-agent"}"#.into()).await?;
     loop {
         let Some(Ok(msg)) = ws.next().await else {

@@ -119,7 +119,7 @@ async fn tick(ticker: &mut Option<Interval>) {
 
 /// Connect, `hello`, `support_open`, `join`: the socket and the conversation's room.
 async fn start(me: &Waiting) -> Result<(Ws, String), String> {
-    let mut ws = open(&me.target, me.cookie.as_deref()).await?;
+    let mut ws = open(&me.target, None, me.cookie.as_deref()).await?;
     let hello = format!(r#"{{"type":"hello","name":"client-{}"}}"#, me.id);
     send_text(&mut ws, hello).await?;
     until(&mut ws, "welcome").await?;

@@ -285,7 +285,7 @@ fn d_max_rooms() -> i32 {
     1000
 }
 fn d_max_connections() -> i32 {
-    10_000
+    19_000
 }
 fn d_send_rate() -> f64 {
     10.0

@@ -336,6 +336,22 @@ fn the_support_api_reaches_the_server_at_every_port() {
 }
 
 #[test]
+fn a_default_replica_may_hold_as_many_connections_as_its_open_files_allow() {
+    // 19,000 sockets + the server's reserve of 1,000 = a 20,000 open-files limit (the
+    // measurement in docs/benchmarks.md); the server raises its soft limit to the hard one.
+    let config = server_config(&ChatApp::test()).unwrap();
+    assert_eq!(config.max_connections, 19_000);
+    assert_eq!(
+        u64::from(config.max_connections) + chat_server::open_files::FD_RESERVE,
+        20_000
+    );
+    assert_eq!(
+        server_value(&ChatApp::test(), "CHATAPP_MAX_CONNECTIONS").as_deref(),
+        Some("19000")
+    );
+}
+
+#[test]
 fn an_external_redis_url_reaches_the_same_flag() {
     let config = server_config(&ChatApp::test().with_external_redis()).unwrap();
     assert_eq!(
