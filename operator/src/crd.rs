@@ -321,8 +321,15 @@ pub struct Persistence {
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalRedis {
-    /// The Secret key holding the URL, `redis://[:password@]host:port[/db]`.
+    /// The Secret key holding the URL, `redis://[:password@]host:port[/db]` (with cluster,
+    /// comma-separated seed node URLs).
     pub url_secret_ref: SecretKeyRef,
+
+    /// The URL names a Redis Cluster (CHATAPP_REDIS_CLUSTER): each room's keys in one slot, its
+    /// events on sharded pub/sub. Durable mode only (spec.database); the managed Redis is always a
+    /// single node.
+    #[serde(default)]
+    pub cluster: bool,
 }
 
 /// A key of a Secret in the ChatApp's namespace.
