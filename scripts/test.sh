@@ -94,6 +94,8 @@ export CHATAPP_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgre
 echo "test.sh: postgres on $CHATAPP_TEST_DATABASE_URL"
 
 # --- the tests ---------------------------------------------------------------------------------
+# tests/redis_cluster.rs starts its own Redis Cluster (six redis-servers on free loopback ports,
+# joined with redis-cli --cluster create; tests/common/redis_cluster.rs): nothing to start here.
 # Browser tests and the Kubernetes e2e suite find chromium/chromedriver and CHATAPP_E2E_KUBECONFIG
 # themselves; the e2e suite says it is skipped when no cluster is given.
 cargo test --workspace --all-targets "$@"

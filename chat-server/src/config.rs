@@ -48,6 +48,13 @@ pub struct Config {
           value_parser = parse_prefix)]
     pub redis_prefix: String,
 
+    /// `--redis-url` is a comma-separated list of seed node URLs of a Redis Cluster (Redis 7 or
+    /// later): a room's keys share a hash slot, its events travel on sharded pub/sub. Durable
+    /// mode only (needs `--database-url`).
+    #[arg(long, env = "CHATAPP_REDIS_CLUSTER", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub redis_cluster: bool,
+
     /// Messages kept per room.
     #[arg(long, env = "CHATAPP_HISTORY_LEN", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -31,6 +31,9 @@ pub enum Error {
     /// Redis is configured so it may drop our data (an evicting `maxmemory-policy`): no writes.
     #[error("the store may lose data: {0}")]
     Misconfigured(String),
+    /// Settings that cannot work together; the server does not start.
+    #[error("invalid settings: {0}")]
+    Settings(String),
     /// A send reused a `client_id` of the room for another message (other sender or content).
     #[error("client_id already used for another message")]
     ClientIdConflict,

@@ -84,6 +84,14 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     let lifecycle = Lifecycle::default();
     let (events_tx, events_rx) = mpsc::channel(4096);
     let feeds = Arc::new(store::RoomFeeds::new(config.redis_url.is_some()));
+    if config.redis_cluster && (config.redis_url.is_none() || config.database_url.is_none()) {
+        // The Redis-only store's scripts (appends, deletions, timed rooms, reads) each touch a
+        // room's keys and global ones together, which a Redis Cluster refuses.
+        return Err(Error::Settings(
+            "--redis-cluster needs --redis-url (the seed nodes) and --database-url (durable mode)"
+                .into(),
+        ));
+    }
     let redis = match &config.redis_url {
         None => None,
         Some(url) => {
@@ -93,6 +101,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
                 &instance,
                 config.history_len,
                 config.presence_ttl(),
+                config.redis_cluster,
             )?);
             let subscriber = redis.clone().run_subscriber(
                 feeds.clone(),

@@ -76,6 +76,10 @@ pub const DEFAULT_LOCUST_IMAGE: &str =
     .message("metadata.name must be a DNS label of at most 48 characters starting with a letter (children add suffixes such as -locust-master)")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.redis) || !has(self.redis.external) || !has(self.redis.external.cluster) || !self.redis.external.cluster || has(self.database)"
+)
+    .message("redis.external.cluster needs database: a Redis Cluster is for the durable mode"))]
 pub struct ChatAppSpec {
     /// Number of chat-server pods (0 to 100). 0 stops the chat but keeps Redis and the Service.
     #[serde(default = "default_replicas")]
@@ -321,8 +325,15 @@ pub struct Persistence {
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalRedis {
-    /// The Secret key holding the URL, `redis://[:password@]host:port[/db]`.
+    /// The Secret key holding the URL, `redis://[:password@]host:port[/db]` (with cluster,
+    /// comma-separated seed node URLs).
     pub url_secret_ref: SecretKeyRef,
+
+    /// The URL names a Redis Cluster (CHATAPP_REDIS_CLUSTER): each room's keys in one slot, its
+    /// events on sharded pub/sub. Durable mode only (spec.database); the managed Redis is always a
+    /// single node.
+    #[serde(default)]
+    pub cluster: bool,
 }
 
 /// A key of a Secret in the ChatApp's namespace.

@@ -101,7 +101,10 @@ impl TestApp for ChatApp {
             name: "redis-url".into(),
             key: "url".into(),
         };
-        self.spec.redis.external = Some(ExternalRedis { url_secret_ref });
+        self.spec.redis.external = Some(ExternalRedis {
+            url_secret_ref,
+            cluster: false,
+        });
         self
     }
     fn with_external_database(mut self) -> Self {

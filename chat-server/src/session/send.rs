@@ -97,6 +97,7 @@ pub(super) fn unavailable(metrics: &Metrics, e: Error) -> ProtocolError {
         ),
         Error::Corrupt(_)
         | Error::Listen { .. }
+        | Error::Settings(_)
         | Error::ClientIdConflict
         | Error::RoomGone
         | Error::Migrate(_) => ProtocolError::new(ErrorCode::Internal, "internal error"),

@@ -73,7 +73,7 @@ impl RoomFeeds {
     }
 
     /// Wait until the room's events are sure to reach this replica (or the subscriber is down,
-    /// or [`READY_WAIT`] passed, or nobody wants the room any more).
+    /// or `READY_WAIT` (3 s) passed, or nobody wants the room any more).
     pub async fn ready(&self, room: &str) {
         if !self.subscribed_by_redis {
             return;

@@ -6,6 +6,7 @@ pub mod grpc;
 
 pub mod accounts;
 pub mod cluster;
+pub mod redis_cluster;
 
 use std::{
     net::SocketAddr,

@@ -142,7 +142,7 @@ fn cel_rules_compile_stay_in_scope_and_within_budget() {
     let compiled = compile_schema(&schema);
     let mut all = Vec::new();
     rules(&schema, "", &mut all);
-    assert_eq!(all.len(), 10, "{all:?}");
+    assert_eq!(all.len(), 11, "{all:?}");
     fn errors(c: &kube::core::cel::CompiledSchema, out: &mut Vec<String>) {
         out.extend(c.compilation_errors().iter().map(|e| format!("{e:?}")));
         c.properties.values().for_each(|p| errors(p, out));
@@ -217,6 +217,11 @@ fn cel_allows_good_specs() {
             json!({"database": {"external": {"secretName": "pg-app"}, "retentionDays": 30}}),
         ),
         object(
+            "c12",
+            json!({"redis": {"external": {"urlSecretRef": {"name": "r"}, "cluster": true}},
+                "database": {"external": {"secretName": "pg-app"}}}),
+        ),
+        object(
             "c11",
             json!({"supportApi": {"enabled": true, "port": 9090, "tokenSecret": "platform-token"},
                 "chat": {"supportAgents": ["ann", "Bob_2"], "guestSupport": true}}),
@@ -243,6 +248,13 @@ fn cel_refuses_bad_specs_naming_the_field() {
                 json!({"redis": {"managed": {}, "external": {"urlSecretRef": {"name": "r"}}}}),
             ),
             "redis.managed and redis.external",
+        ),
+        (
+            object(
+                "c",
+                json!({"redis": {"external": {"urlSecretRef": {"name": "r"}, "cluster": true}}}),
+            ),
+            "redis.external.cluster",
         ),
         (
             // The default maxFrameBytes (65536) is applied before the rule runs, as on a server.
@@ -300,6 +312,9 @@ fn controller_validation_agrees_with_cel() {
         json!({}),
         json!({"service": {"type": "ClusterIP", "nodePort": 30222}}),
         json!({"redis": {"managed": {}, "external": {"urlSecretRef": {"name": "r"}}}}),
+        json!({"redis": {"external": {"urlSecretRef": {"name": "r"}, "cluster": true}}}),
+        json!({"redis": {"external": {"urlSecretRef": {"name": "r"}, "cluster": true}},
+            "database": {"external": {"secretName": "pg-app"}}}),
         json!({"chat": {"maxContentBytes": 100000}}),
         json!({"loadTest": {"users": 10, "spawnRate": 20}}),
         json!({"loadTest": {"users": 10, "spawnRate": 10}}),

@@ -52,6 +52,10 @@ pub fn chat_env(app: &ChatApp) -> Vec<EnvVar> {
         env("CHATAPP_LISTEN", format!("0.0.0.0:{CHAT_PORT}")),
         redis_url,
         env("CHATAPP_REDIS_PREFIX", &c.redis_prefix),
+        env(
+            "CHATAPP_REDIS_CLUSTER",
+            app.spec.redis.external.as_ref().is_some_and(|e| e.cluster),
+        ),
         env("CHATAPP_HISTORY_LEN", c.history_len),
         env("CHATAPP_MAX_CONTENT_BYTES", c.max_content_bytes),
         env("CHATAPP_MAX_NAME_CHARS", c.max_name_chars),

@@ -36,18 +36,39 @@
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
     prefix: String,
+    /// Redis Cluster (`--redis-cluster`): names carry hash tags, so every key (and the sharded
+    /// channel) of a room shares one slot, every global key another, and each user's keys one.
+    cluster: bool,
 }
 
 impl Keys {
-    /// The schema under `prefix` (`--redis-prefix`).
-    pub(super) fn new(prefix: &str) -> Self {
+    /// The schema under `prefix` (`--redis-prefix`): the names above on a standalone Redis; with
+    /// hash tags on a Redis Cluster (`cluster`): `<prefix>:room:{<room>}:…`,
+    /// `<prefix>:cache:{<room>}:…`, `{<prefix>}:rooms` (every global key and the events channel),
+    /// `<prefix>:user:{<user>}…`, `<prefix>:session:{<hash>}`, `<prefix>:strikes:{<kind>:<id>}`.
+    pub(super) fn new(prefix: &str, cluster: bool) -> Self {
         Self {
             prefix: prefix.to_owned(),
+            cluster,
         }
     }
 
+    /// `s` as a hash tag in cluster mode, as is otherwise.
+    fn tag(&self, s: &str) -> String {
+        if self.cluster {
+            format!("{{{s}}}")
+        } else {
+            s.to_owned()
+        }
+    }
+
+    /// A global key: one slot for all of them in cluster mode.
+    fn global(&self, what: &str) -> String {
+        format!("{}:{what}", self.tag(&self.prefix))
+    }
+
     fn room(&self, room: &str, what: &str) -> String {
-        format!("{}:room:{room}:{what}", self.prefix)
+        format!("{}:room:{}:{what}", self.prefix, self.tag(room))
     }
 
     /// A room's history stream.
@@ -72,82 +93,86 @@ impl Keys {
 
     /// This Redis dataset's incarnation: gone, and made anew, when Redis lost its data.
     pub(super) fn incarnation(&self) -> String {
-        format!("{}:incarnation", self.prefix)
+        self.global("incarnation")
     }
 
     /// The set of room names.
     pub(super) fn rooms(&self) -> String {
-        format!("{}:rooms", self.prefix)
+        self.global("rooms")
     }
 
     /// Rooms' creators and participants, by room.
     pub(super) fn access(&self) -> String {
-        format!("{}:access", self.prefix)
+        self.global("access")
     }
 
     /// Support conversations, by room (JSON records, `support::Conversation`).
     pub(super) fn support(&self) -> String {
-        format!("{}:support", self.prefix)
+        self.global("support")
     }
 
     /// Each client key's support room.
     pub(super) fn support_clients(&self) -> String {
-        format!("{}:support:clients", self.prefix)
+        self.global("support:clients")
     }
 
     /// Rooms deleted and not created again.
     pub(super) fn deleted(&self) -> String {
-        format!("{}:deleted", self.prefix)
+        self.global("deleted")
     }
 
     /// Live replicas and their last heartbeat.
     pub(super) fn instances(&self) -> String {
-        format!("{}:instances", self.prefix)
+        self.global("instances")
     }
 
     /// Members per (room, replica).
     pub(super) fn presence(&self) -> String {
-        format!("{}:presence", self.prefix)
+        self.global("presence")
     }
 
     /// The durable mode's cache of a room's recent messages in one epoch.
     pub(super) fn cache(&self, room: &str, epoch: &str) -> String {
-        format!("{}:cache:{room}:{epoch}", self.prefix)
+        format!("{}:cache:{}:{epoch}", self.prefix, self.tag(room))
     }
 
     /// An account (Redis-only mode).
     pub(super) fn user(&self, key: &str) -> String {
-        format!("{}:user:{key}", self.prefix)
+        format!("{}:user:{}", self.prefix, self.tag(key))
     }
 
     /// The session token hashes of an account (Redis-only mode).
     pub(super) fn user_sessions(&self, key: &str) -> String {
-        format!("{}:user:{key}:sessions", self.prefix)
+        format!("{}:user:{}:sessions", self.prefix, self.tag(key))
     }
 
     /// A login session, by token hash (Redis-only mode).
     pub(super) fn session(&self, token_hash: &str) -> String {
-        format!("{}:session:{token_hash}", self.prefix)
+        format!("{}:session:{}", self.prefix, self.tag(token_hash))
     }
 
     /// Failed-login strikes against an account or an address (`kind`).
     pub(super) fn strikes(&self, kind: &str, id: &str) -> String {
-        format!("{}:strikes:{kind}:{id}", self.prefix)
+        format!(
+            "{}:strikes:{}",
+            self.prefix,
+            self.tag(&format!("{kind}:{id}"))
+        )
     }
 
     /// Timed rooms' settings and last activity (Redis-only mode).
     pub(super) fn timers(&self) -> String {
-        format!("{}:timers", self.prefix)
+        self.global("timers")
     }
 
     /// When each timed room's next clear and expiry check are due (Redis-only mode).
     pub(super) fn timed(&self) -> String {
-        format!("{}:timed", self.prefix)
+        self.global("timed")
     }
 
     /// Rooms that just expired, so a heartbeat racing the expiry does not bring them back.
     pub(super) fn expired(&self) -> String {
-        format!("{}:expired", self.prefix)
+        self.global("expired")
     }
 
     /// The offset a room was last cleared through.
@@ -167,17 +192,17 @@ impl Keys {
 
     /// A user's read positions, by room.
     pub(super) fn user_reads(&self, key: &str) -> String {
-        format!("{}:user:{key}:reads", self.prefix)
+        format!("{}:user:{}:reads", self.prefix, self.tag(key))
     }
 
     /// A user's unread mention offsets, by room.
     pub(super) fn user_mentions(&self, key: &str) -> String {
-        format!("{}:user:{key}:mentions", self.prefix)
+        format!("{}:user:{}:mentions", self.prefix, self.tag(key))
     }
 
     /// The pub/sub channel of the events every replica hears (`events.rs` routes them).
     pub(super) fn events(&self) -> String {
-        format!("{}:events", self.prefix)
+        self.global("events")
     }
 
     /// A room's sharded pub/sub channel: its messages and other events, heard only by the
@@ -193,7 +218,7 @@ mod tests {
 
     #[test]
     fn keys_are_prefixed_and_stable() {
-        let k = Keys::new("chatapp");
+        let k = Keys::new("chatapp", false);
         assert_eq!(k.stream("general"), "chatapp:room:general:stream");
         assert_eq!(k.seq("ops"), "chatapp:room:ops:seq");
         assert_eq!(k.epoch("ops"), "chatapp:room:ops:epoch");
@@ -219,5 +244,42 @@ mod tests {
         assert_eq!(k.room_reads("ops"), "chatapp:room:ops:reads");
         assert_eq!(k.user_reads("ann"), "chatapp:user:ann:reads");
         assert_eq!(k.user_mentions("ann"), "chatapp:user:ann:mentions");
+    }
+
+    #[test]
+    fn in_a_cluster_a_rooms_keys_share_a_slot_and_so_do_the_global_ones() {
+        let k = Keys::new("chatapp", true);
+        for key in [
+            k.stream("ops"),
+            k.seq("ops"),
+            k.epoch("ops"),
+            k.idempotency("ops"),
+            k.cleared("ops"),
+            k.tally("ops"),
+            k.room_reads("ops"),
+            k.room_events("ops"),
+            k.cache("ops", "e1"),
+        ] {
+            assert!(key.contains("{ops}"), "{key}");
+        }
+        assert_eq!(k.stream("ops"), "chatapp:room:{ops}:stream");
+        for key in [
+            k.incarnation(),
+            k.rooms(),
+            k.access(),
+            k.support(),
+            k.support_clients(),
+            k.deleted(),
+            k.instances(),
+            k.presence(),
+            k.timers(),
+            k.timed(),
+            k.expired(),
+            k.events(),
+        ] {
+            assert!(key.starts_with("{chatapp}:"), "{key}");
+        }
+        assert_eq!(k.user_reads("ann"), "chatapp:user:{ann}:reads");
+        assert_eq!(k.strikes("address", "::1"), "chatapp:strikes:{address:::1}");
     }
 }

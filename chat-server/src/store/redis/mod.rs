@@ -16,12 +16,9 @@ use std::{
     time::Duration,
 };
 
-use redis::{
-    Cmd, FromRedisValue, IntoConnectionInfo, ProtocolVersion, RedisError, RedisResult, Script,
-    ScriptInvocation, aio::ConnectionManager,
-};
+use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script, ScriptInvocation};
 
-use self::{events::Route, keys::Keys};
+use self::{conn::Conn, events::Route, keys::Keys};
 use super::{
     Appended, Error, IDEMPOTENCY_TTL_SECS, Listing, NewMessage, Result, RoomPresence, StoreEvent,
     new_epoch,
@@ -30,6 +27,7 @@ use crate::protocol::DEFAULT_ROOM;
 
 mod access;
 mod accounts;
+mod conn;
 mod edits;
 mod events;
 mod health;
@@ -54,8 +52,8 @@ pub(super) struct CacheEntry<'a> {
 /// Rooms, history and presence in Redis.
 pub struct RedisStore {
     /// The same Redis over RESP3, for the subscriber (sharded pub/sub arrives as push messages).
-    pubsub: redis::Client,
-    conn: ConnectionManager,
+    pubsub: conn::PubSubClient,
+    conn: Conn,
     keys: Keys,
     instance: String,
     history_len: u32,
@@ -136,33 +134,21 @@ fn is_transient(e: &RedisError) -> bool {
 }
 
 impl RedisStore {
-    /// A store for `url`; the connection is made on first use and remade after every loss, so
-    /// this fails only for a malformed URL.
+    /// A store for `url` (with `cluster`, comma-separated seed URLs of a Redis Cluster); the
+    /// connection is made on first use and remade after every loss, so this fails only for a
+    /// malformed URL.
     pub fn connect(
         url: &str,
         prefix: &str,
         instance: &str,
         history_len: u32,
         presence_ttl: Duration,
+        cluster: bool,
     ) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(Error::Connect)?;
-        let info = url.into_connection_info().map_err(Error::Connect)?;
-        let resp3 = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let pubsub = redis::Client::open(info.set_redis_settings(resp3)).map_err(Error::Connect)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(3)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(Error::Connect)?;
         Ok(Self {
-            pubsub,
-            conn,
-            keys: Keys::new(prefix),
+            pubsub: conn::PubSubClient::open(url, cluster).map_err(Error::Connect)?,
+            conn: Conn::open(url, cluster).map_err(Error::Connect)?,
+            keys: Keys::new(prefix, cluster),
             instance: instance.to_owned(),
             history_len,
             presence_ttl,
@@ -253,12 +239,48 @@ impl RedisStore {
 
     /// The durable mode's write to Redis, one round trip: put `entries` (room, epoch, offset,
     /// frame) into each room's cache (a sorted set by offset, so replicas may add out of order),
-    /// trim each to its newest `window`, then publish `payloads`.
+    /// trim each to its newest `window`, then publish `payloads`. A Redis Cluster takes a pipeline
+    /// only within one slot: there it is one pipeline per room (its cache and its channel share a
+    /// slot) and one for the global events, sent together.
     pub(super) async fn cache_and_publish(
         &self,
         entries: &[CacheEntry<'_>],
         window: u32,
         payloads: Vec<String>,
+    ) -> Result<()> {
+        if !self.conn.is_cluster() {
+            let payloads: Vec<&str> = payloads.iter().map(String::as_str).collect();
+            return self.cache_pipeline(entries, window, &payloads).await;
+        }
+        type Slot<'a> = (Vec<CacheEntry<'a>>, Vec<&'a str>);
+        let mut rooms: BTreeMap<&str, Slot<'_>> = BTreeMap::new();
+        let mut everyone = Vec::new();
+        for e in entries {
+            rooms.entry(e.room).or_default().0.push(*e);
+        }
+        for p in &payloads {
+            match events::route(p) {
+                Route::Room(room) => rooms.entry(room).or_default().1.push(p),
+                Route::Everyone => everyone.push(p.as_str()),
+            }
+        }
+        let mut calls: Vec<_> = rooms
+            .values()
+            .map(|(entries, payloads)| self.cache_pipeline(entries, window, payloads))
+            .collect();
+        if !everyone.is_empty() {
+            calls.push(self.cache_pipeline(&[], window, &everyone));
+        }
+        futures_util::future::try_join_all(calls).await?;
+        Ok(())
+    }
+
+    /// One pipeline of [`Self::cache_and_publish`].
+    async fn cache_pipeline(
+        &self,
+        entries: &[CacheEntry<'_>],
+        window: u32,
+        payloads: &[&str],
     ) -> Result<()> {
         let mut pipe = redis::pipe();
         let mut keys: Vec<String> = Vec::new();
@@ -285,12 +307,12 @@ impl RedisStore {
                 .ignore();
         }
         let everyone = self.keys.events();
-        for p in &payloads {
+        for p in payloads {
             match events::route(p) {
                 Route::Room(room) => pipe.cmd("SPUBLISH").arg(self.keys.room_events(room)),
                 Route::Everyone => pipe.cmd("PUBLISH").arg(&everyone),
             }
-            .arg(p)
+            .arg(*p)
             .ignore();
         }
         let () = pipe.query_async(&mut self.conn.clone()).await?;

@@ -34,26 +34,26 @@ impl RedisStore {
         ]
     }
 
-    /// Count a failure against the account and the address; their failure counts.
+    /// Count a failure against the account and the address; their failure counts. One script
+    /// per key: the two keys live in different slots of a Redis Cluster.
     pub(crate) async fn strike(
         &self,
         account: &str,
         ip: IpAddr,
         forget_after: Duration,
     ) -> Result<(u32, u32)> {
-        let [a, b] = self.strike_keys(account, ip);
-        let counts: Vec<u32> = self
-            .strikes
-            .strike
-            .key(a)
-            .key(b)
-            .arg(forget_after.as_millis() as u64)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok((
-            counts.first().copied().unwrap_or(0),
-            counts.get(1).copied().unwrap_or(0),
-        ))
+        let mut counts = [0; 2];
+        for (key, count) in self.strike_keys(account, ip).into_iter().zip(&mut counts) {
+            let reply: Vec<u32> = self
+                .strikes
+                .strike
+                .key(key)
+                .arg(forget_after.as_millis() as u64)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            *count = reply.first().copied().unwrap_or(0);
+        }
+        Ok((counts[0], counts[1]))
     }
 
     /// Block the account and the address for their delays.
@@ -63,24 +63,27 @@ impl RedisStore {
         ip: IpAddr,
         delays: (Duration, Duration),
     ) -> Result<()> {
-        let [a, b] = self.strike_keys(account, ip);
-        let _: i64 = self
-            .strikes
-            .block
-            .key(a)
-            .key(b)
-            .arg(delays.0.as_millis() as u64)
-            .arg(delays.1.as_millis() as u64)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+        let delays = [delays.0, delays.1];
+        for (key, delay) in self.strike_keys(account, ip).into_iter().zip(delays) {
+            let _: i64 = self
+                .strikes
+                .block
+                .key(key)
+                .arg(delay.as_millis() as u64)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+        }
         Ok(())
     }
 
     /// How long attempts on the account or from the address are still refused.
     pub(crate) async fn login_wait(&self, account: &str, ip: IpAddr) -> Result<Duration> {
-        let [a, b] = self.strike_keys(account, ip);
-        let ms: u64 = self.run(self.strikes.wait.key(a).key(b)).await?;
-        Ok(Duration::from_millis(ms))
+        let mut longest = 0;
+        for key in self.strike_keys(account, ip) {
+            let ms: u64 = self.run(&self.strikes.wait.key(key)).await?;
+            longest = longest.max(ms);
+        }
+        Ok(Duration::from_millis(longest))
     }
 
     /// Forget the account's failures (a successful login).

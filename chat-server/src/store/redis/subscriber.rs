@@ -8,19 +8,18 @@
 
 use std::{sync::Arc, time::Duration};
 
-use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisResult, aio::MultiplexedConnection};
+use redis::{PushInfo, PushKind, RedisResult};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{RedisStore, events};
+use super::{RedisStore, conn::PubSub, events};
 use crate::{
     metrics::Metrics,
     store::{RoomFeeds, StoreEvent},
 };
 
-/// Room channels (un)subscribed per pipeline, one channel per command: a command naming several
-/// shard channels must keep them in one slot.
-const BATCH: usize = 512;
+/// Rooms subscribed before their joiners are told (a joiner waits for its room's confirmation).
+const CONFIRM_EVERY: usize = 512;
 
 /// Why a connection's life ended.
 enum Ended {
@@ -76,14 +75,7 @@ impl RedisStore {
         backoff: &mut Duration,
     ) -> RedisResult<Ended> {
         let (tx, mut pushes) = mpsc::unbounded_channel();
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_push_sender(tx);
-        let mut conn = self
-            .pubsub
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?;
+        let mut conn = self.pubsub.connect(tx).await?;
         conn.subscribe(self.keys.events()).await?;
         to.feeds.connection(true);
         self.follow_rooms(&mut conn, to).await?;
@@ -102,7 +94,7 @@ impl RedisStore {
     }
 
     /// Follow the wanted rooms until a (un)subscription fails.
-    async fn follow(&self, conn: &mut MultiplexedConnection, to: &Listener) -> RedisResult<Ended> {
+    async fn follow(&self, conn: &mut PubSub, to: &Listener) -> RedisResult<Ended> {
         loop {
             to.feeds.changed.notified().await;
             self.follow_rooms(conn, to).await?;
@@ -142,29 +134,14 @@ impl RedisStore {
 
     /// Unsubscribe the rooms nobody here is in any more, subscribe the newly wanted ones, and
     /// tell the feeds which subscriptions Redis confirmed.
-    async fn follow_rooms(
-        &self,
-        conn: &mut MultiplexedConnection,
-        to: &Listener,
-    ) -> RedisResult<()> {
+    async fn follow_rooms(&self, conn: &mut PubSub, to: &Listener) -> RedisResult<()> {
         let changes = to.feeds.take_changes();
-        for chunk in changes.unsubscribe.chunks(BATCH) {
-            let mut pipe = redis::pipe();
-            for room in chunk {
-                pipe.cmd("SUNSUBSCRIBE")
-                    .arg(self.keys.room_events(room))
-                    .ignore();
-            }
-            let () = pipe.query_async(conn).await?;
-        }
-        for chunk in changes.subscribe.chunks(BATCH) {
-            let mut pipe = redis::pipe();
-            for room in chunk {
-                pipe.cmd("SSUBSCRIBE")
-                    .arg(self.keys.room_events(room))
-                    .ignore();
-            }
-            let () = pipe.query_async(conn).await?;
+        let channels = |rooms: &[Arc<str>]| -> Vec<String> {
+            rooms.iter().map(|r| self.keys.room_events(r)).collect()
+        };
+        conn.shard(&channels(&changes.unsubscribe), false).await?;
+        for chunk in changes.subscribe.chunks(CONFIRM_EVERY) {
+            conn.shard(&channels(chunk), true).await?;
             to.feeds.confirmed(chunk);
         }
         let rooms = to.feeds.subscribed_count();

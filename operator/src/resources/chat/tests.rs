@@ -90,10 +90,19 @@ fn section_schema(section: &str) -> serde_json::Map<String, Value> {
         .clone()
 }
 
-/// The schema of every `spec.chat` field and of the `spec.database` settings, by their path
-/// under spec (`historyLen`, `database.retentionDays`).
+/// Settings of the Redis the chat uses, in `spec.redis`, by their path under it.
+const REDIS_SETTINGS: &[(&str, &str)] = &[("CHATAPP_REDIS_CLUSTER", "external.cluster")];
+
+/// The schema of every `spec.chat` field and of the `spec.database` and `spec.redis` settings,
+/// by their path under spec (`historyLen`, `database.retentionDays`, `redis.external.cluster`).
 fn chat_schema() -> serde_json::Map<String, Value> {
     let mut all = section_schema("chat");
+    let redis = section_schema("redis");
+    for (_, path) in REDIS_SETTINGS {
+        let (object, field) = path.split_once('.').unwrap();
+        let schema = redis[object]["properties"][field].clone();
+        all.insert(format!("redis.{path}"), schema);
+    }
     let database = section_schema("database");
     for (_, field) in DATABASE_SETTINGS {
         all.insert(format!("database.{field}"), database[*field].clone());
@@ -105,6 +114,9 @@ fn chat_schema() -> serde_json::Map<String, Value> {
 fn setting_field(env: &str) -> String {
     if let Some((_, field)) = RENAMED.iter().find(|(e, _)| *e == env) {
         return (*field).to_owned();
+    }
+    if let Some((_, path)) = REDIS_SETTINGS.iter().find(|(e, _)| *e == env) {
+        return format!("redis.{path}");
     }
     match DATABASE_SETTINGS.iter().find(|(e, _)| *e == env) {
         Some((_, field)) => format!("database.{field}"),
@@ -357,6 +369,22 @@ fn an_external_redis_url_reaches_the_same_flag() {
     assert_eq!(
         config.redis_url.as_deref(),
         Some("redis://from-the-secret:6379")
+    );
+}
+
+#[test]
+fn an_external_redis_cluster_reaches_the_server_and_the_managed_redis_is_a_single_node() {
+    let mut app = ChatApp::test()
+        .with_external_redis()
+        .with_external_database();
+    app.spec.redis.external.as_mut().unwrap().cluster = true;
+    let config = server_config(&app).unwrap();
+    assert!(config.redis_cluster);
+    assert!(!server_config(&ChatApp::test()).unwrap().redis_cluster);
+    assert!(
+        !server_config(&ChatApp::test().with_external_redis())
+            .unwrap()
+            .redis_cluster
     );
 }
 

@@ -1,0 +1,225 @@
+//! Two real `chat-server` replicas in durable mode (PostgreSQL) on a real Redis Cluster of three
+//! masters and three replicas (`common/redis_cluster.rs`): rooms spread over every master, each
+//! room's events on its sharded channel, history from the database and the cluster's cache; and a
+//! master killed mid-chat: its replica takes over, an ack still means stored, and every member
+//! ends with exactly what was stored, in order.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    Client, ServerProcess, fresh_database, http_get, offsets, redis_cluster::RedisCluster,
+    unique_prefix,
+};
+use serde_json::{Value, json};
+
+/// Both replicas' flags: the cluster, durable mode, and send limits out of the test's way.
+fn args<'a>(cluster: &'a str, prefix: &'a str, database: &'a str) -> Vec<&'a str> {
+    vec![
+        "--redis-url",
+        cluster,
+        "--redis-cluster",
+        "true",
+        "--redis-prefix",
+        prefix,
+        "--database-url",
+        database,
+        "--send-rate",
+        "1000",
+        "--send-burst",
+        "1000",
+        "--address-send-rate",
+        "100000",
+        "--address-send-burst",
+        "100000",
+        "--rooms-per-address-per-hour",
+        "1000",
+    ]
+}
+
+async fn metric(server: &ServerProcess, name: &str) -> f64 {
+    let (_, _, text) = http_get(&format!("http://{}/metrics", server.addr)).await;
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in metrics:\n{text}"))
+}
+
+async fn wait_ready(server: &ServerProcess) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, _, body) = http_get(&format!("http://{}/readyz", server.addr)).await;
+        if code == 200 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never ready: {code} {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Rooms whose channels live on every master of the cluster, at least two per master.
+async fn rooms_on_every_master(cluster: &RedisCluster, prefix: &str) -> Vec<String> {
+    let masters = cluster.masters().await;
+    assert_eq!(masters.len(), 3, "{masters:?}");
+    let mut per_master = std::collections::BTreeMap::<u16, Vec<String>>::new();
+    for i in 0.. {
+        let room = format!("c{i}");
+        let master = cluster
+            .master_of(&format!("{prefix}:room:{{{room}}}:events"))
+            .await;
+        let list = per_master.entry(master).or_default();
+        if list.len() < 2 {
+            list.push(room);
+        }
+        if per_master.len() == 3 && per_master.values().all(|l| l.len() == 2) {
+            break;
+        }
+    }
+    per_master.into_values().flatten().collect()
+}
+
+async fn create_and_join(c: &mut Client, room: &str) {
+    c.send(json!({"type":"create_room","name":room})).await;
+    let reply = c
+        .expect_where(|v| v["type"] == "room_created" || v["type"] == "error")
+        .await;
+    assert!(
+        reply["type"] == "room_created" || reply["code"] == "room_exists",
+        "{reply}"
+    );
+    c.join(room).await;
+}
+
+/// Messages of `room` until offset `last`, each once, in order, starting after `after`.
+async fn received_through(c: &mut Client, room: &str, after: u64, last: u64) -> Vec<Value> {
+    let got = c.messages(room, (last - after) as usize).await;
+    assert_eq!(
+        offsets(&got),
+        (after + 1..=last).collect::<Vec<_>>(),
+        "{room}: every offset once, in order"
+    );
+    got
+}
+
+#[tokio::test]
+async fn cluster_mode_without_a_database_is_refused_at_start() {
+    use clap::Parser;
+    let config = chat_server::Config::try_parse_from([
+        "chat-server",
+        "--redis-url",
+        "redis://127.0.0.1:1",
+        "--redis-cluster",
+        "true",
+    ])
+    .unwrap();
+    let Err(e) = chat_server::build_state(config).await else {
+        panic!("started without a database");
+    };
+    assert!(e.to_string().contains("--database-url"), "{e}");
+}
+
+#[tokio::test]
+async fn rooms_spread_over_three_masters_chat_across_replicas() {
+    let cluster = RedisCluster::start().await;
+    let (database, _pg) = fresh_database().await;
+    let (url, prefix) = (cluster.url(), unique_prefix());
+    let one = ServerProcess::spawn(&args(&url, &prefix, &database)).await;
+    let two = ServerProcess::spawn(&args(&url, &prefix, &database)).await;
+    wait_ready(&one).await;
+    wait_ready(&two).await;
+    let rooms = rooms_on_every_master(&cluster, &prefix).await;
+
+    let mut ann = Client::hello(&one.ws_url(), "Ann").await;
+    let mut bob = Client::hello(&two.ws_url(), "Bob").await;
+    for room in &rooms {
+        create_and_join(&mut ann, room).await;
+        bob.join(room).await;
+    }
+    assert_eq!(
+        metric(&two, "chat_redis_subscribed_rooms").await,
+        rooms.len() as f64
+    );
+    const N: u64 = 5;
+    for room in &rooms {
+        for i in 1..=N {
+            let id = format!("{room}-{i}");
+            let ack = ann.say(room, &id, &id).await;
+            assert_eq!(ack["offset"], i, "{ack}");
+        }
+    }
+    for room in &rooms {
+        received_through(&mut bob, room, 0, N).await;
+    }
+    // A newcomer on two reads the history (the cluster's cache of the database).
+    let mut cy = Client::hello(&two.ws_url(), "Cy").await;
+    for room in &rooms {
+        let joined = cy.join(room).await;
+        assert_eq!(joined["offset"], N, "{joined}");
+        let contents: Vec<&str> = joined["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap())
+            .collect();
+        let want: Vec<String> = (1..=N).map(|i| format!("{room}-{i}")).collect();
+        assert_eq!(contents, want, "{room}");
+    }
+}
+
+#[tokio::test]
+async fn a_killed_master_fails_over_and_members_end_with_exactly_what_was_stored() {
+    let mut cluster = RedisCluster::start().await;
+    let (database, _pg) = fresh_database().await;
+    let (url, prefix) = (cluster.url(), unique_prefix());
+    let one = ServerProcess::spawn(&args(&url, &prefix, &database)).await;
+    let two = ServerProcess::spawn(&args(&url, &prefix, &database)).await;
+    wait_ready(&one).await;
+    wait_ready(&two).await;
+    let rooms = rooms_on_every_master(&cluster, &prefix).await;
+    let room = rooms[0].clone();
+    let channel = format!("{prefix}:room:{{{room}}}:events");
+
+    let mut ann = Client::hello(&one.ws_url(), "Ann").await;
+    let mut bob = Client::hello(&two.ws_url(), "Bob").await;
+    create_and_join(&mut ann, &room).await;
+    bob.join(&room).await;
+    let ack = ann.say(&room, "before", "before").await;
+    assert_eq!(ack["offset"], 1, "{ack}");
+    received_through(&mut bob, &room, 0, 1).await;
+
+    let master = cluster.master_of(&channel).await;
+    cluster.kill(master).await;
+    // Sends while the slot has no master: each is acked (stored: the database is the record) or
+    // refused; none is acked and then missing.
+    let mut acked = vec![1];
+    for i in 0..20 {
+        let id = format!("during-{i}");
+        let reply = ann.say(&room, &id, &id).await;
+        if reply["type"] == "ack" {
+            acked.push(reply["offset"].as_u64().unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let promoted = cluster.wait_failover(&channel, master).await;
+    assert_ne!(promoted, master);
+    for i in 0..5 {
+        let id = format!("after-{i}");
+        let reply = ann.say(&room, &id, &id).await;
+        assert_eq!(reply["type"], "ack", "{reply}");
+        acked.push(reply["offset"].as_u64().unwrap());
+    }
+    let last = *acked.iter().max().unwrap();
+    assert_eq!(
+        acked,
+        (1..=last).collect::<Vec<_>>(),
+        "acks are consecutive offsets"
+    );
+    // Bob, on the other replica, gets every stored message once, in order.
+    received_through(&mut bob, &room, 1, last).await;
+    // And a newcomer reads them all.
+    let mut cy = Client::hello(&two.ws_url(), "Cy").await;
+    let joined = cy.join(&room).await;
+    assert_eq!(joined["offset"], last, "{joined}");
+}
