@@ -104,8 +104,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
     pub outbound_queue: u32,
 
-    /// Bytes of frames queued per connection before it is closed as a slow consumer (close code
-    /// 4008): the bound that matters, since frames differ in size by a thousand times.
+    /// Bytes of frames queued per connection: past this a room's messages are no longer queued
+    /// but pulled from the store by the session, paced by its socket (the client still gets
+    /// every message once, in order); past twice this the connection is closed as a slow
+    /// consumer (close code 4008).
     #[arg(long, env = "CHATAPP_OUTBOUND_QUEUE_BYTES", default_value_t = 4_194_304,
           value_parser = clap::value_parser!(u32).range(65_536..=1_073_741_824))]
     pub outbound_queue_bytes: u32,

@@ -1,8 +1,9 @@
 //! Local fan-out: which connection of this replica is in which room, fed by the one task that
 //! turns store events into per-connection frames (`hub/delivery.rs`: per room, offsets in order
 //! exactly once, any gap filled from the store). Sessions own their sockets; the hub only ever
-//! `try_send`s into their bounded queues (`hub/conn.rs`) and kicks a connection whose queue is
-//! full instead of letting memory grow. It also holds the current room list (`hub/rooms.rs`:
+//! `try_send`s into their bounded queues (`hub/conn.rs`): a connection that falls behind pulls
+//! its rooms from the store instead, and one whose queue fills anyway is kicked rather than let
+//! memory grow. It also holds the current room list (`hub/rooms.rs`:
 //! shared, with each viewer's private rooms spliced in) and this replica's copy of the private
 //! rooms' participants, which it enforces (`hub/private.rs`), and the newest support queue for
 //! the agents connected here (`hub/support.rs`).
@@ -15,8 +16,7 @@ use std::{
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{Notify, mpsc};
 
-pub use self::conn::{Conn, ConnHandle, ConnId, Delivered, NewEpoch, Outbound};
-use self::delivery::Cursor;
+pub use self::conn::{Conn, ConnHandle, ConnId, Delivered, NewEpoch, Outbound, OutboundRx};
 pub use self::delivery::run_delivery;
 pub use self::rooms::RoomsList;
 use crate::{
@@ -25,6 +25,10 @@ use crate::{
     metrics::Metrics,
     store::{ALL_CONNECTIONS, RoomFeeds, RoomPresence, SessionEnd},
 };
+
+/// A map on the per-delivery path (room names, connection ids): foldhash, seeded per map, costs a
+/// fraction of std's SipHash (which was 8 % of a delivery's instructions, docs/benchmarks.md).
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A joiner's view of where a room's history stood, sent so the hub can start delivering after it.
 #[derive(Debug)]
@@ -37,7 +41,7 @@ pub struct RoomStart {
 /// Membership of this replica's connections, shared by sessions and the delivery task.
 #[derive(Debug)]
 pub struct Hub {
-    members: Mutex<HashMap<Arc<str>, HashMap<ConnId, ConnHandle>>>,
+    members: Mutex<FastMap<Arc<str>, FastMap<ConnId, ConnHandle>>>,
     conns: Mutex<HashMap<ConnId, ConnHandle>>,
     /// The newest room list, built once per change and shared by every connection.
     rooms_list: Mutex<RoomsList>,
@@ -168,17 +172,38 @@ impl Hub {
             .map_or(0, |m| m.len() as u64)
     }
 
-    /// Queue a frame for one connection without waiting. A connection whose queue holds more than
-    /// its `--outbound-queue` frames or `--outbound-queue-bytes` bytes is kicked (close 4008).
+    /// Queue a frame for one connection without waiting. Past `--outbound-queue-bytes` a room
+    /// message is not queued: the connection pulls the room from the store instead
+    /// ([`Conn::lag`]), so a healthy reader on a busy machine is never kicked. A connection is
+    /// kicked (close 4008) when its queue holds `--outbound-queue` entries, or twice its bytes.
     pub fn offer(&self, conn: &Conn, out: Outbound) {
         let bytes = out.queued_bytes();
+        if let Outbound::Message(message) = &out {
+            let queued = conn.queued_bytes.load(Ordering::Relaxed);
+            if queued + bytes > conn.max_bytes || conn.is_lagging(&message.room) {
+                if conn.lag(&message.room) {
+                    self.metrics.outbound_lagged.inc();
+                    let room = message.room.clone();
+                    self.enqueue(conn, Outbound::Lagged { room });
+                }
+                return;
+            }
+        }
+        self.enqueue(conn, out);
+    }
+
+    fn enqueue(&self, conn: &Conn, out: Outbound) {
+        let bytes = out.queued_bytes();
+        let entries = conn.queued_entries.fetch_add(1, Ordering::Relaxed) + 1;
         let queued = conn.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let full = queued > conn.max_bytes
-            || matches!(
-                conn.tx.try_send(out),
-                Err(mpsc::error::TrySendError::Full(_))
-            );
-        if full && !conn.kicked.is_cancelled() {
+        let full = entries > conn.max_entries || queued > conn.max_bytes.saturating_mul(2);
+        if !full {
+            // An error only means the session is gone (it leaves the hub as it ends).
+            let _ = conn.tx.send(out);
+            return;
+        }
+        conn.taken(&out);
+        if !conn.kicked.is_cancelled() {
             self.metrics.slow_consumer_drops.inc();
             conn.kicked.cancel();
         }
@@ -286,7 +311,7 @@ impl Hub {
 }
 
 fn remove_member(
-    members: &mut HashMap<Arc<str>, HashMap<ConnId, ConnHandle>>,
+    members: &mut FastMap<Arc<str>, FastMap<ConnId, ConnHandle>>,
     room: &str,
     id: ConnId,
     feeds: &RoomFeeds,

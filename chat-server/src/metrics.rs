@@ -60,6 +60,9 @@ pub struct Metrics {
     /// 1 while the store accepts writes, 0 while it refuses them or is unreachable.
     pub store_writable: Gauge<i64, AtomicI64>,
     pub slow_consumer_drops: Counter<u64, AtomicU64>,
+    /// Times a connection's queue passed `--outbound-queue-bytes` and one of its rooms was
+    /// switched to being pulled from the store.
+    pub outbound_lagged: Counter<u64, AtomicU64>,
     pub rejected_connections: Counter<u64, AtomicU64>,
     pub protocol_errors: Family<CodeLabel, Counter<u64, AtomicU64>>,
     pub delivery_gaps: Family<ReasonLabel, Counter<u64, AtomicU64>>,
@@ -90,6 +93,7 @@ impl Metrics {
         let redis_subscribed_rooms = Gauge::default();
         let store_writable = Gauge::default();
         let slow_consumer_drops = Counter::default();
+        let outbound_lagged = Counter::default();
         let rejected_connections = Counter::default();
         let protocol_errors = Family::default();
         let delivery_gaps = Family::default();
@@ -150,6 +154,11 @@ impl Metrics {
             slow_consumer_drops.clone(),
         );
         r.register(
+            "outbound_lagged",
+            "Rooms of connections that fell behind their queue's byte bound and pull from the store",
+            outbound_lagged.clone(),
+        );
+        r.register(
             "rejected_connections",
             "WebSocket handshakes refused (origin, limit, draining)",
             rejected_connections.clone(),
@@ -198,6 +207,7 @@ impl Metrics {
             redis_subscribed_rooms,
             store_writable,
             slow_consumer_drops,
+            outbound_lagged,
             rejected_connections,
             protocol_errors,
             delivery_gaps,

@@ -4,7 +4,6 @@
 //! nothing a client sends can make this panic.
 
 use std::{
-    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -15,7 +14,7 @@ use std::{
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{address::AddressSlot, rate::TokenBucket};
 use tokio_util::sync::CancellationToken;
@@ -25,7 +24,7 @@ use crate::{
     accounts::Visitor,
     clock::{now_ms, rfc3339_ms},
     error::Error,
-    hub::{Conn, ConnHandle, ConnId, Delivered, NewEpoch, Outbound},
+    hub::{Conn, ConnHandle, ConnId, Delivered, FastMap, NewEpoch, Outbound, OutboundRx},
     limits::{ABUSE_LIMIT, ABUSE_WINDOW},
     metrics::{self, Metrics},
     protocol::{
@@ -74,18 +73,22 @@ struct Abuse {
 pub struct Session {
     id: ConnId,
     state: AppState,
-    rx: mpsc::Receiver<Outbound>,
+    rx: OutboundRx,
     handle: ConnHandle,
     identity: Option<Identity>,
     /// Signed in (from the handshake's cookie) or a guest.
     visitor: Visitor,
-    rooms: HashMap<Arc<str>, RoomView>,
+    rooms: FastMap<Arc<str>, RoomView>,
     /// Messages written since the last latency sample.
     unsampled: u32,
+    /// When queued room messages were last flushed to the socket (`write::COALESCE`).
+    last_flush: tokio::time::Instant,
     budgets: Budgets,
     abuse: Abuse,
     admission: Admission,
-    guard: WriteGuard,
+    /// Cloned for every write: an `Arc`, so that is one reference count, not two token clones
+    /// (each takes its token's lock).
+    guard: Arc<WriteGuard>,
     signals: SignalState,
     /// A guest's support conversation, once opened (`--guest-support`).
     support_guest: Option<SupportGuest>,
@@ -100,11 +103,11 @@ impl Session {
         let (handle, rx) = Conn::new(c.outbound_queue as usize, c.outbound_queue_bytes as usize);
         let _ = handle.visitor.set(visitor.clone());
         state.hub.connect(id, handle.clone());
-        let guard = WriteGuard {
+        let guard = Arc::new(WriteGuard {
             timeout: c.write_timeout(),
             kicked: handle.kicked.clone(),
             shutdown: state.lifecycle.sessions.clone(),
-        };
+        });
         let reply_rate = f64::from(c.reply_bytes_per_sec);
         let budgets = Budgets {
             sends: TokenBucket::new(c.send_rate, f64::from(c.send_burst)),
@@ -119,8 +122,9 @@ impl Session {
             handle,
             identity: None,
             visitor,
-            rooms: HashMap::new(),
+            rooms: FastMap::default(),
             unsampled: 0,
+            last_flush: tokio::time::Instant::now(),
             budgets,
             abuse: Abuse {
                 count: 0,
@@ -141,14 +145,20 @@ impl Session {
         E: std::error::Error + 'static,
     {
         self.state.metrics.connections.inc();
-        self.guard.shutdown = shutdown.clone();
+        Arc::make_mut(&mut self.guard).shutdown = shutdown.clone();
         let hello_deadline = tokio::time::sleep(self.state.config.hello_timeout());
         tokio::pin!(hello_deadline);
         let interval = self.state.config.ping_interval();
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut last_seen = Instant::now();
-        let kicked = self.handle.kicked.clone();
-        let ended = self.handle.ended.clone();
+        // Made once, not once per wake-up: each `cancelled()` future registers with its token
+        // (a lock) and unregisters when dropped, which three of them per delivery made
+        // measurable (docs/benchmarks.md, "Issue #10, round 2").
+        let (kicked, ended) = (self.handle.kicked.clone(), self.handle.ended.clone());
+        let shutting_down = shutdown.cancelled();
+        let kicked = kicked.cancelled();
+        let ended = ended.cancelled();
+        tokio::pin!(shutting_down, kicked, ended);
         // A login session ends at its expiry even when nobody logs out.
         let expiry = self.visitor.signed_in().map_or(Duration::MAX, |s| {
             Duration::from_millis(s.expires_ms.saturating_sub(now_ms()))
@@ -158,9 +168,9 @@ impl Session {
         let close = loop {
             let result = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => Err(Close(close::GOING_AWAY, "server shutting down")),
-                () = kicked.cancelled() => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
-                () = ended.cancelled() => Box::pin(self.session_ended(&mut sink)).await,
+                () = &mut shutting_down => Err(Close(close::GOING_AWAY, "server shutting down")),
+                () = &mut kicked => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
+                () = &mut ended => Box::pin(self.session_ended(&mut sink)).await,
                 () = &mut expires, if self.visitor.signed_in().is_some() => {
                     Box::pin(self.session_ended(&mut sink)).await
                 }

@@ -1,10 +1,12 @@
 //! One connection as the hub sees it: [`Conn`], its bounded queue of [`Outbound`] entries (counted
-//! in entries and in bytes, so a slow reader is kicked rather than let memory grow) and the
-//! tokens its session watches (kicked, session ended); and what is queued: a [`Delivered`]
-//! message (one per message, shared by every recipient), a [`NewEpoch`], a ready frame, notices.
+//! in entries and in bytes, so memory never grows with a slow reader: past the byte bound its
+//! rooms' messages are no longer queued but pulled from the store by the session, see
+//! [`Conn::lag`]) and the tokens its session watches (kicked, session ended); and what is
+//! queued: a [`Delivered`] message (one per message, shared by every recipient), a
+//! [`NewEpoch`], a ready frame, notices.
 
 use std::sync::{
-    Arc,
+    Arc, Mutex,
     atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
@@ -49,8 +51,9 @@ pub enum Outbound {
     /// per connection, so a burst of changes costs a slow reader one frame, not one per change.
     Rooms,
     /// This replica could not deliver the room's messages contiguously (a burst too large to
-    /// queue, or messages trimmed before it could read them): the session pulls what its client
-    /// is missing from the store, paced by its own socket.
+    /// queue, messages trimmed before it could read them, or this connection's queue past its
+    /// byte bound): the session pulls what its client is missing from the store, paced by its
+    /// own socket.
     Lagged { room: Arc<str> },
     /// The timed room expired: the connection is no longer in it (`expired` is written).
     Expired(Arc<str>),
@@ -81,10 +84,19 @@ impl Outbound {
     }
 }
 
+/// The session's end of a connection's queue. An unbounded channel, bounded by the hub itself in
+/// entries and bytes ([`Conn`]): a bounded channel's semaphore took a lock on every entry the
+/// session took off (2 % of a delivery's instructions, docs/benchmarks.md).
+pub type OutboundRx = mpsc::UnboundedReceiver<Outbound>;
+
 /// The hub's side of one connection, shared (one `Arc`) by every room it is a member of.
 #[derive(Debug)]
 pub struct Conn {
-    pub(super) tx: mpsc::Sender<Outbound>,
+    pub(super) tx: mpsc::UnboundedSender<Outbound>,
+    /// Entries offered and not yet taken off the queue by the session.
+    pub(super) queued_entries: AtomicUsize,
+    /// `--outbound-queue`: more entries than this close the connection as a slow consumer.
+    pub(super) max_entries: usize,
     /// Cancelled when the connection must be closed as a slow consumer.
     pub kicked: CancellationToken,
     /// Cancelled when the login session the connection was opened with ended (close 4001).
@@ -96,8 +108,14 @@ pub struct Conn {
     pub support_guest: std::sync::OnceLock<String>,
     /// Bytes offered and not yet taken off the queue by the session.
     pub(super) queued_bytes: AtomicUsize,
-    /// `--outbound-queue-bytes`: above this the connection is closed as a slow consumer.
+    /// `--outbound-queue-bytes`: above this the connection's room messages are pulled instead
+    /// of queued ([`Conn::lag`]); above twice this anything else closes it as a slow consumer.
     pub(super) max_bytes: usize,
+    /// Rooms whose messages are not queued (the session pulls them from the store when it
+    /// reaches their [`Outbound::Lagged`]); `lagging` says whether there is any, so the hub and
+    /// the session look at the list only then.
+    lagged_rooms: Mutex<Vec<Arc<str>>>,
+    lagging: AtomicBool,
     /// An [`Outbound::Rooms`] is queued and not yet taken.
     pub(super) rooms_pending: AtomicBool,
     /// An [`Outbound::SupportQueue`] is queued and not yet taken.
@@ -109,16 +127,20 @@ pub type ConnHandle = Arc<Conn>;
 
 impl Conn {
     /// A connection's queue: at most `frames` entries and about `max_bytes` bytes of frames.
-    pub fn new(frames: usize, max_bytes: usize) -> (ConnHandle, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(frames);
+    pub fn new(frames: usize, max_bytes: usize) -> (ConnHandle, OutboundRx) {
+        let (tx, rx) = mpsc::unbounded_channel();
         let conn = Self {
             tx,
+            queued_entries: AtomicUsize::new(0),
+            max_entries: frames,
             kicked: CancellationToken::new(),
             ended: CancellationToken::new(),
             visitor: std::sync::OnceLock::new(),
             support_guest: std::sync::OnceLock::new(),
             queued_bytes: AtomicUsize::new(0),
             max_bytes,
+            lagged_rooms: Mutex::default(),
+            lagging: AtomicBool::new(false),
             rooms_pending: AtomicBool::new(false),
             support_pending: AtomicBool::new(false),
         };
@@ -145,7 +167,45 @@ impl Conn {
 
     /// The session took `out` off its queue (to write it now, or to drop it).
     pub fn taken(&self, out: &Outbound) {
+        self.queued_entries.fetch_sub(1, Ordering::Relaxed);
         self.queued_bytes
             .fetch_sub(out.queued_bytes(), Ordering::Relaxed);
+    }
+
+    /// Whether `room`'s messages are being dropped from this connection's queue, to be pulled
+    /// from the store by the session instead.
+    pub fn is_lagging(&self, room: &str) -> bool {
+        self.lagging.load(Ordering::Acquire)
+            && self
+                .lagged_rooms
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|r| &**r == room)
+    }
+
+    /// Stop queueing `room`'s messages; true when it was not lagging yet, so the caller queues
+    /// its one [`Outbound::Lagged`]. Every message of the room from here until the session takes
+    /// that entry is pulled from the store (it was stored before the hub saw it), so nothing is
+    /// lost and, the session skipping offsets it has written, nothing is written twice.
+    pub(super) fn lag(&self, room: &Arc<str>) -> bool {
+        let mut rooms = self.lagged_rooms.lock().unwrap();
+        if rooms.iter().any(|r| r == room) {
+            return false;
+        }
+        rooms.push(room.clone());
+        self.lagging.store(true, Ordering::Release);
+        true
+    }
+
+    /// The session reached `room`'s [`Outbound::Lagged`] and is about to pull it: queue the
+    /// room's messages again from now on.
+    pub fn caught_up(&self, room: &str) {
+        if !self.lagging.load(Ordering::Acquire) {
+            return;
+        }
+        let mut rooms = self.lagged_rooms.lock().unwrap();
+        rooms.retain(|r| &**r != room);
+        self.lagging.store(!rooms.is_empty(), Ordering::Release);
     }
 }

@@ -4,18 +4,14 @@
 //! pull ([`Outbound::Lagged`]). Every other store event (room list, access, votes, signals) is
 //! passed to the part of the hub it concerns.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Delivered, Hub, NewEpoch, Outbound, RoomStart, private};
+use super::{Delivered, FastMap, Hub, NewEpoch, Outbound, RoomStart, private};
 use crate::{
     clock::now_ms,
     metrics::ReasonLabel,
@@ -53,6 +49,9 @@ pub(super) struct Cursor {
     pending: BTreeMap<u64, Delivery>,
 }
 
+/// Every room's [`Cursor`], by name.
+pub(super) type Cursors = FastMap<Arc<str>, Cursor>;
+
 /// The delivery task: store events and joiners' starting points in, ordered frames out.
 pub async fn run_delivery(
     hub: Arc<Hub>,
@@ -61,7 +60,7 @@ pub async fn run_delivery(
     mut starts: mpsc::Receiver<RoomStart>,
     stop: CancellationToken,
 ) {
-    let mut cursors: HashMap<Arc<str>, Cursor> = HashMap::new();
+    let mut cursors = Cursors::default();
     let mut tick = tokio::time::interval(BACKFILL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -246,7 +245,7 @@ fn lagged(hub: &Hub, room: &Arc<str>, cursor: &mut Cursor, through: u64, reason:
     cursor.last = Some(through);
 }
 
-async fn backfill_all(hub: &Hub, store: &Store, cursors: &mut HashMap<Arc<str>, Cursor>) {
+async fn backfill_all(hub: &Hub, store: &Store, cursors: &mut Cursors) {
     cursors.retain(|room, _| hub.has_members(room));
     // Rooms are independent, so their reads go out together (pipelined on the store's one
     // connection). One after another, 200 rooms on a busy Redis held up live delivery for about

@@ -4,9 +4,9 @@
 //! handles announcements in order) and are told (`removed`, `room_deleted`); the others get the
 //! new `participants`. Every connection's room list is refreshed.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
-use super::{Cursor, Hub, Outbound};
+use super::{Hub, Outbound, delivery::Cursors};
 use crate::{
     protocol::ServerFrame,
     store::{Access, Store},
@@ -18,7 +18,7 @@ pub(super) async fn access_changed(
     hub: &Hub,
     store: &Store,
     room: &Arc<str>,
-    cursors: &mut HashMap<Arc<str>, Cursor>,
+    cursors: &mut Cursors,
 ) {
     match store.access(room).await {
         Ok(Some(access)) => hub.apply_access(room, Some(access)),
@@ -29,7 +29,7 @@ pub(super) async fn access_changed(
 }
 
 /// The delivery task's handling of `d <room>`: the members leave, delivery forgets the room.
-pub(super) fn deleted(hub: &Hub, room: &Arc<str>, cursors: &mut HashMap<Arc<str>, Cursor>) {
+pub(super) fn deleted(hub: &Hub, room: &Arc<str>, cursors: &mut Cursors) {
     cursors.remove(room);
     hub.room_deleted(room);
     hub.rooms_changed.notify_one();
@@ -123,7 +123,7 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use tokio::sync::mpsc;
+    use crate::hub::OutboundRx;
 
     use super::*;
     use crate::{
@@ -149,7 +149,7 @@ mod tests {
     }
 
     /// What is queued, `rooms` pushes left out, as text for the assertions.
-    fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<String> {
+    fn drain(rx: &mut OutboundRx) -> Vec<String> {
         std::iter::from_fn(|| rx.try_recv().ok())
             .filter_map(|out| match out {
                 Outbound::Frame(f) => Some(f.to_string()),

@@ -77,8 +77,6 @@ impl Hub {
 mod tests {
     use std::sync::Arc;
 
-    use tokio::sync::mpsc;
-
     use super::*;
     use crate::accounts::{SignedIn, User};
 
@@ -98,7 +96,7 @@ mod tests {
         }))
     }
 
-    fn queued(rx: &mut mpsc::Receiver<Outbound>) -> usize {
+    fn queued(rx: &mut crate::hub::OutboundRx) -> usize {
         std::iter::from_fn(|| rx.try_recv().ok())
             .filter(|out| matches!(out, Outbound::SupportQueue))
             .count()

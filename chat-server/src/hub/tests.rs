@@ -12,7 +12,7 @@ struct Fixture {
     hub: Arc<Hub>,
     store: Store,
     events: mpsc::Sender<StoreEvent>,
-    member: mpsc::Receiver<Outbound>,
+    member: OutboundRx,
     kicked: CancellationToken,
     stop: CancellationToken,
 }
@@ -142,7 +142,7 @@ async fn a_full_queue_kicks_the_member_instead_of_growing() {
 }
 
 /// A hub with one connection whose queue holds `frames` entries and `bytes` bytes.
-fn one_conn(frames: usize, bytes: usize) -> (Arc<Hub>, ConnHandle, mpsc::Receiver<Outbound>) {
+fn one_conn(frames: usize, bytes: usize) -> (Arc<Hub>, ConnHandle, OutboundRx) {
     let (hub, _starts) = Hub::new(Arc::default());
     let (conn, rx) = Conn::new(frames, bytes);
     hub.connect(1, conn.clone());
@@ -151,7 +151,9 @@ fn one_conn(frames: usize, bytes: usize) -> (Arc<Hub>, ConnHandle, mpsc::Receive
 
 #[test]
 fn the_queue_is_bounded_in_bytes_as_well_as_frames() {
-    let (hub, conn, mut rx) = one_conn(1000, 100_000);
+    // Frames other than room messages may take twice the bound before the connection is kicked
+    // (room messages past the bound are pulled instead: the next test).
+    let (hub, conn, mut rx) = one_conn(1000, 50_000);
     let frame: Arc<str> = "x".repeat(30_000).into();
     for _ in 0..3 {
         hub.offer(&conn, Outbound::Frame(frame.clone()));
@@ -164,6 +166,60 @@ fn the_queue_is_bounded_in_bytes_as_well_as_frames() {
     assert!(!conn.kicked.is_cancelled(), "still 90,000 bytes queued");
     hub.offer(&conn, Outbound::Frame(frame));
     assert!(conn.kicked.is_cancelled(), "120,000 bytes do not");
+}
+
+fn message(room: &Arc<str>, offset: u64, len: usize) -> Outbound {
+    Outbound::Message(Arc::new(Delivered {
+        room: room.clone(),
+        offset,
+        time_ms: 0,
+        frame: Utf8Bytes::from("x".repeat(len)),
+    }))
+}
+
+fn queued(rx: &mut OutboundRx) -> Vec<String> {
+    std::iter::from_fn(|| rx.try_recv().ok())
+        .map(|out| match out {
+            Outbound::Message(m) => format!("{}:{}", m.room, m.offset),
+            Outbound::Lagged { room } => format!("lagged {room}"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn room_messages_past_the_byte_bound_are_pulled_instead_of_kicking() {
+    let (hub, conn, mut rx) = one_conn(1000, 100_000);
+    let (general, quiet): (Arc<str>, Arc<str>) = ("general".into(), "quiet".into());
+    for offset in 1..=5 {
+        hub.offer(&conn, message(&general, offset, 30_000));
+    }
+    // Once a room lags, even a message that would fit is not queued: the pull covers it.
+    hub.offer(&conn, message(&quiet, 1, 10_000));
+    hub.offer(&conn, message(&quiet, 2, 100));
+    assert!(!conn.kicked.is_cancelled(), "a reader behind is not kicked");
+    assert!(conn.is_lagging("general") && conn.is_lagging("quiet"));
+    assert_eq!(
+        queued(&mut rx),
+        [
+            "general:1",
+            "general:2",
+            "general:3",
+            "lagged general",
+            "lagged quiet"
+        ],
+        "one Lagged per room, nothing past the bound"
+    );
+    // The session reached `general`'s Lagged: its messages are queued again, `quiet`'s not yet.
+    conn.queued_bytes.store(0, Ordering::Relaxed);
+    conn.caught_up("general");
+    hub.offer(&conn, message(&general, 6, 100));
+    hub.offer(&conn, message(&quiet, 3, 100));
+    assert_eq!(queued(&mut rx), ["general:6"]);
+    conn.caught_up("quiet");
+    assert!(!conn.is_lagging("general") && !conn.is_lagging("quiet"));
+    let metrics = hub.metrics.outbound_lagged.get();
+    assert_eq!(metrics, 2, "one per room switched to pulling");
 }
 
 #[test]

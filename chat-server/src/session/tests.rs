@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use clap::Parser;
 use futures_util::{sink, stream};
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use super::*;
 use crate::{Config, build_state};

@@ -1,5 +1,6 @@
 //! The session's write path: queued frames out in batches, each socket write bounded by the
-//! [`WriteGuard`], and the catch-up pull when the hub could not deliver a room contiguously.
+//! [`WriteGuard`], and the catch-up pull when the hub could not deliver a room contiguously
+//! (also when this connection fell so far behind that the hub stopped queueing its rooms).
 
 use super::*;
 
@@ -38,6 +39,14 @@ impl WriteGuard {
     }
 }
 
+/// A session that flushed room messages less than this long ago waits out the rest before the
+/// next flush, so the messages that arrive meanwhile go out in the same write (one syscall, one
+/// wake-up of the client) instead of one each. A member of a quiet room is written to at once;
+/// a member of a busy one gets its frames at most this much later, in batches: at 200 messages a
+/// second into 100 members this halved the server's `sendto` calls and cut its CPU by a third
+/// (docs/benchmarks.md, "Issue #10, round 2").
+const COALESCE: Duration = Duration::from_millis(10);
+
 impl Session {
     /// Write `first` and what else is queued, in batches of one flush each; a room the hub could
     /// not deliver contiguously is pulled from the store between batches.
@@ -46,11 +55,20 @@ impl Session {
         sink: &mut S,
         first: Outbound,
     ) -> Result<(), Close> {
+        if matches!(first, Outbound::Message(_)) && self.rx.len() < WRITE_BATCH {
+            let due = self.last_flush + COALESCE;
+            if due > tokio::time::Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
+        }
         let mut next = Some(first);
         while let Some(out) = next.take() {
             let guard = self.guard.clone();
             let lagged = guard.run(self.write_batch(sink, out)).await?;
             if let Some(room) = lagged {
+                // From here the hub queues the room's messages again; everything before is
+                // pulled now (the offsets already written are skipped when they come).
+                self.handle.caught_up(&room);
                 Box::pin(self.catch_up(sink, &room)).await?;
                 next = self.try_take();
             }
@@ -88,6 +106,9 @@ impl Session {
         // One shared counter update per batch, not one per frame.
         self.state.metrics.messages_out.inc_by(messages);
         sink.flush().await?;
+        if messages > 0 {
+            self.last_flush = tokio::time::Instant::now();
+        }
         Ok(lagged)
     }
 
@@ -168,6 +189,9 @@ impl Session {
                 let view = self.rooms.get_mut(room)?;
                 if *offset <= view.last_sent {
                     return None; // already in the `joined` page
+                }
+                if self.handle.is_lagging(room) {
+                    return None; // pulled from the store at the room's `Lagged`, queued after
                 }
                 view.last_sent = *offset;
                 if view
