@@ -117,7 +117,7 @@ impl Hub {
             .entry(room.clone())
             .or_insert_with(|| {
                 self.feeds.want(room);
-                HashMap::new()
+                FastMap::default()
             })
             .insert(id, handle)
             .is_none();
@@ -283,7 +283,7 @@ impl Hub {
     }
 
     /// Every local member of a room leaves it at once (the room expired or was deleted).
-    fn take_room(&self, room: &str) -> Option<HashMap<ConnId, ConnHandle>> {
+    fn take_room(&self, room: &str) -> Option<FastMap<ConnId, ConnHandle>> {
         let mut members = self.members.lock().unwrap();
         let gone = members.remove(room);
         if gone.is_some() {
