@@ -218,8 +218,20 @@ async fn a_killed_master_fails_over_and_members_end_with_exactly_what_was_stored
     );
     // Bob, on the other replica, gets every stored message once, in order.
     received_through(&mut bob, &room, 1, last).await;
+    // Its replica follows the room on the promoted master again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(&two, "chat_redis_subscribed_rooms").await != 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the room was not subscribed again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ack = ann.say(&room, "live", "live").await;
+    assert_eq!(ack["offset"], last + 1, "{ack}");
+    received_through(&mut bob, &room, last, last + 1).await;
     // And a newcomer reads them all.
     let mut cy = Client::hello(&two.ws_url(), "Cy").await;
     let joined = cy.join(&room).await;
-    assert_eq!(joined["offset"], last, "{joined}");
+    assert_eq!(joined["offset"], last + 1, "{joined}");
 }
