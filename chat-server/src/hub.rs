@@ -138,6 +138,14 @@ impl Hub {
         out
     }
 
+    /// Who is online on this replica in one room: what [`Self::local_presence`] has for it, at
+    /// the cost of that room's members rather than every connection's (each `join` asks).
+    pub fn room_presence(&self, room: &str) -> RoomPresence {
+        let members = self.members.lock().unwrap();
+        let who = members.get(room).into_iter().flat_map(|m| m.values());
+        RoomPresence::of(who.map(|c| c.member()))
+    }
+
     /// Queue a ready frame for every local member of a room.
     pub fn to_room(&self, room: &str, frame: Arc<str>) {
         self.deliver(&Outbound::Frame(frame), room);

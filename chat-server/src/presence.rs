@@ -213,9 +213,7 @@ pub fn members_frame(state: &AppState, room: &str) -> Arc<str> {
         name: room.to_owned(),
         ..RoomInfo::default()
     });
-    if let Some(mine) = state.hub.local_presence().get(room) {
-        floor(&mut info, mine);
-    }
+    floor(&mut info, &state.hub.room_presence(room));
     members_of(&info)
 }
 

@@ -193,3 +193,21 @@ fn a_queued_message_is_as_small_as_a_pointer_plus_a_tag() {
     // per connection (docs/benchmarks.md, "Memory per connection").
     assert!(std::mem::size_of::<Outbound>() <= 24);
 }
+
+#[test]
+fn one_rooms_presence_is_what_the_whole_map_has_for_it() {
+    let (hub, _starts) = Hub::new(Arc::default());
+    let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+    let mut queues = Vec::new();
+    for (id, room) in [(1, &a), (2, &a), (3, &b)] {
+        let (handle, rx) = Conn::new(8, 1 << 10);
+        hub.connect(id, handle.clone());
+        hub.join(room, id, handle);
+        queues.push(rx);
+    }
+    let all = hub.local_presence();
+    assert_eq!(hub.room_presence("a"), all["a"]);
+    assert_eq!(hub.room_presence("a").guests, 2);
+    assert_eq!(hub.room_presence("b"), all["b"]);
+    assert!(hub.room_presence("nobody").is_empty());
+}
