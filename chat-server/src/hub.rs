@@ -195,11 +195,18 @@ impl Hub {
         }
     }
 
-    /// Queue a `rooms` push for one connection unless one is pending already.
+    /// Queue a `rooms` push for one connection unless one is pending already or it has not said
+    /// `hello` yet.
     pub fn offer_rooms(&self, conn: &Conn) {
         if !conn.rooms_pending.swap(true, Ordering::AcqRel) {
             self.offer(conn, Outbound::Rooms);
         }
+    }
+
+    /// The connection said `hello`: queue its first room list. From now on it gets pushes.
+    pub fn greeted(&self, conn: &Conn) {
+        conn.rooms_pending.store(true, Ordering::Release);
+        self.offer(conn, Outbound::Rooms);
     }
 
     /// The newest room list, for a connection writing its [`Outbound::Rooms`]. The flag is

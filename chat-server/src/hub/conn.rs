@@ -98,7 +98,8 @@ pub struct Conn {
     pub(super) queued_bytes: AtomicUsize,
     /// `--outbound-queue-bytes`: above this the connection is closed as a slow consumer.
     pub(super) max_bytes: usize,
-    /// An [`Outbound::Rooms`] is queued and not yet taken.
+    /// An [`Outbound::Rooms`] is queued and not yet taken, or the connection has not said
+    /// `hello` yet (it gets its first list with `welcome`; a push before is wasted work).
     pub(super) rooms_pending: AtomicBool,
     /// An [`Outbound::SupportQueue`] is queued and not yet taken.
     pub(super) support_pending: AtomicBool,
@@ -119,7 +120,7 @@ impl Conn {
             support_guest: std::sync::OnceLock::new(),
             queued_bytes: AtomicUsize::new(0),
             max_bytes,
-            rooms_pending: AtomicBool::new(false),
+            rooms_pending: AtomicBool::new(true),
             support_pending: AtomicBool::new(false),
         };
         (Arc::new(conn), rx)

@@ -169,6 +169,9 @@ fn the_queue_is_bounded_in_bytes_as_well_as_frames() {
 #[test]
 fn room_list_pushes_coalesce_to_one_queued_frame_with_the_newest_list() {
     let (hub, conn, mut rx) = one_conn(1000, 1 << 20);
+    hub.greeted(&conn);
+    assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)), "hello's list");
+    hub.take_rooms(&conn);
     for n in 0..5 {
         let frame = Utf8Bytes::from(format!(r#"{{"type":"rooms","n":{n}}}"#));
         hub.push_rooms(RoomsList::shared_only(frame));
@@ -185,6 +188,26 @@ fn room_list_pushes_coalesce_to_one_queued_frame_with_the_newest_list() {
         r#"{"type":"rooms","n":5}"#,
     )));
     assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)));
+}
+
+#[test]
+fn a_connection_gets_no_room_list_push_before_its_hello() {
+    let (hub, conn, mut rx) = one_conn(1000, 1 << 20);
+    hub.push_rooms(RoomsList::shared_only(Utf8Bytes::from(
+        r#"{"type":"rooms","n":1}"#,
+    )));
+    assert!(rx.try_recv().is_err(), "not greeted yet: no push");
+    hub.greeted(&conn);
+    assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)));
+    assert!(rx.try_recv().is_err(), "one list, after welcome");
+    assert_eq!(hub.take_rooms(&conn), r#"{"type":"rooms","n":1}"#);
+    hub.push_rooms(RoomsList::shared_only(Utf8Bytes::from(
+        r#"{"type":"rooms","n":2}"#,
+    )));
+    assert!(
+        matches!(rx.try_recv(), Ok(Outbound::Rooms)),
+        "pushes from now on"
+    );
 }
 
 #[test]
