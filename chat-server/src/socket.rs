@@ -43,7 +43,7 @@ use tungstenite::{
 
 /// Most payload bytes in one frame written. A longer text message is sent as several frames,
 /// so tungstenite's write buffer, which keeps its largest size, stays about this small.
-pub(crate) const FRAGMENT_BYTES: usize = 1024;
+pub(crate) const FRAGMENT_BYTES: usize = 512;
 
 /// A checked WebSocket handshake: the `101` response to send and the upgrade it leads to.
 pub(crate) struct Handshake {
