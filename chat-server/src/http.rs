@@ -1,22 +1,26 @@
 //! Every HTTP route: the embedded UI with its security headers, the WebSocket handshake (origin,
-//! connection limit, draining), health, readiness, metrics and the JSON room list.
+//! connection limit, draining; the socket itself is `socket.rs`), health, readiness, metrics and
+//! the JSON room list.
 
 use std::sync::atomic::Ordering;
 
 use axum::{
     Extension, Json, Router,
-    extract::{State, WebSocketUpgrade},
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt, future::Either};
+use hyper_util::rt::TokioIo;
+use tungstenite::protocol::WebSocketConfig;
 
 use crate::{
     AppState,
     address::{PeerAddr, client_ip},
     presence,
     session::{Admission, Session},
+    socket::{self, Handshake, Socket},
     ui,
 };
 
@@ -95,14 +99,18 @@ async fn api_rooms(State(state): State<AppState>, headers: HeaderMap) -> Respons
 async fn websocket(
     State(state): State<AppState>,
     peer: Option<Extension<PeerAddr>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    mut req: Request,
 ) -> Response {
+    let Handshake { response, upgrade } = match socket::handshake(&mut req) {
+        Ok(handshake) => handshake,
+        Err(refusal) => return refusal,
+    };
+    let headers = req.headers();
     let refuse = |status: StatusCode, why: &'static str| {
         state.metrics.rejected_connections.inc();
         (status, why).into_response()
     };
-    if !state.origins.allows(&headers) {
+    if !state.origins.allows(headers) {
         return refuse(StatusCode::FORBIDDEN, "origin not allowed\n");
     }
     let lifecycle = &state.lifecycle;
@@ -114,7 +122,7 @@ async fn websocket(
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections\n");
     };
     let ip = client_ip(
-        &headers,
+        headers,
         peer.map(|Extension(p)| p),
         state.config.client_address_header.as_deref(),
     );
@@ -128,21 +136,30 @@ async fn websocket(
         _permit: permit,
         address,
     };
-    let visitor = crate::accounts::http::visitor(&state, &headers).await;
-    let max = state.limits.max_frame_bytes;
-    let tracker = lifecycle.tracker.clone();
+    let visitor = crate::accounts::http::visitor(&state, headers).await;
+    let max = Some(state.limits.max_frame_bytes);
     // A small read buffer: tungstenite's 128 KiB default is allocated and zeroed per connection
     // (136 KiB of RSS each); it grows on demand for larger frames (docs/benchmarks.md, "B").
-    ws.max_message_size(max)
+    let config = WebSocketConfig::default()
+        .max_message_size(max)
         .max_frame_size(max)
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| {
-            let shutdown = state.lifecycle.sessions.clone();
-            let session = Session::new(state, admission, visitor);
-            // Split here rather than in an `async` block: a block would keep the socket and the
-            // session it moved into `run` as well, a second copy of both in every connection's
-            // task (docs/benchmarks.md, "Memory per connection").
-            let (sink, stream) = socket.split();
-            tracker.track_future(session.run(sink, stream, shutdown))
-        })
+        .read_buffer_size(READ_BUFFER_BYTES);
+    let tracker = lifecycle.tracker.clone();
+    let shutdown = lifecycle.sessions.clone();
+    let serve = move |socket: Socket| {
+        let session = Session::new(state, admission, visitor);
+        let (sink, stream) = socket.split();
+        tracker.track_future(session.run(sink, stream, shutdown))
+    };
+    // Combinators rather than an `async` block: a block would keep the socket and the session
+    // it moved into `run` beside `run`'s own, a second copy of both in every connection's task
+    // (docs/benchmarks.md, "Memory per connection"); each step here replaces the one before.
+    tokio::spawn(upgrade.then(move |upgraded| match upgraded {
+        Ok(io) => Either::Left(Socket::new(TokioIo::new(io), config).then(serve)),
+        Err(e) => {
+            tracing::debug!(error = %e, "websocket upgrade failed");
+            Either::Right(std::future::ready(()))
+        }
+    }));
+    response
 }

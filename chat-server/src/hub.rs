@@ -158,6 +158,14 @@ impl Hub {
         out
     }
 
+    /// Who is online on this replica in one room: what [`Self::local_presence`] has for it, at
+    /// the cost of that room's members rather than every connection's (each `join` asks).
+    pub fn room_presence(&self, room: &str) -> RoomPresence {
+        let members = self.members.lock().unwrap();
+        let who = members.get(room).into_iter().flat_map(|m| m.values());
+        RoomPresence::of(who.map(|c| c.member()))
+    }
+
     /// Queue a ready frame for every local member of a room.
     pub fn to_room(&self, room: &str, frame: Arc<str>) {
         self.deliver(&Outbound::Frame(frame), room);
@@ -228,11 +236,18 @@ impl Hub {
         }
     }
 
-    /// Queue a `rooms` push for one connection unless one is pending already.
+    /// Queue a `rooms` push for one connection unless one is pending already or it has not said
+    /// `hello` yet.
     pub fn offer_rooms(&self, conn: &Conn) {
         if !conn.rooms_pending.swap(true, Ordering::AcqRel) {
             self.offer(conn, Outbound::Rooms);
         }
+    }
+
+    /// The connection said `hello`: queue its first room list. From now on it gets pushes.
+    pub fn greeted(&self, conn: &Conn) {
+        conn.rooms_pending.store(true, Ordering::Release);
+        self.offer(conn, Outbound::Rooms);
     }
 
     /// The newest room list, for a connection writing its [`Outbound::Rooms`]. The flag is

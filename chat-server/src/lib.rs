@@ -41,6 +41,7 @@ mod search;
 pub mod server;
 pub mod session;
 pub mod signals;
+mod socket;
 pub mod state;
 pub mod store;
 pub(crate) mod support;

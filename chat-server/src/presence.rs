@@ -30,6 +30,19 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// frame to every connection, so while thousands join at once the counts go out twice a second,
 /// not ten times (docs/benchmarks.md, "Joining at scale").
 const ROOMS_EVERY: Duration = Duration::from_millis(500);
+/// The most that spacing grows to with many local connections, where a push is a frame to each
+/// of them: counts still reach every client within a second of a change (with [`DEBOUNCE`]).
+const ROOMS_EVERY_MAX: Duration = Duration::from_millis(850);
+/// Local connections at which the spacing reaches [`ROOMS_EVERY_MAX`] (growing linearly from
+/// [`ROOMS_EVERY`] at none): a join storm then costs fewer whole-list pushes per connection
+/// (docs/benchmarks.md, "Issue #10, round 2").
+const ROOMS_EVERY_MAX_AT: u64 = 10_000;
+
+/// Least time between two room-list recomputations with `connections` local connections.
+fn rooms_every(connections: u64) -> Duration {
+    let share = connections.min(ROOMS_EVERY_MAX_AT) as f64 / ROOMS_EVERY_MAX_AT as f64;
+    ROOMS_EVERY + (ROOMS_EVERY_MAX - ROOMS_EVERY).mul_f64(share)
+}
 
 /// Runs until `stop`: heartbeats, presence publication, `rooms` and `members` pushes.
 pub async fn run(state: AppState, stop: CancellationToken) {
@@ -54,6 +67,9 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             payload.entry(room.clone()).or_default();
         }
         let changed = heartbeat_changed && counts != published;
+        let connections = counts
+            .get(ALL_CONNECTIONS)
+            .map_or(0, |all| all.registered + all.guests);
         let private = state.hub.acl.private_rooms();
         match state.store.heartbeat(&payload, changed, &private).await {
             Ok(()) => published = counts,
@@ -67,7 +83,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep_until(next_rooms) => {}
             }
-            next_rooms = tokio::time::Instant::now() + ROOMS_EVERY;
+            next_rooms = tokio::time::Instant::now() + rooms_every(connections);
             refresh_rooms(&state).await;
         }
     }
@@ -213,9 +229,7 @@ pub fn members_frame(state: &AppState, room: &str) -> Arc<str> {
         name: room.to_owned(),
         ..RoomInfo::default()
     });
-    if let Some(mine) = state.hub.local_presence().get(room) {
-        floor(&mut info, mine);
-    }
+    floor(&mut info, &state.hub.room_presence(room));
     members_of(&info)
 }
 
@@ -229,4 +243,19 @@ pub fn online(state: &AppState, room: &str) -> u64 {
         .find(|r| r.name == room)
         .map_or(0, |r| r.online);
     known.max(state.hub.local_count(room))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_list_spacing_grows_with_connections_and_stays_under_a_second() {
+        assert_eq!(rooms_every(0), ROOMS_EVERY);
+        assert!(rooms_every(5_000) > ROOMS_EVERY);
+        assert!(rooms_every(5_000) < ROOMS_EVERY_MAX);
+        assert_eq!(rooms_every(ROOMS_EVERY_MAX_AT), ROOMS_EVERY_MAX);
+        assert_eq!(rooms_every(1_000_000), ROOMS_EVERY_MAX);
+        assert!(ROOMS_EVERY_MAX + DEBOUNCE < Duration::from_secs(1));
+    }
 }

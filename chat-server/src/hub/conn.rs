@@ -116,7 +116,8 @@ pub struct Conn {
     /// the session look at the list only then.
     lagged_rooms: Mutex<Vec<Arc<str>>>,
     lagging: AtomicBool,
-    /// An [`Outbound::Rooms`] is queued and not yet taken.
+    /// An [`Outbound::Rooms`] is queued and not yet taken, or the connection has not said
+    /// `hello` yet (it gets its first list with `welcome`; a push before is wasted work).
     pub(super) rooms_pending: AtomicBool,
     /// An [`Outbound::SupportQueue`] is queued and not yet taken.
     pub(super) support_pending: AtomicBool,
@@ -141,7 +142,7 @@ impl Conn {
             max_bytes,
             lagged_rooms: Mutex::default(),
             lagging: AtomicBool::new(false),
-            rooms_pending: AtomicBool::new(false),
+            rooms_pending: AtomicBool::new(true),
             support_pending: AtomicBool::new(false),
         };
         (Arc::new(conn), rx)

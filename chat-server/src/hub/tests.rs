@@ -225,6 +225,9 @@ fn room_messages_past_the_byte_bound_are_pulled_instead_of_kicking() {
 #[test]
 fn room_list_pushes_coalesce_to_one_queued_frame_with_the_newest_list() {
     let (hub, conn, mut rx) = one_conn(1000, 1 << 20);
+    hub.greeted(&conn);
+    assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)), "hello's list");
+    hub.take_rooms(&conn);
     for n in 0..5 {
         let frame = Utf8Bytes::from(format!(r#"{{"type":"rooms","n":{n}}}"#));
         hub.push_rooms(RoomsList::shared_only(frame));
@@ -241,6 +244,26 @@ fn room_list_pushes_coalesce_to_one_queued_frame_with_the_newest_list() {
         r#"{"type":"rooms","n":5}"#,
     )));
     assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)));
+}
+
+#[test]
+fn a_connection_gets_no_room_list_push_before_its_hello() {
+    let (hub, conn, mut rx) = one_conn(1000, 1 << 20);
+    hub.push_rooms(RoomsList::shared_only(Utf8Bytes::from(
+        r#"{"type":"rooms","n":1}"#,
+    )));
+    assert!(rx.try_recv().is_err(), "not greeted yet: no push");
+    hub.greeted(&conn);
+    assert!(matches!(rx.try_recv(), Ok(Outbound::Rooms)));
+    assert!(rx.try_recv().is_err(), "one list, after welcome");
+    assert_eq!(hub.take_rooms(&conn), r#"{"type":"rooms","n":1}"#);
+    hub.push_rooms(RoomsList::shared_only(Utf8Bytes::from(
+        r#"{"type":"rooms","n":2}"#,
+    )));
+    assert!(
+        matches!(rx.try_recv(), Ok(Outbound::Rooms)),
+        "pushes from now on"
+    );
 }
 
 #[test]
@@ -282,4 +305,22 @@ fn a_room_is_wanted_from_its_first_local_member_to_its_last_whichever_way_they_g
     assert_eq!(subscribe(&feeds), ops());
     hub.room_deleted(&room);
     assert_eq!(feeds.take_changes().unsubscribe, ops(), "deleted");
+}
+
+#[test]
+fn one_rooms_presence_is_what_the_whole_map_has_for_it() {
+    let (hub, _starts) = Hub::new(Arc::default());
+    let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+    let mut queues = Vec::new();
+    for (id, room) in [(1, &a), (2, &a), (3, &b)] {
+        let (handle, rx) = Conn::new(8, 1 << 10);
+        hub.connect(id, handle.clone());
+        hub.join(room, id, handle);
+        queues.push(rx);
+    }
+    let all = hub.local_presence();
+    assert_eq!(hub.room_presence("a"), all["a"]);
+    assert_eq!(hub.room_presence("a").guests, 2);
+    assert_eq!(hub.room_presence("b"), all["b"]);
+    assert!(hub.room_presence("nobody").is_empty());
 }

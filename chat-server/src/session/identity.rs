@@ -42,7 +42,7 @@ impl Session {
             };
             hub.offer(&self.handle, Outbound::Frame(health.to_json().into()));
         }
-        hub.offer_rooms(&self.handle);
+        hub.greeted(&self.handle);
         if self.visitor.is_agent() {
             hub.agent_connected(&self.handle);
         }
