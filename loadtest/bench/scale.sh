@@ -14,7 +14,9 @@
 # several chat-bench processes of at most PER_BENCH (17,000) connections each, joined evenly to
 # IDLE_ROOMS rooms, every socket bound round robin to one of SOURCE_ADDRS (127.0.0.2-127.0.0.9:
 # one source address has ~28,000 ephemeral ports per server port). The processes start one after
-# another, each once the previous one holds all its connections. Then one more chat-bench joins
+# another, each once the previous one holds all its connections (PARALLEL=1: all at once; each
+# waited for at most READY_SECS, 1200; every chat-bench's --max-secs is MAX_SECS, 2400). Then one
+# more chat-bench joins
 # FANOUT_MEMBERS (100 per replica) to one room and, once everything is held, sends FANOUT_RATE
 # msg/s from FANOUT_SENDERS of them for FANOUT_SECS. RSS and CPU seconds of every replica and of
 # Redis are read from /proc: at the start, with everything held, and after the fanout.
@@ -37,6 +39,9 @@ fanout_rate=${FANOUT_RATE:-200}
 fanout_secs=${FANOUT_SECS:-5}
 sources=${SOURCE_ADDRS:-127.0.0.2-127.0.0.9}
 nofile=${NOFILE:-20000}
+parallel=${PARALLEL:-0}
+ready_secs=${READY_SECS:-1200}
+max_secs=${MAX_SECS:-2400}
 
 idle=$((total - fanout_members))
 if [ "$idle" -lt 0 ] || [ $((idle % idle_rooms)) -ne 0 ]; then
@@ -56,7 +61,7 @@ spids=()
 bpids=()
 probe_pid=
 cleanup() {
-  touch "$dir/stop" "$dir/go" "$dir/probe.stop"
+  [ -d "$dir" ] && touch "$dir/stop" "$dir/go" "$dir/probe.stop"
   for p in "${bpids[@]}" $probe_pid; do kill "$p" 2>/dev/null || true; done
   for p in "${spids[@]}" $redis_pid; do kill "$p" 2>/dev/null || true; done
 }
@@ -94,7 +99,18 @@ sample() { # name: RSS (kB) and CPU ticks of every replica, then Redis; connecti
 }
 sample start
 
-# The idle clients: one chat-bench at a time, each holding until $dir/stop exists.
+wait_ready() { # bench index: until it holds all its connections (or READY_SECS pass)
+  local b=$1
+  for _ in $(seq $((ready_secs * 10))); do
+    [ -e "$dir/idle-$b.ready" ] && break
+    kill -0 "${bpids[$b]}" 2>/dev/null || { echo "idle chat-bench $b stopped:" >&2; cat "$dir/idle-$b.out" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "idle chat-bench $b: $(cat "$dir/idle-$b.ready" 2>/dev/null || echo "not ready after $ready_secs s") (connected failed), $(date -u +%T)" >&2
+}
+
+# The idle clients, each chat-bench holding until $dir/stop exists: one after another (each
+# once the previous one holds all its connections), or all at once with PARALLEL=1.
 benches=$(((idle + per_bench - 1) / per_bench))
 [ "$benches" -gt 0 ] || benches=0
 held_since=$(date +%s.%N)
@@ -104,26 +120,24 @@ for b in $(seq 0 $((benches - 1))); do
   per=$((rooms_total / benches + (b < rooms_total % benches ? 1 : 0)))
   n=$((per * idle_rooms))
   args=(connect --connections "$n" --rooms "$idle_rooms" "${urls[@]}" --source-addrs "$sources"
-    --hold-secs 0 --ready-file "$dir/idle-$b.ready" --hold-until "$dir/stop" --max-secs 900 --json)
+    --hold-secs 0 --ready-file "$dir/idle-$b.ready" --hold-until "$dir/stop" --max-secs "$max_secs" --json)
   echo "chat-bench ${args[*]}" >"$dir/idle-$b.cmd"
   ( ulimit -n "$nofile"; exec "$bench" "${args[@]}" ) >"$dir/idle-$b.out" 2>&1 &
   bpids+=($!)
-  for _ in $(seq 3000); do
-    [ -e "$dir/idle-$b.ready" ] && break
-    kill -0 "${bpids[-1]}" 2>/dev/null || { echo "idle chat-bench $b stopped:" >&2; cat "$dir/idle-$b.out" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "idle chat-bench $b: $(cat "$dir/idle-$b.ready" 2>/dev/null || echo 'not ready after 300 s') (connected failed) of $n" >&2
+  [ "$parallel" = 1 ] || wait_ready "$b"
 done
+if [ "$parallel" = 1 ]; then
+  for b in $(seq 0 $((benches - 1))); do wait_ready "$b"; done
+fi
 
 # The fanout room, with members on every replica; it sends once $dir/go exists.
 fargs=(fanout --members "$fanout_members" --senders "$fanout_senders" --rate "$fanout_rate"
   --duration "$fanout_secs" --hold-secs 0 "${urls[@]}" --source-addrs "$sources"
-  --ready-file "$dir/fanout.ready" --hold-until "$dir/go" --max-secs 900 --json)
+  --ready-file "$dir/fanout.ready" --hold-until "$dir/go" --max-secs "$max_secs" --json)
 ( ulimit -n "$nofile"; exec "$bench" "${fargs[@]}" ) >"$dir/fanout.out" 2>&1 &
 fanout_pid=$!
 bpids+=("$fanout_pid")
-for _ in $(seq 3000); do
+for _ in $(seq $((ready_secs * 10))); do
   [ -e "$dir/fanout.ready" ] && break
   kill -0 "$fanout_pid" 2>/dev/null || { echo "fanout chat-bench stopped:" >&2; cat "$dir/fanout.out" >&2; exit 1; }
   sleep 0.1
