@@ -15,7 +15,8 @@
 # IDLE_ROOMS rooms, every socket bound round robin to one of SOURCE_ADDRS (127.0.0.2-127.0.0.9:
 # one source address has ~28,000 ephemeral ports per server port). The processes start one after
 # another, each once the previous one holds all its connections (PARALLEL=1: all at once; each
-# waited for at most READY_SECS, 1200; every chat-bench's --max-secs is MAX_SECS, 2400). Then one
+# waited for at most READY_SECS, 1200; every chat-bench's --max-secs is MAX_SECS, 2400; their
+# --concurrency, handshakes in flight per process, is CONCURRENCY, 256). Then one
 # more chat-bench joins
 # FANOUT_MEMBERS (100 per replica) to one room and, once everything is held, sends FANOUT_RATE
 # msg/s from FANOUT_SENDERS of them for FANOUT_SECS. RSS and CPU seconds of every replica and of
@@ -42,6 +43,7 @@ nofile=${NOFILE:-20000}
 parallel=${PARALLEL:-0}
 ready_secs=${READY_SECS:-1200}
 max_secs=${MAX_SECS:-2400}
+concurrency=${CONCURRENCY:-256}
 
 idle=$((total - fanout_members))
 if [ "$idle" -lt 0 ] || [ $((idle % idle_rooms)) -ne 0 ]; then
@@ -120,7 +122,7 @@ for b in $(seq 0 $((benches - 1))); do
   per=$((rooms_total / benches + (b < rooms_total % benches ? 1 : 0)))
   n=$((per * idle_rooms))
   args=(connect --connections "$n" --rooms "$idle_rooms" "${urls[@]}" --source-addrs "$sources"
-    --hold-secs 0 --ready-file "$dir/idle-$b.ready" --hold-until "$dir/stop" --max-secs "$max_secs" --json)
+    --hold-secs 0 --concurrency "$concurrency" --ready-file "$dir/idle-$b.ready" --hold-until "$dir/stop" --max-secs "$max_secs" --json)
   echo "chat-bench ${args[*]}" >"$dir/idle-$b.cmd"
   ( ulimit -n "$nofile"; exec "$bench" "${args[@]}" ) >"$dir/idle-$b.out" 2>&1 &
   bpids+=($!)
