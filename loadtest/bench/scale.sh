@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Holds many WebSocket connections over several chat-server replicas on one Redis, runs a fanout
-# in one room with members on every replica while they are held, probes /healthz on every replica
-# during the hold, and prints a table (plus one JSON line appended to OUT). docs/benchmarks.md
+# in one room with members on every replica while they are held, probes /healthz and /readyz on
+# every replica during the hold, and prints a table (plus one JSON line appended to OUT). docs/benchmarks.md
 # ("Issue #10, round 2", 100,000 connections) was produced with it.
 #
 #   loadtest/bench/scale.sh REPLICAS CONNECTIONS [OUT]
@@ -151,8 +151,10 @@ echo "fanout chat-bench: $(cat "$dir/fanout.ready") (connected failed); everythi
 (
   while [ ! -e "$dir/probe.stop" ]; do
     for i in "${!ports[@]}"; do
-      curl -s -o /dev/null -m 5 -w "$i %{http_code} %{time_total}\n" \
-        "http://127.0.0.1:${ports[$i]}/healthz" >>"$dir/healthz.log" || echo "$i 000 5" >>"$dir/healthz.log"
+      for path in healthz readyz; do
+        curl -s -o /dev/null -m 5 -w "$i %{http_code} %{time_total}\n" \
+          "http://127.0.0.1:${ports[$i]}/$path" >>"$dir/$path.log" || echo "$i 000 5" >>"$dir/$path.log"
+      done
     done
     sleep 0.2
   done
@@ -172,7 +174,7 @@ bpids=()
 
 python3 - "$dir" "$replicas" "$total" "$benches" "$held_s" "$fanout_members" "$fanout_rate" \
   "$fanout_secs" "chat-bench ${fargs[*]}" "$0 $*" >>"$out" <<'PY'
-import json, os, sys
+import json, os, re, sys
 d, replicas, total, benches, held_s, fmembers, frate, fsecs, fcmd, cmd = sys.argv[1:11]
 replicas, benches = int(replicas), int(benches)
 
@@ -191,10 +193,14 @@ def last_json(path):
 
 start, held, after = proc("start"), proc("held"), proc("after")
 held_conns = conns("held")
-probes = {}
-for line in open(os.path.join(d, "healthz.log")) if os.path.exists(os.path.join(d, "healthz.log")) else []:
-    i, code, t = line.split()
-    probes.setdefault(int(i), []).append((code, float(t) * 1000))
+def probe_log(name):
+    probes = {}
+    path = os.path.join(d, name + ".log")
+    for line in open(path) if os.path.exists(path) else []:
+        i, code, t = line.split()
+        probes.setdefault(int(i), []).append((code, float(t) * 1000))
+    return probes
+probes, ready = probe_log("healthz"), probe_log("readyz")
 per_replica = []
 for i in range(replicas):
     rss0, cpu0 = start[i]
@@ -203,11 +209,19 @@ for i in range(replicas):
     n = held_conns[i] or 0
     p = probes.get(i, [])
     ok = sorted(t for c, t in p if c == "200")
+    warnings = {}
+    log = os.path.join(d, f"server-{i + 1}.log")
+    for line in open(log, errors="replace") if os.path.exists(log) else []:
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+        if " WARN " in line:
+            what = re.sub(r"^\S+\s+WARN\s+", "", line).strip()[:80]
+            warnings[what] = warnings.get(what, 0) + 1
     per_replica.append(dict(
-        connections=n, rss_mib=round(rss1 / 1024, 1),
+        warnings=warnings, connections=n, rss_mib=round(rss1 / 1024, 1),
         rss_per_conn_kib=round((rss1 - rss0) / n, 1) if n else None,
         cpu_connect_s=round(cpu1 - cpu0, 2), cpu_fanout_s=round(cpu2 - cpu1, 2),
         healthz_ok=len(ok), healthz_probes=len(p),
+        readyz_ok=sum(1 for c, _ in ready.get(i, []) if c == "200"), readyz_probes=len(ready.get(i, [])),
         healthz_p50_ms=round(ok[len(ok) // 2], 1) if ok else None,
         healthz_max_ms=round(ok[-1], 1) if ok else None))
 redis = dict(rss_mib=round(held[-1][0] / 1024, 1), cpu_connect_s=round(held[-1][1] - start[-1][1], 2),
@@ -231,14 +245,16 @@ report = dict(command=cmd, replicas=replicas, asked=int(total), reached=reached,
 
 w = sys.stderr.write
 w(f"\n{cmd}: {reached} of {total} connections held over {replicas} replicas after {held_s} s\n")
-w("| replica | connections | RSS MiB | RSS/conn KiB | CPU s (connect) | CPU s (fanout) | /healthz ok | p50 ms | max ms |\n|---|---|---|---|---|---|---|---|---|\n")
+w("| replica | connections | RSS MiB | RSS/conn KiB | CPU s (connect) | CPU s (fanout) | /healthz ok | p50 ms | max ms | /readyz ok |\n|---|---|---|---|---|---|---|---|---|---|\n")
 for i, r in enumerate(per_replica):
-    w(f"| {i} | {r['connections']} | {r['rss_mib']} | {r['rss_per_conn_kib']} | {r['cpu_connect_s']} | {r['cpu_fanout_s']} | {r['healthz_ok']}/{r['healthz_probes']} | {r['healthz_p50_ms']} | {r['healthz_max_ms']} |\n")
-w(f"| redis | | {redis['rss_mib']} | | {redis['cpu_connect_s']} | {redis['cpu_fanout_s']} | | | |\n")
+    w(f"| {i} | {r['connections']} | {r['rss_mib']} | {r['rss_per_conn_kib']} | {r['cpu_connect_s']} | {r['cpu_fanout_s']} | {r['healthz_ok']}/{r['healthz_probes']} | {r['healthz_p50_ms']} | {r['healthz_max_ms']} | {r['readyz_ok']}/{r['readyz_probes']} |\n")
+for i, r in enumerate(per_replica):
+    for what, count in r["warnings"].items():
+        w(f"replica {i} logged {count}x: {what}\n")
+w(f"| redis | | {redis['rss_mib']} | | {redis['cpu_connect_s']} | {redis['cpu_fanout_s']} | | | | |\n")
 for i, b in enumerate(idle):
     w(f"idle {i}: {b['connections']} connected, {b['failures']} failed, errors {b['errors']} {b['error_codes']}, connect {b['connect_s']} s, bench CPU {b['client_cpu_s']} s\n")
 w(f"fanout: {fan['members']} members, {fan['deliveries_per_s']} deliveries/s, p50 {fan['p50_ms']} p99 {fan['p99_ms']} max {fan['max_ms']} ms, delivered {fan['delivered']}/{fan['expected']}, errors {fan['errors']} {fan['error_codes']}, gaps {fan['gaps']}\n")
 print(json.dumps(report))
 PY
-grep -h -i "warn\|error" "$dir"/server-*.log | sort | uniq -c | head -n 5 >&2 || true
 rm -rf "$dir"
