@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Holds many WebSocket connections over several chat-server replicas on one Redis, runs a fanout
-# in one room with members on every replica while they are held, probes /healthz on every replica
-# during the hold, and prints a table (plus one JSON line appended to OUT). docs/benchmarks.md
+# in one room with members on every replica while they are held, probes /healthz and /readyz on
+# every replica during the hold, and prints a table (plus one JSON line appended to OUT). docs/benchmarks.md
 # ("Issue #10, round 2", 100,000 connections) was produced with it.
 #
 #   loadtest/bench/scale.sh REPLICAS CONNECTIONS [OUT]
@@ -14,7 +14,10 @@
 # several chat-bench processes of at most PER_BENCH (17,000) connections each, joined evenly to
 # IDLE_ROOMS rooms, every socket bound round robin to one of SOURCE_ADDRS (127.0.0.2-127.0.0.9:
 # one source address has ~28,000 ephemeral ports per server port). The processes start one after
-# another, each once the previous one holds all its connections. Then one more chat-bench joins
+# another, each once the previous one holds all its connections (PARALLEL=1: all at once; each
+# waited for at most READY_SECS, 1200; every chat-bench's --max-secs is MAX_SECS, 2400; their
+# --concurrency, handshakes in flight per process, is CONCURRENCY, 256). Then one
+# more chat-bench joins
 # FANOUT_MEMBERS (100 per replica) to one room and, once everything is held, sends FANOUT_RATE
 # msg/s from FANOUT_SENDERS of them for FANOUT_SECS. RSS and CPU seconds of every replica and of
 # Redis are read from /proc: at the start, with everything held, and after the fanout.
@@ -37,6 +40,10 @@ fanout_rate=${FANOUT_RATE:-200}
 fanout_secs=${FANOUT_SECS:-5}
 sources=${SOURCE_ADDRS:-127.0.0.2-127.0.0.9}
 nofile=${NOFILE:-20000}
+parallel=${PARALLEL:-0}
+ready_secs=${READY_SECS:-1200}
+max_secs=${MAX_SECS:-2400}
+concurrency=${CONCURRENCY:-256}
 
 idle=$((total - fanout_members))
 if [ "$idle" -lt 0 ] || [ $((idle % idle_rooms)) -ne 0 ]; then
@@ -56,7 +63,7 @@ spids=()
 bpids=()
 probe_pid=
 cleanup() {
-  touch "$dir/stop" "$dir/go" "$dir/probe.stop"
+  [ -d "$dir" ] && touch "$dir/stop" "$dir/go" "$dir/probe.stop"
   for p in "${bpids[@]}" $probe_pid; do kill "$p" 2>/dev/null || true; done
   for p in "${spids[@]}" $redis_pid; do kill "$p" 2>/dev/null || true; done
 }
@@ -94,7 +101,18 @@ sample() { # name: RSS (kB) and CPU ticks of every replica, then Redis; connecti
 }
 sample start
 
-# The idle clients: one chat-bench at a time, each holding until $dir/stop exists.
+wait_ready() { # bench index: until it holds all its connections (or READY_SECS pass)
+  local b=$1
+  for _ in $(seq $((ready_secs * 10))); do
+    [ -e "$dir/idle-$b.ready" ] && break
+    kill -0 "${bpids[$b]}" 2>/dev/null || { echo "idle chat-bench $b stopped:" >&2; cat "$dir/idle-$b.out" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "idle chat-bench $b: $(cat "$dir/idle-$b.ready" 2>/dev/null || echo "not ready after $ready_secs s") (connected failed), $(date -u +%T)" >&2
+}
+
+# The idle clients, each chat-bench holding until $dir/stop exists: one after another (each
+# once the previous one holds all its connections), or all at once with PARALLEL=1.
 benches=$(((idle + per_bench - 1) / per_bench))
 [ "$benches" -gt 0 ] || benches=0
 held_since=$(date +%s.%N)
@@ -104,26 +122,24 @@ for b in $(seq 0 $((benches - 1))); do
   per=$((rooms_total / benches + (b < rooms_total % benches ? 1 : 0)))
   n=$((per * idle_rooms))
   args=(connect --connections "$n" --rooms "$idle_rooms" "${urls[@]}" --source-addrs "$sources"
-    --hold-secs 0 --ready-file "$dir/idle-$b.ready" --hold-until "$dir/stop" --max-secs 900 --json)
+    --hold-secs 0 --concurrency "$concurrency" --ready-file "$dir/idle-$b.ready" --hold-until "$dir/stop" --max-secs "$max_secs" --json)
   echo "chat-bench ${args[*]}" >"$dir/idle-$b.cmd"
   ( ulimit -n "$nofile"; exec "$bench" "${args[@]}" ) >"$dir/idle-$b.out" 2>&1 &
   bpids+=($!)
-  for _ in $(seq 3000); do
-    [ -e "$dir/idle-$b.ready" ] && break
-    kill -0 "${bpids[-1]}" 2>/dev/null || { echo "idle chat-bench $b stopped:" >&2; cat "$dir/idle-$b.out" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "idle chat-bench $b: $(cat "$dir/idle-$b.ready" 2>/dev/null || echo 'not ready after 300 s') (connected failed) of $n" >&2
+  [ "$parallel" = 1 ] || wait_ready "$b"
 done
+if [ "$parallel" = 1 ]; then
+  for b in $(seq 0 $((benches - 1))); do wait_ready "$b"; done
+fi
 
 # The fanout room, with members on every replica; it sends once $dir/go exists.
 fargs=(fanout --members "$fanout_members" --senders "$fanout_senders" --rate "$fanout_rate"
   --duration "$fanout_secs" --hold-secs 0 "${urls[@]}" --source-addrs "$sources"
-  --ready-file "$dir/fanout.ready" --hold-until "$dir/go" --max-secs 900 --json)
+  --ready-file "$dir/fanout.ready" --hold-until "$dir/go" --max-secs "$max_secs" --json)
 ( ulimit -n "$nofile"; exec "$bench" "${fargs[@]}" ) >"$dir/fanout.out" 2>&1 &
 fanout_pid=$!
 bpids+=("$fanout_pid")
-for _ in $(seq 3000); do
+for _ in $(seq $((ready_secs * 10))); do
   [ -e "$dir/fanout.ready" ] && break
   kill -0 "$fanout_pid" 2>/dev/null || { echo "fanout chat-bench stopped:" >&2; cat "$dir/fanout.out" >&2; exit 1; }
   sleep 0.1
@@ -135,8 +151,10 @@ echo "fanout chat-bench: $(cat "$dir/fanout.ready") (connected failed); everythi
 (
   while [ ! -e "$dir/probe.stop" ]; do
     for i in "${!ports[@]}"; do
-      curl -s -o /dev/null -m 5 -w "$i %{http_code} %{time_total}\n" \
-        "http://127.0.0.1:${ports[$i]}/healthz" >>"$dir/healthz.log" || echo "$i 000 5" >>"$dir/healthz.log"
+      for path in healthz readyz; do
+        curl -s -o /dev/null -m 5 -w "$i %{http_code} %{time_total}\n" \
+          "http://127.0.0.1:${ports[$i]}/$path" >>"$dir/$path.log" || echo "$i 000 5" >>"$dir/$path.log"
+      done
     done
     sleep 0.2
   done
@@ -156,7 +174,7 @@ bpids=()
 
 python3 - "$dir" "$replicas" "$total" "$benches" "$held_s" "$fanout_members" "$fanout_rate" \
   "$fanout_secs" "chat-bench ${fargs[*]}" "$0 $*" >>"$out" <<'PY'
-import json, os, sys
+import json, os, re, sys
 d, replicas, total, benches, held_s, fmembers, frate, fsecs, fcmd, cmd = sys.argv[1:11]
 replicas, benches = int(replicas), int(benches)
 
@@ -175,10 +193,14 @@ def last_json(path):
 
 start, held, after = proc("start"), proc("held"), proc("after")
 held_conns = conns("held")
-probes = {}
-for line in open(os.path.join(d, "healthz.log")) if os.path.exists(os.path.join(d, "healthz.log")) else []:
-    i, code, t = line.split()
-    probes.setdefault(int(i), []).append((code, float(t) * 1000))
+def probe_log(name):
+    probes = {}
+    path = os.path.join(d, name + ".log")
+    for line in open(path) if os.path.exists(path) else []:
+        i, code, t = line.split()
+        probes.setdefault(int(i), []).append((code, float(t) * 1000))
+    return probes
+probes, ready = probe_log("healthz"), probe_log("readyz")
 per_replica = []
 for i in range(replicas):
     rss0, cpu0 = start[i]
@@ -187,11 +209,19 @@ for i in range(replicas):
     n = held_conns[i] or 0
     p = probes.get(i, [])
     ok = sorted(t for c, t in p if c == "200")
+    warnings = {}
+    log = os.path.join(d, f"server-{i + 1}.log")
+    for line in open(log, errors="replace") if os.path.exists(log) else []:
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+        if " WARN " in line:
+            what = re.sub(r"^\S+\s+WARN\s+", "", line).strip()[:80]
+            warnings[what] = warnings.get(what, 0) + 1
     per_replica.append(dict(
-        connections=n, rss_mib=round(rss1 / 1024, 1),
+        warnings=warnings, connections=n, rss_mib=round(rss1 / 1024, 1),
         rss_per_conn_kib=round((rss1 - rss0) / n, 1) if n else None,
         cpu_connect_s=round(cpu1 - cpu0, 2), cpu_fanout_s=round(cpu2 - cpu1, 2),
         healthz_ok=len(ok), healthz_probes=len(p),
+        readyz_ok=sum(1 for c, _ in ready.get(i, []) if c == "200"), readyz_probes=len(ready.get(i, [])),
         healthz_p50_ms=round(ok[len(ok) // 2], 1) if ok else None,
         healthz_max_ms=round(ok[-1], 1) if ok else None))
 redis = dict(rss_mib=round(held[-1][0] / 1024, 1), cpu_connect_s=round(held[-1][1] - start[-1][1], 2),
@@ -215,14 +245,16 @@ report = dict(command=cmd, replicas=replicas, asked=int(total), reached=reached,
 
 w = sys.stderr.write
 w(f"\n{cmd}: {reached} of {total} connections held over {replicas} replicas after {held_s} s\n")
-w("| replica | connections | RSS MiB | RSS/conn KiB | CPU s (connect) | CPU s (fanout) | /healthz ok | p50 ms | max ms |\n|---|---|---|---|---|---|---|---|---|\n")
+w("| replica | connections | RSS MiB | RSS/conn KiB | CPU s (connect) | CPU s (fanout) | /healthz ok | p50 ms | max ms | /readyz ok |\n|---|---|---|---|---|---|---|---|---|---|\n")
 for i, r in enumerate(per_replica):
-    w(f"| {i} | {r['connections']} | {r['rss_mib']} | {r['rss_per_conn_kib']} | {r['cpu_connect_s']} | {r['cpu_fanout_s']} | {r['healthz_ok']}/{r['healthz_probes']} | {r['healthz_p50_ms']} | {r['healthz_max_ms']} |\n")
-w(f"| redis | | {redis['rss_mib']} | | {redis['cpu_connect_s']} | {redis['cpu_fanout_s']} | | | |\n")
+    w(f"| {i} | {r['connections']} | {r['rss_mib']} | {r['rss_per_conn_kib']} | {r['cpu_connect_s']} | {r['cpu_fanout_s']} | {r['healthz_ok']}/{r['healthz_probes']} | {r['healthz_p50_ms']} | {r['healthz_max_ms']} | {r['readyz_ok']}/{r['readyz_probes']} |\n")
+for i, r in enumerate(per_replica):
+    for what, count in r["warnings"].items():
+        w(f"replica {i} logged {count}x: {what}\n")
+w(f"| redis | | {redis['rss_mib']} | | {redis['cpu_connect_s']} | {redis['cpu_fanout_s']} | | | | |\n")
 for i, b in enumerate(idle):
     w(f"idle {i}: {b['connections']} connected, {b['failures']} failed, errors {b['errors']} {b['error_codes']}, connect {b['connect_s']} s, bench CPU {b['client_cpu_s']} s\n")
 w(f"fanout: {fan['members']} members, {fan['deliveries_per_s']} deliveries/s, p50 {fan['p50_ms']} p99 {fan['p99_ms']} max {fan['max_ms']} ms, delivered {fan['delivered']}/{fan['expected']}, errors {fan['errors']} {fan['error_codes']}, gaps {fan['gaps']}\n")
 print(json.dumps(report))
 PY
-grep -h -i "warn\|error" "$dir"/server-*.log | sort | uniq -c | head -n 5 >&2 || true
 rm -rf "$dir"
