@@ -165,6 +165,9 @@ impl Session {
         });
         let expires = tokio::time::sleep(expiry.min(Duration::from_secs(10 * 366 * 86_400)));
         tokio::pin!(expires);
+        // A room message held for the coalescing window (`write::COALESCE`), and its due time.
+        let mut held: Option<Outbound> = None;
+        let mut held_due = tokio::time::Instant::now();
         let close = loop {
             let result = tokio::select! {
                 biased;
@@ -182,9 +185,22 @@ impl Session {
                 // with its guard's timer) would be memory of every idle connection
                 // (docs/benchmarks.md, "Memory per connection"). A box per wake-up costs far
                 // less than the socket write it goes with.
-                Some(out) = self.rx.recv() => {
+                Some(out) = self.rx.recv(), if held.is_none() => {
                     self.handle.taken(&out);
-                    Box::pin(self.write_queued(&mut sink, out)).await
+                    match self.coalesce_until(&out) {
+                        Some(due) => {
+                            (held, held_due) = (Some(out), due);
+                            Ok(())
+                        }
+                        None => Box::pin(self.write_queued(&mut sink, out)).await,
+                    }
+                }
+                // Boxed when polled: an unpolled branch costs the loop's state only its time.
+                () = async { Box::pin(tokio::time::sleep_until(held_due)).await }, if held.is_some() => {
+                    match held.take() {
+                        Some(out) => Box::pin(self.write_queued(&mut sink, out)).await,
+                        None => Ok(()),
+                    }
                 }
                 incoming = stream.next() => match incoming {
                     None => break None,

@@ -204,3 +204,37 @@ async fn an_in_process_platform_client_opens_and_writes_in_its_support_conversat
     peer.send(json!({"type":"support_queue"})).await;
     assert_eq!(peer.expect("error").await["code"], "forbidden");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_message_held_for_coalescing_does_not_hold_up_the_clients_requests() {
+    let mut peer = start(&[]).await;
+    peer.send(json!({"type":"hello","name":"Ann"})).await;
+    peer.expect("welcome").await;
+    peer.send(json!({"type":"join","room":"general"})).await;
+    peer.expect("joined").await;
+    peer.send(json!({"type":"send","room":"general","content":"one","client_id":"c-1"}))
+        .await;
+    peer.expect("ack").await;
+    peer.expect("message").await;
+    // The second message reaches the queue within the coalescing window of the first flush:
+    // the session holds it back, and meanwhile its client asks something.
+    peer.send(json!({"type":"send","room":"general","content":"two","client_id":"c-2"}))
+        .await;
+    peer.expect("ack").await;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    peer.send(json!({"type":"no-such-request"})).await;
+    let mut order = Vec::new();
+    while order.len() < 2 {
+        if let Message::Text(t) = peer.recv().await {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "error" || v["type"] == "message" {
+                order.push(v["type"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        order,
+        ["error", "message"],
+        "the request is answered while the message waits for its batch"
+    );
+}

@@ -39,15 +39,27 @@ impl WriteGuard {
     }
 }
 
-/// A session that flushed room messages less than this long ago waits out the rest before the
-/// next flush, so the messages that arrive meanwhile go out in the same write (one syscall, one
-/// wake-up of the client) instead of one each. A member of a quiet room is written to at once;
+/// A session that flushed room messages less than this long ago holds the next one back until
+/// the window ends (reading its client meanwhile), so the messages that arrive go out in the same
+/// write (one syscall, one wake-up of the client) instead of one each. A member of a quiet room is written to at once;
 /// a member of a busy one gets its frames at most this much later, in batches: at 200 messages a
 /// second into 100 members this halved the server's `sendto` calls and cut its CPU by a third
 /// (docs/benchmarks.md, "Issue #10, round 2").
 const COALESCE: Duration = Duration::from_millis(10);
 
 impl Session {
+    /// When a room message just taken off the queue should be written: `None` for at once, or
+    /// the end of the [`COALESCE`] window. The session holds it until then while it goes on
+    /// reading its client (a wait here that blocked the loop delayed every request and ack of a
+    /// busy room's members: the closed-loop scenario lost a third of its throughput).
+    pub(super) fn coalesce_until(&self, first: &Outbound) -> Option<tokio::time::Instant> {
+        if !matches!(first, Outbound::Message(_)) || self.rx.len() >= WRITE_BATCH {
+            return None;
+        }
+        let due = self.last_flush + COALESCE;
+        (due > tokio::time::Instant::now()).then_some(due)
+    }
+
     /// Write `first` and what else is queued, in batches of one flush each; a room the hub could
     /// not deliver contiguously is pulled from the store between batches.
     pub(super) async fn write_queued<S: Sink<Message> + Unpin>(
@@ -55,12 +67,6 @@ impl Session {
         sink: &mut S,
         first: Outbound,
     ) -> Result<(), Close> {
-        if matches!(first, Outbound::Message(_)) && self.rx.len() < WRITE_BATCH {
-            let due = self.last_flush + COALESCE;
-            if due > tokio::time::Instant::now() {
-                tokio::time::sleep_until(due).await;
-            }
-        }
         let mut next = Some(first);
         while let Some(out) = next.take() {
             let guard = self.guard.clone();
