@@ -182,7 +182,7 @@ impl Hub {
 
     /// Queue a frame for one connection without waiting. Past `--outbound-queue-bytes` a room
     /// message is not queued: the connection pulls the room from the store instead
-    /// ([`Conn::lag`]), so a healthy reader on a busy machine is never kicked. A connection is
+    /// (`Conn::lag`), so a healthy reader on a busy machine is never kicked. A connection is
     /// kicked (close 4008) when its queue holds `--outbound-queue` entries, or twice its bytes.
     pub fn offer(&self, conn: &Conn, out: Outbound) {
         let bytes = out.queued_bytes();
