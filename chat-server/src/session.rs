@@ -236,6 +236,15 @@ impl Session {
                     }
                 }
             };
+            let result = match held.take() {
+                Some(out) if result.is_ok() && self.queue_is_filling() => {
+                    Box::pin(self.write_queued(&mut sink, out)).await
+                }
+                out => {
+                    held = out;
+                    result
+                }
+            };
             if let Err(close) = result {
                 break Some(close);
             }

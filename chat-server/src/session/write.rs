@@ -53,11 +53,19 @@ impl Session {
     /// reading its client (a wait here that blocked the loop delayed every request and ack of a
     /// busy room's members: the closed-loop scenario lost a third of its throughput).
     pub(super) fn coalesce_until(&self, first: &Outbound) -> Option<tokio::time::Instant> {
-        if !matches!(first, Outbound::Message(_)) || self.rx.len() >= WRITE_BATCH {
+        if !matches!(first, Outbound::Message(_)) || self.queue_is_filling() {
             return None;
         }
         let due = self.last_flush + COALESCE;
         (due > tokio::time::Instant::now()).then_some(due)
+    }
+
+    /// Enough is queued behind a held message to write it now: a batch, or half of what
+    /// `--outbound-queue` allows (the session goes on reading its client while it holds one, and
+    /// a member that sends fast queues its own echoes meanwhile).
+    pub(super) fn queue_is_filling(&self) -> bool {
+        let half = self.state.config.outbound_queue as usize / 2;
+        self.rx.len() + 1 >= WRITE_BATCH.min(half)
     }
 
     /// Write `first` and what else is queued, in batches of one flush each; a room the hub could
