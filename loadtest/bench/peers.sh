@@ -49,6 +49,8 @@ declare -A preset=(
   [fanout-1000x800]="fanout --members 1000 --senders 10 --rate 800 --duration 5"
   [fanout-1000x200]="fanout --members 1000 --senders 10 --rate 200 --duration 5"
   [rooms-200x5-max]="rooms --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
+  # The closed loop's rooms at a fixed rate every server reaches: tail latency at equal load.
+  [rooms-200x5-10k]="rooms --rooms 200 --members 5 --senders 1 --rate 10000 --duration 5"
   [connect-5000]="connect --connections 5000"
   [idle-10k-100rooms]="rooms --rooms 100 --members 100 --senders 0 --hold-secs 2"
   [replicas-200x5-2k]="replicas --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
