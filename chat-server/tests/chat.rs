@@ -391,23 +391,9 @@ async fn foreign_origins_are_refused_at_the_handshake() {
 
 #[tokio::test]
 async fn a_slow_consumer_is_closed_with_4008_instead_of_growing_memory() {
-    let server = start_server(&[
-        "--outbound-queue",
-        "8",
-        "--send-rate",
-        "100000",
-        "--send-burst",
-        "100000",
-        "--address-send-rate",
-        "100000",
-        "--address-send-burst",
-        "100000",
-        "--max-content-bytes",
-        "60000",
-        "--max-frame-bytes",
-        "65536",
-    ])
-    .await;
+    let mut flags = vec!["--outbound-queue", "8"];
+    flags.extend_from_slice(&common::FLOOD_FLAGS);
+    let server = start_server(&flags).await;
     let mut slow = Client::hello(&server.ws_url(), "Slow").await;
     slow.join("general").await;
     let mut fast = Client::hello(&server.ws_url(), "Fast").await;

@@ -221,25 +221,10 @@ async fn flood_room(ws_url: &str) {
     }
 }
 
-const FLOOD_FLAGS: [&str; 12] = [
-    "--send-rate",
-    "100000",
-    "--send-burst",
-    "100000",
-    "--address-send-rate",
-    "100000",
-    "--address-send-burst",
-    "100000",
-    "--max-content-bytes",
-    "60000",
-    "--max-frame-bytes",
-    "65536",
-];
-
 /// A reader stuck behind a zero TCP window while the room floods: its session must end and
 /// release the socket (before the fix it stayed stuck in a write for as long as the peer lived).
 async fn stuck_reader_is_cut_off(extra: [&str; 4]) {
-    let mut flags = FLOOD_FLAGS.to_vec();
+    let mut flags = common::FLOOD_FLAGS.to_vec();
     flags.extend(extra);
     let server = start_server(&flags).await;
     let _stuck = stuck_reader(&server.ws_url()).await;

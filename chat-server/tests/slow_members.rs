@@ -31,19 +31,8 @@ async fn a_member_far_behind_gets_every_message_once_in_order(backend: &[&str]) 
         "120",
         "--history-len",
         "1000",
-        "--send-rate",
-        "100000",
-        "--send-burst",
-        "100000",
-        "--address-send-rate",
-        "100000",
-        "--address-send-burst",
-        "100000",
-        "--max-content-bytes",
-        "60000",
-        "--max-frame-bytes",
-        "65536",
     ];
+    flags.extend_from_slice(&common::FLOOD_FLAGS);
     flags.extend_from_slice(backend);
     let server = start_server(&flags).await;
     let mut slow = Client::hello(&server.ws_url(), "Slow").await;

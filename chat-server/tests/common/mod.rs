@@ -61,6 +61,22 @@ impl TestServer {
     }
 }
 
+/// Flags for a test that floods a room: no send rate limit, messages of up to 60,000 bytes.
+pub const FLOOD_FLAGS: [&str; 12] = [
+    "--send-rate",
+    "100000",
+    "--send-burst",
+    "100000",
+    "--address-send-rate",
+    "100000",
+    "--address-send-burst",
+    "100000",
+    "--max-content-bytes",
+    "60000",
+    "--max-frame-bytes",
+    "65536",
+];
+
 /// Start an in-process server on 127.0.0.1:0 with extra CLI flags (in-memory unless
 /// `--redis-url` is among them).
 pub async fn start_server(args: &[&str]) -> TestServer {
