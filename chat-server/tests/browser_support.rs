@@ -23,7 +23,8 @@ use browser_harness::{
     },
     axe_source, finish, require_browser, say, screenshot,
     support::{
-        FAKE_NOTIFICATIONS_JS, act, open_desk, stale_click, wait_item, wait_notice, wait_toast,
+        FAKE_NOTIFICATIONS_JS, act, open_desk, stale_click, stale_click_crossing_the_queue,
+        wait_item, wait_notice, wait_toast,
     },
     wait_for_message, wait_js, wait_ready,
 };
@@ -144,7 +145,7 @@ async fn scenario(client: &Browser, ann: &Browser, bob: &Browser, url: &str, axe
     wait_ready(ann, &room).await;
     wait_for_message(ann, "My order 42 never arrived").await;
     // A button from before Bob's queue showed the take: the server's refusals are told plainly.
-    stale_click(bob, &room, "take").await;
+    stale_click_crossing_the_queue(bob, &room, "take").await;
     wait_toast(bob, "Another agent took this conversation first. (Carla)").await;
     stale_click(bob, &room, "close").await;
     wait_toast(

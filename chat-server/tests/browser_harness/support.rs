@@ -86,20 +86,43 @@ pub async fn act(browser: &Browser, room: &str, action: &str) {
 /// Clicks an `action` button for `room` as a queue item drawn before the last change had it:
 /// the page sends the request, and the server decides.
 pub async fn stale_click(browser: &Browser, room: &str, action: &str) {
-    let script = r#"
+    let script = format!("const [room, action] = arguments;\n{STALE_CLICK_JS}");
+    browser
+        .js_with(&script, vec![json!(room), json!(action)])
+        .await;
+}
+
+/// The click of [`stale_click`], given `room` and `action`.
+const STALE_CLICK_JS: &str = r#"
 const box = document.createElement('div');
 box.className = 'support-actions';
 const b = document.createElement('button');
-b.dataset.room = arguments[0];
-b.dataset.action = arguments[1];
+b.dataset.room = room;
+b.dataset.action = action;
 box.append(b);
 document.body.append(box);
 b.click();
 box.remove();
 "#;
-    browser
-        .js_with(script, vec![json!(room), json!(action)])
-        .await;
+
+/// [`stale_click`], then, before the server's answer can arrive, the page handles the queue entry
+/// it already has for `room` (as when a queue frame crosses the request): the refusal that follows
+/// must still be told with the conversation's label.
+pub async fn stale_click_crossing_the_queue(browser: &Browser, room: &str, action: &str) {
+    let script = format!(
+        "const [room, action, done] = arguments;
+Promise.all([import('/js/support-actions.js'), import('/js/support.js')]).then(([actions, support]) => {{
+{STALE_CLICK_JS}
+  actions.settleSupport(support.conversation(room));
+  done(true);
+}}).catch((e) => done(String(e)));"
+    );
+    let ran = browser
+        .client
+        .execute_async(&script, vec![json!(room), json!(action)])
+        .await
+        .unwrap_or_else(|e| panic!("{}: script failed: {e}", browser.name));
+    assert_eq!(ran, json!(true), "{}: {ran}", browser.name);
 }
 
 /// Waits for a toast with exactly `text`, shown as an alert.

@@ -93,7 +93,8 @@ function submitTransfer() {
 
 /** Whether `c`, as a frame now shows it, is what the outstanding request asked for. */
 function done(c) {
-  if (pending.kind === 'take') return Boolean(c.taken_by);
+  // Taken by someone else is not our take done: their `taken` refusal settles it.
+  if (pending.kind === 'take') return holds(c);
   if (pending.kind === 'close') return c.state === 'closed';
   return Boolean(c.taken_by) && c.taken_by.toLowerCase() === pending.to.toLowerCase();
 }
