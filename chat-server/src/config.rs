@@ -49,8 +49,8 @@ pub struct Config {
     pub redis_prefix: String,
 
     /// `--redis-url` is a comma-separated list of seed node URLs of a Redis Cluster (Redis 7 or
-    /// later): a room's keys share a hash slot, its events travel on sharded pub/sub. Durable
-    /// mode only (needs `--database-url`).
+    /// later): a room's keys share a hash slot, its events travel on sharded pub/sub. In both
+    /// modes: every call to Redis stays within one slot.
     #[arg(long, env = "CHATAPP_REDIS_CLUSTER", default_value_t = false,
           action = clap::ArgAction::Set)]
     pub redis_cluster: bool,

@@ -85,12 +85,9 @@ pub async fn build_state(config: Config) -> Result<AppState> {
     let lifecycle = Lifecycle::default();
     let (events_tx, events_rx) = mpsc::channel(4096);
     let feeds = Arc::new(store::RoomFeeds::new(config.redis_url.is_some()));
-    if config.redis_cluster && (config.redis_url.is_none() || config.database_url.is_none()) {
-        // The Redis-only store's scripts (appends, deletions, timed rooms, reads) each touch a
-        // room's keys and global ones together, which a Redis Cluster refuses.
+    if config.redis_cluster && config.redis_url.is_none() {
         return Err(Error::Settings(
-            "--redis-cluster needs --redis-url (the seed nodes) and --database-url (durable mode)"
-                .into(),
+            "--redis-cluster needs --redis-url (the seed nodes)".into(),
         ));
     }
     let redis = match &config.redis_url {

@@ -1,10 +1,14 @@
-//! Two real `chat-server` replicas in durable mode (PostgreSQL) on a real Redis Cluster of three
-//! masters and three replicas (`common/redis_cluster.rs`): rooms spread over every master, each
-//! room's events on its sharded channel, history from the database and the cluster's cache; and a
-//! master killed mid-chat: its replica takes over, an ack still means stored, and every member
-//! ends with exactly what was stored, in order.
+//! Real `chat-server` replicas on ONE real Redis Cluster of three masters and three replicas
+//! (`common/redis_cluster.rs`), started once for every scenario (each on its own key prefix, the
+//! ones that kill a master last). Durable mode (PostgreSQL): rooms spread over every master, each
+//! room's events on its sharded channel, history from the database and the cluster's cache, and
+//! a master killed mid-chat: its replica takes over, an ack still means stored, and every member
+//! ends with exactly what was stored, in order. The Redis-only store (no database) on the same
+//! cluster: `redis_cluster/redis_only.rs`.
 
 mod common;
+#[path = "redis_cluster/redis_only.rs"]
+mod redis_only;
 
 use std::time::{Duration, Instant};
 
@@ -14,17 +18,16 @@ use common::{
 };
 use serde_json::{Value, json};
 
-/// Both replicas' flags: the cluster, durable mode, and send limits out of the test's way.
-fn args<'a>(cluster: &'a str, prefix: &'a str, database: &'a str) -> Vec<&'a str> {
-    vec![
+/// Both replicas' flags: the cluster, durable mode (with `database`) or not, and send limits out
+/// of the test's way.
+fn args<'a>(cluster: &'a str, prefix: &'a str, database: Option<&'a str>) -> Vec<&'a str> {
+    let mut a = vec![
         "--redis-url",
         cluster,
         "--redis-cluster",
         "true",
         "--redis-prefix",
         prefix,
-        "--database-url",
-        database,
         "--send-rate",
         "1000",
         "--send-burst",
@@ -35,7 +38,11 @@ fn args<'a>(cluster: &'a str, prefix: &'a str, database: &'a str) -> Vec<&'a str
         "100000",
         "--rooms-per-address-per-hour",
         "1000",
-    ]
+    ];
+    if let Some(database) = database {
+        a.extend(["--database-url", database]);
+    }
+    a
 }
 
 async fn metric(server: &ServerProcess, name: &str) -> f64 {
@@ -104,9 +111,16 @@ async fn received_through(c: &mut Client, room: &str, after: u64, last: u64) -> 
 }
 
 #[tokio::test]
-async fn cluster_mode_without_a_database_is_refused_at_start() {
+async fn cluster_mode_needs_its_seed_nodes_but_no_database() {
     use clap::Parser;
-    let config = chat_server::Config::try_parse_from([
+    let without_seeds =
+        chat_server::Config::try_parse_from(["chat-server", "--redis-cluster", "true"]).unwrap();
+    let Err(e) = chat_server::build_state(without_seeds).await else {
+        panic!("started without seed nodes");
+    };
+    assert!(e.to_string().contains("--redis-url"), "{e}");
+    // The Redis-only store runs on a cluster: the server starts (and connects lazily).
+    let redis_only = chat_server::Config::try_parse_from([
         "chat-server",
         "--redis-url",
         "redis://127.0.0.1:1",
@@ -114,22 +128,40 @@ async fn cluster_mode_without_a_database_is_refused_at_start() {
         "true",
     ])
     .unwrap();
-    let Err(e) = chat_server::build_state(config).await else {
-        panic!("started without a database");
-    };
-    assert!(e.to_string().contains("--database-url"), "{e}");
+    assert!(chat_server::build_state(redis_only).await.is_ok());
 }
 
+/// Every scenario on one cluster: each on its own prefix, the killed masters last (the second
+/// spares the master the first left without a replica).
 #[tokio::test]
-async fn rooms_spread_over_three_masters_chat_across_replicas() {
-    let cluster = RedisCluster::start().await;
+async fn one_cluster_serves_the_durable_and_the_redis_only_store() {
+    let mut cluster = RedisCluster::start().await;
+    // A database each: both durable scenarios name their rooms alike.
     let (database, _pg) = fresh_database().await;
+    let (second_database, _second_pg) = fresh_database().await;
+    rooms_spread_over_three_masters_chat_across_replicas(&cluster, &database).await;
+    redis_only::rooms_on_every_master_chat_with_exact_recovery(&cluster).await;
+    redis_only::deleted_rooms_stay_deleted_and_cut_short_calls_heal(&cluster).await;
+    redis_only::timed_rooms_clear_and_expire(&cluster).await;
+    redis_only::reads_and_mentions_follow_the_user(&cluster).await;
+    let promoted = a_killed_master_fails_over_and_members_end_with_exactly_what_was_stored(
+        &mut cluster,
+        &second_database,
+    )
+    .await;
+    redis_only::a_killed_master_loses_no_acked_message(&mut cluster, promoted).await;
+}
+
+async fn rooms_spread_over_three_masters_chat_across_replicas(
+    cluster: &RedisCluster,
+    database: &str,
+) {
     let (url, prefix) = (cluster.url(), unique_prefix());
-    let one = ServerProcess::spawn(&args(&url, &prefix, &database)).await;
-    let two = ServerProcess::spawn(&args(&url, &prefix, &database)).await;
+    let one = ServerProcess::spawn(&args(&url, &prefix, Some(database))).await;
+    let two = ServerProcess::spawn(&args(&url, &prefix, Some(database))).await;
     wait_ready(&one).await;
     wait_ready(&two).await;
-    let rooms = rooms_on_every_master(&cluster, &prefix).await;
+    let rooms = rooms_on_every_master(cluster, &prefix).await;
 
     let mut ann = Client::hello(&one.ws_url(), "Ann").await;
     let mut bob = Client::hello(&two.ws_url(), "Bob").await;
@@ -168,16 +200,17 @@ async fn rooms_spread_over_three_masters_chat_across_replicas() {
     }
 }
 
-#[tokio::test]
-async fn a_killed_master_fails_over_and_members_end_with_exactly_what_was_stored() {
-    let mut cluster = RedisCluster::start().await;
-    let (database, _pg) = fresh_database().await;
+/// Returns the promoted master (left without a replica).
+async fn a_killed_master_fails_over_and_members_end_with_exactly_what_was_stored(
+    cluster: &mut RedisCluster,
+    database: &str,
+) -> u16 {
     let (url, prefix) = (cluster.url(), unique_prefix());
-    let one = ServerProcess::spawn(&args(&url, &prefix, &database)).await;
-    let two = ServerProcess::spawn(&args(&url, &prefix, &database)).await;
+    let one = ServerProcess::spawn(&args(&url, &prefix, Some(database))).await;
+    let two = ServerProcess::spawn(&args(&url, &prefix, Some(database))).await;
     wait_ready(&one).await;
     wait_ready(&two).await;
-    let rooms = rooms_on_every_master(&cluster, &prefix).await;
+    let rooms = rooms_on_every_master(cluster, &prefix).await;
     let room = rooms[0].clone();
     let channel = format!("{prefix}:room:{{{room}}}:events");
 
@@ -234,4 +267,5 @@ async fn a_killed_master_fails_over_and_members_end_with_exactly_what_was_stored
     let mut cy = Client::hello(&two.ws_url(), "Cy").await;
     let joined = cy.join(&room).await;
     assert_eq!(joined["offset"], last + 1, "{joined}");
+    promoted
 }

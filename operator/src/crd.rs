@@ -76,10 +76,6 @@ pub const DEFAULT_LOCUST_IMAGE: &str =
     .message("metadata.name must be a DNS label of at most 48 characters starting with a letter (children add suffixes such as -locust-master)")
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new(
-    "!has(self.redis) || !has(self.redis.external) || !has(self.redis.external.cluster) || !self.redis.external.cluster || has(self.database)"
-)
-    .message("redis.external.cluster needs database: a Redis Cluster is for the durable mode"))]
 pub struct ChatAppSpec {
     /// Number of chat-server pods (0 to 100). 0 stops the chat but keeps Redis and the Service.
     #[serde(default = "default_replicas")]
@@ -330,7 +326,7 @@ pub struct ExternalRedis {
     pub url_secret_ref: SecretKeyRef,
 
     /// The URL names a Redis Cluster (CHATAPP_REDIS_CLUSTER): each room's keys in one slot, its
-    /// events on sharded pub/sub. Durable mode only (spec.database); the managed Redis is always a
+    /// events on sharded pub/sub; with or without spec.database. The managed Redis is always a
     /// single node.
     #[serde(default)]
     pub cluster: bool,

@@ -95,12 +95,6 @@ pub fn validate(app: &ChatApp) -> Vec<Invalid> {
             "spec.redis.external.urlSecretRef.key",
             "must not be empty",
         );
-        check(
-            &mut p,
-            !external.cluster || spec.database.is_some(),
-            "spec.redis.external.cluster",
-            "redis.external.cluster needs database: a Redis Cluster is for the durable mode",
-        );
     }
     if let Some(db) = &spec.database {
         check(

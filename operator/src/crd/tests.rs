@@ -221,6 +221,11 @@ fn cel_allows_good_specs() {
             json!({"redis": {"external": {"urlSecretRef": {"name": "r"}, "cluster": true}},
                 "database": {"external": {"secretName": "pg-app"}}}),
         ),
+        // A Redis Cluster without a database: the Redis-only store runs on it too.
+        object(
+            "c13",
+            json!({"redis": {"external": {"urlSecretRef": {"name": "r"}, "cluster": true}}}),
+        ),
         object(
             "c11",
             json!({"supportApi": {"enabled": true, "port": 9090, "tokenSecret": "platform-token"},
@@ -248,13 +253,6 @@ fn cel_refuses_bad_specs_naming_the_field() {
                 json!({"redis": {"managed": {}, "external": {"urlSecretRef": {"name": "r"}}}}),
             ),
             "redis.managed and redis.external",
-        ),
-        (
-            object(
-                "c",
-                json!({"redis": {"external": {"urlSecretRef": {"name": "r"}, "cluster": true}}}),
-            ),
-            "redis.external.cluster",
         ),
         (
             // The default maxFrameBytes (65536) is applied before the rule runs, as on a server.

@@ -1,6 +1,9 @@
 //! Accounts and login sessions in the Redis-only mode (keys in `keys.rs`): an account is one JSON
 //! string created with `SET NX` (so a username is taken once), a session a string that expires
 //! with it, and each account a set of its sessions' hashes so all of them can be ended at once.
+//! A session and its account's set are in different slots on a Redis Cluster, so they are
+//! written apart: the set first (a hash in the set whose session never came is harmless: ending
+//! it deletes nothing), then the session; ending sessions deletes each, then leaves the set.
 
 use serde::{Deserialize, Serialize};
 
@@ -101,12 +104,6 @@ impl RedisStore {
         let sessions = self.keys.user_sessions(key);
         let () = redis::pipe()
             .atomic()
-            .cmd("SET")
-            .arg(self.keys.session(token_hash))
-            .arg(format!("{key} {expires_ms}"))
-            .arg("PX")
-            .arg(ttl_ms)
-            .ignore()
             .cmd("SADD")
             .arg(&sessions)
             .arg(token_hash)
@@ -116,6 +113,13 @@ impl RedisStore {
             .arg(&sessions)
             .arg(ttl_ms)
             .ignore()
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let () = redis::cmd("SET")
+            .arg(self.keys.session(token_hash))
+            .arg(format!("{key} {expires_ms}"))
+            .arg("PX")
+            .arg(ttl_ms)
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
@@ -153,17 +157,23 @@ impl RedisStore {
                     .iter()
                     .filter(|h| Some(*h) != except.as_ref())
                     .collect();
-                // An empty pipeline is an error to redis-rs (account deletion after the sessions
+                // Nothing to end is no command at all (account deletion after the sessions
                 // were already ended got `unavailable`).
                 if ended.is_empty() {
                     return Ok(());
                 }
-                let mut pipe = redis::pipe();
-                for h in ended {
-                    pipe.cmd("DEL").arg(self.keys.session(h)).ignore();
-                    pipe.cmd("SREM").arg(&set).arg(h).ignore();
-                }
-                let () = pipe.query_async(&mut self.conn.clone()).await?;
+                let deletions = ended.iter().map(|h| {
+                    let mut conn = self.conn.clone();
+                    let cmd = redis::cmd("DEL").arg(self.keys.session(h)).clone();
+                    async move { cmd.query_async::<u64>(&mut conn).await }
+                });
+                futures_util::future::try_join_all(deletions).await?;
+                let () = redis::cmd("SREM")
+                    .arg(&set)
+                    .arg(&ended)
+                    .query_async(&mut self.conn.clone())
+                    .await
+                    .map(|_: u64| ())?;
             }
         }
         Ok(())

@@ -14,6 +14,7 @@
 //! | `<prefix>:support` | hash | support conversation's room → its record (JSON, `support::Conversation`); changed only by `support_swap.lua` (compare-and-set) |
 //! | `<prefix>:support:clients` | hash | client key (username lower case, `ext:<id>`, `guest:<hex>`) → its support room (`support_open.lua`) |
 //! | `<prefix>:deleted` | set | rooms deleted and not created again: a send or heartbeat racing the deletion does not make them anew |
+//! | `<prefix>:room:<room>:gone` | string | Redis-only mode: the room's tombstone in its own slot, set when its deletion wiped it (value: the fresh epoch), removed when it is created again; `append.lua` refuses a room that has one |
 //! | `<prefix>:instances` | sorted set | replica id → last heartbeat (ms, Redis clock) |
 //! | `<prefix>:presence` | hash | `<room>\|<replica id>` → that replica's members in the room |
 //! | `<prefix>:room:<room>:events` | sharded pub/sub channel (`SPUBLISH`/`SSUBSCRIBE`) | the room's own events, heard only by replicas with members in it: `m <epoch> <offset> <room> <time_ms> <frame>`, votes `v <room> <offset> <up> <down>`, replies `p <room> <offset> <count>`, a timed room cleared `c <through> <room>` or expired `x <room>`, typing `t <replica> <conn> <room> <frame>`, or a notice `n <room> <frame>` (`edited`, `deleted`, an ephemeral message: stored in no key) |
@@ -119,6 +120,11 @@ impl Keys {
     /// Rooms deleted and not created again.
     pub(super) fn deleted(&self) -> String {
         self.global("deleted")
+    }
+
+    /// A deleted room's tombstone, in the room's slot (`append.lua` refuses such a room).
+    pub(super) fn gone(&self, room: &str) -> String {
+        self.room(room, "gone")
     }
 
     /// Live replicas and their last heartbeat.
@@ -227,6 +233,7 @@ mod tests {
         assert_eq!(k.rooms(), "chatapp:rooms");
         assert_eq!(k.access(), "chatapp:access");
         assert_eq!(k.deleted(), "chatapp:deleted");
+        assert_eq!(k.gone("ops"), "chatapp:room:ops:gone");
         assert_eq!(k.instances(), "chatapp:instances");
         assert_eq!(k.presence(), "chatapp:presence");
         assert_eq!(k.events(), "chatapp:events");
@@ -255,6 +262,7 @@ mod tests {
             k.epoch("ops"),
             k.idempotency("ops"),
             k.cleared("ops"),
+            k.gone("ops"),
             k.tally("ops"),
             k.room_reads("ops"),
             k.room_events("ops"),

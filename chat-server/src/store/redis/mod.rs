@@ -27,6 +27,7 @@ use crate::protocol::DEFAULT_ROOM;
 
 mod access;
 mod accounts;
+mod append;
 mod conn;
 mod edits;
 mod events;
@@ -75,11 +76,14 @@ impl std::fmt::Debug for RedisStore {
 
 struct Scripts {
     append: Script,
+    enlist: Script,
     history: Script,
     range: Script,
     create_room: Script,
     participant: Script,
     delete_room: Script,
+    wipe_room: Script,
+    revive: Script,
     forget_user: Script,
     access: Script,
     heartbeat: Script,
@@ -91,11 +95,14 @@ impl Scripts {
     fn load() -> Self {
         Self {
             append: Script::new(include_str!("scripts/append.lua")),
+            enlist: Script::new(include_str!("scripts/enlist.lua")),
             history: Script::new(include_str!("scripts/history.lua")),
             range: Script::new(include_str!("scripts/range.lua")),
             create_room: Script::new(include_str!("scripts/create_room.lua")),
             participant: Script::new(include_str!("scripts/participant.lua")),
             delete_room: Script::new(include_str!("scripts/delete_room.lua")),
+            wipe_room: Script::new(include_str!("scripts/wipe_room.lua")),
+            revive: Script::new(include_str!("scripts/revive.lua")),
             forget_user: Script::new(include_str!("scripts/forget_user.lua")),
             access: Script::new(include_str!("scripts/access.lua")),
             heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
@@ -181,54 +188,6 @@ impl RedisStore {
             async move { cmd.query_async(&mut conn).await }
         })
         .await
-    }
-
-    pub(super) async fn append(&self, msg: &NewMessage<'_>) -> Result<Appended> {
-        // Writing into a Redis that evicts could leave a room with a stream but no sequence.
-        if let Some(problem) = self.eviction_risk() {
-            return Err(Error::Misconfigured(problem));
-        }
-        let room = msg.room;
-        let reply: Vec<String> = self
-            .run(
-                self.scripts
-                    .append
-                    .key(self.keys.stream(room))
-                    .key(self.keys.seq(room))
-                    .key(self.keys.epoch(room))
-                    .key(self.keys.idempotency(room))
-                    .key(self.keys.rooms())
-                    .key(self.keys.incarnation())
-                    .key(self.keys.deleted())
-                    .arg(msg.frame_prefix)
-                    .arg(self.history_len)
-                    .arg(IDEMPOTENCY_TTL_SECS)
-                    .arg(new_epoch())
-                    .arg(self.keys.room_events(room))
-                    .arg(room)
-                    .arg(msg.id)
-                    .arg(msg.time_ms)
-                    .arg(msg.client_id)
-                    .arg(msg.name)
-                    .arg(msg.topic.unwrap_or(""))
-                    .arg(msg.content),
-            )
-            .await?;
-        let corrupt = || Error::Corrupt(format!("append reply {reply:?}"));
-        let [dup, stored] = reply.as_slice() else {
-            return Err(corrupt());
-        };
-        match dup.as_str() {
-            "conflict" => return Err(Error::ClientIdConflict),
-            "deleted" => return Err(Error::RoomGone),
-            _ => {}
-        }
-        let (offset, id) = stored.split_once(' ').ok_or_else(corrupt)?;
-        Ok(Appended {
-            offset: offset.parse().map_err(|_| corrupt())?,
-            id: id.to_owned(),
-            duplicate: dup == "1",
-        })
     }
 
     /// Publish payloads in one round trip, each on its channel ([`events::route`]; the durable

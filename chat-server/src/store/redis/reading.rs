@@ -17,21 +17,37 @@ impl RedisStore {
         room: &str,
         since: Option<&Since>,
     ) -> Result<Page> {
-        let reply: Vec<String> = self
-            .run(
-                self.scripts
-                    .history
-                    .key(self.keys.stream(room))
-                    .key(self.keys.seq(room))
-                    .key(self.keys.epoch(room))
-                    .key(self.keys.incarnation())
-                    .key(self.keys.cleared(room))
-                    .arg(room)
-                    .arg(self.history_len)
-                    .arg(since.map_or("", |s| s.epoch.as_str()))
-                    .arg(since.map_or(0, |s| s.offset)),
-            )
-            .await?;
+        // The incarnation (a global key) only matters for a room without an epoch yet: read it
+        // then, and ask again with it. A page is one script in the room's slot either way, so it
+        // is exact: the epoch key, sequence and stream read together. An incarnation that changes
+        // between the two calls (Redis lost its data) only makes the reported epoch differ from
+        // the one the first message gets, and the hub resyncs that member, as for '0'.
+        let mut incarnation = String::new();
+        let reply = loop {
+            let reply: Vec<String> = self
+                .run(
+                    self.scripts
+                        .history
+                        .key(self.keys.stream(room))
+                        .key(self.keys.seq(room))
+                        .key(self.keys.epoch(room))
+                        .key(self.keys.cleared(room))
+                        .arg(room)
+                        .arg(self.history_len)
+                        .arg(since.map_or("", |s| s.epoch.as_str()))
+                        .arg(since.map_or(0, |s| s.offset))
+                        .arg(&incarnation),
+                )
+                .await?;
+            if reply.len() != 1 || !incarnation.is_empty() {
+                break reply;
+            }
+            // Read only (no `SET NX`): joins work while Redis refuses writes.
+            let current: Option<String> = self
+                .query(redis::cmd("GET").arg(self.keys.incarnation()))
+                .await?;
+            incarnation = current.unwrap_or_else(|| "-".to_owned());
+        };
         let mut it = reply.into_iter();
         let (Some(epoch), Some(head), Some(recovered)) = (it.next(), it.next(), it.next()) else {
             return Err(Error::Corrupt("short history reply".into()));

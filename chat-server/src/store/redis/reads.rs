@@ -1,7 +1,9 @@
 //! Presence signals in Redis (the contract is `store/reads.rs`): typing frames are one `SPUBLISH`
-//! on the room's channel (`t <replica> <conn> <room> <frame>`), a read is one script (`read.lua`: two `HSET`s and a
-//! `PUBLISH u <room> <user>`, whatever the room's size), mentions one script per message
-//! (`mention.lua`). Reads of positions are plain `HGETALL`/`GET`s.
+//! on the room's channel (`t <replica> <conn> <room> <frame>`), a read is two scripts, the room's part in its slot
+//! (`room_read.lua`: clamp to the head, move the receipt up) and the user's in theirs
+//! (`read.lua`: move the user's position, drop the mentions it passes, `PUBLISH u <room>
+//! <user>`), two small writes whatever the room's size; mentions are one script per mentioned
+//! user (`mention.lua`, each user's keys in their own slot on a Redis Cluster). Reads of positions are plain `HGETALL`/`GET`s.
 
 use redis::Script;
 
@@ -9,6 +11,7 @@ use super::{Error, RedisStore, Result, StoreEvent};
 use crate::store::{MAX_MENTIONS_KEPT, ReadPosition, Unread, reads::unread_of};
 
 pub(super) struct ReadScripts {
+    room_read: Script,
     read: Script,
     mention: Script,
 }
@@ -16,6 +19,7 @@ pub(super) struct ReadScripts {
 impl ReadScripts {
     pub(super) fn load() -> Self {
         Self {
+            room_read: Script::new(include_str!("scripts/room_read.lua")),
             read: Script::new(include_str!("scripts/read.lua")),
             mention: Script::new(include_str!("scripts/mention.lua")),
         }
@@ -67,19 +71,29 @@ impl RedisStore {
         display_name: &str,
         offset: u64,
     ) -> Result<bool> {
+        // The receipt first: a crash between the two leaves the user's unread count behind
+        // (the next read moves it), never a position past what the room shows.
+        let position: u64 = self
+            .run(
+                self.scripts_reads()
+                    .room_read
+                    .key(self.keys.room_reads(room))
+                    .key(self.keys.seq(room))
+                    .arg(user)
+                    .arg(display_name)
+                    .arg(offset),
+            )
+            .await?;
         let moved: i64 = self
             .run(
                 self.scripts_reads()
                     .read
-                    .key(self.keys.room_reads(room))
                     .key(self.keys.user_reads(user))
                     .key(self.keys.user_mentions(user))
-                    .key(self.keys.seq(room))
-                    .arg(user)
-                    .arg(display_name)
-                    .arg(offset)
+                    .arg(room)
+                    .arg(position)
                     .arg(self.keys.events())
-                    .arg(room),
+                    .arg(user),
             )
             .await?;
         Ok(moved == 1)
@@ -111,12 +125,15 @@ impl RedisStore {
         offset: u64,
         users: &[String],
     ) -> Result<()> {
-        let mut inv = self.scripts_reads().mention.prepare_invoke();
-        for user in users {
-            inv.key(self.keys.user_mentions(user));
-        }
-        inv.arg(room).arg(offset).arg(MAX_MENTIONS_KEPT);
-        let _: i64 = self.run(&inv).await?;
+        let calls = users.iter().map(|user| async move {
+            let mut inv = self.scripts_reads().mention.prepare_invoke();
+            inv.key(self.keys.user_mentions(user))
+                .arg(room)
+                .arg(offset)
+                .arg(MAX_MENTIONS_KEPT);
+            self.run::<i64>(&inv).await
+        });
+        futures_util::future::try_join_all(calls).await?;
         Ok(())
     }
 

@@ -1,7 +1,13 @@
 //! Timed rooms in Redis-only mode: settings in the `timers` hash, due times in the `timed` sorted
-//! set, claimed by `clear.lua` / `expire.lua` (atomic, so once across replicas), which also
-//! publish `c <through> <room>` / `x <room>`. The durable mode's cache helpers live here too: the
-//! database is its record, Redis only forgets what was cleared.
+//! set. The schedule is global and a room's keys are in its own slot (Redis Cluster), so each
+//! timer is a global call and a room call: a clear is claimed by `claim_clear.lua` (moving the
+//! due time on: once across replicas) and done by `clear.lua`, which publishes `c <through>
+//! <room>`; `touch.lua` keeps the newest cleared message's time as the room's activity. An expiry
+//! is checked by `expire_due.lua`, done by `expire.lua` (idle check and wipe at once in the
+//! room's slot, publishing `x <room>`) and finished by `expire_finish.lua`, whose removal of the
+//! schedule entry is the claim: replicas racing may both wipe (the second wipes nothing), one
+//! reports it. The durable mode's cache helpers live here too: the database is its record, Redis
+//! only forgets what was cleared.
 
 use std::{collections::BTreeMap, sync::LazyLock};
 
@@ -18,8 +24,15 @@ const SWEEP_BATCH: usize = 64;
 
 static SET_TIMERS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/set_timers.lua")));
+static CLAIM_CLEAR: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/claim_clear.lua")));
 static CLEAR: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/clear.lua")));
+static TOUCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/touch.lua")));
+static EXPIRE_DUE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/expire_due.lua")));
 static EXPIRE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/expire.lua")));
+static EXPIRE_FINISH: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/expire_finish.lua")));
 
 /// A clear or expiry announced on the events channel.
 pub(super) fn parse_payload(payload: &str) -> Option<Fired> {
@@ -96,15 +109,13 @@ impl RedisStore {
         for member in due {
             match member.split_once('|') {
                 Some(("c", room)) => {
-                    let through: i64 = self.run(&self.clear_call(room, clock)).await?;
-                    if let Ok(through) = u64::try_from(through) {
+                    if let Some(through) = self.clear(room, clock).await? {
                         let room = room.to_owned();
                         fired.push(Fired::Cleared { room, through });
                     }
                 }
                 Some(("x", room)) => {
-                    let expired: i64 = self.run(&self.expire_call(room, clock)).await?;
-                    if expired == 1 {
+                    if self.expire(room, clock).await? {
                         let room = room.to_owned();
                         fired.push(Fired::Expired { room });
                     }
@@ -115,42 +126,101 @@ impl RedisStore {
         Ok(fired)
     }
 
-    fn clear_call(&self, room: &str, clock: Clock) -> redis::ScriptInvocation<'static> {
-        let mut call = CLEAR.prepare_invoke();
-        call.key(self.keys.timed())
-            .key(self.keys.timers())
-            .key(self.keys.stream(room))
-            .key(self.keys.seq(room))
-            .key(self.keys.idempotency(room))
-            .key(self.keys.cleared(room))
-            .key(self.keys.tally(room))
-            .arg(room)
-            .arg(clock.now_ms)
-            .arg(clock.minute_ms)
-            .arg(self.keys.room_events(room));
-        call
+    /// A due clear of `room`, claimed and done: the offset cleared through, if this replica
+    /// cleared it.
+    async fn clear(&self, room: &str, clock: Clock) -> Result<Option<u64>> {
+        let claimed: Option<u64> = self
+            .run(
+                CLAIM_CLEAR
+                    .key(self.keys.timed())
+                    .key(self.keys.timers())
+                    .arg(room)
+                    .arg(clock.now_ms)
+                    .arg(clock.minute_ms),
+            )
+            .await?;
+        let Some(active) = claimed else {
+            return Ok(None);
+        };
+        let (through, at): (i64, u64) = self
+            .run(
+                CLEAR
+                    .key(self.keys.stream(room))
+                    .key(self.keys.seq(room))
+                    .key(self.keys.idempotency(room))
+                    .key(self.keys.cleared(room))
+                    .key(self.keys.tally(room))
+                    .arg(self.keys.room_events(room))
+                    .arg(room),
+            )
+            .await?;
+        if at > active {
+            let _: i64 = self
+                .run(TOUCH.key(self.keys.timers()).arg(room).arg(at))
+                .await?;
+        }
+        Ok(u64::try_from(through).ok())
     }
 
-    fn expire_call(&self, room: &str, clock: Clock) -> redis::ScriptInvocation<'static> {
-        let mut call = EXPIRE.prepare_invoke();
-        call.key(self.keys.timed())
-            .key(self.keys.timers())
-            .key(self.keys.stream(room))
-            .key(self.keys.seq(room))
-            .key(self.keys.epoch(room))
-            .key(self.keys.idempotency(room))
-            .key(self.keys.cleared(room))
-            .key(self.keys.rooms())
-            .key(self.keys.expired())
-            .key(self.keys.tally(room))
-            .key(self.keys.access())
-            .key(self.keys.room_reads(room))
-            .arg(room)
-            .arg(clock.now_ms)
-            .arg(clock.minute_ms)
-            .arg(self.keys.room_events(room))
-            .arg(self.keys.events());
-        call
+    /// A due expiry check of `room`: true when this replica expired the room.
+    async fn expire(&self, room: &str, clock: Clock) -> Result<bool> {
+        let due: Option<(u32, u64)> = self
+            .run(
+                EXPIRE_DUE
+                    .key(self.keys.timed())
+                    .key(self.keys.timers())
+                    .arg(room)
+                    .arg(clock.now_ms),
+            )
+            .await?;
+        let Some((expire_mins, active)) = due else {
+            return Ok(false);
+        };
+        let deadline: u64 = self
+            .run(
+                EXPIRE
+                    .key(self.keys.stream(room))
+                    .key(self.keys.seq(room))
+                    .key(self.keys.epoch(room))
+                    .key(self.keys.idempotency(room))
+                    .key(self.keys.cleared(room))
+                    .key(self.keys.tally(room))
+                    .key(self.keys.room_reads(room))
+                    .arg(clock.now_ms)
+                    .arg(clock.minute_ms)
+                    .arg(expire_mins)
+                    .arg(active)
+                    .arg(self.keys.room_events(room))
+                    .arg(room),
+            )
+            .await?;
+        if deadline > 0 {
+            // Only if the check is still scheduled (a racing replica may have finished it).
+            let _: i64 = self
+                .query(
+                    redis::cmd("ZADD")
+                        .arg(self.keys.timed())
+                        .arg("XX")
+                        .arg(deadline)
+                        .arg(format!("x|{room}")),
+                )
+                .await?;
+            return Ok(false);
+        }
+        let expired: i64 = self
+            .run(
+                EXPIRE_FINISH
+                    .key(self.keys.timed())
+                    .key(self.keys.timers())
+                    .key(self.keys.rooms())
+                    .key(self.keys.expired())
+                    .key(self.keys.access())
+                    .arg(room)
+                    .arg(clock.now_ms)
+                    .arg(self.keys.events()),
+            )
+            .await?;
+        Ok(expired == 1)
     }
 
     /// Durable mode: forget a room's cached messages up to `through` (they were cleared).

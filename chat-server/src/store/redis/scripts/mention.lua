@@ -1,4 +1,5 @@
--- Record that the message at an offset mentions each user of KEYS (their mentions hashes),
+-- Record that the message at an offset mentions each user of KEYS (their mentions hashes; one
+-- user per call on a Redis Cluster, where each user's keys have their own slot),
 -- keeping the newest ARGV[3] offsets per user and room.
 -- ARGV: room, offset, most kept
 local most = tonumber(ARGV[3])

@@ -1,0 +1,478 @@
+//! The Redis-only store (no `--database-url`) on the real cluster of `redis_cluster.rs`: every
+//! call stays within one slot, so rooms on every master chat across two replicas with exact
+//! recovery (including a room joined while still empty, whose epoch comes from the global
+//! incarnation); a deletion's wipe leaves a tombstone in the room's slot that a late send cannot
+//! get past, and a deletion or a creation cut short between its two calls heals itself (both
+//! driven with the real scripts, announcing nothing, as a replica that died would leave them);
+//! timed rooms clear and expire; read positions and mentions (room and user slots) follow the
+//! user; and a master killed mid-chat loses no acked message.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{
+    args,
+    common::{
+        Client, ServerProcess,
+        accounts::{connect_at, register_at},
+        offsets,
+        redis_cluster::RedisCluster,
+        unique_prefix,
+    },
+    create_and_join, metric, received_through, rooms_on_every_master, wait_ready,
+};
+
+/// Two Redis-only replicas on the cluster with `extra` flags.
+async fn replicas(url: &str, prefix: &str, extra: &[&str]) -> (ServerProcess, ServerProcess) {
+    let mut a = args(url, prefix, None);
+    a.extend(extra);
+    let one = ServerProcess::spawn(&a).await;
+    let two = ServerProcess::spawn(&a).await;
+    wait_ready(&one).await;
+    wait_ready(&two).await;
+    (one, two)
+}
+
+fn base(server: &ServerProcess) -> String {
+    format!("http://{}", server.addr)
+}
+
+async fn signed_in(server: &ServerProcess, cookie: &str) -> Client {
+    let hello = json!({"type":"hello","name":"ignored"});
+    connect_at(&server.ws_url(), Some(cookie), hello).await.0
+}
+
+/// Runs one of the store's own scripts on the cluster (`redis-cli -c` follows the slot), as a
+/// replica would.
+async fn eval(cluster: &RedisCluster, script: &str, keys: &[&str], argv: &[&str]) -> String {
+    let port = cluster.master_of(keys[0]).await;
+    let n = keys.len().to_string();
+    let mut a = vec!["-c", "EVAL", script, &n];
+    a.extend(keys);
+    a.extend(argv);
+    cluster.cli(port, &a).await
+}
+
+/// A command on the master of `key`'s slot.
+async fn on(cluster: &RedisCluster, key: &str, command: &[&str]) -> String {
+    let port = cluster.master_of(key).await;
+    cluster.cli(port, command).await.trim().to_owned()
+}
+
+/// A room's key under `prefix` (hash-tagged: the cluster layout of `store/redis/keys.rs`).
+fn room_key(prefix: &str, room: &str, what: &str) -> String {
+    format!("{prefix}:room:{{{room}}}:{what}")
+}
+
+fn contents(frames: &Value) -> Vec<String> {
+    frames
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// No `resync` reached `c` before the answer to a ping.
+async fn no_resync(c: &mut Client) {
+    c.send(json!({"type":"ping","id":7})).await;
+    let next = c
+        .expect_where(|v| v["type"] == "resync" || v["type"] == "pong")
+        .await;
+    assert_eq!(next["type"], "pong", "no resync expected: {next}");
+}
+
+pub(crate) async fn rooms_on_every_master_chat_with_exact_recovery(cluster: &RedisCluster) {
+    let (url, prefix) = (cluster.url(), unique_prefix());
+    let (one, two) = replicas(&url, &prefix, &[]).await;
+    let rooms = rooms_on_every_master(cluster, &prefix).await;
+    let mut ann = Client::hello(&one.ws_url(), "Ann").await;
+    let mut bob = Client::hello(&two.ws_url(), "Bob").await;
+    let mut empty_epochs = Vec::new();
+    for room in &rooms {
+        create_and_join(&mut ann, room).await;
+        // Joined while empty: the epoch comes from the incarnation (a global key) and must be
+        // the one the first message gets (in the room's slot).
+        let joined = bob.join(room).await;
+        assert_eq!(joined["offset"], 0, "{joined}");
+        empty_epochs.push(joined["epoch"].as_str().unwrap().to_owned());
+    }
+    const N: u64 = 5;
+    for room in &rooms {
+        for i in 1..=N {
+            let id = format!("{room}-{i}");
+            let ack = ann.say(room, &id, &id).await;
+            assert_eq!(ack["offset"], i, "{ack}");
+        }
+    }
+    for room in &rooms {
+        received_through(&mut bob, room, 0, N).await;
+    }
+    no_resync(&mut bob).await;
+    let mut cy = Client::hello(&two.ws_url(), "Cy").await;
+    for (room, epoch) in rooms.iter().zip(&empty_epochs) {
+        let want: Vec<String> = (1..=N).map(|i| format!("{room}-{i}")).collect();
+        // A newcomer reads the history.
+        let joined = cy.join(room).await;
+        assert_eq!(joined["offset"], N, "{joined}");
+        assert_eq!(contents(&joined["messages"]), want, "{room}");
+        // Exactly what came after a position: from the empty room's epoch at 0, and from 2.
+        for since in [0, 2] {
+            cy.send(json!({"type":"join","room":room,"since":{"epoch":epoch,"offset":since}}))
+                .await;
+            let back = cy.expect("joined").await;
+            assert_eq!(back["recovered"], true, "{room} since {since}: {back}");
+            assert_eq!(
+                offsets(back["messages"].as_array().unwrap()),
+                (since + 1..=N).collect::<Vec<_>>(),
+                "{room} since {since}"
+            );
+        }
+        // Another epoch is not this room's history: the recent page, not recovered.
+        cy.send(json!({"type":"join","room":room,"since":{"epoch":"elsewhere","offset":2}}))
+            .await;
+        let other = cy.expect("joined").await;
+        assert_eq!(other["recovered"], false, "{other}");
+        assert_eq!(contents(&other["messages"]), want, "{room}");
+    }
+}
+
+pub(crate) async fn deleted_rooms_stay_deleted_and_cut_short_calls_heal(cluster: &RedisCluster) {
+    let (url, prefix) = (cluster.url(), unique_prefix());
+    let (one, two) = replicas(&url, &prefix, &[]).await;
+    let dora = register_at(&base(&one), "dora", None).await;
+    let mut creator = signed_in(&one, &dora).await;
+    let mut member = Client::hello(&two.ws_url(), "Meg").await;
+    let rooms = format!("{{{prefix}}}:rooms");
+    let deleted = format!("{{{prefix}}}:deleted");
+
+    // 1. Sends race a deletion on the other replica: each is acked (before it) or refused; the
+    //    room stays deleted with nothing in its keys, and made again it starts at offset 1.
+    create_and_join(&mut creator, "doomed").await;
+    member.join("doomed").await;
+    member.say("doomed", "first", "first").await;
+    for i in 0..200 {
+        let id = format!("race-{i}");
+        member
+            .send(json!({"type":"send","room":"doomed","content":id,"client_id":id}))
+            .await;
+    }
+    creator
+        .send(json!({"type":"delete_room","room":"doomed"}))
+        .await;
+    assert_eq!(creator.expect("room_deleted").await["room"], "doomed");
+    for i in 0..200 {
+        let id = format!("race-{i}");
+        let reply = member
+            .expect_where(|v| (v["type"] == "ack" || v["type"] == "error") && v["client_id"] == id)
+            .await;
+        assert!(
+            reply["type"] == "ack"
+                || reply["code"] == "no_such_room"
+                || reply["code"] == "not_joined",
+            "{reply}"
+        );
+    }
+    // Past every heartbeat that could have raced it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        on(cluster, &rooms, &["SISMEMBER", &rooms, "doomed"]).await,
+        "0"
+    );
+    let stream = room_key(&prefix, "doomed", "stream");
+    assert_eq!(
+        on(cluster, &stream, &["XLEN", &stream]).await,
+        "0",
+        "stored after the wipe"
+    );
+
+    // 2. A send that reaches Redis after the deletion wiped the room, before its replica heard
+    //    of it: the deletion run with the real scripts, announced on a channel nobody hears.
+    create_and_join(&mut creator, "late").await;
+    member.join("late").await;
+    assert_eq!(member.say("late", "one", "l1").await["offset"], 1);
+    let (stream, epoch) = (
+        room_key(&prefix, "late", "stream"),
+        room_key(&prefix, "late", "epoch"),
+    );
+    let old_epoch = on(cluster, &epoch, &["GET", &epoch]).await;
+    let unlisted = eval(
+        cluster,
+        include_str!("../../src/store/redis/scripts/delete_room.lua"),
+        &[
+            &rooms,
+            &format!("{{{prefix}}}:access"),
+            &deleted,
+            &format!("{{{prefix}}}:timers"),
+            &format!("{{{prefix}}}:timed"),
+        ],
+        &["late", "general", "nobody-listens"],
+    )
+    .await;
+    assert_eq!(unlisted.trim(), "1");
+    let wiped = eval(
+        cluster,
+        include_str!("../../src/store/redis/scripts/wipe_room.lua"),
+        &[
+            &epoch,
+            &room_key(&prefix, "late", "gone"),
+            &stream,
+            &room_key(&prefix, "late", "seq"),
+            &room_key(&prefix, "late", "idem"),
+            &room_key(&prefix, "late", "tally"),
+            &room_key(&prefix, "late", "reads"),
+            &room_key(&prefix, "late", "cleared"),
+        ],
+        &[&old_epoch, "fresh0000000"],
+    )
+    .await;
+    assert_eq!(wiped.trim(), "1");
+    let refused = member.say("late", "too late", "l2").await;
+    assert_eq!(refused["code"], "no_such_room", "{refused}");
+    assert_eq!(
+        on(cluster, &stream, &["XLEN", &stream]).await,
+        "0",
+        "the tombstone let it in"
+    );
+    assert_eq!(
+        on(cluster, &rooms, &["SISMEMBER", &rooms, "late"]).await,
+        "0"
+    );
+
+    // 3. A deletion cut short after its global call (its wipe never ran): the name made again
+    //    starts empty at offset 1 in a new epoch, not on the old history.
+    create_and_join(&mut creator, "cut").await;
+    for i in 1..=3 {
+        creator
+            .say("cut", &format!("old {i}"), &format!("c{i}"))
+            .await;
+    }
+    let old = creator.join("cut").await;
+    let unlisted = eval(
+        cluster,
+        include_str!("../../src/store/redis/scripts/delete_room.lua"),
+        &[
+            &rooms,
+            &format!("{{{prefix}}}:access"),
+            &deleted,
+            &format!("{{{prefix}}}:timers"),
+            &format!("{{{prefix}}}:timed"),
+        ],
+        &["cut", "general", "nobody-listens"],
+    )
+    .await;
+    assert_eq!(unlisted.trim(), "1");
+    let mut fresh = signed_in(&two, &dora).await;
+    let made = {
+        fresh.send(json!({"type":"create_room","name":"cut"})).await;
+        fresh
+            .expect_where(|v| v["type"] == "room_created" || v["type"] == "error")
+            .await
+    };
+    assert_eq!(made["type"], "room_created", "{made}");
+    let joined = fresh.join("cut").await;
+    assert_eq!(joined["offset"], 0, "{joined}");
+    assert_ne!(joined["epoch"], old["epoch"], "{joined}");
+    assert_eq!(fresh.say("cut", "new", "n1").await["offset"], 1);
+
+    // 4. A creation cut short after its global call (the tombstone stayed): the next send
+    //    finds the room listed and not deleted, lifts the tombstone and is stored at offset 1.
+    creator
+        .send(json!({"type":"delete_room","room":"cut"}))
+        .await;
+    creator
+        .expect_where(|v| v["type"] == "room_deleted" && v["room"] == "cut")
+        .await;
+    let gone = room_key(&prefix, "cut", "gone");
+    assert_ne!(
+        on(cluster, &gone, &["EXISTS", &gone]).await,
+        "0",
+        "a deletion leaves a tombstone"
+    );
+    let created = eval(
+        cluster,
+        include_str!("../../src/store/redis/scripts/create_room.lua"),
+        &[&rooms, &format!("{{{prefix}}}:access"), &deleted],
+        &["cut", "1000", "nobody-listens", "general", ""],
+    )
+    .await;
+    assert_eq!(created.trim(), "created");
+    let mut again = signed_in(&one, &dora).await;
+    again.join("cut").await;
+    let ack = again.say("cut", "after the cut", "a1").await;
+    assert_eq!(ack["offset"], 1, "{ack}");
+    assert_eq!(on(cluster, &gone, &["EXISTS", &gone]).await, "0");
+}
+
+pub(crate) async fn timed_rooms_clear_and_expire(cluster: &RedisCluster) {
+    let (url, prefix) = (cluster.url(), unique_prefix());
+    let (one, two) = replicas(&url, &prefix, &["--timed-minute-ms", "400"]).await;
+    let mut ann = Client::hello(&one.ws_url(), "Ann").await;
+    let mut bob = Client::hello(&two.ws_url(), "Bob").await;
+    ann.send(json!({"type":"create_room","name":"tick","clear_every_mins":1}))
+        .await;
+    assert_eq!(ann.expect("room_created").await["room"], "tick");
+    ann.join("tick").await;
+    bob.join("tick").await;
+    for i in 1..=3 {
+        ann.say("tick", &format!("t{i}"), &format!("t{i}")).await;
+    }
+    // Cleared once through 3 (both replicas sweep; one claims), seen on both replicas.
+    for c in [&mut ann, &mut bob] {
+        let cleared = c
+            .expect_where(|v| v["type"] == "cleared" && v["room"] == "tick")
+            .await;
+        assert_eq!(cleared["through"], 3, "{cleared}");
+    }
+    let stream = room_key(&prefix, "tick", "stream");
+    assert_eq!(on(cluster, &stream, &["XLEN", &stream]).await, "0");
+    // Offsets go on after a clear.
+    assert_eq!(ann.say("tick", "t4", "t4").await["offset"], 4);
+
+    ann.send(json!({"type":"create_room","name":"brief","expire_after_mins":2}))
+        .await;
+    assert_eq!(ann.expect("room_created").await["room"], "brief");
+    ann.join("brief").await;
+    bob.join("brief").await;
+    ann.say("brief", "soon gone", "b1").await;
+    for c in [&mut ann, &mut bob] {
+        c.expect_where(|v| v["type"] == "expired" && v["room"] == "brief")
+            .await;
+    }
+    let rooms = format!("{{{prefix}}}:rooms");
+    assert_eq!(
+        on(cluster, &rooms, &["SISMEMBER", &rooms, "brief"]).await,
+        "0"
+    );
+    let stream = room_key(&prefix, "brief", "stream");
+    assert_eq!(on(cluster, &stream, &["EXISTS", &stream]).await, "0");
+}
+
+pub(crate) async fn reads_and_mentions_follow_the_user(cluster: &RedisCluster) {
+    let (url, prefix) = (cluster.url(), unique_prefix());
+    let (one, two) = replicas(&url, &prefix, &[]).await;
+    let ann = register_at(&base(&one), "ann", None).await;
+    let bob = register_at(&base(&two), "bob", None).await;
+    let mut ann_a = signed_in(&one, &ann).await;
+    let mut bob_b = signed_in(&two, &bob).await;
+    create_and_join(&mut ann_a, "notes").await;
+    bob_b.join("notes").await;
+    for i in 1..=3 {
+        ann_a.say("notes", &format!("m{i}"), &format!("c{i}")).await;
+    }
+    bob_b.messages("notes", 3).await;
+    bob_b
+        .send(json!({"type":"read","room":"notes","offset":2}))
+        .await;
+    let receipt = ann_a
+        .expect_where(|v| v["type"] == "receipts" && v["offset"] == 2)
+        .await;
+    assert_eq!(receipt["names"], json!(["bob"]), "{receipt}");
+    // Backwards changes nothing.
+    bob_b
+        .send(json!({"type":"read","room":"notes","offset":1}))
+        .await;
+    ann_a.say("notes", "hey @bob, look", "c4").await;
+    drop(bob_b);
+    let mut bob_back = signed_in(&one, &bob).await;
+    let unread = bob_back.expect("unread").await;
+    assert_eq!(
+        unread["rooms"],
+        json!([{"room":"notes","offset":2,"unread":2,"mentions":1}]),
+        "{unread}"
+    );
+    bob_back.join("notes").await;
+    bob_back
+        .send(json!({"type":"read","room":"notes","offset":999}))
+        .await;
+    let unread = bob_back
+        .expect_where(|v| v["type"] == "unread" && v["rooms"][0]["offset"] == 4)
+        .await;
+    assert_eq!(
+        unread["rooms"],
+        json!([{"room":"notes","offset":4,"unread":0,"mentions":0}]),
+        "a read past the head stops at it and clears the mention it passed"
+    );
+    let receipt = ann_a
+        .expect_where(|v| v["type"] == "receipts" && v["offset"] == 4)
+        .await;
+    assert_eq!(receipt["names"], json!(["bob"]), "{receipt}");
+}
+
+/// A master killed mid-chat, avoiding `spared` (a master left without a replica by an earlier
+/// kill): every send acked or refused, every acked message reaches the other replica's member
+/// once, in order, and a newcomer's history.
+pub(crate) async fn a_killed_master_loses_no_acked_message(
+    cluster: &mut RedisCluster,
+    spared: u16,
+) {
+    let (url, prefix) = (cluster.url(), unique_prefix());
+    let (one, two) = replicas(&url, &prefix, &[]).await;
+    let mut room = String::new();
+    for candidate in rooms_on_every_master(cluster, &prefix).await {
+        if cluster
+            .master_of(&room_key(&prefix, &candidate, "events"))
+            .await
+            != spared
+        {
+            room = candidate;
+            break;
+        }
+    }
+    let channel = room_key(&prefix, &room, "events");
+    let mut ann = Client::hello(&one.ws_url(), "Ann").await;
+    let mut bob = Client::hello(&two.ws_url(), "Bob").await;
+    create_and_join(&mut ann, &room).await;
+    bob.join(&room).await;
+    assert_eq!(ann.say(&room, "before", "before").await["offset"], 1);
+    received_through(&mut bob, &room, 0, 1).await;
+    let master = cluster.master_of(&channel).await;
+    cluster.kill(master).await;
+    let mut acked = vec![1];
+    for i in 0..20 {
+        let id = format!("during-{i}");
+        let reply = ann.say(&room, &id, &id).await;
+        if reply["type"] == "ack" {
+            acked.push(reply["offset"].as_u64().unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let promoted = cluster.wait_failover(&channel, master).await;
+    assert_ne!(promoted, master);
+    for i in 0..5 {
+        let id = format!("after-{i}");
+        // The first sends after the failover may still find the old route: retried with the
+        // same client id, never stored twice.
+        let mut reply = ann.say(&room, &id, &id).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reply["type"] != "ack" && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            reply = ann.say(&room, &id, &id).await;
+        }
+        assert_eq!(reply["type"], "ack", "{reply}");
+        acked.push(reply["offset"].as_u64().unwrap());
+    }
+    let last = *acked.iter().max().unwrap();
+    assert_eq!(
+        acked,
+        (1..=last).collect::<Vec<_>>(),
+        "acks are consecutive offsets"
+    );
+    received_through(&mut bob, &room, 1, last).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(&two, "chat_redis_subscribed_rooms").await != 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the room was not subscribed again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut cy = Client::hello(&two.ws_url(), "Cy").await;
+    let joined = cy.join(&room).await;
+    assert_eq!(joined["offset"], last, "{joined}");
+    assert_eq!(
+        offsets(joined["messages"].as_array().unwrap()),
+        (1..=last).collect::<Vec<_>>()
+    );
+}
