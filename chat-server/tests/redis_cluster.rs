@@ -4,9 +4,11 @@
 //! room's events on its sharded channel, history from the database and the cluster's cache, and
 //! a master killed mid-chat: its replica takes over, an ack still means stored, and every member
 //! ends with exactly what was stored, in order. The Redis-only store (no database) on the same
-//! cluster: `redis_cluster/redis_only.rs`.
+//! cluster: `redis_cluster/redis_only.rs` and `redis_cluster/deletion.rs`.
 
 mod common;
+#[path = "redis_cluster/deletion.rs"]
+mod deletion;
 #[path = "redis_cluster/redis_only.rs"]
 mod redis_only;
 
@@ -141,7 +143,7 @@ async fn one_cluster_serves_the_durable_and_the_redis_only_store() {
     let (second_database, _second_pg) = fresh_database().await;
     rooms_spread_over_three_masters_chat_across_replicas(&cluster, &database).await;
     redis_only::rooms_on_every_master_chat_with_exact_recovery(&cluster).await;
-    redis_only::deleted_rooms_stay_deleted_and_cut_short_calls_heal(&cluster).await;
+    deletion::deleted_rooms_stay_deleted_and_cut_short_calls_heal(&cluster).await;
     redis_only::timed_rooms_clear_and_expire(&cluster).await;
     redis_only::reads_and_mentions_follow_the_user(&cluster).await;
     let promoted = a_killed_master_fails_over_and_members_end_with_exactly_what_was_stored(
@@ -198,6 +200,21 @@ async fn rooms_spread_over_three_masters_chat_across_replicas(
         let want: Vec<String> = (1..=N).map(|i| format!("{room}-{i}")).collect();
         assert_eq!(contents, want, "{room}");
     }
+    // A deletion drops the room's cache (its slot) and tells every replica (the global one):
+    // two calls, not one pipeline across slots.
+    let dora = common::accounts::register_at(&redis_only::base(&one), "dora", None).await;
+    let mut dora = redis_only::signed_in(&one, &dora).await;
+    create_and_join(&mut dora, "temp").await;
+    bob.join("temp").await;
+    dora.send(json!({"type":"delete_room","room":"temp"})).await;
+    let done = dora
+        .expect_where(|v| v["type"] == "room_deleted" || v["type"] == "error")
+        .await;
+    assert_eq!(done["type"], "room_deleted", "{done}");
+    let told = bob
+        .expect_where(|v| v["type"] == "room_deleted" && v["room"] == "temp")
+        .await;
+    assert_eq!(told["room"], "temp");
 }
 
 /// Returns the promoted master (left without a replica).

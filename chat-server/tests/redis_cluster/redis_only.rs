@@ -1,10 +1,7 @@
 //! The Redis-only store (no `--database-url`) on the real cluster of `redis_cluster.rs`: every
 //! call stays within one slot, so rooms on every master chat across two replicas with exact
 //! recovery (including a room joined while still empty, whose epoch comes from the global
-//! incarnation); a deletion's wipe leaves a tombstone in the room's slot that a late send cannot
-//! get past, and a deletion or a creation cut short between its two calls heals itself (both
-//! driven with the real scripts, announcing nothing, as a replica that died would leave them);
-//! timed rooms clear and expire; read positions and mentions (room and user slots) follow the
+//! incarnation); deletions (`deletion.rs`); timed rooms clear and expire; read positions and mentions (room and user slots) follow the
 //! user; and a master killed mid-chat loses no acked message.
 
 use std::time::{Duration, Instant};
@@ -24,7 +21,11 @@ use crate::{
 };
 
 /// Two Redis-only replicas on the cluster with `extra` flags.
-async fn replicas(url: &str, prefix: &str, extra: &[&str]) -> (ServerProcess, ServerProcess) {
+pub(crate) async fn replicas(
+    url: &str,
+    prefix: &str,
+    extra: &[&str],
+) -> (ServerProcess, ServerProcess) {
     let mut a = args(url, prefix, None);
     a.extend(extra);
     let one = ServerProcess::spawn(&a).await;
@@ -34,34 +35,23 @@ async fn replicas(url: &str, prefix: &str, extra: &[&str]) -> (ServerProcess, Se
     (one, two)
 }
 
-fn base(server: &ServerProcess) -> String {
+pub(crate) fn base(server: &ServerProcess) -> String {
     format!("http://{}", server.addr)
 }
 
-async fn signed_in(server: &ServerProcess, cookie: &str) -> Client {
+pub(crate) async fn signed_in(server: &ServerProcess, cookie: &str) -> Client {
     let hello = json!({"type":"hello","name":"ignored"});
     connect_at(&server.ws_url(), Some(cookie), hello).await.0
 }
 
-/// Runs one of the store's own scripts on the cluster (`redis-cli -c` follows the slot), as a
-/// replica would.
-async fn eval(cluster: &RedisCluster, script: &str, keys: &[&str], argv: &[&str]) -> String {
-    let port = cluster.master_of(keys[0]).await;
-    let n = keys.len().to_string();
-    let mut a = vec!["-c", "EVAL", script, &n];
-    a.extend(keys);
-    a.extend(argv);
-    cluster.cli(port, &a).await
-}
-
 /// A command on the master of `key`'s slot.
-async fn on(cluster: &RedisCluster, key: &str, command: &[&str]) -> String {
+pub(crate) async fn on(cluster: &RedisCluster, key: &str, command: &[&str]) -> String {
     let port = cluster.master_of(key).await;
     cluster.cli(port, command).await.trim().to_owned()
 }
 
 /// A room's key under `prefix` (hash-tagged: the cluster layout of `store/redis/keys.rs`).
-fn room_key(prefix: &str, room: &str, what: &str) -> String {
+pub(crate) fn room_key(prefix: &str, room: &str, what: &str) -> String {
     format!("{prefix}:room:{{{room}}}:{what}")
 }
 
@@ -136,173 +126,6 @@ pub(crate) async fn rooms_on_every_master_chat_with_exact_recovery(cluster: &Red
         assert_eq!(other["recovered"], false, "{other}");
         assert_eq!(contents(&other["messages"]), want, "{room}");
     }
-}
-
-pub(crate) async fn deleted_rooms_stay_deleted_and_cut_short_calls_heal(cluster: &RedisCluster) {
-    let (url, prefix) = (cluster.url(), unique_prefix());
-    let (one, two) = replicas(&url, &prefix, &[]).await;
-    let dora = register_at(&base(&one), "dora", None).await;
-    let mut creator = signed_in(&one, &dora).await;
-    let mut member = Client::hello(&two.ws_url(), "Meg").await;
-    let rooms = format!("{{{prefix}}}:rooms");
-    let deleted = format!("{{{prefix}}}:deleted");
-
-    // 1. Sends race a deletion on the other replica: each is acked (before it) or refused; the
-    //    room stays deleted with nothing in its keys, and made again it starts at offset 1.
-    create_and_join(&mut creator, "doomed").await;
-    member.join("doomed").await;
-    member.say("doomed", "first", "first").await;
-    for i in 0..200 {
-        let id = format!("race-{i}");
-        member
-            .send(json!({"type":"send","room":"doomed","content":id,"client_id":id}))
-            .await;
-    }
-    creator
-        .send(json!({"type":"delete_room","room":"doomed"}))
-        .await;
-    assert_eq!(creator.expect("room_deleted").await["room"], "doomed");
-    for i in 0..200 {
-        let id = format!("race-{i}");
-        let reply = member
-            .expect_where(|v| (v["type"] == "ack" || v["type"] == "error") && v["client_id"] == id)
-            .await;
-        assert!(
-            reply["type"] == "ack"
-                || reply["code"] == "no_such_room"
-                || reply["code"] == "not_joined",
-            "{reply}"
-        );
-    }
-    // Past every heartbeat that could have raced it.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        on(cluster, &rooms, &["SISMEMBER", &rooms, "doomed"]).await,
-        "0"
-    );
-    let stream = room_key(&prefix, "doomed", "stream");
-    assert_eq!(
-        on(cluster, &stream, &["XLEN", &stream]).await,
-        "0",
-        "stored after the wipe"
-    );
-
-    // 2. A send that reaches Redis after the deletion wiped the room, before its replica heard
-    //    of it: the deletion run with the real scripts, announced on a channel nobody hears.
-    create_and_join(&mut creator, "late").await;
-    member.join("late").await;
-    assert_eq!(member.say("late", "one", "l1").await["offset"], 1);
-    let (stream, epoch) = (
-        room_key(&prefix, "late", "stream"),
-        room_key(&prefix, "late", "epoch"),
-    );
-    let old_epoch = on(cluster, &epoch, &["GET", &epoch]).await;
-    let unlisted = eval(
-        cluster,
-        include_str!("../../src/store/redis/scripts/delete_room.lua"),
-        &[
-            &rooms,
-            &format!("{{{prefix}}}:access"),
-            &deleted,
-            &format!("{{{prefix}}}:timers"),
-            &format!("{{{prefix}}}:timed"),
-        ],
-        &["late", "general", "nobody-listens"],
-    )
-    .await;
-    assert_eq!(unlisted.trim(), "1");
-    let wiped = eval(
-        cluster,
-        include_str!("../../src/store/redis/scripts/wipe_room.lua"),
-        &[
-            &epoch,
-            &room_key(&prefix, "late", "gone"),
-            &stream,
-            &room_key(&prefix, "late", "seq"),
-            &room_key(&prefix, "late", "idem"),
-            &room_key(&prefix, "late", "tally"),
-            &room_key(&prefix, "late", "reads"),
-            &room_key(&prefix, "late", "cleared"),
-        ],
-        &[&old_epoch, "fresh0000000"],
-    )
-    .await;
-    assert_eq!(wiped.trim(), "1");
-    let refused = member.say("late", "too late", "l2").await;
-    assert_eq!(refused["code"], "no_such_room", "{refused}");
-    assert_eq!(
-        on(cluster, &stream, &["XLEN", &stream]).await,
-        "0",
-        "the tombstone let it in"
-    );
-    assert_eq!(
-        on(cluster, &rooms, &["SISMEMBER", &rooms, "late"]).await,
-        "0"
-    );
-
-    // 3. A deletion cut short after its global call (its wipe never ran): the name made again
-    //    starts empty at offset 1 in a new epoch, not on the old history.
-    create_and_join(&mut creator, "cut").await;
-    for i in 1..=3 {
-        creator
-            .say("cut", &format!("old {i}"), &format!("c{i}"))
-            .await;
-    }
-    let old = creator.join("cut").await;
-    let unlisted = eval(
-        cluster,
-        include_str!("../../src/store/redis/scripts/delete_room.lua"),
-        &[
-            &rooms,
-            &format!("{{{prefix}}}:access"),
-            &deleted,
-            &format!("{{{prefix}}}:timers"),
-            &format!("{{{prefix}}}:timed"),
-        ],
-        &["cut", "general", "nobody-listens"],
-    )
-    .await;
-    assert_eq!(unlisted.trim(), "1");
-    let mut fresh = signed_in(&two, &dora).await;
-    let made = {
-        fresh.send(json!({"type":"create_room","name":"cut"})).await;
-        fresh
-            .expect_where(|v| v["type"] == "room_created" || v["type"] == "error")
-            .await
-    };
-    assert_eq!(made["type"], "room_created", "{made}");
-    let joined = fresh.join("cut").await;
-    assert_eq!(joined["offset"], 0, "{joined}");
-    assert_ne!(joined["epoch"], old["epoch"], "{joined}");
-    assert_eq!(fresh.say("cut", "new", "n1").await["offset"], 1);
-
-    // 4. A creation cut short after its global call (the tombstone stayed): the next send
-    //    finds the room listed and not deleted, lifts the tombstone and is stored at offset 1.
-    creator
-        .send(json!({"type":"delete_room","room":"cut"}))
-        .await;
-    creator
-        .expect_where(|v| v["type"] == "room_deleted" && v["room"] == "cut")
-        .await;
-    let gone = room_key(&prefix, "cut", "gone");
-    assert_ne!(
-        on(cluster, &gone, &["EXISTS", &gone]).await,
-        "0",
-        "a deletion leaves a tombstone"
-    );
-    let created = eval(
-        cluster,
-        include_str!("../../src/store/redis/scripts/create_room.lua"),
-        &[&rooms, &format!("{{{prefix}}}:access"), &deleted],
-        &["cut", "1000", "nobody-listens", "general", ""],
-    )
-    .await;
-    assert_eq!(created.trim(), "created");
-    let mut again = signed_in(&one, &dora).await;
-    again.join("cut").await;
-    let ack = again.say("cut", "after the cut", "a1").await;
-    assert_eq!(ack["offset"], 1, "{ack}");
-    assert_eq!(on(cluster, &gone, &["EXISTS", &gone]).await, "0");
 }
 
 pub(crate) async fn timed_rooms_clear_and_expire(cluster: &RedisCluster) {
@@ -398,6 +221,32 @@ pub(crate) async fn reads_and_mentions_follow_the_user(cluster: &RedisCluster) {
         .expect_where(|v| v["type"] == "receipts" && v["offset"] == 4)
         .await;
     assert_eq!(receipt["names"], json!(["bob"]), "{receipt}");
+    // A room on another master mentions bob and carol at once (each user's keys in their own
+    // slot); bob's unread spans both rooms' slots.
+    let notes = cluster.master_of(&room_key(&prefix, "notes", "seq")).await;
+    let mut i = 0;
+    let far = loop {
+        let name = format!("far{i}");
+        if cluster.master_of(&room_key(&prefix, &name, "seq")).await != notes {
+            break name;
+        }
+        i += 1;
+    };
+    let carol = register_at(&base(&one), "carol", None).await;
+    create_and_join(&mut ann_a, &far).await;
+    ann_a.say(&far, "@bob and @carol: here", "f1").await;
+    drop(bob_back);
+    let mut bob_again = signed_in(&two, &bob).await;
+    assert_eq!(
+        bob_again.expect("unread").await["rooms"],
+        json!([{"room":far,"offset":0,"unread":1,"mentions":1},
+               {"room":"notes","offset":4,"unread":0,"mentions":0}])
+    );
+    let mut carol_b = signed_in(&two, &carol).await;
+    assert_eq!(
+        carol_b.expect("unread").await["rooms"],
+        json!([{"room":far,"offset":0,"unread":1,"mentions":1}])
+    );
 }
 
 /// A master killed mid-chat, avoiding `spared` (a master left without a replica by an earlier

@@ -142,7 +142,7 @@ fn cel_rules_compile_stay_in_scope_and_within_budget() {
     let compiled = compile_schema(&schema);
     let mut all = Vec::new();
     rules(&schema, "", &mut all);
-    assert_eq!(all.len(), 11, "{all:?}");
+    assert_eq!(all.len(), 10, "{all:?}");
     fn errors(c: &kube::core::cel::CompiledSchema, out: &mut Vec<String>) {
         out.extend(c.compilation_errors().iter().map(|e| format!("{e:?}")));
         c.properties.values().for_each(|p| errors(p, out));

@@ -243,16 +243,15 @@ impl RedisStore {
     }
 
     /// The durable mode's deletion in Redis: the room's cached window goes, and every replica
-    /// hears `d <room>`.
+    /// hears `d <room>`. Two commands: the cache is in the room's slot, the channel in the
+    /// global one (a Redis Cluster refuses a pipeline across slots).
     pub(in crate::store) async fn forget_room(&self, room: &str, epoch: &str) -> Result<()> {
-        let mut pipe = redis::pipe();
-        pipe.cmd("DEL").arg(self.keys.cache(room, epoch)).ignore();
-        pipe.cmd("PUBLISH")
-            .arg(self.keys.events())
-            .arg(format!("d {room}"))
-            .ignore();
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(())
+        let () = redis::cmd("DEL")
+            .arg(self.keys.cache(room, epoch))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map(|_: u64| ())?;
+        self.publish(vec![format!("d {room}")]).await
     }
 
     /// The durable mode's announcement that a room's participants changed.

@@ -1,7 +1,11 @@
 //! The Redis backend, shared by every replica. Per room: a stream whose entry ids are `0-<offset>`
 //! (so offsets are the stream's own order and trimming keeps the last `history_len`), a counter, an
 //! epoch and a hash of idempotency records trimmed with the stream. Appends are one Lua script that
-//! stores, trims and publishes, so a message is announced if and only if it is stored; reads are
+//! stores, trims and publishes (`append.rs`), so a message is announced if and only if it is
+//! stored. Every script and pipeline stays within one slot of a Redis Cluster (a room's, a
+//! user's, or the global keys'): an operation needing more is split into calls ordered so that a
+//! crash between them is harmless or healed (`append.rs`, `access.rs`, `timed.rs`, `reads.rs`;
+//! docs/architecture.md "Redis Cluster"), and a standalone Redis runs the same calls; reads are
 //! `no-writes` scripts, so they keep working while Redis refuses writes. A room's events are
 //! published on its own sharded channel (`SPUBLISH`), heard only by the replicas with members in
 //! it (`subscriber.rs`); the rare global ones on one channel every replica hears (`events.rs`
