@@ -79,7 +79,10 @@ pub(crate) async fn deleted_rooms_stay_deleted_and_cut_short_calls_heal(cluster:
     //    of it: the deletion run with the real scripts, announced on a channel nobody hears.
     create_and_join(&mut creator, "late").await;
     member.join("late").await;
+    let mut watcher = Client::hello(&one.ws_url(), "Wat").await;
+    watcher.join("late").await;
     assert_eq!(member.say("late", "one", "l1").await["offset"], 1);
+    watcher.messages("late", 1).await;
     let (stream, epoch) = (
         room_key(&prefix, "late", "stream"),
         room_key(&prefix, "late", "epoch"),
@@ -118,6 +121,16 @@ pub(crate) async fn deleted_rooms_stay_deleted_and_cut_short_calls_heal(cluster:
     assert_eq!(wiped.trim(), "1");
     let refused = member.say("late", "too late", "l2").await;
     assert_eq!(refused["code"], "no_such_room", "{refused}");
+    // Refused before it was stored or announced: a typing frame on the room's channel after
+    // it reaches the watcher with no message before it.
+    member.send(json!({"type":"typing","room":"late"})).await;
+    let next = watcher
+        .expect_where(|v| v["type"] == "typing" || v["type"] == "message")
+        .await;
+    assert_eq!(
+        next["type"], "typing",
+        "the late send was announced: {next}"
+    );
     assert_eq!(
         on(cluster, &stream, &["XLEN", &stream]).await,
         "0",
