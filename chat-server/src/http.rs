@@ -31,7 +31,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// Initial WebSocket read buffer per connection: tungstenite zero-fills it on every read and
 /// keeps it for the connection's life, and clients send small frames (a larger one grows it).
-const READ_BUFFER_BYTES: usize = 1024;
+const READ_BUFFER_BYTES: usize = 512;
 
 /// The router with every route.
 pub fn app(state: AppState) -> Router {

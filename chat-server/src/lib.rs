@@ -141,7 +141,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         Store::Redis(_) | Store::Postgres(_) => Health::Down(Health::UNREACHABLE.into()),
     };
     let (hub, starts) = Hub::with_feeds(metrics.clone(), feeds);
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         origins: Arc::new(origin::OriginPolicy::from_config(&config)),
         limits: Limits::from_config(&config),
         admission: Arc::new(Semaphore::new(config.max_connections as usize)),
@@ -157,7 +157,7 @@ pub async fn build_state(config: Config) -> Result<AppState> {
         members_sent: Arc::default(),
         store_health: Arc::new(Mutex::new(health)),
         lifecycle,
-    };
+    });
     let background = state.lifecycle.background.clone();
     tokio::spawn(hub::run_delivery(
         hub,

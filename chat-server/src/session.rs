@@ -4,6 +4,7 @@
 //! nothing a client sends can make this panic.
 
 use std::{
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -14,7 +15,7 @@ use std::{
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::{sync::OwnedSemaphorePermit, time::Sleep};
 
 use crate::{address::AddressSlot, rate::TokenBucket};
 use tokio_util::sync::CancellationToken;
@@ -146,8 +147,11 @@ impl Session {
     {
         self.state.metrics.connections.inc();
         Arc::make_mut(&mut self.guard).shutdown = shutdown.clone();
-        let hello_deadline = tokio::time::sleep(self.state.config.hello_timeout());
-        tokio::pin!(hello_deadline);
+        // Both timers are boxed and dropped once past (the hello's at `hello`; a guest's login
+        // never expires): inline they were memory of every idle connection.
+        let mut hello_deadline = Some(Box::pin(tokio::time::sleep(
+            self.state.config.hello_timeout(),
+        )));
         let interval = self.state.config.ping_interval();
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut last_seen = Instant::now();
@@ -160,11 +164,15 @@ impl Session {
         let ended = ended.cancelled();
         tokio::pin!(shutting_down, kicked, ended);
         // A login session ends at its expiry even when nobody logs out.
-        let expiry = self.visitor.signed_in().map_or(Duration::MAX, |s| {
-            Duration::from_millis(s.expires_ms.saturating_sub(now_ms()))
+        let expiry = self
+            .visitor
+            .signed_in()
+            .map(|s| Duration::from_millis(s.expires_ms.saturating_sub(now_ms())));
+        let mut expires = expiry.map(|expiry| {
+            Box::pin(tokio::time::sleep(
+                expiry.min(Duration::from_secs(10 * 366 * 86_400)),
+            ))
         });
-        let expires = tokio::time::sleep(expiry.min(Duration::from_secs(10 * 366 * 86_400)));
-        tokio::pin!(expires);
         // A room message held for the coalescing window (`write::COALESCE`), and its due time.
         let mut held: Option<Outbound> = None;
         let mut held_due = tokio::time::Instant::now();
@@ -174,10 +182,10 @@ impl Session {
                 () = &mut shutting_down => Err(Close(close::GOING_AWAY, "server shutting down")),
                 () = &mut kicked => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
                 () = &mut ended => Box::pin(self.session_ended(&mut sink)).await,
-                () = &mut expires, if self.visitor.signed_in().is_some() => {
+                () = timer(&mut expires), if expires.is_some() => {
                     Box::pin(self.session_ended(&mut sink)).await
                 }
-                () = &mut hello_deadline, if self.identity.is_none() => {
+                () = timer(&mut hello_deadline), if hello_deadline.is_some() => {
                     Err(Close(close::POLICY, "no hello in time"))
                 }
                 // Each handler below is boxed: this loop's state is kept for the connection's
@@ -247,6 +255,9 @@ impl Session {
             };
             if let Err(close) = result {
                 break Some(close);
+            }
+            if self.identity.is_some() {
+                hello_deadline = None;
             }
         };
         if let Some(Close(code, reason)) = close {
@@ -411,6 +422,14 @@ impl Session {
 
 fn text(s: String) -> Message {
     Message::Text(s.into())
+}
+
+/// A timer that may not be set (`None`: never fires).
+async fn timer(sleep: &mut Option<Pin<Box<Sleep>>>) {
+    match sleep {
+        Some(sleep) => sleep.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 mod budget;

@@ -1,9 +1,12 @@
-//! [`AppState`]: what every request, session and background task shares, cheap to clone (`Arc`s
-//! inside). It owns no behaviour beyond small accessors; `lib.rs` builds it and starts the tasks.
+//! [`AppState`]: what every request, session and background task shares, one `Arc` to clone.
+//! It owns no behaviour beyond small accessors; `lib.rs` builds it and starts the tasks.
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    ops::Deref,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use tokio::sync::Semaphore;
@@ -20,9 +23,29 @@ use crate::{
     store::{Health, Store},
 };
 
-/// Everything a request or a session needs; cheap to clone.
+/// Everything a request or a session needs ([`Shared`]), behind one `Arc`: every session keeps
+/// a clone for its life, so its size is memory per connection (8 bytes, where the fields inline
+/// were 256; docs/benchmarks.md, "Issue #10, round 3").
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub(crate) fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Debug)]
+pub struct Shared {
     pub(crate) config: Arc<Config>,
     /// The limits in force, derived once from `config`.
     pub(crate) limits: Limits,
@@ -63,7 +86,7 @@ pub(crate) struct Lifecycle {
     pub(crate) background: CancellationToken,
 }
 
-impl AppState {
+impl Shared {
     /// Whether this replica should be sent traffic; the reason when not. A store that only
     /// refuses writes still serves history, so it keeps the replica ready (see [`Self::read_only`]).
     pub(crate) fn not_ready(&self) -> Option<String> {

@@ -53,6 +53,9 @@ declare -A preset=(
   [rooms-200x5-10k]="rooms --rooms 200 --members 5 --senders 1 --rate 10000 --duration 5"
   [connect-5000]="connect --connections 5000"
   [idle-10k-100rooms]="rooms --rooms 100 --members 100 --senders 0 --hold-secs 2"
+  # One replica near its open-files limit: 19,000 idle joined connections from eight source
+  # addresses (a port range each), for memory per connection at scale.
+  [idle-19k-100rooms]="rooms --rooms 100 --members 190 --senders 0 --hold-secs 2 --source-addrs 127.0.0.2-127.0.0.9"
   [replicas-200x5-2k]="replicas --rooms 200 --members 5 --senders 1 --rate 2000 --duration 5"
 )
 if [ $# -gt 0 ]; then
