@@ -61,7 +61,13 @@ async fn main() -> anyhow::Result<()> {
             token,
         ))
     });
-    chat_server::serve(listener, state, shutdown_signal()).await?;
+    // Served from a runtime worker, not from `main`'s own thread: accepting there put every
+    // connection's socket registration in that thread's malloc arena, among the connection
+    // tasks it spawned and the workers freed, which kept about 0.25 KiB more RSS per idle
+    // connection on a one-core server (docs/benchmarks.md, "Issue #10, round 3").
+    tokio::spawn(chat_server::serve(listener, state, shutdown_signal()))
+        .await
+        .context("the server task failed")??;
     if let Some(grpc) = grpc {
         // Its calls ended with the sessions; this waits for their last answers to go out.
         match tokio::time::timeout(grace, grpc).await {

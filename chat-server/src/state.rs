@@ -112,3 +112,15 @@ impl Shared {
         self.not_ready().or_else(|| self.read_only())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_state_every_session_keeps_is_one_pointer() {
+        // Each session holds a clone for its life: anything larger is memory per connection.
+        assert_eq!(
+            std::mem::size_of::<super::AppState>(),
+            std::mem::size_of::<usize>()
+        );
+    }
+}
