@@ -10,8 +10,8 @@ target/release/chat-bench), and from 2 s after the first deliveries, for 3 s, re
 left out. Prints one JSON line: deliveries, CPU s, us per delivery, deliveries per CPU-second and
 chat-bench's report. The mode adds, over the same window: `record` a perf profile
 (/tmp/perf-<dir of SERVER_BIN>-RATE.data, `perf report --no-children --sort sym`), `strace`
-syscall counts (strace -c -f; it slows the server), `perf` perf stat instructions:u (where the
-machine has hardware counters). Used for docs/benchmarks.md, "Issue #10, round 3"."""
+syscall counts (strace -c -f; it slows the server), `perf` perf stat: `sendto` calls (root)
+and instructions:u (where the machine has hardware counters). Used for docs/benchmarks.md, "Issue #10, round 3"."""
 import json, os, re, signal, socket, subprocess, sys, time, urllib.request
 binp, rate = sys.argv[1], sys.argv[2]
 mode = sys.argv[3] if len(sys.argv) > 3 else "cpu"
@@ -40,7 +40,7 @@ time.sleep(2)
 d0, t0, w0 = delivered(), ticks(), time.time()
 extra = {}
 if mode == "perf":
-    p = subprocess.run(["perf", "stat", "-x,", "-e", "instructions:u,task-clock", "-p", str(pid), "--", "sleep", "3"], capture_output=True, text=True)
+    p = subprocess.run(["perf", "stat", "-x,", "-e", "instructions:u,task-clock,syscalls:sys_enter_sendto", "-p", str(pid), "--", "sleep", "3"], capture_output=True, text=True)
     for line in p.stderr.splitlines():
         parts = line.split(",")
         if len(parts) > 2 and parts[0].replace(".", "").isdigit():
@@ -68,5 +68,6 @@ res = dict(bin=binp, rate=rate, mode=mode, deliveries=dd, secs=round(w1 - w0, 2)
 for k, v in extra.items():
     res[k] = v
     if dd and k in ("instructions:u",): res["instr_per_delivery"] = round(v / dd)
+    if dd and k == "syscalls:sys_enter_sendto": res["deliveries_per_sendto"] = round(dd / v, 1)
     if dd and mode == "strace": res.setdefault("calls_per_1k_deliv", {})[k] = round(v * 1000 / dd, 1)
 print(json.dumps(res)); sys.stdout.flush()
