@@ -206,8 +206,8 @@ impl Hub {
         let queued = conn.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let full = entries > conn.max_entries || queued > conn.max_bytes.saturating_mul(2);
         if !full {
-            // An error only means the session is gone (it leaves the hub as it ends).
-            let _ = conn.tx.send(out);
+            // Refused only when the session is gone (it leaves the hub as it ends).
+            conn.queue.push(out);
             return;
         }
         conn.taken(&out);
@@ -346,6 +346,7 @@ mod conn;
 mod delivery;
 mod due;
 mod private;
+mod queue;
 mod rooms;
 mod support;
 pub use self::due::Due;

@@ -1,14 +1,18 @@
 //! The WebSocket under every browser session: the HTTP/1.1 handshake (RFC 6455 4.2) and
-//! [`Socket`], tungstenite's WebSocket with two changes that keep an idle connection small.
-//! tungstenite formats every frame into a write buffer that grows to the largest amount ever
-//! buffered and never shrinks; behind axum's socket that was the largest frame or batch the
-//! connection ever wrote (a 100-room `rooms` list is about 10 KB, a `joined` page more), kept for
-//! the connection's life (docs/benchmarks.md, "Issue #10, round 2"). Here tungstenite writes each
-//! frame through at once into [`Buffered`], whose buffer collects a batch until the session
-//! flushes and is released once the socket took it, and a text message longer than
-//! [`FRAGMENT_BYTES`] goes out as several frames of one message (RFC 6455 5.4), so tungstenite's
-//! own buffer never holds more than one fragment. Batching is unchanged: one syscall per flush.
-//! The session sees axum's `Message`, as before.
+//! [`Socket`], tungstenite's WebSocket with changes that keep an idle connection small and a
+//! delivery cheap. tungstenite formats every frame into a write buffer that grows to the largest
+//! amount ever buffered and never shrinks; behind axum's socket that was the largest frame or
+//! batch the connection ever wrote (a 100-room `rooms` list is about 10 KB, a `joined` page more),
+//! kept for the connection's life (docs/benchmarks.md, "Issue #10, round 2"). Here tungstenite
+//! writes each frame through at once into [`Buffered`], whose buffer collects a batch until the
+//! session flushes and is released once the socket took it. A text message, every delivery,
+//! does not go through tungstenite at all: a server frame is unmasked, so the frame is its 2-10
+//! header bytes and the shared payload as it is; both go straight into the batch (tungstenite's
+//! frame machinery and its own copy were a fifth of a delivery's time, docs/benchmarks.md "Issue
+//! #10, round 3"). A text message longer than [`FRAGMENT_BYTES`] goes out as several frames of
+//! one message (RFC 6455 5.4). tungstenite still writes ping, pong and close, in order with the
+//! text frames, and reads. Batching is unchanged: one syscall per flush. The session sees axum's
+//! `Message`, as before.
 
 use std::{
     io,
@@ -32,13 +36,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::{
     Error as WsError, Message as WsMessage, Utf8Bytes as WsUtf8Bytes,
-    protocol::{
-        CloseFrame as WsCloseFrame, Role, WebSocketConfig,
-        frame::{
-            Frame,
-            coding::{CloseCode, Data, OpCode},
-        },
-    },
+    protocol::{CloseFrame as WsCloseFrame, Role, WebSocketConfig, frame::coding::CloseCode},
 };
 
 /// Most payload bytes in one frame written. A longer text message is sent as several frames,
@@ -117,6 +115,9 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
 /// One upgraded connection's WebSocket (the server side), speaking axum's [`Message`].
 pub(crate) struct Socket<T = TokioIo<Upgraded>> {
     inner: WebSocketStream<Buffered<T>>,
+    /// A close was sent or received: tungstenite refuses data frames from then on, and so do the
+    /// text frames written past it.
+    closing: bool,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
@@ -126,7 +127,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
         let config = config.write_buffer_size(0);
         let io = Buffered::new(io);
         let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-        Self { inner }
+        Self {
+            inner,
+            closing: false,
+        }
     }
 }
 
@@ -138,6 +142,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Stream for Socket<T> {
             let Some(read) = ready!(Pin::new(&mut self.inner).poll_next(cx)) else {
                 return Poll::Ready(None);
             };
+            if matches!(read, Ok(WsMessage::Close(_))) {
+                self.closing = true; // tungstenite queued its reply
+            }
             // A raw frame is never read (tungstenite assembles messages); skip it if it were.
             if let Some(message) = read.and_then(from_tungstenite).transpose() {
                 return Poll::Ready(Some(message));
@@ -154,15 +161,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Socket<T> {
     }
 
     fn start_send(mut self: Pin<&mut Self>, message: Message) -> Result<(), WsError> {
-        let inner = &mut self.inner;
         match message {
+            Message::Text(_) | Message::Close(_) if self.closing => Err(WsError::Protocol(
+                tungstenite::error::ProtocolError::SendAfterClosing,
+            )),
             Message::Text(text) => {
-                for frame in fragments(text) {
-                    Pin::new(&mut *inner).start_send(WsMessage::Frame(frame))?;
+                // Beside tungstenite, which holds nothing unwritten: it writes every frame through
+                // to `Buffered` at once (a pong it owes goes out at the next flush, and a control
+                // frame may come between any two frames, RFC 6455 5.4).
+                let out = self.inner.get_mut();
+                for (header, payload) in fragments(text) {
+                    out.push_frame(header.as_bytes(), &payload);
                 }
                 Ok(())
             }
-            other => Pin::new(inner).start_send(to_tungstenite(other)),
+            other => {
+                self.closing |= matches!(other, Message::Close(_));
+                Pin::new(&mut self.inner).start_send(to_tungstenite(other))
+            }
         }
     }
 
@@ -176,22 +192,54 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Socket<T> {
 }
 
 /// A text message as frames of at most [`FRAGMENT_BYTES`] payload bytes: the first a text frame,
-/// the rest continuations, the last final. The payload is shared, never copied. (Written as raw
-/// frames, the text is not checked again: it is UTF-8 already.)
-fn fragments(text: Utf8Bytes) -> impl Iterator<Item = Frame> {
+/// the rest continuations, the last final; each a header and a slice of the shared payload, never
+/// a copy. (The text is UTF-8 already; a fragment may end inside a character, which RFC 6455
+/// allows: the receiver checks the whole message.)
+fn fragments(text: Utf8Bytes) -> impl Iterator<Item = (Header, Bytes)> {
     let bytes = Bytes::from(text);
     let len = bytes.len();
     let count = len.div_ceil(FRAGMENT_BYTES).max(1);
     (0..count).map(move |i| {
         let start = i * FRAGMENT_BYTES;
         let end = (start + FRAGMENT_BYTES).min(len);
-        let opcode = if i == 0 { Data::Text } else { Data::Continue };
-        Frame::message(
-            bytes.slice(start..end),
-            OpCode::Data(opcode),
-            i + 1 == count,
-        )
+        let opcode = if i == 0 { OPCODE_TEXT } else { OPCODE_CONTINUE };
+        let header = Header::new(i + 1 == count, opcode, end - start);
+        (header, bytes.slice(start..end))
     })
+}
+
+const OPCODE_CONTINUE: u8 = 0x0;
+const OPCODE_TEXT: u8 = 0x1;
+
+/// An unmasked frame's header (RFC 6455 5.2): 2 bytes, 4 with a 16-bit length, 10 with a 64-bit.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    bytes: [u8; 10],
+    len: u8,
+}
+
+impl Header {
+    fn new(fin: bool, opcode: u8, payload: usize) -> Self {
+        let mut bytes = [0; 10];
+        bytes[0] = if fin { 0x80 } else { 0 } | opcode;
+        let len = if payload < 126 {
+            bytes[1] = payload as u8;
+            2
+        } else if let Ok(short) = u16::try_from(payload) {
+            bytes[1] = 126;
+            bytes[2..4].copy_from_slice(&short.to_be_bytes());
+            4
+        } else {
+            bytes[1] = 127;
+            bytes[2..10].copy_from_slice(&(payload as u64).to_be_bytes());
+            10
+        };
+        Self { bytes, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 fn to_tungstenite(message: Message) -> WsMessage {
@@ -226,9 +274,13 @@ fn from_tungstenite(message: WsMessage) -> Result<Option<Message>, WsError> {
 }
 
 /// The connection under tungstenite: writes collect in a buffer that the next flush hands to
-/// the socket and then releases, so a connection that is not writing holds none. It takes every
-/// write at once; what bounds it is the session, which flushes after every batch (`session.rs`,
-/// `WRITE_BATCH_BYTES`) and waits for the flush.
+/// the socket and then releases, so a connection that is not writing holds none. Text frames are
+/// put here directly ([`Self::push_frame`]): their payload is copied once, into the batch the
+/// socket reads, which costs less than handing the socket a slice per frame (one `writev` with
+/// two slices a frame made the kernel's copy twice as slow as the copy it saved,
+/// docs/benchmarks.md "Issue #10, round 3"). It takes every write at once; what bounds it is the
+/// session, which flushes after every batch (`session.rs`, `WRITE_BATCH_BYTES`) and waits for
+/// the flush.
 pub(crate) struct Buffered<T> {
     io: T,
     out: Vec<u8>,
@@ -236,8 +288,10 @@ pub(crate) struct Buffered<T> {
     written: usize,
 }
 
-/// A batch's buffer starts this large, so a batch of small frames does not reallocate often.
-const FIRST_CAPACITY: usize = 512;
+/// A batch's buffer starts this large, so a batch of small frames does not reallocate often (from
+/// 512 B, a full batch of 16 KiB grew five times: `realloc` was 2 % of a delivery's time in the
+/// 1,000-member fanout). Released after each flush, so it is no memory of an idle connection.
+const FIRST_CAPACITY: usize = 4096;
 
 impl<T> Buffered<T> {
     pub(crate) fn new(io: T) -> Self {
@@ -246,6 +300,20 @@ impl<T> Buffered<T> {
             out: Vec::new(),
             written: 0,
         }
+    }
+
+    fn push(&mut self, buf: &[u8]) {
+        if self.out.capacity() == 0 {
+            self.out.reserve(buf.len().max(FIRST_CAPACITY));
+        }
+        self.out.extend_from_slice(buf);
+    }
+
+    /// Append a frame: its header and its payload.
+    fn push_frame(&mut self, header: &[u8], payload: &[u8]) {
+        self.out.reserve(header.len() + payload.len());
+        self.push(header);
+        self.push(payload);
     }
 
     /// Bytes waiting for the next flush.
@@ -271,10 +339,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Buffered<T> {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.out.capacity() == 0 {
-            self.out.reserve(buf.len().max(FIRST_CAPACITY));
-        }
-        self.out.extend_from_slice(buf);
+        self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }
 

@@ -11,9 +11,10 @@ use std::sync::{
 };
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use super::queue::OutboundRx;
+use super::queue::Queue;
 use crate::{access::Viewer, accounts::Visitor, protocol::Member};
 
 /// Identifies one WebSocket connection within this process.
@@ -38,7 +39,7 @@ pub struct NewEpoch {
 }
 
 /// What the hub queues for a connection. Every variant is at most a fat pointer: a connection's
-/// channel allocates its slots 32 at a time, up front, so this size is memory per connection.
+/// queue keeps up to 32 slots while idle, so this size is memory per connection.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A stored message of a room the connection is in.
@@ -84,15 +85,12 @@ impl Outbound {
     }
 }
 
-/// The session's end of a connection's queue. An unbounded channel, bounded by the hub itself in
-/// entries and bytes ([`Conn`]): a bounded channel's semaphore took a lock on every entry the
-/// session took off (2 % of a delivery's instructions, docs/benchmarks.md).
-pub type OutboundRx = mpsc::UnboundedReceiver<Outbound>;
-
 /// The hub's side of one connection, shared (one `Arc`) by every room it is a member of.
 #[derive(Debug)]
 pub struct Conn {
-    pub(super) tx: mpsc::UnboundedSender<Outbound>,
+    /// Bounded here in entries and bytes, not by the queue itself (a bounded channel's semaphore
+    /// took a lock on every entry the session took off, docs/benchmarks.md).
+    pub(super) queue: Queue,
     /// Entries offered and not yet taken off the queue by the session.
     pub(super) queued_entries: AtomicUsize,
     /// `--outbound-queue`: more entries than this close the connection as a slow consumer.
@@ -129,9 +127,8 @@ pub type ConnHandle = Arc<Conn>;
 impl Conn {
     /// A connection's queue: at most `frames` entries and about `max_bytes` bytes of frames.
     pub fn new(frames: usize, max_bytes: usize) -> (ConnHandle, OutboundRx) {
-        let (tx, rx) = mpsc::unbounded_channel();
         let conn = Self {
-            tx,
+            queue: Queue::default(),
             queued_entries: AtomicUsize::new(0),
             max_entries: frames,
             kicked: CancellationToken::new(),
@@ -145,7 +142,8 @@ impl Conn {
             rooms_pending: AtomicBool::new(true),
             support_pending: AtomicBool::new(false),
         };
-        (Arc::new(conn), rx)
+        let conn = Arc::new(conn);
+        (conn.clone(), OutboundRx::new(conn))
     }
 
     /// Who the connection is to access checks: its account, or a guest's support client key.

@@ -124,3 +124,33 @@ async fn the_write_buffer_is_released_once_flushed() {
     peer.read_exact(&mut got).await.unwrap();
     assert_eq!(got, vec![7; 10_000]);
 }
+
+#[tokio::test]
+async fn texts_go_out_beside_tungstenite_and_are_refused_after_a_close() {
+    let long = "é".repeat(3_000);
+    let text = Utf8Bytes::from(long.clone());
+    let raw = written_by_server(vec![
+        Message::Text(text),
+        Message::Text(Utf8Bytes::from_static("after")),
+    ])
+    .await;
+    let frames = frames_of(&raw);
+    let joined: Vec<u8> = frames[..frames.len() - 1]
+        .iter()
+        .flat_map(|(_, _, p)| p.clone())
+        .collect();
+    assert_eq!(String::from_utf8(joined).unwrap(), long);
+    assert_eq!(frames.last().unwrap(), &(true, 1, b"after".to_vec()));
+
+    let (server, _client) = tokio::io::duplex(1 << 16);
+    let mut socket = Socket::new(server, WebSocketConfig::default()).await;
+    socket.send(Message::Close(None)).await.unwrap();
+    let err = socket.send(Message::Text("late".into())).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WsError::Protocol(tungstenite::error::ProtocolError::SendAfterClosing)
+        ),
+        "{err:?}"
+    );
+}
