@@ -93,6 +93,8 @@ pub struct Session {
     signals: SignalState,
     /// A guest's support conversation, once opened (`--guest-support`).
     support_guest: Option<SupportGuest>,
+    /// Acks waiting for the sender's own copy of their message (`acks.rs`), oldest first.
+    acks: Vec<PendingAck>,
 }
 
 impl Session {
@@ -135,6 +137,7 @@ impl Session {
             guard,
             signals: SignalState::default(),
             support_guest: None,
+            acks: Vec::new(),
         }
     }
 
@@ -176,7 +179,20 @@ impl Session {
         // A room message held for the coalescing window (`write::COALESCE`), and its due time.
         let mut held: Option<Outbound> = None;
         let mut held_due = tokio::time::Instant::now();
+        // The session's one timer, for the held message's window or the oldest ack's wait: kept
+        // while it is needed (reset, not remade, as the deadline moves), boxed so an idle
+        // connection's state holds only a pointer.
+        let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         let close = loop {
+            let wake = held.as_ref().map(|_| held_due);
+            match wake.into_iter().chain(self.next_ack_due()).min() {
+                None => timer = None,
+                Some(at) => match timer.as_mut() {
+                    Some(t) if t.deadline() == at => {}
+                    Some(t) => t.as_mut().reset(at),
+                    None => timer = Some(Box::pin(tokio::time::sleep_until(at))),
+                },
+            }
             let result = tokio::select! {
                 biased;
                 () = &mut shutting_down => Err(Close(close::GOING_AWAY, "server shutting down")),
@@ -203,11 +219,19 @@ impl Session {
                         None => Box::pin(self.write_queued(&mut sink, out)).await,
                     }
                 }
-                // Boxed when polled: an unpolled branch costs the loop's state only its time.
-                () = async { Box::pin(tokio::time::sleep_until(held_due)).await }, if held.is_some() => {
-                    match held.take() {
-                        Some(out) => Box::pin(self.write_queued(&mut sink, out)).await,
-                        None => Ok(()),
+                () = async { if let Some(t) = timer.as_mut() { t.as_mut().await } }, if timer.is_some() => {
+                    let result = match held.take() {
+                        Some(out) if held_due <= tokio::time::Instant::now() => {
+                            Box::pin(self.write_queued(&mut sink, out)).await
+                        }
+                        out => {
+                            held = out;
+                            Ok(())
+                        }
+                    };
+                    match result {
+                        Ok(()) => Box::pin(self.write_overdue_acks(&mut sink)).await,
+                        err => err,
                     }
                 }
                 incoming = stream.next() => match incoming {
@@ -245,7 +269,7 @@ impl Session {
                 }
             };
             let result = match held.take() {
-                Some(out) if result.is_ok() && self.queue_is_filling() => {
+                Some(out) if result.is_ok() && self.holding_is_over() => {
                     Box::pin(self.write_queued(&mut sink, out)).await
                 }
                 out => {
@@ -266,11 +290,12 @@ impl Session {
                 reason: Utf8Bytes::from_static(reason),
             };
             // Best effort: a reader that stopped reading never gets it, and returning drops the
-            // socket, which closes the TCP connection either way.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                sink.send(Message::Close(Some(frame))),
-            )
+            // socket, which closes the TCP connection either way. Acks still waiting for their
+            // echo go first: what was stored is acknowledged.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                self.feed_all_acks(&mut sink).await?;
+                sink.send(Message::Close(Some(frame))).await
+            })
             .await;
         }
         self.state
@@ -432,6 +457,7 @@ async fn timer(sleep: &mut Option<Pin<Box<Sleep>>>) {
     }
 }
 
+mod acks;
 mod budget;
 pub mod close;
 mod edits;
@@ -447,6 +473,7 @@ mod write;
 
 pub use self::budget::Admission;
 use self::{
+    acks::PendingAck,
     budget::Budgets,
     close::{Close, read_error_close},
     send::unavailable,

@@ -1,5 +1,5 @@
 //! Sending a message: `send` builds the `message` frame once, appends it to the store and
-//! answers `ack`; [`unavailable`] is how any store failure looks to the client.
+//! answers `ack` (written with the sender's own copy of the message, `acks.rs`); [`unavailable`] is how any store failure looks to the client.
 
 use super::*;
 use crate::support;
@@ -60,14 +60,15 @@ impl Session {
                     .await;
             }
         }
-        Ok(ServerFrame::Ack {
+        let ack = ServerFrame::Ack {
             client_id: &client_id,
             room: &room,
             offset: stored.offset,
             id: &stored.id,
             duplicate: stored.duplicate,
         }
-        .to_json())
+        .to_json();
+        Ok(self.ack_after_echo(&room, stored.offset, ack))
     }
 }
 

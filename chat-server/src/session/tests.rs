@@ -23,10 +23,18 @@ async fn start(flags: &[&str]) -> Peer {
 }
 
 async fn start_as(flags: &[&str], visitor: crate::accounts::Visitor) -> Peer {
-    // These sessions are guests that post: the open mode.
+    start_on(state_with(flags).await, visitor)
+}
+
+/// A server's state (guests post: the open mode), for sessions that share it.
+async fn state_with(flags: &[&str]) -> AppState {
     let mut argv = vec!["chat-server", "--guest-posting", "true"];
     argv.extend_from_slice(flags);
-    let state = build_state(Config::parse_from(argv)).await.unwrap();
+    build_state(Config::parse_from(argv)).await.unwrap()
+}
+
+/// One more session on `state`.
+fn start_on(state: AppState, visitor: crate::accounts::Visitor) -> Peer {
     let (to_server, inbound) = mpsc::channel::<Message>(64);
     let (outbound, from_server) = mpsc::channel::<Message>(1024);
     let input = Box::pin(stream::unfold(inbound, |mut rx| async move {
@@ -207,20 +215,17 @@ async fn an_in_process_platform_client_opens_and_writes_in_its_support_conversat
 
 #[tokio::test(start_paused = true)]
 async fn a_message_held_for_coalescing_does_not_hold_up_the_clients_requests() {
-    let mut peer = start(&[]).await;
-    peer.send(json!({"type":"hello","name":"Ann"})).await;
-    peer.expect("welcome").await;
-    peer.send(json!({"type":"join","room":"general"})).await;
-    peer.expect("joined").await;
-    peer.send(json!({"type":"send","room":"general","content":"one","client_id":"c-1"}))
+    let state = state_with(&[]).await;
+    let mut peer = joined_on(&state, "Ann").await;
+    let bob = joined_on(&state, "Bob").await;
+    bob.send(json!({"type":"send","room":"general","content":"one","client_id":"c-1"}))
         .await;
-    peer.expect("ack").await;
     peer.expect("message").await;
     // The second message reaches the queue within the coalescing window of the first flush:
-    // the session holds it back, and meanwhile its client asks something.
-    peer.send(json!({"type":"send","room":"general","content":"two","client_id":"c-2"}))
+    // the session holds it back, and meanwhile its client asks something. (Bob's, not Ann's
+    // own: a client waiting for an ack is written to at once, `acks.rs`.)
+    bob.send(json!({"type":"send","room":"general","content":"two","client_id":"c-2"}))
         .await;
-    peer.expect("ack").await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     peer.send(json!({"type":"no-such-request"})).await;
     let mut order = Vec::new();
@@ -237,4 +242,97 @@ async fn a_message_held_for_coalescing_does_not_hold_up_the_clients_requests() {
         ["error", "message"],
         "the request is answered while the message waits for its batch"
     );
+}
+
+/// A guest session on `state` that said hello as `name` and joined `general`.
+async fn joined_on(state: &AppState, name: &str) -> Peer {
+    let mut peer = start_on(state.clone(), crate::accounts::Visitor::Guest);
+    peer.send(json!({"type":"hello","name":name})).await;
+    peer.expect("welcome").await;
+    peer.send(json!({"type":"join","room":"general"})).await;
+    peer.expect("joined").await;
+    peer
+}
+
+/// Acks and messages, as `ack <offset>` / `message <content>`, up to and including `until`.
+async fn acks_and_messages(peer: &mut Peer, until: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    while seen.last().is_none_or(|s| s != until) {
+        if let Message::Text(t) = peer.recv().await {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            match v["type"].as_str() {
+                Some("ack") => seen.push(format!("ack {}", v["offset"])),
+                Some("message") => seen.push(format!("message {}", v["content"].as_str().unwrap())),
+                _ => {}
+            }
+        }
+    }
+    seen
+}
+
+/// The closed loop's tail (docs/benchmarks.md, "Issue #10, round 3"): an ack written at once
+/// overtook the room's messages still queued for the sender, so a client that sends on each ack
+/// outran the deliveries and every member's queue grew. The ack now goes out just before the
+/// sender's own copy of its message, after everything stored before it.
+#[tokio::test(start_paused = true)]
+async fn an_ack_does_not_overtake_the_messages_stored_before_it() {
+    let state = state_with(&[]).await;
+    let mut ann = joined_on(&state, "Ann").await;
+    let mut bob = joined_on(&state, "Bob").await;
+    bob.send(json!({"type":"send","room":"general","content":"b1","client_id":"b-1"}))
+        .await;
+    bob.expect("ack").await;
+    assert_eq!(
+        acks_and_messages(&mut ann, "message b1").await,
+        ["message b1"]
+    );
+    // Within Ann's coalescing window: Bob's next two wait in her queue while she sends.
+    for (content, id) in [("b2", "b-2"), ("b3", "b-3")] {
+        bob.send(json!({"type":"send","room":"general","content":content,"client_id":id}))
+            .await;
+        bob.expect("ack").await;
+    }
+    ann.send(json!({"type":"send","room":"general","content":"a1","client_id":"a-1"}))
+        .await;
+    assert_eq!(
+        acks_and_messages(&mut ann, "message a1").await,
+        ["message b2", "message b3", "ack 4", "message a1"]
+    );
+}
+
+/// An ack whose echo never comes (the sender left the room at once, so the hub delivers it to
+/// nobody here) is still written, after `acks::ACK_WAIT_MAX`.
+#[tokio::test(start_paused = true)]
+async fn an_ack_whose_echo_never_comes_is_written_after_its_wait() {
+    let state = state_with(&[]).await;
+    let mut ann = joined_on(&state, "Ann").await;
+    ann.send(json!({"type":"send","room":"general","content":"a1","client_id":"a-1"}))
+        .await;
+    ann.send(json!({"type":"leave","room":"general"})).await;
+    let sent = tokio::time::Instant::now();
+    let mut seen = Vec::new();
+    let ack = loop {
+        if let Message::Text(t) = ann.recv().await {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            let kind = v["type"].as_str().unwrap().to_owned();
+            if ["ack", "left", "message"].contains(&kind.as_str()) {
+                seen.push(kind);
+            }
+            if v["type"] == "ack" {
+                break v;
+            }
+        }
+    };
+    assert_eq!(
+        seen,
+        ["left", "ack"],
+        "the ack waited for an echo that never came"
+    );
+    assert_eq!(
+        (ack["offset"].as_u64(), ack["client_id"].as_str()),
+        (Some(1), Some("a-1"))
+    );
+    let waited = sent.elapsed();
+    let wait = acks::ACK_WAIT_MAX..acks::ACK_WAIT_MAX + Duration::from_millis(2);
+    assert!(wait.contains(&waited), "paused time: {waited:?}");
 }

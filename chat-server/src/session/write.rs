@@ -53,19 +53,21 @@ impl Session {
     /// reading its client (a wait here that blocked the loop delayed every request and ack of a
     /// busy room's members: the closed-loop scenario lost a third of its throughput).
     pub(super) fn coalesce_until(&self, first: &Outbound) -> Option<tokio::time::Instant> {
-        if !matches!(first, Outbound::Message(_)) || self.queue_is_filling() {
+        if !matches!(first, Outbound::Message(_)) || self.holding_is_over() {
             return None;
         }
         let due = self.last_flush + COALESCE;
         (due > tokio::time::Instant::now()).then_some(due)
     }
 
-    /// Enough is queued behind a held message to write it now: a batch, or half of what
-    /// `--outbound-queue` allows (the session goes on reading its client while it holds one, and
-    /// a member that sends fast queues its own echoes meanwhile).
-    pub(super) fn queue_is_filling(&self) -> bool {
+    /// A held message is to be written now: enough is queued behind it (a batch, or half of
+    /// what `--outbound-queue` allows: the session goes on reading its client while it holds
+    /// one, and a member that sends fast queues its own echoes meanwhile), or the client waits
+    /// for an ack, which goes out with its echo (`acks.rs`) and holds back the client's next
+    /// send (waiting out the window would only slow the room down).
+    pub(super) fn holding_is_over(&self) -> bool {
         let half = self.state.config.outbound_queue as usize / 2;
-        self.rx.len() + 1 >= WRITE_BATCH.min(half)
+        !self.acks.is_empty() || self.rx.len() + 1 >= WRITE_BATCH.min(half)
     }
 
     /// Write `first` and what else is queued, in batches of one flush each; a room the hub could
@@ -102,6 +104,7 @@ impl Session {
         let mut messages = 0;
         let mut lagged = None;
         while let Some(out) = next.take() {
+            written += self.feed_acks_before(sink, &out).await?;
             if let Outbound::Lagged { room } = out {
                 lagged = Some(room);
                 break;
