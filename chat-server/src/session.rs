@@ -182,15 +182,15 @@ impl Session {
         // The session's one timer, for the held message's window or the oldest ack's wait: kept
         // while it is needed (reset, not remade, as the deadline moves), boxed so an idle
         // connection's state holds only a pointer.
-        let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        let mut wake: Option<Pin<Box<Sleep>>> = None;
         let close = loop {
-            let wake = held.as_ref().map(|_| held_due);
-            match wake.into_iter().chain(self.next_ack_due()).min() {
-                None => timer = None,
-                Some(at) => match timer.as_mut() {
+            let held_wake = held.as_ref().map(|_| held_due);
+            match held_wake.into_iter().chain(self.next_ack_due()).min() {
+                None => wake = None,
+                Some(at) => match wake.as_mut() {
                     Some(t) if t.deadline() == at => {}
                     Some(t) => t.as_mut().reset(at),
-                    None => timer = Some(Box::pin(tokio::time::sleep_until(at))),
+                    None => wake = Some(Box::pin(tokio::time::sleep_until(at))),
                 },
             }
             let result = tokio::select! {
@@ -219,7 +219,7 @@ impl Session {
                         None => Box::pin(self.write_queued(&mut sink, out)).await,
                     }
                 }
-                () = async { if let Some(t) = timer.as_mut() { t.as_mut().await } }, if timer.is_some() => {
+                () = timer(&mut wake), if wake.is_some() => {
                     let result = match held.take() {
                         Some(out) if held_due <= tokio::time::Instant::now() => {
                             Box::pin(self.write_queued(&mut sink, out)).await
