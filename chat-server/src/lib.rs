@@ -207,18 +207,39 @@ async fn migrate_when_reachable(pool: sqlx::PgPool, stop: tokio_util::sync::Canc
     });
 }
 
+/// How long one health check of the store may take before it counts as slow.
+const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Slow health checks in a row that still leave the store's health as it was: one slow answer
+/// (a Redis stalled by a long command, a replica busy with a storm of joins) is not an outage,
+/// and calling it one told every client the store was down and took the replica out of its
+/// Service. Two in a row (about 4 s without an answer) are; an error is at once.
+const SLOW_HEALTH_CHECKS_TOLERATED: u32 = 1;
+
 /// Keep `store_health` current for `/readyz` and `chat_store_writable`, and tell every client
 /// when it changes.
 async fn watch_store(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut slow_checks = 0;
     loop {
         tokio::select! {
             () = state.lifecycle.background.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let health = tokio::time::timeout(Duration::from_secs(2), state.store.health())
-            .await
-            .unwrap_or_else(|_| Health::Down(Health::UNREACHABLE.into()));
+        let health = match tokio::time::timeout(HEALTH_CHECK_TIMEOUT, state.store.health()).await {
+            Ok(health) => {
+                slow_checks = 0;
+                health
+            }
+            Err(_) => {
+                slow_checks += 1;
+                if slow_checks <= SLOW_HEALTH_CHECKS_TOLERATED {
+                    tracing::info!("store health check slow: checking again");
+                    continue;
+                }
+                Health::Down(Health::UNREACHABLE.into())
+            }
+        };
         let writable = matches!(health, Health::Ready);
         state.metrics.store_writable.set(i64::from(writable));
         let was = std::mem::replace(&mut *state.store_health.lock().unwrap(), health.clone());

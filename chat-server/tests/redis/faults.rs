@@ -386,6 +386,54 @@ async fn a_send_retried_by_the_server_after_a_redis_stall_is_not_a_duplicate() {
     );
 }
 
+/// Keep Redis busy with one script for `millis` (every other client waits, as behind a slow
+/// command; past Redis's busy threshold, 5 s, they get `BUSY` errors instead).
+async fn stall_redis(url: &str, millis: u64) {
+    let busy = format!(
+        "local t0 = redis.call('TIME') \
+         while true do local t = redis.call('TIME') \
+         if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > {}000 then return 1 end end",
+        millis
+    );
+    let _: i64 = redis_cmd(url, &["EVAL", &busy, "0"]).await.unwrap();
+}
+
+#[tokio::test]
+async fn one_slow_health_check_is_not_an_outage_but_a_longer_stall_is() {
+    let redis = RedisServer::start(false).await;
+    let url = redis.url();
+    let server = ServerProcess::spawn(&replica_args(&url, "chatapp")).await;
+    wait_status(&http(&server, "/readyz"), 200).await;
+    let mut ann = Client::hello(&server.ws_url(), "Ann").await;
+    ann.join("general").await;
+    ann.say("general", "before", "c-0").await;
+
+    // 3 s: exactly one health check (they start every second, time out after 2 s) waits past
+    // its timeout; the next one is answered. Before the fix that one check made the store
+    // "unreachable": every client got `health {ready: false}` and /readyz said 503.
+    stall_redis(&url, 3_000).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(status(&http(&server, "/readyz")).await, 200);
+    ann.send(json!({"type":"send","room":"general","content":"after","client_id":"c-1"}))
+        .await;
+    let first = ann
+        .expect_where(|v| v["type"] == "health" || v["type"] == "ack")
+        .await;
+    assert_eq!(first["type"], "ack", "no health change before the ack: {first}");
+
+    // 7 s: two checks in a row time out (or Redis answers BUSY): that is reported, and the
+    // recovery after it.
+    let stall = tokio::spawn({
+        let url = url.clone();
+        async move { stall_redis(&url, 7_000).await }
+    });
+    let down = ann.expect("health").await;
+    assert_eq!(down["ready"], false, "{down}");
+    stall.await.unwrap();
+    let up = ann.expect("health").await;
+    assert_eq!(up["ready"], true, "{up}");
+}
+
 #[tokio::test]
 async fn rooms_with_members_survive_a_redis_that_lost_its_data() {
     let mut redis = RedisServer::start(false).await;
