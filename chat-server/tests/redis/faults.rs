@@ -419,7 +419,10 @@ async fn one_slow_health_check_is_not_an_outage_but_a_longer_stall_is() {
     let first = ann
         .expect_where(|v| v["type"] == "health" || v["type"] == "ack")
         .await;
-    assert_eq!(first["type"], "ack", "no health change before the ack: {first}");
+    assert_eq!(
+        first["type"], "ack",
+        "no health change before the ack: {first}"
+    );
 
     // 7 s: two checks in a row time out (or Redis answers BUSY): that is reported, and the
     // recovery after it.
