@@ -112,6 +112,62 @@ async fn received_through(c: &mut Client, room: &str, after: u64, last: u64) -> 
     got
 }
 
+/// The failover both stores go through: kill the master of `channel`'s slot while Ann (on one
+/// replica) sends 20 messages (each acked or refused), wait for a replica to be promoted, send 5
+/// more (`retry_after`: the first ones may still find the old route and are retried with the
+/// same client id; otherwise each must be acked at once), then check that the acks are
+/// consecutive offsets, Bob (on `two`) got every acked message once and in order, and `two`
+/// follows the room on the promoted master again. Returns the promoted master and the last
+/// acked offset.
+async fn kill_master_mid_chat(
+    cluster: &mut RedisCluster,
+    (ann, bob): (&mut Client, &mut Client),
+    two: &ServerProcess,
+    (room, channel): (&str, &str),
+    retry_after: bool,
+) -> (u16, u64) {
+    let master = cluster.master_of(channel).await;
+    cluster.kill(master).await;
+    let mut acked = vec![1];
+    for i in 0..20 {
+        let id = format!("during-{i}");
+        let reply = ann.say(room, &id, &id).await;
+        if reply["type"] == "ack" {
+            acked.push(reply["offset"].as_u64().unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let promoted = cluster.wait_failover(channel, master).await;
+    assert_ne!(promoted, master);
+    for i in 0..5 {
+        let id = format!("after-{i}");
+        let mut reply = ann.say(room, &id, &id).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while retry_after && reply["type"] != "ack" && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            reply = ann.say(room, &id, &id).await;
+        }
+        assert_eq!(reply["type"], "ack", "{reply}");
+        acked.push(reply["offset"].as_u64().unwrap());
+    }
+    let last = *acked.iter().max().unwrap();
+    assert_eq!(
+        acked,
+        (1..=last).collect::<Vec<_>>(),
+        "acks are consecutive offsets"
+    );
+    received_through(bob, room, 1, last).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(two, "chat_redis_subscribed_rooms").await != 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the room was not subscribed again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (promoted, last)
+}
+
 #[tokio::test]
 async fn cluster_mode_needs_its_seed_nodes_but_no_database() {
     use clap::Parser;
@@ -239,44 +295,17 @@ async fn a_killed_master_fails_over_and_members_end_with_exactly_what_was_stored
     assert_eq!(ack["offset"], 1, "{ack}");
     received_through(&mut bob, &room, 0, 1).await;
 
-    let master = cluster.master_of(&channel).await;
-    cluster.kill(master).await;
     // Sends while the slot has no master: each is acked (stored: the database is the record) or
-    // refused; none is acked and then missing.
-    let mut acked = vec![1];
-    for i in 0..20 {
-        let id = format!("during-{i}");
-        let reply = ann.say(&room, &id, &id).await;
-        if reply["type"] == "ack" {
-            acked.push(reply["offset"].as_u64().unwrap());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let promoted = cluster.wait_failover(&channel, master).await;
-    assert_ne!(promoted, master);
-    for i in 0..5 {
-        let id = format!("after-{i}");
-        let reply = ann.say(&room, &id, &id).await;
-        assert_eq!(reply["type"], "ack", "{reply}");
-        acked.push(reply["offset"].as_u64().unwrap());
-    }
-    let last = *acked.iter().max().unwrap();
-    assert_eq!(
-        acked,
-        (1..=last).collect::<Vec<_>>(),
-        "acks are consecutive offsets"
-    );
-    // Bob, on the other replica, gets every stored message once, in order.
-    received_through(&mut bob, &room, 1, last).await;
-    // Its replica follows the room on the promoted master again.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while metric(&two, "chat_redis_subscribed_rooms").await != 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the room was not subscribed again"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // refused; none is acked and then missing. Its replica follows the room on the promoted master
+    // again.
+    let (promoted, last) = kill_master_mid_chat(
+        cluster,
+        (&mut ann, &mut bob),
+        &two,
+        (&room, &channel),
+        false,
+    )
+    .await;
     let ack = ann.say(&room, "live", "live").await;
     assert_eq!(ack["offset"], last + 1, "{ack}");
     received_through(&mut bob, &room, last, last + 1).await;

@@ -4,8 +4,6 @@
 //! incarnation); deletions (`deletion.rs`); timed rooms clear and expire; read positions and mentions (room and user slots) follow the
 //! user; and a master killed mid-chat loses no acked message.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use crate::{
@@ -17,7 +15,7 @@ use crate::{
         redis_cluster::RedisCluster,
         unique_prefix,
     },
-    create_and_join, metric, received_through, rooms_on_every_master, wait_ready,
+    create_and_join, kill_master_mid_chat, received_through, rooms_on_every_master, wait_ready,
 };
 
 /// Two Redis-only replicas on the cluster with `extra` flags.
@@ -276,47 +274,10 @@ pub(crate) async fn a_killed_master_loses_no_acked_message(
     bob.join(&room).await;
     assert_eq!(ann.say(&room, "before", "before").await["offset"], 1);
     received_through(&mut bob, &room, 0, 1).await;
-    let master = cluster.master_of(&channel).await;
-    cluster.kill(master).await;
-    let mut acked = vec![1];
-    for i in 0..20 {
-        let id = format!("during-{i}");
-        let reply = ann.say(&room, &id, &id).await;
-        if reply["type"] == "ack" {
-            acked.push(reply["offset"].as_u64().unwrap());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let promoted = cluster.wait_failover(&channel, master).await;
-    assert_ne!(promoted, master);
-    for i in 0..5 {
-        let id = format!("after-{i}");
-        // The first sends after the failover may still find the old route: retried with the
-        // same client id, never stored twice.
-        let mut reply = ann.say(&room, &id, &id).await;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while reply["type"] != "ack" && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            reply = ann.say(&room, &id, &id).await;
-        }
-        assert_eq!(reply["type"], "ack", "{reply}");
-        acked.push(reply["offset"].as_u64().unwrap());
-    }
-    let last = *acked.iter().max().unwrap();
-    assert_eq!(
-        acked,
-        (1..=last).collect::<Vec<_>>(),
-        "acks are consecutive offsets"
-    );
-    received_through(&mut bob, &room, 1, last).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while metric(&two, "chat_redis_subscribed_rooms").await != 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the room was not subscribed again"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // The first sends after the failover may still find the old route: retried with the same
+    // client id, never stored twice.
+    let (_, last) =
+        kill_master_mid_chat(cluster, (&mut ann, &mut bob), &two, (&room, &channel), true).await;
     let mut cy = Client::hello(&two.ws_url(), "Cy").await;
     let joined = cy.join(&room).await;
     assert_eq!(joined["offset"], last, "{joined}");
