@@ -26,6 +26,24 @@ async fn eval(cluster: &RedisCluster, script: &str, keys: &[&str], argv: &[&str]
     cluster.cli(port, &a).await
 }
 
+/// The first call of a deletion (`delete_room.lua`, the global slot: unlist the room, mark it
+/// deleted), made by hand as a replica would before the room's own call.
+async fn unlist(cluster: &RedisCluster, prefix: &str, room: &str) -> String {
+    eval(
+        cluster,
+        include_str!("../../src/store/redis/scripts/delete_room.lua"),
+        &[
+            &format!("{{{prefix}}}:rooms"),
+            &format!("{{{prefix}}}:access"),
+            &format!("{{{prefix}}}:deleted"),
+            &format!("{{{prefix}}}:timers"),
+            &format!("{{{prefix}}}:timed"),
+        ],
+        &[room, "general", "nobody-listens"],
+    )
+    .await
+}
+
 pub(crate) async fn deleted_rooms_stay_deleted_and_cut_short_calls_heal(cluster: &RedisCluster) {
     let (url, prefix) = (cluster.url(), unique_prefix());
     let (one, two) = replicas(&url, &prefix, &[]).await;
@@ -88,19 +106,7 @@ pub(crate) async fn deleted_rooms_stay_deleted_and_cut_short_calls_heal(cluster:
         room_key(&prefix, "late", "epoch"),
     );
     let old_epoch = on(cluster, &epoch, &["GET", &epoch]).await;
-    let unlisted = eval(
-        cluster,
-        include_str!("../../src/store/redis/scripts/delete_room.lua"),
-        &[
-            &rooms,
-            &format!("{{{prefix}}}:access"),
-            &deleted,
-            &format!("{{{prefix}}}:timers"),
-            &format!("{{{prefix}}}:timed"),
-        ],
-        &["late", "general", "nobody-listens"],
-    )
-    .await;
+    let unlisted = unlist(cluster, &prefix, "late").await;
     assert_eq!(unlisted.trim(), "1");
     let wiped = eval(
         cluster,
@@ -150,19 +156,7 @@ pub(crate) async fn deleted_rooms_stay_deleted_and_cut_short_calls_heal(cluster:
             .await;
     }
     let old = creator.join("cut").await;
-    let unlisted = eval(
-        cluster,
-        include_str!("../../src/store/redis/scripts/delete_room.lua"),
-        &[
-            &rooms,
-            &format!("{{{prefix}}}:access"),
-            &deleted,
-            &format!("{{{prefix}}}:timers"),
-            &format!("{{{prefix}}}:timed"),
-        ],
-        &["cut", "general", "nobody-listens"],
-    )
-    .await;
+    let unlisted = unlist(cluster, &prefix, "cut").await;
     assert_eq!(unlisted.trim(), "1");
     let mut fresh = signed_in(&two, &dora).await;
     let made = {
