@@ -64,10 +64,11 @@ async fn run() -> anyhow::Result<()> {
             token,
         ))
     });
-    // Served from a runtime worker, not from `main`'s own thread: accepting there put every
-    // connection's socket registration in that thread's malloc arena, among the connection
-    // tasks it spawned and the workers freed, which kept about 0.25 KiB more RSS per idle
-    // connection on a one-core server (docs/benchmarks.md, "Issue #10, round 3").
+    // Spawned, not run inside `block_on`: on the multi-thread scheduler that serves it from a
+    // worker, not from `main`'s own thread, where accepting put every connection's socket
+    // registration in that thread's malloc arena among tasks the workers freed (about 0.25 KiB
+    // more RSS per idle connection; docs/benchmarks.md, "Issue #10, round 3"). On one CPU the
+    // current-thread scheduler runs everything on this thread anyway.
     tokio::spawn(chat_server::serve(listener, state, shutdown_signal()))
         .await
         .context("the server task failed")??;

@@ -10,7 +10,7 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, runtime::RuntimeFlavor};
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
@@ -21,15 +21,32 @@ use crate::{AppState, Error, address::PeerAddr, presence};
 /// (docs/benchmarks.md, "C"). The kernel caps it at `net.core.somaxconn`.
 const LISTEN_BACKLOG: u32 = 4096;
 
-/// The tokio runtime the server runs on: the multi-thread scheduler, on one CPU too. The
-/// current-thread one (one FIFO run queue) was tried for one CPU in round 3 of issue #10: it cut
-/// the closed loop's p99 (79 -> 49 ms, medians of 3), but in the saturated 1,000-member fanout half
-/// of the runs fell seconds behind (deliveries/s 360k-740k against 626k-762k, p99 up to 5.5 s,
-/// twice the CPU), so it is not used (docs/benchmarks.md, "Issue #10, round 3").
+/// The tokio runtime the server runs on: on one CPU (a pod limited to one core, a `taskset`) the
+/// current-thread scheduler, else the multi-thread one. Its one FIFO run queue runs sessions in
+/// the order they were woken. The multi-thread scheduler's single worker runs the last-woken task
+/// first (its LIFO slot) and moves its local queue's overflow to a global queue it looks at only
+/// every 31st task, so in the closed loop some members waited many turns of others: a p99 two to
+/// three times the p50. Round 3 of issue #10 tried this and took it back: in the saturated
+/// 1,000-member fanout, every message woke each member (1,000 wake-ups a message), and half of
+/// the runs fell seconds behind. Since a coalescing member is no longer woken by the messages of
+/// its window (`session/write.rs`), the FIFO queue keeps up there as well as the multi-thread one
+/// and halves the closed loop's p99 again (docs/benchmarks.md, "Issue #10, round 4").
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut builder = match flavor_for(cpus) {
+        RuntimeFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
+}
+
+/// Which scheduler [`runtime`] picks for `cpus` CPUs.
+fn flavor_for(cpus: usize) -> RuntimeFlavor {
+    if cpus <= 1 {
+        RuntimeFlavor::CurrentThread
+    } else {
+        RuntimeFlavor::MultiThread
+    }
 }
 
 /// Bind `addr` for [`serve`] with a backlog sized for bursts of connections.
@@ -143,11 +160,19 @@ pub async fn serve(
 mod tests {
     use super::*;
 
+    /// One core: one FIFO run queue (docs/benchmarks.md, "Issue #10, round 4"); more: workers.
     #[test]
-    fn the_runtime_builds_and_runs_on_workers() {
+    fn one_cpu_gets_the_current_thread_scheduler() {
+        assert_eq!(flavor_for(1), RuntimeFlavor::CurrentThread);
+        assert_eq!(flavor_for(4), RuntimeFlavor::MultiThread);
+    }
+
+    #[test]
+    fn the_runtime_for_this_machine_builds_and_runs() {
         let flavor = runtime()
             .unwrap()
             .block_on(async { tokio::runtime::Handle::current().runtime_flavor() });
-        assert_eq!(flavor, tokio::runtime::RuntimeFlavor::MultiThread);
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(flavor, flavor_for(cpus));
     }
 }

@@ -83,7 +83,10 @@ pub struct Session {
     /// Messages written since the last latency sample.
     unsampled: u32,
     /// When queued room messages were last flushed to the socket (`write::COALESCE`).
-    last_flush: tokio::time::Instant,
+    last_flush: Option<tokio::time::Instant>,
+    /// The flush before that one came less than a window earlier: the connection is in a busy
+    /// room, and its next messages are coalesced.
+    busy: bool,
     budgets: Budgets,
     abuse: Abuse,
     admission: Admission,
@@ -127,7 +130,8 @@ impl Session {
             visitor,
             rooms: FastMap::default(),
             unsampled: 0,
-            last_flush: tokio::time::Instant::now(),
+            last_flush: None,
+            busy: false,
             budgets,
             abuse: Abuse {
                 count: 0,
@@ -176,16 +180,15 @@ impl Session {
                 expiry.min(Duration::from_secs(10 * 366 * 86_400)),
             ))
         });
-        // A room message held for the coalescing window (`write::COALESCE`), and its due time.
-        let mut held: Option<Outbound> = None;
-        let mut held_due = tokio::time::Instant::now();
-        // The session's one timer, for the held message's window or the oldest ack's wait: kept
-        // while it is needed (reset, not remade, as the deadline moves), boxed so an idle
+        // The session's one timer, for the end of the coalescing window or the oldest ack's wait:
+        // kept while it is needed (reset, not remade, as the deadline moves), boxed so an idle
         // connection's state holds only a pointer.
         let mut wake: Option<Pin<Box<Sleep>>> = None;
         let close = loop {
-            let held_wake = held.as_ref().map(|_| held_due);
-            match held_wake.into_iter().chain(self.next_ack_due()).min() {
+            // While coalescing, queued room messages wait for the window's end (or a full batch).
+            let window = self.coalescing_until();
+            let batch = window.map_or(1, |_| self.coalesce_batch());
+            match window.into_iter().chain(self.next_ack_due()).min() {
                 None => wake = None,
                 Some(at) => match wake.as_mut() {
                     Some(t) if t.deadline() == at => {}
@@ -209,30 +212,12 @@ impl Session {
                 // with its guard's timer) would be memory of every idle connection
                 // (docs/benchmarks.md, "Memory per connection"). A box per wake-up costs far
                 // less than the socket write it goes with.
-                Some(out) = self.rx.recv(), if held.is_none() => {
+                Some(out) = self.rx.recv_batch(batch) => {
                     self.handle.taken(&out);
-                    match self.coalesce_until(&out) {
-                        Some(due) => {
-                            (held, held_due) = (Some(out), due);
-                            Ok(())
-                        }
-                        None => Box::pin(self.write_queued(&mut sink, out)).await,
-                    }
+                    Box::pin(self.write_queued(&mut sink, out)).await
                 }
                 () = timer(&mut wake), if wake.is_some() => {
-                    let result = match held.take() {
-                        Some(out) if held_due <= tokio::time::Instant::now() => {
-                            Box::pin(self.write_queued(&mut sink, out)).await
-                        }
-                        out => {
-                            held = out;
-                            Ok(())
-                        }
-                    };
-                    match result {
-                        Ok(()) => Box::pin(self.write_overdue_acks(&mut sink)).await,
-                        err => err,
-                    }
+                    Box::pin(self.write_overdue_acks(&mut sink)).await
                 }
                 incoming = stream.next() => match incoming {
                     None => break None,
@@ -266,15 +251,6 @@ impl Session {
                         let ping = Message::Ping(Default::default());
                         Box::pin(self.guard.run(sink.send(ping))).await
                     }
-                }
-            };
-            let result = match held.take() {
-                Some(out) if result.is_ok() && self.holding_is_over() => {
-                    Box::pin(self.write_queued(&mut sink, out)).await
-                }
-                out => {
-                    held = out;
-                    result
                 }
             };
             if let Err(close) = result {

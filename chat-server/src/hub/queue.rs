@@ -3,6 +3,10 @@
 //! (a slot claimed and released, a waker checked, 9 % of a delivery's time in the 1,000-member
 //! fanout, docs/benchmarks.md "Issue #10, round 3"); here a push is one uncontended lock and a
 //! take is one lock per batch. It is bounded by [`Conn`](super::Conn), in entries and bytes.
+//!
+//! A session that is coalescing (`session/write.rs`) waits for a batch, not for one entry: a push
+//! wakes it only once that many room messages are queued, or at once for anything else. A busy
+//! room's member is then woken once per window by its timer instead of once per message.
 
 use std::{
     collections::VecDeque,
@@ -26,20 +30,30 @@ pub(super) struct Queue {
 #[derive(Debug, Default)]
 struct Shared {
     entries: VecDeque<Outbound>,
-    /// The session waiting for an entry.
+    /// The session waiting for entries.
     waker: Option<Waker>,
+    /// Entries queued before a push wakes the waiting session (its [`OutboundRx::recv_batch`]).
+    wake_at: usize,
+    /// An entry other than a room message is queued: the session is woken for it at once.
+    urgent: bool,
     /// The session is gone: nothing is queued any more.
     closed: bool,
 }
 
 impl Queue {
-    /// Queue `out` and wake the session if it waits; false when the session is gone.
+    /// Queue `out` and wake the session if it waits for what is now queued; false when the
+    /// session is gone.
     pub(super) fn push(&self, out: Outbound) -> bool {
+        let urgent = !matches!(out, Outbound::Message(_));
         let mut shared = self.shared.lock().unwrap();
         if shared.closed {
             return false;
         }
         shared.entries.push_back(out);
+        shared.urgent |= urgent;
+        if !shared.urgent && shared.entries.len() < shared.wake_at {
+            return true; // a coalescing session: woken by its timer or a full batch
+        }
         let waker = shared.waker.take();
         drop(shared);
         if let Some(waker) = waker {
@@ -72,15 +86,24 @@ impl OutboundRx {
     /// The next entry, waiting for one. Never `None` (the hub's end lives as long as this one);
     /// an `Option` so that it reads like a channel in `select!`.
     pub async fn recv(&mut self) -> Option<Outbound> {
+        self.recv_batch(1).await
+    }
+
+    /// The next entry once `batch` entries are queued, or at once when anything but a room
+    /// message is (a notice, a `Lagged`, the room list): what a coalescing session waits for.
+    pub async fn recv_batch(&mut self, batch: usize) -> Option<Outbound> {
+        let batch = batch.max(1);
         poll_fn(|cx| {
-            if let Some(out) = self.take() {
-                return Poll::Ready(Some(out));
-            }
-            let mut shared = self.conn.queue.shared.lock().unwrap();
-            if !shared.entries.is_empty() {
-                drop(shared); // queued since `take` looked
+            if self.local.len() >= batch {
                 return Poll::Ready(self.take());
             }
+            let mut shared = self.conn.queue.shared.lock().unwrap();
+            let queued = self.local.len() + shared.entries.len();
+            if queued >= batch || (shared.urgent && queued > 0) {
+                drop(shared);
+                return Poll::Ready(self.take());
+            }
+            shared.wake_at = batch - self.local.len();
             match &mut shared.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 waker => *waker = Some(cx.waker().clone()),
@@ -112,6 +135,7 @@ impl OutboundRx {
                 return None;
             }
             std::mem::swap(&mut shared.entries, &mut self.local);
+            shared.urgent = false;
             if shared.entries.capacity() > KEEP_SLOTS {
                 shared.entries = VecDeque::new();
             }
@@ -146,8 +170,77 @@ mod tests {
     fn number(out: Outbound) -> usize {
         match out {
             Outbound::Frame(f) => f.parse().unwrap(),
+            Outbound::Message(m) => m.offset as usize,
             other => panic!("{other:?}"),
         }
+    }
+
+    fn message(offset: u64) -> Outbound {
+        Outbound::Message(Arc::new(super::super::Delivered {
+            room: "general".into(),
+            offset,
+            time_ms: 0,
+            frame: "{}".into(),
+        }))
+    }
+
+    /// Counts the wake-ups of a session's task.
+    #[derive(Default)]
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl Wakes {
+        fn count(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    /// A coalescing session waits for a batch: room messages short of it are queued without a
+    /// wake-up (the window's timer ends the wait), the batch's last one wakes it, and so does
+    /// anything else at once, a notice waiting behind no window.
+    #[test]
+    fn a_coalescing_session_is_woken_by_a_full_batch_or_at_once_by_anything_but_a_message() {
+        let (conn, mut rx) = Conn::new(1000, 1 << 20);
+        let wakes = Arc::new(Wakes::default());
+        let waker = Waker::from(wakes.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        {
+            let mut waiting = std::pin::pin!(rx.recv_batch(3));
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            assert!(conn.queue.push(message(1)));
+            assert!(conn.queue.push(message(2)));
+            assert_eq!(wakes.count(), 0, "two of a batch of three: no wake-up");
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            assert!(conn.queue.push(message(3)));
+            assert_eq!(wakes.count(), 1, "the batch is full");
+            let got = waiting.as_mut().poll(&mut cx).map(|out| out.map(number));
+            assert_eq!(got, Poll::Ready(Some(1)));
+        }
+        assert_eq!(rx.try_recv().map(number), Ok(2));
+        assert_eq!(rx.try_recv().map(number), Ok(3));
+        {
+            let mut waiting = std::pin::pin!(rx.recv_batch(64));
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            assert!(conn.queue.push(message(4)));
+            assert_eq!(wakes.count(), 1);
+            assert!(conn.queue.push(frame(5)));
+            assert_eq!(wakes.count(), 2, "a notice wakes the session at once");
+            let got = waiting.as_mut().poll(&mut cx).map(|out| out.map(number));
+            assert_eq!(got, Poll::Ready(Some(4)), "in order, the message first");
+        }
+        assert_eq!(rx.try_recv().map(number), Ok(5));
+        // Once the window is over the session waits for one entry again.
+        let mut waiting = std::pin::pin!(rx.recv_batch(1));
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert!(conn.queue.push(message(6)));
+        assert_eq!(wakes.count(), 3);
+        let got = waiting.as_mut().poll(&mut cx).map(|out| out.map(number));
+        assert_eq!(got, Poll::Ready(Some(6)));
     }
 
     #[tokio::test]

@@ -213,19 +213,56 @@ async fn an_in_process_platform_client_opens_and_writes_in_its_support_conversat
     assert_eq!(peer.expect("error").await["code"], "forbidden");
 }
 
+/// A member of a quiet room gets each message at once; once two flushes came less than two
+/// windows apart (a busy room), the next messages wait in its queue, without waking it, and go
+/// out together when the window ends (docs/benchmarks.md, "Issue #10, round 4").
+#[tokio::test(start_paused = true)]
+async fn a_busy_members_messages_wait_for_the_window_and_go_out_together() {
+    let state = state_with(&[]).await;
+    let mut ann = joined_on(&state, "Ann").await;
+    let mut bob = joined_on(&state, "Bob").await;
+    let start = tokio::time::Instant::now();
+    for n in 1..=2 {
+        send_from(&mut bob, n).await;
+        assert_eq!(ann.expect("message").await["content"], format!("m{n}"));
+    }
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "written at once (paused time)"
+    );
+    for n in 3..=4 {
+        send_from(&mut bob, n).await;
+    }
+    let contents = [ann.expect("message").await, ann.expect("message").await]
+        .map(|m| m["content"].as_str().unwrap().to_owned());
+    assert_eq!(contents, ["m3", "m4"]);
+    let waited = start.elapsed();
+    let window = write::COALESCE..write::COALESCE + Duration::from_millis(2);
+    assert!(window.contains(&waited), "paused time: {waited:?}");
+}
+
+/// Bob's message `m<n>`, acknowledged.
+async fn send_from(bob: &mut Peer, n: usize) {
+    let id = format!("b-{n}");
+    bob.send(json!({"type":"send","room":"general","content":format!("m{n}"),"client_id":id}))
+        .await;
+    bob.expect("ack").await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_message_held_for_coalescing_does_not_hold_up_the_clients_requests() {
     let state = state_with(&[]).await;
     let mut peer = joined_on(&state, "Ann").await;
-    let bob = joined_on(&state, "Bob").await;
-    bob.send(json!({"type":"send","room":"general","content":"one","client_id":"c-1"}))
-        .await;
-    peer.expect("message").await;
-    // The second message reaches the queue within the coalescing window of the first flush:
-    // the session holds it back, and meanwhile its client asks something. (Bob's, not Ann's
-    // own: a client waiting for an ack is written to at once, `acks.rs`.)
-    bob.send(json!({"type":"send","room":"general","content":"two","client_id":"c-2"}))
-        .await;
+    let mut bob = joined_on(&state, "Bob").await;
+    for n in 1..=2 {
+        send_from(&mut bob, n).await;
+        peer.expect("message").await;
+    }
+    // The third message reaches the queue within the coalescing window of a busy room: it waits
+    // there, and meanwhile its client asks something. (Bob's, not Ann's own: a client waiting
+    // for an ack is written to at once, `acks.rs`.)
+    send_from(&mut bob, 3).await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     peer.send(json!({"type":"no-such-request"})).await;
     let mut order = Vec::new();
@@ -286,7 +323,8 @@ async fn an_ack_does_not_overtake_the_messages_stored_before_it() {
         acks_and_messages(&mut ann, "message b1").await,
         ["message b1"]
     );
-    // Within Ann's coalescing window: Bob's next two wait in her queue while she sends.
+    // Bob's next two reach Ann's queue before she sends (the second within her coalescing
+    // window: the room is busy now).
     for (content, id) in [("b2", "b-2"), ("b3", "b-3")] {
         bob.send(json!({"type":"send","room":"general","content":content,"client_id":id}))
             .await;

@@ -39,35 +39,35 @@ impl WriteGuard {
     }
 }
 
-/// A session that flushed room messages less than this long ago holds the next one back until
-/// the window ends (reading its client meanwhile), so the messages that arrive go out in the same
-/// write (one syscall, one wake-up of the client) instead of one each. A member of a quiet room is written to at once;
-/// a member of a busy one gets its frames at most this much later, in batches: at 200 messages a
-/// second into 100 members this halved the server's `sendto` calls and cut its CPU by a third
-/// (docs/benchmarks.md, "Issue #10, round 2").
-const COALESCE: Duration = Duration::from_millis(10);
+/// A session in a busy room (its last two flushes of room messages less than two windows apart)
+/// writes queued messages at most once per window: what arrives meanwhile stays queued without
+/// waking the session (`hub/queue.rs`) and goes out in one write at the window's end: one wake-up,
+/// one syscall and one wake-up of the client per window, not per message. A member of a quiet
+/// room is written to at once. A loopback write costs about 12 us of the server's CPU whatever it
+/// carries, so in a 1,000-member room the window sets the CPU: at 200 messages a second, 10 ms
+/// took the whole core and 25 ms about 60 % of it, with a p99 under 40 ms (docs/benchmarks.md,
+/// "Issue #10, round 4"). A member waiting for its own ack is not held (`acks.rs`).
+pub(super) const COALESCE: Duration = Duration::from_millis(25);
 
 impl Session {
-    /// When a room message just taken off the queue should be written: `None` for at once, or
-    /// the end of the [`COALESCE`] window. The session holds it until then while it goes on
-    /// reading its client (a wait here that blocked the loop delayed every request and ack of a
-    /// busy room's members: the closed-loop scenario lost a third of its throughput).
-    pub(super) fn coalesce_until(&self, first: &Outbound) -> Option<tokio::time::Instant> {
-        if !matches!(first, Outbound::Message(_)) || self.holding_is_over() {
-            return None;
-        }
-        let due = self.last_flush + COALESCE;
+    /// The end of the coalescing window, while the session is in one: not when the client waits
+    /// for an ack, which goes out with its echo (`acks.rs`) and holds back the client's next send
+    /// (waiting out the window would only slow the room down). The session goes on reading its
+    /// client meanwhile (a wait that blocked the loop delayed every request and ack of a busy
+    /// room's members: the closed-loop scenario lost a third of its throughput).
+    pub(super) fn coalescing_until(&self) -> Option<tokio::time::Instant> {
+        let last_flush = self
+            .last_flush
+            .filter(|_| self.busy && self.acks.is_empty())?;
+        let due = last_flush + COALESCE;
         (due > tokio::time::Instant::now()).then_some(due)
     }
 
-    /// A held message is to be written now: enough is queued behind it (a batch, or half of
-    /// what `--outbound-queue` allows: the session goes on reading its client while it holds
-    /// one, and a member that sends fast queues its own echoes meanwhile), or the client waits
-    /// for an ack, which goes out with its echo (`acks.rs`) and holds back the client's next
-    /// send (waiting out the window would only slow the room down).
-    pub(super) fn holding_is_over(&self) -> bool {
+    /// Queued entries that end the window early: a batch, or half of what `--outbound-queue`
+    /// allows (a member that sends fast queues its own echoes meanwhile).
+    pub(super) fn coalesce_batch(&self) -> usize {
         let half = self.state.config.outbound_queue as usize / 2;
-        !self.acks.is_empty() || self.rx.len() + 1 >= WRITE_BATCH.min(half)
+        WRITE_BATCH.min(half).max(1)
     }
 
     /// Write `first` and what else is queued, in batches of one flush each; a room the hub could
@@ -124,7 +124,11 @@ impl Session {
         self.state.metrics.messages_out.inc_by(messages);
         sink.flush().await?;
         if messages > 0 {
-            self.last_flush = tokio::time::Instant::now();
+            let now = tokio::time::Instant::now();
+            self.busy = self
+                .last_flush
+                .is_some_and(|last| now < last + 2 * COALESCE);
+            self.last_flush = Some(now);
         }
         Ok(lagged)
     }
