@@ -50,6 +50,7 @@ declare -A preset=(
   [fanout-1000x200]="fanout --members 1000 --senders 10 --rate 200 --duration 5"
   # Between the two: where one chat-bench on one core still keeps up with every server.
   [fanout-1000x400]="fanout --members 1000 --senders 10 --rate 400 --duration 5"
+  [fanout-1000x600]="fanout --members 1000 --senders 10 --rate 600 --duration 5"
   [rooms-200x5-max]="rooms --rooms 200 --members 5 --senders 1 --rate 0 --duration 5"
   # The closed loop's rooms at a fixed rate every server reaches: tail latency at equal load.
   [rooms-200x5-10k]="rooms --rooms 200 --members 5 --senders 1 --rate 10000 --duration 5"
