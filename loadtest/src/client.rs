@@ -36,8 +36,11 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Read buffer per connection. tungstenite zero-fills the free part of its read buffer before
 /// every read (128 KiB by default): with thousands of sockets each reading a few hundred bytes
 /// at a time, that memset was a fifth of chat-bench's CPU and 128 KiB of RSS per connection.
-/// Larger frames (a `joined` page) still grow the buffer on demand.
-const READ_BUFFER: usize = 16 * 1024;
+/// Larger frames (a `joined` page) still grow the buffer on demand. 4 KiB holds a coalesced
+/// batch of a busy room (25 ms at 400 messages a second); 16 KiB zero-filled per read (twice per
+/// wake-up: the read and the one that finds the socket empty) was 6 % of chat-bench's CPU in the
+/// 1,000-member fanout (docs/benchmarks.md, "Issue #10, round 4").
+const READ_BUFFER: usize = 4 * 1024;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
