@@ -206,8 +206,10 @@ impl Hub {
         let queued = conn.queued_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let full = entries > conn.max_entries || queued > conn.max_bytes.saturating_mul(2);
         if !full {
-            // Refused only when the session is gone (it leaves the hub as it ends).
-            conn.queue.push(out);
+            // Refused only when the session is gone (it leaves the hub as it ends). Past half
+            // its bytes a coalescing session is woken at once: its window must not be what
+            // pushes a member of a room of large messages into pulling them from the store.
+            conn.queue.push(out, queued > conn.max_bytes / 2);
             return;
         }
         conn.taken(&out);

@@ -5,8 +5,9 @@
 //! take is one lock per batch. It is bounded by [`Conn`](super::Conn), in entries and bytes.
 //!
 //! A session that is coalescing (`session/write.rs`) waits for a batch, not for one entry: a push
-//! wakes it only once that many room messages are queued, or at once for anything else. A busy
-//! room's member is then woken once per window by its timer instead of once per message.
+//! wakes it only once that many room messages are queued, or at once for anything else (and for
+//! a message that takes its connection past half its byte bound, `Hub::enqueue`). A busy room's
+//! member is then woken once per window by its timer instead of once per message.
 
 use std::{
     collections::VecDeque,
@@ -41,10 +42,10 @@ struct Shared {
 }
 
 impl Queue {
-    /// Queue `out` and wake the session if it waits for what is now queued; false when the
-    /// session is gone.
-    pub(super) fn push(&self, out: Outbound) -> bool {
-        let urgent = !matches!(out, Outbound::Message(_));
+    /// Queue `out` and wake the session if it waits for what is now queued, or at once when
+    /// `now` (or `out` is not a room message); false when the session is gone.
+    pub(super) fn push(&self, out: Outbound, now: bool) -> bool {
+        let urgent = now || !matches!(out, Outbound::Message(_));
         let mut shared = self.shared.lock().unwrap();
         if shared.closed {
             return false;
@@ -212,11 +213,11 @@ mod tests {
         {
             let mut waiting = std::pin::pin!(rx.recv_batch(3));
             assert!(waiting.as_mut().poll(&mut cx).is_pending());
-            assert!(conn.queue.push(message(1)));
-            assert!(conn.queue.push(message(2)));
+            assert!(conn.queue.push(message(1), false));
+            assert!(conn.queue.push(message(2), false));
             assert_eq!(wakes.count(), 0, "two of a batch of three: no wake-up");
             assert!(waiting.as_mut().poll(&mut cx).is_pending());
-            assert!(conn.queue.push(message(3)));
+            assert!(conn.queue.push(message(3), false));
             assert_eq!(wakes.count(), 1, "the batch is full");
             let got = waiting.as_mut().poll(&mut cx).map(|out| out.map(number));
             assert_eq!(got, Poll::Ready(Some(1)));
@@ -226,21 +227,30 @@ mod tests {
         {
             let mut waiting = std::pin::pin!(rx.recv_batch(64));
             assert!(waiting.as_mut().poll(&mut cx).is_pending());
-            assert!(conn.queue.push(message(4)));
+            assert!(conn.queue.push(message(4), false));
             assert_eq!(wakes.count(), 1);
-            assert!(conn.queue.push(frame(5)));
+            assert!(conn.queue.push(frame(5), false));
             assert_eq!(wakes.count(), 2, "a notice wakes the session at once");
             let got = waiting.as_mut().poll(&mut cx).map(|out| out.map(number));
             assert_eq!(got, Poll::Ready(Some(4)), "in order, the message first");
         }
         assert_eq!(rx.try_recv().map(number), Ok(5));
+        {
+            // A room message the hub marks (its connection past half its bytes) wakes it too.
+            let mut waiting = std::pin::pin!(rx.recv_batch(64));
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            assert!(conn.queue.push(message(6), true));
+            assert_eq!(wakes.count(), 3);
+            let got = waiting.as_mut().poll(&mut cx).map(|out| out.map(number));
+            assert_eq!(got, Poll::Ready(Some(6)));
+        }
         // Once the window is over the session waits for one entry again.
         let mut waiting = std::pin::pin!(rx.recv_batch(1));
         assert!(waiting.as_mut().poll(&mut cx).is_pending());
-        assert!(conn.queue.push(message(6)));
-        assert_eq!(wakes.count(), 3);
+        assert!(conn.queue.push(message(7), false));
+        assert_eq!(wakes.count(), 4);
         let got = waiting.as_mut().poll(&mut cx).map(|out| out.map(number));
-        assert_eq!(got, Poll::Ready(Some(6)));
+        assert_eq!(got, Poll::Ready(Some(7)));
     }
 
     #[tokio::test]
@@ -250,7 +260,7 @@ mod tests {
         let mut next = 0;
         for burst in [1, 5, 40, 3, 100] {
             for _ in 0..burst {
-                assert!(conn.queue.push(frame(next)));
+                assert!(conn.queue.push(frame(next), false));
                 next += 1;
             }
             // Half now, the rest after more arrive: nothing taken in one go is lost or reordered.
@@ -271,7 +281,7 @@ mod tests {
         let (conn, mut rx) = Conn::new(16, 1 << 20);
         let waiting = tokio::spawn(async move { rx.recv().await.map(number) });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(conn.queue.push(frame(7)));
+        assert!(conn.queue.push(frame(7), false));
         let got = tokio::time::timeout(Duration::from_secs(5), waiting).await;
         assert_eq!(got.unwrap().unwrap(), Some(7));
     }
@@ -280,7 +290,7 @@ mod tests {
     fn a_burst_is_not_kept_and_a_closed_queue_takes_nothing() {
         let (conn, mut rx) = Conn::new(1000, 1 << 20);
         for n in 0..500 {
-            conn.queue.push(frame(n));
+            conn.queue.push(frame(n), false);
         }
         while rx.try_recv().is_ok() {}
         let shared = conn.queue.shared.lock().unwrap().entries.capacity();
@@ -289,6 +299,6 @@ mod tests {
             "{shared}"
         );
         drop(rx);
-        assert!(!conn.queue.push(frame(1)), "the session is gone");
+        assert!(!conn.queue.push(frame(1), false), "the session is gone");
     }
 }

@@ -222,6 +222,43 @@ fn room_messages_past_the_byte_bound_are_pulled_instead_of_kicking() {
     assert_eq!(metrics, 2, "one per room switched to pulling");
 }
 
+/// A member waiting out its coalescing window (a batch of 64) is woken once its queue holds
+/// half its byte bound, before the bound turns the room into a pull from the store.
+#[test]
+fn a_coalescing_member_is_woken_at_half_its_bytes() {
+    use std::task::{Context, Wake, Waker};
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let (hub, conn, mut rx) = one_conn(1000, 100_000);
+    let general: Arc<str> = "general".into();
+    let woken = Arc::new(Flag(false.into()));
+    let waker = Waker::from(woken.clone());
+    let mut waiting = Box::pin(rx.recv_batch(64));
+    assert!(
+        waiting
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    hub.offer(&conn, message(&general, 1, 30_000));
+    assert!(
+        !woken.0.load(Ordering::SeqCst),
+        "30,000 bytes wait for the window"
+    );
+    hub.offer(&conn, message(&general, 2, 30_000));
+    assert!(
+        woken.0.load(Ordering::SeqCst),
+        "60,000 of 100,000 bytes end it"
+    );
+    drop(waiting);
+    assert_eq!(queued(&mut rx), ["general:1", "general:2"]);
+    assert!(!conn.is_lagging("general"));
+}
+
 #[test]
 fn room_list_pushes_coalesce_to_one_queued_frame_with_the_newest_list() {
     let (hub, conn, mut rx) = one_conn(1000, 1 << 20);
