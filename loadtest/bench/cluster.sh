@@ -29,7 +29,7 @@ rate=${RATE:-400}
 duration=${DURATION:-10}
 rooms=${ROOMS:-400}
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/bench/lib.sh
 # Only the processes this script started, by pid.
 spids=()
 node_pids=()
@@ -38,10 +38,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A free port whose cluster bus port (10,000 higher) is free too: Redis refuses ports above 55535.
+node_port() {
+  python3 -c '
+import random, socket
+while True:
+    port = random.randint(20000, 55535)
+    try:
+        for p in (port, port + 10000):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()
+    except OSError:
+        continue
+    print(port); break'
+}
+
 rdir=$(mktemp -d)
 nodes=()
 for i in $(seq 6); do
-  port=$(free_port)
+  port=$(node_port)
   redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
     --cluster-config-file "nodes-$port.conf" --cluster-node-timeout 2000 \
     --save '' --appendonly no --dir "$rdir" --daemonize yes \
@@ -65,46 +79,18 @@ masters() { # ports of the masters
   redis-cli -p "$first" cluster nodes | awk '$3 ~ /master/ && $3 !~ /fail/ {split($2, a, "[:@]"); print a[2]}' | sort -n
 }
 cpu_of() { redis-cli -p "$1" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.3f", s}'; }
-received() {
-  curl -s "http://127.0.0.1:$1/metrics" | awk '$1 == "chat_redis_pubsub_received_total" {print $2}'
-}
 
 for n in "${replica_counts[@]}"; do
   for m in $(masters); do redis-cli -p "$m" flushall >/dev/null; done
-  ports=()
-  spids=()
-  for _ in $(seq "$n"); do
-    port=$(free_port)
-    CHATAPP_GUEST_POSTING=true RUST_LOG=warn "$server" --listen "127.0.0.1:$port" \
-      --redis-url "$seeds" --redis-cluster true --send-rate 100000 --send-burst 100000 \
-      --address-send-rate 100000 --address-send-burst 100000 \
-      --max-connections-per-address 100000 --max-connections 20000 --max-rooms 10000 \
-      --rooms-per-address-per-hour 1000000 --request-rate 100000 --request-burst 100000 \
-      >/dev/null 2>&1 &
-    spids+=($!)
-    ports+=("$port")
-    for _ in $(seq 200); do
-      curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-      sleep 0.05
-    done
-  done
+  start_replicas "$n" --redis-url "$seeds" --redis-cluster true
   master_ports=($(masters))
   before_recv=(); for p in "${ports[@]}"; do before_recv+=("$(received "$p")"); done
   cpu0=(); for m in "${master_ports[@]}"; do cpu0+=("$(cpu_of "$m")"); done
-  benches=()
-  for i in $(seq 0 $((n - 1))); do
-    "$bench" rooms --url "ws://127.0.0.1:${ports[$i]}/ws" --room-prefix "shard$i" \
-      --rooms $((rooms / n)) --members 4 --senders 1 \
-      --rate "$(python3 -c "print($rate / $n)")" --duration "$duration" --json \
-      2>/dev/null | tail -n 1 >"$rdir/bench-$n-$i.json" &
-    benches+=($!)
-  done
-  for b in "${benches[@]}"; do wait "$b"; done
+  run_shards "$rdir"
   sleep 1
   cpu1=(); for m in "${master_ports[@]}"; do cpu1+=("$(cpu_of "$m")"); done
   after_recv=(); for p in "${ports[@]}"; do after_recv+=("$(received "$p")"); done
-  for p in "${spids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
-  spids=()
+  stop_replicas
   python3 - "$label" "$n" "$rooms" "$rate" "${cpu0[*]}" "${cpu1[*]}" \
     "${before_recv[*]}" "${after_recv[*]}" "$rdir"/bench-"$n"-*.json >>"$out" <<'PY'
 import json, sys

@@ -30,7 +30,7 @@ rate=${RATE:-400}
 duration=${DURATION:-10}
 rooms=${ROOMS:-400}
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source loadtest/bench/lib.sh
 # Only the processes this script started, by pid.
 spids=()
 observer=
@@ -49,52 +49,24 @@ redis_pid=$(cat "$rdir/redis.pid")
 
 redis_cpu() { redis-cli -p "$rport" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.3f", s}'; }
 redis_out() { redis-cli -p "$rport" info stats | tr -d '\r' | awk -F: '/^total_net_output_bytes:/ {print $2}'; }
-received() { # port: the subscriber's payload count, or "" for a server without the metric
-  curl -s "http://127.0.0.1:$1/metrics" | awk '$1 == "chat_redis_pubsub_received_total" {print $2}'
-}
 
 for n in "${replica_counts[@]}"; do
   redis-cli -p "$rport" flushall >/dev/null
-  ports=()
-  spids=()
-  for _ in $(seq "$n"); do
-    port=$(free_port)
-    CHATAPP_GUEST_POSTING=true RUST_LOG=warn "$server" --listen "127.0.0.1:$port" \
-      --redis-url "redis://127.0.0.1:$rport" --send-rate 100000 --send-burst 100000 \
-      --address-send-rate 100000 --address-send-burst 100000 \
-      --max-connections-per-address 100000 --max-connections 20000 --max-rooms 10000 \
-      --rooms-per-address-per-hour 1000000 --request-rate 100000 --request-burst 100000 \
-      >/dev/null 2>&1 &
-    spids+=($!)
-    ports+=("$port")
-    for _ in $(seq 200); do
-      curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-      sleep 0.05
-    done
-  done
+  start_replicas "$n" --redis-url "redis://127.0.0.1:$rport"
   events_log="$rdir/events-$n.log"
   redis-cli -p "$rport" subscribe chatapp:events >"$events_log" &
   observer=$!
   sleep 0.5
   before_recv=(); for p in "${ports[@]}"; do before_recv+=("$(received "$p")"); done
   cpu0=$(redis_cpu); out0=$(redis_out)
-  benches=()
-  for i in $(seq 0 $((n - 1))); do
-    "$bench" rooms --url "ws://127.0.0.1:${ports[$i]}/ws" --room-prefix "shard$i" \
-      --rooms $((rooms / n)) --members 4 --senders 1 \
-      --rate "$(python3 -c "print($rate / $n)")" --duration "$duration" --json \
-      2>/dev/null | tail -n 1 >"$rdir/bench-$n-$i.json" &
-    benches+=($!)
-  done
-  for b in "${benches[@]}"; do wait "$b"; done
+  run_shards "$rdir"
   sleep 1
   cpu1=$(redis_cpu); out1=$(redis_out)
   after_recv=(); for p in "${ports[@]}"; do after_recv+=("$(received "$p")"); done
   kill "$observer" 2>/dev/null || true
   wait "$observer" 2>/dev/null || true
   observer=
-  for p in "${spids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
-  spids=()
+  stop_replicas
   python3 - "$label" "$n" "$rooms" "$rate" "$cpu0" "$cpu1" "$out0" "$out1" "$events_log" \
     "${before_recv[*]:-}" "${after_recv[*]:-}" "$rdir"/bench-"$n"-*.json >>"$out" <<'PY'
 import json, sys
