@@ -84,8 +84,9 @@ pub struct Session {
     unsampled: u32,
     /// When queued room messages were last flushed to the socket (`write::COALESCE`).
     last_flush: Option<tokio::time::Instant>,
-    /// The flush before that one came less than a window earlier: the connection is in a busy
-    /// room, and its next messages are coalesced.
+    /// Messages came fast enough at the last flush for a window to batch them
+    /// (`write::COALESCE_MIN_BATCH`): the connection is in a busy room, and its next messages
+    /// are coalesced.
     busy: bool,
     budgets: Budgets,
     abuse: Abuse,

@@ -242,6 +242,23 @@ async fn a_busy_members_messages_wait_for_the_window_and_go_out_together() {
     assert!(window.contains(&waited), "paused time: {waited:?}");
 }
 
+/// A room whose messages come less often than two a window (here one every 15 ms against a
+/// 25 ms window) is not held: a window would save few writes and delay each message. Under the
+/// first rule (two flushes less than two windows apart) the third message waited 10 ms.
+#[tokio::test(start_paused = true)]
+async fn a_member_of_a_moderately_busy_room_gets_each_message_at_once() {
+    let state = state_with(&[]).await;
+    let mut ann = joined_on(&state, "Ann").await;
+    let mut bob = joined_on(&state, "Bob").await;
+    for n in 1..=4 {
+        let sent = tokio::time::Instant::now();
+        send_from(&mut bob, n).await;
+        assert_eq!(ann.expect("message").await["content"], format!("m{n}"));
+        assert_eq!(sent.elapsed(), Duration::ZERO, "m{n} waited (paused time)");
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+}
+
 /// Bob's message `m<n>`, acknowledged.
 async fn send_from(bob: &mut Peer, n: usize) {
     let id = format!("b-{n}");
