@@ -84,14 +84,16 @@ impl OutboundRx {
         }
     }
 
-    /// The next entry, waiting for one. Never `None` (the hub's end lives as long as this one);
-    /// an `Option` so that it reads like a channel in `select!`.
+    /// The next entry, waiting for one (what [`Self::recv_batch`] is outside a window).
+    #[cfg(test)]
     pub async fn recv(&mut self) -> Option<Outbound> {
         self.recv_batch(1).await
     }
 
     /// The next entry once `batch` entries are queued, or at once when anything but a room
-    /// message is (a notice, a `Lagged`, the room list): what a coalescing session waits for.
+    /// message is (a notice, a `Lagged`, the room list): what a coalescing session waits for;
+    /// `batch` 1 outside a window. Never `None` (the hub's end lives as long as this one); an
+    /// `Option` so that it reads like a channel in `select!`.
     pub async fn recv_batch(&mut self, batch: usize) -> Option<Outbound> {
         let batch = batch.max(1);
         poll_fn(|cx| {
@@ -120,11 +122,13 @@ impl OutboundRx {
     }
 
     /// Entries queued and not yet handed out.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.local.len() + self.conn.queue.shared.lock().unwrap().entries.len()
     }
 
     /// Whether nothing is queued.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -365,12 +365,7 @@ async fn a_send_retried_by_the_server_after_a_redis_stall_is_not_a_duplicate() {
     // its first call, which Redis still runs later, and tries again.
     let stall = tokio::spawn({
         let url = url.clone();
-        async move {
-            let busy = "local t0 = redis.call('TIME') \
-                while true do local t = redis.call('TIME') \
-                if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 3500000 then return 1 end end";
-            let _: i64 = redis_cmd(&url, &["EVAL", busy, "0"]).await.unwrap();
-        }
+        async move { stall_redis(&url, 3_500).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ack = ann.say("general", "during a stall", "c-1").await;
