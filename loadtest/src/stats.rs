@@ -4,16 +4,27 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, Ordering::Relaxed};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// Highest latency the histograms record exactly (60 s, in microseconds); above is clamped.
 const MAX_MICROS: u64 = 60_000_000;
-/// Shards of a [`Latencies`]: connections record into `id % SHARDS`, so the two runtime workers
-/// rarely meet on one lock and memory stays fixed however many connections there are.
+/// Shards of a [`Latencies`]: each runtime worker thread records into its own (`SHARD`), so
+/// workers rarely meet on one lock, memory stays fixed however many connections there are, and
+/// a worker's histogram stays in its core's cache. Recording by connection spread one worker's
+/// samples over every shard: 2 MiB of counts, a cache miss per sample, a tenth of chat-bench's
+/// CPU at 800,000 deliveries a second (docs/loadtest.md).
 const SHARDS: usize = 16;
+
+thread_local! {
+    /// This thread's shard of every [`Latencies`].
+    static SHARD: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+    };
+}
 
 /// A latency distribution in microseconds, recorded concurrently from many tasks.
 #[derive(Debug)]
@@ -31,9 +42,9 @@ impl Default for Latencies {
 }
 
 impl Latencies {
-    /// Records one sample (clamped to 1 µs ..= 60 s) into the shard of connection `conn`.
-    pub fn record(&self, conn: usize, micros: u64) {
-        let mut h = self.shards[conn % SHARDS]
+    /// Records one sample (clamped to 1 µs ..= 60 s) into this thread's shard.
+    pub fn record(&self, micros: u64) {
+        let mut h = self.shards[SHARD.with(|s| *s)]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         h.saturating_record(micros.clamp(1, MAX_MICROS));
@@ -174,11 +185,14 @@ pub fn write_stamp(out: &mut String, micros: u64) {
 
 /// Reads the send time written by [`write_stamp`]; `None` for content that is not ours.
 pub fn read_stamp(content: &str) -> Option<u64> {
-    let digits = content.get(..16)?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    // One pass over the digits, read and checked at once (this runs once per delivery).
+    content
+        .as_bytes()
+        .get(..16)?
+        .iter()
+        .try_fold(0u64, |n, &b| {
+            b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+        })
 }
 
 #[cfg(test)]

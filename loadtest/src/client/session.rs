@@ -18,6 +18,9 @@ pub(super) struct Session<'a> {
     pub(super) sending: bool,
     /// The offset of the last `read` sent.
     pub(super) last_read: u64,
+    /// When the frames being handled arrived (`Shared::micros`), read at the first event that
+    /// needs it: one clock read per wake-up, not per frame.
+    pub(super) received_at: Option<u64>,
 }
 
 /// What a frame asks of the client.
@@ -30,6 +33,27 @@ pub(super) struct Answer {
 }
 
 impl Session<'_> {
+    /// Handles what the socket gave: a message, its close, its failure or its end; false when
+    /// the client is done.
+    pub(super) async fn on_frame(
+        &mut self,
+        ws: &mut Ws,
+        frame: Option<Result<Message, tungstenite::Error>>,
+        phase: &watch::Receiver<Phase>,
+    ) -> bool {
+        let failure = match frame {
+            Some(Ok(Message::Close(frame))) => {
+                let code = frame.map_or(1005, |f| u16::from(f.code));
+                format!("closed_{code}")
+            }
+            Some(Ok(message)) => return self.answer(ws, &message, phase).await,
+            Some(Err(_)) => "socket_error".to_owned(),
+            None => "socket_eof".to_owned(),
+        };
+        self.shared.counters.error(&failure);
+        false
+    }
+
     /// Handles one message and does what it asks; false when the socket failed.
     pub(super) async fn answer(
         &mut self,
@@ -65,7 +89,7 @@ impl Session<'_> {
     }
 
     fn on_event(&mut self, event: Event<'_>, answer: &mut Answer) {
-        let now = self.shared.micros();
+        let now = *self.received_at.get_or_insert_with(|| self.shared.micros());
         match event {
             Event::Message { room, offset, sent } if room.as_deref() == Some(&*self.spec.room) => {
                 if let Some(offset) = offset {
@@ -73,9 +97,7 @@ impl Session<'_> {
                 }
                 if let Some(sent) = sent {
                     self.shared.counters.delivered.fetch_add(1, Relaxed);
-                    self.shared
-                        .delivery
-                        .record(self.spec.id, now.saturating_sub(sent));
+                    self.shared.delivery.record(now.saturating_sub(sent));
                 }
             }
             Event::Ack { offset, sent } => {
@@ -85,9 +107,7 @@ impl Session<'_> {
                 room.final_offset.fetch_max(offset.unwrap_or(0), Relaxed);
                 let sent = sent.or_else(|| self.stamps.pop_front());
                 if let Some(sent) = sent {
-                    self.shared
-                        .ack
-                        .record(self.spec.id, now.saturating_sub(sent));
+                    self.shared.ack.record(now.saturating_sub(sent));
                 }
                 answer.resend += u32::from(self.settled());
             }

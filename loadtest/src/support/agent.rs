@@ -164,7 +164,7 @@ fn on_text(board: &Board, text: &str, holding: &mut HashSet<String>) {
             let sent = frame.content.as_deref().and_then(read_stamp);
             if let (true, Some(sent)) = (held, sent) {
                 board.agent_delivered.fetch_add(1, Relaxed);
-                board.delivery.record(0, now.saturating_sub(sent));
+                board.delivery.record(now.saturating_sub(sent));
             }
         }
         "error" => board.counters.error(&format!(

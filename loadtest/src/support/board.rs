@@ -128,7 +128,7 @@ impl Board {
             }
             c.shown_offset = last.offset;
             if let Some(sent) = read_stamp(&last.content).filter(|s| *s >= since) {
-                self.queue.record(timed as usize, now.saturating_sub(sent));
+                self.queue.record(now.saturating_sub(sent));
                 timed += 1;
             }
         }

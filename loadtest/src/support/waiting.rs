@@ -170,7 +170,7 @@ fn on_text(board: &Board, room: &str, text: &str) {
             board.acked(room, frame.offset.unwrap_or(0));
             if let Some(sent) = frame.client_id.as_deref().and_then(stamp_of_client_id) {
                 let now = board.micros();
-                board.ack.record(0, now.saturating_sub(sent));
+                board.ack.record(now.saturating_sub(sent));
             }
         }
         "error" => {
