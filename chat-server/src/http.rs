@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use futures_util::{FutureExt, StreamExt, future::Either};
+use futures_util::{FutureExt, future::Either};
 use hyper_util::rt::TokioIo;
 use tungstenite::protocol::WebSocketConfig;
 
@@ -145,11 +145,9 @@ async fn websocket(
         .max_frame_size(max)
         .read_buffer_size(READ_BUFFER_BYTES);
     let tracker = lifecycle.tracker.clone();
-    let shutdown = lifecycle.sessions.clone();
     let serve = move |socket: Socket| {
         let session = Session::new(state, admission, visitor);
-        let (sink, stream) = socket.split();
-        tracker.track_future(session.run(sink, stream, shutdown))
+        tracker.track_future(session.run(socket))
     };
     // Combinators rather than an `async` block: a block would keep the socket and the session
     // it moved into `run` beside `run`'s own, a second copy of both in every connection's task

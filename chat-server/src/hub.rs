@@ -213,9 +213,8 @@ impl Hub {
             return;
         }
         conn.taken(&out);
-        if !conn.kicked.is_cancelled() {
+        if conn.kick() {
             self.metrics.slow_consumer_drops.inc();
-            conn.kicked.cancel();
         }
     }
 
@@ -226,7 +225,7 @@ impl Hub {
                 continue;
             };
             if end.covers(&s.key, &s.token_hash) {
-                conn.ended.cancel();
+                conn.end_session();
             }
         }
     }

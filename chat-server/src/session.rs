@@ -107,12 +107,16 @@ impl Session {
     pub fn new(state: AppState, admission: Admission, visitor: Visitor) -> Self {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let c = &state.config;
-        let (handle, rx) = Conn::new(c.outbound_queue as usize, c.outbound_queue_bytes as usize);
+        let (handle, rx) = Conn::new(
+            c.outbound_queue as usize,
+            c.outbound_queue_bytes as usize,
+            &state.lifecycle.sessions,
+        );
         let _ = handle.visitor.set(visitor.clone());
         state.hub.connect(id, handle.clone());
         let guard = Arc::new(WriteGuard {
             timeout: c.write_timeout(),
-            kicked: handle.kicked.clone(),
+            conn: handle.clone(),
             shutdown: state.lifecycle.sessions.clone(),
         });
         let reply_rate = f64::from(c.reply_bytes_per_sec);
@@ -146,15 +150,15 @@ impl Session {
         }
     }
 
-    /// Serve the connection until it closes, the client misbehaves or the server shuts down.
-    pub async fn run<S, R, E>(mut self, mut sink: S, mut stream: R, shutdown: CancellationToken)
+    /// Serve the connection until it closes, the client misbehaves or the server shuts down (the
+    /// state's `lifecycle.sessions`). `socket` is both ends of the connection (see [`Duplex`] for
+    /// ends that are separate).
+    pub async fn run<T, E>(mut self, mut socket: T)
     where
-        S: Sink<Message> + Unpin,
-        R: Stream<Item = Result<Message, E>> + Unpin,
+        T: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
         E: std::error::Error + 'static,
     {
         self.state.metrics.connections.inc();
-        Arc::make_mut(&mut self.guard).shutdown = shutdown.clone();
         // Both timers are boxed and dropped once past (the hello's at `hello`; a guest's login
         // never expires): inline they were memory of every idle connection.
         let mut hello_deadline = Some(Box::pin(tokio::time::sleep(
@@ -163,14 +167,12 @@ impl Session {
         let interval = self.state.config.ping_interval();
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut last_seen = Instant::now();
-        // Made once, not once per wake-up: each `cancelled()` future registers with its token
-        // (a lock) and unregisters when dropped, which three of them per delivery made
-        // measurable (docs/benchmarks.md, "Issue #10, round 2").
-        let (kicked, ended) = (self.handle.kicked.clone(), self.handle.ended.clone());
-        let shutting_down = shutdown.cancelled();
-        let kicked = kicked.cancelled();
-        let ended = ended.cancelled();
-        tokio::pin!(shutting_down, kicked, ended);
+        // Made once, not once per wake-up: a `cancelled()` future registers with its token (a
+        // lock) and unregisters when dropped (docs/benchmarks.md, "Issue #10, round 2"). One
+        // token for every reason to stop, so each wake-up polls one (round 5).
+        let stop = self.handle.stop.clone();
+        let stopped = stop.cancelled();
+        tokio::pin!(stopped);
         // A login session ends at its expiry even when nobody logs out.
         let expiry = self
             .visitor
@@ -199,11 +201,12 @@ impl Session {
             }
             let result = tokio::select! {
                 biased;
-                () = &mut shutting_down => Err(Close(close::GOING_AWAY, "server shutting down")),
-                () = &mut kicked => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
-                () = &mut ended => Box::pin(self.session_ended(&mut sink)).await,
+                () = &mut stopped => match self.guard.stopped() {
+                    Close(close::SESSION_ENDED, _) => Box::pin(self.session_ended(&mut socket)).await,
+                    close => Err(close),
+                },
                 () = timer(&mut expires), if expires.is_some() => {
-                    Box::pin(self.session_ended(&mut sink)).await
+                    Box::pin(self.session_ended(&mut socket)).await
                 }
                 () = timer(&mut hello_deadline), if hello_deadline.is_some() => {
                     Err(Close(close::POLICY, "no hello in time"))
@@ -214,13 +217,12 @@ impl Session {
                 // (docs/benchmarks.md, "Memory per connection"). A box per wake-up costs far
                 // less than the socket write it goes with.
                 Some(out) = self.rx.recv_batch(batch) => {
-                    self.handle.taken(&out);
-                    Box::pin(self.write_queued(&mut sink, out)).await
+                    Box::pin(self.write_queued(&mut socket, out)).await
                 }
                 () = timer(&mut wake), if wake.is_some() => {
-                    Box::pin(self.write_overdue_acks(&mut sink)).await
+                    Box::pin(self.write_overdue_acks(&mut socket)).await
                 }
-                incoming = stream.next() => match incoming {
+                incoming = socket.next() => match incoming {
                     None => break None,
                     Some(Err(e)) => match read_error_close(&e) {
                         Some(close) => Err(close),
@@ -232,13 +234,13 @@ impl Session {
                     Some(Ok(msg)) => {
                         last_seen = Instant::now();
                         match msg {
-                            Message::Text(text) => Box::pin(self.on_text(&mut sink, &text)).await,
+                            Message::Text(text) => Box::pin(self.on_text(&mut socket, &text)).await,
                             Message::Binary(_) => {
                                 let err = ProtocolError::new(
                                     ErrorCode::BinaryUnsupported,
                                     "binary frames are not supported; send JSON text",
                                 );
-                                Box::pin(self.reply_error(&mut sink, err)).await
+                                Box::pin(self.reply_error(&mut socket, err)).await
                             }
                             Message::Close(_) => break None,
                             Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -250,7 +252,7 @@ impl Session {
                         Err(Close(close::NO_PONG, "no pong"))
                     } else {
                         let ping = Message::Ping(Default::default());
-                        Box::pin(self.guard.run(sink.send(ping))).await
+                        Box::pin(self.guard.run(socket.send(ping))).await
                     }
                 }
             };
@@ -270,8 +272,8 @@ impl Session {
             // socket, which closes the TCP connection either way. Acks still waiting for their
             // echo go first: what was stored is acknowledged.
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                self.feed_all_acks(&mut sink).await?;
-                sink.send(Message::Close(Some(frame))).await
+                self.feed_all_acks(&mut socket).await?;
+                socket.send(Message::Close(Some(frame))).await
             })
             .await;
         }
@@ -437,6 +439,7 @@ async fn timer(sleep: &mut Option<Pin<Box<Sleep>>>) {
 mod acks;
 mod budget;
 pub mod close;
+mod duplex;
 mod edits;
 mod identity;
 mod membership;
@@ -448,7 +451,6 @@ mod support;
 mod votes;
 mod write;
 
-pub use self::budget::Admission;
 use self::{
     acks::PendingAck,
     budget::Budgets,
@@ -458,6 +460,7 @@ use self::{
     support::{Act, SupportGuest},
     write::WriteGuard,
 };
+pub use self::{budget::Admission, duplex::Duplex};
 
 #[cfg(test)]
 mod tests;

@@ -170,8 +170,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Socket<T> {
                 // to `Buffered` at once (a pong it owes goes out at the next flush, and a control
                 // frame may come between any two frames, RFC 6455 5.4).
                 let out = self.inner.get_mut();
-                for (header, payload) in fragments(text) {
-                    out.push_frame(header.as_bytes(), &payload);
+                for (header, payload) in fragments(text.as_bytes()) {
+                    out.push_frame(header.as_bytes(), payload);
                 }
                 Ok(())
             }
@@ -192,19 +192,19 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Socket<T> {
 }
 
 /// A text message as frames of at most [`FRAGMENT_BYTES`] payload bytes: the first a text frame,
-/// the rest continuations, the last final; each a header and a slice of the shared payload, never
-/// a copy. (The text is UTF-8 already; a fragment may end inside a character, which RFC 6455
-/// allows: the receiver checks the whole message.)
-fn fragments(text: Utf8Bytes) -> impl Iterator<Item = (Header, Bytes)> {
-    let bytes = Bytes::from(text);
-    let len = bytes.len();
-    let count = len.div_ceil(FRAGMENT_BYTES).max(1);
+/// the rest continuations, the last final; each a header and a slice of the payload, which
+/// [`Buffered::push_frame`] copies (slices of the shared `Bytes` cost two reference counts a
+/// frame, each an atomic operation on a line every recipient's session touches). (The text is
+/// UTF-8 already; a fragment may end inside a character, which RFC 6455 allows: the receiver
+/// checks the whole message.)
+fn fragments(text: &[u8]) -> impl Iterator<Item = (Header, &[u8])> {
+    let count = text.len().div_ceil(FRAGMENT_BYTES).max(1);
     (0..count).map(move |i| {
         let start = i * FRAGMENT_BYTES;
-        let end = (start + FRAGMENT_BYTES).min(len);
+        let end = (start + FRAGMENT_BYTES).min(text.len());
         let opcode = if i == 0 { OPCODE_TEXT } else { OPCODE_CONTINUE };
         let header = Header::new(i + 1 == count, opcode, end - start);
-        (header, bytes.slice(start..end))
+        (header, &text[start..end])
     })
 }
 

@@ -16,7 +16,7 @@ use tonic::Status;
 use super::{client::PlatformClient, events::conversation_of, proto::Conversation};
 use crate::{
     AppState,
-    session::{Admission, Session, close},
+    session::{Admission, Duplex, Session, close},
 };
 
 /// Frames queued into the session: a call writes a few requests and the answers to pings.
@@ -64,9 +64,10 @@ impl Bridge {
         let output = Box::pin(PollSender::new(outbound));
         let session = Session::new(state.clone(), admission, client.visitor());
         // Tracked with the WebSockets: shutdown closes it (1001) and waits for it.
-        lifecycle
-            .tracker
-            .spawn(session.run(output, input, lifecycle.sessions.clone()));
+        lifecycle.tracker.spawn(session.run(Duplex {
+            sink: output,
+            stream: input,
+        }));
         let mut bridge = Self {
             to_session,
             from_session,

@@ -1,13 +1,14 @@
 //! One connection as the hub sees it: [`Conn`], its bounded queue of [`Outbound`] entries (counted
 //! in entries and in bytes, so memory never grows with a slow reader: past the byte bound its
 //! rooms' messages are no longer queued but pulled from the store by the session, see
-//! [`Conn::lag`]) and the tokens its session watches (kicked, session ended); and what is
+//! [`Conn::lag`]) and the one token its session watches to end (kicked, session ended, server
+//! shutting down); and what is
 //! queued: a [`Delivered`] message (one per message, shared by every recipient), a
 //! [`NewEpoch`], a ready frame, notices.
 
 use std::sync::{
     Arc, Mutex,
-    atomic::{AtomicBool, AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
 };
 
 use axum::extract::ws::Utf8Bytes;
@@ -69,7 +70,7 @@ pub enum Outbound {
 
 impl Outbound {
     /// What this entry counts against the connection's `--outbound-queue-bytes`.
-    pub(super) fn queued_bytes(&self) -> usize {
+    pub(crate) fn queued_bytes(&self) -> usize {
         match self {
             Self::Message(message) => message.frame.len(),
             Self::Frame(frame) => frame.len(),
@@ -95,10 +96,13 @@ pub struct Conn {
     pub(super) queued_entries: AtomicUsize,
     /// `--outbound-queue`: more entries than this close the connection as a slow consumer.
     pub(super) max_entries: usize,
-    /// Cancelled when the connection must be closed as a slow consumer.
-    pub kicked: CancellationToken,
-    /// Cancelled when the login session the connection was opened with ended (close 4001).
-    pub ended: CancellationToken,
+    /// Cancelled when the session must end: kicked as a slow consumer ([`Conn::kick`]), its
+    /// login session ended ([`Conn::end_session`]), or the server shutting down (a child of the
+    /// sessions' token). One token, so a session polls one cancellation future at each wake-up,
+    /// not three (each took two locks: docs/benchmarks.md, "Issue #10, round 5").
+    pub stop: CancellationToken,
+    /// Why the hub cancelled `stop`: [`KICKED`] and [`ENDED`] bits.
+    stopped_by: AtomicU8,
     /// Who the connection is (set once, by its session).
     pub visitor: std::sync::OnceLock<Visitor>,
     /// A guest's support client key (`guest:<hex>`), once it opened its conversation (set once:
@@ -121,18 +125,28 @@ pub struct Conn {
     pub(super) support_pending: AtomicBool,
 }
 
+/// [`Conn::stopped_by`]: kicked as a slow consumer (close 4008).
+const KICKED: u8 = 1;
+/// [`Conn::stopped_by`]: the login session the connection was opened with ended (close 4001).
+const ENDED: u8 = 2;
+
 /// How the hub and the rooms refer to a connection.
 pub type ConnHandle = Arc<Conn>;
 
 impl Conn {
-    /// A connection's queue: at most `frames` entries and about `max_bytes` bytes of frames.
-    pub fn new(frames: usize, max_bytes: usize) -> (ConnHandle, OutboundRx) {
+    /// A connection's queue: at most `frames` entries and about `max_bytes` bytes of frames; its
+    /// session is stopped with `shutdown` too.
+    pub fn new(
+        frames: usize,
+        max_bytes: usize,
+        shutdown: &CancellationToken,
+    ) -> (ConnHandle, OutboundRx) {
         let conn = Self {
             queue: Queue::default(),
             queued_entries: AtomicUsize::new(0),
             max_entries: frames,
-            kicked: CancellationToken::new(),
-            ended: CancellationToken::new(),
+            stop: shutdown.child_token(),
+            stopped_by: AtomicU8::new(0),
             visitor: std::sync::OnceLock::new(),
             support_guest: std::sync::OnceLock::new(),
             queued_bytes: AtomicUsize::new(0),
@@ -164,11 +178,39 @@ impl Conn {
         })
     }
 
+    /// Stop the session as a slow consumer; true the first time.
+    pub(super) fn kick(&self) -> bool {
+        let before = self.stopped_by.fetch_or(KICKED, Ordering::AcqRel);
+        self.stop.cancel();
+        before & KICKED == 0
+    }
+
+    /// Kicked as a slow consumer.
+    pub fn is_kicked(&self) -> bool {
+        self.stopped_by.load(Ordering::Acquire) & KICKED != 0
+    }
+
+    /// Stop the session because its login session ended.
+    pub(super) fn end_session(&self) {
+        self.stopped_by.fetch_or(ENDED, Ordering::AcqRel);
+        self.stop.cancel();
+    }
+
+    /// Its login session ended.
+    pub fn session_ended(&self) -> bool {
+        self.stopped_by.load(Ordering::Acquire) & ENDED != 0
+    }
+
     /// The session took `out` off its queue (to write it now, or to drop it).
     pub fn taken(&self, out: &Outbound) {
-        self.queued_entries.fetch_sub(1, Ordering::Relaxed);
-        self.queued_bytes
-            .fetch_sub(out.queued_bytes(), Ordering::Relaxed);
+        self.release(1, out.queued_bytes());
+    }
+
+    /// The session took `entries` entries of `bytes` off its queue (a batch it wrote: one update
+    /// per batch, not two atomic operations per delivery).
+    pub fn release(&self, entries: usize, bytes: usize) {
+        self.queued_entries.fetch_sub(entries, Ordering::Relaxed);
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// Whether `room`'s messages are being dropped from this connection's queue, to be pulled

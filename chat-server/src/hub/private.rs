@@ -123,6 +123,8 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
+    use tokio_util::sync::CancellationToken;
+
     use crate::hub::OutboundRx;
 
     use super::*;
@@ -166,14 +168,14 @@ mod tests {
         let room: Arc<str> = "plans-1".into();
         let mut queues = Vec::new();
         for (id, name) in [(1, "ann"), (2, "bob")] {
-            let (conn, rx) = Conn::new(16, 1 << 20);
+            let (conn, rx) = Conn::new(16, 1 << 20, &CancellationToken::new());
             conn.visitor.set(signed_in(name)).unwrap();
             hub.connect(id, conn.clone());
             hub.join(&room, id, conn);
             queues.push(rx);
         }
         // Bob's second tab, which has not joined the room.
-        let (tab, mut tab_rx) = Conn::new(16, 1 << 20);
+        let (tab, mut tab_rx) = Conn::new(16, 1 << 20, &CancellationToken::new());
         tab.visitor.set(signed_in("bob")).unwrap();
         hub.connect(3, tab);
 
@@ -209,10 +211,10 @@ mod tests {
     fn a_guest_in_its_support_room_stays_when_this_replica_learns_of_the_room() {
         let (hub, _starts) = Hub::new(Arc::default());
         let room: Arc<str> = "support-0123456789".into();
-        let (gus, mut gus_rx) = Conn::new(16, 1 << 20);
+        let (gus, mut gus_rx) = Conn::new(16, 1 << 20, &CancellationToken::new());
         gus.visitor.set(Visitor::Guest).unwrap();
         gus.support_guest.set("guest:00ff".into()).unwrap();
-        let (other, mut other_rx) = Conn::new(16, 1 << 20);
+        let (other, mut other_rx) = Conn::new(16, 1 << 20, &CancellationToken::new());
         other.visitor.set(Visitor::Guest).unwrap();
         for (id, conn) in [(1, gus), (2, other)] {
             hub.connect(id, conn.clone());

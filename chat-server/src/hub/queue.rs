@@ -166,6 +166,8 @@ impl Drop for OutboundRx {
 mod tests {
     use std::time::Duration;
 
+    use tokio_util::sync::CancellationToken;
+
     use super::*;
 
     fn frame(n: usize) -> Outbound {
@@ -210,7 +212,7 @@ mod tests {
     /// anything else at once, a notice waiting behind no window.
     #[test]
     fn a_coalescing_session_is_woken_by_a_full_batch_or_at_once_by_anything_but_a_message() {
-        let (conn, mut rx) = Conn::new(1000, 1 << 20);
+        let (conn, mut rx) = Conn::new(1000, 1 << 20, &CancellationToken::new());
         let wakes = Arc::new(Wakes::default());
         let waker = Waker::from(wakes.clone());
         let mut cx = std::task::Context::from_waker(&waker);
@@ -259,7 +261,7 @@ mod tests {
 
     #[tokio::test]
     async fn entries_come_out_once_in_order_across_takes() {
-        let (conn, mut rx) = Conn::new(1000, 1 << 20);
+        let (conn, mut rx) = Conn::new(1000, 1 << 20, &CancellationToken::new());
         let mut got = Vec::new();
         let mut next = 0;
         for burst in [1, 5, 40, 3, 100] {
@@ -282,7 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_session_is_woken_by_a_push() {
-        let (conn, mut rx) = Conn::new(16, 1 << 20);
+        let (conn, mut rx) = Conn::new(16, 1 << 20, &CancellationToken::new());
         let waiting = tokio::spawn(async move { rx.recv().await.map(number) });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(conn.queue.push(frame(7), false));
@@ -292,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_not_kept_and_a_closed_queue_takes_nothing() {
-        let (conn, mut rx) = Conn::new(1000, 1 << 20);
+        let (conn, mut rx) = Conn::new(1000, 1 << 20, &CancellationToken::new());
         for n in 0..500 {
             conn.queue.push(frame(n), false);
         }

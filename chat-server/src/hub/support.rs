@@ -77,6 +77,8 @@ impl Hub {
 mod tests {
     use std::sync::Arc;
 
+    use tokio_util::sync::CancellationToken;
+
     use super::*;
     use crate::accounts::{SignedIn, User};
 
@@ -105,9 +107,9 @@ mod tests {
     #[test]
     fn agents_get_one_push_at_a_time_and_write_the_newest() {
         let (hub, _starts) = Hub::new(Arc::default());
-        let (ann, mut ann_rx) = Conn::new(16, 1 << 20);
+        let (ann, mut ann_rx) = Conn::new(16, 1 << 20, &CancellationToken::new());
         ann.visitor.set(signed_in("ann", true)).unwrap();
-        let (eve, mut eve_rx) = Conn::new(16, 1 << 20);
+        let (eve, mut eve_rx) = Conn::new(16, 1 << 20, &CancellationToken::new());
         eve.visitor.set(signed_in("eve", false)).unwrap();
         hub.connect(1, ann.clone());
         hub.connect(2, eve);

@@ -13,7 +13,7 @@ struct Fixture {
     store: Store,
     events: mpsc::Sender<StoreEvent>,
     member: OutboundRx,
-    kicked: CancellationToken,
+    conn: ConnHandle,
     stop: CancellationToken,
 }
 
@@ -24,10 +24,9 @@ async fn fixture(queue: usize) -> Fixture {
     tokio::spawn(async move { while lost.recv().await.is_some() {} });
     let store = Store::Memory(Arc::new(MemoryStore::new(100, store_events)));
     let (hub, starts) = Hub::new(Arc::default());
-    let (handle, member) = Conn::new(queue, 1 << 20);
-    let kicked = handle.kicked.clone();
+    let (handle, member) = Conn::new(queue, 1 << 20, &CancellationToken::new());
     let room: Arc<str> = "general".into();
-    hub.join(&room, 1, handle);
+    hub.join(&room, 1, handle.clone());
     let (events, events_rx) = mpsc::channel(16);
     let stop = CancellationToken::new();
     tokio::spawn(run_delivery(
@@ -44,7 +43,7 @@ async fn fixture(queue: usize) -> Fixture {
         store,
         events,
         member,
-        kicked,
+        conn: handle,
         stop,
     }
 }
@@ -130,9 +129,10 @@ async fn a_full_queue_kicks_the_member_instead_of_growing() {
         let event = f.append(c).await;
         f.events.send(event).await.unwrap();
     }
-    tokio::time::timeout(Duration::from_secs(5), f.kicked.cancelled())
+    tokio::time::timeout(Duration::from_secs(5), f.conn.stop.cancelled())
         .await
-        .expect("the member is kicked as a slow consumer");
+        .expect("the member is stopped");
+    assert!(f.conn.is_kicked(), "as a slow consumer");
     assert_eq!(
         f.hub.local_count("general"),
         1,
@@ -144,7 +144,7 @@ async fn a_full_queue_kicks_the_member_instead_of_growing() {
 /// A hub with one connection whose queue holds `frames` entries and `bytes` bytes.
 fn one_conn(frames: usize, bytes: usize) -> (Arc<Hub>, ConnHandle, OutboundRx) {
     let (hub, _starts) = Hub::new(Arc::default());
-    let (conn, rx) = Conn::new(frames, bytes);
+    let (conn, rx) = Conn::new(frames, bytes, &CancellationToken::new());
     hub.connect(1, conn.clone());
     (hub, conn, rx)
 }
@@ -158,14 +158,14 @@ fn the_queue_is_bounded_in_bytes_as_well_as_frames() {
     for _ in 0..3 {
         hub.offer(&conn, Outbound::Frame(frame.clone()));
     }
-    assert!(!conn.kicked.is_cancelled(), "90,000 bytes fit");
+    assert!(!conn.is_kicked(), "90,000 bytes fit");
     // Taking frames off the queue makes room again.
     let taken = rx.try_recv().unwrap();
     conn.taken(&taken);
     hub.offer(&conn, Outbound::Frame(frame.clone()));
-    assert!(!conn.kicked.is_cancelled(), "still 90,000 bytes queued");
+    assert!(!conn.is_kicked(), "still 90,000 bytes queued");
     hub.offer(&conn, Outbound::Frame(frame));
-    assert!(conn.kicked.is_cancelled(), "120,000 bytes do not");
+    assert!(conn.is_kicked(), "120,000 bytes do not");
 }
 
 fn message(room: &Arc<str>, offset: u64, len: usize) -> Outbound {
@@ -197,7 +197,7 @@ fn room_messages_past_the_byte_bound_are_pulled_instead_of_kicking() {
     // Once a room lags, even a message that would fit is not queued: the pull covers it.
     hub.offer(&conn, message(&quiet, 1, 10_000));
     hub.offer(&conn, message(&quiet, 2, 100));
-    assert!(!conn.kicked.is_cancelled(), "a reader behind is not kicked");
+    assert!(!conn.is_kicked(), "a reader behind is not kicked");
     assert!(conn.is_lagging("general") && conn.is_lagging("quiet"));
     assert_eq!(
         queued(&mut rx),
@@ -317,7 +317,7 @@ fn a_room_is_wanted_from_its_first_local_member_to_its_last_whichever_way_they_g
     let (hub, _starts) = Hub::with_feeds(Arc::default(), feeds.clone());
     let room: Arc<str> = "ops".into();
     let ops = || vec![room.clone()];
-    let member = || Conn::new(16, 1 << 20).0;
+    let member = || Conn::new(16, 1 << 20, &CancellationToken::new()).0;
     let subscribe = |feeds: &RoomFeeds| {
         let changes = feeds.take_changes();
         feeds.confirmed(&changes.subscribe);
@@ -350,7 +350,7 @@ fn one_rooms_presence_is_what_the_whole_map_has_for_it() {
     let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
     let mut queues = Vec::new();
     for (id, room) in [(1, &a), (2, &a), (3, &b)] {
-        let (handle, rx) = Conn::new(8, 1 << 10);
+        let (handle, rx) = Conn::new(8, 1 << 10, &CancellationToken::new());
         hub.connect(id, handle.clone());
         hub.join(room, id, handle);
         queues.push(rx);
@@ -360,4 +360,25 @@ fn one_rooms_presence_is_what_the_whole_map_has_for_it() {
     assert_eq!(hub.room_presence("a").guests, 2);
     assert_eq!(hub.room_presence("b"), all["b"]);
     assert!(hub.room_presence("nobody").is_empty());
+}
+
+/// One token stops a session for every reason, and says which: a kick (once), its login
+/// session's end, or the server's shutdown (its parent).
+#[test]
+fn a_connection_is_stopped_by_a_kick_its_session_end_or_shutdown() {
+    let shutdown = CancellationToken::new();
+    let (kicked, _rx) = Conn::new(16, 1 << 20, &shutdown);
+    assert!(kicked.kick(), "the first kick counts");
+    assert!(!kicked.kick(), "a second does not");
+    assert!(kicked.stop.is_cancelled() && kicked.is_kicked() && !kicked.session_ended());
+
+    let (ended, _rx) = Conn::new(16, 1 << 20, &shutdown);
+    ended.end_session();
+    assert!(ended.stop.is_cancelled() && ended.session_ended() && !ended.is_kicked());
+
+    let (other, _rx) = Conn::new(16, 1 << 20, &shutdown);
+    assert!(!other.stop.is_cancelled());
+    shutdown.cancel();
+    assert!(other.stop.is_cancelled(), "shutdown stops every session");
+    assert!(!other.is_kicked() && !other.session_ended());
 }

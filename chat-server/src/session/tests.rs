@@ -49,7 +49,11 @@ fn start_on(state: AppState, visitor: crate::accounts::Visitor) -> Peer {
         address: state.addresses.admit([127, 0, 0, 1].into()).unwrap(),
     };
     let session = Session::new(state, admission, visitor);
-    let task = tokio::spawn(session.run(output, input, CancellationToken::new()));
+    let socket = Duplex {
+        sink: output,
+        stream: input,
+    };
+    let task = tokio::spawn(session.run(socket));
     Peer {
         to_server,
         from_server,

@@ -4,16 +4,33 @@
 
 use super::*;
 
-/// Bounds every socket write: a reader that stops reading, a kick or shutdown ends the write
-/// instead of leaving the session stuck in it (a zero TCP window blocks a write indefinitely).
+/// Bounds every socket write: a reader that stops reading, or the session stopped (a kick, its
+/// login session ended, shutdown), ends the write instead of leaving the session stuck in it (a
+/// zero TCP window blocks a write indefinitely).
 #[derive(Debug, Clone)]
 pub(super) struct WriteGuard {
     pub(super) timeout: Duration,
-    pub(super) kicked: CancellationToken,
+    /// Its `stop` token and why it was cancelled.
+    pub(super) conn: ConnHandle,
+    /// The server's sessions token (`conn.stop`'s parent): cancelled at shutdown.
     pub(super) shutdown: CancellationToken,
 }
 
 impl WriteGuard {
+    /// The close for a session whose `stop` token was cancelled, by the first reason of:
+    /// shutdown, a kick, its login session ended.
+    pub(super) fn stopped(&self) -> Close {
+        if self.shutdown.is_cancelled() {
+            Close(close::GOING_AWAY, "server shutting down")
+        } else if self.conn.is_kicked() {
+            Close(close::SLOW_CONSUMER, "slow consumer")
+        } else if self.conn.session_ended() {
+            Close(close::SESSION_ENDED, "session ended")
+        } else {
+            Close(close::GOING_AWAY, "session stopped")
+        }
+    }
+
     pub(super) async fn run<F, T, E>(&self, write: F) -> Result<T, Close>
     where
         F: Future<Output = Result<T, E>>,
@@ -30,8 +47,7 @@ impl WriteGuard {
         tokio::select! {
             biased;
             r = write => r.map_err(failed),
-            () = self.kicked.cancelled() => Err(Close(close::SLOW_CONSUMER, "slow consumer")),
-            () = self.shutdown.cancelled() => Err(Close(close::GOING_AWAY, "server shutting down")),
+            () = self.conn.stop.cancelled() => Err(self.stopped()),
             () = tokio::time::sleep(self.timeout) => {
                 Err(Close(close::SLOW_CONSUMER, "write timed out"))
             }
@@ -101,6 +117,7 @@ impl Session {
     }
 
     /// Feed up to [`WRITE_BATCH`] queued frames and flush; stops early at a `Lagged` room.
+    /// `first` and the entries taken here are released from the queue's bounds before the flush.
     async fn write_batch<S: Sink<Message> + Unpin>(
         &mut self,
         sink: &mut S,
@@ -111,7 +128,10 @@ impl Session {
         let mut bytes = 0;
         let mut messages = 0;
         let mut lagged = None;
+        let (mut taken, mut taken_bytes) = (0, 0);
         while let Some(out) = next.take() {
+            taken += 1;
+            taken_bytes += out.queued_bytes();
             written += self.feed_acks_before(sink, &out).await?;
             if let Outbound::Lagged { room } = out {
                 lagged = Some(room);
@@ -128,7 +148,8 @@ impl Session {
                 next = self.try_take();
             }
         }
-        // One shared counter update per batch, not one per frame.
+        // One update of each shared counter per batch, not one per frame.
+        self.handle.release(taken, taken_bytes);
         self.state.metrics.messages_out.inc_by(messages);
         sink.flush().await?;
         if messages > 0 {
@@ -144,11 +165,10 @@ impl Session {
         Ok(lagged)
     }
 
-    /// The next queued entry, if one is waiting; it no longer counts against the queue's bytes.
+    /// The next queued entry, if one is waiting (it counts against the queue's bounds until
+    /// `write_batch` releases it).
     fn try_take(&mut self) -> Option<Outbound> {
-        let out = self.rx.try_recv().ok()?;
-        self.handle.taken(&out);
-        Some(out)
+        self.rx.try_recv().ok()
     }
 
     /// The hub skipped part of `room` for this replica (a burst too large to queue, or messages
