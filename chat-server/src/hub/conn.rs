@@ -96,8 +96,8 @@ pub struct Conn {
     pub(super) queued_entries: AtomicUsize,
     /// `--outbound-queue`: more entries than this close the connection as a slow consumer.
     pub(super) max_entries: usize,
-    /// Cancelled when the session must end: kicked as a slow consumer ([`Conn::kick`]), its
-    /// login session ended ([`Conn::end_session`]), or the server shutting down (a child of the
+    /// Cancelled when the session must end: kicked as a slow consumer (`Conn::kick`), its
+    /// login session ended (`Conn::end_session`), or the server shutting down (a child of the
     /// sessions' token). One token, so a session polls one cancellation future at each wake-up,
     /// not three (each took two locks: docs/benchmarks.md, "Issue #10, round 5").
     pub stop: CancellationToken,
