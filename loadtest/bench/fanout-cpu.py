@@ -7,8 +7,9 @@ Starts SERVER_BIN pinned to CPU 0 with peers.sh's chat-server flags, runs `chat-
 --members 1000 --senders 10 --rate RATE --duration 8` pinned to CPU 1 (CHAT_BENCH, default
 target/release/chat-bench), and from 2 s after the first deliveries, for 3 s, reads the server's
 `chat_messages_delivered_total` and its CPU ticks (/proc/PID/stat): connecting and draining are
-left out. Prints one JSON line: deliveries, CPU s, us per delivery, deliveries per CPU-second and
-chat-bench's report. The mode adds, over the same window: `record` a perf profile
+left out. Prints one JSON line: deliveries, CPU s, us per delivery, deliveries per CPU-second,
+chat-bench's report and its CPU, and the CPU time the hypervisor stole from the machine in the
+window (`steal_s`, both CPUs: a noisy host shows there). The mode adds, over the same window: `record` a perf profile
 (/tmp/perf-<dir of SERVER_BIN>-RATE.data, `perf report --no-children --sort sym`), `strace`
 syscall counts (strace -c -f; it slows the server), `perf` perf stat: `sendto` calls (root)
 and instructions:u (where the machine has hardware counters). Used for docs/benchmarks.md, "Issue #10, round 3"."""
@@ -27,6 +28,10 @@ pid = srv.pid
 def delivered():
     t = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     m = re.search(r"^chat_messages_delivered_total (\d+)", t, re.M); return int(m.group(1))
+def steal():
+    # ticks the hypervisor took from this VM, all CPUs (/proc/stat's 8th field): a run that lost
+    # many measured a busy host, not the server
+    return int(open("/proc/stat").readline().split()[8])
 def ticks():
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split(); return int(f[11]) + int(f[12])
 for _ in range(200):
@@ -37,7 +42,7 @@ b = subprocess.Popen(["taskset", "-c", "1", bench, "fanout", "--members", "1000"
 # wait for traffic to start
 while delivered() < 1000: time.sleep(0.05)
 time.sleep(2)
-d0, t0, w0 = delivered(), ticks(), time.time()
+d0, t0, w0, s0 = delivered(), ticks(), time.time(), steal()
 extra = {}
 if mode == "perf":
     p = subprocess.run(["perf", "stat", "-x,", "-e", "instructions:u,task-clock,syscalls:sys_enter_sendto", "-p", str(pid), "--", "sleep", "3"], capture_output=True, text=True)
@@ -55,7 +60,7 @@ elif mode == "record":
     subprocess.run(["perf", "record", "-F", "1999", "-e", "cpu-clock", "-o", "/tmp/perf-" + binp.split("/")[-2] + "-" + rate + ".data", "-p", str(pid), "--", "sleep", "3"], capture_output=True)
 else:
     time.sleep(3)
-d1, t1, w1 = delivered(), ticks(), time.time()
+d1, t1, w1, s1 = delivered(), ticks(), time.time(), steal()
 out = b.communicate()[0].decode().strip().splitlines()
 r = json.loads(out[-1]) if out else {}
 srv.send_signal(signal.SIGTERM); srv.wait()
@@ -64,7 +69,8 @@ res = dict(bin=binp, rate=rate, mode=mode, deliveries=dd, secs=round(w1 - w0, 2)
   us_per_delivery=round((t1 - t0) / 100 / dd * 1e6, 3) if dd else None,
   deliv_per_cpu_s=round(dd / ((t1 - t0) / 100)) if t1 > t0 else None,
   bench_delivered=r.get("delivered"), expected=r.get("expected_deliveries"), errors=r.get("errors"), gaps=r.get("gaps"),
-  p50=r.get("latency_ms", {}).get("p50"), p99=r.get("latency_ms", {}).get("p99"))
+  p50=r.get("latency_ms", {}).get("p50"), p99=r.get("latency_ms", {}).get("p99"),
+  client_cpu_s=r.get("client_cpu_s"), steal_s=(s1 - s0) / 100)
 for k, v in extra.items():
     res[k] = v
     if dd and k in ("instructions:u",): res["instr_per_delivery"] = round(v / dd)
