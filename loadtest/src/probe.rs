@@ -1,6 +1,7 @@
 //! Reading the server's footprint and both processes' CPU time: `/proc/PID/status` (VmRSS) and
 //! `/proc/PID/stat` (utime + stime) for a local pid, or `process_resident_memory_bytes` from a
-//! Prometheus `/metrics` page. Best effort: a probe that cannot read returns `None`, never fails
+//! Prometheus `/metrics` page; and the CPU time a hypervisor took from this machine
+//! (`/proc/stat`'s `steal`). Best effort: a probe that cannot read returns `None`, never fails
 //! the run.
 
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub struct Sample {
     pub server_rss_kb: Option<u64>,
     pub server_cpu_s: Option<f64>,
     pub client_cpu_s: Option<f64>,
+    /// CPU time the hypervisor took from this machine so far, all CPUs summed.
+    pub steal_s: Option<f64>,
 }
 
 impl Probe {
@@ -41,8 +44,25 @@ impl Probe {
             server_rss_kb: rss,
             server_cpu_s: self.server_pid.and_then(cpu_seconds),
             client_cpu_s: cpu_seconds(std::process::id()),
+            steal_s: steal_seconds(),
         }
     }
+}
+
+/// CPU time taken from this (virtual) machine by its hypervisor since boot, all CPUs summed:
+/// while it grows, the server and chat-bench ran on a busy host and their latencies show it.
+pub fn steal_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_steal_ticks(&stat).map(|ticks| ticks as f64 / USER_HZ)
+}
+
+fn parse_steal_ticks(stat: &str) -> Option<u64> {
+    // `cpu  user nice system idle iowait irq softirq steal ...`: the first line sums every CPU.
+    let mut fields = stat.lines().next()?.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    fields.nth(7)?.parse().ok()
 }
 
 /// VmRSS of `pid`, in KiB.

@@ -58,6 +58,9 @@ pub struct Report {
     /// CPU seconds used during the run by the server and by chat-bench itself.
     pub server_cpu_s: Option<f64>,
     pub client_cpu_s: Option<f64>,
+    /// CPU seconds the hypervisor took from this machine during the run (all CPUs; `None` off
+    /// Linux). Latencies of a run that lost much measured a busy host.
+    pub steal_s: Option<f64>,
 }
 
 /// What [`Report::build`] adds up.
@@ -131,6 +134,7 @@ impl Report {
             rss_per_connection_kb: rss_per_connection,
             server_cpu_s: cpu(|s| s.server_cpu_s),
             client_cpu_s: cpu(|s| s.client_cpu_s),
+            steal_s: cpu(|s| s.steal_s),
         }
     }
 
@@ -188,6 +192,12 @@ impl Report {
             rows.push(("CPU s", format!("server {s:.2}, chat-bench {c:.2}")));
         } else if let Some(c) = self.client_cpu_s {
             rows.push(("CPU s", format!("chat-bench {c:.2}")));
+        }
+        if let Some(steal) = self.steal_s {
+            rows.push((
+                "stolen CPU s",
+                format!("{steal:.2} (by the hypervisor, all CPUs)"),
+            ));
         }
         table(&rows)
     }
