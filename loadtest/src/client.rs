@@ -174,7 +174,7 @@ pub(crate) async fn run(
                 // Frames that arrived together are handled together, on one clock reading,
                 // before the other branches are polled again: at 800,000 deliveries a second,
                 // a `select!` (the phase's watch) and a clock read per frame were a tenth of
-                // chat-bench's CPU (docs/loadtest.md).
+                // chat-bench's CPU (docs/benchmarks.md, "Issue #10, round 5").
                 session.received_at = None;
                 let mut ready = Ready::new(frame);
                 while let Some(frame) = ready.next(&mut ws).await {

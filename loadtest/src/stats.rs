@@ -15,7 +15,7 @@ const MAX_MICROS: u64 = 60_000_000;
 /// workers rarely meet on one lock, memory stays fixed however many connections there are, and
 /// a worker's histogram stays in its core's cache. Recording by connection spread one worker's
 /// samples over every shard: 2 MiB of counts, a cache miss per sample, a tenth of chat-bench's
-/// CPU at 800,000 deliveries a second (docs/loadtest.md).
+/// CPU at 800,000 deliveries a second (docs/benchmarks.md, "Issue #10, round 5").
 const SHARDS: usize = 16;
 
 thread_local! {

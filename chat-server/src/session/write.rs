@@ -7,7 +7,7 @@ use super::*;
 /// Bounds every socket write: a reader that stops reading, or the session stopped (a kick, its
 /// login session ended, shutdown), ends the write instead of leaving the session stuck in it (a
 /// zero TCP window blocks a write indefinitely).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct WriteGuard {
     pub(super) timeout: Duration,
     /// Its `stop` token and why it was cancelled.

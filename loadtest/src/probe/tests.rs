@@ -9,24 +9,15 @@ fn parses_proc_files() {
     assert_eq!(parse_vm_rss("Name: x\n"), None);
     let stat = "42 (chat server) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
     assert_eq!(parse_cpu_ticks(stat), Some(300));
-    let stat = "cpu  7488899 637130 1164618 3438876 36922 0 164490 29825 0 0
-cpu0 1 2 3 4 5 6 7 8 0 0
-";
+    let stat =
+        "cpu  7488899 637130 1164618 3438876 36922 0 164490 29825 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
     assert_eq!(parse_steal_ticks(stat), Some(29825));
     assert_eq!(
-        parse_steal_ticks(
-            "cpu0 1 2 3 4 5 6 7 8
-"
-        ),
-        None
+        parse_steal_ticks("cpu0 1 2 3 4 5 6 7 8\n"),
+        None,
+        "not the sum line"
     );
-    assert_eq!(
-        parse_steal_ticks(
-            "cpu 1 2 3
-"
-        ),
-        None
-    );
+    assert_eq!(parse_steal_ticks("cpu 1 2 3\n"), None, "no steal field");
 }
 
 #[test]
